@@ -1,0 +1,42 @@
+// One jest config for every tier: *.spec.ts (unit, pure logic), *.int-spec.ts (real Kafka and
+// PostgreSQL), test/e2e/*.e2e-spec.ts (the network started as a user starts it).
+const { compilerOptions } = require('./tsconfig.json');
+
+const moduleNameMapper = {};
+for (const [alias, [target]] of Object.entries(compilerOptions.paths)) {
+  moduleNameMapper[`^${alias}$`] = `<rootDir>/${target}`;
+}
+
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+    },
+    module: { type: 'commonjs' },
+  },
+];
+
+const tier = (displayName, testMatch, extra = {}) => ({
+  displayName,
+  rootDir: __dirname,
+  testMatch,
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper,
+  testEnvironment: 'node',
+  ...extra,
+});
+
+module.exports = {
+  projects: [
+    tier('unit', ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts']),
+    tier('integration', ['<rootDir>/apps/**/*.int-spec.ts', '<rootDir>/libs/**/*.int-spec.ts', '<rootDir>/test/integration/**/*.int-spec.ts'], {
+      globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
+    }),
+    tier('e2e', ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], {
+      globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
+    }),
+  ],
+};
