@@ -32,9 +32,17 @@ const tier = (displayName, testMatch, extra = {}) => ({
 module.exports = {
   projects: [
     tier('unit', ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts']),
-    tier('integration', ['<rootDir>/apps/**/*.int-spec.ts', '<rootDir>/libs/**/*.int-spec.ts', '<rootDir>/test/integration/**/*.int-spec.ts'], {
-      globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
-    }),
+    tier(
+      'integration',
+      [
+        '<rootDir>/apps/**/*.int-spec.ts',
+        '<rootDir>/libs/**/*.int-spec.ts',
+        '<rootDir>/test/integration/**/*.int-spec.ts',
+      ],
+      {
+        globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
+      },
+    ),
     tier('e2e', ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], {
       globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
     }),
