@@ -1,1 +1,11 @@
-export {};
+export * from './message-bus';
+export * from './kafkajs-message-bus';
+export * from './messaging-tables.migration';
+export * from './outbox.writer';
+export * from './outbox.relay';
+export * from './retry-policy';
+export * from './idempotent-consumer';
+export * from './topic-provisioner';
+export * from './kafka-events.server';
+export * from './messaging.module';
+export * from './connect-event-consumer';

@@ -1,1 +1,3 @@
-export {};
+export * from './data-source.factory';
+export * from './schema-of';
+export * from './persistence.module';

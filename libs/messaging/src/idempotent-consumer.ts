@@ -1,0 +1,171 @@
+import { DataSource, EntityManager } from 'typeorm';
+import {
+  CloudEvent,
+  EventRegistry,
+  KafkaRecord,
+  dlqTopicOf,
+  eventRegistry,
+  fromKafkaRecord,
+  headersAsText,
+} from '@carerelay/contracts';
+import type { DeliveredMessage, MessageBus, Subscription } from './message-bus';
+import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffMs } from './retry-policy';
+
+export interface EventHandlingContext {
+  /** The transaction in which the effect and the inbox row commit together. */
+  manager: EntityManager;
+  message: DeliveredMessage;
+  attempt: number;
+}
+
+export type EventHandler = (event: CloudEvent, context: EventHandlingContext) => Promise<void>;
+
+export interface IdempotentConsumerOptions {
+  /** The service's schema, where its inbox lives. */
+  schema: string;
+  /** One consumer group per service; also the inbox's consumer name. */
+  groupId: string;
+  topics: string[];
+  /** Which event types this consumer handles; other types on its topics are skipped. */
+  handlerFor: (type: string) => EventHandler | undefined;
+  retry?: RetryPolicy;
+  registry?: EventRegistry;
+  partitionsConsumedConcurrently?: number;
+  logger?: Pick<Console, 'warn' | 'error'>;
+  onDeadLetter?: (topic: string, reason: string) => void;
+}
+
+export class PoisonMessageError extends Error {
+  override name = 'PoisonMessageError';
+}
+
+export type Outcome = 'applied' | 'duplicate' | 'skipped' | 'dead-lettered';
+
+/**
+ * Applies each event's effect exactly once: the inbox row (consumer, event id) and the effect
+ * commit in one transaction, and the offset is committed only afterwards (by the bus). A failing
+ * effect is retried with backoff a bounded number of times, then the message goes to the topic's
+ * dead-letter twin with its original headers and the error, and the partition moves on.
+ */
+export class IdempotentConsumer {
+  private subscription?: Subscription;
+  private readonly retry: RetryPolicy;
+  private readonly registry: EventRegistry;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bus: MessageBus,
+    private readonly options: IdempotentConsumerOptions,
+  ) {
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.registry = options.registry ?? eventRegistry;
+  }
+
+  async start(): Promise<Subscription> {
+    this.subscription = await this.bus.subscribe({
+      groupId: this.options.groupId,
+      topics: this.options.topics,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
+      handle: async (message, heartbeat) => {
+        await this.process(message, heartbeat);
+      },
+    });
+    return this.subscription;
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.close();
+    this.subscription = undefined;
+  }
+
+  async process(
+    message: DeliveredMessage,
+    heartbeat: () => Promise<void> = async () => undefined,
+  ): Promise<Outcome> {
+    let event: CloudEvent;
+    try {
+      event = fromKafkaRecord(message);
+      this.registry.validate(event.type, event.data);
+    } catch (error) {
+      // Invalid now means invalid forever: no retries.
+      await this.deadLetter(message, error as Error, 1);
+      return 'dead-lettered';
+    }
+    const handler = this.options.handlerFor(event.type);
+    if (!handler) return 'skipped';
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.applyOnce(event, handler, message, attempt);
+      } catch (error) {
+        const poison = error instanceof PoisonMessageError;
+        if (poison || attempt >= this.retry.maxAttempts) {
+          await this.deadLetter(message, error as Error, attempt);
+          return 'dead-lettered';
+        }
+        this.options.logger?.warn?.(
+          `${this.options.groupId}: ${event.type} ${event.id} failed (attempt ${attempt}): ${(error as Error).message}`,
+        );
+        await sleep(backoffMs(this.retry, attempt));
+        await heartbeat();
+      }
+    }
+  }
+
+  private applyOnce(
+    event: CloudEvent,
+    handler: EventHandler,
+    message: DeliveredMessage,
+    attempt: number,
+  ): Promise<Outcome> {
+    return this.dataSource.transaction(async (manager) => {
+      const inserted: unknown[] = await manager.query(
+        `INSERT INTO "${this.options.schema}".inbox (consumer, event_id, event_type, topic, partition, "offset")
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING event_id`,
+        [
+          this.options.groupId,
+          event.id,
+          event.type,
+          message.topic,
+          message.partition,
+          message.offset,
+        ],
+      );
+      if (inserted.length === 0) return 'duplicate';
+      await handler(event, { manager, message, attempt });
+      return 'applied';
+    });
+  }
+
+  private async deadLetter(
+    message: DeliveredMessage,
+    error: Error,
+    attempts: number,
+  ): Promise<void> {
+    const original = headersAsText(message);
+    const record: KafkaRecord & { topic: string } = {
+      topic: dlqTopicOf(message.topic),
+      key: message.key?.toString() ?? '',
+      value: message.value?.toString() ?? '',
+      headers: {
+        ...original,
+        dlq_error: error.message.slice(0, 2000),
+        dlq_error_type: error.name,
+        dlq_attempts: String(attempts),
+        dlq_consumer: this.options.groupId,
+        dlq_original_topic: message.topic,
+        dlq_original_partition: String(message.partition),
+        dlq_original_offset: message.offset,
+        dlq_failed_at: new Date().toISOString(),
+      },
+    };
+    // If this publish fails the message is not committed, so it is not lost either.
+    await this.bus.publish([record]);
+    this.options.logger?.error?.(
+      `${this.options.groupId}: ${message.topic}/${message.partition}@${message.offset} dead-lettered after ${attempts} attempt(s): ${error.message}`,
+    );
+    this.options.onDeadLetter?.(message.topic, error.name);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

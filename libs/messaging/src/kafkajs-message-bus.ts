@@ -1,0 +1,142 @@
+import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kafkajs';
+import type { KafkaRecord, TopicDefinition } from '@carerelay/contracts';
+import type { MessageBus, Subscription, SubscriptionOptions } from './message-bus';
+
+export interface KafkajsBusOptions {
+  brokers: string[];
+  clientId: string;
+  logLevel?: logLevel;
+}
+
+export class KafkajsMessageBus implements MessageBus {
+  private readonly kafka: Kafka;
+  private producer?: Promise<Producer>;
+  private readonly consumers = new Set<Consumer>();
+
+  constructor(options: KafkajsBusOptions) {
+    const config: KafkaConfig = {
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: options.logLevel ?? logLevel.WARN,
+      retry: { initialRetryTime: 100, retries: 8 },
+    };
+    this.kafka = new Kafka(config);
+  }
+
+  private connectedProducer(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      this.producer = producer.connect().then(
+        () => producer,
+        (error: unknown) => {
+          this.producer = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.producer;
+  }
+
+  async publish(records: Array<KafkaRecord & { topic: string }>): Promise<void> {
+    if (records.length === 0) return;
+    const producer = await this.connectedProducer();
+    const byTopic = new Map<string, KafkaRecord[]>();
+    for (const { topic, ...record } of records) {
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), record]);
+    }
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+
+  async subscribe(options: SubscriptionOptions): Promise<Subscription> {
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      retry: { initialRetryTime: 200, retries: 10 },
+    });
+    this.consumers.add(consumer);
+    let joined: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (joined = resolve));
+    consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    await consumer.connect();
+    await consumer.subscribe({
+      topics: options.topics,
+      fromBeginning: options.fromBeginning ?? true,
+    });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+      eachMessage: async ({ topic, partition, message, heartbeat }) => {
+        await options.handle(
+          {
+            topic,
+            partition,
+            offset: message.offset,
+            key: message.key,
+            value: message.value,
+            headers: message.headers,
+          },
+          heartbeat,
+        );
+        // Commit the next offset to read, only after the effect has committed.
+        await consumer.commitOffsets([
+          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+        ]);
+      },
+    });
+    return {
+      groupId: options.groupId,
+      ready: () => ready,
+      close: async () => {
+        this.consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async ensureTopics(topics: TopicDefinition[]): Promise<void> {
+    const admin: Admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((topic) => !existing.has(topic.name));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic: topic.name,
+            numPartitions: topic.partitions,
+            replicationFactor: -1,
+            configEntries: topic.retentionMs
+              ? [{ name: 'retention.ms', value: String(topic.retentionMs) }]
+              : [],
+          })),
+        });
+      }
+      // Topics created by an older catalog with fewer partitions get more; never fewer.
+      const metadata = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.name) });
+      const grow = topics.flatMap((topic) => {
+        const current = metadata.topics.find((t) => t.name === topic.name)?.partitions.length ?? 0;
+        return current < topic.partitions ? [{ topic: topic.name, count: topic.partitions }] : [];
+      });
+      if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((consumer) => consumer.disconnect()));
+    this.consumers.clear();
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer) await (await producer).disconnect();
+  }
+}

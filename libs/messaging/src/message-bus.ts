@@ -1,0 +1,36 @@
+import type { KafkaRecord, RawKafkaMessage, TopicDefinition } from '@carerelay/contracts';
+
+/**
+ * The project's own view of the broker. Everything above this interface is client-agnostic; the
+ * kafkajs implementation lives in kafkajs-message-bus.ts, so the client can be swapped.
+ */
+export interface MessageBus {
+  /** Publishes and resolves once every record is acknowledged by all in-sync replicas (acks=all). */
+  publish(records: Array<KafkaRecord & { topic: string }>): Promise<void>;
+  subscribe(options: SubscriptionOptions): Promise<Subscription>;
+  ensureTopics(topics: TopicDefinition[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DeliveredMessage extends RawKafkaMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface SubscriptionOptions {
+  groupId: string;
+  topics: string[];
+  /** Called once per message; the subscription commits offset + 1 only after it resolves. */
+  handle: (message: DeliveredMessage, heartbeat: () => Promise<void>) => Promise<void>;
+  fromBeginning?: boolean;
+  partitionsConsumedConcurrently?: number;
+  sessionTimeoutMs?: number;
+}
+
+export interface Subscription {
+  readonly groupId: string;
+  close(): Promise<void>;
+  /** Resolves once the consumer has joined its group and received partitions (or none). */
+  ready(): Promise<void>;
+}
