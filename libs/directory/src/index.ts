@@ -1,1 +1,5 @@
-export {};
+export * from './directory.model';
+export * from './eligibility';
+export * from './geo';
+export * from './languages';
+export * from './service-matching';
