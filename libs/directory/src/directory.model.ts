@@ -124,7 +124,8 @@ export interface Location {
   id: string;
   organizationId: string;
   name: string;
-  address: PostalAddress;
+  /** Absent for virtual locations and records that only give coordinates. */
+  address?: PostalAddress;
   coordinates?: GeoPoint;
 }
 
