@@ -1,0 +1,95 @@
+import { canSee, InvolvedOrganizations, visibilityPredicate } from './visibility';
+import type { RequestActor } from './request-actor';
+
+const actor = (role: RequestActor['role'], organizationId = 'org-a'): RequestActor => ({
+  clientId: `client-${role}`,
+  organizationId,
+  role,
+  scopes: ['system/*.rs'],
+});
+
+const referral: InvolvedOrganizations = {
+  requesterOrg: 'hospital-1',
+  ownerOrg: 'cbo-1',
+  orgs: ['hospital-1', 'cbo-1'],
+};
+
+describe('canSee', () => {
+  it('an EHR sees what it requested, not what another EHR requested', () => {
+    expect(canSee(actor('ehr', 'hospital-1'), referral)).toBe(true);
+    expect(canSee(actor('ehr', 'hospital-2'), referral)).toBe(false);
+  });
+
+  it('a CBO sees what it owns or what is addressed to it, not other CBOs’ referrals', () => {
+    expect(canSee(actor('cbo', 'cbo-1'), { requesterOrg: 'h', ownerOrg: 'cbo-1' })).toBe(true);
+    expect(canSee(actor('cbo', 'cbo-1'), { requesterOrg: 'h', orgs: ['cbo-1'] })).toBe(true);
+    expect(canSee(actor('cbo', 'cbo-2'), referral)).toBe(false);
+  });
+
+  it('a CBO that happens to be the requester of nothing does not see by requester', () => {
+    expect(canSee(actor('cbo', 'x'), { requesterOrg: 'x', ownerOrg: 'y', orgs: ['y'] })).toBe(
+      false,
+    );
+  });
+
+  it('an EHR does not see a referral merely owned by its organization id', () => {
+    expect(canSee(actor('ehr', 'x'), { requesterOrg: 'y', ownerOrg: 'x', orgs: [] })).toBe(false);
+  });
+
+  it('coordinators and the platform see everything, even unattributed resources', () => {
+    for (const role of ['coordinator', 'platform'] as const) {
+      expect(canSee(actor(role, 'anything'), referral)).toBe(true);
+      expect(canSee(actor(role, 'anything'), {})).toBe(true);
+    }
+  });
+
+  it('nobody else sees unattributed resources; an empty organization sees nothing', () => {
+    expect(canSee(actor('ehr'), {})).toBe(false);
+    expect(canSee(actor('cbo'), { requesterOrg: null, ownerOrg: null, orgs: null })).toBe(false);
+    expect(canSee(actor('ehr', ''), { requesterOrg: '', orgs: [''] })).toBe(false);
+    expect(canSee(actor('cbo', ''), { ownerOrg: '' })).toBe(false);
+  });
+});
+
+describe('visibilityPredicate', () => {
+  it('ehr: requester_org or orgs', () => {
+    expect(visibilityPredicate(actor('ehr', 'h1'))).toEqual({
+      sql: '("requester_org" = $1 OR $1 = ANY("orgs"))',
+      params: ['h1'],
+      namedSql: '("requester_org" = :visibilityOrg OR :visibilityOrg = ANY("orgs"))',
+      namedParams: { visibilityOrg: 'h1' },
+    });
+  });
+
+  it('cbo: owner_org or orgs, with alias and parameter offset', () => {
+    const p = visibilityPredicate(actor('cbo', 'c1'), { alias: 'r', firstParam: 4 });
+    expect(p.sql).toBe('(r."owner_org" = $4 OR $4 = ANY(r."orgs"))');
+    expect(p.params).toEqual(['c1']);
+  });
+
+  it('coordinator and platform: no condition', () => {
+    expect(visibilityPredicate(actor('coordinator')).sql).toBe('(TRUE)');
+    expect(visibilityPredicate(actor('platform')).params).toEqual([]);
+  });
+
+  it('an actor without organization or with an unknown role matches nothing', () => {
+    expect(visibilityPredicate(actor('ehr', '')).sql).toBe('(FALSE)');
+    expect(visibilityPredicate({ ...actor('ehr'), role: 'x' as never }).sql).toBe('(FALSE)');
+  });
+
+  it('adapts to other column names and refuses unsafe identifiers', () => {
+    const p = visibilityPredicate(actor('cbo', 'c'), {
+      columns: { ownerOrg: 'owner', orgs: 'involved' },
+    });
+    expect(p.sql).toBe('("owner" = $1 OR $1 = ANY("involved"))');
+    expect(() => visibilityPredicate(actor('cbo'), { alias: 'r; DROP TABLE x' })).toThrow();
+    expect(() => visibilityPredicate(actor('ehr'), { columns: { requesterOrg: 'a"b' } })).toThrow();
+    expect(() => visibilityPredicate(actor('ehr'), { firstParam: 0 })).toThrow();
+  });
+
+  it('never puts the organization id into the SQL text', () => {
+    const p = visibilityPredicate(actor('ehr', "x' OR 1=1 --"));
+    expect(p.sql).not.toContain('OR 1=1');
+    expect(p.params).toEqual(["x' OR 1=1 --"]);
+  });
+});
