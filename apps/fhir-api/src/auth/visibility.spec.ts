@@ -11,7 +11,7 @@ const actor = (role: RequestActor['role'], organizationId = 'org-a'): RequestAct
 const referral: InvolvedOrganizations = {
   requesterOrg: 'hospital-1',
   ownerOrg: 'cbo-1',
-  orgs: ['hospital-1', 'cbo-1'],
+  otherOrgs: ['hospital-1', 'cbo-1'],
 };
 
 describe('canSee', () => {
@@ -22,18 +22,21 @@ describe('canSee', () => {
 
   it('a CBO sees what it owns or what is addressed to it, not other CBOs’ referrals', () => {
     expect(canSee(actor('cbo', 'cbo-1'), { requesterOrg: 'h', ownerOrg: 'cbo-1' })).toBe(true);
-    expect(canSee(actor('cbo', 'cbo-1'), { requesterOrg: 'h', orgs: ['cbo-1'] })).toBe(true);
+    expect(canSee(actor('cbo', 'cbo-1'), { requesterOrg: 'h', otherOrgs: ['cbo-1'] })).toBe(true);
     expect(canSee(actor('cbo', 'cbo-2'), referral)).toBe(false);
   });
 
   it('a CBO that happens to be the requester of nothing does not see by requester', () => {
-    expect(canSee(actor('cbo', 'x'), { requesterOrg: 'x', ownerOrg: 'y', orgs: ['y'] })).toBe(
+    expect(canSee(actor('cbo', 'x'), { requesterOrg: 'x', ownerOrg: 'y', otherOrgs: ['y'] })).toBe(
       false,
     );
   });
 
-  it('an EHR does not see a referral merely owned by its organization id', () => {
-    expect(canSee(actor('ehr', 'x'), { requesterOrg: 'y', ownerOrg: 'x', orgs: [] })).toBe(false);
+  it('an EHR sees only what it sent, not what merely names or is owned by its organization', () => {
+    expect(canSee(actor('ehr', 'x'), { requesterOrg: 'y', ownerOrg: 'x', otherOrgs: [] })).toBe(
+      false,
+    );
+    expect(canSee(actor('ehr', 'x'), { requesterOrg: 'y', otherOrgs: ['x'] })).toBe(false);
   });
 
   it('coordinators and the platform see everything, even unattributed resources', () => {
@@ -45,25 +48,36 @@ describe('canSee', () => {
 
   it('nobody else sees unattributed resources; an empty organization sees nothing', () => {
     expect(canSee(actor('ehr'), {})).toBe(false);
-    expect(canSee(actor('cbo'), { requesterOrg: null, ownerOrg: null, orgs: null })).toBe(false);
-    expect(canSee(actor('ehr', ''), { requesterOrg: '', orgs: [''] })).toBe(false);
+    expect(canSee(actor('cbo'), { requesterOrg: null, ownerOrg: null, otherOrgs: null })).toBe(
+      false,
+    );
+    expect(canSee(actor('ehr', ''), { requesterOrg: '', otherOrgs: [''] })).toBe(false);
     expect(canSee(actor('cbo', ''), { ownerOrg: '' })).toBe(false);
   });
 });
 
 describe('visibilityPredicate', () => {
-  it('ehr: requester_org or orgs', () => {
+  it('ehr: requester_org', () => {
     expect(visibilityPredicate(actor('ehr', 'h1'))).toEqual({
-      sql: '("requester_org" = $1 OR $1 = ANY("orgs"))',
+      sql: '("requester_org" = $1)',
       params: ['h1'],
-      namedSql: '("requester_org" = :visibilityOrg OR :visibilityOrg = ANY("orgs"))',
+      namedSql: '("requester_org" = :visibilityOrg)',
       namedParams: { visibilityOrg: 'h1' },
     });
   });
 
-  it('cbo: owner_org or orgs, with alias and parameter offset', () => {
+  it('numbers its parameter with a collector (the store’s SqlParams)', () => {
+    const values: unknown[] = ['earlier'];
+    const collector = { add: (v: unknown) => `$${values.push(v)}` };
+    const p = visibilityPredicate(actor('cbo', 'c9'), { alias: 'r', params: collector });
+    expect(p.sql).toBe('(r."owner_org" = $2 OR $2 = ANY(r."other_orgs"))');
+    expect(p.params).toEqual([]);
+    expect(values).toEqual(['earlier', 'c9']);
+  });
+
+  it('cbo: owner_org or other_orgs, with alias and parameter offset', () => {
     const p = visibilityPredicate(actor('cbo', 'c1'), { alias: 'r', firstParam: 4 });
-    expect(p.sql).toBe('(r."owner_org" = $4 OR $4 = ANY(r."orgs"))');
+    expect(p.sql).toBe('(r."owner_org" = $4 OR $4 = ANY(r."other_orgs"))');
     expect(p.params).toEqual(['c1']);
   });
 
@@ -79,7 +93,7 @@ describe('visibilityPredicate', () => {
 
   it('adapts to other column names and refuses unsafe identifiers', () => {
     const p = visibilityPredicate(actor('cbo', 'c'), {
-      columns: { ownerOrg: 'owner', orgs: 'involved' },
+      columns: { ownerOrg: 'owner', otherOrgs: 'involved' },
     });
     expect(p.sql).toBe('("owner" = $1 OR $1 = ANY("involved"))');
     expect(() => visibilityPredicate(actor('cbo'), { alias: 'r; DROP TABLE x' })).toThrow();

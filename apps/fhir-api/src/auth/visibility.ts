@@ -3,31 +3,28 @@ import type { RequestActor } from './request-actor';
 /**
  * Who may see which resource (issue 3 item 7). Every request acts for one organization:
  *
- *  - ehr: what its organization requested or sent (`requester_org`), and anything that names
- *    it among the organizations involved (`orgs`);
- *  - cbo: what is owned by (`owner_org`) or addressed to (`orgs`) its organization;
+ *  - ehr: what its organization requested or sent (`requester_org`);
+ *  - cbo: what is owned by (`owner_org`) or otherwise addressed to (`other_orgs`) its organization;
  *  - coordinator and platform: everything.
  *
- * The store indexes, for every resource version, three columns:
+ * The columns are the store's (apps/fhir-api/src/store/visibility.ts, `organizationsOf`):
  *
- *  - `requester_org text`  the organization that requested/sent it (Task.requester,
- *                          ServiceRequest.requester; for other resources the organization of the
- *                          client that created it, or of the referral it belongs to);
- *  - `owner_org text`      the organization it is addressed to (Task.owner, the performer);
- *  - `orgs text[]`         every organization it is addressed to or shared with (performer,
- *                          Consent.organization, and for resources that belong to a referral the
- *                          organizations of that referral).
+ *  - `requester_org text`   the organization that sent it (Task/ServiceRequest requester, else
+ *                           the organization of the client that created it; kept on updates);
+ *  - `owner_org text`       who it is addressed to (Task.owner, ServiceRequest.performer);
+ *  - `other_orgs text[]`    every other Organization the resource references.
  *
- * Organization ids are the logical ids (`Organization/<id>` → `<id>`). A resource nobody is
- * recorded for (all three empty) is visible to coordinators and the platform only. What a client
- * may not see must answer 404, and must not appear through search, _include, _history or vread:
- * apply the predicate to every one of those queries.
+ * This is the same rule as the store's `visibilityFilter`, plus an in-memory twin (`canSee`) and
+ * options for other aliases/columns/parameter styles. A resource nobody is recorded for is visible
+ * to coordinators and the platform only. What a client may not see must answer 404 and must not
+ * appear through search, _include, _history or vread.
  */
 
+/** Same shape as the store's ResourceOrganizations (every field optional here). */
 export interface InvolvedOrganizations {
   requesterOrg?: string | null;
   ownerOrg?: string | null;
-  orgs?: readonly string[] | null;
+  otherOrgs?: readonly string[] | null;
 }
 
 /** Resource types that are directory data, not patient data: every authenticated client may read them (scopes still apply). */
@@ -49,12 +46,11 @@ export function canSee(actor: RequestActor, involved: InvolvedOrganizations): bo
   if (seesEverything(actor)) return true;
   const org = actor.organizationId;
   if (!org) return false;
-  const named = (involved.orgs ?? []).includes(org);
   switch (actor.role) {
     case 'ehr':
-      return involved.requesterOrg === org || named;
+      return involved.requesterOrg === org;
     case 'cbo':
-      return involved.ownerOrg === org || named;
+      return involved.ownerOrg === org || (involved.otherOrgs ?? []).includes(org);
     default:
       return false;
   }
@@ -66,7 +62,9 @@ export interface VisibilityPredicateOptions {
   /** Number of the first positional parameter (`$n`); default 1. */
   firstParam?: number;
   /** Column names, if the store's differ. */
-  columns?: { requesterOrg?: string; ownerOrg?: string; orgs?: string };
+  columns?: { requesterOrg?: string; ownerOrg?: string; otherOrgs?: string };
+  /** A parameter collector (the store's SqlParams): when given, `$n` comes from `params.add`. */
+  params?: { add(value: unknown): string };
 }
 
 export interface SqlFragment {
@@ -87,33 +85,35 @@ function column(alias: string | undefined, name: string): string {
 }
 
 /**
- * The SQL condition that keeps only rows `actor` may see, over columns `requester_org text`,
- * `owner_org text` and `orgs text[]`. Use it in every read, vread, history, search and _include
- * query: `WHERE ... AND ${sql}` with `params` appended to the query's own parameters.
+ * The SQL condition that keeps only rows `actor` may see. Use it in every read, vread, history,
+ * search and _include query: `WHERE ... AND ${sql}` with `params` appended to the query's own
+ * parameters (or pass `options.params` to number them with your collector).
  */
 export function visibilityPredicate(
   actor: RequestActor,
   options: VisibilityPredicateOptions = {},
 ): SqlFragment {
-  if (seesEverything(actor))
-    return { sql: '(TRUE)', params: [], namedSql: '(TRUE)', namedParams: {} };
+  const constant = (value: 'TRUE' | 'FALSE'): SqlFragment => ({
+    sql: `(${value})`,
+    params: [],
+    namedSql: `(${value})`,
+    namedParams: {},
+  });
+  if (seesEverything(actor)) return constant('TRUE');
   const org = actor.organizationId;
-  const roleColumn =
-    actor.role === 'ehr'
-      ? (options.columns?.requesterOrg ?? 'requester_org')
-      : actor.role === 'cbo'
-        ? (options.columns?.ownerOrg ?? 'owner_org')
-        : undefined;
-  if (!org || !roleColumn)
-    return { sql: '(FALSE)', params: [], namedSql: '(FALSE)', namedParams: {} };
-  const own = column(options.alias, roleColumn);
-  const orgs = column(options.alias, options.columns?.orgs ?? 'orgs');
+  if (!org || (actor.role !== 'ehr' && actor.role !== 'cbo')) return constant('FALSE');
   const n = options.firstParam ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new Error(`invalid firstParam ${n}`);
+  const placeholder = options.params ? options.params.add(org) : `$${n}`;
+  const requester = column(options.alias, options.columns?.requesterOrg ?? 'requester_org');
+  const owner = column(options.alias, options.columns?.ownerOrg ?? 'owner_org');
+  const others = column(options.alias, options.columns?.otherOrgs ?? 'other_orgs');
+  const build = (p: string) =>
+    actor.role === 'ehr' ? `(${requester} = ${p})` : `(${owner} = ${p} OR ${p} = ANY(${others}))`;
   return {
-    sql: `(${own} = $${n} OR $${n} = ANY(${orgs}))`,
-    params: [org],
-    namedSql: `(${own} = :visibilityOrg OR :visibilityOrg = ANY(${orgs}))`,
+    sql: build(placeholder),
+    params: options.params ? [] : [org],
+    namedSql: build(':visibilityOrg'),
     namedParams: { visibilityOrg: org },
   };
 }
