@@ -1,1 +1,13 @@
-export {};
+export * from './capability-statement';
+export * from './fhir-definitions';
+export * from './operation-outcome';
+export * from './references';
+export * from './referral-rules';
+export * from './resource-validation';
+export * from './sdohcc-definitions';
+export * from './search-index';
+export * from './search-match';
+export * from './search-parameters';
+export * from './search-request';
+export * from './search-values';
+export * from './task-status.rules';

@@ -1,0 +1,237 @@
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestResourceSearchParam,
+} from '@medplum/fhirtypes';
+import { isR4ResourceType } from './fhir-definitions';
+import { SUPPORTED_RESOURCE_TYPES } from './resource-validation';
+import { SDOHCC_COORDINATION_PLATFORM_CAPABILITY } from './sdohcc-definitions';
+import { searchParametersFor, supportedSearchParameters } from './search-parameters';
+
+/**
+ * Builds the server's CapabilityStatement from what is actually implemented: the resource types
+ * and interactions the app passes, the search parameters derived from the definitions (every
+ * supported one, or the subset the app names), and the includes (each checked to be a real
+ * reference search parameter). A claim that cannot be true throws an Error at startup.
+ */
+
+export type TypeInteraction =
+  | 'read'
+  | 'vread'
+  | 'update'
+  | 'patch'
+  | 'delete'
+  | 'history-instance'
+  | 'history-type'
+  | 'create'
+  | 'search-type';
+
+export type SystemInteraction = 'transaction' | 'batch' | 'search-system' | 'history-system';
+
+export interface ResourceCapability {
+  type: string;
+  interactions: readonly TypeInteraction[];
+  /** Search parameter codes; default: every supported one (when `search-type` is offered). */
+  searchParams?: readonly string[];
+  /** `Type:param` or `Type:param:Target`. */
+  searchInclude?: readonly string[];
+  searchRevInclude?: readonly string[];
+  /** Default 'versioned-update' (If-Match honoured). */
+  versioning?: 'no-version' | 'versioned' | 'versioned-update';
+  conditionalCreate?: boolean;
+  /** Supported profiles (canonical URLs). */
+  supportedProfile?: readonly string[];
+  documentation?: string;
+}
+
+export interface CapabilityOptions {
+  /** The FHIR base URL, e.g. http://localhost:8080/fhir */
+  baseUrl: string;
+  resources: readonly ResourceCapability[];
+  systemInteractions?: readonly SystemInteraction[];
+  software?: { name: string; version?: string };
+  /** Default now. */
+  date?: string;
+  publisher?: string;
+  /** CapabilityStatements this one conforms to. Default: the SDOHCC Coordination Platform one. */
+  instantiates?: readonly string[];
+  /** SMART Backend Services (client_credentials + private_key_jwt) with this token endpoint. */
+  smartBackendServices?: { tokenUrl: string };
+  cors?: boolean;
+}
+
+/** What CareRelay's FHIR API offers by default for each IG resource type. */
+export const DEFAULT_INTERACTIONS: readonly TypeInteraction[] = [
+  'read',
+  'vread',
+  'create',
+  'update',
+  'search-type',
+  'history-instance',
+];
+
+/** The includes the IG's Coordination Platform CapabilityStatement asks for. */
+export const DEFAULT_INCLUDES: Readonly<Record<string, readonly string[]>> = {
+  Task: ['Task:focus', 'Task:output'],
+  ServiceRequest: ['ServiceRequest:supporting-info', 'ServiceRequest:patient'],
+  HealthcareService: ['HealthcareService:location'],
+};
+
+/** The IG resource types with DEFAULT_INTERACTIONS and DEFAULT_INCLUDES. */
+export function defaultResourceCapabilities(): ResourceCapability[] {
+  return SUPPORTED_RESOURCE_TYPES.map((type) => ({
+    type,
+    interactions: DEFAULT_INTERACTIONS,
+    searchInclude: DEFAULT_INCLUDES[type] ?? [],
+    conditionalCreate: true,
+  }));
+}
+
+function checkInclude(type: string, value: string, reverse: boolean): void {
+  const [source, param, target] = value.split(':');
+  const info = isR4ResourceType(source) ? searchParametersFor(source).get(param) : undefined;
+  if (!info || info.type !== 'reference' || !info.supported) {
+    throw new Error(`CapabilityStatement: ${value} is not a reference search parameter`);
+  }
+  if (!reverse && source !== type) {
+    throw new Error(`CapabilityStatement: _include ${value} listed under ${type}`);
+  }
+  if (target !== undefined && info.targets.length > 0 && !info.targets.includes(target)) {
+    throw new Error(`CapabilityStatement: ${source}.${param} cannot reference ${target}`);
+  }
+  if (reverse && info.targets.length > 0 && !info.targets.includes(type)) {
+    throw new Error(`CapabilityStatement: _revinclude ${value} cannot point at ${type}`);
+  }
+}
+
+function searchParamsOf(
+  capability: ResourceCapability,
+): CapabilityStatementRestResourceSearchParam[] {
+  const all = supportedSearchParameters(capability.type);
+  let chosen = all;
+  if (capability.searchParams) {
+    chosen = capability.searchParams.map((code) => {
+      const info = all.find((p) => p.code === code);
+      if (!info) {
+        throw new Error(
+          `CapabilityStatement: ${capability.type} has no supported search parameter "${code}"`,
+        );
+      }
+      return info;
+    });
+  }
+  return chosen.map((p) => ({
+    name: p.code,
+    definition: p.url,
+    type: p.type,
+    documentation: p.expression,
+  }));
+}
+
+function resourceEntry(capability: ResourceCapability): CapabilityStatementRestResource {
+  if (!isR4ResourceType(capability.type)) {
+    throw new Error(`CapabilityStatement: unknown resource type ${capability.type}`);
+  }
+  const searchable = capability.interactions.includes('search-type');
+  for (const inc of capability.searchInclude ?? []) {
+    checkInclude(capability.type, inc, false);
+  }
+  for (const inc of capability.searchRevInclude ?? []) {
+    checkInclude(capability.type, inc, true);
+  }
+  if (!searchable && (capability.searchInclude?.length || capability.searchRevInclude?.length)) {
+    throw new Error(`CapabilityStatement: ${capability.type} lists includes without search-type`);
+  }
+  const entry: CapabilityStatementRestResource = {
+    type: capability.type as CapabilityStatementRestResource['type'],
+    profile: `http://hl7.org/fhir/StructureDefinition/${capability.type}`,
+    interaction: capability.interactions.map((code) => ({ code })),
+    versioning: capability.versioning ?? 'versioned-update',
+    readHistory: capability.interactions.includes('vread'),
+    updateCreate: false,
+    conditionalCreate: capability.conditionalCreate ?? false,
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+  };
+  if (capability.supportedProfile?.length) {
+    entry.supportedProfile = [...capability.supportedProfile];
+  }
+  if (capability.documentation) {
+    entry.documentation = capability.documentation;
+  }
+  if (searchable) {
+    entry.searchParam = searchParamsOf(capability);
+    if (capability.searchInclude?.length) {
+      entry.searchInclude = [...capability.searchInclude];
+    }
+    if (capability.searchRevInclude?.length) {
+      entry.searchRevInclude = [...capability.searchRevInclude];
+    }
+  }
+  return entry;
+}
+
+export function buildCapabilityStatement(options: CapabilityOptions): CapabilityStatement {
+  const seen = new Set<string>();
+  for (const r of options.resources) {
+    if (seen.has(r.type)) {
+      throw new Error(`CapabilityStatement: ${r.type} listed twice`);
+    }
+    seen.add(r.type);
+  }
+  const rest: NonNullable<CapabilityStatement['rest']>[number] = {
+    mode: 'server',
+    resource: options.resources.map(resourceEntry),
+  };
+  if (options.systemInteractions?.length) {
+    rest.interaction = options.systemInteractions.map((code) => ({ code }));
+  }
+  if (options.smartBackendServices) {
+    rest.security = {
+      cors: options.cors ?? false,
+      service: [
+        {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+              code: 'SMART-on-FHIR',
+            },
+          ],
+          text: 'SMART Backend Services (client_credentials, private_key_jwt)',
+        },
+      ],
+      extension: [
+        {
+          url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+          extension: [{ url: 'token', valueUri: options.smartBackendServices.tokenUrl }],
+        },
+      ],
+      description:
+        'OAuth 2.0 client credentials with a signed JWT assertion (SMART Backend Services); system/ scopes.',
+    };
+  }
+  const statement: CapabilityStatement = {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: options.date ?? new Date().toISOString(),
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    implementation: {
+      description: 'CareRelay Coordination Platform FHIR API',
+      url: options.baseUrl,
+    },
+    instantiates: [...(options.instantiates ?? [SDOHCC_COORDINATION_PLATFORM_CAPABILITY])],
+    rest: [rest],
+  };
+  if (options.publisher) {
+    statement.publisher = options.publisher;
+  }
+  if (options.software) {
+    statement.software = { name: options.software.name };
+    if (options.software.version) {
+      statement.software.version = options.software.version;
+    }
+  }
+  return statement;
+}

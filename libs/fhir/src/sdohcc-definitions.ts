@@ -1,0 +1,88 @@
+import type { SearchParameter } from '@medplum/fhirtypes';
+
+/**
+ * Definitions from the HL7 SDOH Clinical Care IG (STU 2.x / 3.0.0) that are not part of FHIR R4
+ * itself but that a Coordination Platform must honour. Kept as data so that search and the
+ * CapabilityStatement are driven by SearchParameter definitions, exactly like the R4 ones.
+ */
+
+export const SDOHCC_BASE = 'http://hl7.org/fhir/us/sdoh-clinicalcare';
+
+/** The IG's "temporary codes" code system: SDOH domains, Task output types, ... */
+export const SDOHCC_TEMPORARY_CODES = `${SDOHCC_BASE}/CodeSystem/SDOHCC-CodeSystemTemporaryCodes`;
+
+/** Task.code of a referral Task. */
+export const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
+export const TASK_CODE_FULFILL = 'fulfill';
+
+/** Task.output.type for "what was done" (→ Procedure) and for additional content (STU 3). */
+export const OUTPUT_RESULTING_ACTIVITY = 'resulting-activity';
+export const OUTPUT_ADDITIONAL_CONTENT = 'additional-content';
+
+/** Consent.category must contain v3-ActCode#IDSCL (information disclosure). */
+export const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+export const CONSENT_CATEGORY_IDSCL = 'IDSCL';
+
+/** SDOHCC ValueSet SDOH Category (STU 3): the SDOH domains a ServiceRequest.category must name. */
+export const SDOH_CATEGORY_CODES: ReadonlySet<string> = new Set([
+  'sdoh-category-unspecified',
+  'food-insecurity',
+  'housing-instability',
+  'homelessness',
+  'inadequate-housing',
+  'transportation-insecurity',
+  'financial-insecurity',
+  'material-hardship',
+  'educational-attainment',
+  'employment-status',
+  'veteran-status',
+  'stress',
+  'social-connection',
+  'intimate-partner-violence',
+  'elder-abuse',
+  'personal-health-literacy',
+  'health-insurance-coverage-status',
+  'medical-cost-burden',
+  'digital-literacy',
+  'digital-access',
+  'utility-insecurity',
+  'incarceration-status',
+  'language-access',
+  'protective-factor',
+]);
+
+/** The IG's CapabilityStatement for a Coordination Platform (what CareRelay implements). */
+export const SDOHCC_COORDINATION_PLATFORM_CAPABILITY = `${SDOHCC_BASE}/CapabilityStatement/SDOHCC-CoordinationPlatform`;
+
+/**
+ * SearchParameters the IG defines on top of R4 (the IG's CapabilityStatement names them:
+ * `Task?output=` / `_include=Task:output` and `_include=ServiceRequest:supporting-info`).
+ * The `output` expression is the IG's `(Task.output.value as Reference)` written with `ofType`,
+ * which is the FHIRPath form the evaluator narrows reliably.
+ */
+export const SDOHCC_SEARCH_PARAMETERS: readonly SearchParameter[] = [
+  {
+    resourceType: 'SearchParameter',
+    id: 'Task-output-reference',
+    url: `${SDOHCC_BASE}/SearchParameter/Task-output-reference`,
+    name: 'TaskOutputReference',
+    status: 'active',
+    description: "The value of any outputs of type 'Reference'",
+    code: 'output',
+    base: ['Task'],
+    type: 'reference',
+    expression: 'Task.output.value.ofType(Reference)',
+  },
+  {
+    resourceType: 'SearchParameter',
+    id: 'ServiceRequest-supporting-info',
+    url: `${SDOHCC_BASE}/SearchParameter/ServiceRequest-supporting-info`,
+    name: 'ServiceRequestSupportingInfo',
+    status: 'active',
+    description: 'Any resources referenced by ServiceRequest.supportingInfo',
+    code: 'supporting-info',
+    base: ['ServiceRequest'],
+    type: 'reference',
+    expression: 'ServiceRequest.supportingInfo',
+  },
+];

@@ -1,0 +1,726 @@
+import { isR4ResourceType } from './fhir-definitions';
+import { badRequest, notFound } from './operation-outcome';
+import { FHIR_ID_PATTERN, normalizeReference, parseReference } from './references';
+import {
+  searchParametersFor,
+  type SearchParamInfo,
+  type SearchParamType,
+} from './search-parameters';
+import {
+  dateToRange,
+  normalizeSearchString,
+  parseDecimal,
+  SEARCH_PREFIXES,
+  type SearchPrefix,
+} from './search-values';
+
+/**
+ * Parses a FHIR search query (`GET [base]/Task?status=requested&_count=10`) into a typed,
+ * validated description. No SQL here: the app turns the description into SQL over the rows of
+ * `extractSearchIndex`, following the rules stated (and executable) in `search-match.ts`.
+ *
+ * Handling: FHIR `handling=strict` by default. An unknown or unsupported parameter (including
+ * chained parameters, `_has`, `_elements`, composite and special parameters, unsupported
+ * modifiers) is a 400 naming it. With `handling: 'lenient'` (the client sent
+ * `Prefer: handling=lenient`) unknown and unsupported parameters are skipped and listed in
+ * `ignored`; an invalid value of a known parameter is a 400 either way. Empty values
+ * (`status=`) are ignored, as FHIR requires.
+ */
+
+export const DEFAULT_SEARCH_COUNT = 20;
+export const MAX_SEARCH_COUNT = 100;
+/** `_offset` above this is refused (narrow the search instead). */
+export const MAX_SEARCH_OFFSET = 10_000;
+/** Comma-separated (OR) values per parameter. */
+export const MAX_OR_VALUES = 100;
+/** Parameters in one query string. */
+export const MAX_QUERY_PARAMETERS = 50;
+/** Length of one parameter value. */
+export const MAX_SEARCH_VALUE_LENGTH = 2048;
+
+/** `system` undefined: any system; `null`: no system (`|code`). `code` undefined: any code (`system|`). */
+export interface TokenSearchValue {
+  system?: string | null;
+  code?: string;
+}
+
+export interface StringSearchValue {
+  value: string;
+  normalized: string;
+}
+
+export interface DateSearchValue {
+  prefix: SearchPrefix;
+  /** The value as given (without prefix). */
+  value: string;
+  /** [start, end) ISO-8601 UTC instants covered by the value. */
+  start: string;
+  end: string;
+}
+
+export interface NumberSearchValue {
+  prefix: SearchPrefix;
+  value: number;
+  /** Implicit precision range of the literal, [low, high). */
+  low: number;
+  high: number;
+}
+
+export interface QuantitySearchValue extends NumberSearchValue {
+  system?: string;
+  code?: string;
+}
+
+interface FilterBase {
+  /** The search parameter code, e.g. `status`, `_id`, `_lastUpdated`. */
+  param: string;
+}
+
+/** Several filters are ANDed; the values inside one filter are ORed. */
+export type SearchFilter =
+  | (FilterBase & { kind: 'missing'; paramType: SearchParamType; missing: boolean })
+  | (FilterBase & { kind: 'token'; not: boolean; values: TokenSearchValue[] })
+  | (FilterBase & {
+      kind: 'string';
+      match: 'starts-with' | 'exact' | 'contains';
+      values: StringSearchValue[];
+    })
+  | (FilterBase & { kind: 'reference'; values: string[] })
+  | (FilterBase & { kind: 'date'; values: DateSearchValue[] })
+  | (FilterBase & { kind: 'number'; values: NumberSearchValue[] })
+  | (FilterBase & { kind: 'quantity'; values: QuantitySearchValue[] })
+  | (FilterBase & { kind: 'uri'; values: string[] });
+
+export interface SortRule {
+  param: '_lastUpdated';
+  descending: boolean;
+}
+
+/** `_include=Task:focus[:ServiceRequest]` / `_revinclude=Task:focus`. */
+export interface IncludeParam {
+  sourceType: string;
+  param: string;
+  targetType?: string;
+}
+
+export interface FhirSearchRequest {
+  resourceType: string;
+  filters: SearchFilter[];
+  /** Page size: `_count`, default DEFAULT_SEARCH_COUNT, capped at MAX_SEARCH_COUNT; 0 = total only. */
+  count: number;
+  /** `_offset`, default 0. */
+  offset: number;
+  /** Empty = the app's default order. */
+  sort: SortRule[];
+  /** `_summary=count`: return the total only. */
+  summary?: 'count';
+  total?: 'none' | 'estimate' | 'accurate';
+  include: IncludeParam[];
+  revinclude: IncludeParam[];
+  pretty?: boolean;
+  /** Lenient handling only: the parameters that were skipped. */
+  ignored: string[];
+}
+
+export interface ParseSearchOptions {
+  handling?: 'strict' | 'lenient';
+  /** This server's base URL(s): absolute reference values on them are made relative. */
+  localBaseUrls?: readonly string[];
+}
+
+export type SearchQuery =
+  URLSearchParams | string | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+const UNSUPPORTED_CONTROL = new Set([
+  '_elements',
+  '_contained',
+  '_containedType',
+  '_type',
+  '_list',
+  '_has',
+  '_query',
+  '_filter',
+  '_text',
+  '_content',
+  '_graph',
+  '_score',
+]);
+const SINGLE_VALUED_CONTROL = new Set([
+  '_count',
+  '_offset',
+  '_sort',
+  '_summary',
+  '_total',
+  '_pretty',
+]);
+
+function entriesOf(query: SearchQuery): [string, string][] {
+  if (typeof query === 'string') {
+    return [...new URLSearchParams(query.startsWith('?') ? query.slice(1) : query).entries()];
+  }
+  if (query instanceof URLSearchParams) {
+    return [...query.entries()];
+  }
+  const entries: [string, string][] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) {
+      continue;
+    }
+    if (typeof value === 'string') {
+      entries.push([key, value]);
+    } else if (Array.isArray(value)) {
+      for (const v of value) {
+        if (typeof v !== 'string') {
+          throw badRequest(`Invalid value for search parameter "${key}"`);
+        }
+        entries.push([key, v]);
+      }
+    } else {
+      throw badRequest(`Invalid value for search parameter "${key}"`);
+    }
+  }
+  return entries;
+}
+
+/** Splits on an unescaped separator; escapes (`\,` `\|` `\$` `\\`) are kept for the next step. */
+function splitEscaped(value: string, separator: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (ch === '\\' && i + 1 < value.length) {
+      current += ch + value[i + 1];
+      i++;
+    } else if (ch === separator) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+function unescape(value: string): string {
+  return value.replace(/\\([\\,|$])/g, '$1');
+}
+
+function splitPrefix(raw: string, param: string): { prefix: SearchPrefix; rest: string } {
+  const m = /^([a-z]{2})(?=[0-9-])/.exec(raw);
+  if (m) {
+    if (m[1] === 'ap') {
+      throw badRequest(
+        `The "ap" prefix is not supported (parameter "${param}")`,
+        undefined,
+        'not-supported',
+      );
+    }
+    if ((SEARCH_PREFIXES as readonly string[]).includes(m[1])) {
+      return { prefix: m[1] as SearchPrefix, rest: raw.slice(2) };
+    }
+    throw badRequest(`Unknown prefix "${m[1]}" for parameter "${param}"`, undefined, 'value');
+  }
+  return { prefix: 'eq', rest: raw };
+}
+
+function parseToken(param: string, raw: string): TokenSearchValue {
+  const parts = splitEscaped(raw, '|');
+  if (parts.length > 2) {
+    throw badRequest(`Invalid token "${raw}" for parameter "${param}"`, undefined, 'value');
+  }
+  if (parts.length === 1) {
+    const code = unescape(parts[0]);
+    if (param === '_id' && !FHIR_ID_PATTERN.test(code)) {
+      throw badRequest(`Invalid id "${code}" for parameter "_id"`, undefined, 'value');
+    }
+    return { code };
+  }
+  if (param === '_id') {
+    throw badRequest('The _id parameter takes plain ids', undefined, 'value');
+  }
+  const system = unescape(parts[0]);
+  const code = unescape(parts[1]);
+  if (system === '' && code === '') {
+    throw badRequest(`Invalid token "${raw}" for parameter "${param}"`, undefined, 'value');
+  }
+  const value: TokenSearchValue = { system: system === '' ? null : system };
+  if (code !== '') {
+    value.code = code;
+  }
+  return value;
+}
+
+function parseDate(param: string, raw: string): DateSearchValue {
+  const { prefix, rest } = splitPrefix(raw, param);
+  // A '+' in a timezone that reached us unencoded has become a space: put it back.
+  const text = rest.replace(/ (\d{2}:\d{2})$/, '+$1');
+  const range = dateToRange(text);
+  if (!range?.start || !range.end) {
+    throw badRequest(`Invalid date "${rest}" for parameter "${param}"`, undefined, 'value');
+  }
+  return { prefix, value: text, start: range.start, end: range.end };
+}
+
+function parseNumber(param: string, raw: string): NumberSearchValue {
+  const { prefix, rest } = splitPrefix(raw, param);
+  const n = parseDecimal(rest);
+  if (!n) {
+    throw badRequest(`Invalid number "${rest}" for parameter "${param}"`, undefined, 'value');
+  }
+  return { prefix, ...n };
+}
+
+function parseQuantity(param: string, raw: string): QuantitySearchValue {
+  const parts = splitEscaped(raw, '|');
+  if (parts.length !== 1 && parts.length !== 3) {
+    throw badRequest(`Invalid quantity "${raw}" for parameter "${param}"`, undefined, 'value');
+  }
+  const value: QuantitySearchValue = parseNumber(param, unescape(parts[0]));
+  if (parts.length === 3) {
+    const system = unescape(parts[1]);
+    const code = unescape(parts[2]);
+    if (system) {
+      value.system = system;
+    }
+    if (code) {
+      value.code = code;
+    }
+  }
+  return value;
+}
+
+function parseReferenceValue(
+  info: SearchParamInfo,
+  raw: string,
+  typeModifier: string | undefined,
+  options: ParseSearchOptions,
+): string[] {
+  const value = unescape(raw);
+  const checkTarget = (type: string): void => {
+    if (info.targets.length > 0 && !info.targets.includes(type)) {
+      throw badRequest(`Parameter "${info.code}" cannot reference a ${type}`, undefined, 'value');
+    }
+  };
+  if (typeModifier) {
+    const id = value.startsWith(`${typeModifier}/`) ? value.slice(typeModifier.length + 1) : value;
+    if (!FHIR_ID_PATTERN.test(id)) {
+      throw badRequest(`Invalid id "${id}" for parameter "${info.code}"`, undefined, 'value');
+    }
+    return [`${typeModifier}/${id}`];
+  }
+  if (!value.includes('/')) {
+    if (!FHIR_ID_PATTERN.test(value)) {
+      throw badRequest(
+        `Invalid reference "${value}" for parameter "${info.code}"`,
+        undefined,
+        'value',
+      );
+    }
+    if (info.targets.length === 0) {
+      throw badRequest(
+        `Parameter "${info.code}" needs a typed reference (Type/id)`,
+        undefined,
+        'value',
+      );
+    }
+    return info.targets.map((t) => `${t}/${value}`);
+  }
+  const parsed = parseReference(value);
+  if (parsed?.kind === 'relative' || parsed?.kind === 'absolute') {
+    checkTarget(parsed.resourceType);
+    return [normalizeReference(value, options.localBaseUrls) as string];
+  }
+  if (/^https?:\/\/\S+$/.test(value) || /^urn:(uuid|oid):\S+$/.test(value)) {
+    return [value]; // a canonical URL (e.g. QuestionnaireResponse?questionnaire=http://...)
+  }
+  throw badRequest(`Invalid reference "${value}" for parameter "${info.code}"`, undefined, 'value');
+}
+
+function parseInclude(resourceType: string, value: string, reverse: boolean): IncludeParam {
+  const name = reverse ? '_revinclude' : '_include';
+  if (value === '*' || value.endsWith(':*')) {
+    throw badRequest(`${name}=${value}: wildcards are not supported`, undefined, 'not-supported');
+  }
+  const parts = value.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw badRequest(`${name}=${value}: expected Type:parameter[:TargetType]`, undefined, 'value');
+  }
+  const [sourceType, param, targetType] = parts;
+  if (!isR4ResourceType(sourceType)) {
+    throw badRequest(`${name}=${value}: unknown resource type "${sourceType}"`, undefined, 'value');
+  }
+  if (!reverse && sourceType !== resourceType) {
+    throw badRequest(
+      `${name}=${value}: the source type must be the searched type ${resourceType}`,
+      undefined,
+      'value',
+    );
+  }
+  const info = searchParametersFor(sourceType).get(param);
+  if (!info || info.type !== 'reference' || !info.supported) {
+    throw badRequest(
+      `${name}=${value}: "${param}" is not a reference search parameter of ${sourceType}`,
+      undefined,
+      'value',
+    );
+  }
+  if (targetType !== undefined) {
+    if (
+      !isR4ResourceType(targetType) ||
+      (info.targets.length && !info.targets.includes(targetType))
+    ) {
+      throw badRequest(
+        `${name}=${value}: ${sourceType}.${param} cannot reference a ${targetType}`,
+        undefined,
+        'value',
+      );
+    }
+  }
+  if (reverse && info.targets.length > 0 && !info.targets.includes(resourceType)) {
+    throw badRequest(
+      `${name}=${value}: ${sourceType}.${param} cannot reference a ${resourceType}`,
+      undefined,
+      'value',
+    );
+  }
+  if (reverse && targetType !== undefined && targetType !== resourceType) {
+    throw badRequest(
+      `${name}=${value}: the target type must be the searched type ${resourceType}`,
+      undefined,
+      'value',
+    );
+  }
+  const include: IncludeParam = { sourceType, param };
+  if (targetType !== undefined) {
+    include.targetType = targetType;
+  }
+  return include;
+}
+
+function parseNonNegativeInt(name: string, value: string, max?: number): number {
+  if (!/^\d{1,9}$/.test(value)) {
+    throw badRequest(`${name} must be a non-negative integer`, undefined, 'value');
+  }
+  const n = Number(value);
+  if (max !== undefined && n > max) {
+    throw badRequest(`${name} must not exceed ${max}`, undefined, 'value');
+  }
+  return n;
+}
+
+const MODIFIERS_BY_TYPE: Record<string, readonly string[]> = {
+  token: ['not'],
+  string: ['exact', 'contains'],
+  reference: [],
+  date: [],
+  number: [],
+  quantity: [],
+  uri: [],
+};
+
+/**
+ * Parses and validates a search on `resourceType`. Throws a FhirError: 404 for an unknown
+ * resource type, 400 for an unknown parameter (strict), a bad modifier, prefix or value.
+ */
+export function parseSearchRequest(
+  resourceType: string,
+  query: SearchQuery,
+  options: ParseSearchOptions = {},
+): FhirSearchRequest {
+  if (!isR4ResourceType(resourceType)) {
+    throw notFound(`Unknown resource type "${resourceType}"`);
+  }
+  const lenient = options.handling === 'lenient';
+  const params = searchParametersFor(resourceType);
+  const entries = entriesOf(query);
+  if (entries.length > MAX_QUERY_PARAMETERS) {
+    throw badRequest(`Too many search parameters (at most ${MAX_QUERY_PARAMETERS})`);
+  }
+
+  const result: FhirSearchRequest = {
+    resourceType,
+    filters: [],
+    count: DEFAULT_SEARCH_COUNT,
+    offset: 0,
+    sort: [],
+    include: [],
+    revinclude: [],
+    ignored: [],
+  };
+  const seenControl = new Set<string>();
+  const skip = (name: string, error: Error): void => {
+    if (!lenient) {
+      throw error;
+    }
+    result.ignored.push(name);
+  };
+
+  for (const [name, rawValue] of entries) {
+    if (rawValue.length > MAX_SEARCH_VALUE_LENGTH) {
+      throw badRequest(`The value of "${name}" is too long`, undefined, 'value');
+    }
+    const colon = name.indexOf(':');
+    const code = colon === -1 ? name : name.slice(0, colon);
+    const modifier = colon === -1 ? undefined : name.slice(colon + 1);
+
+    if (code.startsWith('_') && !params.has(code)) {
+      if (SINGLE_VALUED_CONTROL.has(code)) {
+        if (modifier !== undefined) {
+          throw badRequest(`${name}: modifiers are not allowed on ${code}`, undefined, 'value');
+        }
+        if (seenControl.has(code)) {
+          throw badRequest(`${code} may be given only once`, undefined, 'value');
+        }
+        seenControl.add(code);
+      }
+      if (rawValue === '') {
+        continue;
+      }
+      switch (code) {
+        case '_count':
+          result.count = Math.min(parseNonNegativeInt('_count', rawValue), MAX_SEARCH_COUNT);
+          continue;
+        case '_offset':
+          result.offset = parseNonNegativeInt('_offset', rawValue, MAX_SEARCH_OFFSET);
+          continue;
+        case '_sort':
+          for (const key of rawValue.split(',')) {
+            if (key === '_lastUpdated' || key === '-_lastUpdated') {
+              result.sort.push({ param: '_lastUpdated', descending: key.startsWith('-') });
+            } else {
+              throw badRequest(
+                `Sorting by "${key}" is not supported (only _lastUpdated and -_lastUpdated)`,
+                undefined,
+                'not-supported',
+              );
+            }
+          }
+          continue;
+        case '_summary':
+          if (rawValue === 'count') {
+            result.summary = 'count';
+          } else if (rawValue !== 'false') {
+            throw badRequest(
+              `_summary=${rawValue} is not supported (only count)`,
+              undefined,
+              'not-supported',
+            );
+          }
+          continue;
+        case '_total':
+          if (rawValue === 'none' || rawValue === 'estimate' || rawValue === 'accurate') {
+            result.total = rawValue;
+          } else {
+            throw badRequest(`Invalid _total "${rawValue}"`, undefined, 'value');
+          }
+          continue;
+        case '_pretty':
+          if (rawValue !== 'true' && rawValue !== 'false') {
+            throw badRequest('_pretty must be true or false', undefined, 'value');
+          }
+          result.pretty = rawValue === 'true';
+          continue;
+        case '_format': {
+          const format = rawValue.split(';')[0].trim().toLowerCase();
+          if (!['json', 'application/json', 'application/fhir+json'].includes(format)) {
+            throw badRequest(
+              `_format=${rawValue} is not supported (JSON only)`,
+              undefined,
+              'not-supported',
+            );
+          }
+          continue;
+        }
+        case '_include':
+        case '_revinclude':
+          if (modifier !== undefined) {
+            skip(name, badRequest(`${name} is not supported`, undefined, 'not-supported'));
+            continue;
+          }
+          (code === '_include' ? result.include : result.revinclude).push(
+            parseInclude(resourceType, rawValue, code === '_revinclude'),
+          );
+          continue;
+        default:
+          skip(
+            name,
+            UNSUPPORTED_CONTROL.has(code)
+              ? badRequest(
+                  `Search parameter "${code}" is not supported`,
+                  undefined,
+                  'not-supported',
+                )
+              : badRequest(
+                  `Unknown search parameter "${name}" for ${resourceType}`,
+                  undefined,
+                  'not-supported',
+                ),
+          );
+          continue;
+      }
+    }
+
+    if (code.includes('.') || (modifier !== undefined && modifier.includes('.'))) {
+      skip(
+        name,
+        badRequest(`Chained search "${name}" is not supported`, undefined, 'not-supported'),
+      );
+      continue;
+    }
+    const info = params.get(code);
+    if (!info) {
+      skip(
+        name,
+        badRequest(
+          `Unknown search parameter "${code}" for ${resourceType}`,
+          undefined,
+          'not-supported',
+        ),
+      );
+      continue;
+    }
+    if (!info.supported) {
+      skip(
+        name,
+        badRequest(
+          `Search parameter "${code}" (${info.type}) is not supported`,
+          undefined,
+          'not-supported',
+        ),
+      );
+      continue;
+    }
+    if (rawValue === '') {
+      continue;
+    }
+
+    if (modifier === 'missing') {
+      if (rawValue !== 'true' && rawValue !== 'false') {
+        throw badRequest(`${name} must be true or false`, undefined, 'value');
+      }
+      result.filters.push({
+        param: code,
+        kind: 'missing',
+        paramType: info.type,
+        missing: rawValue === 'true',
+      });
+      continue;
+    }
+    let typeModifier: string | undefined;
+    if (modifier !== undefined && !MODIFIERS_BY_TYPE[info.type]?.includes(modifier)) {
+      if (info.type === 'reference' && isR4ResourceType(modifier)) {
+        if (info.targets.length > 0 && !info.targets.includes(modifier)) {
+          throw badRequest(
+            `Parameter "${code}" cannot reference a ${modifier}`,
+            undefined,
+            'value',
+          );
+        }
+        typeModifier = modifier;
+      } else {
+        skip(
+          name,
+          badRequest(
+            `Modifier ":${modifier}" is not supported on "${code}"`,
+            undefined,
+            'not-supported',
+          ),
+        );
+        continue;
+      }
+    }
+
+    const rawValues = splitEscaped(rawValue, ',').filter((v) => v !== '');
+    if (rawValues.length === 0) {
+      continue;
+    }
+    if (rawValues.length > MAX_OR_VALUES) {
+      throw badRequest(
+        `Too many values for "${code}" (at most ${MAX_OR_VALUES})`,
+        undefined,
+        'value',
+      );
+    }
+
+    switch (info.type) {
+      case 'token':
+        result.filters.push({
+          param: code,
+          kind: 'token',
+          not: modifier === 'not',
+          values: rawValues.map((v) => parseToken(code, v)),
+        });
+        break;
+      case 'string':
+        result.filters.push({
+          param: code,
+          kind: 'string',
+          match:
+            modifier === 'exact' ? 'exact' : modifier === 'contains' ? 'contains' : 'starts-with',
+          values: rawValues.map((v) => {
+            const value = unescape(v);
+            return { value, normalized: normalizeSearchString(value) };
+          }),
+        });
+        break;
+      case 'reference':
+        result.filters.push({
+          param: code,
+          kind: 'reference',
+          values: [
+            ...new Set(
+              rawValues.flatMap((v) => parseReferenceValue(info, v, typeModifier, options)),
+            ),
+          ],
+        });
+        break;
+      case 'date':
+        result.filters.push({
+          param: code,
+          kind: 'date',
+          values: rawValues.map((v) => parseDate(code, unescape(v))),
+        });
+        break;
+      case 'number':
+        result.filters.push({
+          param: code,
+          kind: 'number',
+          values: rawValues.map((v) => parseNumber(code, unescape(v))),
+        });
+        break;
+      case 'quantity':
+        result.filters.push({
+          param: code,
+          kind: 'quantity',
+          values: rawValues.map((v) => parseQuantity(code, v)),
+        });
+        break;
+      case 'uri':
+        result.filters.push({ param: code, kind: 'uri', values: rawValues.map(unescape) });
+        break;
+      default:
+        skip(
+          name,
+          badRequest(`Search parameter "${code}" is not supported`, undefined, 'not-supported'),
+        );
+    }
+  }
+  return result;
+}
+
+/** The same query with `_count`/`_offset` set: for `next`/`previous` links of a searchset Bundle. */
+export function pageQuery(
+  query: SearchQuery,
+  page: { offset: number; count: number },
+): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const [k, v] of entriesOf(query)) {
+    if (k !== '_offset' && k !== '_count') {
+      out.append(k, v);
+    }
+  }
+  out.set('_count', String(page.count));
+  out.set('_offset', String(page.offset));
+  return out;
+}
