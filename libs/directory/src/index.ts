@@ -6,3 +6,4 @@ export * from './hsds-import';
 export * from './hsds.types';
 export * from './languages';
 export * from './service-matching';
+export * from './fhir-directory.mapping';
