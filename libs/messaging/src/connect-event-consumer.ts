@@ -11,13 +11,18 @@ import { RetryPolicy } from './retry-policy';
  */
 export function connectEventConsumer(
   app: INestApplication,
-  overrides: { retry?: RetryPolicy; groupId?: string } = {},
+  overrides: {
+    retry?: RetryPolicy;
+    groupId?: string;
+    onDeadLetter?: (topic: string, error: string) => void;
+  } = {},
 ): KafkaEventsServer {
   const options = app.get<MessagingModuleOptions>(MESSAGING_OPTIONS);
   const server = new KafkaEventsServer(app.get(DataSource), app.get<MessageBus>(MESSAGE_BUS), {
     schema: options.schema,
     groupId: overrides.groupId ?? options.serviceName,
     retry: overrides.retry,
+    onDeadLetter: overrides.onDeadLetter,
     logger: console,
   });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });

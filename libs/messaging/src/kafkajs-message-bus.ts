@@ -132,6 +132,17 @@ export class KafkajsMessageBus implements MessageBus {
     }
   }
 
+  async describeCluster(): Promise<{ brokers: number; controller: number | null }> {
+    const admin = this.kafka.admin({ retry: { retries: 1 } });
+    await admin.connect();
+    try {
+      const cluster = await admin.describeCluster();
+      return { brokers: cluster.brokers.length, controller: cluster.controller };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.disconnect()));
     this.consumers.clear();

@@ -9,6 +9,8 @@ export interface MessageBus {
   publish(records: Array<KafkaRecord & { topic: string }>): Promise<void>;
   subscribe(options: SubscriptionOptions): Promise<Subscription>;
   ensureTopics(topics: TopicDefinition[]): Promise<void>;
+  /** Asks the cluster for its brokers: a readiness probe. */
+  describeCluster(): Promise<{ brokers: number; controller: number | null }>;
   close(): Promise<void>;
 }
 

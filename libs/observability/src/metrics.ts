@@ -1,0 +1,54 @@
+import { Controller, Get, Header, Injectable, NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One Prometheus registry per process; every app exposes it at /metrics. */
+export const metricsRegistry = new Registry();
+collectDefaultMetrics({ register: metricsRegistry });
+
+export const httpDuration = new Histogram({
+  name: 'carerelay_http_request_duration_seconds',
+  help: 'HTTP request latency',
+  labelNames: ['method', 'route', 'status'],
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [metricsRegistry],
+});
+
+export const deadLetters = new Counter({
+  name: 'carerelay_dead_letters_total',
+  help: 'Messages sent to a dead-letter topic',
+  labelNames: ['topic', 'error'],
+  registers: [metricsRegistry],
+});
+
+export function outboxBacklogGauge(backlog: () => Promise<number>): Gauge {
+  return new Gauge({
+    name: 'carerelay_outbox_backlog',
+    help: 'Outbox rows not yet published',
+    registers: [metricsRegistry],
+    async collect() {
+      this.set(await backlog().catch(() => -1));
+    },
+  });
+}
+
+@Injectable()
+export class HttpMetricsMiddleware implements NestMiddleware {
+  use(request: Request, response: Response, next: NextFunction): void {
+    const stop = httpDuration.startTimer({ method: request.method });
+    response.on('finish', () => {
+      const route = (request.route?.path as string | undefined) ?? request.baseUrl ?? 'unmatched';
+      stop({ route, status: String(response.statusCode) });
+    });
+    next();
+  }
+}
+
+@Controller('metrics')
+export class MetricsController {
+  @Get()
+  @Header('Content-Type', metricsRegistry.contentType)
+  metrics(): Promise<string> {
+    return metricsRegistry.metrics();
+  }
+}
