@@ -1,0 +1,190 @@
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+} from 'jose';
+import type { RegisteredClient } from './client-registry';
+import { grantScopes, splitScopes } from './scopes';
+
+/**
+ * The token request of SMART Backend Services (client_credentials grant, private_key_jwt client
+ * authentication, RFC 7523 / RFC 7521), validated step by step. Errors are RFC 6749 §5.2 errors.
+ */
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+export const ASSERTION_ALGORITHMS = ['RS384', 'ES384'] as const;
+/** A client assertion may expire at most five minutes after it is presented. */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+/** Tolerated clock difference between client and server. */
+export const CLOCK_SKEW_SECONDS = 10;
+
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'invalid_scope'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type';
+
+export class OAuthError extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    /** 400 for every error (RFC 6749 §5.2); 401 would require a WWW-Authenticate scheme. */
+    readonly status = 400,
+  ) {
+    super(`${error}: ${description}`);
+    this.name = 'OAuthError';
+  }
+
+  toJSON(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+export interface TokenRequestDeps {
+  /** The token endpoint's URL: the `aud` every client assertion must carry. */
+  tokenUrl: string;
+  findClient(clientId: string): Promise<RegisteredClient | null>;
+  /** Records a jti until `expiresAt`; false when it was seen before (a replay). */
+  rememberJti(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
+  now?: () => number;
+}
+
+export interface AuthenticatedTokenRequest {
+  client: RegisteredClient;
+  grantedScopes: string[];
+  droppedScopes: string[];
+}
+
+type Form = Record<string, unknown>;
+
+function single(form: Form, name: string): string | undefined {
+  const value = form[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new OAuthError('invalid_request', `${name} must be given once, as a string`);
+  }
+  return value;
+}
+
+/**
+ * Validates a token request and authenticates its client. Order matters: the signature is
+ * checked before the jti is recorded, so nobody can burn another client's jtis.
+ */
+export async function authenticateTokenRequest(
+  form: Form,
+  deps: TokenRequestDeps,
+): Promise<AuthenticatedTokenRequest> {
+  const now = deps.now ?? Date.now;
+  const grantType = single(form, 'grant_type');
+  if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
+  if (grantType !== 'client_credentials') {
+    throw new OAuthError('unsupported_grant_type', 'only client_credentials is supported');
+  }
+  const assertionType = single(form, 'client_assertion_type');
+  if (assertionType !== CLIENT_ASSERTION_TYPE) {
+    throw new OAuthError(
+      'invalid_request',
+      `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`,
+    );
+  }
+  const assertion = single(form, 'client_assertion');
+  if (!assertion) throw new OAuthError('invalid_request', 'client_assertion is required');
+  if (assertion.length > 16_384)
+    throw new OAuthError('invalid_request', 'client_assertion is too long');
+  const scope = single(form, 'scope');
+  if (!scope || splitScopes(scope).length === 0) {
+    throw new OAuthError('invalid_scope', 'scope is required');
+  }
+
+  let header: { alg?: string };
+  let unverified: JWTPayload;
+  try {
+    header = decodeProtectedHeader(assertion);
+    unverified = decodeJwt(assertion);
+  } catch {
+    throw new OAuthError('invalid_client', 'client_assertion is not a JWT');
+  }
+  if (!(ASSERTION_ALGORITHMS as readonly string[]).includes(header.alg ?? '')) {
+    throw new OAuthError('invalid_client', 'client_assertion must be signed with RS384 or ES384');
+  }
+  const clientId = unverified.iss;
+  if (typeof clientId !== 'string' || clientId === '' || unverified.sub !== clientId) {
+    throw new OAuthError(
+      'invalid_client',
+      'client_assertion iss and sub must both be the client_id',
+    );
+  }
+  const declaredClientId = single(form, 'client_id');
+  if (declaredClientId !== undefined && declaredClientId !== clientId) {
+    throw new OAuthError('invalid_client', 'client_id does not match the client_assertion');
+  }
+
+  const client = await deps.findClient(clientId);
+  if (!client) throw new OAuthError('invalid_client', 'unknown client');
+  if (!client.active) throw new OAuthError('invalid_client', 'client is disabled');
+
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks), {
+      algorithms: [...ASSERTION_ALGORITHMS],
+      issuer: clientId,
+      subject: clientId,
+      audience: deps.tokenUrl,
+      currentDate: new Date(now()),
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
+    }));
+  } catch (error) {
+    throw new OAuthError('invalid_client', describeJoseError(error, deps.tokenUrl));
+  }
+
+  const nowSeconds = Math.floor(now() / 1000);
+  const exp = payload.exp as number;
+  if (exp - nowSeconds > MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS) {
+    throw new OAuthError(
+      'invalid_client',
+      `client_assertion exp must be at most ${MAX_ASSERTION_LIFETIME_SECONDS} seconds in the future`,
+    );
+  }
+  const jti = payload.jti;
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 255) {
+    throw new OAuthError(
+      'invalid_client',
+      'client_assertion jti must be a string of 1..255 characters',
+    );
+  }
+  const fresh = await deps.rememberJti(clientId, jti, new Date(exp * 1000));
+  if (!fresh) throw new OAuthError('invalid_client', 'client_assertion jti was already used');
+
+  const { granted, dropped } = grantScopes(scope, client.role);
+  if (granted.length === 0) {
+    throw new OAuthError(
+      'invalid_scope',
+      `none of the requested scopes may be granted to a ${client.role} client`,
+    );
+  }
+  return { client, grantedScopes: granted, droppedScopes: dropped };
+}
+
+function describeJoseError(error: unknown, tokenUrl: string): string {
+  if (error instanceof joseErrors.JWTExpired) return 'client_assertion has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return `client_assertion aud must be the token URL ${tokenUrl}`;
+    return `client_assertion claim ${error.claim} is invalid (${error.reason})`;
+  }
+  if (error instanceof joseErrors.JWKSNoMatchingKey) {
+    return 'no registered key of the client matches the client_assertion (kid/alg)';
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return 'client_assertion signature is invalid';
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return 'client_assertion must be signed with RS384 or ES384';
+  }
+  return 'client_assertion is invalid';
+}
