@@ -1,0 +1,38 @@
+import { IsIn, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { MAX_ACCESS_TOKEN_TTL_SECONDS } from './access-token';
+
+/**
+ * Environment of the auth module (validated with libs/config's loadConfig):
+ *
+ *  - FHIR_BASE_URL: the FHIR base as clients see it; the token URL is `<base>/auth/token` and is
+ *    the `aud` every client assertion must carry; access tokens have iss = aud = the base.
+ *  - FHIR_TOKEN_SIGNING_KEY: private JWK (JSON) or PEM that signs access tokens. Give every
+ *    fhir-api process the same value. Empty: see FHIR_TOKEN_SIGNING_KEY_SOURCE.
+ *  - FHIR_TOKEN_SIGNING_KEY_SOURCE: `auto` (default: the env key if set, else `database`),
+ *    `database` (a key generated once and kept in the schema's auth_signing_keys table, shared by
+ *    every process on that database) or `memory` (generated at start; one process only).
+ *  - FHIR_ACCESS_TOKEN_TTL_SECONDS: access token lifetime, 1..300 (default 300).
+ */
+export class AuthConfig {
+  @Matches(/^https?:\/\/[^\s?#]+\/fhir$/, { message: 'must be an http(s) URL ending in /fhir' })
+  FHIR_BASE_URL = 'http://localhost:8080/fhir';
+
+  @IsString()
+  FHIR_TOKEN_SIGNING_KEY = '';
+
+  @IsIn(['auto', 'database', 'memory'])
+  FHIR_TOKEN_SIGNING_KEY_SOURCE: 'auto' | 'database' | 'memory' = 'auto';
+
+  @IsInt()
+  @Min(1)
+  @Max(MAX_ACCESS_TOKEN_TTL_SECONDS)
+  FHIR_ACCESS_TOKEN_TTL_SECONDS = MAX_ACCESS_TOKEN_TTL_SECONDS;
+}
+
+/** The route prefix of every FHIR route (controllers are declared under `fhir`). */
+export const FHIR_ROUTE_PREFIX = '/fhir';
+export const TOKEN_PATH = 'auth/token';
+export const SMART_CONFIGURATION_PATH = '.well-known/smart-configuration';
+
+export const tokenUrlOf = (baseUrl: string): string =>
+  `${baseUrl.replace(/\/+$/, '')}/${TOKEN_PATH}`;

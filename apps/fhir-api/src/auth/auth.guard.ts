@@ -1,0 +1,112 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { unauthorized } from '../fhir-lib';
+import { AccessTokens, InvalidAccessToken } from './access-token';
+import { FHIR_ROUTE_PREFIX, SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
+import { ClientRegistry } from './client-registry';
+import { IS_PUBLIC } from './public.decorator';
+import type { RequestWithActor } from './request-actor';
+
+/** Paths under /fhir that need no token (compared case-insensitively, trailing slash ignored). */
+export const PUBLIC_FHIR_PATHS: readonly string[] = [
+  `${FHIR_ROUTE_PREFIX}/metadata`,
+  `${FHIR_ROUTE_PREFIX}/${SMART_CONFIGURATION_PATH}`,
+  `${FHIR_ROUTE_PREFIX}/${TOKEN_PATH}`,
+].map((p) => p.toLowerCase());
+
+const normalizePath = (path: string): string => path.replace(/\/+$/, '').toLowerCase() || '/';
+
+/** True when `path` is a FHIR route (under /fhir) that needs an access token. */
+export function requiresToken(path: string): boolean {
+  const normalized = normalizePath(path);
+  const prefix = FHIR_ROUTE_PREFIX.toLowerCase();
+  if (normalized !== prefix && !normalized.startsWith(`${prefix}/`)) return false;
+  return !PUBLIC_FHIR_PATHS.includes(normalized);
+}
+
+/** The bearer token of an Authorization header, undefined when there is none. */
+export function bearerTokenOf(header: string | string[] | undefined): string | undefined | null {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) return null;
+  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
+  return match ? match[1] : null;
+}
+
+const REALM = 'CareRelay FHIR';
+
+/** Remembers for a few seconds whether a client is active, so disabling takes effect fast. */
+export class ClientStatusCache {
+  private readonly entries = new Map<string, { active: boolean; until: number }>();
+
+  constructor(
+    private readonly registry: ClientRegistry,
+    private readonly ttlMs = 5_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async isActive(clientId: string): Promise<boolean> {
+    const cached = this.entries.get(clientId);
+    if (cached && cached.until > this.now()) return cached.active;
+    const client = await this.registry.find(clientId);
+    const active = client?.active === true;
+    if (this.entries.size > 10_000) this.entries.clear();
+    this.entries.set(clientId, { active, until: this.now() + this.ttlMs });
+    return active;
+  }
+}
+
+/**
+ * Every /fhir route but metadata, the SMART configuration and the token endpoint needs a valid
+ * access token (`Authorization: Bearer <token>`). The guard sets `request.actor`; a missing,
+ * invalid or expired token (or a disabled client) answers 401 with an OperationOutcome and
+ * `WWW-Authenticate: Bearer` (RFC 6750). Routes outside /fhir are left alone; routes marked
+ * @Public() need no token.
+ */
+@Injectable()
+export class FhirAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: AccessTokens,
+    @Inject(ClientStatusCache) private readonly clients: ClientStatusCache,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const request = context.switchToHttp().getRequest<Request & RequestWithActor>();
+    const response = context.switchToHttp().getResponse<Response>();
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (isPublic || !requiresToken(request.path)) return true;
+
+    const challenge = (error?: string, description?: string): never => {
+      const parts = [`realm="${REALM}"`];
+      if (error) parts.push(`error="${error}"`);
+      if (description) parts.push(`error_description="${description}"`);
+      response.setHeader('WWW-Authenticate', `Bearer ${parts.join(', ')}`);
+      throw unauthorized(description ?? 'An access token is required (Authorization: Bearer)');
+    };
+
+    const token = bearerTokenOf(request.headers.authorization);
+    if (token === undefined) return challenge();
+    if (token === null) return challenge('invalid_request', 'The Authorization header is not a Bearer token');
+    try {
+      const actor = await this.tokens.verify(token);
+      if (!(await this.clients.isActive(actor.clientId))) {
+        return challenge('invalid_token', 'The client is disabled');
+      }
+      request.actor = actor;
+      return true;
+    } catch (error) {
+      if (error instanceof InvalidAccessToken) {
+        return challenge(
+          'invalid_token',
+          error.message === 'token expired' ? 'The access token has expired' : 'The access token is invalid',
+        );
+      }
+      throw error;
+    }
+  }
+}

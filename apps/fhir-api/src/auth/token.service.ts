@@ -1,0 +1,55 @@
+import { AccessTokens, type IssuedToken } from './access-token';
+import { tokenUrlOf } from './auth.config';
+import { ClientRegistry } from './client-registry';
+import { JtiStore } from './jti-store';
+import { authenticateTokenRequest } from './token-request';
+
+/** The FHIR base URL as clients see it; a function because it may be known only after listen. */
+export class AuthSettings {
+  constructor(private readonly base: string | (() => string)) {}
+
+  get baseUrl(): string {
+    return (typeof this.base === 'function' ? this.base() : this.base).replace(/\/+$/, '');
+  }
+
+  get tokenUrl(): string {
+    return tokenUrlOf(this.baseUrl);
+  }
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  scope: string;
+}
+
+/** The token endpoint's work: authenticate the client (token-request.ts), then issue a token. */
+export class TokenService {
+  constructor(
+    private readonly settings: AuthSettings,
+    private readonly registry: ClientRegistry,
+    private readonly jtis: JtiStore,
+    private readonly tokens: AccessTokens,
+  ) {}
+
+  async token(form: Record<string, unknown>): Promise<TokenResponse> {
+    const { client, grantedScopes } = await authenticateTokenRequest(form, {
+      tokenUrl: this.settings.tokenUrl,
+      findClient: (id) => this.registry.find(id),
+      rememberJti: (id, jti, expiresAt) => this.jtis.remember(id, jti, expiresAt),
+    });
+    const issued: IssuedToken = await this.tokens.issue({
+      clientId: client.clientId,
+      organizationId: client.organizationId,
+      role: client.role,
+      scopes: grantedScopes,
+    });
+    return {
+      access_token: issued.accessToken,
+      token_type: 'bearer',
+      expires_in: issued.expiresIn,
+      scope: issued.scope,
+    };
+  }
+}

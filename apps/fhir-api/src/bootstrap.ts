@@ -1,0 +1,46 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { loadFhirDefinitions } from './fhir-lib';
+import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
+import { FhirApiConfig } from './fhir-api.config';
+
+export interface RunningFhirApi {
+  app: INestApplication;
+  /** The FHIR base URL (with the real port when FHIR_API_PORT was 0). */
+  baseUrl: string;
+  port: number;
+  close: () => Promise<void>;
+}
+
+/**
+ * Creates and starts the FHIR API. With FHIR_API_PORT=0 (tests) it listens on a free port and the
+ * base URL follows it, unless FHIR_BASE_URL names another host than localhost/127.0.0.1.
+ */
+export async function startFhirApi(
+  config: FhirApiConfig,
+  options: FhirApiModuleOptions = {},
+): Promise<RunningFhirApi> {
+  loadFhirDefinitions(); // about a second: before the first request, not during it
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.register(config, options),
+    {
+      bodyParser: false,
+      logger: config.LOG_LEVEL === 'silent' ? false : ['error', 'warn', 'log'],
+    },
+  );
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+  await app.listen(config.FHIR_API_PORT, config.FHIR_API_HOST);
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const base = app.get(FhirBase);
+  if (config.FHIR_API_PORT === 0) {
+    const url = new URL(config.FHIR_BASE_URL);
+    if (url.hostname === 'localhost' || url.hostname === '127.0.0.1') {
+      url.port = String(port);
+      base.url = url.toString().replace(/\/$/, '');
+    }
+  }
+  return { app, baseUrl: base.url, port, close: () => app.close() };
+}

@@ -1,0 +1,60 @@
+import { IsBoolean, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { HttpServiceConfig } from '@carerelay/config';
+
+/** Environment of the FHIR API, validated once at start (see loadConfigOrExit). */
+export class FhirApiConfig extends HttpServiceConfig {
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  FHIR_API_PORT = 8080;
+
+  /** The FHIR base as clients see it: fullUrl, Location and links are built on it. */
+  @Matches(/^https?:\/\/[^\s?#]+\/fhir$/, { message: 'must be an http(s) URL ending in /fhir' })
+  FHIR_BASE_URL = 'http://localhost:8080/fhir';
+
+  /** Interface to bind; loopback by default. */
+  @IsString()
+  FHIR_API_HOST = '127.0.0.1';
+
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
+  FHIR_DB_SCHEMA = 'fhir_api';
+
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  FHIR_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+  /** Largest page a search returns (`_count` above it is capped). */
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  FHIR_MAX_COUNT = 100;
+
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  FHIR_DEFAULT_COUNT = 20;
+
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  FHIR_MAX_BUNDLE_ENTRIES = 500;
+
+  /** Attempts of one transaction on serialization failures, deadlocks and unique races. */
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  FHIR_TRANSACTION_ATTEMPTS = 8;
+
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  FHIR_DB_POOL_SIZE = 20;
+
+  /**
+   * Development and tests only: every request acts as a network coordinator (or as the actor
+   * named by the `X-Dev-Actor` header). Never set in production.
+   */
+  @IsBoolean()
+  FHIR_AUTH_DISABLED = false;
+}

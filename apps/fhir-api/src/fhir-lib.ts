@@ -1,0 +1,2 @@
+// The one place this app imports libs/fhir from.
+export * from '@carerelay/fhir';

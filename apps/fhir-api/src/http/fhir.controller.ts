@@ -1,0 +1,171 @@
+import { Controller, Delete, Get, Inject, Post, Put, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { CapabilityStatement } from '@medplum/fhirtypes';
+import { informational } from '../fhir-lib';
+import { actorOf, type RequestWithActor } from '../request-actor';
+import { BundleProcessor } from '../interactions/bundle-processor';
+import { etagOf, parseIfMatch } from '../interactions/etag';
+import { FhirInteractions, type InteractionResult } from '../interactions/fhir-interactions';
+import { ResourceStore } from '../store/resource-store';
+import { sendFhir } from './fhir-response';
+
+export const CAPABILITY_STATEMENT = Symbol('CAPABILITY_STATEMENT');
+
+type FhirRequest = RequestWithActor & { body?: unknown };
+
+const header = (req: Request, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+function queryOf(req: Request): URLSearchParams {
+  const q = req.originalUrl.indexOf('?');
+  return new URLSearchParams(q === -1 ? '' : req.originalUrl.slice(q + 1));
+}
+
+function handlingOf(req: Request): 'strict' | 'lenient' {
+  return /handling\s*=\s*lenient/i.test(header(req, 'prefer') ?? '') ? 'lenient' : 'strict';
+}
+
+/** The FHIR R4 REST API: one route per interaction, every answer FHIR JSON. */
+@Controller('fhir')
+export class FhirController {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly interactions: FhirInteractions,
+    private readonly bundles: BundleProcessor,
+    @Inject(CAPABILITY_STATEMENT) private readonly capability: () => CapabilityStatement,
+  ) {}
+
+  private send(req: Request, res: Response, result: InteractionResult): void {
+    const headers: Record<string, string> = {};
+    if (result.stored) {
+      headers.ETag = etagOf(result.stored.versionId);
+      headers['Last-Modified'] = new Date(result.stored.lastUpdated).toUTCString();
+    }
+    if (
+      result.location &&
+      (result.status === 201 || result.status === 200) &&
+      req.method !== 'GET'
+    ) {
+      headers.Location = result.location;
+      if (result.status === 201) headers['Content-Location'] = result.location;
+    }
+    const prefer = header(req, 'prefer') ?? '';
+    if (req.method !== 'GET' && /return\s*=\s*minimal/i.test(prefer)) {
+      sendFhir(res, result.status, undefined, headers);
+      return;
+    }
+    if (req.method !== 'GET' && /return\s*=\s*OperationOutcome/i.test(prefer)) {
+      sendFhir(res, result.status, informational(`${req.method} succeeded`), headers);
+      return;
+    }
+    sendFhir(res, result.status, result.body, headers);
+  }
+
+  @Get('metadata')
+  metadata(@Res() res: Response): void {
+    sendFhir(res, 200, this.capability());
+  }
+
+  @Post()
+  async bundle(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const actor = actorOf(req);
+    const bundle = await this.bundles.process(actor, req.body);
+    sendFhir(res, 200, bundle);
+  }
+
+  @Get(':type/_history')
+  async typeHistory(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type } = req.params as Record<string, string>;
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.history(tx, type, undefined, queryOf(req)),
+    );
+    this.send(req, res, result);
+  }
+
+  @Post(':type/_search')
+  async postSearch(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type } = req.params as Record<string, string>;
+    const query = queryOf(req);
+    if (req.body instanceof URLSearchParams)
+      for (const [k, v] of req.body.entries()) query.append(k, v);
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.search(tx, type, query, handlingOf(req)),
+    );
+    sendFhir(res, 200, result.body);
+  }
+
+  @Get(':type/:id/_history/:vid')
+  async vread(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type, id, vid } = req.params as Record<string, string>;
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.vread(tx, type, id, vid),
+    );
+    this.send(req, res, result);
+  }
+
+  @Get(':type/:id/_history')
+  async instanceHistory(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type, id } = req.params as Record<string, string>;
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.history(tx, type, id, queryOf(req)),
+    );
+    this.send(req, res, result);
+  }
+
+  @Get(':type')
+  async search(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type } = req.params as Record<string, string>;
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.search(tx, type, queryOf(req), handlingOf(req)),
+    );
+    this.send(req, res, result);
+  }
+
+  @Post(':type')
+  async create(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type } = req.params as Record<string, string>;
+    const ifNoneExist = header(req, 'if-none-exist');
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.create(tx, type, req.body, { ifNoneExist }),
+    );
+    this.send(req, res, result);
+  }
+
+  @Get(':type/:id')
+  async read(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type, id } = req.params as Record<string, string>;
+    const result = await this.store.run(actorOf(req), (tx) => this.interactions.read(tx, type, id));
+    const etag = result.stored ? etagOf(result.stored.versionId) : undefined;
+    if (etag && header(req, 'if-none-match') === etag) {
+      sendFhir(res, 304, undefined, { ETag: etag });
+      return;
+    }
+    this.send(req, res, result);
+  }
+
+  @Put(':type/:id')
+  async update(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type, id } = req.params as Record<string, string>;
+    const ifMatch = parseIfMatch(header(req, 'if-match'));
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.update(tx, type, id, req.body, { ifMatch }),
+    );
+    this.send(req, res, result);
+  }
+
+  @Delete(':type/:id')
+  async remove(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type, id } = req.params as Record<string, string>;
+    const result = await this.store.run(actorOf(req), (tx) =>
+      this.interactions.delete(tx, type, id),
+    );
+    sendFhir(
+      res,
+      200,
+      informational(`${type}/${id} deleted`),
+      result.stored ? { ETag: etagOf(result.stored.versionId) } : {},
+    );
+  }
+}

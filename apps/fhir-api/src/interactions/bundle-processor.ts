@@ -1,0 +1,376 @@
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import {
+  badRequest,
+  collectReferences,
+  FhirError,
+  internalError,
+  rewriteReferences,
+} from '../fhir-lib';
+import type { RequestActor } from '../request-actor';
+import type { ResourceStore, StoreTransaction } from '../store/resource-store';
+import { etagOf, parseIfMatch } from './etag';
+import { assertSupportedType, FhirInteractions, type InteractionResult } from './fhir-interactions';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+interface ParsedEntry {
+  index: number;
+  method: Method;
+  /** Path relative to the base: `Patient`, `Patient/1`, `Patient/1/_history/2`. */
+  path: string[];
+  query: URLSearchParams;
+  fullUrl?: string;
+  resource?: Resource;
+  ifMatch?: number;
+  ifNoneExist?: string;
+}
+
+const URN = /^urn:(uuid|oid):/;
+/** FHIR's processing order inside a transaction. */
+const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  201: '201 Created',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  410: '410 Gone',
+  412: '412 Precondition Failed',
+  422: '422 Unprocessable Entity',
+  428: '428 Precondition Required',
+  500: '500 Internal Server Error',
+};
+export const statusLine = (status: number): string => STATUS_TEXT[status] ?? String(status);
+
+/**
+ * Expressions of an error raised by entry i, made to point into the Bundle: `Task.focus` →
+ * `Bundle.entry[3].resource.focus`; an issue without expression gets `Bundle.entry[3]`.
+ */
+export function locateInBundle(error: FhirError, index: number, resourceType?: string): FhirError {
+  const prefix = `Bundle.entry[${index}]`;
+  const issues = error.issues.map((issue) => {
+    const expression = (issue.expression ?? []).map((e) => {
+      if (e.startsWith('Bundle.')) return e;
+      if (
+        resourceType &&
+        (e === resourceType || e.startsWith(`${resourceType}.`) || e.startsWith(`${resourceType}[`))
+      ) {
+        return `${prefix}.resource${e.slice(resourceType.length)}`;
+      }
+      return `${prefix}.resource.${e}`;
+    });
+    return { ...issue, expression: expression.length > 0 ? expression : [prefix] };
+  });
+  return new FhirError(error.status, issues);
+}
+
+/**
+ * Transaction Bundles (atomic: one database transaction, `urn:uuid:` references rewritten,
+ * `ifNoneExist` per entry, rolled back as a whole on the first failing entry) and batch Bundles
+ * (each entry on its own).
+ */
+export class BundleProcessor {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly interactions: FhirInteractions,
+    private readonly maxEntries: number,
+  ) {}
+
+  async process(actor: RequestActor, body: unknown): Promise<Bundle> {
+    if (
+      typeof body !== 'object' ||
+      body === null ||
+      Array.isArray(body) ||
+      (body as Resource).resourceType !== 'Bundle'
+    ) {
+      throw badRequest(
+        'POST to the base expects a Bundle of type transaction or batch',
+        'resourceType',
+        'invalid',
+      );
+    }
+    const bundle = body as Bundle;
+    if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
+      throw badRequest(
+        `Bundle.type must be transaction or batch, not ${JSON.stringify(bundle.type ?? null)?.slice(0, 40)}`,
+        'Bundle.type',
+        'value',
+      );
+    }
+    const rawEntries: unknown = bundle.entry ?? [];
+    if (!Array.isArray(rawEntries))
+      throw badRequest('Bundle.entry must be an array', 'Bundle.entry', 'structure');
+    if (rawEntries.length > this.maxEntries) {
+      throw badRequest(
+        `A Bundle may have at most ${this.maxEntries} entries`,
+        'Bundle.entry',
+        'value',
+      );
+    }
+    if (bundle.type === 'batch') return this.batch(actor, rawEntries);
+    const entries = rawEntries.map((entry, index) => this.parseEntry(entry, index));
+    const fullUrls = new Set<string>();
+    for (const entry of entries) {
+      if (entry.fullUrl === undefined) continue;
+      if (fullUrls.has(entry.fullUrl)) {
+        throw badRequest(
+          `fullUrl ${entry.fullUrl} appears twice`,
+          `Bundle.entry[${entry.index}].fullUrl`,
+          'value',
+        );
+      }
+      fullUrls.add(entry.fullUrl);
+    }
+    const responses = await this.store.run(actor, (tx) => this.transaction(tx, entries));
+    return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+  }
+
+  private parseEntry(raw: unknown, index: number): ParsedEntry {
+    const where = `Bundle.entry[${index}]`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw badRequest('A Bundle entry must be an object', where, 'structure');
+    }
+    const entry = raw as BundleEntry;
+    const request = entry.request;
+    if (typeof request !== 'object' || request === null)
+      throw badRequest('entry.request is required', `${where}.request`, 'required');
+    const method = request.method as string;
+    if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) {
+      throw badRequest(
+        `entry.request.method ${JSON.stringify(method ?? null)?.slice(0, 20)} is not supported`,
+        `${where}.request.method`,
+        'not-supported',
+      );
+    }
+    if (typeof request.url !== 'string' || request.url === '') {
+      throw badRequest('entry.request.url is required', `${where}.request.url`, 'required');
+    }
+    let url = request.url;
+    const base = this.interactions.base;
+    if (url.startsWith(`${base}/`)) url = url.slice(base.length + 1);
+    if (/^[a-z]+:/i.test(url) || url.startsWith('/')) {
+      throw badRequest(
+        `entry.request.url must be relative to this server: ${url.slice(0, 100)}`,
+        `${where}.request.url`,
+        'value',
+      );
+    }
+    const q = url.indexOf('?');
+    const pathText = q === -1 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const path = pathText.split('/').filter((p) => p !== '');
+    if (path.length === 0)
+      throw badRequest('entry.request.url names no resource type', `${where}.request.url`, 'value');
+    const parsed: ParsedEntry = { index, method: method as Method, path, query };
+    if (typeof entry.fullUrl === 'string') parsed.fullUrl = entry.fullUrl;
+    if (method === 'POST' || method === 'PUT') {
+      if (
+        typeof entry.resource !== 'object' ||
+        entry.resource === null ||
+        Array.isArray(entry.resource)
+      ) {
+        throw badRequest(`A ${method} entry needs a resource`, `${where}.resource`, 'required');
+      }
+      parsed.resource = entry.resource;
+      if (method === 'POST' && (path.length !== 1 || q !== -1)) {
+        throw badRequest(
+          'A POST entry url is the resource type (conditional create uses ifNoneExist)',
+          `${where}.request.url`,
+          'value',
+        );
+      }
+      if (method === 'PUT' && path.length !== 2) {
+        throw badRequest(
+          'A PUT entry url is Type/id (conditional update is not supported)',
+          `${where}.request.url`,
+          'not-supported',
+        );
+      }
+    }
+    if (request.ifMatch !== undefined) {
+      try {
+        parsed.ifMatch = parseIfMatch(String(request.ifMatch));
+      } catch (error) {
+        throw locateInBundle(error as FhirError, index);
+      }
+    }
+    if (request.ifNoneExist !== undefined) {
+      if (method !== 'POST' || typeof request.ifNoneExist !== 'string') {
+        throw badRequest(
+          'ifNoneExist is a query string on a POST entry',
+          `${where}.request.ifNoneExist`,
+          'value',
+        );
+      }
+      parsed.ifNoneExist = request.ifNoneExist;
+    }
+    if (method === 'DELETE' && path.length !== 2) {
+      throw badRequest(
+        'A DELETE entry url is Type/id (conditional delete is not supported)',
+        `${where}.request.url`,
+        'not-supported',
+      );
+    }
+    return parsed;
+  }
+
+  private async transaction(tx: StoreTransaction, entries: ParsedEntry[]): Promise<BundleEntry[]> {
+    const responses: BundleEntry[] = new Array(entries.length);
+    const ids = new Map<string, string>(); // fullUrl → Type/id
+    const newIds = new Map<number, string>();
+    const ordered = [...entries].sort(
+      (a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index,
+    );
+
+    // 1. Ids: a POST gets a new id or, with ifNoneExist, the id of the resource that matches.
+    for (const entry of ordered) {
+      const type = entry.path[0];
+      await this.locate(entry, async () => {
+        assertSupportedType(type);
+        if (entry.method === 'POST') {
+          if ((entry.resource as Resource).resourceType !== type) {
+            throw badRequest(`The resource is not a ${type}`, 'resourceType', 'invalid');
+          }
+          const newId = tx.newId();
+          let target = newId;
+          if (entry.ifNoneExist !== undefined) {
+            const existing = await this.interactions.resolveConditional(
+              tx,
+              type,
+              entry.ifNoneExist,
+              newId,
+            );
+            if (existing) {
+              target = existing.id;
+              responses[entry.index] = this.responseEntry({
+                status: 200,
+                body: existing.resource,
+                stored: existing,
+              });
+            }
+          }
+          if (target === newId) newIds.set(entry.index, newId);
+          if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${target}`);
+        } else if (entry.method === 'PUT' && entry.fullUrl) {
+          ids.set(entry.fullUrl, `${type}/${entry.path[1]}`);
+        }
+      });
+    }
+
+    // 2. In FHIR order: deletes, creates, updates, reads; references rewritten first.
+    for (const entry of ordered) {
+      if (responses[entry.index]) continue;
+      const type = entry.path[0];
+      const result = await this.locate(entry, async () => {
+        const resource = entry.resource ? rewriteReferences(entry.resource, ids) : undefined;
+        if (resource) this.assertNoDanglingUrns(resource);
+        switch (entry.method) {
+          case 'DELETE':
+            return this.interactions.delete(tx, type, entry.path[1]);
+          case 'POST':
+            return this.interactions.create(tx, type, resource, { id: newIds.get(entry.index) });
+          case 'PUT':
+            return this.interactions.update(tx, type, entry.path[1], resource, {
+              ifMatch: entry.ifMatch,
+            });
+          case 'GET':
+            return this.read(tx, entry);
+        }
+      });
+      responses[entry.index] = this.responseEntry(result);
+    }
+    return responses;
+  }
+
+  private assertNoDanglingUrns(resource: Resource): void {
+    for (const found of collectReferences(resource)) {
+      if (URN.test(found.reference.reference ?? '')) {
+        throw badRequest(
+          `Reference ${found.reference.reference} matches no fullUrl in the Bundle`,
+          `${found.path}.reference`,
+          'value',
+        );
+      }
+    }
+  }
+
+  private async read(tx: StoreTransaction, entry: ParsedEntry): Promise<InteractionResult> {
+    const [type, id, history, version, ...rest] = entry.path;
+    if (rest.length > 0) throw badRequest('Unsupported entry url', 'request.url', 'not-supported');
+    if (id === undefined) return this.interactions.search(tx, type, entry.query);
+    if (id === '_history' && history === undefined)
+      return this.interactions.history(tx, type, undefined, entry.query);
+    if (history === undefined) return this.interactions.read(tx, type, id);
+    if (history !== '_history')
+      throw badRequest('Unsupported entry url', 'request.url', 'not-supported');
+    if (version === undefined) return this.interactions.history(tx, type, id, entry.query);
+    return this.interactions.vread(tx, type, id, version);
+  }
+
+  private async locate<T>(entry: ParsedEntry, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof FhirError) throw locateInBundle(error, entry.index, entry.path[0]);
+      throw error;
+    }
+  }
+
+  private responseEntry(result: InteractionResult): BundleEntry {
+    const entry: BundleEntry = { response: { status: statusLine(result.status) } };
+    if (result.stored) {
+      const s = result.stored;
+      entry.fullUrl = `${this.interactions.base}/${s.resourceType}/${s.id}`;
+      entry.response = {
+        status: statusLine(result.status),
+        location: `${s.resourceType}/${s.id}/_history/${s.versionId}`,
+        etag: etagOf(s.versionId),
+        lastModified: s.lastUpdated,
+      };
+    }
+    if (result.body) entry.resource = result.body;
+    return entry;
+  }
+
+  private async batch(actor: RequestActor, rawEntries: unknown[]): Promise<Bundle> {
+    const responses: BundleEntry[] = [];
+    for (let index = 0; index < rawEntries.length; index++) {
+      try {
+        const entry = this.parseEntry(rawEntries[index], index);
+        if (entry.resource) this.assertNoDanglingUrns(entry.resource);
+        const result = await this.store.run(actor, async (tx) => {
+          const type = entry.path[0];
+          return this.locate(entry, async () => {
+            switch (entry.method) {
+              case 'DELETE':
+                return this.interactions.delete(tx, type, entry.path[1]);
+              case 'POST':
+                return this.interactions.create(tx, type, entry.resource, {
+                  ifNoneExist: entry.ifNoneExist,
+                });
+              case 'PUT':
+                return this.interactions.update(tx, type, entry.path[1], entry.resource, {
+                  ifMatch: entry.ifMatch,
+                });
+              case 'GET':
+                return this.read(tx, entry);
+            }
+          });
+        });
+        responses.push(this.responseEntry(result));
+      } catch (error) {
+        const fhirError =
+          error instanceof FhirError ? locateInBundle(error, index) : internalError();
+        if (!(error instanceof FhirError)) console.error('batch entry failed', error);
+        const outcome: OperationOutcome = fhirError.toOperationOutcome();
+        responses.push({ response: { status: statusLine(fhirError.status), outcome } });
+      }
+    }
+    return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+  }
+}

@@ -1,0 +1,459 @@
+import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import { DataSource, EntityManager } from 'typeorm';
+import { EventTypes } from '@carerelay/contracts';
+import { OutboxWriter } from '@carerelay/messaging';
+import type { RequestActor } from '../request-actor';
+import {
+  extractSearchIndex,
+  type FhirSearchRequest,
+  type IncludeParam,
+  parseReference,
+} from '../fhir-lib';
+import { filterCondition } from './search-sql';
+import { SqlParams } from './sql';
+import {
+  involvedOrganizations,
+  organizationsOf,
+  type ResourceOrganizations,
+  visibilityFilter,
+} from './visibility';
+
+export type WriteMethod = 'POST' | 'PUT' | 'DELETE';
+
+export interface StoredResource {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  method?: WriteMethod;
+  resource: Resource;
+  orgs: ResourceOrganizations;
+}
+
+export interface StoreOptions {
+  schema: string;
+  localBaseUrls: () => readonly string[];
+  attempts: number;
+}
+
+export interface SearchResult {
+  matches: StoredResource[];
+  total: number;
+  included: StoredResource[];
+}
+
+interface ResourceRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  deleted: boolean;
+  method?: WriteMethod;
+  content: Resource;
+  requester_org: string | null;
+  owner_org: string | null;
+  other_orgs: string[];
+}
+
+const COLUMNS =
+  'r.resource_type, r.id, r.version_id, r.deleted, r.content, r.requester_org, r.owner_org, r.other_orgs';
+
+function toStored(row: ResourceRow): StoredResource {
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: row.version_id,
+    lastUpdated: row.content.meta?.lastUpdated ?? '',
+    deleted: row.deleted,
+    method: row.method,
+    resource: row.content,
+    orgs: {
+      requesterOrg: row.requester_org,
+      ownerOrg: row.owner_org,
+      otherOrgs: row.other_orgs ?? [],
+    },
+  };
+}
+
+/** A database error that a fresh attempt of the whole transaction may not hit again. */
+export function isRetryable(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  const code = e?.driverError?.code ?? e?.code;
+  return code === '40001' || code === '40P01' || code === '23505';
+}
+
+/**
+ * The versioned resource store. Every operation runs inside `run(actor, fn)`: one database
+ * transaction (retried on serialization failures, deadlocks and unique-key races); every read
+ * goes through visibilityFilter(actor); every write stores a new version, its history row, its
+ * search index and its `fhir.changes.v1` event in that transaction.
+ */
+export class ResourceStore {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: OutboxWriter,
+    private readonly options: StoreOptions,
+  ) {}
+
+  get schema(): string {
+    return this.options.schema;
+  }
+
+  async run<T>(actor: RequestActor, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction('READ COMMITTED', (manager) =>
+          fn(new StoreTransaction(manager, actor, this.options, this.outbox)),
+        );
+      } catch (error) {
+        if (attempt >= this.options.attempts || !isRetryable(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  }
+}
+
+export class StoreTransaction {
+  /** One instant for every write of the transaction. */
+  readonly now = new Date().toISOString();
+  private readonly s: string;
+
+  constructor(
+    readonly manager: EntityManager,
+    readonly actor: RequestActor,
+    private readonly options: StoreOptions,
+    private readonly outbox: OutboxWriter,
+  ) {
+    this.s = `"${options.schema}"`;
+  }
+
+  get localBaseUrls(): readonly string[] {
+    return this.options.localBaseUrls();
+  }
+
+  newId(): string {
+    return randomUUID();
+  }
+
+  private async rows(sql: string, params: unknown[]): Promise<ResourceRow[]> {
+    return (await this.manager.query(sql, params)) as ResourceRow[];
+  }
+
+  /** The current version (deleted or not) if the actor may see it; `forUpdate` locks the row. */
+  async current(
+    resourceType: string,
+    id: string,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<StoredResource | undefined> {
+    const p = new SqlParams();
+    const sql = `SELECT ${COLUMNS} FROM ${this.s}.resources r
+      WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}
+        AND ${visibilityFilter(this.actor, 'r', p)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
+    const [row] = await this.rows(sql, p.values);
+    return row ? toStored(row) : undefined;
+  }
+
+  /** Does a resource with this id exist at all (visible or not)? For id collisions only. */
+  async exists(resourceType: string, id: string): Promise<boolean> {
+    const rows = await this.manager.query(
+      `SELECT 1 FROM ${this.s}.resources WHERE resource_type = $1 AND id = $2`,
+      [resourceType, id],
+    );
+    return rows.length > 0;
+  }
+
+  /** One version, if the actor may see the resource (judged on its current version). */
+  async version(
+    resourceType: string,
+    id: string,
+    versionId: number,
+  ): Promise<StoredResource | undefined> {
+    const p = new SqlParams();
+    const sql = `SELECT h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
+        h.requester_org, h.owner_org, h.other_orgs
+      FROM ${this.s}.resource_history h
+      JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
+      WHERE h.resource_type = ${p.add(resourceType)} AND h.id = ${p.add(id)}
+        AND h.version_id = ${p.add(versionId)} AND ${visibilityFilter(this.actor, 'r', p)}`;
+    const [row] = await this.rows(sql, p.values);
+    return row ? toStored(row) : undefined;
+  }
+
+  /** `_history` of one resource or of a type: newest first, visible resources only. */
+  async history(query: {
+    resourceType: string;
+    id?: string;
+    since?: string;
+    count: number;
+    offset: number;
+  }): Promise<{ entries: StoredResource[]; total: number }> {
+    const p = new SqlParams();
+    const where = [`h.resource_type = ${p.add(query.resourceType)}`];
+    if (query.id !== undefined) where.push(`h.id = ${p.add(query.id)}`);
+    if (query.since) where.push(`h.last_updated >= ${p.add(query.since)}::timestamptz`);
+    where.push(visibilityFilter(this.actor, 'r', p));
+    const from = `FROM ${this.s}.resource_history h
+      JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
+      WHERE ${where.join(' AND ')}`;
+    const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+    const rows = await this.rows(
+      `SELECT h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
+         h.requester_org, h.owner_org, h.other_orgs ${from}
+       ORDER BY h.last_updated DESC, h.id, h.version_id DESC
+       LIMIT ${p.add(query.count)} OFFSET ${p.add(query.offset)}`,
+      p.values,
+    );
+    return { entries: rows.map(toStored), total: n as number };
+  }
+
+  /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
+  async search(
+    request: FhirSearchRequest,
+    options: { withTotal?: boolean } = {},
+  ): Promise<SearchResult> {
+    const p = new SqlParams();
+    const where = [
+      `r.resource_type = ${p.add(request.resourceType)}`,
+      'NOT r.deleted',
+      visibilityFilter(this.actor, 'r', p),
+      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
+    ];
+    const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
+    let total = -1;
+    if (options.withTotal !== false) {
+      const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+      total = n as number;
+    }
+    if (request.summary === 'count' || request.count === 0) {
+      return { matches: [], total, included: [] };
+    }
+    const descending = request.sort[0]?.descending ?? false;
+    const direction = descending ? 'DESC' : 'ASC';
+    const rows = await this.rows(
+      `SELECT ${COLUMNS} ${from} ORDER BY r.last_updated ${direction}, r.id ${direction}
+       LIMIT ${p.add(request.count)} OFFSET ${p.add(request.offset)}`,
+      p.values,
+    );
+    const matches = rows.map(toStored);
+    const included = await this.includes(request, matches);
+    return { matches, total, included };
+  }
+
+  /** How many visible current resources match (for conditional create), at most `limit`. */
+  async matchingIds(request: FhirSearchRequest, limit: number): Promise<string[]> {
+    const p = new SqlParams();
+    const where = [
+      `r.resource_type = ${p.add(request.resourceType)}`,
+      'NOT r.deleted',
+      visibilityFilter(this.actor, 'r', p),
+      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
+    ];
+    const rows = await this.manager.query(
+      `SELECT r.id FROM ${this.s}.resources r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${p.add(limit)}`,
+      p.values,
+    );
+    return (rows as { id: string }[]).map((row) => row.id);
+  }
+
+  private async includes(
+    request: FhirSearchRequest,
+    matches: StoredResource[],
+  ): Promise<StoredResource[]> {
+    if (matches.length === 0 || (request.include.length === 0 && request.revinclude.length === 0)) {
+      return [];
+    }
+    const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
+    const included: StoredResource[] = [];
+    const add = (rows: StoredResource[]) => {
+      for (const row of rows) {
+        const key = `${row.resourceType}/${row.id}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          included.push(row);
+        }
+      }
+    };
+    const ids = matches.map((m) => m.id);
+    for (const include of request.include) add(await this.forwardInclude(include, ids));
+    for (const include of request.revinclude)
+      add(
+        await this.reverseInclude(
+          include,
+          [...seen].filter((k) => k.startsWith(`${request.resourceType}/`)),
+        ),
+      );
+    return included;
+  }
+
+  private async forwardInclude(
+    include: IncludeParam,
+    sourceIds: string[],
+  ): Promise<StoredResource[]> {
+    const refs: { value_reference: string }[] = await this.manager.query(
+      `SELECT DISTINCT value_reference FROM ${this.s}.search_index
+       WHERE resource_type = $1 AND id = ANY($2::text[]) AND param = $3 AND value_reference IS NOT NULL`,
+      [include.sourceType, sourceIds, include.param],
+    );
+    const types: string[] = [];
+    const targetIds: string[] = [];
+    for (const { value_reference } of refs) {
+      const parsed = parseReference(value_reference);
+      if (parsed?.kind !== 'relative') continue;
+      if (include.targetType && parsed.resourceType !== include.targetType) continue;
+      types.push(parsed.resourceType);
+      targetIds.push(parsed.id);
+    }
+    if (types.length === 0) return [];
+    const p = new SqlParams();
+    const sql = `SELECT ${COLUMNS} FROM ${this.s}.resources r
+      WHERE (r.resource_type, r.id) IN (SELECT * FROM unnest(${p.add(types)}::text[], ${p.add(targetIds)}::text[]))
+        AND NOT r.deleted AND ${visibilityFilter(this.actor, 'r', p)}`;
+    return (await this.rows(sql, p.values)).map(toStored);
+  }
+
+  private async reverseInclude(
+    include: IncludeParam,
+    targets: string[],
+  ): Promise<StoredResource[]> {
+    const p = new SqlParams();
+    const sql = `SELECT ${COLUMNS} FROM ${this.s}.resources r
+      WHERE r.resource_type = ${p.add(include.sourceType)} AND NOT r.deleted
+        AND EXISTS (SELECT 1 FROM ${this.s}.search_index si
+          WHERE si.resource_type = r.resource_type AND si.id = r.id AND si.param = ${p.add(include.param)}
+            AND si.value_reference = ANY(${p.add(targets)}::text[]))
+        AND ${visibilityFilter(this.actor, 'r', p)}
+      ORDER BY r.last_updated, r.id LIMIT 1000`;
+    return (await this.rows(sql, p.values)).map(toStored);
+  }
+
+  /**
+   * Claims a conditional-create key (type + normalised query) for `id`. Returns false when
+   * another transaction holds it (this call waits for that transaction to end first), so the
+   * caller searches again and finds what the other one created.
+   */
+  async claimConditionalKey(resourceType: string, queryKey: string, id: string): Promise<boolean> {
+    const rows = await this.manager.query(
+      `INSERT INTO ${this.s}.conditional_create_keys (resource_type, query_key, id) VALUES ($1, $2, $3)
+       ON CONFLICT (resource_type, query_key) DO NOTHING RETURNING id`,
+      [resourceType, queryKey, id],
+    );
+    return rows.length > 0;
+  }
+
+  /** Waits for (and holds until commit) the row of a conditional-create key. */
+  async lockConditionalKey(resourceType: string, queryKey: string): Promise<void> {
+    await this.manager.query(
+      `SELECT id FROM ${this.s}.conditional_create_keys WHERE resource_type = $1 AND query_key = $2 FOR UPDATE`,
+      [resourceType, queryKey],
+    );
+  }
+
+  /**
+   * Points a key (locked by lockConditionalKey) at `id`: its former resource no longer matches
+   * the query (changed or deleted).
+   */
+  async moveConditionalKey(resourceType: string, queryKey: string, id: string): Promise<boolean> {
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [, affected] = (await this.manager.query(
+      `UPDATE ${this.s}.conditional_create_keys SET id = $3, created_at = now()
+       WHERE resource_type = $1 AND query_key = $2`,
+      [resourceType, queryKey, id],
+    )) as [unknown[], number];
+    return affected > 0 || this.claimConditionalKey(resourceType, queryKey, id);
+  }
+
+  /**
+   * Stores a new version: `previous` undefined = create. The resource's meta.versionId and
+   * meta.lastUpdated are set here; the caller has validated it.
+   */
+  async write(
+    resource: Resource,
+    method: WriteMethod,
+    previous: StoredResource | undefined,
+    options: { deleted?: boolean } = {},
+  ): Promise<StoredResource> {
+    const versionId = (previous?.versionId ?? 0) + 1;
+    const deleted = options.deleted === true;
+    const content = {
+      ...resource,
+      meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated: this.now },
+    } as Resource;
+    const orgs = organizationsOf(
+      content,
+      { previous: previous?.orgs, actor: this.actor },
+      this.localBaseUrls,
+    );
+    const resourceType = content.resourceType;
+    const id = content.id as string;
+    const values = [
+      resourceType,
+      id,
+      versionId,
+      this.now,
+      deleted,
+      content,
+      orgs.requesterOrg,
+      orgs.ownerOrg,
+      orgs.otherOrgs,
+    ];
+    if (previous) {
+      await this.manager.query(
+        `UPDATE ${this.s}.resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
+           requester_org = $7, owner_org = $8, other_orgs = $9
+         WHERE resource_type = $1 AND id = $2`,
+        values,
+      );
+      await this.manager.query(
+        `DELETE FROM ${this.s}.search_index WHERE resource_type = $1 AND id = $2`,
+        [resourceType, id],
+      );
+    } else {
+      await this.manager.query(
+        `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
+           requester_org, owner_org, other_orgs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        values,
+      );
+    }
+    await this.manager.query(
+      `INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted, content,
+         requester_org, owner_org, other_orgs, method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [...values, method],
+    );
+    if (!deleted) {
+      const rows = extractSearchIndex(content, { localBaseUrls: this.localBaseUrls });
+      if (rows.length > 0) {
+        await this.manager.query(
+          `INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
+             value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
+           SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
+             x.value_reference, x.value_date_start, x.value_date_end, x.value_number
+           FROM jsonb_to_recordset($3::jsonb) AS x(param text, type text, system text, code text,
+             value_string text, value_string_normalized text, value_reference text,
+             value_date_start timestamptz, value_date_end timestamptz, value_number float8)`,
+          [resourceType, id, JSON.stringify(rows)],
+        );
+      }
+    }
+    const stored: StoredResource = {
+      resourceType,
+      id,
+      versionId,
+      lastUpdated: this.now,
+      deleted,
+      method,
+      resource: content,
+      orgs,
+    };
+    await this.outbox.append(this.manager, EventTypes.fhirResourceChanged, {
+      resourceType,
+      id,
+      versionId: String(versionId),
+      action: deleted ? 'delete' : previous && !previous.deleted ? 'update' : 'create',
+      lastUpdated: this.now,
+      organizations: involvedOrganizations(orgs),
+      resource: content as unknown as Record<string, unknown>,
+    });
+    return stored;
+  }
+}

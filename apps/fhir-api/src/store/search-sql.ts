@@ -1,0 +1,148 @@
+import type {
+  DateSearchValue,
+  NumberSearchValue,
+  SearchFilter,
+  TokenSearchValue,
+} from '../fhir-lib';
+import { SqlParams } from './sql';
+
+/**
+ * Turns the filters of a parsed search (libs/fhir parseSearchRequest) into SQL predicates over the
+ * `resources` row `r` and its `search_index` rows. The matching rules mirror libs/fhir's
+ * search-match.ts (the executable reference), which the unit tests compare against.
+ */
+
+const likeEscape = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function tokenCondition(v: TokenSearchValue, s: string, p: SqlParams): string {
+  const parts: string[] = [];
+  if (v.system === null) parts.push(`${s}.system IS NULL`);
+  else if (typeof v.system === 'string') parts.push(`${s}.system = ${p.add(v.system)}`);
+  if (v.code !== undefined) parts.push(`${s}.code = ${p.add(v.code)}`);
+  return parts.length ? `(${parts.join(' AND ')})` : 'TRUE';
+}
+
+/** Date range [start, end) of the row against a search value, as in dateRangeMatches. */
+export function dateCondition(
+  v: Pick<DateSearchValue, 'prefix' | 'start' | 'end'>,
+  rowStart: string,
+  rowEnd: string,
+  p: SqlParams,
+): string {
+  const S = `${p.add(v.start)}::timestamptz`;
+  const E = `${p.add(v.end)}::timestamptz`;
+  switch (v.prefix) {
+    case 'eq':
+      return `(${rowStart} >= ${S} AND ${rowEnd} <= ${E})`;
+    case 'ne':
+      return `NOT COALESCE(${rowStart} >= ${S} AND ${rowEnd} <= ${E}, false)`;
+    case 'gt':
+      return `(${rowEnd} IS NULL OR ${rowEnd} > ${E})`;
+    case 'lt':
+      return `(${rowStart} IS NULL OR ${rowStart} < ${S})`;
+    case 'ge':
+      return `(${rowEnd} IS NULL OR ${rowEnd} > ${S})`;
+    case 'le':
+      return `(${rowStart} IS NULL OR ${rowStart} < ${E})`;
+    case 'sa':
+      return `(${rowStart} >= ${E})`;
+    case 'eb':
+      return `(${rowEnd} <= ${S})`;
+  }
+}
+
+function numberCondition(v: NumberSearchValue, column: string, p: SqlParams): string {
+  switch (v.prefix) {
+    case 'eq':
+      return `(${column} >= ${p.add(v.low)}::float8 AND ${column} < ${p.add(v.high)}::float8)`;
+    case 'ne':
+      return `NOT COALESCE(${column} >= ${p.add(v.low)}::float8 AND ${column} < ${p.add(v.high)}::float8, false)`;
+    case 'gt':
+    case 'sa':
+      return `(${column} > ${p.add(v.value)}::float8)`;
+    case 'lt':
+    case 'eb':
+      return `(${column} < ${p.add(v.value)}::float8)`;
+    case 'ge':
+      return `(${column} >= ${p.add(v.value)}::float8)`;
+    case 'le':
+      return `(${column} <= ${p.add(v.value)}::float8)`;
+  }
+}
+
+const any = (conditions: string[]): string =>
+  conditions.length === 1 ? conditions[0] : `(${conditions.join(' OR ')})`;
+
+function rowCondition(filter: SearchFilter, s: string, p: SqlParams): string {
+  switch (filter.kind) {
+    case 'token':
+      return any(filter.values.map((v) => tokenCondition(v, s, p)));
+    case 'string':
+      return any(
+        filter.values.map((v) => {
+          if (filter.match === 'exact') return `${s}.value_string = ${p.add(v.value)}`;
+          const pattern =
+            filter.match === 'contains'
+              ? `%${likeEscape(v.normalized)}%`
+              : `${likeEscape(v.normalized)}%`;
+          return `${s}.value_string_normalized LIKE ${p.add(pattern)}`;
+        }),
+      );
+    case 'reference':
+      return `${s}.value_reference = ANY(${p.add(filter.values)}::text[])`;
+    case 'date':
+      return any(
+        filter.values.map((v) =>
+          dateCondition(v, `${s}.value_date_start`, `${s}.value_date_end`, p),
+        ),
+      );
+    case 'number':
+      return any(filter.values.map((v) => numberCondition(v, `${s}.value_number`, p)));
+    case 'quantity':
+      return any(
+        filter.values.map((v) => {
+          const parts = [numberCondition(v, `${s}.value_number`, p)];
+          if (v.system !== undefined) parts.push(`${s}.system = ${p.add(v.system)}`);
+          if (v.code !== undefined) parts.push(`${s}.code = ${p.add(v.code)}`);
+          return `(${parts.join(' AND ')})`;
+        }),
+      );
+    case 'uri':
+      return `${s}.value_string = ANY(${p.add(filter.values)}::text[])`;
+    case 'missing':
+      return 'TRUE';
+  }
+}
+
+/** One filter as a predicate on `r` (a resources row of schema `schema`). */
+export function filterCondition(
+  filter: SearchFilter,
+  schema: string,
+  r: string,
+  p: SqlParams,
+): string {
+  // _id and _lastUpdated are columns of the resource row itself.
+  if (filter.param === '_id') {
+    if (filter.kind === 'missing') return filter.missing ? 'FALSE' : 'TRUE';
+    if (filter.kind === 'token') {
+      const ids = filter.values.map((v) => v.code).filter((c): c is string => c !== undefined);
+      const condition = `${r}.id = ANY(${p.add(ids)}::text[])`;
+      return filter.not ? `NOT (${condition})` : condition;
+    }
+  }
+  if (filter.param === '_lastUpdated') {
+    if (filter.kind === 'missing') return filter.missing ? 'FALSE' : 'TRUE';
+    if (filter.kind === 'date') {
+      const end = `(${r}.last_updated + interval '1 millisecond')`;
+      return any(filter.values.map((v) => dateCondition(v, `${r}.last_updated`, end, p)));
+    }
+  }
+  const s = 'si';
+  const own = `${s}.resource_type = ${r}.resource_type AND ${s}.id = ${r}.id AND ${s}.param = ${p.add(filter.param)}`;
+  const table = `"${schema}".search_index ${s}`;
+  if (filter.kind === 'missing') {
+    return `${filter.missing ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${table} WHERE ${own})`;
+  }
+  const exists = `EXISTS (SELECT 1 FROM ${table} WHERE ${own} AND ${rowCondition(filter, s, p)})`;
+  return filter.kind === 'token' && filter.not ? `NOT ${exists}` : exists;
+}
