@@ -9,6 +9,7 @@ import {
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { isR4ResourceType, loadFhirDefinitions, valueSetCodesFor } from './fhir-definitions';
 import { badRequestIssues, hasErrors, issue } from './operation-outcome';
+import { FHIR_ID_PATTERN } from './references';
 
 /**
  * The resource types the SDOH Clinical Care IG's Coordination Platform CapabilityStatement
@@ -182,6 +183,20 @@ export function validateFhirResource(
     } else {
       // The validator tripped over input it did not expect: still a malformed body.
       return [issue('error', 'structure', `Malformed ${resourceType}`)];
+    }
+  }
+  // Resource.id is typed as a plain string by the validator: check the FHIR id format here.
+  const ids: [unknown, string][] = [[resource.id, `${resourceType}.id`]];
+  if (Array.isArray(resource.contained)) {
+    resource.contained.forEach((c, i) => {
+      if (isPlainObject(c)) {
+        ids.push([c.id, `${resourceType}.contained[${i}].id`]);
+      }
+    });
+  }
+  for (const [id, expression] of ids) {
+    if (typeof id === 'string' && !FHIR_ID_PATTERN.test(id)) {
+      issues.push(issue('error', 'structure', `Invalid id "${id.slice(0, 80)}"`, expression));
     }
   }
   if (hasErrors(issues)) {

@@ -1,0 +1,327 @@
+import { FhirError } from './operation-outcome';
+import {
+  DEFAULT_SEARCH_COUNT,
+  MAX_OR_VALUES,
+  MAX_SEARCH_COUNT,
+  pageQuery,
+  parseSearchRequest,
+  type FhirSearchRequest,
+} from './search-request';
+
+function parse(resourceType: string, query: string, options = {}): FhirSearchRequest {
+  return parseSearchRequest(resourceType, new URLSearchParams(query), options);
+}
+
+function failure(fn: () => unknown): FhirError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof FhirError) {
+      return e;
+    }
+    throw e;
+  }
+  throw new Error('expected a FhirError');
+}
+
+describe('parseSearchRequest', () => {
+  it('parses the search of the "must show": requester, status, _lastUpdated, _include', () => {
+    const req = parse(
+      'Task',
+      'requester=PractitionerRole/dr-1&status=requested&_lastUpdated=gt2026-01-01T00:00:00Z&_include=Task:focus',
+    );
+    expect(req).toEqual({
+      resourceType: 'Task',
+      filters: [
+        { param: 'requester', kind: 'reference', values: ['PractitionerRole/dr-1'] },
+        { param: 'status', kind: 'token', not: false, values: [{ code: 'requested' }] },
+        {
+          param: '_lastUpdated',
+          kind: 'date',
+          values: [
+            {
+              prefix: 'gt',
+              value: '2026-01-01T00:00:00Z',
+              start: '2026-01-01T00:00:00.000Z',
+              end: '2026-01-01T00:00:01.000Z',
+            },
+          ],
+        },
+      ],
+      count: DEFAULT_SEARCH_COUNT,
+      offset: 0,
+      sort: [],
+      include: [{ sourceType: 'Task', param: 'focus' }],
+      revinclude: [],
+      ignored: [],
+    });
+  });
+
+  it('ORs comma-separated values and ANDs repeated parameters; _id takes several ids', () => {
+    const req = parse('Task', '_id=a,b,c&status=accepted,in-progress&status:not=on-hold');
+    expect(req.filters).toEqual([
+      {
+        param: '_id',
+        kind: 'token',
+        not: false,
+        values: [{ code: 'a' }, { code: 'b' }, { code: 'c' }],
+      },
+      {
+        param: 'status',
+        kind: 'token',
+        not: false,
+        values: [{ code: 'accepted' }, { code: 'in-progress' }],
+      },
+      { param: 'status', kind: 'token', not: true, values: [{ code: 'on-hold' }] },
+    ]);
+  });
+
+  it('parses token system|code forms and escapes', () => {
+    const req = parse(
+      'Task',
+      'code=http://hl7.org/fhir/CodeSystem/task-code|fulfill,|nosys,urn:sys|,a\\,b,c\\|d',
+    );
+    expect(req.filters[0]).toMatchObject({
+      kind: 'token',
+      values: [
+        { system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' },
+        { system: null, code: 'nosys' },
+        { system: 'urn:sys' },
+        { code: 'a,b' },
+        { code: 'c|d' },
+      ],
+    });
+  });
+
+  it('parses string modifiers and normalises values', () => {
+    const req = parse('Patient', 'name=Jos%C3%A9&family:exact=ABBAS&given:contains=oli');
+    expect(req.filters).toEqual([
+      {
+        param: 'name',
+        kind: 'string',
+        match: 'starts-with',
+        values: [{ value: 'José', normalized: 'jose' }],
+      },
+      {
+        param: 'family',
+        kind: 'string',
+        match: 'exact',
+        values: [{ value: 'ABBAS', normalized: 'abbas' }],
+      },
+      {
+        param: 'given',
+        kind: 'string',
+        match: 'contains',
+        values: [{ value: 'oli', normalized: 'oli' }],
+      },
+    ]);
+  });
+
+  it('normalises reference values: typed, bare ids expanded to targets, local absolute URLs made relative', () => {
+    const req = parse(
+      'Task',
+      'patient=pat-1&subject:Patient=p2&owner=http://localhost:8080/fhir/Organization/o1&requester=https://ehr.example.org/fhir/PractitionerRole/r1/_history/2',
+      { localBaseUrls: ['http://localhost:8080/fhir'] },
+    );
+    expect(req.filters).toEqual([
+      { param: 'patient', kind: 'reference', values: ['Patient/pat-1'] },
+      { param: 'subject', kind: 'reference', values: ['Patient/p2'] },
+      { param: 'owner', kind: 'reference', values: ['Organization/o1'] },
+      {
+        param: 'requester',
+        kind: 'reference',
+        values: ['https://ehr.example.org/fhir/PractitionerRole/r1'],
+      },
+    ]);
+    const owner = parse('Task', 'owner=o1').filters[0];
+    expect(owner.kind === 'reference' && owner.values).toEqual(
+      expect.arrayContaining([
+        'Organization/o1',
+        'Practitioner/o1',
+        'HealthcareService/o1',
+        'CareTeam/o1',
+      ]),
+    );
+  });
+
+  it('parses prefixes on dates, numbers and quantities', () => {
+    const req = parse(
+      'Observation',
+      'date=ge2020-01&date=lt2020-02-15T10:00:00+01:00&value-quantity=le5.4|http://unitsofmeasure.org|mg,sa10',
+    );
+    expect(req.filters[0]).toMatchObject({
+      kind: 'date',
+      values: [
+        { prefix: 'ge', start: '2020-01-01T00:00:00.000Z', end: '2020-02-01T00:00:00.000Z' },
+      ],
+    });
+    expect(req.filters[1]).toMatchObject({
+      kind: 'date',
+      values: [{ prefix: 'lt', start: '2020-02-15T09:00:00.000Z' }],
+    });
+    expect(req.filters[2]).toMatchObject({
+      kind: 'quantity',
+      values: [
+        { prefix: 'le', value: 5.4, system: 'http://unitsofmeasure.org', code: 'mg' },
+        { prefix: 'sa', value: 10 },
+      ],
+    });
+  });
+
+  it("repairs a timezone '+' that arrived as a space", () => {
+    const req = parseSearchRequest('Task', '_lastUpdated=gt2026-01-01T10:00:00+02:00');
+    expect(req.filters[0]).toMatchObject({ values: [{ start: '2026-01-01T08:00:00.000Z' }] });
+  });
+
+  it('parses :missing for any type', () => {
+    const req = parse('Task', 'owner:missing=true&authored-on:missing=false');
+    expect(req.filters).toEqual([
+      { param: 'owner', kind: 'missing', paramType: 'reference', missing: true },
+      { param: 'authored-on', kind: 'missing', paramType: 'date', missing: false },
+    ]);
+  });
+
+  it('handles _count (default, cap), _offset, _sort, _summary, _total, _pretty, _format', () => {
+    expect(parse('Task', '').count).toBe(DEFAULT_SEARCH_COUNT);
+    expect(parse('Task', '_count=5').count).toBe(5);
+    expect(parse('Task', '_count=0').count).toBe(0);
+    expect(parse('Task', '_count=100000').count).toBe(MAX_SEARCH_COUNT);
+    const req = parse(
+      'Task',
+      '_offset=40&_sort=-_lastUpdated&_summary=count&_total=accurate&_pretty=true&_format=application/fhir%2Bjson',
+    );
+    expect(req).toMatchObject({
+      offset: 40,
+      sort: [{ param: '_lastUpdated', descending: true }],
+      summary: 'count',
+      total: 'accurate',
+      pretty: true,
+    });
+    expect(parse('Task', '_sort=_lastUpdated').sort).toEqual([
+      { param: '_lastUpdated', descending: false },
+    ]);
+  });
+
+  it('validates _include and _revinclude', () => {
+    expect(
+      parse('Task', '_include=Task:output&_include=Task:focus:ServiceRequest').include,
+    ).toEqual([
+      { sourceType: 'Task', param: 'output' },
+      { sourceType: 'Task', param: 'focus', targetType: 'ServiceRequest' },
+    ]);
+    expect(
+      parse('ServiceRequest', '_include=ServiceRequest:supporting-info&_revinclude=Task:focus'),
+    ).toMatchObject({
+      include: [{ sourceType: 'ServiceRequest', param: 'supporting-info' }],
+      revinclude: [{ sourceType: 'Task', param: 'focus' }],
+    });
+    expect(parse('HealthcareService', '_include=HealthcareService:location').include).toHaveLength(
+      1,
+    );
+  });
+
+  it('ignores empty values, as FHIR requires', () => {
+    expect(parse('Task', 'status=&_count=&owner=').filters).toEqual([]);
+  });
+
+  it('accepts a raw query string and a parsed query object', () => {
+    expect(parseSearchRequest('Task', '?status=draft').filters).toHaveLength(1);
+    expect(
+      parseSearchRequest('Task', { status: ['draft', 'requested'], _count: '3' }),
+    ).toMatchObject({ count: 3, filters: [{ param: 'status' }, { param: 'status' }] });
+    expect(failure(() => parseSearchRequest('Task', { status: { a: 1 } as never })).status).toBe(
+      400,
+    );
+  });
+
+  it.each<[string, string, string]>([
+    ['an unknown parameter', 'colour=red', '"colour"'],
+    ['an unknown control parameter', '_bogus=1', '"_bogus"'],
+    ['_elements', '_elements=id', '_elements'],
+    ['_has', '_has:Task:focus:status=requested', '_has'],
+    ['a chained parameter', 'patient.name=x', 'patient.name'],
+    ['a typed chained parameter', 'subject:Patient.name=x', 'subject:Patient.name'],
+    ['a composite parameter', 'code-value-quantity=x', 'code-value-quantity'],
+    ['an unsupported modifier', 'status:text=x', ':text'],
+    ['a string modifier on a token', 'status:exact=x', ':exact'],
+    ['_include:iterate', '_include:iterate=Task:focus', '_include:iterate'],
+  ])('rejects %s with a 400 naming it (strict)', (_what, query, named) => {
+    const type = query.startsWith('code-value') ? 'Observation' : 'Task';
+    const error = failure(() => parse(type, query));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain(named);
+  });
+
+  it('skips unknown parameters under lenient handling but still rejects bad values', () => {
+    const req = parse('Task', 'colour=red&status=draft&patient.name=x&_elements=id', {
+      handling: 'lenient',
+    });
+    expect(req.ignored).toEqual(['colour', 'patient.name', '_elements']);
+    expect(req.filters).toHaveLength(1);
+    expect(failure(() => parse('Task', '_count=abc', { handling: 'lenient' })).status).toBe(400);
+  });
+
+  it.each<[string, string]>([
+    ['_count=-1', '_count'],
+    ['_count=1.5', '_count'],
+    ['_count=1&_count=2', '_count'],
+    ['_offset=10001', '_offset'],
+    ['_sort=status', 'status'],
+    ['_summary=true', '_summary'],
+    ['_total=all', '_total'],
+    ['_format=xml', '_format'],
+    ['_id=a b', 'a b'],
+    ['_id=sys|a', '_id'],
+    ['authored-on=2020-13-01', '2020-13-01'],
+    ['authored-on=ap2020', 'ap'],
+    ['authored-on=xx2020', 'xx'],
+    ['owner=Task/1', 'cannot reference a Task'],
+    ['owner:Medication=1', 'Medication'],
+    ['focus=not a ref', 'not a ref'],
+    ['focus=urn:bad', 'urn:bad'],
+    ['code=|', '|'],
+    ['code=a|b|c', 'a|b|c'],
+    ['owner:missing=maybe', 'owner:missing'],
+    ['_include=Task:status', 'status'],
+    ['_include=ServiceRequest:patient', 'source type'],
+    ['_include=*', 'wildcard'],
+    ['_include=Task', 'Type:parameter'],
+    ['_include=Task:focus:Bogus', 'Bogus'],
+    ['_include=Task:owner:Medication', 'Medication'],
+    ['_revinclude=Task:owner', 'Task.owner cannot reference a Task'],
+    ['_revinclude=Nope:x', 'Nope'],
+  ])('rejects the bad value %s with a 400', (query, named) => {
+    const error = failure(() => parse('Task', query));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain(named);
+  });
+
+  it('rejects number and quantity garbage', () => {
+    expect(failure(() => parse('Observation', 'value-quantity=abc')).status).toBe(400);
+    expect(failure(() => parse('Observation', 'value-quantity=5|mg')).status).toBe(400);
+  });
+
+  it('caps the number of parameters, OR values and value length', () => {
+    const many = Array.from({ length: 51 }, (_, i) => `status=s${i}`).join('&');
+    expect(failure(() => parse('Task', many)).message).toContain('Too many search parameters');
+    const ors = Array.from({ length: MAX_OR_VALUES + 1 }, (_, i) => `s${i}`).join(',');
+    expect(failure(() => parse('Task', `status=${ors}`)).message).toContain('Too many values');
+    expect(failure(() => parse('Task', `status=${'x'.repeat(3000)}`)).message).toContain(
+      'too long',
+    );
+  });
+
+  it('answers 404 for an unknown resource type', () => {
+    expect(failure(() => parse('Bogus', 'x=1')).status).toBe(404);
+  });
+});
+
+describe('pageQuery', () => {
+  it('keeps the search and sets _count/_offset', () => {
+    const next = pageQuery('status=requested&_count=10&_offset=0&_include=Task:focus', {
+      offset: 10,
+      count: 10,
+    });
+    expect(next.toString()).toBe('status=requested&_include=Task%3Afocus&_count=10&_offset=10');
+  });
+});
