@@ -912,8 +912,33 @@ export async function ensureDependencies({ quiet = false } = {}) {
   }
   log.action(`dependencies: ${reason}, running npm ci`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  await run(npm, ['ci'], { inherit: true });
+  const ci = await npmShowingStderr(npm, ['ci', '--no-audit', '--no-fund']);
+  if (ci.code === 0) return true;
+  if (!NPM_LOCK_OUT_OF_SYNC.test(ci.stderr)) throw new Error(`npm ci failed (exit ${ci.code})`);
+  // npm ci refuses a lockfile that lacks other platforms' optional packages (npm/cli#4828),
+  // which happens when the registry in use does not serve them. npm install --no-save still
+  // installs the locked versions and leaves package.json and package-lock.json untouched.
+  log.action('dependencies: npm ci rejected the lockfile; falling back to npm install --no-save');
+  const install = await npmShowingStderr(npm, ['install', '--no-save', '--no-audit', '--no-fund']);
+  if (install.code !== 0) throw new Error(`npm install failed (exit ${install.code})`);
   return true;
+}
+
+const NPM_LOCK_OUT_OF_SYNC =
+  /can only install packages when your package\.json and package-lock\.json/;
+
+/** Runs npm with stdout inherited and stderr both shown and kept (to tell failures apart). */
+function npmShowingStderr(npm, args) {
+  return new Promise((resolve) => {
+    const child = spawn(npm, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      process.stderr.write(d);
+    });
+    child.once('error', (err) => resolve({ code: 127, stderr: `${stderr}${err.message}` }));
+    child.once('close', (code) => resolve({ code: code ?? 1, stderr }));
+  });
 }
 
 /** Same packages at the same versions in the lockfile and in npm's record of node_modules? */
