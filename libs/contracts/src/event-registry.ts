@@ -102,6 +102,13 @@ export const EventTypes = {
     directoryEventSchema,
     (d) => d.organizationId,
   ),
+  directoryLocationUpserted: define<DirectoryEventV1>(
+    'directory',
+    'location-upserted',
+    TOPICS.directoryEvents.name,
+    directoryEventSchema,
+    (d) => d.organizationId,
+  ),
   directoryCapacityChanged: define<DirectoryEventV1>(
     'directory',
     'capacity-changed',

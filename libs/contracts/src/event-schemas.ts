@@ -61,6 +61,11 @@ export interface FollowupEventV1 {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * `record` is the directory's own model (libs/directory): an Organization for
+ * organization-upserted, a Service for service-upserted and capacity-changed, a Location for
+ * location-upserted; consumers keep a local copy for matching.
+ */
 export interface DirectoryEventV1 {
   organizationId: string;
   occurredAt: string;
