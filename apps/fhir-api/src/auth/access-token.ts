@@ -29,7 +29,7 @@ export class AccessTokens {
 
   constructor(
     private readonly key: TokenSigningKey,
-    private readonly baseUrl: string,
+    private readonly base: string | (() => string),
     ttlSeconds = MAX_ACCESS_TOKEN_TTL_SECONDS,
     private readonly now: () => number = Date.now,
   ) {
@@ -41,6 +41,11 @@ export class AccessTokens {
       throw new Error(`access token lifetime must be 1..${MAX_ACCESS_TOKEN_TTL_SECONDS} s`);
     }
     this.ttlSeconds = ttlSeconds;
+  }
+
+  /** iss and aud of every token: the FHIR base URL. */
+  get baseUrl(): string {
+    return typeof this.base === 'function' ? this.base() : this.base;
   }
 
   async issue(actor: RequestActor): Promise<IssuedToken> {

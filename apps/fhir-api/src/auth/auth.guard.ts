@@ -91,7 +91,8 @@ export class FhirAuthGuard implements CanActivate {
 
     const token = bearerTokenOf(request.headers.authorization);
     if (token === undefined) return challenge();
-    if (token === null) return challenge('invalid_request', 'The Authorization header is not a Bearer token');
+    if (token === null)
+      return challenge('invalid_request', 'The Authorization header is not a Bearer token');
     try {
       const actor = await this.tokens.verify(token);
       if (!(await this.clients.isActive(actor.clientId))) {
@@ -103,7 +104,9 @@ export class FhirAuthGuard implements CanActivate {
       if (error instanceof InvalidAccessToken) {
         return challenge(
           'invalid_token',
-          error.message === 'token expired' ? 'The access token has expired' : 'The access token is invalid',
+          error.message === 'token expired'
+            ? 'The access token has expired'
+            : 'The access token is invalid',
         );
       }
       throw error;

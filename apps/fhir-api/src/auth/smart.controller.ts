@@ -38,7 +38,9 @@ function readRaw(req: Request): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => reject(new OAuthError('invalid_request', 'the request body could not be read')));
+    req.on('error', () =>
+      reject(new OAuthError('invalid_request', 'the request body could not be read')),
+    );
   });
 }
 
@@ -58,7 +60,12 @@ async function tokenForm(req: Request): Promise<Record<string, unknown>> {
   if (type !== FORM) throw new OAuthError('invalid_request', `the token request must be ${FORM}`);
   const parsed = (req as { body?: unknown }).body;
   if (parsed instanceof URLSearchParams) return formFields(parsed);
-  if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed) && Object.keys(parsed).length > 0) {
+  if (
+    parsed &&
+    typeof parsed === 'object' &&
+    !Buffer.isBuffer(parsed) &&
+    Object.keys(parsed).length > 0
+  ) {
     return parsed as Record<string, unknown>;
   }
   if (typeof parsed === 'string') return formFields(new URLSearchParams(parsed));
@@ -100,7 +107,9 @@ export class SmartController {
         return;
       }
       this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-      res.status(500).end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
+      res
+        .status(500)
+        .end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
     }
   }
 }

@@ -1,0 +1,87 @@
+import { Logger } from '@nestjs/common';
+import type { AuditEvent } from '@medplum/fhirtypes';
+import { DataSource, EntityManager } from 'typeorm';
+import { FhirError } from '../fhir-lib';
+import {
+  type AuditRecordInput,
+  type AuditSubtype,
+  buildAuditEvent,
+  entityReferences,
+  outcomeOfStatus,
+} from './audit-event.builder';
+
+type Db = DataSource | EntityManager;
+
+/**
+ * Writes AuditEvents into the audit trail (table audit_events of the fhir-api schema), searchable
+ * by coordinators through GET /fhir/AuditEvent (AuditSearch).
+ *
+ *  - Writes: pass the transaction's EntityManager, so the AuditEvent commits with the change.
+ *  - Reads and searches: pass the DataSource (or use `around`), so that the AuditEvent is written
+ *    even when the read fails and its transaction rolls back (outcome 4 or 8).
+ */
+export class AuditService {
+  private readonly logger = new Logger('Audit');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly schema: string,
+  ) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema ${schema}`);
+  }
+
+  async record(db: Db | undefined, input: AuditRecordInput): Promise<AuditEvent> {
+    const event = buildAuditEvent(input);
+    await (db ?? this.dataSource).query(
+      `INSERT INTO "${this.schema}".audit_events
+         (id, recorded, action, subtype, outcome, client_id, organization_id, resource_type, entity_refs, content)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
+      [
+        event.id,
+        event.recorded,
+        event.action,
+        input.subtype,
+        event.outcome,
+        input.actor.clientId,
+        input.actor.organizationId,
+        input.resourceType ?? null,
+        entityReferences(input),
+        JSON.stringify(event),
+      ],
+    );
+    return event;
+  }
+
+  /**
+   * Runs an interaction and audits it whatever happens: outcome 0 with the ids `idsOf` finds in
+   * the result, or 4 (FhirError 4xx) / 8 (anything else) with the error's diagnostics. The audit
+   * row is written with the DataSource, outside the interaction's transaction. When the audit
+   * write itself fails the interaction fails too (no unaudited access to patient data).
+   */
+  async around<T>(
+    input: Omit<AuditRecordInput, 'outcome' | 'outcomeDesc'> & { subtype: AuditSubtype },
+    interaction: () => Promise<T>,
+    idsOf: (result: T) => readonly string[] | undefined = () => undefined,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await interaction();
+    } catch (error) {
+      const status = error instanceof FhirError ? error.status : 500;
+      const outcomeDesc =
+        error instanceof FhirError
+          ? error.issues.map((i) => i.diagnostics ?? i.code).join('; ')
+          : 'internal error';
+      try {
+        await this.record(undefined, { ...input, outcome: outcomeOfStatus(status), outcomeDesc });
+      } catch (auditError) {
+        this.logger.error(
+          `could not write the AuditEvent of a failed ${input.subtype}: ${String(auditError)}`,
+        );
+      }
+      throw error;
+    }
+    await this.record(undefined, { ...input, ids: idsOf(result) ?? input.ids, outcome: 0 });
+    return result;
+  }
+}
