@@ -1,0 +1,3 @@
+export * from './fhir-kit.loader';
+export * from './smart-backend-token';
+export * from './fhir-api.client';
