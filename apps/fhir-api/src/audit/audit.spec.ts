@@ -1,0 +1,163 @@
+import {
+  actionOf,
+  buildAuditEvent,
+  CLIENT_ID_SYSTEM,
+  entityReferences,
+  outcomeOfStatus,
+} from './audit-event.builder';
+import { auditWhere, dateRange, parseAuditQuery } from './audit-search';
+import type { RequestActor } from '../request-actor';
+
+const actor: RequestActor = {
+  clientId: 'crc_1',
+  organizationId: 'hosp-1',
+  role: 'ehr',
+  scopes: [],
+};
+const at = new Date('2026-01-02T03:04:05.678Z');
+
+describe('buildAuditEvent', () => {
+  it('builds an R4 rest AuditEvent: subtype, action, agent = client + organization, entities, outcome', () => {
+    const event = buildAuditEvent({
+      actor,
+      subtype: 'read',
+      resourceType: 'Patient',
+      ids: ['p1'],
+      outcome: 0,
+      at,
+      id: '00000000-0000-4000-8000-000000000001',
+    });
+    expect(event).toMatchObject({
+      resourceType: 'AuditEvent',
+      id: '00000000-0000-4000-8000-000000000001',
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+      subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
+      action: 'R',
+      recorded: '2026-01-02T03:04:05.678Z',
+      outcome: '0',
+      source: { observer: { display: 'CareRelay fhir-api' } },
+    });
+    expect(event.agent).toHaveLength(2);
+    expect(event.agent[0].who).toEqual({
+      identifier: { system: CLIENT_ID_SYSTEM, value: 'crc_1' },
+      display: 'ehr',
+    });
+    expect(event.agent[0].requestor).toBe(true);
+    expect(event.agent[1].who).toEqual({ reference: 'Organization/hosp-1' });
+    expect(event.entity).toHaveLength(1);
+    expect(event.entity![0].what).toEqual({ reference: 'Patient/p1' });
+  });
+
+  it('records a failed read with outcome 4 and its reason', () => {
+    const event = buildAuditEvent({
+      actor,
+      subtype: 'vread',
+      resourceType: 'Task',
+      ids: ['Task/t1/_history/3'],
+      outcome: 4,
+      outcomeDesc: 'not found',
+      at,
+    });
+    expect(event.outcome).toBe('4');
+    expect(event.outcomeDesc).toBe('not found');
+    expect(event.entity![0].what).toEqual({ reference: 'Task/t1/_history/3' });
+    expect(entityReferences({ ids: ['Task/t1/_history/3'] })).toEqual(['Task/t1']);
+  });
+
+  it('records a search with its query (base64) and the resources it returned', () => {
+    const event = buildAuditEvent({
+      actor,
+      subtype: 'search-type',
+      resourceType: 'Task',
+      ids: ['t1', 'ServiceRequest/s1'],
+      query: 'status=requested&_include=Task:focus',
+      outcome: 0,
+      at,
+    });
+    expect(event.action).toBe('E');
+    const query = event.entity!.find((e) => e.query);
+    expect(Buffer.from(query!.query!, 'base64').toString()).toBe(
+      'status=requested&_include=Task:focus',
+    );
+    expect(query!.name).toBeUndefined(); // sev-1: name or query, not both
+    expect(event.entity!.filter((e) => e.what).map((e) => e.what!.reference)).toEqual([
+      'Task/t1',
+      'ServiceRequest/s1',
+    ]);
+  });
+
+  it('skips ids that are not FHIR ids, maps statuses and actions', () => {
+    expect(entityReferences({ ids: ['bad id', '../x', 'ok'], resourceType: 'Task' })).toEqual([
+      'Task/ok',
+    ]);
+    expect([200, 201, 304, 400, 403, 404, 412, 500, 503].map(outcomeOfStatus)).toEqual([
+      0, 0, 0, 4, 4, 4, 4, 8, 8,
+    ]);
+    expect([
+      actionOf('create'),
+      actionOf('update'),
+      actionOf('delete'),
+      actionOf('history-type'),
+    ]).toEqual(['C', 'U', 'D', 'R']);
+  });
+});
+
+describe('audit search parameters', () => {
+  it('reads dates at every precision as [start, end)', () => {
+    expect(dateRange('2026')).toEqual({
+      start: new Date('2026-01-01T00:00:00Z'),
+      end: new Date('2027-01-01T00:00:00Z'),
+    });
+    expect(dateRange('2026-12')).toEqual({
+      start: new Date('2026-12-01T00:00:00Z'),
+      end: new Date('2027-01-01T00:00:00Z'),
+    });
+    expect(dateRange('2026-02-28').end).toEqual(new Date('2026-03-01T00:00:00Z'));
+    expect(dateRange('2026-02-28T10:00+02:00')).toEqual({
+      start: new Date('2026-02-28T08:00:00Z'),
+      end: new Date('2026-02-28T08:01:00Z'),
+    });
+    expect(
+      dateRange('2026-02-28T10:00:05.5Z').end.getTime() -
+        dateRange('2026-02-28T10:00:05.5Z').start.getTime(),
+    ).toBe(1);
+    expect(() => dateRange('yesterday')).toThrow();
+    expect(() => dateRange('2026-13')).toThrow();
+  });
+
+  it('parses agent, entity, date, paging, and refuses unknown parameters', () => {
+    const q = parseAuditQuery(
+      new URLSearchParams(
+        'agent=Organization/h1,crc_9&entity=Task/1&date=ge2026-01-01&date=lt2026-02&_count=500&_sort=date',
+      ),
+    );
+    expect(q.agents).toEqual([['Organization/h1', 'crc_9']]);
+    expect(q.entities).toEqual([['Task/1']]);
+    expect(q.dates.map((d) => d.prefix)).toEqual(['ge', 'lt']);
+    expect(q.count).toBe(200);
+    expect(q.ascending).toBe(true);
+    expect(() => parseAuditQuery(new URLSearchParams('patient=1'))).toThrow(
+      /Unknown or unsupported/,
+    );
+    expect(() => parseAuditQuery(new URLSearchParams('_count=-1'))).toThrow();
+    expect(() => parseAuditQuery(new URLSearchParams('agent='))).toThrow();
+  });
+
+  it('turns the query into parameterized SQL', () => {
+    const { sql, params } = auditWhere(
+      parseAuditQuery(
+        new URLSearchParams('agent=Organization/h1,crc_9&entity=Task/1&date=ge2026-01-01'),
+      ),
+    );
+    expect(sql).toBe(
+      '(organization_id = ANY($1::text[]) OR client_id = ANY($2::text[])) AND entity_refs && $3::text[] AND recorded >= $4::timestamptz',
+    );
+    expect(params).toEqual([
+      ['h1'],
+      ['crc_9'],
+      ['Task/1'],
+      '2026-01-01T00:00:00.000Z',
+      '2027-01-01T00:00:00.000Z'.replace('2027', '2026').replace('01-01T', '01-02T'),
+    ]);
+  });
+});
