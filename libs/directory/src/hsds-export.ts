@@ -193,7 +193,6 @@ export function serviceToHsds(service: Service): HsdsService {
         },
         available: capacity.available,
         ...(capacity.maximum !== undefined ? { maximum: capacity.maximum } : {}),
-        ...(capacity.notes ? { description: capacity.notes } : {}),
         updated: capacity.updatedAt ?? new Date(0).toISOString(),
       },
     ];
@@ -216,13 +215,13 @@ export function serviceToHsds(service: Service): HsdsService {
     attributes.push(eligibilityAttribute(service.id, rule, i)),
   );
   const status = CAPACITY_STATUS_CODES[capacity.status];
-  attributes.push(
-    attribute(service.id, 'service', 'capacity_status', 0, {
-      taxonomy: SDOHCC_CODE_SYSTEM,
-      code: status.code,
-      name: status.display,
-    }),
-  );
+  const statusAttribute = attribute(service.id, 'service', 'capacity_status', 0, {
+    taxonomy: SDOHCC_CODE_SYSTEM,
+    code: status.code,
+    name: status.display,
+  });
+  if (capacity.notes) statusAttribute.value = capacity.notes;
+  attributes.push(statusAttribute);
   out.attributes = attributes;
   return out;
 }

@@ -17,7 +17,8 @@
 //       status: active → active; inactive, defunct, temporarily closed → inactive
 //       attributes[] whose taxonomy is the SDOHCC code system:
 //           a category code (food-insecurity…)                  → categories
-//           a capacity code (capacity, no-capacity, no-capacity-has-waitlist) → capacity.status
+//           a capacity code (capacity, no-capacity, no-capacity-has-waitlist) → capacity.status,
+//               its value → capacity.notes
 //       attributes[] in CARERELAY_ELIGIBILITY_TAXONOMY          → eligibility.rules
 //           term code = attribute, value = JSON {op, value | values}, label = rule description
 //       attributes[] of any other taxonomy (SNOMED CT, AIRS/211…) → codes
@@ -32,7 +33,8 @@
 //           other extents (polygons, free text) are skipped with a warning
 //       schedules[] and service_at_locations[].schedules[] with freq WEEKLY
 //           byday (MO,TU…), opens_at, closes_at, description    → schedule
-//       capacities[] (available and maximum summed, unit.name, latest updated, description)
+//       capacities[] (available and maximum summed, unit.name, latest updated; description →
+//           notes unless the status attribute has a value)
 //                                                               → capacity; without a status
 //           attribute: available > 0 → available, else no-capacity; no capacity data → available
 //       service_at_locations[].location_id (or .location.id)    → locationIds
@@ -571,7 +573,11 @@ class Importer {
       }
     }
 
-    const { categories, codes, rules, capacityStatus } = this.serviceAttributes(raw, path, record);
+    const { categories, codes, rules, capacityStatus, capacityNotes } = this.serviceAttributes(
+      raw,
+      path,
+      record,
+    );
     if (categories.length === 0) {
       this.warn(
         `${path}.attributes`,
@@ -648,6 +654,7 @@ class Importer {
     }
 
     const capacity = this.capacity(raw, path, record, capacityStatus);
+    if (capacityNotes) capacity.notes = capacityNotes;
 
     if (!id || !name) return undefined;
     return {
@@ -711,6 +718,7 @@ class Importer {
     const codes: Coding[] = [];
     const rules: EligibilityRule[] = [];
     let capacityStatus: CapacityStatus | undefined;
+    let capacityNotes: string | undefined;
     for (const [attr, p] of this.objects(raw, 'attributes', path, record)) {
       const term = this.term(attr, p, record);
       if (!term) continue;
@@ -729,6 +737,7 @@ class Importer {
           if (!categories.includes(term.code)) categories.push(term.code);
         } else if (capacity) {
           capacityStatus = capacity;
+          capacityNotes = this.str(attr, 'value', p, record);
         } else {
           this.warn(
             codePath,
@@ -746,7 +755,7 @@ class Importer {
           codes.push(coding);
       }
     }
-    return { categories, codes, rules, capacityStatus };
+    return { categories, codes, rules, capacityStatus, capacityNotes };
   }
 
   private eligibilityRule(

@@ -7,3 +7,6 @@ export * from './hsds.types';
 export * from './languages';
 export * from './service-matching';
 export * from './fhir-directory.mapping';
+export * from './prng';
+export * from './sample-directory';
+export * from './sample-region';
