@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DataSource } from 'typeorm';
+import {
+  ClientRegistrationError,
+  ClientRegistry,
+  type RegisteredClient,
+} from '../../fhir-api/src/auth/client-registry';
+import { tokenUrlOf } from '../../fhir-api/src/auth/auth.config';
+
+export const USAGE = `Usage: npm run cli -- <command> [options]
+
+  clients:add --org <Organization id> --role ehr|cbo|coordinator|platform --jwks <file>
+      Registers a SMART Backend Services client with its public JWKS (RS384 or ES384 keys)
+      and prints { client_id, organization, role, token_url } as JSON.
+  clients:list
+      Prints every registered client as JSON.
+  clients:disable <client_id>
+      Disables a client: its token requests and its current tokens are refused.
+
+Environment: DATABASE_URL (required), FHIR_BASE_URL (default http://localhost:8080/fhir),
+FHIR_DB_SCHEMA (default fhir_api).`;
+
+export const EXIT = { ok: 0, usage: 64, dataError: 65, notFound: 66, config: 78 } as const;
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export interface CliContext extends CliIo {
+  /** Opened lazily, so that usage errors need no database. */
+  dataSource: () => Promise<DataSource>;
+  baseUrl: string;
+}
+
+class UsageError extends Error {}
+
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+function describeClient(client: RegisteredClient): Record<string, unknown> {
+  return {
+    client_id: client.clientId,
+    organization: client.organizationId,
+    role: client.role,
+    active: client.active,
+    created_at: client.createdAt.toISOString(),
+    kids: client.jwks.keys.map((k) => k.kid),
+  };
+}
+
+async function readJwks(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ClientRegistrationError(`cannot read --jwks ${file}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ClientRegistrationError(`--jwks ${file} is not JSON`);
+  }
+  // A single JWK is accepted as a one-key set.
+  if (value && typeof value === 'object' && 'kty' in value) return { keys: [value] };
+  return value;
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Runs one CLI command; returns the process exit code. */
+export async function runCli(argv: string[], context: CliContext): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'clients:add': {
+        const { values, positionals } = parse(rest, {
+          org: { type: 'string' },
+          role: { type: 'string' },
+          jwks: { type: 'string' },
+        });
+        if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+        const { org, role, jwks } = values as { org?: string; role?: string; jwks?: string };
+        if (!org || !role || !jwks)
+          throw new UsageError('clients:add needs --org, --role and --jwks');
+        const jwksValue = await readJwks(jwks);
+        const registry = ClientRegistry.forDataSource(await context.dataSource());
+        const client = await registry.add({ organizationId: org, role, jwks: jwksValue });
+        context.out(
+          json({
+            client_id: client.clientId,
+            organization: client.organizationId,
+            role: client.role,
+            token_url: tokenUrlOf(context.baseUrl),
+          }),
+        );
+        return EXIT.ok;
+      }
+      case 'clients:list': {
+        const { positionals } = parse(rest, {});
+        if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+        const registry = ClientRegistry.forDataSource(await context.dataSource());
+        context.out(json((await registry.list()).map(describeClient)));
+        return EXIT.ok;
+      }
+      case 'clients:disable': {
+        const { values, positionals } = parse(rest, { client: { type: 'string' } });
+        const clientId = (values as { client?: string }).client ?? positionals[0];
+        if (!clientId || positionals.length > 1)
+          throw new UsageError('clients:disable needs one client id');
+        const registry = ClientRegistry.forDataSource(await context.dataSource());
+        if (!(await registry.disable(clientId))) {
+          context.err(`no client ${clientId}\n`);
+          return EXIT.notFound;
+        }
+        context.out(json({ client_id: clientId, active: false }));
+        return EXIT.ok;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        context.out(`${USAGE}\n`);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command ${command}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      context.err(`${error.message}\n\n${USAGE}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof ClientRegistrationError) {
+      context.err(`${error.message}\n`);
+      return EXIT.dataError;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from '@carerelay/config';
+import { openServiceDataSource } from '@carerelay/persistence';
+import { DataSource } from 'typeorm';
+import { CliConfig } from './cli.config';
+import { EXIT, runCli } from './clients.commands';
+import { fhirApiMigrations } from './fhir-api-migrations';
+
+/**
+ * CareRelay's command line: `npm run cli -- clients:add --org <id> --role <role> --jwks <file>`,
+ * `clients:list`, `clients:disable <client_id>`. Runs the fhir-api's migrations (the same list as
+ * the app) before touching its tables.
+ */
+async function main(argv: string[]): Promise<number> {
+  let dataSource: DataSource | undefined;
+  let config: CliConfig | undefined;
+  const configOrExit = (): CliConfig => {
+    config ??= loadConfig(CliConfig);
+    return config;
+  };
+  try {
+    const needsConfig = argv[0] !== undefined && !['help', '--help', '-h'].includes(argv[0]);
+    const baseUrl = needsConfig ? configOrExit().FHIR_BASE_URL : '';
+    return await runCli(argv, {
+      baseUrl,
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      dataSource: async () => {
+        const { DATABASE_URL, FHIR_DB_SCHEMA } = configOrExit();
+        dataSource ??= await openServiceDataSource({
+          url: DATABASE_URL,
+          schema: FHIR_DB_SCHEMA,
+          entities: [],
+          migrations: fhirApiMigrations(),
+          poolSize: 1,
+          applicationName: 'carerelay-cli',
+        });
+        return dataSource;
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.config;
+    }
+    throw error;
+  } finally {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
