@@ -127,3 +127,55 @@ describe('assertValidFhirResource', () => {
     );
   });
 });
+
+describe('plain JSON only', () => {
+  it.each([
+    ['"__proto__":{"reference":"x"},', 'Task.focus.__proto__'],
+    ['"__proto__":null,', 'Task.focus.__proto__'],
+    ['"constructor":"x",', 'Task.focus.constructor'],
+    ['"toString":"y",', 'Task.focus.toString'],
+  ])('rejects a prototype-named key %s (as JSON.parse creates it)', (inject, expression) => {
+    const text = JSON.stringify(fixture(TASK_ACCEPTED)).replace('"focus":{', `"focus":{${inject}`);
+    const issues = validateFhirResource(JSON.parse(text));
+    expect(issues).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'structure', expression: [expression] }),
+    ]);
+  });
+
+  it.each([
+    ['an empty string', (t: Record<string, unknown>) => (t.output = ''), 'Task.output'],
+    ['an empty object', (t: Record<string, unknown>) => (t.output = {}), 'Task.output'],
+    ['an empty array', (t: Record<string, unknown>) => (t.note = []), 'Task.note'],
+    [
+      'an empty nested string',
+      (t: Record<string, unknown>) => (t.for = { reference: '' }),
+      'Task.for.reference',
+    ],
+  ])(
+    'rejects %s, which the validator would take for an absent element',
+    (_what, mutate, expression) => {
+      const resource = task();
+      mutate(resource);
+      expect(validateFhirResource(resource)).toEqual([
+        expect.objectContaining({ code: 'structure', expression: [expression] }),
+      ]);
+    },
+  );
+
+  it('rejects objects that are not plain (null prototype, class instances)', () => {
+    const resource = task();
+    const focus = Object.create(null) as Record<string, unknown>;
+    focus.reference = 'ServiceRequest/1';
+    resource.focus = focus;
+    expect(validateFhirResource(resource)[0]).toMatchObject({
+      code: 'structure',
+      expression: ['Task.focus'],
+    });
+    const withDate = task();
+    withDate.authoredOn = new Date();
+    expect(validateFhirResource(withDate)[0]).toMatchObject({
+      code: 'structure',
+      expression: ['Task.authoredOn'],
+    });
+  });
+});

@@ -59,24 +59,53 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Nesting depth of a JSON value, computed iteratively (no recursion on hostile input). */
-function exceedsDepth(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
+/** Keys that are not FHIR elements but would be found on any object's prototype. */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * Checks, iteratively (no recursion on hostile input), that the value is plain JSON that the
+ * validator can be trusted with: nesting depth, plain prototypes, and no key named like an
+ * Object.prototype member (`__proto__`, `constructor`, `toString`...), which the validator
+ * would otherwise mistake for known elements; and no empty string, array or object, which FHIR
+ * JSON forbids and the validator lets through as if the element were absent.
+ */
+function plainJsonProblem(value: unknown, maxDepth: number): OperationOutcomeIssue | undefined {
+  const stack: [unknown, number, string][] = [[value, 1, '']];
   while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number];
+    const [current, depth, path] = stack.pop() as [unknown, number, string];
+    if (current === '') {
+      return issue('error', 'structure', 'Empty strings are not allowed', path || undefined);
+    }
     if (typeof current !== 'object' || current === null) {
       continue;
     }
-    if (depth > max) {
-      return true;
+    if (depth > maxDepth) {
+      return issue('error', 'structure', `JSON nested deeper than ${maxDepth} levels`);
     }
-    for (const child of Array.isArray(current) ? current : Object.values(current)) {
-      if (typeof child === 'object' && child !== null) {
-        stack.push([child, depth + 1]);
+    const proto = Object.getPrototypeOf(current);
+    if (proto !== Object.prototype && proto !== Array.prototype) {
+      return issue('error', 'structure', 'Not plain JSON', path || undefined);
+    }
+    if (Array.isArray(current)) {
+      if (current.length === 0) {
+        return issue('error', 'structure', 'Empty arrays are not allowed', path || undefined);
       }
+      current.forEach((child, i) => stack.push([child, depth + 1, `${path}[${i}]`]));
+      continue;
+    }
+    const keys = Object.keys(current);
+    if (keys.length === 0) {
+      return issue('error', 'structure', 'Empty objects are not allowed', path || undefined);
+    }
+    for (const key of keys) {
+      const childPath = path ? `${path}.${key}` : key;
+      if (PROTOTYPE_KEYS.has(key)) {
+        return issue('error', 'structure', `Invalid property "${key}"`, childPath);
+      }
+      stack.push([(current as Record<string, unknown>)[key], depth + 1, childPath]);
     }
   }
-  return false;
+  return undefined;
 }
 
 /** @medplum/core puts its message in details.text; FHIR clients read diagnostics. */
@@ -167,8 +196,12 @@ export function validateFhirResource(
       ),
     ];
   }
-  if (exceedsDepth(resource, MAX_JSON_DEPTH)) {
-    return [issue('error', 'structure', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`)];
+  const problem = plainJsonProblem(resource, MAX_JSON_DEPTH);
+  if (problem) {
+    if (problem.expression) {
+      problem.expression = [`${resourceType}.${problem.expression[0]}`];
+    }
+    return [problem];
   }
 
   let issues: OperationOutcomeIssue[];
