@@ -182,13 +182,14 @@ export class FhirInteractions {
     assertSupportedType(resourceType);
     const input = options.validated ?? this.bodyOf(body, resourceType);
     const id = options.id ?? tx.newId();
-    const resource = options.validated ?? this.validate({ ...input, id }, resourceType, tx.actor);
+    const { id: _clientId, ...fields } = input;
+    const resource = options.validated ?? this.validate({ ...fields, id }, resourceType, tx.actor);
     this.checkCreationRules(tx.actor, resource);
     if (options.ifNoneExist !== undefined) {
       const existing = await this.resolveConditional(tx, resourceType, options.ifNoneExist, id);
       if (existing) return this.found(existing, 200);
     }
-    const stored = await tx.write({ ...resource, id }, 'POST', undefined);
+    const stored = await tx.write({ ...resource, id } as Resource, 'POST', undefined);
     return this.found(stored, 201);
   }
 

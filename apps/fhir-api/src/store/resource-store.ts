@@ -59,6 +59,12 @@ interface ResourceRow {
 const COLUMNS =
   'r.resource_type, r.id, r.version_id, r.deleted, r.content, r.requester_org, r.owner_org, r.other_orgs';
 
+/** jsonb keeps keys in its own order: put resourceType, id and meta first again. */
+function ordered(content: Resource): Resource {
+  const { resourceType, id, meta, ...rest } = content;
+  return { resourceType, id, meta, ...rest } as Resource;
+}
+
 function toStored(row: ResourceRow): StoredResource {
   return {
     resourceType: row.resource_type,
@@ -67,7 +73,7 @@ function toStored(row: ResourceRow): StoredResource {
     lastUpdated: row.content.meta?.lastUpdated ?? '',
     deleted: row.deleted,
     method: row.method,
-    resource: row.content,
+    resource: ordered(row.content),
     orgs: {
       requesterOrg: row.requester_org,
       ownerOrg: row.owner_org,

@@ -29,25 +29,28 @@ export function dateCondition(
   rowEnd: string,
   p: SqlParams,
 ): string {
-  const S = `${p.add(v.start)}::timestamptz`;
-  const E = `${p.add(v.end)}::timestamptz`;
+  // Only the bounds a prefix uses become parameters (an unused one has no type for PostgreSQL).
+  let s: string | undefined;
+  let e: string | undefined;
+  const S = () => (s ??= `${p.add(v.start)}::timestamptz`);
+  const E = () => (e ??= `${p.add(v.end)}::timestamptz`);
   switch (v.prefix) {
     case 'eq':
-      return `(${rowStart} >= ${S} AND ${rowEnd} <= ${E})`;
+      return `(${rowStart} >= ${S()} AND ${rowEnd} <= ${E()})`;
     case 'ne':
-      return `NOT COALESCE(${rowStart} >= ${S} AND ${rowEnd} <= ${E}, false)`;
+      return `NOT COALESCE(${rowStart} >= ${S()} AND ${rowEnd} <= ${E()}, false)`;
     case 'gt':
-      return `(${rowEnd} IS NULL OR ${rowEnd} > ${E})`;
+      return `(${rowEnd} IS NULL OR ${rowEnd} > ${E()})`;
     case 'lt':
-      return `(${rowStart} IS NULL OR ${rowStart} < ${S})`;
+      return `(${rowStart} IS NULL OR ${rowStart} < ${S()})`;
     case 'ge':
-      return `(${rowEnd} IS NULL OR ${rowEnd} > ${S})`;
+      return `(${rowEnd} IS NULL OR ${rowEnd} > ${S()})`;
     case 'le':
-      return `(${rowStart} IS NULL OR ${rowStart} < ${E})`;
+      return `(${rowStart} IS NULL OR ${rowStart} < ${E()})`;
     case 'sa':
-      return `(${rowStart} >= ${E})`;
+      return `(${rowStart} >= ${E()})`;
     case 'eb':
-      return `(${rowEnd} <= ${S})`;
+      return `(${rowEnd} <= ${S()})`;
   }
 }
 

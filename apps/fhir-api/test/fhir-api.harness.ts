@@ -1,0 +1,201 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '@carerelay/config';
+import { dropSchema, createServiceDataSource } from '@carerelay/persistence';
+import { testEnv, uniqueName } from '@carerelay/testing';
+import { FHIR_API_MIGRATIONS } from '../src/app.module';
+import { startFhirApi } from '../src/bootstrap';
+import { FhirApiConfig } from '../src/fhir-api.config';
+
+import patientFixture from './fixtures/Patient-pat-53234.json';
+import serviceRequestFixture from './fixtures/ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json';
+import taskFixture from './fixtures/Task-referral-requested.json';
+import consentFixture from './fixtures/Consent-SDOHCC-ConsentInformationDisclosureExample.json';
+
+export interface TestFhirApi {
+  baseUrl: string;
+  schema: string;
+  /** A data source on the app's schema, for asserting what is (not) stored. */
+  db: DataSource;
+  count: (sql: string, params?: unknown[]) => Promise<number>;
+  close: () => Promise<void>;
+}
+
+/** Boots the app in-process on a free port, in a schema of its own, against the real infra. */
+export async function startTestFhirApi(env: Record<string, string> = {}): Promise<TestFhirApi> {
+  const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+  const schema = uniqueName('fhir_api').toLowerCase();
+  const config = loadConfig(FhirApiConfig, {
+    KAFKA_BROKERS,
+    DATABASE_URL,
+    FHIR_API_PORT: '0',
+    FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir',
+    FHIR_DB_SCHEMA: schema,
+    FHIR_AUTH_DISABLED: 'true',
+    LOG_LEVEL: 'silent',
+    OUTBOX_POLL_MS: '50',
+    NODE_ENV: 'test',
+    ...env,
+  });
+  const api = await startFhirApi(config);
+  const db = createServiceDataSource({
+    url: DATABASE_URL,
+    schema,
+    entities: [],
+    migrations: FHIR_API_MIGRATIONS,
+    poolSize: 2,
+  });
+  await db.initialize();
+  return {
+    baseUrl: api.baseUrl,
+    schema,
+    db,
+    count: async (sql, params = []) =>
+      Number((await db.query(sql.replace(/\$schema/g, `"${schema}"`), params))[0].n),
+    close: async () => {
+      await api.close();
+      await db.destroy();
+      await dropSchema(DATABASE_URL, schema);
+    },
+  };
+}
+
+/** Counts of what the store holds: resources, versions, index rows, outbox events. */
+export async function storeCounts(api: TestFhirApi) {
+  return {
+    resources: await api.count('SELECT count(*) AS n FROM $schema.resources'),
+    history: await api.count('SELECT count(*) AS n FROM $schema.resource_history'),
+    index: await api.count('SELECT count(*) AS n FROM $schema.search_index'),
+    outbox: await api.count('SELECT count(*) AS n FROM $schema.outbox'),
+  };
+}
+
+/**
+ * fhir-kit-client is ESM-only ("import" export condition); Node's own require loads ESM (Node
+ * >= 20.19) by file path, outside jest's CommonJS module registry.
+ */
+type FhirKitClient = {
+  read(p: { resourceType: string; id: string; options?: unknown }): Promise<Resource>;
+  vread(p: { resourceType: string; id: string; version: string }): Promise<Resource>;
+  create(p: { resourceType: string; body: Resource; options?: unknown }): Promise<Resource>;
+  update(p: {
+    resourceType: string;
+    id: string;
+    body: Resource;
+    options?: unknown;
+  }): Promise<Resource>;
+  search(p: {
+    resourceType: string;
+    searchParams?: Record<string, string | string[]>;
+  }): Promise<Bundle>;
+  transaction(p: { body: Resource }): Promise<Bundle>;
+  batch(p: { body: Resource }): Promise<Bundle>;
+  capabilityStatement(): Promise<Resource>;
+  history(p: { resourceType: string; id?: string }): Promise<Bundle>;
+};
+export function fhirKitClient(
+  baseUrl: string,
+  customHeaders: Record<string, string> = {},
+): FhirKitClient {
+  // jest replaces `module`'s createRequire with its own (which cannot load ESM); Node's is here:
+  const nodeModule = (
+    process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
+  ).getBuiltinModule('node:module');
+  const nodeRequire = nodeModule.createRequire(__filename);
+  const entry = (nodeRequire.resolve.paths('fhir-kit-client') ?? [])
+    .map((dir) => path.join(dir, 'fhir-kit-client', 'dist', 'index.js'))
+    .find((file) => existsSync(file));
+  if (!entry) throw new Error('fhir-kit-client is not installed');
+  const { Client } = nodeRequire(entry) as { Client: new (o: unknown) => FhirKitClient };
+  return new Client({ baseUrl, customHeaders });
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  text: string;
+}
+
+/** A plain HTTP call (for what a FHIR client library would not send: bad bodies, headers). */
+export async function http(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
+  const init: RequestInit = { method, headers: { accept: 'application/fhir+json', ...headers } };
+  if (body !== undefined) {
+    init.body =
+      typeof body === 'string' || body instanceof Uint8Array
+        ? (body as string)
+        : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/fhir+json';
+  }
+  const response = await fetch(`${baseUrl}${path}`, init);
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
+const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+export const PLACER = 'http://hospital.smarthealthit.org/referrals';
+export const MRN = 'http://hospital.smarthealthit.org';
+export const PRACTITIONER_ROLE = 'PractitionerRole/SDOHCC-PractitionerRoleDrJanWaterExample';
+
+/**
+ * The referral an EHR sends, built from the IG's examples: Patient, ServiceRequest, Task and
+ * Consent in one transaction Bundle, each a conditional create on a business identifier.
+ */
+export function referralBundle(
+  tag: string,
+  options: { requesterOrg?: string; ownerOrg?: string } = {},
+): Bundle {
+  const urn = () => `urn:uuid:${randomUUID()}`;
+  const [patientUrl, srUrl, taskUrl, consentUrl] = [urn(), urn(), urn(), urn()];
+  const { id: _p, ...patient } = clone(patientFixture) as Resource & Record<string, unknown>;
+  patient.identifier = [{ system: MRN, value: `mrn-${tag}` }];
+  const { id: _s, ...serviceRequest } = clone(serviceRequestFixture) as Resource &
+    Record<string, unknown>;
+  serviceRequest.identifier = [{ system: PLACER, value: `sr-${tag}` }];
+  serviceRequest.subject = { reference: patientUrl };
+  serviceRequest.supportingInfo = [{ reference: consentUrl }];
+  delete serviceRequest.reasonReference;
+  const task = clone(taskFixture) as Resource & Record<string, unknown>;
+  task.identifier = [{ system: PLACER, value: `task-${tag}` }];
+  task.focus = { reference: srUrl };
+  task.for = { reference: patientUrl, display: 'COLIN ABBAS' };
+  if (options.requesterOrg) task.requester = { reference: `Organization/${options.requesterOrg}` };
+  if (options.ownerOrg) task.owner = { reference: `Organization/${options.ownerOrg}` };
+  const { id: _c, ...consent } = clone(consentFixture) as Resource & Record<string, unknown>;
+  consent.identifier = [{ system: PLACER, value: `consent-${tag}` }];
+  consent.patient = { reference: patientUrl };
+  const entry = (fullUrl: string, resource: Resource, identifier: string) => ({
+    fullUrl,
+    resource,
+    request: {
+      method: 'POST',
+      url: resource.resourceType,
+      ifNoneExist: `identifier=${identifier}`,
+    },
+  });
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      entry(patientUrl, patient as Resource, `${MRN}|mrn-${tag}`),
+      entry(srUrl, serviceRequest as Resource, `${PLACER}|sr-${tag}`),
+      entry(taskUrl, task as Resource, `${PLACER}|task-${tag}`),
+      entry(consentUrl, consent as Resource, `${PLACER}|consent-${tag}`),
+    ],
+  } as Bundle;
+}
