@@ -1,0 +1,26 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { connectEventConsumer } from '@carerelay/messaging';
+import { deadLetters } from '@carerelay/observability';
+import { AppModule } from './app.module';
+import { FOLLOWUP_SERVICE_NAME, FollowupServiceConfig } from './followup-service.config';
+
+/** Builds and starts the service; tests call it with their own schema and port 0. */
+export async function startFollowupService(
+  config: FollowupServiceConfig,
+  options: { schema?: string; groupId?: string; port?: number } = {},
+): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule.register(config, options.schema), {
+    logger: ['error', 'warn', 'log'],
+  });
+  app.enableShutdownHooks();
+  connectEventConsumer(app, {
+    groupId: options.groupId ?? FOLLOWUP_SERVICE_NAME,
+    onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+  });
+  // init first: it migrates the schema, provisions the topics and starts the timer poller.
+  await app.init();
+  await app.startAllMicroservices();
+  await app.listen(options.port ?? config.FOLLOWUP_SERVICE_PORT, '127.0.0.1');
+  return app;
+}

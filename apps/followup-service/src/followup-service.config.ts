@@ -1,0 +1,24 @@
+import { IsInt, Max, Min } from 'class-validator';
+import { ServiceConfig } from '@carerelay/config';
+
+export class FollowupServiceConfig extends ServiceConfig {
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  FOLLOWUP_SERVICE_PORT = 8084;
+
+  /** How often the timer poller looks for due timers. */
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  FOLLOWUP_POLL_MS = 1000;
+
+  /** How many due timers one poller transaction claims. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  FOLLOWUP_POLL_BATCH = 100;
+}
+
+export const FOLLOWUP_SCHEMA = 'followup';
+export const FOLLOWUP_SERVICE_NAME = 'followup-service';

@@ -1,0 +1,73 @@
+import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ID_PATTERN } from '../http/validation';
+
+export const CONTACT_CHANNELS = [
+  'phone',
+  'sms',
+  'email',
+  'in-person',
+  'video',
+  'mail',
+  'portal',
+  'other',
+] as const;
+export const CONTACT_OUTCOMES = [
+  'reached',
+  'no-answer',
+  'left-message',
+  'busy',
+  'wrong-number',
+  'declined',
+  'other',
+] as const;
+export const FOLLOWUP_STATUSES = [
+  'resolved',
+  'partially-resolved',
+  'unresolved',
+  'unable-to-contact',
+  'declined',
+  'other',
+] as const;
+
+/** POST /referrals/:referralId/contact-attempts */
+export class ContactAttemptDto {
+  @IsIn(CONTACT_CHANNELS)
+  channel!: (typeof CONTACT_CHANNELS)[number];
+
+  @IsIn(CONTACT_OUTCOMES)
+  outcome!: (typeof CONTACT_OUTCOMES)[number];
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(4000)
+  note?: string;
+
+  /** When the attempt happened; now when absent. */
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  at?: string;
+
+  /** The organization of the case manager who made the attempt. */
+  @IsOptional()
+  @Matches(ID_PATTERN, { message: 'organizationId must be an id (letters, digits, - or .)' })
+  organizationId?: string;
+}
+
+/** POST /referrals/:referralId/followup-outcomes */
+export class FollowupOutcomeDto {
+  @IsIn(FOLLOWUP_STATUSES)
+  status!: (typeof FOLLOWUP_STATUSES)[number];
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(4000)
+  note?: string;
+
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  at?: string;
+
+  @IsOptional()
+  @Matches(ID_PATTERN, { message: 'organizationId must be an id (letters, digits, - or .)' })
+  organizationId?: string;
+}

@@ -1,0 +1,184 @@
+import { EntityManager } from 'typeorm';
+import type { ReferralState } from '@carerelay/contracts';
+import {
+  CancelRule,
+  NewTimer,
+  ReferralTrack,
+  TimerKind,
+  TimerStage,
+  emptyTrack,
+} from './timer-rules';
+
+export interface TimerRow {
+  id: string;
+  referralId: string;
+  kind: TimerKind;
+  stage: TimerStage;
+  attempt: number | null;
+  seq: number;
+  dueAt: Date;
+  deadlineAt: Date;
+  organizationId: string | null;
+  networkId: string;
+  createdAt: Date;
+  firedAt: Date | null;
+  eventId: string | null;
+  cancelledAt: Date | null;
+  cancelReason: string | null;
+}
+
+const TIMER_COLUMNS = `id, referral_id AS "referralId", kind, stage, attempt, seq, due_at AS "dueAt",
+  deadline_at AS "deadlineAt", organization_id AS "organizationId", network_id AS "networkId",
+  created_at AS "createdAt", fired_at AS "firedAt", event_id AS "eventId",
+  cancelled_at AS "cancelledAt", cancel_reason AS "cancelReason"`;
+
+interface TrackRow {
+  referral_id: string;
+  network_id: string | null;
+  organization_id: string | null;
+  attempt: number | null;
+  attempt_at: Date | null;
+  attempt_routed: boolean;
+  attempt_answered: boolean;
+  closure_from: Date | null;
+  last_activity_at: Date | null;
+  closed_at: Date | null;
+  closed_as: ReferralState | null;
+}
+
+/** Durable timers and the per-referral track they are planned from; all in the caller's transaction. */
+export class TimerStore {
+  constructor(private readonly schema: string) {}
+
+  /** The referral's track, created when missing, locked until the transaction ends. */
+  async lockTrack(manager: EntityManager, referralId: string): Promise<ReferralTrack> {
+    const s = this.schema;
+    await manager.query(
+      `INSERT INTO "${s}".referral_track (referral_id) VALUES ($1) ON CONFLICT DO NOTHING`,
+      [referralId],
+    );
+    const [row]: TrackRow[] = await manager.query(
+      `SELECT * FROM "${s}".referral_track WHERE referral_id = $1 FOR UPDATE`,
+      [referralId],
+    );
+    return {
+      ...emptyTrack(referralId),
+      networkId: row.network_id,
+      organizationId: row.organization_id,
+      attempt: row.attempt,
+      attemptAt: row.attempt_at,
+      attemptRouted: row.attempt_routed,
+      attemptAnswered: row.attempt_answered,
+      closureFrom: row.closure_from,
+      lastActivityAt: row.last_activity_at,
+      closedAt: row.closed_at,
+      closedAs: row.closed_as,
+    };
+  }
+
+  async saveTrack(manager: EntityManager, track: ReferralTrack): Promise<void> {
+    await manager.query(
+      `UPDATE "${this.schema}".referral_track SET network_id = $2, organization_id = $3,
+         attempt = $4, attempt_at = $5, attempt_routed = $6, attempt_answered = $7,
+         closure_from = $8, last_activity_at = $9, closed_at = $10, closed_as = $11,
+         updated_at = now()
+       WHERE referral_id = $1`,
+      [
+        track.referralId,
+        track.networkId,
+        track.organizationId,
+        track.attempt,
+        track.attemptAt,
+        track.attemptRouted,
+        track.attemptAnswered,
+        track.closureFrom,
+        track.lastActivityAt,
+        track.closedAt,
+        track.closedAs,
+      ],
+    );
+  }
+
+  /** Cancels pending timers; a timer a poller has already claimed is fired, not cancelled. */
+  async cancel(manager: EntityManager, referralId: string, rule: CancelRule): Promise<number> {
+    const params: unknown[] = [referralId, rule.kinds, rule.reason];
+    let where = '';
+    if (rule.attempt !== undefined) {
+      params.push(rule.attempt);
+      where += ` AND attempt = $${params.length}`;
+    }
+    if (rule.attemptBelow !== undefined) {
+      params.push(rule.attemptBelow);
+      where += ` AND attempt < $${params.length}`;
+    }
+    const rows: unknown[] = await manager.query(
+      `UPDATE "${this.schema}".timer SET cancelled_at = now(), cancel_reason = $3
+        WHERE referral_id = $1 AND kind = ANY($2) AND fired_at IS NULL AND cancelled_at IS NULL${where}
+        RETURNING id`,
+      params,
+    );
+    return rows.length;
+  }
+
+  async insert(
+    manager: EntityManager,
+    referralId: string,
+    networkId: string,
+    timers: NewTimer[],
+  ): Promise<void> {
+    for (const timer of timers) {
+      await manager.query(
+        `INSERT INTO "${this.schema}".timer
+           (referral_id, kind, stage, attempt, seq, due_at, deadline_at, organization_id, network_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+        [
+          referralId,
+          timer.kind,
+          timer.stage,
+          timer.attempt,
+          timer.seq,
+          timer.dueAt,
+          timer.deadlineAt,
+          timer.organizationId,
+          networkId,
+        ],
+      );
+    }
+  }
+
+  async forReferral(manager: EntityManager, referralId: string): Promise<TimerRow[]> {
+    return manager.query(
+      `SELECT ${TIMER_COLUMNS} FROM "${this.schema}".timer WHERE referral_id = $1
+        ORDER BY created_at, due_at, kind, seq`,
+      [referralId],
+    );
+  }
+
+  /**
+   * Claims due timers: locked with SKIP LOCKED so that concurrent pollers (other instances) take
+   * other rows, and held until the caller's transaction marks them fired and commits.
+   */
+  async claimDue(manager: EntityManager, limit: number): Promise<TimerRow[]> {
+    return manager.query(
+      `SELECT ${TIMER_COLUMNS} FROM "${this.schema}".timer
+        WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= now()
+        ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+  }
+
+  async markFired(manager: EntityManager, timerId: string, eventId: string): Promise<void> {
+    await manager.query(
+      `UPDATE "${this.schema}".timer SET fired_at = now(), event_id = $2 WHERE id = $1`,
+      [timerId, eventId],
+    );
+  }
+
+  async pendingByKind(manager: EntityManager): Promise<Array<{ kind: string; count: number }>> {
+    const rows: Array<{ kind: string; count: string }> = await manager.query(
+      `SELECT kind, count(*) AS count FROM "${this.schema}".timer
+        WHERE fired_at IS NULL AND cancelled_at IS NULL GROUP BY kind`,
+    );
+    return rows.map((row) => ({ kind: row.kind, count: Number(row.count) }));
+  }
+}

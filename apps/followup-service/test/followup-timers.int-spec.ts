@@ -1,0 +1,260 @@
+import { INestApplication } from '@nestjs/common';
+import {
+  ReferralEventTypes,
+  ReferralEventV1,
+  ReferralState,
+  TOPICS,
+  newCloudEvent,
+  toKafkaRecord,
+} from '@carerelay/contracts';
+import { loadConfig } from '@carerelay/config';
+import { dropSchema } from '@carerelay/persistence';
+import {
+  CollectedMessage,
+  collectTopics,
+  testEnv,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@carerelay/testing';
+import { startFollowupService } from '../src/bootstrap';
+import { FollowupServiceConfig } from '../src/followup-service.config';
+
+const BREACHED = 'org.carerelay.followup.breached.v1';
+const RECORDED = 'org.carerelay.followup.recorded.v1';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Acceptance within 2 s; reminders and closure far enough away not to fire during a test. */
+const SHORT_POLICY = {
+  timeZone: 'UTC',
+  acceptance: { within: 'PT2S', calendar: 'calendar' },
+  reminders: ['PT1H'],
+  closure: { within: 'P30D' },
+};
+
+describe('followup-service timers on real Kafka and PostgreSQL', () => {
+  jest.setTimeout(120_000);
+  const schema = uniqueName('followup_it').toLowerCase();
+  const groupId = uniqueName('followup-service-it');
+  const config = loadConfig(FollowupServiceConfig, {
+    ...testEnv(),
+    OUTBOX_POLL_MS: '50',
+    FOLLOWUP_POLL_MS: '100',
+  });
+  const start = () => startFollowupService(config, { schema, groupId, port: 0 });
+  let app: INestApplication | undefined;
+  let url: string;
+  let followups: { messages: CollectedMessage[]; stop: () => Promise<void> };
+
+  const newReferralId = () => uniqueName('ref').replace(/_/g, '-');
+  const eventsOf = (referralId: string, type?: string) =>
+    followups.messages.filter((m) => m.key === referralId && (!type || m.headers.ce_type === type));
+
+  async function publish(
+    referralId: string,
+    state: ReferralState,
+    more: Partial<ReferralEventV1> = {},
+  ) {
+    const data: ReferralEventV1 = {
+      referralId,
+      state,
+      occurredAt: new Date().toISOString(),
+      sourceTaskId: referralId,
+      requesterOrganizationId: 'hospital-a',
+      ...more,
+    };
+    const event = newCloudEvent({
+      source: '/carerelay/referral-service',
+      type: ReferralEventTypes[state].type,
+      subject: referralId,
+      data,
+    });
+    const producer = testKafka().producer();
+    await producer.connect();
+    await producer.send({
+      topic: TOPICS.referralEvents.name,
+      messages: [toKafkaRecord(event, referralId)],
+    });
+    await producer.disconnect();
+  }
+
+  const timersOf = async (referralId: string) =>
+    (await (await fetch(`${url}/referrals/${referralId}/timers`)).json()) as Array<{
+      kind: string;
+      stage: string;
+      attempt: number | null;
+      status: string;
+      dueAt: string;
+    }>;
+
+  beforeAll(async () => {
+    followups = await collectTopics([TOPICS.followupEvents.name]);
+    app = await start();
+    url = await app.getUrl();
+    const put = await fetch(`${url}/policies/default`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(SHORT_POLICY),
+    });
+    expect(put.status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await followups?.stop();
+    await dropSchema(testEnv().DATABASE_URL, schema);
+  });
+
+  it('breaches an unaccepted referral exactly once', async () => {
+    const referralId = newReferralId();
+    await publish(referralId, 'requested');
+    await publish(referralId, 'routed', { attempt: 1, targetOrganizationId: 'cbo-1' });
+
+    const breach = await waitFor(() => eventsOf(referralId, BREACHED)[0], {
+      what: 'followup.breached',
+      timeoutMs: 30_000,
+    });
+    expect(breach.headers.ce_subject).toBe(referralId);
+    const data = JSON.parse(breach.value!);
+    expect(data).toMatchObject({
+      referralId,
+      kind: 'acceptance',
+      organizationId: 'cbo-1',
+      detail: { stage: 'deadline', attempt: 1 },
+    });
+    expect(new Date(data.occurredAt).getTime()).toBeGreaterThanOrEqual(
+      new Date(data.dueAt).getTime(),
+    );
+    await sleep(2000);
+    expect(eventsOf(referralId, BREACHED)).toHaveLength(1);
+    expect(await timersOf(referralId)).toContainEqual(
+      expect.objectContaining({ kind: 'acceptance', stage: 'deadline', status: 'fired' }),
+    );
+  });
+
+  it('does not breach a referral accepted before its deadline', async () => {
+    const referralId = newReferralId();
+    await publish(referralId, 'requested');
+    await publish(referralId, 'routed', { attempt: 1, targetOrganizationId: 'cbo-1' });
+    await publish(referralId, 'accepted', { attempt: 1, targetOrganizationId: 'cbo-1' });
+    await waitFor(
+      async () =>
+        (await timersOf(referralId)).some(
+          (t) => t.kind === 'acceptance' && t.status === 'cancelled',
+        ),
+      { what: 'the acceptance timer cancelled', timeoutMs: 20_000 },
+    );
+    await sleep(4000);
+    expect(eventsOf(referralId, BREACHED)).toHaveLength(0);
+  });
+
+  it('keeps a pending timer across a restart and fires it once', async () => {
+    const referralId = newReferralId();
+    await publish(referralId, 'routed', { attempt: 1, targetOrganizationId: 'cbo-2' });
+    const pending = await waitFor(
+      async () =>
+        (await timersOf(referralId)).find(
+          (t) => t.kind === 'acceptance' && t.stage === 'deadline' && t.status === 'pending',
+        ),
+      { what: 'a pending acceptance timer', timeoutMs: 20_000 },
+    );
+    await app!.close();
+    app = undefined;
+    // Down past the deadline: nothing fires while no instance runs.
+    await sleep(Math.max(0, new Date(pending.dueAt).getTime() - Date.now()) + 1500);
+    expect(eventsOf(referralId, BREACHED)).toHaveLength(0);
+
+    app = await start();
+    url = await app.getUrl();
+    await waitFor(() => eventsOf(referralId, BREACHED)[0], {
+      what: 'followup.breached after the restart',
+      timeoutMs: 30_000,
+    });
+    await sleep(3000);
+    expect(eventsOf(referralId, BREACHED)).toHaveLength(1);
+    expect(JSON.parse(eventsOf(referralId, BREACHED)[0].value!)).toMatchObject({
+      kind: 'acceptance',
+      organizationId: 'cbo-2',
+      dueAt: pending.dueAt,
+    });
+  });
+
+  it('records a contact attempt and announces followup.recorded', async () => {
+    const referralId = newReferralId();
+    const response = await fetch(`${url}/referrals/${referralId}/contact-attempts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        channel: 'phone',
+        outcome: 'left-message',
+        note: 'voicemail, will call back Tuesday',
+        organizationId: 'cbo-1',
+      }),
+    });
+    expect(response.status).toBe(201);
+    const stored = await response.json();
+    expect(stored).toMatchObject({ referralId, channel: 'phone', outcome: 'left-message' });
+
+    const recorded = await waitFor(() => eventsOf(referralId, RECORDED)[0], {
+      what: 'followup.recorded',
+      timeoutMs: 20_000,
+    });
+    expect(JSON.parse(recorded.value!)).toMatchObject({
+      referralId,
+      kind: 'contact-attempt',
+      organizationId: 'cbo-1',
+      detail: { id: stored.id, channel: 'phone', outcome: 'left-message', hasNote: true },
+    });
+    expect(recorded.value).not.toContain('voicemail');
+    const listed = await (await fetch(`${url}/referrals/${referralId}/contact-attempts`)).json();
+    expect(listed).toEqual([expect.objectContaining({ id: stored.id, note: stored.note })]);
+    // A contact attempt is activity: it schedules the inactivity reminder.
+    expect(await timersOf(referralId)).toEqual([
+      expect.objectContaining({ kind: 'reminder', status: 'pending' }),
+    ]);
+  });
+
+  it('refuses bad input with 400 naming the field', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: path.startsWith('/policies') ? 'PUT' : 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const bad = await post('/referrals/r-1/contact-attempts', {
+      channel: 'pigeon',
+      outcome: 'reached',
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toMatch(/channel must be one of/);
+
+    const badPolicy = await post('/policies/net-x', {
+      timeZone: 'Mars/Olympus',
+      acceptance: { within: 'P1M' },
+      closure: { within: 'P30D', warnBefore: 'soon' },
+      holidays: ['2026-02-30'],
+    });
+    expect(badPolicy.status).toBe(400);
+    const problems = JSON.stringify(await badPolicy.json());
+    expect(problems).toMatch(/timeZone must be an IANA time zone/);
+    expect(problems).toMatch(/acceptance\.within must be an ISO-8601 duration/);
+    expect(problems).toMatch(/closure\.warnBefore must be/);
+    expect(problems).toMatch(/holidays must be a date/);
+
+    const badOutcome = await post('/referrals/r-1/followup-outcomes', {
+      status: 'resolved',
+      extra: 1,
+    });
+    expect(badOutcome.status).toBe(400);
+    expect(JSON.stringify(await badOutcome.json())).toMatch(/property extra should not exist/);
+  });
+
+  it('answers its health and metrics endpoints with the pending timers gauge', async () => {
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/carerelay_followup_timers_pending\{kind="reminder"\} \d+/);
+    expect(metrics).toMatch(
+      /carerelay_followup_timers_fired_total\{kind="acceptance",stage="deadline"\} \d+/,
+    );
+  });
+});
