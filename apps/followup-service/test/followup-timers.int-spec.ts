@@ -192,7 +192,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
       }),
     });
     expect(response.status).toBe(201);
-    const stored = await response.json();
+    const stored = (await response.json()) as { id: string; note: string };
     expect(stored).toMatchObject({ referralId, channel: 'phone', outcome: 'left-message' });
 
     const recorded = await waitFor(() => eventsOf(referralId, RECORDED)[0], {
