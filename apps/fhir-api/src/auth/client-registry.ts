@@ -161,9 +161,12 @@ export class ClientRegistry {
 
   /** Disables a client: its next token request and its current tokens are refused. */
   async disable(clientId: string): Promise<boolean> {
+    // Wrapped in a SELECT: TypeORM answers a bare UPDATE with [rows, count], not rows.
     const rows: unknown[] = await this.db.query(
-      `UPDATE ${this.table} SET active = false, disabled_at = COALESCE(disabled_at, now())
-        WHERE client_id = $1 RETURNING client_id`,
+      `WITH disabled AS (
+         UPDATE ${this.table} SET active = false, disabled_at = COALESCE(disabled_at, now())
+          WHERE client_id = $1 RETURNING client_id)
+       SELECT client_id FROM disabled`,
       [clientId],
     );
     return rows.length > 0;
