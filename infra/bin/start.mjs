@@ -8,9 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { ensureDependencies, ensureInfra, ROOT, stopInfra } from '../lib/infra.mjs';
 import { npmCommand, runInherit, section, spawnPrefixed } from '../lib/run.mjs';
 
+/** Apps that are command-line tools, not long-running services: never started by npm start. */
+export const NOT_SERVICES = new Set(['cli']);
+
 /**
- * The apps `npm start` runs: every built dist/apps/<name>/src/main.js, in name order.
- * Extend here (order, per-app env such as PORT) when the apps need it.
+ * The apps `npm start` runs: every built dist/apps/<name>/src/main.js but NOT_SERVICES, in name
+ * order. Extend here (order, per-app env such as PORT) when the apps need it.
  * @returns {Array<{ name: string, entry: string, env: Record<string, string> }>}
  */
 export function appsToStart() {
@@ -18,6 +21,7 @@ export function appsToStart() {
   if (!fs.existsSync(appsDir)) return [];
   return fs
     .readdirSync(appsDir)
+    .filter((name) => !NOT_SERVICES.has(name))
     .sort()
     .map((name) => ({
       name,
