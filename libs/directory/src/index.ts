@@ -10,3 +10,4 @@ export * from './fhir-directory.mapping';
 export * from './prng';
 export * from './sample-directory';
 export * from './sample-region';
+export * from './referral-need';
