@@ -458,12 +458,12 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
 
     it('a transaction whose 4th entry is invalid: rolled back as a whole, the entry named', async () => {
       const bundle = referralBundle('rolled-back');
-      (bundle.entry![3].resource as Record<string, unknown>).status = 'sort-of';
+      (bundle.entry![3].resource as unknown as Record<string, unknown>).status = 'sort-of';
       const answer = await http(api.baseUrl, 'POST', '', bundle);
       expect(answer.status).toBe(400);
       expect(answer.body.issue[0].expression[0]).toMatch(/^Bundle\.entry\[3\]\.resource\.status/);
       const rule = referralBundle('rolled-back-2');
-      delete (rule.entry![1].resource as Record<string, unknown>).category;
+      delete (rule.entry![1].resource as unknown as Record<string, unknown>).category;
       const ruleAnswer = await http(api.baseUrl, 'POST', '', rule);
       expect(ruleAnswer.status).toBe(422);
       expect(ruleAnswer.body.issue[0].expression).toEqual(['Bundle.entry[1].resource.category']);

@@ -22,7 +22,8 @@ describe('hostile input never produces a 5xx and never writes', () => {
       'SELECT (SELECT count(*) FROM $schema.resource_history) + (SELECT count(*) FROM $schema.outbox) AS n',
     );
 
-  const validTask = () => referralBundle('t').entry![2].resource as Record<string, unknown>;
+  const validTask = () =>
+    referralBundle('t').entry![2].resource as unknown as Record<string, unknown>;
   const jsonish = fc.jsonValue({ maxDepth: 4 });
   const mutated = fc
     .tuple(

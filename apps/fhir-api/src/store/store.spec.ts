@@ -1,0 +1,136 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { RequestActor } from '../request-actor';
+import { dateCondition, filterCondition } from './search-sql';
+import { SqlParams } from './sql';
+import { involvedOrganizations, organizationsOf, visibilityFilter } from './visibility';
+import { isRetryable } from './resource-store';
+
+const actor = (role: RequestActor['role'], organizationId = 'org-1'): RequestActor => ({
+  clientId: 'c',
+  organizationId,
+  role,
+  scopes: [],
+});
+const BASE = 'http://localhost:8080/fhir';
+
+describe('organization columns', () => {
+  it('take the owner, a declared requester and every referenced Organization', () => {
+    const task = {
+      resourceType: 'Task',
+      id: 't',
+      requester: { reference: 'Organization/ehr-a' },
+      owner: { reference: `${BASE}/Organization/cbo-a` },
+      restriction: { recipient: [{ reference: 'Organization/payer' }] },
+    } as unknown as Resource;
+    const orgs = organizationsOf(task, { actor: actor('coordinator', 'coord') }, [BASE]);
+    expect(orgs).toEqual({
+      requesterOrg: 'ehr-a',
+      ownerOrg: 'cbo-a',
+      otherOrgs: ['cbo-a', 'ehr-a', 'payer'],
+    });
+    expect(involvedOrganizations(orgs)).toEqual(['cbo-a', 'ehr-a', 'payer']);
+  });
+
+  it('fall back to the creating organization and keep the first requester on updates', () => {
+    const patient = { resourceType: 'Patient', id: 'p' } as Resource;
+    const created = organizationsOf(patient, { actor: actor('ehr', 'ehr-a') }, [BASE]);
+    expect(created.requesterOrg).toBe('ehr-a');
+    const updated = organizationsOf(patient, { actor: actor('ehr', 'ehr-b'), previous: created }, [
+      BASE,
+    ]);
+    expect(updated.requesterOrg).toBe('ehr-a');
+  });
+
+  it('ignore Organizations on other servers', () => {
+    const sr = {
+      resourceType: 'ServiceRequest',
+      performer: [{ reference: 'https://elsewhere.example/fhir/Organization/x' }],
+    } as unknown as Resource;
+    expect(organizationsOf(sr, { actor: actor('ehr') }, [BASE]).ownerOrg).toBeNull();
+  });
+});
+
+describe('visibilityFilter', () => {
+  it('lets a coordinator see everything', () => {
+    const p = new SqlParams();
+    expect(visibilityFilter(actor('coordinator'), 'r', p)).toBe('TRUE');
+    expect(p.values).toEqual([]);
+  });
+
+  it('limits an EHR to what its organization requested', () => {
+    const p = new SqlParams();
+    expect(visibilityFilter(actor('ehr', 'ehr-a'), 'r', p)).toBe('(r.requester_org = $1)');
+    expect(p.values).toEqual(['ehr-a']);
+  });
+
+  it('limits a CBO to what it owns or is addressed to', () => {
+    const p = new SqlParams();
+    expect(visibilityFilter(actor('cbo', 'cbo-a'), 'x', p)).toBe(
+      '(x.owner_org = $1 OR $1 = ANY(x.other_orgs))',
+    );
+  });
+});
+
+describe('search SQL', () => {
+  it('adds only the date bounds a prefix uses', () => {
+    const value = { start: '2024-01-01T00:00:00.000Z', end: '2024-01-02T00:00:00.000Z' };
+    for (const prefix of ['gt', 'lt', 'ge', 'le', 'sa', 'eb'] as const) {
+      const p = new SqlParams();
+      dateCondition({ ...value, prefix }, 'a', 'b', p);
+      expect(p.values).toHaveLength(1);
+    }
+    const p = new SqlParams();
+    expect(dateCondition({ ...value, prefix: 'eq' }, 'a', 'b', p)).toBe(
+      '(a >= $1::timestamptz AND b <= $2::timestamptz)',
+    );
+  });
+
+  it('searches _id on the resource row and other parameters in the index', () => {
+    const p = new SqlParams();
+    expect(
+      filterCondition(
+        { param: '_id', kind: 'token', not: false, values: [{ code: 'a' }, { code: 'b' }] },
+        's',
+        'r',
+        p,
+      ),
+    ).toBe('r.id = ANY($1::text[])');
+    expect(p.values).toEqual([['a', 'b']]);
+    const q = new SqlParams();
+    const sql = filterCondition(
+      { param: 'status', kind: 'token', not: true, values: [{ system: null, code: 'x' }] },
+      's',
+      'r',
+      q,
+    );
+    expect(sql).toMatch(
+      /^NOT EXISTS \(SELECT 1 FROM "s"\.search_index si WHERE .* AND \(si\.system IS NULL AND si\.code = \$2\)\)$/,
+    );
+  });
+
+  it('escapes LIKE wildcards in string searches', () => {
+    const p = new SqlParams();
+    filterCondition(
+      {
+        param: 'name',
+        kind: 'string',
+        match: 'contains',
+        values: [{ value: '50%_', normalized: '50%_' }],
+      },
+      's',
+      'r',
+      p,
+    );
+    expect(p.values).toContain('%50\\%\\_%');
+  });
+});
+
+describe('retries', () => {
+  it('retry serialization failures, deadlocks and unique races only', () => {
+    expect(isRetryable({ code: '40001' })).toBe(true);
+    expect(isRetryable({ driverError: { code: '40P01' } })).toBe(true);
+    expect(isRetryable({ code: '23505' })).toBe(true);
+    expect(isRetryable({ code: '22P02' })).toBe(false);
+    expect(isRetryable(new Error('x'))).toBe(false);
+  });
+});
