@@ -178,9 +178,17 @@ async function withLock(fn, { timeoutMs = 15 * 60_000 } = {}) {
       break;
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
-      const holder = Number(fs.readFileSync(LOCK_FILE, 'utf8') || 0);
-      if (holder && !isAlive(holder)) {
-        fs.rmSync(LOCK_FILE, { force: true }); // stale: its owner died
+      let holder = 0;
+      let ageMs = 0;
+      try {
+        holder = Number(fs.readFileSync(LOCK_FILE, 'utf8') || 0);
+        ageMs = Date.now() - fs.statSync(LOCK_FILE).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      // Stale: its owner died, or died between creating the file and writing its pid.
+      if ((holder && !isAlive(holder)) || (!holder && ageMs > 5000)) {
+        fs.rmSync(LOCK_FILE, { force: true });
         continue;
       }
       if (Date.now() > deadline) {
