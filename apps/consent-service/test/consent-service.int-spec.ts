@@ -110,7 +110,17 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
       topic: TOPICS.fhirChanges.name,
       messages: Array.from({ length: times }, () => record),
     });
+    return change.id;
   };
+
+  /** Waits until the service has consumed (and committed the effect of) one event. */
+  const consumed = (eventId: string) =>
+    waitFor(
+      async () =>
+        (await dataSource.query(`SELECT 1 FROM "${schema}".inbox WHERE event_id = $1`, [eventId]))
+          .length > 0,
+      { what: `event ${eventId} consumed`, timeoutMs: 30_000 },
+    );
 
   const consentEvents = (patientId: string) =>
     events.messages
@@ -186,24 +196,14 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     });
 
     // version 1 again, late: it must not bring the permit back
-    await publishConsent(consent, '1');
-    await waitFor(
-      async () =>
-        (
-          await dataSource.query(
-            `SELECT count(*)::int AS n FROM "${schema}".inbox WHERE topic = $1`,
-            [TOPICS.fhirChanges.name],
-          )
-        )[0].n >= 3 || undefined,
-      { what: 'the late event consumed' },
-    ).catch(() => undefined);
+    await consumed(await publishConsent(consent, '1'));
     await quiet(1500);
     expect(consentEvents(patient)).toHaveLength(2);
     expect(await storedVersion(consent.id!)).toBe('2');
     expect((await decision({ patient, organization: 'cbo-food' })).body.allowed).toBe(false);
   });
 
-  it('a deletion and a deny revoke; lifting the deny grants again', async () => {
+  it('a deny revokes for its recipient, lifting it grants again; a deletion revokes', async () => {
     const patient = fhirId('pat');
     const permit = sdohConsent(fhirId('consent'), patient);
     const deny = sdohConsent(fhirId('deny'), patient, {
@@ -227,13 +227,44 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     });
     expect((await decision({ patient, organization: 'cbo-y' })).body.allowed).toBe(true);
 
+    await publishConsent({ ...deny, status: 'entered-in-error' }, '2');
+    const [, , regranted] = await waitForEvents(patient, 3, 'granted again to cbo-x');
+    expect(regranted).toMatchObject({
+      type: EventTypes.consentGranted.type,
+      data: { consentId: permit.id, organizationId: 'cbo-x' },
+    });
+    expect((await decision({ patient, organization: 'cbo-x' })).body.allowed).toBe(true);
+
     await publishConsent(permit, '2', 'delete');
-    const [, , deleted] = await waitForEvents(patient, 3, 'revoked by deletion');
+    const [, , , deleted] = await waitForEvents(patient, 4, 'revoked by deletion');
     expect(deleted).toMatchObject({
       type: EventTypes.consentRevoked.type,
       data: { consentId: permit.id, organizationId: null },
     });
     expect((await decision({ patient, organization: 'cbo-y' })).body.allowed).toBe(false);
+    // a late create of the deleted consent does not bring it back
+    await consumed(await publishConsent(permit, '1'));
+    await quiet(1000);
+    expect(consentEvents(patient)).toHaveLength(4);
+  });
+
+  it('a period cut short into the past revokes (it is not an expiry)', async () => {
+    const patient = fhirId('pat');
+    const consent = sdohConsent(fhirId('consent'), patient, {
+      provision: { type: 'permit', period: { start: '2025-01-01', end: '2099-12-31' } },
+    });
+    await publishConsent(consent, '1');
+    await waitForEvents(patient, 1, 'granted');
+    await publishConsent(
+      {
+        ...consent,
+        provision: { type: 'permit', period: { start: '2025-01-01', end: '2025-02-01' } },
+      },
+      '2',
+    );
+    const [, revoked] = await waitForEvents(patient, 2, 'revoked');
+    expect(revoked.type).toBe(EventTypes.consentRevoked.type);
+    expect(revoked.data.periodEnd).toBe('2100-01-01T00:00:00.000Z'); // the period that was granted
   });
 
   it('a consent whose period ends in 2 s yields exactly one consent.expired', async () => {

@@ -106,6 +106,31 @@ describe('grantChanges', () => {
     ]);
   });
 
+  it('lifting a deny of one organization re-grants the network-wide permit to it', () => {
+    const network = consent('n');
+    const deny = consent('d', { type: 'deny', actor: to('x') });
+    const during = grantsInForce([network, deny], NOW);
+    expect(grantChanges(grantsInForce([network], NOW), during, NOW)).toEqual([
+      expect.objectContaining({
+        kind: 'revoked',
+        grant: expect.objectContaining({ consentId: 'd', organizationKey: 'x' }),
+      }),
+    ]);
+    const after = grantsInForce([network], NOW);
+    expect(grantChanges(during, after, NOW)).toEqual([
+      expect.objectContaining({
+        kind: 'granted',
+        grant: expect.objectContaining({ consentId: 'n', organizationKey: 'x' }),
+      }),
+    ]);
+  });
+
+  it('a period cut short into the past is a revocation, not an expiry', () => {
+    const announced = grantsInForce([consent('c', { period: { end: '2025-12-31' } })], NOW);
+    const current = grantsInForce([consent('c', { period: { end: '2025-06-01' } })], NOW);
+    expect(grantChanges(announced, current, NOW).map((c) => c.kind)).toEqual(['revoked']);
+  });
+
   it('nothing changes, nothing is announced', () => {
     const grants = grantsInForce([consent('n')], NOW);
     expect(grantChanges(grants, grants, NOW)).toEqual([]);

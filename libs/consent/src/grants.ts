@@ -77,7 +77,8 @@ export interface GrantChange {
  *   overridden by a deny);
  * - a deny newly in force → revoked for its recipients.
  * A deny that stops being in force announces nothing itself; the permits it held back come back
- * as granted.
+ * as granted, and a network-wide permit in force is announced as granted to the organization
+ * the deny named.
  */
 export function grantChanges(
   announced: readonly Grant[],
@@ -100,6 +101,22 @@ export function grantChanges(
   for (const [key, grant] of after) {
     if (before.has(key)) continue;
     changes.push({ kind: grant.kind === 'permit' ? 'granted' : 'revoked', grant, occurredAt: at });
+  }
+  // A deny of organization X lifted while a network-wide permit stays in force: that permit
+  // covers X again, which no other change says.
+  for (const [key, lifted] of before) {
+    if (after.has(key) || lifted.kind !== 'deny' || lifted.organizationKey === WHOLE_NETWORK) {
+      continue;
+    }
+    for (const permit of after.values()) {
+      if (permit.kind !== 'permit' || permit.organizationKey !== WHOLE_NETWORK) continue;
+      if (!before.has(grantKey(permit))) continue; // newly granted above already
+      changes.push({
+        kind: 'granted',
+        grant: { ...permit, organizationKey: lifted.organizationKey },
+        occurredAt: at,
+      });
+    }
   }
   return changes;
 }
