@@ -42,6 +42,8 @@ export interface FhirApiModuleOptions {
   providers?: Provider[];
   /** SMART token endpoint advertised in the CapabilityStatement. */
   tokenUrl?: string;
+  /** Migrations of the imported modules (auth, audit), run after the store's in the same schema. */
+  migrations?: (new () => unknown)[];
 }
 
 @Module({})
@@ -57,19 +59,20 @@ export class AppModule implements NestModule {
       module: AppModule,
       imports: [
         ...(options.imports ?? []),
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
-          schema,
-          entities: [],
-          migrations: FHIR_API_MIGRATIONS,
-          poolSize: config.FHIR_DB_POOL_SIZE,
-          applicationName: 'carerelay-fhir-api',
-        }),
+        // Messaging before persistence: on shutdown its outbox relay stops before the pool closes.
         MessagingModule.forRoot({
           serviceName: 'fhir-api',
           schema,
           brokers: brokersOf(config),
           outboxPollMs: config.OUTBOX_POLL_MS,
+        }),
+        PersistenceModule.forService({
+          url: config.DATABASE_URL,
+          schema,
+          entities: [],
+          migrations: [...FHIR_API_MIGRATIONS, ...(options.migrations ?? [])],
+          poolSize: config.FHIR_DB_POOL_SIZE,
+          applicationName: 'carerelay-fhir-api',
         }),
       ],
       controllers: [FhirController],
