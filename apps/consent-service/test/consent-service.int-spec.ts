@@ -133,9 +133,17 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
       timeoutMs: 30_000,
     });
 
+  interface DecisionBody {
+    allowed: boolean;
+    consentId: string | null;
+    code: string;
+    reason: string;
+    fields: string[];
+  }
+
   const decision = async (params: Record<string, string>) => {
     const response = await fetch(`${url}/consents/decision?${new URLSearchParams(params)}`);
-    return { status: response.status, body: await response.json() };
+    return { status: response.status, body: (await response.json()) as DecisionBody };
   };
 
   const quiet = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -346,7 +354,10 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
       (await decision({ patient, organization: 'cbo-other', labels: '42CFRPart2' })).body.allowed,
     ).toBe(false);
 
-    const listed = await (await fetch(`${url}/patients/${patient}/consents`)).json();
+    const listed = (await (await fetch(`${url}/patients/${patient}/consents`)).json()) as {
+      consents: Array<{ consentId: string }>;
+      announced: unknown[];
+    };
     expect(listed.consents.map((c: { consentId: string }) => c.consentId).sort()).toEqual(
       [named.id, network.id].sort(),
     );
@@ -414,7 +425,7 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     expect(unknown.body.fields).toEqual(['color']);
     const badId = await fetch(`${url}/patients/${'x'.repeat(65)}/consents`);
     expect(badId.status).toBe(400);
-    expect((await badId.json()).fields).toEqual(['id']);
+    expect(((await badId.json()) as DecisionBody).fields).toEqual(['id']);
     expect((await decision({ patient: 'nobody', organization: 'o1' })).body).toMatchObject({
       allowed: false,
       consentId: null,
