@@ -23,6 +23,7 @@ export function policyFromDto(
     }
     return result;
   };
+  const acceptance = rule('acceptance', dto.acceptance, 'business');
   const reminderSeconds = (dto.reminders ?? []).map((spec) => parseDuration(spec));
   reminderSeconds.forEach((seconds, index) => {
     if (seconds <= 0) problems.push(`reminders.${index} must be longer than zero`);
@@ -33,7 +34,7 @@ export function policyFromDto(
       networkId,
       timeZone: dto.timeZone ?? 'UTC',
       holidays: [...new Set(dto.holidays ?? [])].sort(),
-      acceptance: rule('acceptance', dto.acceptance, 'business'),
+      acceptance,
       reminderSeconds: [...new Set(reminderSeconds)].sort((a, b) => a - b),
       closure: rule('closure', dto.closure, 'calendar'),
       organizations,

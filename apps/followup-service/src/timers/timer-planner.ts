@@ -34,7 +34,7 @@ export class TimerPlanner {
       policy,
     );
     if (plan.ignored.length > 0) {
-      this.logger.log(`${event.referralId} ${event.state}: ${plan.ignored.join('; ')}`);
+      this.logger.debug(`${event.referralId} ${event.state}: ${plan.ignored.join('; ')}`);
     }
     await this.apply(manager, plan);
     return plan;
