@@ -199,17 +199,29 @@ export function auditWhere(
     and.push(uuids.length ? `id = ANY(${p.add(uuids)}::uuid[])` : 'FALSE');
   }
   for (const { prefix, start, end } of query.dates) {
-    const S = `${p.add(start.toISOString())}::timestamptz`;
-    const E = `${p.add(end.toISOString())}::timestamptz`;
-    const condition = {
-      eq: `(recorded >= ${S} AND recorded < ${E})`,
-      ne: `NOT (recorded >= ${S} AND recorded < ${E})`,
-      gt: `recorded >= ${E}`,
-      ge: `recorded >= ${S}`,
-      lt: `recorded < ${S}`,
-      le: `recorded < ${E}`,
-    }[prefix];
-    and.push(condition);
+    // Only the bounds a prefix uses become parameters (an unused $n has no type for PostgreSQL).
+    const S = () => `${p.add(start.toISOString())}::timestamptz`;
+    const E = () => `${p.add(end.toISOString())}::timestamptz`;
+    switch (prefix) {
+      case 'eq':
+        and.push(`(recorded >= ${S()} AND recorded < ${E()})`);
+        break;
+      case 'ne':
+        and.push(`NOT (recorded >= ${S()} AND recorded < ${E()})`);
+        break;
+      case 'gt':
+        and.push(`recorded >= ${E()}`);
+        break;
+      case 'ge':
+        and.push(`recorded >= ${S()}`);
+        break;
+      case 'lt':
+        and.push(`recorded < ${S()}`);
+        break;
+      case 'le':
+        and.push(`recorded < ${E()}`);
+        break;
+    }
   }
   return { sql: and.length ? and.join(' AND ') : 'TRUE', params: p.values };
 }

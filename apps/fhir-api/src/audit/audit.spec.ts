@@ -143,6 +143,19 @@ describe('audit search parameters', () => {
     expect(() => parseAuditQuery(new URLSearchParams('agent='))).toThrow();
   });
 
+  it('binds only the date bounds a prefix uses', () => {
+    const q = parseAuditQuery(new URLSearchParams('date=2026-03&date=gt2026-01-01T10:00Z'));
+    const { sql, params } = auditWhere(q);
+    expect(sql).toBe(
+      '(recorded >= $1::timestamptz AND recorded < $2::timestamptz) AND recorded >= $3::timestamptz',
+    );
+    expect(params).toEqual([
+      '2026-03-01T00:00:00.000Z',
+      '2026-04-01T00:00:00.000Z',
+      '2026-01-01T10:01:00.000Z',
+    ]);
+  });
+
   it('turns the query into parameterized SQL', () => {
     const { sql, params } = auditWhere(
       parseAuditQuery(
@@ -152,12 +165,6 @@ describe('audit search parameters', () => {
     expect(sql).toBe(
       '(organization_id = ANY($1::text[]) OR client_id = ANY($2::text[])) AND entity_refs && $3::text[] AND recorded >= $4::timestamptz',
     );
-    expect(params).toEqual([
-      ['h1'],
-      ['crc_9'],
-      ['Task/1'],
-      '2026-01-01T00:00:00.000Z',
-      '2026-01-02T00:00:00.000Z',
-    ]);
+    expect(params).toEqual([['h1'], ['crc_9'], ['Task/1'], '2026-01-01T00:00:00.000Z']);
   });
 });
