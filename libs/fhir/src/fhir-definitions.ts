@@ -101,7 +101,9 @@ function loadTerminology(): void {
   valueSets = new Map();
   codeSystems = new Map();
   valueSetCodes = new Map();
-  for (const file of ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.json']) {
+  // valuesets.json holds the FHIR value sets and code systems; no required binding on a `code`
+  // element needs the (large) v3 code systems bundle, so it is not loaded.
+  for (const file of ['fhir/r4/valuesets.json']) {
     const bundle = readJson(file) as Bundle<ValueSet | CodeSystem>;
     for (const entry of bundle.entry ?? []) {
       const resource = entry.resource;
