@@ -16,6 +16,8 @@ import {
   toFhirOrganization,
   toFhirOrganizationAffiliations,
 } from './fhir-directory.mapping';
+import { generateSampleDirectory } from './sample-directory';
+import { sampleZipCentroids } from './sample-region';
 
 const IG_EXAMPLES = path.resolve(__dirname, '../../../../shared/fhir/sdoh-ig-examples');
 const igExample = (name: string) =>
@@ -262,5 +264,19 @@ describe('organizations and the whole directory', () => {
       fullUrl: 'https://cp.example/fhir/Organization/org-1',
       request: { method: 'PUT', url: 'Organization/org-1' },
     });
+  });
+
+  it('maps the whole sample directory to valid FHIR R4', () => {
+    const sample = generateSampleDirectory({ seed: 11 });
+    const resources = toFhirDirectoryResources(sample, { zipCentroids: sampleZipCentroids() });
+    const errors = resources.flatMap((r) =>
+      validateResource(r)
+        .filter((i) => i.severity === 'error')
+        .map((i) => `${r.resourceType}/${r.id}: ${i.details?.text}`),
+    );
+    expect(errors).toEqual([]);
+    expect(resources.filter((r) => r.resourceType === 'HealthcareService')).toHaveLength(
+      sample.services.length,
+    );
   });
 });
