@@ -13,14 +13,6 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 export type IssueSeverity = OperationOutcomeIssue['severity'];
 export type IssueCode = OperationOutcomeIssue['code'];
 
-export interface FhirIssue {
-  severity: IssueSeverity;
-  code: IssueCode;
-  diagnostics?: string;
-  /** FHIRPath expressions of the elements at fault, e.g. `Task.status`. */
-  expression?: string[];
-}
-
 export class FhirError extends Error {
   readonly status: number;
   readonly issues: readonly OperationOutcomeIssue[];

@@ -56,7 +56,9 @@ export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = [
 /** Statuses a referral Task may be created with (by its requester). */
 export const INITIAL_TASK_STATUSES: readonly TaskStatus[] = ['draft', 'requested'];
 
-type Who = 'requester' | 'owner' | 'either';
+/** Who may make a move of the table ('either' = owner or requester). */
+export type TransitionActor = 'requester' | 'owner' | 'either';
+type Who = TransitionActor;
 
 const ACTIVE: readonly TaskStatus[] = ['accepted', 'in-progress', 'on-hold'];
 
