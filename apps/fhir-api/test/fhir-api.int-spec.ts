@@ -160,6 +160,25 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
       expect(none.body.total).toBe(0);
     });
 
+    it('includes generically by reference parameter, and reverse-includes', async () => {
+      const [patientId, srId, taskId, consentId] = response.entry!.map(idOf);
+      const sr = await http(
+        api.baseUrl,
+        'GET',
+        `/ServiceRequest?_id=${srId}&_include=ServiceRequest:patient&_include=ServiceRequest:supporting-info&_revinclude=Task:focus`,
+      );
+      const found = sr.body.entry.map((e: { resource: Resource; search: { mode: string } }) => [
+        `${e.resource.resourceType}/${e.resource.id}`,
+        e.search.mode,
+      ]);
+      expect(found).toEqual([
+        [`ServiceRequest/${srId}`, 'match'],
+        [`Patient/${patientId}`, 'include'],
+        [`Consent/${consentId}`, 'include'],
+        [`Task/${taskId}`, 'include'],
+      ]);
+    });
+
     it('emits one fhir.changes.v1 event per resource, through the outbox', async () => {
       for (const entry of response.entry!) {
         const [type, id] = entry.response!.location!.split('/');
