@@ -7,23 +7,17 @@ for (const [alias, [target]] of Object.entries(compilerOptions.paths)) {
   moduleNameMapper[`^${alias}$`] = `<rootDir>/${target}`;
 }
 
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-    },
-    module: { type: 'commonjs' },
-  },
+// ts-jest in transpile-only mode: fast, and type errors are tsc's job (npm run lint).
+const tsJest = [
+  'ts-jest',
+  { isolatedModules: true, diagnostics: false, tsconfig: '<rootDir>/tsconfig.json' },
 ];
 
 const tier = (displayName, testMatch, extra = {}) => ({
   displayName,
   rootDir: __dirname,
   testMatch,
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': tsJest },
   moduleNameMapper,
   testEnvironment: 'node',
   ...extra,
