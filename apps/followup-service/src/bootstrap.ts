@@ -3,19 +3,22 @@ import { NestFactory } from '@nestjs/core';
 import { connectEventConsumer } from '@carerelay/messaging';
 import { deadLetters } from '@carerelay/observability';
 import { AppModule } from './app.module';
-import { FOLLOWUP_SERVICE_NAME, FollowupServiceConfig } from './followup-service.config';
+import { FollowupServiceConfig } from './followup-service.config';
 
 /** Builds and starts the service; tests call it with their own schema and port 0. */
 export async function startFollowupService(
   config: FollowupServiceConfig,
   options: { schema?: string; groupId?: string; port?: number } = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.register(config, options.schema), {
-    logger: ['error', 'warn', 'log'],
-  });
+  const app = await NestFactory.create(
+    AppModule.register(config, options.schema ?? config.FOLLOWUP_DB_SCHEMA),
+    {
+      logger: ['error', 'warn', 'log'],
+    },
+  );
   app.enableShutdownHooks();
   connectEventConsumer(app, {
-    groupId: options.groupId ?? FOLLOWUP_SERVICE_NAME,
+    groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
   });
   // init first: it migrates the schema, provisions the topics and starts the timer poller.

@@ -1,4 +1,4 @@
-import { IsInt, Max, Min } from 'class-validator';
+import { IsInt, Matches, Max, Min } from 'class-validator';
 import { ServiceConfig } from '@carerelay/config';
 
 export class FollowupServiceConfig extends ServiceConfig {
@@ -18,6 +18,14 @@ export class FollowupServiceConfig extends ServiceConfig {
   @Min(1)
   @Max(10_000)
   FOLLOWUP_POLL_BATCH = 100;
+
+  /** The database schema the service owns; another only for tests and side-by-side runs. */
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case PostgreSQL schema name' })
+  FOLLOWUP_DB_SCHEMA = 'followup';
+
+  /** The Kafka consumer group (and inbox consumer name). */
+  @Matches(/^[A-Za-z0-9._-]{1,200}$/, { message: 'must be a Kafka group id' })
+  FOLLOWUP_CONSUMER_GROUP = 'followup-service';
 }
 
 export const FOLLOWUP_SCHEMA = 'followup';
