@@ -110,4 +110,26 @@ describe('generateSampleDirectory', () => {
     expect(best.area.outcome).toBe('covered');
     expect(best.capacity.status).toBe('available');
   });
+
+  it('gives every ZIP at least one open food, housing and transportation service', () => {
+    const options = { locations: directory.locations, zipCentroids: sampleZipCentroids() };
+    const uncovered: string[] = [];
+    for (const { zip } of SAMPLE_REGION.zips) {
+      for (const category of [
+        'food-insecurity',
+        'housing-instability',
+        'transportation-insecurity',
+      ] as const) {
+        const ranked = rankServices(
+          { categories: [category], postalCode: zip, age: 40 },
+          directory.services,
+          options,
+        );
+        if (!ranked.some((c) => c.explanation.factors.eligibility.outcome === 'pass')) {
+          uncovered.push(`${zip} ${category}`);
+        }
+      }
+    }
+    expect(uncovered).toEqual([]);
+  });
 });

@@ -599,7 +599,53 @@ export function generateSampleDirectory(options: SampleDirectoryOptions = {}): D
       );
     }
   }
+  ensureCoverage(services, locations, zips);
   return { organizations, services, locations };
+}
+
+/** The needs referrals most often carry; every ZIP gets at least one open service for each. */
+const GUARANTEED_CATEGORIES: readonly SdohCategory[] = [
+  'food-insecurity',
+  'housing-instability',
+  'transportation-insecurity',
+];
+
+/**
+ * Random areas can leave a ZIP with no open, unrestricted service for a common need (no food
+ * pantry in Pilsen would make a poor demo). Add such a ZIP to the nearest open service's ZIP list.
+ */
+function ensureCoverage(
+  services: Service[],
+  locations: readonly Location[],
+  zips: readonly SampleZip[],
+): void {
+  const coords = new Map(locations.map((l) => [l.id, l.coordinates!]));
+  const covers = (s: Service, zip: SampleZip) =>
+    s.serviceAreas.some((a) =>
+      a.kind === 'postal-codes'
+        ? a.postalCodes.includes(zip.zip)
+        : haversineKm(a.center, zip) <= a.radiusKm,
+    );
+  for (const category of GUARANTEED_CATEGORIES) {
+    const open = services.filter(
+      (s) =>
+        s.status === 'active' &&
+        s.categories.includes(category) &&
+        s.capacity.status !== 'no-capacity' &&
+        s.eligibility.rules.length === 0 &&
+        s.eligibility.minAge === undefined &&
+        s.eligibility.maxAge === undefined,
+    );
+    const listed = open.filter((s) => s.serviceAreas.some((a) => a.kind === 'postal-codes'));
+    if (listed.length === 0) continue;
+    for (const zip of zips) {
+      if (open.some((s) => covers(s, zip))) continue;
+      const distance = (s: Service) => haversineKm(coords.get(s.locationIds[0])!, zip);
+      const nearest = listed.reduce((best, s) => (distance(s) < distance(best) ? s : best));
+      const area = nearest.serviceAreas.find((a) => a.kind === 'postal-codes')!;
+      area.postalCodes.push(zip.zip);
+    }
+  }
 }
 
 interface ServiceSeed {
@@ -618,7 +664,9 @@ function makeService(rng: Prng, seed: ServiceSeed): Service {
   const { template, where, whereZip } = seed;
 
   const languages = ['en'];
-  for (const lang of whereZip.languages) if (rng.chance(0.65)) languages.push(lang);
+  for (const lang of whereZip.languages) if (rng.chance(0.75)) languages.push(lang);
+  // Spanish is the region's second language: many CBOs have Spanish-speaking staff anywhere.
+  if (!languages.includes('es') && rng.chance(0.3)) languages.push('es');
   if (rng.chance(0.12)) {
     const extra = rng.pick(LANGUAGE_FALLBACK);
     if (!languages.includes(extra)) languages.push(extra);
