@@ -77,8 +77,8 @@ export interface GrantChange {
  *   overridden by a deny);
  * - a deny newly in force → revoked for its recipients.
  * A deny that stops being in force announces nothing itself; the permits it held back come back
- * as granted, and a network-wide permit in force is announced as granted to the organization
- * the deny named.
+ * as granted, and a network-wide permit still in force is announced (granted) again, since the
+ * organization the deny named is covered by it once more.
  */
 export function grantChanges(
   announced: readonly Grant[],
@@ -102,20 +102,18 @@ export function grantChanges(
     if (before.has(key)) continue;
     changes.push({ kind: grant.kind === 'permit' ? 'granted' : 'revoked', grant, occurredAt: at });
   }
-  // A deny of organization X lifted while a network-wide permit stays in force: that permit
-  // covers X again, which no other change says.
-  for (const [key, lifted] of before) {
-    if (after.has(key) || lifted.kind !== 'deny' || lifted.organizationKey === WHOLE_NETWORK) {
-      continue;
-    }
-    for (const permit of after.values()) {
+  // A deny of one organization lifted while a network-wide permit stays in force: nothing else
+  // would say that the organization is covered again, so the permit is announced once more, as
+  // it is (network-wide; consumers keyed by consent id keep a correct row).
+  const lifted = [...before.entries()].some(
+    ([key, grant]) =>
+      !after.has(key) && grant.kind === 'deny' && grant.organizationKey !== WHOLE_NETWORK,
+  );
+  if (lifted) {
+    for (const [key, permit] of after) {
       if (permit.kind !== 'permit' || permit.organizationKey !== WHOLE_NETWORK) continue;
-      if (!before.has(grantKey(permit))) continue; // newly granted above already
-      changes.push({
-        kind: 'granted',
-        grant: { ...permit, organizationKey: lifted.organizationKey },
-        occurredAt: at,
-      });
+      if (!before.has(key)) continue; // newly granted above already
+      changes.push({ kind: 'granted', grant: permit, occurredAt: at });
     }
   }
   return changes;
