@@ -1,16 +1,43 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { JWK } from 'jose';
 import { brokersOf } from '@carerelay/config';
+import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
 import { PersistenceModule } from '@carerelay/persistence';
+import { ConsentView } from './consent-view/consent-view';
+import { DirectoryView } from './directory-view/directory-view';
+import { DirectoryViewHandler } from './directory-view/directory-view.handler';
+import { ReferralFhirGateway } from './fhir/referral-fhir.gateway';
 import { REFERRAL_MIGRATIONS } from './migrations';
+import { REFERRAL_SCHEMA_TOKEN } from './referral-schema.token';
 import {
   REFERRAL_SCHEMA,
   REFERRAL_SERVICE_NAME,
   ReferralServiceConfig,
 } from './referral-service.config';
 import { Referral } from './referrals/referral.entity';
-import { ReferralIntakeHandler } from './referrals/referral-intake.handler';
+import { ReferralEventsHandler } from './referrals/referral-events.handler';
+import {
+  REFERRAL_FHIR_GATEWAY,
+  ROUTING_POLICY,
+  ReferralWorkflowService,
+} from './referrals/referral-workflow.service';
+
+function fhirGateway(config: ReferralServiceConfig): ReferralFhirGateway {
+  const privateJwk = JSON.parse(config.PLATFORM_PRIVATE_JWK) as JWK;
+  const tokens = new SmartBackendTokenSource({
+    tokenUrl: `${config.FHIR_API_BASE_URL}/auth/token`,
+    clientId: config.PLATFORM_CLIENT_ID,
+    privateJwk,
+    alg: privateJwk.kty === 'EC' ? 'ES384' : 'RS384',
+    scope: config.PLATFORM_SCOPES,
+  });
+  return new ReferralFhirGateway(
+    new FhirApiClient(config.FHIR_API_BASE_URL, tokens),
+    config.PLATFORM_ORGANIZATION_ID,
+  );
+}
 
 @Module({})
 export class AppModule {
@@ -32,7 +59,21 @@ export class AppModule {
         }),
         ObservabilityModule,
       ],
-      controllers: [ReferralIntakeHandler],
+      controllers: [ReferralEventsHandler, DirectoryViewHandler],
+      providers: [
+        { provide: REFERRAL_SCHEMA_TOKEN, useValue: schema },
+        { provide: REFERRAL_FHIR_GATEWAY, useFactory: () => fhirGateway(config) },
+        {
+          provide: ROUTING_POLICY,
+          useValue: {
+            maxAttempts: config.ROUTING_MAX_ATTEMPTS,
+            whenExhausted: config.ROUTING_WHEN_EXHAUSTED,
+          },
+        },
+        DirectoryView,
+        ConsentView,
+        ReferralWorkflowService,
+      ],
     };
   }
 }

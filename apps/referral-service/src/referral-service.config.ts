@@ -1,4 +1,4 @@
-import { IsInt, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsJSON, IsNotEmpty, IsString, IsUrl, Max, Min } from 'class-validator';
 import { ServiceConfig } from '@carerelay/config';
 
 export class ReferralServiceConfig extends ServiceConfig {
@@ -6,6 +6,34 @@ export class ReferralServiceConfig extends ServiceConfig {
   @Min(0)
   @Max(65535)
   REFERRAL_SERVICE_PORT = 8082;
+
+  /** The FHIR API the workflow reads and writes through, as the platform's system client. */
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  FHIR_API_BASE_URL = 'http://localhost:8080/fhir';
+
+  /** The Organization id of the Coordination Platform itself (owner of referrals sent to it). */
+  @IsString()
+  @IsNotEmpty()
+  PLATFORM_ORGANIZATION_ID = 'carerelay-platform';
+
+  @IsString()
+  @IsNotEmpty()
+  PLATFORM_CLIENT_ID: string = undefined as unknown as string;
+
+  /** The platform client's private key, a JWK (JSON) whose public half is registered. */
+  @IsJSON()
+  PLATFORM_PRIVATE_JWK: string = undefined as unknown as string;
+
+  @IsString()
+  PLATFORM_SCOPES = 'system/*.cruds';
+
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  ROUTING_MAX_ATTEMPTS = 3;
+
+  @IsIn(['on-hold', 'failed'])
+  ROUTING_WHEN_EXHAUSTED: 'on-hold' | 'failed' = 'on-hold';
 }
 
 export const REFERRAL_SCHEMA = 'referral';

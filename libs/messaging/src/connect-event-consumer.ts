@@ -15,6 +15,7 @@ export function connectEventConsumer(
     retry?: RetryPolicy;
     groupId?: string;
     onDeadLetter?: (topic: string, error: string) => void;
+    isTransient?: (error: unknown) => boolean;
   } = {},
 ): KafkaEventsServer {
   const options = app.get<MessagingModuleOptions>(MESSAGING_OPTIONS);
@@ -23,6 +24,7 @@ export function connectEventConsumer(
     groupId: overrides.groupId ?? options.serviceName,
     retry: overrides.retry,
     onDeadLetter: overrides.onDeadLetter,
+    isTransient: overrides.isTransient,
     logger: console,
   });
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });

@@ -33,6 +33,17 @@ export interface IdempotentConsumerOptions {
   partitionsConsumedConcurrently?: number;
   logger?: Pick<Console, 'warn' | 'error'>;
   onDeadLetter?: (topic: string, reason: string) => void;
+  /**
+   * Errors that say a dependency is down (a FHIR server, the network) rather than that the
+   * message is bad: those are retried with capped backoff for as long as they last, never
+   * dead-lettered, so an outage does not turn every message into a dead letter.
+   */
+  isTransient?: (error: unknown) => boolean;
+}
+
+/** Thrown by a handler when a dependency is unavailable; see `isTransient`. */
+export class TransientError extends Error {
+  override name = 'TransientError';
 }
 
 export class PoisonMessageError extends Error {
@@ -94,22 +105,32 @@ export class IdempotentConsumer {
     const handler = this.options.handlerFor(event.type);
     if (!handler) return 'skipped';
 
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, failures = 0; ; attempt++) {
       try {
         return await this.applyOnce(event, handler, message, attempt);
       } catch (error) {
         const poison = error instanceof PoisonMessageError;
-        if (poison || attempt >= this.retry.maxAttempts) {
+        const transient = !poison && this.isTransient(error);
+        if (!transient) failures++;
+        if (poison || failures >= this.retry.maxAttempts) {
           await this.deadLetter(message, error as Error, attempt);
           return 'dead-lettered';
         }
         this.options.logger?.warn?.(
           `${this.options.groupId}: ${event.type} ${event.id} failed (attempt ${attempt}): ${(error as Error).message}`,
         );
-        await sleep(backoffMs(this.retry, attempt));
+        await sleep(backoffMs(this.retry, Math.min(attempt, 10)));
         await heartbeat();
       }
     }
+  }
+
+  private isTransient(error: unknown): boolean {
+    return (
+      error instanceof TransientError ||
+      isInfrastructureError(error) ||
+      (this.options.isTransient?.(error) ?? false)
+    );
   }
 
   private applyOnce(
@@ -166,6 +187,19 @@ export class IdempotentConsumer {
     );
     this.options.onDeadLetter?.(message.topic, error.name);
   }
+}
+
+// PostgreSQL connection loss, serialization failures and deadlocks, and socket errors: worth
+// retrying, never a reason to dead-letter.
+const TRANSIENT_PG_CODES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300']);
+const TRANSIENT_SOCKET = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated/;
+
+export function isInfrastructureError(error: unknown): boolean {
+  const code =
+    (error as { code?: string })?.code ??
+    (error as { driverError?: { code?: string } })?.driverError?.code;
+  if (code && (TRANSIENT_PG_CODES.has(code) || code.startsWith('08'))) return true;
+  return TRANSIENT_SOCKET.test(String((error as Error)?.message ?? ''));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -16,7 +16,7 @@ import {
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
-import { IdempotentConsumer, Outcome } from './idempotent-consumer';
+import { IdempotentConsumer, Outcome, TransientError } from './idempotent-consumer';
 import { KafkajsMessageBus } from './kafkajs-message-bus';
 import type { DeliveredMessage } from './message-bus';
 import { MessagingTables1732300000000 } from './messaging-tables.migration';
@@ -323,6 +323,37 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
         poison.id,
       ]),
     ).toBe(0);
+  });
+
+  it('keeps retrying while a dependency is down instead of dead-lettering', async () => {
+    const event = await dataSource.transaction((manager) =>
+      writer.append(manager, thingHappened, { thingId: 'outage', n: 8 }),
+    );
+    await relay().drain();
+    let calls = 0;
+    const consumer = new IdempotentConsumer(dataSource, bus, {
+      schema: db.schema,
+      groupId: uniqueName('outage-group'),
+      topics: [topic],
+      registry,
+      retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 20 },
+      handlerFor: () => async (e, ctx) => {
+        if (e.id !== event.id) return;
+        calls++;
+        if (calls <= 6) throw new TransientError('FHIR API unavailable');
+        await effectHandler(e, ctx.manager);
+      },
+    });
+    await consumer.start();
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*)::int AS n FROM "${db.schema}".effects WHERE event_id = $1`, [
+          event.id,
+        ])) === 1,
+      { what: 'the effect after the outage' },
+    );
+    await consumer.stop();
+    expect(calls).toBe(7);
   });
 
   it('dead-letters at once a message that is not a valid event', async () => {

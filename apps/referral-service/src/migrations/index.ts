@@ -1,4 +1,9 @@
 import { MessagingTables1732300000000 } from '@carerelay/messaging';
 import { Referrals1732300000100 } from './1732300000100-referrals';
+import { Routing1732300000200 } from './1732300000200-routing';
 
-export const REFERRAL_MIGRATIONS = [MessagingTables1732300000000, Referrals1732300000100];
+export const REFERRAL_MIGRATIONS = [
+  MessagingTables1732300000000,
+  Referrals1732300000100,
+  Routing1732300000200,
+];

@@ -23,6 +23,35 @@ export class Referral {
   @Column({ type: 'text' })
   state!: ReferralState;
 
+  @Column({ type: 'integer', default: 0 })
+  attempt!: number;
+
+  @Column({ name: 'target_organization_id', type: 'text', nullable: true })
+  targetOrganizationId!: string | null;
+
+  @Column({ name: 'target_service_id', type: 'text', nullable: true })
+  targetServiceId!: string | null;
+
+  @Column({ name: 'cbo_task_id', type: 'text', nullable: true })
+  cboTaskId!: string | null;
+
+  @Column({ name: 'cbo_service_request_id', type: 'text', nullable: true })
+  cboServiceRequestId!: string | null;
+
+  @Column({ name: 'tried_organization_ids', type: 'text', array: true, default: () => "'{}'" })
+  triedOrganizationIds!: string[];
+
+  /** What the referral asks for, derived once from its ServiceRequest and Patient. */
+  @Column({ type: 'jsonb', nullable: true })
+  need!: Record<string, unknown> | null;
+
+  /** Why the current target was chosen: the ranking with its factors. */
+  @Column({ type: 'jsonb', nullable: true })
+  explanation!: Record<string, unknown> | null;
+
+  @Column({ type: 'text', nullable: true })
+  reason!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -1,0 +1,166 @@
+import { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
+
+export const CARERELAY_IDENTIFIER_SYSTEM = 'https://carerelay.example/fhir/identifier';
+export const CBO_TASK_IDENTIFIER = `${CARERELAY_IDENTIFIER_SYSTEM}/cbo-task`;
+export const FILLER_ORDER_IDENTIFIER = `${CARERELAY_IDENTIFIER_SYSTEM}/filler-order`;
+const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
+
+export interface SourceContext {
+  task: Resource;
+  serviceRequest?: Resource;
+  patient?: Resource;
+}
+
+export interface SourceTaskUpdate {
+  status: string;
+  statusReason?: string;
+  businessStatus?: string;
+  output?: unknown[];
+}
+
+const idFromLocation = (location: string | undefined, type: string): string => {
+  const match = location?.match(new RegExp(`${type}/([^/]+)`));
+  if (!match) throw new Error(`transaction response has no ${type} location (${location})`);
+  return match[1];
+};
+
+/**
+ * Every FHIR read and write the referral workflow makes, through the FHIR API as the platform's
+ * own system client. Writes are idempotent: conditional creates on CareRelay identifiers, and
+ * If-Match updates that leave a resource alone when it already says what we would write.
+ */
+export class ReferralFhirGateway {
+  constructor(
+    private readonly fhir: FhirApiClient,
+    private readonly platformOrganizationId: string,
+  ) {}
+
+  async sourceContext(taskId: string): Promise<SourceContext> {
+    const task = await this.fhir.read('Task', taskId);
+    const focus: string | undefined = task.focus?.reference;
+    const serviceRequest = focus?.startsWith('ServiceRequest/')
+      ? await this.fhir.read('ServiceRequest', focus.split('/')[1])
+      : undefined;
+    const subject: string | undefined = task.for?.reference ?? serviceRequest?.subject?.reference;
+    const patient = subject?.startsWith('Patient/')
+      ? await this.fhir.read('Patient', subject.split('/')[1])
+      : undefined;
+    return { task, serviceRequest, patient };
+  }
+
+  /** The CBO's filler-order ServiceRequest and Task, in one transaction, created at most once. */
+  async createCboTask(input: {
+    referralId: string;
+    attempt: number;
+    organizationId: string;
+    source: SourceContext;
+  }): Promise<{ taskId: string; serviceRequestId: string }> {
+    const { referralId, attempt, organizationId, source } = input;
+    const key = `${referralId}-${attempt}`;
+    const now = new Date().toISOString();
+    const platform = { reference: `Organization/${this.platformOrganizationId}` };
+    const serviceRequest: Resource = {
+      resourceType: 'ServiceRequest',
+      identifier: [{ system: FILLER_ORDER_IDENTIFIER, value: key }],
+      status: 'active',
+      intent: 'filler-order',
+      basedOn: source.serviceRequest
+        ? [{ reference: `ServiceRequest/${source.serviceRequest.id}` }]
+        : undefined,
+      category: source.serviceRequest?.category,
+      code: source.serviceRequest?.code,
+      subject: source.serviceRequest?.subject ?? source.task.for,
+      authoredOn: now,
+      requester: platform,
+      performer: [{ reference: `Organization/${organizationId}` }],
+      reasonReference: source.serviceRequest?.reasonReference,
+      supportingInfo: source.serviceRequest?.supportingInfo,
+    };
+    const task: Resource = {
+      resourceType: 'Task',
+      identifier: [{ system: CBO_TASK_IDENTIFIER, value: key }],
+      partOf: [{ reference: `Task/${source.task.id}` }],
+      status: 'requested',
+      intent: 'order',
+      priority: source.task.priority,
+      code: {
+        coding: [
+          { system: TASK_CODE_SYSTEM, code: 'fulfill', display: 'Fulfill the focal request' },
+        ],
+      },
+      focus: { reference: 'urn:uuid:cbo-service-request' },
+      for: source.task.for,
+      authoredOn: now,
+      requester: platform,
+      owner: { reference: `Organization/${organizationId}` },
+    };
+    const bundle: Resource = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:cbo-service-request',
+          resource: JSON.parse(JSON.stringify(serviceRequest)),
+          request: {
+            method: 'POST',
+            url: 'ServiceRequest',
+            ifNoneExist: `identifier=${FILLER_ORDER_IDENTIFIER}|${key}`,
+          },
+        },
+        {
+          fullUrl: 'urn:uuid:cbo-task',
+          resource: JSON.parse(JSON.stringify(task)),
+          request: {
+            method: 'POST',
+            url: 'Task',
+            ifNoneExist: `identifier=${CBO_TASK_IDENTIFIER}|${key}`,
+          },
+        },
+      ],
+    };
+    const response: Bundle = await this.fhir.transaction(bundle);
+    const [srEntry, taskEntry] = (response.entry ?? []) as Array<{
+      response?: { location?: string };
+    }>;
+    return {
+      serviceRequestId: idFromLocation(srEntry?.response?.location, 'ServiceRequest'),
+      taskId: idFromLocation(taskEntry?.response?.location, 'Task'),
+    };
+  }
+
+  async readTask(taskId: string): Promise<Resource> {
+    return this.fhir.read('Task', taskId);
+  }
+
+  async cancelCboTask(taskId: string, reason: string): Promise<void> {
+    await this.fhir.updateWithIfMatch('Task', taskId, (task) => {
+      if (
+        ['cancelled', 'completed', 'failed', 'rejected', 'entered-in-error'].includes(task.status)
+      )
+        return undefined;
+      return { ...task, status: 'cancelled', statusReason: { text: reason } };
+    });
+  }
+
+  async updateSourceTask(taskId: string, update: SourceTaskUpdate): Promise<void> {
+    await this.fhir.updateWithIfMatch('Task', taskId, (task) => {
+      const next: Resource = { ...task, status: update.status };
+      if (update.statusReason) next.statusReason = { text: update.statusReason };
+      else delete next.statusReason;
+      if (update.businessStatus) next.businessStatus = { text: update.businessStatus };
+      if (update.output) next.output = update.output;
+      const unchanged =
+        task.status === next.status &&
+        JSON.stringify(task.statusReason) === JSON.stringify(next.statusReason) &&
+        JSON.stringify(task.businessStatus) === JSON.stringify(next.businessStatus) &&
+        JSON.stringify(task.output) === JSON.stringify(next.output);
+      return unchanged ? undefined : next;
+    });
+  }
+
+  async completeServiceRequest(serviceRequestId: string): Promise<void> {
+    await this.fhir.updateWithIfMatch('ServiceRequest', serviceRequestId, (sr) =>
+      sr.status === 'completed' ? undefined : { ...sr, status: 'completed' },
+    );
+  }
+}

@@ -1,0 +1,93 @@
+import { Controller } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import {
+  CloudEvent,
+  ConsentEventV1,
+  EventTypes,
+  FhirResourceChangedV1,
+  FollowupEventV1,
+} from '@carerelay/contracts';
+import { EventContext } from '@carerelay/messaging';
+import { ConsentView } from '../consent-view/consent-view';
+import { newReferralFrom } from './referral-intake.rules';
+import { ReferralWorkflowService } from './referral-workflow.service';
+
+/** The events that move referrals: FHIR changes, consent decisions and follow-up deadlines. */
+@Controller()
+export class ReferralEventsHandler {
+  constructor(
+    private readonly workflow: ReferralWorkflowService,
+    private readonly consents: ConsentView,
+  ) {}
+
+  @EventPattern(EventTypes.fhirResourceChanged.type)
+  async onResourceChanged(
+    @Payload() event: CloudEvent<FhirResourceChangedV1>,
+    @Ctx() context: EventContext,
+  ) {
+    const change = event.data;
+    if (change.resourceType !== 'Task' || !change.resource) return;
+    const intake = newReferralFrom(change);
+    if (intake) return this.workflow.intake(context.manager, intake, event.traceparent);
+    if (change.action === 'update') {
+      return this.workflow.taskChanged(
+        context.manager,
+        { id: change.id, ...change.resource },
+        event.traceparent,
+      );
+    }
+  }
+
+  @EventPattern(EventTypes.consentGranted.type)
+  async onConsentGranted(
+    @Payload() event: CloudEvent<ConsentEventV1>,
+    @Ctx() context: EventContext,
+  ) {
+    await this.consents.record(context.manager, 'granted', event.data);
+    await this.workflow.consentGranted(context.manager, event.data.patientId, event.traceparent);
+  }
+
+  @EventPattern(EventTypes.consentRevoked.type)
+  async onConsentRevoked(
+    @Payload() event: CloudEvent<ConsentEventV1>,
+    @Ctx() context: EventContext,
+  ) {
+    await this.consents.record(context.manager, 'revoked', event.data);
+    await this.workflow.consentRevoked(
+      context.manager,
+      event.data.patientId,
+      event.data.organizationId,
+      event.traceparent,
+    );
+  }
+
+  @EventPattern(EventTypes.consentExpired.type)
+  async onConsentExpired(
+    @Payload() event: CloudEvent<ConsentEventV1>,
+    @Ctx() context: EventContext,
+  ) {
+    await this.consents.record(context.manager, 'expired', event.data);
+    await this.workflow.consentRevoked(
+      context.manager,
+      event.data.patientId,
+      event.data.organizationId,
+      event.traceparent,
+    );
+  }
+
+  @EventPattern(EventTypes.followupBreached.type)
+  async onFollowupBreached(
+    @Payload() event: CloudEvent<FollowupEventV1>,
+    @Ctx() context: EventContext,
+  ) {
+    if (event.data.kind !== 'acceptance') return;
+    const attempt = Number(event.data.detail?.attempt);
+    if (!Number.isInteger(attempt)) return;
+    await this.workflow.acceptanceBreached(
+      context.manager,
+      event.data.referralId,
+      attempt,
+      event.traceparent,
+    );
+  }
+}

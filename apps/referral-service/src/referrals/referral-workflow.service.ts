@@ -1,0 +1,344 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { ReferralEventTypes, ReferralEventV1, ReferralState } from '@carerelay/contracts';
+import {
+  DeriveNeedInput,
+  ReferralNeed,
+  deriveReferralNeed,
+  rankServices,
+} from '@carerelay/directory';
+import { OutboxWriter } from '@carerelay/messaging';
+import {
+  ConsentCoverage,
+  ConsentView,
+  coversAnyone,
+  coversOrganization,
+} from '../consent-view/consent-view';
+import { DirectoryView } from '../directory-view/directory-view';
+import { ReferralFhirGateway, SourceContext } from '../fhir/referral-fhir.gateway';
+import { Referral } from './referral.entity';
+import { NewReferral } from './referral-intake.rules';
+import {
+  CboTaskFacts,
+  Decision,
+  ReferralSnapshot,
+  RerouteCause,
+  RoutingPolicy,
+  acceptanceBreachCause,
+  decideRoute,
+  isOpen,
+  onCboTaskChanged,
+  onConsentKnown,
+  onConsentRevoked,
+  onSourceCancelled,
+  rejectionCause,
+} from './referral-workflow.rules';
+
+export const REFERRAL_FHIR_GATEWAY = Symbol('REFERRAL_FHIR_GATEWAY');
+export const ROUTING_POLICY = Symbol('ROUTING_POLICY');
+
+const snapshotOf = (referral: Referral): ReferralSnapshot => ({
+  id: referral.id,
+  state: referral.state,
+  attempt: referral.attempt,
+  targetOrganizationId: referral.targetOrganizationId,
+  cboTaskId: referral.cboTaskId,
+  triedOrganizationIds: referral.triedOrganizationIds ?? [],
+});
+
+/**
+ * Carries out the workflow's decisions: FHIR writes through the FHIR API (idempotent), then the
+ * referral row and its events in the caller's transaction (the consumer's inbox transaction).
+ * Every entry point locks the referral row first, so the events of one referral — which arrive on
+ * several topics and partitions — are applied one at a time.
+ */
+@Injectable()
+export class ReferralWorkflowService {
+  constructor(
+    private readonly outbox: OutboxWriter,
+    private readonly directory: DirectoryView,
+    private readonly consents: ConsentView,
+    @Inject(REFERRAL_FHIR_GATEWAY) private readonly fhir: ReferralFhirGateway,
+    @Inject(ROUTING_POLICY) private readonly policy: RoutingPolicy,
+  ) {}
+
+  async intake(manager: EntityManager, intake: NewReferral, traceparent?: string): Promise<void> {
+    const referrals = manager.getRepository(Referral);
+    const inserted = await manager.query(
+      `INSERT INTO "${referrals.metadata.schema}".referral (id, source_task_version, requester_organization_id, patient_id, service_request_id, state)
+       VALUES ($1, $2, $3, $4, $5, 'requested') ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [
+        intake.taskId,
+        intake.taskVersion,
+        intake.requesterOrganizationId ?? null,
+        intake.patientId ?? null,
+        intake.serviceRequestId ?? null,
+      ],
+    );
+    if (inserted.length === 0) return;
+    const referral = await this.lock(manager, intake.taskId);
+    if (!referral) return;
+    await this.emit(manager, referral, [{ state: 'requested' }], traceparent);
+    const source = await this.fhir.sourceContext(referral.id);
+    referral.need = this.needOf(source) as unknown as Record<string, unknown>;
+    await manager.query(
+      `UPDATE "${referrals.metadata.schema}".referral SET need = $2 WHERE id = $1`,
+      [referral.id, JSON.stringify(referral.need)],
+    );
+    await this.gateOnConsent(manager, referral, traceparent);
+  }
+
+  async consentGranted(
+    manager: EntityManager,
+    patientId: string,
+    traceparent?: string,
+  ): Promise<void> {
+    for (const referral of await this.lockOpenForPatient(manager, patientId)) {
+      if (referral.state === 'awaiting-consent')
+        await this.gateOnConsent(manager, referral, traceparent);
+    }
+  }
+
+  async consentRevoked(
+    manager: EntityManager,
+    patientId: string,
+    organizationId: string | null,
+    traceparent?: string,
+  ): Promise<void> {
+    for (const referral of await this.lockOpenForPatient(manager, patientId)) {
+      const coverage = await this.consents.coverage(manager, patientId);
+      // Another consent still covering the target keeps the referral where it is.
+      if (
+        referral.targetOrganizationId &&
+        coversOrganization(coverage, referral.targetOrganizationId)
+      )
+        continue;
+      const decision = onConsentRevoked(
+        snapshotOf(referral),
+        organizationId ?? referral.targetOrganizationId,
+      );
+      await this.apply(manager, referral, decision, traceparent);
+    }
+  }
+
+  async taskChanged(
+    manager: EntityManager,
+    task: { id: string; status?: string; statusReason?: { text?: string } },
+    traceparent?: string,
+  ) {
+    const cboReferral = await this.lockBy(manager, 'cbo_task_id', task.id);
+    if (cboReferral) {
+      const facts: CboTaskFacts = {
+        taskId: task.id,
+        status: task.status ?? '',
+        statusReason: task.statusReason?.text,
+      };
+      const outcome = onCboTaskChanged(snapshotOf(cboReferral), facts);
+      if (outcome === 'reroute') {
+        await this.route(
+          manager,
+          cboReferral,
+          rejectionCause(snapshotOf(cboReferral), facts),
+          traceparent,
+        );
+      } else {
+        await this.apply(manager, cboReferral, outcome, traceparent);
+      }
+      return;
+    }
+    if (task.status === 'cancelled') {
+      const source = await this.lock(manager, task.id);
+      if (source)
+        await this.apply(
+          manager,
+          source,
+          onSourceCancelled(snapshotOf(source), task.statusReason?.text),
+          traceparent,
+        );
+    }
+  }
+
+  async acceptanceBreached(
+    manager: EntityManager,
+    referralId: string,
+    attempt: number,
+    traceparent?: string,
+  ) {
+    const referral = await this.lock(manager, referralId);
+    if (!referral) return;
+    const cause = acceptanceBreachCause(snapshotOf(referral), attempt);
+    if (cause) await this.route(manager, referral, cause, traceparent);
+  }
+
+  private async gateOnConsent(
+    manager: EntityManager,
+    referral: Referral,
+    traceparent?: string,
+  ): Promise<void> {
+    const coverage = referral.patientId
+      ? await this.consents.coverage(manager, referral.patientId)
+      : { networkWide: false, organizationIds: [] };
+    const outcome = onConsentKnown(snapshotOf(referral), coversAnyone(coverage));
+    if (outcome === 'route') await this.route(manager, referral, undefined, traceparent, coverage);
+    else await this.apply(manager, referral, outcome, traceparent);
+  }
+
+  private async route(
+    manager: EntityManager,
+    referral: Referral,
+    cause: RerouteCause | undefined,
+    traceparent?: string,
+    knownCoverage?: ConsentCoverage,
+  ): Promise<void> {
+    const coverage =
+      knownCoverage ??
+      (referral.patientId
+        ? await this.consents.coverage(manager, referral.patientId)
+        : { networkWide: false, organizationIds: [] });
+    const directory = await this.directory.snapshot();
+    const need = (referral.need ?? { categories: [] }) as unknown as ReferralNeed;
+    const ranked = rankServices(
+      { ...need, excludeOrganizationIds: referral.triedOrganizationIds },
+      directory.services,
+      { organizations: directory.organizations, locations: directory.locations, limit: 10 },
+    ).filter((candidate) => coversOrganization(coverage, candidate.organizationId));
+    const decision = decideRoute(snapshotOf(referral), ranked, this.policy, cause);
+    const chosen = ranked.find((c) => c.organizationId === decision.patch.targetOrganizationId);
+    if (chosen) {
+      referral.targetServiceId = chosen.serviceId;
+      referral.explanation = {
+        chosen: {
+          serviceId: chosen.serviceId,
+          organizationId: chosen.organizationId,
+          score: chosen.score,
+          ...chosen.explanation,
+        },
+        alternatives: ranked
+          .filter((c) => c !== chosen)
+          .slice(0, 4)
+          .map((c) => ({
+            serviceId: c.serviceId,
+            organizationId: c.organizationId,
+            score: c.score,
+          })),
+      };
+    }
+    await this.apply(manager, referral, decision, traceparent);
+  }
+
+  private async apply(
+    manager: EntityManager,
+    referral: Referral,
+    decision: Decision,
+    traceparent?: string,
+  ) {
+    if (decision.events.length === 0 && decision.commands.length === 0) return;
+    Object.assign(referral, decision.patch);
+    for (const command of decision.commands) {
+      switch (command.kind) {
+        case 'create-cbo-task': {
+          const source = await this.fhir.sourceContext(referral.id);
+          const created = await this.fhir.createCboTask({
+            referralId: referral.id,
+            attempt: command.attempt,
+            organizationId: command.organizationId,
+            source,
+          });
+          referral.cboTaskId = created.taskId;
+          referral.cboServiceRequestId = created.serviceRequestId;
+          referral.targetServiceId = command.serviceId;
+          break;
+        }
+        case 'cancel-cbo-task':
+          await this.fhir.cancelCboTask(command.cboTaskId, command.reason);
+          break;
+        case 'update-source-task': {
+          const output =
+            command.copyOutputFromCboTask && referral.cboTaskId
+              ? (await this.fhir.readTask(referral.cboTaskId)).output
+              : undefined;
+          await this.fhir.updateSourceTask(referral.id, {
+            status: command.status,
+            statusReason: command.statusReason,
+            businessStatus: command.businessStatus,
+            output,
+          });
+          break;
+        }
+        case 'complete-source-service-request':
+          if (referral.serviceRequestId)
+            await this.fhir.completeServiceRequest(referral.serviceRequestId);
+          break;
+      }
+    }
+    referral.state = decision.state;
+    referral.reason = decision.events.at(-1)?.reason ?? referral.reason;
+    await manager.getRepository(Referral).save(referral);
+    await this.emit(manager, referral, decision.events, traceparent);
+  }
+
+  private async emit(
+    manager: EntityManager,
+    referral: Referral,
+    events: Decision['events'],
+    traceparent?: string,
+  ): Promise<void> {
+    for (const event of events) {
+      const data: ReferralEventV1 = {
+        referralId: referral.id,
+        state: event.state,
+        occurredAt: new Date().toISOString(),
+        sourceTaskId: referral.id,
+        requesterOrganizationId: referral.requesterOrganizationId ?? undefined,
+        targetOrganizationId: event.organizationId ?? referral.targetOrganizationId ?? undefined,
+        cboTaskId: referral.cboTaskId ?? undefined,
+        patientId: referral.patientId ?? undefined,
+        reason: event.reason,
+        attempt: referral.attempt,
+        explanation: event.state === 'routed' ? (referral.explanation ?? undefined) : undefined,
+      };
+      await this.outbox.append(manager, ReferralEventTypes[event.state as ReferralState], data, {
+        subject: referral.id,
+        traceparent,
+      });
+    }
+  }
+
+  private needOf(source: SourceContext): ReferralNeed & { notes?: string[] } {
+    if (!source.serviceRequest)
+      return { categories: [], notes: ['the Task has no ServiceRequest focus'] };
+    const derived = deriveReferralNeed({
+      serviceRequest: source.serviceRequest as DeriveNeedInput['serviceRequest'],
+      patient: source.patient as DeriveNeedInput['patient'],
+    });
+    return { ...derived.need, notes: derived.notes };
+  }
+
+  private lock(manager: EntityManager, id: string): Promise<Referral | null> {
+    return this.lockBy(manager, 'id', id);
+  }
+
+  private async lockBy(
+    manager: EntityManager,
+    column: 'id' | 'cbo_task_id',
+    value: string,
+  ): Promise<Referral | null> {
+    return manager
+      .getRepository(Referral)
+      .createQueryBuilder('referral')
+      .where(`referral.${column} = :value`, { value })
+      .setLock('pessimistic_write')
+      .getOne();
+  }
+
+  private async lockOpenForPatient(manager: EntityManager, patientId: string): Promise<Referral[]> {
+    const referrals = await manager
+      .getRepository(Referral)
+      .createQueryBuilder('referral')
+      .where('referral.patient_id = :patientId', { patientId })
+      .orderBy('referral.created_at')
+      .setLock('pessimistic_write')
+      .getMany();
+    return referrals.filter((referral) => isOpen(referral.state));
+  }
+}
