@@ -14,8 +14,7 @@
 // radius area); rejection reasons are not even formatted when ranking, explanations are built
 // only for candidates. Measured on generateSampleDirectory({ services: 10000 }) with 500 varied
 // needs: p50 ≈ 2 ms, p95 ≈ 4 ms per ranking (Node 20, 2 shared vCPUs; ≈ 4 / 11 ms under heavy
-// load), see
-// libs/directory/README.md. Callers ranking many needs against one directory should pass
+// load), see libs/directory/README.md. Callers ranking many needs against one directory pass
 // `locations`, `organizations` and `zipCentroids` as Maps so they are not re-indexed per call.
 
 import type {
