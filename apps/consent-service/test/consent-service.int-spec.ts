@@ -57,17 +57,20 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
   let producer: Producer;
   let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
 
+  const groupId = uniqueName('consent-service-it');
+  const start = () =>
+    startConsentService(
+      loadConfig(ConsentServiceConfig, {
+        ...testEnv(),
+        OUTBOX_POLL_MS: '50',
+        CONSENT_TIMER_POLL_MS: '100',
+      }),
+      { schema, groupId, port: 0 },
+    );
+  let second: INestApplication | undefined;
+
   beforeAll(async () => {
-    const config = loadConfig(ConsentServiceConfig, {
-      ...testEnv(),
-      OUTBOX_POLL_MS: '50',
-      CONSENT_TIMER_POLL_MS: '100',
-    });
-    app = await startConsentService(config, {
-      schema,
-      groupId: uniqueName('consent-service-it'),
-      port: 0,
-    });
+    app = await start();
     dataSource = app.get(DataSource);
     url = await app.getUrl();
     events = await collectTopics([TOPICS.consentEvents.name]);
@@ -78,6 +81,7 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
   afterAll(async () => {
     await producer?.disconnect();
     await events?.stop();
+    await second?.close();
     await app?.close();
     await dropSchema(testEnv().DATABASE_URL, schema);
   });
@@ -445,5 +449,29 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/carerelay_outbox_backlog \d+/);
     expect(metrics).toMatch(/carerelay_consent_events_total\{type="granted"\} \d+/);
+  });
+
+  it('the expiry timer survives a restart and fires once with two instances running', async () => {
+    const patient = fhirId('pat');
+    const end = new Date(Date.now() + 3000);
+    const consent = sdohConsent(fhirId('consent'), patient, {
+      provision: { type: 'permit', period: { end: end.toISOString() } },
+    });
+    await publishConsent(consent, '1');
+    await waitForEvents(patient, 1, 'consent.granted');
+    await app.close();
+    // the period ends while no instance runs
+    await quiet(Math.max(0, end.getTime() + 500 - Date.now()));
+    app = await start();
+    second = await start();
+    dataSource = app.get(DataSource);
+    url = await app.getUrl();
+    const [, expired] = await waitForEvents(patient, 2, 'consent.expired after the restart');
+    expect(expired.type).toBe(EventTypes.consentExpired.type);
+    await quiet(2000);
+    expect(consentEvents(patient).map((e) => e.type)).toEqual([
+      EventTypes.consentGranted.type,
+      EventTypes.consentExpired.type,
+    ]);
   });
 });
