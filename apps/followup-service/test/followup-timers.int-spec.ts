@@ -22,6 +22,7 @@ import { FollowupServiceConfig } from '../src/followup-service.config';
 
 const BREACHED = 'org.carerelay.followup.breached.v1';
 const RECORDED = 'org.carerelay.followup.recorded.v1';
+const DUE = 'org.carerelay.followup.due.v1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Acceptance within 2 s; reminders and closure far enough away not to fire during a test. */
@@ -179,6 +180,58 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     });
   });
 
+  it('follows the policy of the network the requester belongs to', async () => {
+    const put = (networkId: string, body: unknown) =>
+      fetch(`${url}/policies/${networkId}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const netB = {
+      timeZone: 'America/Chicago',
+      holidays: ['2026-12-25'],
+      acceptance: { within: 'PT1H', calendar: 'calendar', warnBefore: 600 },
+      reminders: [],
+      closure: { within: 'P10D' },
+      organizations: ['hospital-b'],
+    };
+    expect((await put('net-b', netB)).status).toBe(200);
+    const clash = await put('net-c', { ...netB, organizations: ['hospital-b'] });
+    expect(clash.status).toBe(409);
+    expect(JSON.stringify(await clash.json())).toMatch(/hospital-b \(net-b\)/);
+
+    const referralId = newReferralId();
+    const occurredAt = new Date();
+    await publish(referralId, 'requested', { requesterOrganizationId: 'hospital-b' });
+    await publish(referralId, 'routed', {
+      requesterOrganizationId: 'hospital-b',
+      targetOrganizationId: 'cbo-3',
+      attempt: 1,
+      occurredAt: occurredAt.toISOString(),
+    });
+    const timers = await waitFor(
+      async () => {
+        const all = await timersOf(referralId);
+        return all.filter((t) => t.kind === 'acceptance').length === 2 && all;
+      },
+      { what: 'acceptance deadline and warning', timeoutMs: 20_000 },
+    );
+    const deadline = timers.find((t) => t.kind === 'acceptance' && t.stage === 'deadline')!;
+    const warning = timers.find((t) => t.kind === 'acceptance' && t.stage === 'warning')!;
+    expect(new Date(deadline.dueAt).getTime()).toBe(occurredAt.getTime() + 3_600_000);
+    expect(new Date(warning.dueAt).getTime()).toBe(occurredAt.getTime() + 3_000_000);
+    expect(timers.every((t) => (t as { networkId?: string }).networkId === 'net-b')).toBe(true);
+    expect(timers.some((t) => t.kind === 'closure')).toBe(true);
+
+    const policy = await (await fetch(`${url}/policies/net-b`)).json();
+    expect(policy).toMatchObject({
+      networkId: 'net-b',
+      timeZone: 'America/Chicago',
+      acceptance: { within: 'PT1H', warnBefore: 'PT10M', calendar: 'calendar' },
+      organizations: ['hospital-b'],
+    });
+  });
+
   it('records a contact attempt and announces followup.recorded', async () => {
     const referralId = newReferralId();
     const response = await fetch(`${url}/referrals/${referralId}/contact-attempts`, {
@@ -212,6 +265,51 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     expect(await timersOf(referralId)).toEqual([
       expect.objectContaining({ kind: 'reminder', status: 'pending' }),
     ]);
+  });
+
+  it('sends an inactivity reminder as followup.due, and an outcome as followup.recorded', async () => {
+    const put = await fetch(`${url}/policies/net-r`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        acceptance: { within: 'PT1H', calendar: 'calendar' },
+        reminders: ['PT1S'],
+        closure: { within: 'P30D' },
+        organizations: ['hospital-r'],
+      }),
+    });
+    expect(put.status).toBe(200);
+    const referralId = newReferralId();
+    await publish(referralId, 'requested', { requesterOrganizationId: 'hospital-r' });
+    const due = await waitFor(() => eventsOf(referralId, DUE)[0], {
+      what: 'followup.due for the reminder',
+      timeoutMs: 20_000,
+    });
+    expect(JSON.parse(due.value!)).toMatchObject({
+      referralId,
+      kind: 'reminder',
+      detail: { stage: 'reminder', reminder: 1, networkId: 'net-r' },
+    });
+
+    const outcome = await fetch(`${url}/referrals/${referralId}/followup-outcomes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'resolved', note: 'food pantry visit confirmed' }),
+    });
+    expect(outcome.status).toBe(201);
+    const recorded = await waitFor(() => eventsOf(referralId, RECORDED)[0], {
+      what: 'followup.recorded for the outcome',
+      timeoutMs: 20_000,
+    });
+    expect(JSON.parse(recorded.value!)).toMatchObject({
+      kind: 'followup-outcome',
+      detail: { status: 'resolved', hasNote: true },
+    });
+    // The outcome is activity: the reminder is scheduled again and fires again.
+    await waitFor(() => eventsOf(referralId, DUE).length >= 2, {
+      what: 'a second reminder after the outcome',
+      timeoutMs: 20_000,
+    });
   });
 
   it('refuses bad input with 400 naming the field', async () => {
