@@ -14,7 +14,12 @@ let ClientClass: (new (config: ClientConfig) => FhirKitClient) | undefined;
  */
 export function fhirKitClientClass(): new (config: ClientConfig) => FhirKitClient {
   if (!ClientClass) {
-    const nodeRequire = createRequire(__filename);
+    // Under jest, `module.createRequire` is jest's own (it cannot load ESM); Node's real one is
+    // reachable through process.getBuiltinModule (Node >= 20.16).
+    const builtin = (
+      process as unknown as { getBuiltinModule?: (id: string) => typeof import('node:module') }
+    ).getBuiltinModule?.('node:module');
+    const nodeRequire = (builtin?.createRequire ?? createRequire)(__filename);
     const entry = (nodeRequire.resolve.paths('fhir-kit-client') ?? [])
       .map((dir) => path.join(dir, 'fhir-kit-client', 'dist', 'index.js'))
       .find((file) => existsSync(file));
