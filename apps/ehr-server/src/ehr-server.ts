@@ -1,0 +1,186 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getStatus, isOk, normalizeOperationOutcome } from '@medplum/core';
+import {
+  FhirRouter,
+  MemoryRepository,
+  type FhirRequest,
+  type HttpMethod,
+} from '@medplum/fhir-router';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '@carerelay/fhir';
+
+export interface EhrServerOptions {
+  /** 0 = any free port (tests). */
+  port?: number;
+  host?: string;
+  /** Largest request body accepted. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningEhrServer {
+  /** The FHIR base URL, e.g. http://127.0.0.1:8090/fhir */
+  baseUrl: string;
+  port: number;
+  repo: MemoryRepository;
+  /** Refuse connections for a while (tests of outages): the socket closes, the data stays. */
+  stop: () => Promise<void>;
+  /** Listen again on the same port with the same data. */
+  start: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+const METHODS = new Set<HttpMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(Object.assign(new Error('body too large'), { status: 413 }));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/fhir+json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function outcomeOf(status: number, code: string, diagnostics: string): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: code as 'invalid', diagnostics }],
+  };
+}
+
+/**
+ * The stand-in EHR FHIR server for tests and the demo: Medplum's FHIR router and in-memory
+ * repository (a real FHIR R4 implementation we did not write) behind a small node:http server at
+ * `<host>:<port>/fhir`, JSON only. It has NO authentication: a local test server, loopback only.
+ */
+export async function startEhrServer(options: EhrServerOptions = {}): Promise<RunningEhrServer> {
+  loadFhirDefinitions();
+  const host = options.host ?? '127.0.0.1';
+  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const router = new FhirRouter();
+  const repo = new MemoryRepository();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
+    if (!url.pathname.startsWith('/fhir')) {
+      send(res, 404, outcomeOf(404, 'not-found', 'the FHIR base is /fhir'));
+      return;
+    }
+    const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
+    if (!METHODS.has(method)) {
+      send(res, 405, outcomeOf(405, 'not-supported', `${method} is not supported`));
+      return;
+    }
+    let body: unknown;
+    const text = await readBody(req, maxBody);
+    if (text.length > 0) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        send(res, 400, outcomeOf(400, 'invalid', 'the body is not JSON'));
+        return;
+      }
+    }
+    const query: Record<string, string | string[]> = {};
+    for (const [key, value] of url.searchParams) {
+      const previous = query[key];
+      query[key] = previous === undefined ? value : [...[previous].flat(), value];
+    }
+    const path = url.pathname.replace(/^\/fhir\/?/, '');
+    const request: FhirRequest = {
+      method,
+      url: `${path}${url.search}`,
+      pathname: '',
+      body,
+      params: {},
+      query,
+      headers: req.headers,
+    };
+    const [outcome, resource] = await router.handleRequest(request, repo);
+    const status = getStatus(outcome);
+    if (!isOk(outcome)) {
+      send(res, status, outcome);
+      return;
+    }
+    const headers: Record<string, string> = {};
+    const stored = resource as Resource | undefined;
+    if (stored?.meta?.versionId) headers.ETag = `W/"${stored.meta.versionId}"`;
+    if (stored?.meta?.lastUpdated)
+      headers['Last-Modified'] = new Date(stored.meta.lastUpdated).toUTCString();
+    if (status === 201 && stored?.id)
+      headers.Location = `${baseUrl()}/${stored.resourceType}/${stored.id}`;
+    send(res, status, resource ?? outcome, headers);
+  };
+
+  let server: Server | undefined;
+  let port = options.port ?? 8090;
+  const baseUrl = () => `http://${host}:${port}/fhir`;
+  const sockets = new Set<import('node:net').Socket>();
+
+  const listen = async (): Promise<void> => {
+    const s = createServer((req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        const status = (error as { status?: number }).status;
+        if (status === 413) send(res, 413, outcomeOf(413, 'too-costly', 'body too large'));
+        else send(res, 500, normalizeOperationOutcome(error));
+      });
+    });
+    s.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, host, () => resolve());
+    });
+    port = (s.address() as AddressInfo).port;
+    server = s;
+  };
+
+  const stop = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+
+  await listen();
+  return {
+    get baseUrl() {
+      return baseUrl();
+    },
+    get port() {
+      return port;
+    },
+    repo,
+    stop,
+    start: listen,
+    close: stop,
+  };
+}

@@ -1,0 +1,85 @@
+import { newFhirKitClient } from '@carerelay/fhir-client';
+import { startEhrServer, type RunningEhrServer } from '../src/ehr-server';
+
+type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('stand-in EHR server (Medplum FhirRouter + MemoryRepository)', () => {
+  let ehr: RunningEhrServer;
+  let client: Any;
+
+  beforeAll(async () => {
+    ehr = await startEhrServer({ port: 0 });
+    client = newFhirKitClient({ baseUrl: ehr.baseUrl });
+  });
+  afterAll(() => ehr.close());
+
+  it('creates, reads, conditionally creates, updates with If-Match and searches by _lastUpdated', async () => {
+    const patient = await client.create({
+      resourceType: 'Patient',
+      body: { resourceType: 'Patient', identifier: [{ system: 'urn:mrn', value: '1' }] },
+    });
+    expect(patient.id).toBeDefined();
+    expect(patient.meta.versionId).toBeDefined();
+    const again = await client.create({
+      resourceType: 'Patient',
+      body: { resourceType: 'Patient', identifier: [{ system: 'urn:mrn', value: '1' }] },
+      options: { headers: { 'If-None-Exist': 'identifier=urn:mrn|1' } },
+    });
+    expect(again.id).toBe(patient.id);
+
+    const sr = await client.create({
+      resourceType: 'ServiceRequest',
+      body: {
+        resourceType: 'ServiceRequest',
+        status: 'active',
+        intent: 'order',
+        subject: { reference: `Patient/${patient.id}` },
+      },
+    });
+    const task = await client.create({
+      resourceType: 'Task',
+      body: {
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        focus: { reference: `ServiceRequest/${sr.id}` },
+        for: { reference: `Patient/${patient.id}` },
+        owner: { reference: 'Organization/cp' },
+      },
+    });
+    const before = new Date(Date.parse(task.meta.lastUpdated) - 1000).toISOString();
+    const found = await client.search({
+      resourceType: 'Task',
+      searchParams: {
+        owner: 'Organization/cp',
+        status: 'requested',
+        _lastUpdated: `gt${before}`,
+        _include: ['Task:focus', 'Task:patient'],
+        _sort: '_lastUpdated',
+      },
+    });
+    // MemoryRepository answers the match only (no _include): the connector reads the rest.
+    expect(found.entry.map((e: Any) => e.resource.id)).toEqual([task.id]);
+    const none = await client.search({
+      resourceType: 'Task',
+      searchParams: { owner: 'Organization/cp', _lastUpdated: `gt${task.meta.lastUpdated}` },
+    });
+    expect(none.entry ?? []).toHaveLength(0);
+
+    const updated = await client.update({
+      resourceType: 'Task',
+      id: task.id,
+      body: { ...task, status: 'accepted' },
+      options: { headers: { 'If-Match': `W/"${task.meta.versionId}"` } },
+    });
+    expect(updated.status).toBe('accepted');
+    await expect(
+      client.update({
+        resourceType: 'Task',
+        id: task.id,
+        body: { ...task, status: 'rejected' },
+        options: { headers: { 'If-Match': `W/"${task.meta.versionId}"` } },
+      }),
+    ).rejects.toMatchObject({ response: { status: 412 } });
+  });
+});
