@@ -1,7 +1,9 @@
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { FHIR_API_ALL_MIGRATIONS } from '../../fhir-api/src/migrations';
 import { EXIT, runCli } from './clients.commands';
+import { fhirApiMigrations } from './fhir-api-migrations';
 
 async function run(argv: string[]) {
   let out = '';
@@ -49,5 +51,19 @@ describe('cli usage', () => {
       path.join(dir, 'nope'),
     ]);
     expect(missing.code).toBe(EXIT.dataError);
+  });
+});
+
+describe('cli migrations', () => {
+  it('are exactly the app’s list (store, auth, audit)', () => {
+    const names = (list: (new () => unknown)[]) =>
+      list.map((m) => (new m() as { name?: string }).name);
+    expect(names(fhirApiMigrations())).toEqual(names(FHIR_API_ALL_MIGRATIONS));
+    expect(names(fhirApiMigrations())).toEqual([
+      'MessagingTables1732300000000',
+      'FhirStoreTables1732400000000',
+      'AuthTables1732500000000',
+      'AuditTables1732500001000',
+    ]);
   });
 });

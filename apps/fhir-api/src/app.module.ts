@@ -1,5 +1,6 @@
 import {
   DynamicModule,
+  Global,
   Inject,
   MiddlewareConsumer,
   Module,
@@ -10,8 +11,14 @@ import {
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { brokersOf } from '@carerelay/config';
-import { MessagingModule, MessagingTables1732300000000, OutboxWriter } from '@carerelay/messaging';
+import { MessagingModule, OutboxWriter } from '@carerelay/messaging';
 import { PersistenceModule } from '@carerelay/persistence';
+import { AuditEventController } from './audit/audit.controller';
+import { AuditSearch } from './audit/audit-search';
+import { AuditService } from './audit/audit.service';
+import { tokenUrlOf } from './auth/auth.config';
+import { AuthModule, type AuthModuleOptions } from './auth/auth.module';
+import { AuthSettings } from './auth/token.service';
 import { capabilityStatement } from './capability';
 import { FhirApiConfig } from './fhir-api.config';
 import { DevActorGuard } from './http/dev-actor.guard';
@@ -20,8 +27,10 @@ import { FhirExceptionFilter } from './http/fhir-exception.filter';
 import { CAPABILITY_STATEMENT, FhirController } from './http/fhir.controller';
 import { BundleProcessor } from './interactions/bundle-processor';
 import { FhirInteractions } from './interactions/fhir-interactions';
-import { FhirStoreTables1732400000000 } from './store/fhir-store.migration';
+import { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS } from './migrations';
 import { ResourceStore } from './store/resource-store';
+
+export { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS };
 
 export const FHIR_API_CONFIG = Symbol('FHIR_API_CONFIG');
 
@@ -30,24 +39,81 @@ export class FhirBase {
   constructor(public url: string) {}
 }
 
-export const FHIR_API_MIGRATIONS = [MessagingTables1732300000000, FhirStoreTables1732400000000];
-
 export interface FhirApiModuleOptions {
-  /**
-   * Modules to import before the FHIR routes (the auth module: its guard sets request.actor, its
-   * routes such as /fhir/.well-known/smart-configuration must be registered before `/fhir/:type`).
-   */
+  /** Modules to import after auth and before the FHIR routes. */
   imports?: ModuleMetadata['imports'];
-  /** Extra providers, e.g. an APP_GUARD. */
+  /** Extra providers of the FHIR routes' module. */
   providers?: Provider[];
-  /** SMART token endpoint advertised in the CapabilityStatement. */
-  tokenUrl?: string;
-  /** Migrations of the imported modules (auth, audit), run after the store's in the same schema. */
+  /** Migrations of extra modules, run after FHIR_API_ALL_MIGRATIONS in the same schema. */
   migrations?: (new () => unknown)[];
+  /**
+   * Settings of the auth module (signing key, its source, token lifetime). Default: from the
+   * environment (FHIR_TOKEN_SIGNING_KEY, FHIR_TOKEN_SIGNING_KEY_SOURCE,
+   * FHIR_ACCESS_TOKEN_TTL_SECONDS); the base URL is always the app's live one.
+   */
+  auth?: Omit<AuthModuleOptions, 'baseUrl' | 'globalGuard' | 'auditRoutes'>;
 }
 
+/**
+ * With FHIR_AUTH_DISABLED (development and tests only) there is no token endpoint and no token
+ * guard, but the audit trail is the same: AuditService, AuditSearch and GET /fhir/AuditEvent.
+ */
 @Module({})
-export class AppModule implements NestModule {
+export class AuditTrailModule {
+  static register(base: FhirBase): DynamicModule {
+    return {
+      module: AuditTrailModule,
+      global: true,
+      controllers: [AuditEventController],
+      providers: [
+        { provide: AuthSettings, useValue: new AuthSettings(() => base.url) },
+        {
+          provide: AuditService,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => new AuditService(ds, schemaOfDataSource(ds)),
+        },
+        {
+          provide: AuditSearch,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => new AuditSearch(ds, schemaOfDataSource(ds)),
+        },
+      ],
+      exports: [AuthSettings, AuditService, AuditSearch],
+    };
+  }
+}
+
+function schemaOfDataSource(dataSource: DataSource): string {
+  const schema = (dataSource.options as { schema?: string }).schema;
+  if (!schema) throw new Error('the fhir-api needs a DataSource with a schema');
+  return schema;
+}
+
+/** The app's configuration and live base URL, for every module. */
+@Global()
+@Module({})
+export class FhirCoreModule {
+  static register(config: FhirApiConfig, base: FhirBase): DynamicModule {
+    return {
+      module: FhirCoreModule,
+      global: true,
+      providers: [
+        { provide: FHIR_API_CONFIG, useValue: config },
+        { provide: FhirBase, useValue: base },
+      ],
+      exports: [FHIR_API_CONFIG, FhirBase],
+    };
+  }
+}
+
+/**
+ * The FHIR REST routes (`/fhir`, `/fhir/:type`, `/fhir/:type/:id`, …) and what they run on. A
+ * module of its own, imported LAST: Nest registers routes module by module in import order, and
+ * the generic `:type/:id` routes would otherwise swallow the auth module's specific ones
+ * (`/fhir/.well-known/smart-configuration`, `/fhir/AuditEvent`).
+ */
+@Module({})
+export class FhirRestModule implements NestModule {
   constructor(@Inject(FHIR_API_CONFIG) private readonly config: FhirApiConfig) {}
 
   static register(config: FhirApiConfig, options: FhirApiModuleOptions = {}): DynamicModule {
@@ -56,29 +122,9 @@ export class AppModule implements NestModule {
       ? [{ provide: APP_GUARD, useClass: DevActorGuard }]
       : [];
     return {
-      module: AppModule,
-      imports: [
-        ...(options.imports ?? []),
-        // Messaging before persistence: on shutdown its outbox relay stops before the pool closes.
-        MessagingModule.forRoot({
-          serviceName: 'fhir-api',
-          schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
-          schema,
-          entities: [],
-          migrations: [...FHIR_API_MIGRATIONS, ...(options.migrations ?? [])],
-          poolSize: config.FHIR_DB_POOL_SIZE,
-          applicationName: 'carerelay-fhir-api',
-        }),
-      ],
+      module: FhirRestModule,
       controllers: [FhirController],
       providers: [
-        { provide: FHIR_API_CONFIG, useValue: config },
-        { provide: FhirBase, useValue: new FhirBase(config.FHIR_BASE_URL) },
         {
           provide: ResourceStore,
           inject: [DataSource, OutboxWriter, FhirBase],
@@ -112,7 +158,9 @@ export class AppModule implements NestModule {
             return () => {
               let statement = cache.get(base.url);
               if (!statement) {
-                statement = capabilityStatement(base.url, options.tokenUrl);
+                statement = capabilityStatement(base.url, {
+                  tokenUrl: config.FHIR_AUTH_DISABLED ? undefined : tokenUrlOf(base.url),
+                });
                 cache.set(base.url, statement);
               }
               return statement;
@@ -123,11 +171,55 @@ export class AppModule implements NestModule {
         ...guards,
         ...(options.providers ?? []),
       ],
-      exports: [FHIR_API_CONFIG, FhirBase, ResourceStore],
+      exports: [ResourceStore, FhirInteractions],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(fhirBodyMiddleware(this.config.FHIR_MAX_BODY_BYTES)).forRoutes(FhirController);
+  }
+}
+
+/**
+ * The FHIR API: configuration, messaging (outbox), persistence (every fhir-api migration), auth
+ * (SMART Backend Services and the token guard; with FHIR_AUTH_DISABLED the dev actor guard and the
+ * audit trail only), then the FHIR routes.
+ */
+@Module({})
+export class AppModule {
+  static register(config: FhirApiConfig, options: FhirApiModuleOptions = {}): DynamicModule {
+    const schema = config.FHIR_DB_SCHEMA;
+    const base = new FhirBase(config.FHIR_BASE_URL);
+    const auth = config.FHIR_AUTH_DISABLED
+      ? AuditTrailModule.register(base)
+      : AuthModule.forRoot({
+          ...options.auth,
+          env: { ...process.env, ...options.auth?.env, FHIR_BASE_URL: config.FHIR_BASE_URL },
+          baseUrl: () => base.url,
+        });
+    return {
+      module: AppModule,
+      imports: [
+        FhirCoreModule.register(config, base),
+        // Messaging before persistence: on shutdown its outbox relay stops before the pool closes.
+        MessagingModule.forRoot({
+          serviceName: 'fhir-api',
+          schema,
+          brokers: brokersOf(config),
+          outboxPollMs: config.OUTBOX_POLL_MS,
+        }),
+        PersistenceModule.forService({
+          url: config.DATABASE_URL,
+          schema,
+          entities: [],
+          migrations: [...FHIR_API_ALL_MIGRATIONS, ...(options.migrations ?? [])],
+          poolSize: config.FHIR_DB_POOL_SIZE,
+          applicationName: 'carerelay-fhir-api',
+        }),
+        auth,
+        ...(options.imports ?? []),
+        FhirRestModule.register(config, options),
+      ],
+    };
   }
 }

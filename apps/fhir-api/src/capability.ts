@@ -34,16 +34,52 @@ export function resourceCapabilities(): ResourceCapability[] {
   });
 }
 
-export function capabilityStatement(baseUrl: string, tokenUrl?: string): CapabilityStatement {
+/** The AuditEvent search parameters GET /fhir/AuditEvent answers (src/audit/audit-search.ts). */
+export const AUDIT_EVENT_SEARCH_PARAMS = [
+  '_id',
+  'agent',
+  'entity',
+  'date',
+  'action',
+  'outcome',
+  'subtype',
+] as const;
+
+export const SMART_CONFIGURATION = '.well-known/smart-configuration';
+
+export function capabilityStatement(
+  baseUrl: string,
+  options: { tokenUrl?: string } = {},
+): CapabilityStatement {
   const statement = buildCapabilityStatement({
     baseUrl,
-    resources: resourceCapabilities(),
+    resources: [
+      ...resourceCapabilities(),
+      {
+        type: 'AuditEvent',
+        interactions: ['read', 'search-type'],
+        searchParams: AUDIT_EVENT_SEARCH_PARAMS,
+        versioning: 'no-version',
+        conditionalCreate: false,
+        documentation:
+          'Written by the server for every read, search and write of patient data; read and searched by coordinators and the platform only (others: 403). agent = Organization/<id> or a client id; date with eq, ne, gt, ge, lt, le; _count (at most 200), _offset, _sort=date|-date.',
+      },
+    ],
     systemInteractions: ['transaction', 'batch'],
     software: { name: 'CareRelay FHIR API', version: '0.1.0' },
     publisher: 'CareRelay',
-    smartBackendServices: tokenUrl ? { tokenUrl } : undefined,
+    smartBackendServices: options.tokenUrl ? { tokenUrl: options.tokenUrl } : undefined,
   });
-  // Update on a new id creates the resource (PUT Type/id): say so.
-  for (const resource of statement.rest?.[0].resource ?? []) resource.updateCreate = true;
+  const rest = statement.rest![0];
+  // Update on a new id creates the resource (PUT Type/id): say so. AuditEvents are the server's.
+  for (const resource of rest.resource ?? [])
+    resource.updateCreate = resource.type !== 'AuditEvent';
+  if (rest.security) {
+    const base = baseUrl.replace(/\/+$/, '');
+    rest.security.description =
+      `SMART Backend Services: discovery at ${base}/${SMART_CONFIGURATION}; ` +
+      'OAuth 2.0 client_credentials with a private_key_jwt assertion (RS384 or ES384) at the token endpoint; ' +
+      'system/<Type>.<cruds> (v2) and system/<Type>.read|write (v1) scopes, enforced per interaction and per Bundle entry.';
+  }
   return statement;
 }

@@ -1,12 +1,17 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema, createServiceDataSource } from '@carerelay/persistence';
 import { testEnv, uniqueName } from '@carerelay/testing';
-import { FHIR_API_MIGRATIONS } from '../src/app.module';
+import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
+import { runCli } from '../../cli/src/clients.commands';
+import { FHIR_API_ALL_MIGRATIONS } from '../src/migrations';
 import { startFhirApi } from '../src/bootstrap';
 import { FhirApiConfig } from '../src/fhir-api.config';
 
@@ -45,7 +50,7 @@ export async function startTestFhirApi(env: Record<string, string> = {}): Promis
     url: DATABASE_URL,
     schema,
     entities: [],
-    migrations: FHIR_API_MIGRATIONS,
+    migrations: FHIR_API_ALL_MIGRATIONS,
     poolSize: 2,
   });
   await db.initialize();
@@ -199,3 +204,73 @@ export function referralBundle(
     ],
   } as Bundle;
 }
+
+export interface TestClient {
+  clientId: string;
+  organizationId: string;
+  role: 'ehr' | 'cbo' | 'coordinator' | 'platform';
+  tokenUrl: string;
+  privateJwk: JWK;
+  alg: 'RS384' | 'ES384';
+  /** A FhirApiClient (fhir-kit-client with SMART Backend Services tokens) with these scopes. */
+  fhir: (scope?: string) => FhirApiClient;
+  /** A fresh access token with these scopes. */
+  token: (scope?: string) => Promise<string>;
+}
+
+/**
+ * Registers a client the way `npm run cli -- clients:add` does (the CLI's own command code, a
+ * JWKS file with the public half of a jose-generated RS384 or ES384 key), and gives FHIR clients
+ * that obtain real SMART Backend Services tokens from the app's token endpoint.
+ */
+export async function registerClient(
+  api: TestFhirApi,
+  role: TestClient['role'],
+  organizationId: string,
+  alg: TestClient['alg'] = 'ES384',
+): Promise<TestClient> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const kid = `${alg.toLowerCase()}-${randomUUID()}`;
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
+  const dir = await mkdtemp(path.join(tmpdir(), 'fhir-client-'));
+  const file = path.join(dir, 'jwks.json');
+  await writeFile(file, JSON.stringify({ keys: [publicJwk] }));
+  let out = '';
+  let err = '';
+  const code = await runCli(
+    ['clients:add', '--org', organizationId, '--role', role, '--jwks', file],
+    {
+      baseUrl: api.baseUrl,
+      dataSource: async () => api.db,
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+    },
+  );
+  await rm(dir, { recursive: true, force: true });
+  if (code !== 0) throw new Error(`clients:add failed (${code}): ${err}`);
+  const printed = JSON.parse(out) as { client_id: string; token_url: string };
+  const tokens = (scope: string) =>
+    new SmartBackendTokenSource({
+      tokenUrl: printed.token_url,
+      clientId: printed.client_id,
+      privateJwk,
+      alg,
+      scope,
+    });
+  return {
+    clientId: printed.client_id,
+    organizationId,
+    role,
+    tokenUrl: printed.token_url,
+    privateJwk,
+    alg,
+    fhir: (scope = 'system/*.cruds') => new FhirApiClient(api.baseUrl, tokens(scope)),
+    token: (scope = 'system/*.cruds') => tokens(scope).token(),
+  };
+}
+
+/** Authorization header for http(). */
+export const bearer = (token: string): Record<string, string> => ({
+  authorization: `Bearer ${token}`,
+});

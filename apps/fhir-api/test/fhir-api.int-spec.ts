@@ -79,7 +79,7 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
         'business-status',
       ]),
     );
-    expect(rest.resource).toHaveLength(18);
+    expect(rest.resource).toHaveLength(19); // the 18 IG types and AuditEvent (read, search)
   });
 
   describe('an EHR (fhir-kit-client) sends a referral as a transaction Bundle', () => {

@@ -1,0 +1,18 @@
+import { MessagingTables1732300000000 } from '@carerelay/messaging';
+import { AUDIT_MIGRATIONS } from './audit/migrations';
+import { AUTH_MIGRATIONS } from './auth/migrations';
+import { FhirStoreTables1732400000000 } from './store/fhir-store.migration';
+
+/** The store's own tables: the outbox (libs/messaging) and the versioned resource store. */
+export const FHIR_API_MIGRATIONS = [MessagingTables1732300000000, FhirStoreTables1732400000000];
+
+/**
+ * Every migration of the fhir-api schema, in order: the store's, then auth (clients, jti, signing
+ * key) and audit (audit_events). The app and the CLI (`npm run cli -- clients:add …`) both run
+ * exactly this list, whether or not auth is enabled, so that they never disagree on the schema.
+ */
+export const FHIR_API_ALL_MIGRATIONS = [
+  ...FHIR_API_MIGRATIONS,
+  ...AUTH_MIGRATIONS,
+  ...AUDIT_MIGRATIONS,
+];
