@@ -1,7 +1,8 @@
-import type { Bundle, BundleEntry, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import {
   assertValidFhirResource,
   badRequest,
+  checkOwnerChanges,
   checkTaskCreation,
   checkTaskUpdate,
   dateToRange,
@@ -76,6 +77,66 @@ export function taskRoleOf(
   if (isRequester && isOwner) return 'platform';
   if (isOwner) return 'owner';
   if (isRequester) return 'requester';
+  return undefined;
+}
+
+/**
+ * The platform (CareRelay's own services) acts as "platform" in the Task transition table. On a
+ * Task it did not request — a source Task an EHR sent to the platform, which the platform owns —
+ * it may change what an owner may (status, statusReason, output) and `businessStatus` (the
+ * referral's progress, mirrored from the CBO's Task); 403 naming the element otherwise.
+ */
+export function checkPlatformTaskChanges(
+  actor: RequestActor,
+  stored: StoredResource,
+  after: Task,
+): FhirError | undefined {
+  if (actor.role !== 'platform' || stored.orgs.requesterOrg === actor.organizationId) return;
+  return checkOwnerChanges(stored.resource as Task, after, { allowBusinessStatus: true });
+}
+
+/** Elements of a ServiceRequest that are the server's, not the client's. */
+const SERVER_META = new Set(['versionId', 'lastUpdated', 'source']);
+
+/**
+ * The platform may update a ServiceRequest it did not request (an EHR's source ServiceRequest)
+ * only to mark it completed (the referral was fulfilled): status → completed, nothing else.
+ * Its own ServiceRequests (filler-orders) it may change freely.
+ */
+export function checkPlatformServiceRequestChanges(
+  actor: RequestActor,
+  stored: StoredResource,
+  after: ServiceRequest,
+): FhirError | undefined {
+  if (actor.role !== 'platform' || stored.orgs.requesterOrg === actor.organizationId) return;
+  const before = stored.resource as ServiceRequest;
+  const b = before as unknown as Record<string, unknown>;
+  const a = after as unknown as Record<string, unknown>;
+  for (const key of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
+    if (key === 'status') continue;
+    if (key === 'meta') {
+      const mb = (b.meta ?? {}) as Record<string, unknown>;
+      const ma = (a.meta ?? {}) as Record<string, unknown>;
+      for (const m of new Set([...Object.keys(mb), ...Object.keys(ma)])) {
+        if (!SERVER_META.has(m) && JSON.stringify(mb[m]) !== JSON.stringify(ma[m]))
+          return forbidden(
+            `The platform may only complete another organization's ServiceRequest; not change meta.${m}`,
+            `ServiceRequest.meta.${m}`,
+          );
+      }
+      continue;
+    }
+    if (JSON.stringify(b[key]) !== JSON.stringify(a[key]))
+      return forbidden(
+        `The platform may only complete another organization's ServiceRequest; not change ${key}`,
+        `ServiceRequest.${key}`,
+      );
+  }
+  if (after.status !== before.status && after.status !== 'completed')
+    return forbidden(
+      `The platform may set another organization's ServiceRequest to completed only, not ${after.status}`,
+      'ServiceRequest.status',
+    );
   return undefined;
 }
 
@@ -305,6 +366,26 @@ export class FhirInteractions {
         },
         role,
       );
+      if (problem) throw problem;
+      const platformProblem = checkPlatformTaskChanges(tx.actor, existing, {
+        ...(resource as Task),
+        meta: {
+          ...resource.meta,
+          versionId: existing.resource.meta?.versionId,
+          lastUpdated: existing.resource.meta?.lastUpdated,
+        },
+      });
+      if (platformProblem) throw platformProblem;
+    }
+    if (resourceType === 'ServiceRequest') {
+      const problem = checkPlatformServiceRequestChanges(tx.actor, existing, {
+        ...(resource as ServiceRequest),
+        meta: {
+          ...resource.meta,
+          versionId: existing.resource.meta?.versionId,
+          lastUpdated: existing.resource.meta?.lastUpdated,
+        },
+      });
       if (problem) throw problem;
     }
     const stored = await tx.write(resource, 'PUT', existing);
