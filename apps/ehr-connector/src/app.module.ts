@@ -1,0 +1,140 @@
+import {
+  DynamicModule,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { brokersOf } from '@carerelay/config';
+import { FhirApiClient } from '@carerelay/fhir-client';
+import { MessagingModule } from '@carerelay/messaging';
+import { ObservabilityModule } from '@carerelay/observability';
+import { PersistenceModule } from '@carerelay/persistence';
+import { EHR_CONNECTOR_SERVICE_NAME, EhrConnectorConfig } from './ehr-connector.config';
+import { EhrClients, platformClient } from './fhir/fhir-clients';
+import { EHR_CONNECTOR_MIGRATIONS } from './migrations';
+import { PullPoller } from './pull/pull-poller';
+import { EhrTaskPusher } from './push/ehr-task-pusher';
+import { PushDeliveriesController } from './push/push-deliveries.controller';
+import { PushQueue } from './push/push-queue';
+import { PushWorker } from './push/push-worker';
+import {
+  CARERELAY_BASE_URL,
+  EHR_CONNECTOR_SCHEMA,
+  TaskChangesHandler,
+} from './push/task-changes.handler';
+import { EhrEndpointRegistry } from './registry/ehr-endpoint.registry';
+import { EhrEndpointsController } from './registry/ehr-endpoints.controller';
+
+export const EHR_CONNECTOR_CONFIG = Symbol('EHR_CONNECTOR_CONFIG');
+
+@Injectable()
+class BackgroundWork implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    private readonly worker: PushWorker,
+    private readonly poller: PullPoller,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.worker.start();
+    this.poller.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.poller.stop();
+    await this.worker.stop();
+  }
+}
+
+@Module({})
+export class AppModule {
+  static register(config: EhrConnectorConfig): DynamicModule {
+    const schema = config.EHR_CONNECTOR_DB_SCHEMA;
+    const logger = console;
+    return {
+      module: AppModule,
+      imports: [
+        // Messaging before persistence: on shutdown its outbox relay stops before the pool closes.
+        MessagingModule.forRoot({
+          serviceName: EHR_CONNECTOR_SERVICE_NAME,
+          schema,
+          brokers: brokersOf(config),
+          outboxPollMs: config.OUTBOX_POLL_MS,
+        }),
+        PersistenceModule.forService({
+          url: config.DATABASE_URL,
+          schema,
+          entities: [],
+          migrations: EHR_CONNECTOR_MIGRATIONS,
+          poolSize: config.EHR_CONNECTOR_DB_POOL_SIZE,
+          applicationName: 'carerelay-ehr-connector',
+        }),
+        ObservabilityModule,
+      ],
+      controllers: [TaskChangesHandler, EhrEndpointsController, PushDeliveriesController],
+      providers: [
+        { provide: EHR_CONNECTOR_CONFIG, useValue: config },
+        { provide: EHR_CONNECTOR_SCHEMA, useValue: schema },
+        { provide: CARERELAY_BASE_URL, useValue: config.FHIR_API_BASE_URL.replace(/\/$/, '') },
+        { provide: FhirApiClient, useFactory: () => platformClient(config) },
+        { provide: EhrClients, useValue: new EhrClients() },
+        {
+          provide: EhrEndpointRegistry,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) =>
+            new EhrEndpointRegistry(ds, schema, config.PLATFORM_ORGANIZATION_ID),
+        },
+        {
+          provide: PushQueue,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => new PushQueue(ds, schema),
+        },
+        {
+          provide: EhrTaskPusher,
+          inject: [EhrClients, FhirApiClient],
+          useFactory: (clients: EhrClients, carerelay: FhirApiClient) =>
+            new EhrTaskPusher(clients, carerelay),
+        },
+        {
+          provide: PushWorker,
+          inject: [DataSource, PushQueue, EhrEndpointRegistry, EhrTaskPusher],
+          useFactory: (
+            ds: DataSource,
+            queue: PushQueue,
+            registry: EhrEndpointRegistry,
+            pusher: EhrTaskPusher,
+          ) =>
+            new PushWorker(ds, queue, registry, pusher, {
+              schema,
+              pollMs: config.PUSH_POLL_MS,
+              concurrency: config.PUSH_CONCURRENCY,
+              retry: {
+                maxAttempts: config.PUSH_MAX_ATTEMPTS,
+                initialBackoffMs: config.PUSH_INITIAL_BACKOFF_MS,
+                maxBackoffMs: config.PUSH_MAX_BACKOFF_MS,
+              },
+              logger,
+            }),
+        },
+        {
+          provide: PullPoller,
+          inject: [DataSource, EhrEndpointRegistry, EhrClients, FhirApiClient],
+          useFactory: (
+            ds: DataSource,
+            registry: EhrEndpointRegistry,
+            clients: EhrClients,
+            carerelay: FhirApiClient,
+          ) =>
+            new PullPoller(ds, registry, clients, carerelay, {
+              schema,
+              tickMs: config.PULL_TICK_MS,
+              platformOrganizationId: config.PLATFORM_ORGANIZATION_ID,
+              logger,
+            }),
+        },
+        BackgroundWork,
+      ],
+    };
+  }
+}

@@ -1,0 +1,25 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FhirRequestError } from '@carerelay/fhir-client';
+import { connectEventConsumer } from '@carerelay/messaging';
+import { deadLetters } from '@carerelay/observability';
+import { AppModule } from './app.module';
+import { EhrConnectorConfig } from './ehr-connector.config';
+
+/** Builds and starts the connector; tests call it with their own schema, group and port 0. */
+export async function startEhrConnector(config: EhrConnectorConfig): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule.register(config), {
+    logger: config.LOG_LEVEL === 'silent' ? false : ['error', 'warn', 'log'],
+  });
+  app.enableShutdownHooks();
+  connectEventConsumer(app, {
+    groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
+    onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+    isTransient: (error) => error instanceof FhirRequestError && error.status === 0,
+  });
+  // init first: it migrates the schema and provisions the topics the consumer subscribes to.
+  await app.init();
+  await app.startAllMicroservices();
+  await app.listen(config.EHR_CONNECTOR_PORT, '127.0.0.1');
+  return app;
+}

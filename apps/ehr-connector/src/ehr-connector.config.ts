@@ -1,0 +1,98 @@
+import {
+  IsIn,
+  IsInt,
+  IsJSON,
+  IsNotEmpty,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
+import { ServiceConfig } from '@carerelay/config';
+
+/** Environment of the ehr-connector, validated once at start. */
+export class EhrConnectorConfig extends ServiceConfig {
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  EHR_CONNECTOR_PORT = 8085;
+
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
+  EHR_CONNECTOR_DB_SCHEMA = 'ehr_connector';
+
+  @Matches(/^[A-Za-z0-9._-]{1,100}$/)
+  EHR_CONNECTOR_CONSUMER_GROUP = 'ehr-connector';
+
+  /** CareRelay's FHIR API, used as the platform's system client (pull intake, Procedure reads). */
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  FHIR_API_BASE_URL = 'http://localhost:8080/fhir';
+
+  /** The Organization id of the Coordination Platform (owner of pulled referrals). */
+  @IsString()
+  @IsNotEmpty()
+  PLATFORM_ORGANIZATION_ID = 'carerelay-platform';
+
+  /**
+   * `smart`: SMART Backend Services as PLATFORM_CLIENT_ID; `dev`: no token, the
+   * `X-Dev-Actor: platform:<PLATFORM_ORGANIZATION_ID>` header (a fhir-api with
+   * FHIR_AUTH_DISABLED=true only: development and tests).
+   */
+  @IsIn(['smart', 'dev'])
+  FHIR_API_AUTH: 'smart' | 'dev' = 'smart';
+
+  @ValidateIf((c: EhrConnectorConfig) => c.FHIR_API_AUTH === 'smart')
+  @IsString()
+  @IsNotEmpty()
+  PLATFORM_CLIENT_ID = '';
+
+  /** The platform client's private key, a JWK (JSON) whose public half is registered. */
+  @ValidateIf((c: EhrConnectorConfig) => c.FHIR_API_AUTH === 'smart')
+  @IsJSON()
+  PLATFORM_PRIVATE_JWK = '';
+
+  @IsString()
+  PLATFORM_SCOPES = 'system/*.cruds';
+
+  /** Push: attempts of one Task version before it is parked for a coordinator to replay. */
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  PUSH_MAX_ATTEMPTS = 10;
+
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  PUSH_INITIAL_BACKOFF_MS = 500;
+
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  PUSH_MAX_BACKOFF_MS = 60_000;
+
+  /** How often the push worker looks for due deliveries (it is also woken by new ones). */
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  PUSH_POLL_MS = 200;
+
+  /** Tasks pushed at the same time (each Task's versions always go one after another). */
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  PUSH_CONCURRENCY = 16;
+
+  /** How often the pull poller looks for endpoints whose poll is due (each has its interval). */
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  PULL_TICK_MS = 1_000;
+
+  @IsInt()
+  @Min(2)
+  @Max(100)
+  EHR_CONNECTOR_DB_POOL_SIZE = 24;
+}
+
+export const EHR_CONNECTOR_SERVICE_NAME = 'ehr-connector';

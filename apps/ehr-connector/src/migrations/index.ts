@@ -1,0 +1,7 @@
+import { MessagingTables1732300000000 } from '@carerelay/messaging';
+import { EhrConnectorTables1732600000000 } from './ehr-connector-tables.migration';
+
+export const EHR_CONNECTOR_MIGRATIONS = [
+  MessagingTables1732300000000,
+  EhrConnectorTables1732600000000,
+];

@@ -1,0 +1,224 @@
+import { DataSource, EntityManager } from 'typeorm';
+import type { Resource } from '@carerelay/fhir-client';
+
+export type DeliveryState = 'pending' | 'delivered' | 'superseded' | 'parked';
+
+export interface PushDelivery {
+  id: string;
+  taskId: string;
+  version: number;
+  task: Resource;
+  changedAt: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError?: string;
+  endpointId: string;
+  ehrTaskId: string;
+  createdAt: string;
+  deliveredAt?: string;
+}
+
+interface Row {
+  id: string;
+  task_id: string;
+  version: number;
+  task: Resource;
+  changed_at: Date;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: Date;
+  last_error: string | null;
+  endpoint_id: string;
+  ehr_task_id: string;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+const toDelivery = (row: Row): PushDelivery => ({
+  id: String(row.id),
+  taskId: row.task_id,
+  version: row.version,
+  task: row.task,
+  changedAt: row.changed_at.toISOString(),
+  state: row.state,
+  attempts: row.attempts,
+  nextAttemptAt: row.next_attempt_at.toISOString(),
+  lastError: row.last_error ?? undefined,
+  endpointId: row.endpoint_id,
+  ehrTaskId: row.ehr_task_id,
+  createdAt: row.created_at.toISOString(),
+  deliveredAt: row.delivered_at?.toISOString(),
+});
+
+const SELECT = `SELECT d.*, t.endpoint_id, t.ehr_task_id`;
+
+/**
+ * The durable push queue: one row per CareRelay Task version to write to an EHR. A Task's
+ * versions are delivered one after another in version order; `push_tasks.delivered_version` is
+ * the newest version the EHR holds, and nothing at or below it is ever written again.
+ */
+export class PushQueue {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly schema: string,
+  ) {}
+
+  private get s(): string {
+    return `"${this.schema}"`;
+  }
+
+  /** In the consumer's inbox transaction. A version seen twice is queued once. */
+  async enqueue(
+    manager: EntityManager,
+    item: {
+      taskId: string;
+      version: number;
+      task: Resource;
+      changedAt: string;
+      endpointId: string;
+      ehrTaskId: string;
+    },
+  ): Promise<boolean> {
+    await manager.query(
+      `INSERT INTO ${this.s}.push_tasks (task_id, endpoint_id, ehr_task_id) VALUES ($1, $2, $3)
+       ON CONFLICT (task_id) DO NOTHING`,
+      [item.taskId, item.endpointId, item.ehrTaskId],
+    );
+    const rows: unknown[] = await manager.query(
+      `INSERT INTO ${this.s}.push_deliveries (task_id, version, task, changed_at)
+       SELECT $1, $2, $3, $4 WHERE $2 > (SELECT delivered_version FROM ${this.s}.push_tasks WHERE task_id = $1)
+       ON CONFLICT (task_id, version) DO NOTHING RETURNING id`,
+      [item.taskId, item.version, JSON.stringify(item.task), item.changedAt],
+    );
+    return rows.length > 0;
+  }
+
+  /** Tasks with a pending delivery that is due (the lowest pending version of each Task is due). */
+  async dueTasks(limit: number): Promise<string[]> {
+    const rows: { task_id: string }[] = await this.dataSource.query(
+      `SELECT task_id FROM (
+         SELECT DISTINCT ON (task_id) task_id, next_attempt_at FROM ${this.s}.push_deliveries
+         WHERE state = 'pending' ORDER BY task_id, version) first
+       WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.task_id);
+  }
+
+  /**
+   * Runs `fn` holding the Task's push lock (a transaction-scoped advisory lock), or returns false
+   * at once when another worker holds it.
+   */
+  async withTaskLock(
+    taskId: string,
+    fn: (manager: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const [{ locked }] = await manager.query(
+        'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
+        [`ehr-push:${this.schema}:${taskId}`],
+      );
+      if (!locked) return false;
+      await fn(manager);
+      return true;
+    });
+  }
+
+  async pendingOf(manager: EntityManager, taskId: string): Promise<PushDelivery[]> {
+    const rows = (await manager.query(
+      `${SELECT} FROM ${this.s}.push_deliveries d JOIN ${this.s}.push_tasks t USING (task_id)
+       WHERE d.task_id = $1 AND d.state = 'pending' ORDER BY d.version`,
+      [taskId],
+    )) as Row[];
+    return rows.map(toDelivery);
+  }
+
+  async deliveredVersion(manager: EntityManager, taskId: string): Promise<number> {
+    const [row] = await manager.query(
+      `SELECT delivered_version FROM ${this.s}.push_tasks WHERE task_id = $1`,
+      [taskId],
+    );
+    return (row?.delivered_version as number | undefined) ?? 0;
+  }
+
+  async markDelivered(manager: EntityManager, delivery: PushDelivery): Promise<void> {
+    await manager.query(
+      `UPDATE ${this.s}.push_deliveries SET state = 'delivered', delivered_at = now(), attempts = attempts + 1,
+         last_error = NULL WHERE id = $1`,
+      [delivery.id],
+    );
+    await manager.query(
+      `UPDATE ${this.s}.push_tasks SET delivered_version = GREATEST(delivered_version, $2), delivered_at = now()
+       WHERE task_id = $1`,
+      [delivery.taskId, delivery.version],
+    );
+    // Anything older still waiting (a parked version replayed late, say) must never follow it.
+    await manager.query(
+      `UPDATE ${this.s}.push_deliveries SET state = 'superseded'
+       WHERE task_id = $1 AND version < $2 AND state IN ('pending', 'parked')`,
+      [delivery.taskId, delivery.version],
+    );
+  }
+
+  async markSuperseded(manager: EntityManager, delivery: PushDelivery): Promise<void> {
+    await manager.query(`UPDATE ${this.s}.push_deliveries SET state = 'superseded' WHERE id = $1`, [
+      delivery.id,
+    ]);
+  }
+
+  async markFailed(
+    manager: EntityManager,
+    delivery: PushDelivery,
+    error: string,
+    next: { parked: boolean; delayMs: number },
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE ${this.s}.push_deliveries SET attempts = attempts + 1, last_error = $2,
+         state = CASE WHEN $3 THEN 'parked' ELSE state END,
+         next_attempt_at = now() + make_interval(secs => $4::float8 / 1000)
+       WHERE id = $1`,
+      [delivery.id, error.slice(0, 2000), next.parked, next.delayMs],
+    );
+  }
+
+  async list(state: DeliveryState, limit = 100): Promise<PushDelivery[]> {
+    const rows = (await this.dataSource.query(
+      `${SELECT} FROM ${this.s}.push_deliveries d JOIN ${this.s}.push_tasks t USING (task_id)
+       WHERE d.state = $1 ORDER BY d.id LIMIT $2`,
+      [state, limit],
+    )) as Row[];
+    return rows.map(toDelivery);
+  }
+
+  async ofTask(taskId: string): Promise<PushDelivery[]> {
+    const rows = (await this.dataSource.query(
+      `${SELECT} FROM ${this.s}.push_deliveries d JOIN ${this.s}.push_tasks t USING (task_id)
+       WHERE d.task_id = $1 ORDER BY d.version`,
+      [taskId],
+    )) as Row[];
+    return rows.map(toDelivery);
+  }
+
+  /**
+   * A coordinator's replay of a parked delivery: pending again with fresh attempts. A parked
+   * version older than what the EHR already holds is superseded instead (never written back).
+   */
+  async replay(id: string): Promise<PushDelivery | undefined> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE ${this.s}.push_deliveries d SET
+         state = CASE WHEN d.version <= t.delivered_version THEN 'superseded' ELSE 'pending' END,
+         attempts = 0, next_attempt_at = now()
+       FROM ${this.s}.push_tasks t
+       WHERE d.id = $1 AND d.state = 'parked' AND t.task_id = d.task_id
+       RETURNING d.id`,
+      [id],
+    )) as [{ id: string }[], number];
+    if (rows.length === 0) return undefined;
+    const [row] = (await this.dataSource.query(
+      `${SELECT} FROM ${this.s}.push_deliveries d JOIN ${this.s}.push_tasks t USING (task_id) WHERE d.id = $1`,
+      [id],
+    )) as Row[];
+    return toDelivery(row);
+  }
+}

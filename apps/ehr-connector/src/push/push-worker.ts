@@ -1,0 +1,151 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { backoffMs, type RetryPolicy } from '@carerelay/messaging';
+import type { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
+import type { EhrTaskPusher } from './ehr-task-pusher';
+import type { PushDelivery, PushQueue } from './push-queue';
+
+export const pushChannel = (schema: string): string => `carerelay_ehr_push_${schema}`;
+
+export interface PushWorkerOptions {
+  schema: string;
+  pollMs: number;
+  concurrency: number;
+  retry: RetryPolicy;
+  logger?: Pick<Console, 'warn' | 'error' | 'log'>;
+  /** Called after each delivery (metrics, benchmarks). */
+  onDelivered?: (delivery: PushDelivery) => void;
+}
+
+/**
+ * Drains the push queue: for each Task with a due delivery, under the Task's lock, writes its
+ * pending versions to the EHR in version order. A failure backs off (exponential, full jitter)
+ * and holds the Task's later versions behind it; after `retry.maxAttempts` the version is parked
+ * (visible at GET /push/deliveries?state=parked, replayable) and the later versions go on.
+ * Woken by LISTEN/NOTIFY when the consumer queues something; polling stays.
+ */
+export class PushWorker {
+  private running = false;
+  private timer?: NodeJS.Timeout;
+  private listener?: Client;
+  private draining?: Promise<void>;
+  private again = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly queue: PushQueue,
+    private readonly registry: EhrEndpointRegistry,
+    private readonly pusher: EhrTaskPusher,
+    private readonly options: PushWorkerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.listen();
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.draining;
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), ms);
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain()
+      .catch((error: unknown) => this.options.logger?.warn(`ehr push: ${(error as Error).message}`))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.again) {
+          this.again = false;
+          this.schedule(0);
+        } else this.schedule(this.options.pollMs);
+      });
+  }
+
+  /** One pass: every Task due now, `concurrency` at a time. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const tasks = await this.queue.dueTasks(this.options.concurrency * 4);
+      if (tasks.length === 0 || !this.running) return;
+      let next = 0;
+      const lane = async () => {
+        while (next < tasks.length && this.running) {
+          const taskId = tasks[next++];
+          await this.pushTask(taskId).catch((error: unknown) =>
+            this.options.logger?.warn(`ehr push ${taskId}: ${(error as Error).message}`),
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: this.options.concurrency }, lane));
+      if (tasks.length < this.options.concurrency * 4) return;
+    }
+  }
+
+  private async pushTask(taskId: string): Promise<void> {
+    const delivered: PushDelivery[] = [];
+    await this.queue.withTaskLock(taskId, async (manager) => {
+      let deliveredVersion = await this.queue.deliveredVersion(manager, taskId);
+      for (const delivery of await this.queue.pendingOf(manager, taskId)) {
+        if (Date.parse(delivery.nextAttemptAt) > Date.now()) break; // keeps version order
+        if (delivery.version <= deliveredVersion) {
+          await this.queue.markSuperseded(manager, delivery);
+          continue;
+        }
+        const endpoint = await this.registry.get(delivery.endpointId);
+        try {
+          if (!endpoint?.enabled) throw new Error(`endpoint ${delivery.endpointId} is disabled`);
+          await this.pusher.push(endpoint, delivery.ehrTaskId, delivery.task, delivery.version);
+          await this.queue.markDelivered(manager, delivery);
+          deliveredVersion = delivery.version;
+          delivered.push(delivery);
+        } catch (error) {
+          const attempts = delivery.attempts + 1;
+          const parked = attempts >= this.options.retry.maxAttempts;
+          const message = (error as Error).message;
+          await this.queue.markFailed(manager, delivery, message, {
+            parked,
+            delayMs: parked ? 0 : backoffMs(this.options.retry, attempts),
+          });
+          if (parked) {
+            this.options.logger?.error(
+              `ehr push: Task/${taskId} v${delivery.version} parked after ${attempts} attempts: ${message}`,
+            );
+            continue;
+          }
+          break; // later versions wait behind this one
+        }
+      }
+    });
+    for (const d of delivered) this.options.onDelivered?.(d);
+  }
+
+  private async listen(): Promise<void> {
+    const url = (this.dataSource.options as { url?: string }).url;
+    if (!url) return;
+    const client = new Client({ connectionString: url });
+    client.on('error', () => undefined); // polling goes on without notifications
+    client.on('notification', () => this.wake());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${pushChannel(this.options.schema)}`);
+      this.listener = client;
+    } catch {
+      await client.end().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { CloudEvent, EventTypes, FhirResourceChangedV1 } from '@carerelay/contracts';
+import { EventContext } from '@carerelay/messaging';
+import type { Resource } from '@carerelay/fhir-client';
+import { relativeTo } from '../fhir/fhir-clients';
+import { ehrIdOf } from '../fhir/ehr-identity';
+import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
+import { PushQueue } from './push-queue';
+import { pushChannel } from './push-worker';
+
+export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
+export const EHR_CONNECTOR_SCHEMA = Symbol('EHR_CONNECTOR_SCHEMA');
+
+/**
+ * fhir.changes.v1 → the push queue: an update of a source Task whose requester organization has
+ * a push endpoint, and which carries that EHR's Task identity (recorded at pull time), queues
+ * that Task version for the EHR — in the inbox transaction, so it is queued exactly once.
+ */
+@Controller()
+export class TaskChangesHandler {
+  private readonly logger = new Logger('ehr-push');
+
+  constructor(
+    private readonly registry: EhrEndpointRegistry,
+    private readonly queue: PushQueue,
+    @Inject(CARERELAY_BASE_URL) private readonly carerelayBaseUrl: string,
+    @Inject(EHR_CONNECTOR_SCHEMA) private readonly schema: string,
+  ) {}
+
+  @EventPattern(EventTypes.fhirResourceChanged.type)
+  async onResourceChanged(
+    @Payload() event: CloudEvent<FhirResourceChangedV1>,
+    @Ctx() context: EventContext,
+  ): Promise<void> {
+    const change = event.data;
+    if (change.resourceType !== 'Task' || change.action !== 'update' || !change.resource) return;
+    const task = change.resource as Resource;
+    const requester = relativeTo(task.requester?.reference, this.carerelayBaseUrl);
+    if (!requester?.startsWith('Organization/')) return;
+    const organizationId = requester.slice('Organization/'.length);
+    const endpoints = await this.registry.pushEndpointsOf(context.manager, organizationId);
+    for (const endpoint of endpoints) {
+      const ehrTaskId = ehrIdOf(task as { identifier?: [] }, endpoint.baseUrl, 'Task');
+      if (!ehrTaskId) continue;
+      const queued = await this.queue.enqueue(context.manager, {
+        taskId: change.id,
+        version: Number(change.versionId),
+        task,
+        changedAt: change.lastUpdated,
+        endpointId: endpoint.id,
+        ehrTaskId,
+      });
+      if (queued) {
+        await context.manager.query('SELECT pg_notify($1, $2)', [pushChannel(this.schema), '']);
+        this.logger.debug(`queued Task/${change.id} v${change.versionId} for ${endpoint.id}`);
+      }
+    }
+  }
+}

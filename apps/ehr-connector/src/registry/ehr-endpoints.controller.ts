@@ -1,0 +1,42 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  Put,
+} from '@nestjs/common';
+import { EhrEndpointValidationError, parseEhrEndpointInput } from './ehr-endpoint.input';
+import { EhrEndpointRegistry, type EhrEndpoint } from './ehr-endpoint.registry';
+
+/** The endpoint registry over HTTP (the CLI's `ehr:add` / `ehr:list` do the same). */
+@Controller('ehr-endpoints')
+export class EhrEndpointsController {
+  constructor(private readonly registry: EhrEndpointRegistry) {}
+
+  @Get()
+  list(): Promise<EhrEndpoint[]> {
+    return this.registry.list();
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<EhrEndpoint> {
+    const endpoint = await this.registry.get(id);
+    if (!endpoint) throw new NotFoundException(`no EHR endpoint ${id}`);
+    return endpoint;
+  }
+
+  /** Adds or replaces the endpoint `id` (the body's id must match or be absent). */
+  @Put(':id')
+  async put(@Param('id') id: string, @Body() body: unknown): Promise<EhrEndpoint> {
+    try {
+      const raw = { ...(body as object), id };
+      return await this.registry.upsert(parseEhrEndpointInput(raw));
+    } catch (error) {
+      if (error instanceof EhrEndpointValidationError)
+        throw new BadRequestException({ message: error.problems });
+      throw error;
+    }
+  }
+}
