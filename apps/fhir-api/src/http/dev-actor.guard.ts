@@ -4,14 +4,14 @@ import { ACTOR_ROLES, type RequestActor, type RequestWithActor } from '../reques
 
 export const DEV_ACTOR: RequestActor = {
   clientId: 'dev',
-  organizationId: 'dev-coordinator',
-  role: 'coordinator',
+  organizationId: 'dev-platform',
+  role: 'platform',
   scopes: ['system/*.*'],
 };
 
 /**
- * Development and tests only (FHIR_AUTH_DISABLED=true): a request without an actor acts as a
- * network coordinator, or as the actor of the `X-Dev-Actor: <role>:<organization id>` header.
+ * Development and tests only (FHIR_AUTH_DISABLED=true): a request without an actor acts as the
+ * platform (sees and writes the whole network; scopes and role ceilings still apply), or as the actor of the `X-Dev-Actor: <role>:<organization id>` header.
  * Never registered otherwise; the real guard lives in src/auth.
  */
 @Injectable()

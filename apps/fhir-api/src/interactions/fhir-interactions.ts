@@ -21,6 +21,8 @@ import {
   unprocessableIssues,
   validateReferralRules,
 } from '../fhir-lib';
+import { actorMay, assertScope } from '../auth/assert-scope';
+import type { Interaction } from '../auth/scopes';
 import type { RequestActor } from '../request-actor';
 import type { StoredResource, StoreTransaction } from '../store/resource-store';
 import { conditionalKey, conditionalQuery, severalMatches } from './conditional';
@@ -53,6 +55,20 @@ export function assertSupportedType(resourceType: string): void {
       },
     ]);
   }
+}
+
+/**
+ * 404 for a type this server does not serve, then 403 (naming the missing scope) unless the
+ * actor's token grants the interaction on the type and its role allows it (src/auth). Every
+ * interaction calls it: a plain request, and each entry of a batch or transaction Bundle.
+ */
+export function authorize(
+  actor: RequestActor,
+  resourceType: string,
+  interaction: Interaction,
+): void {
+  assertSupportedType(resourceType);
+  assertScope(actor, resourceType, interaction);
 }
 
 export function assertId(id: string): void {
@@ -240,7 +256,7 @@ export class FhirInteractions {
     body: unknown,
     options: { ifNoneExist?: string; id?: string; validated?: Resource } = {},
   ): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, 'create');
     const input = options.validated ?? this.bodyOf(body, resourceType);
     const id = options.id ?? tx.newId();
     const { id: _clientId, ...fields } = input;
@@ -272,7 +288,7 @@ export class FhirInteractions {
   }
 
   async read(tx: StoreTransaction, resourceType: string, id: string): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, 'read');
     assertId(id);
     const stored = await tx.current(resourceType, id);
     if (!stored) throw notFound(`${resourceType}/${id} is not known`);
@@ -286,7 +302,7 @@ export class FhirInteractions {
     id: string,
     versionId: string,
   ): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, 'vread');
     assertId(id);
     if (!/^\d{1,9}$/.test(versionId))
       throw notFound(`${resourceType}/${id} has no version ${versionId.slice(0, 20)}`);
@@ -303,7 +319,7 @@ export class FhirInteractions {
     body: unknown,
     options: { ifMatch?: number } = {},
   ): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, 'update');
     assertId(id);
     const input = this.bodyOf(body, resourceType);
     if (input.id === undefined)
@@ -393,7 +409,7 @@ export class FhirInteractions {
   }
 
   async delete(tx: StoreTransaction, resourceType: string, id: string): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, 'delete');
     assertId(id);
     if (resourceType === 'Task') {
       throw methodNotAllowed(
@@ -414,15 +430,25 @@ export class FhirInteractions {
     query: URLSearchParams,
     handling: 'strict' | 'lenient' = 'strict',
   ): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, 'search');
     const request = parseSearchRequest(resourceType, query, {
       handling,
       localBaseUrls: tx.localBaseUrls,
     });
+    // _include/_revinclude of types the actor may not read are dropped silently.
+    const actor = tx.actor;
+    request.include = request.include.filter(
+      (i) => i.targetType === undefined || actorMay(actor, i.targetType, 'read'),
+    );
+    request.revinclude = request.revinclude.filter((i) => actorMay(actor, i.sourceType, 'read'));
     if (!query.has('_count')) request.count = this.limits.defaultCount;
     request.count = Math.min(request.count, this.limits.maxCount);
     const withTotal = request.total !== 'none';
-    const result = await tx.search(request, { withTotal });
+    const found = await tx.search(request, { withTotal });
+    const result = {
+      ...found,
+      included: found.included.filter((s) => actorMay(actor, s.resourceType, 'read')),
+    };
     const selfQuery = pageQuery(query, { offset: request.offset, count: request.count });
     const links: NonNullable<Bundle['link']> = [
       { relation: 'self', url: `${this.base}/${resourceType}?${selfQuery.toString()}` },
@@ -490,7 +516,7 @@ export class FhirInteractions {
     id: string | undefined,
     query: URLSearchParams,
   ): Promise<InteractionResult> {
-    assertSupportedType(resourceType);
+    authorize(tx.actor, resourceType, id === undefined ? 'history-type' : 'history');
     if (id !== undefined) assertId(id);
     let count = this.limits.defaultCount;
     let offset = 0;
