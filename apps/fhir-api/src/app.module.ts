@@ -146,9 +146,9 @@ export class FhirRestModule implements NestModule {
         },
         {
           provide: BundleProcessor,
-          inject: [ResourceStore, FhirInteractions],
-          useFactory: (store: ResourceStore, interactions: FhirInteractions) =>
-            new BundleProcessor(store, interactions, config.FHIR_MAX_BUNDLE_ENTRIES),
+          inject: [ResourceStore, FhirInteractions, AuditService],
+          useFactory: (store: ResourceStore, interactions: FhirInteractions, audit: AuditService) =>
+            new BundleProcessor(store, interactions, config.FHIR_MAX_BUNDLE_ENTRIES, audit),
         },
         {
           provide: CAPABILITY_STATEMENT,

@@ -1,8 +1,10 @@
-import { Controller, Delete, Get, Inject, Post, Put, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Inject, Optional, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import { informational } from '../fhir-lib';
 import { actorOf, type RequestWithActor } from '../request-actor';
+import { AuditService } from '../audit/audit.service';
+import { AuditedStore } from '../interactions/audited';
 import { BundleProcessor } from '../interactions/bundle-processor';
 import { etagOf, parseIfMatch } from '../interactions/etag';
 import { FhirInteractions, type InteractionResult } from '../interactions/fhir-interactions';
@@ -30,12 +32,17 @@ function handlingOf(req: Request): 'strict' | 'lenient' {
 /** The FHIR R4 REST API: one route per interaction, every answer FHIR JSON. */
 @Controller('fhir')
 export class FhirController {
+  private readonly audited: AuditedStore;
+
   constructor(
-    private readonly store: ResourceStore,
+    store: ResourceStore,
     private readonly interactions: FhirInteractions,
     private readonly bundles: BundleProcessor,
     @Inject(CAPABILITY_STATEMENT) private readonly capability: () => CapabilityStatement,
-  ) {}
+    @Optional() @Inject(AuditService) audit?: AuditService,
+  ) {
+    this.audited = new AuditedStore(store, audit);
+  }
 
   private send(req: Request, res: Response, result: InteractionResult): void {
     const headers: Record<string, string> = {};
@@ -78,8 +85,11 @@ export class FhirController {
   @Get(':type/_history')
   async typeHistory(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type } = req.params as Record<string, string>;
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.history(tx, type, undefined, queryOf(req)),
+    const query = queryOf(req);
+    const result = await this.audited.read(
+      actorOf(req),
+      { subtype: 'history-type', resourceType: type, query: query.toString() },
+      (tx) => this.interactions.history(tx, type, undefined, query),
     );
     this.send(req, res, result);
   }
@@ -90,8 +100,10 @@ export class FhirController {
     const query = queryOf(req);
     if (req.body instanceof URLSearchParams)
       for (const [k, v] of req.body.entries()) query.append(k, v);
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.search(tx, type, query, handlingOf(req)),
+    const result = await this.audited.read(
+      actorOf(req),
+      { subtype: 'search-type', resourceType: type, query: query.toString() },
+      (tx) => this.interactions.search(tx, type, query, handlingOf(req)),
     );
     sendFhir(res, 200, result.body);
   }
@@ -99,8 +111,10 @@ export class FhirController {
   @Get(':type/:id/_history/:vid')
   async vread(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id, vid } = req.params as Record<string, string>;
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.vread(tx, type, id, vid),
+    const result = await this.audited.read(
+      actorOf(req),
+      { subtype: 'vread', resourceType: type, ids: [`${type}/${id}/_history/${vid}`] },
+      (tx) => this.interactions.vread(tx, type, id, vid),
     );
     this.send(req, res, result);
   }
@@ -108,8 +122,10 @@ export class FhirController {
   @Get(':type/:id/_history')
   async instanceHistory(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id } = req.params as Record<string, string>;
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.history(tx, type, id, queryOf(req)),
+    const result = await this.audited.read(
+      actorOf(req),
+      { subtype: 'history-instance', resourceType: type, ids: [`${type}/${id}`] },
+      (tx) => this.interactions.history(tx, type, id, queryOf(req)),
     );
     this.send(req, res, result);
   }
@@ -117,8 +133,11 @@ export class FhirController {
   @Get(':type')
   async search(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type } = req.params as Record<string, string>;
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.search(tx, type, queryOf(req), handlingOf(req)),
+    const query = queryOf(req);
+    const result = await this.audited.read(
+      actorOf(req),
+      { subtype: 'search-type', resourceType: type, query: query.toString() },
+      (tx) => this.interactions.search(tx, type, query, handlingOf(req)),
     );
     this.send(req, res, result);
   }
@@ -127,8 +146,10 @@ export class FhirController {
   async create(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type } = req.params as Record<string, string>;
     const ifNoneExist = header(req, 'if-none-exist');
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.create(tx, type, req.body, { ifNoneExist }),
+    const result = await this.audited.write(
+      actorOf(req),
+      { subtype: 'create', resourceType: type },
+      (tx) => this.interactions.create(tx, type, req.body, { ifNoneExist }),
     );
     this.send(req, res, result);
   }
@@ -136,7 +157,11 @@ export class FhirController {
   @Get(':type/:id')
   async read(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id } = req.params as Record<string, string>;
-    const result = await this.store.run(actorOf(req), (tx) => this.interactions.read(tx, type, id));
+    const result = await this.audited.read(
+      actorOf(req),
+      { subtype: 'read', resourceType: type, ids: [`${type}/${id}`] },
+      (tx) => this.interactions.read(tx, type, id),
+    );
     const etag = result.stored ? etagOf(result.stored.versionId) : undefined;
     if (etag && header(req, 'if-none-match') === etag) {
       sendFhir(res, 304, undefined, { ETag: etag });
@@ -149,8 +174,10 @@ export class FhirController {
   async update(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id } = req.params as Record<string, string>;
     const ifMatch = parseIfMatch(header(req, 'if-match'));
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.update(tx, type, id, req.body, { ifMatch }),
+    const result = await this.audited.write(
+      actorOf(req),
+      { subtype: 'update', resourceType: type, ids: [`${type}/${id}`] },
+      (tx) => this.interactions.update(tx, type, id, req.body, { ifMatch }),
     );
     this.send(req, res, result);
   }
@@ -158,8 +185,10 @@ export class FhirController {
   @Delete(':type/:id')
   async remove(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id } = req.params as Record<string, string>;
-    const result = await this.store.run(actorOf(req), (tx) =>
-      this.interactions.delete(tx, type, id),
+    const result = await this.audited.write(
+      actorOf(req),
+      { subtype: 'delete', resourceType: type, ids: [`${type}/${id}`] },
+      (tx) => this.interactions.delete(tx, type, id),
     );
     sendFhir(
       res,

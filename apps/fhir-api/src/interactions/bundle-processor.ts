@@ -7,9 +7,18 @@ import {
   rewriteReferences,
 } from '../fhir-lib';
 import type { RequestActor } from '../request-actor';
+import type { AuditSubtype } from '../audit/audit-event.builder';
+import type { AuditService } from '../audit/audit.service';
 import type { ResourceStore, StoreTransaction } from '../store/resource-store';
+import { AuditedStore, type AuditWhat } from './audited';
 import { etagOf, parseIfMatch } from './etag';
-import { assertSupportedType, FhirInteractions, type InteractionResult } from './fhir-interactions';
+import type { Interaction } from '../auth/scopes';
+import {
+  assertSupportedType,
+  authorize,
+  FhirInteractions,
+  type InteractionResult,
+} from './fhir-interactions';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -47,6 +56,38 @@ const STATUS_TEXT: Record<number, string> = {
 };
 export const statusLine = (status: number): string => STATUS_TEXT[status] ?? String(status);
 
+/** The AuditEvent subtype (R4 restful-interaction) of each interaction. */
+const AUDIT_SUBTYPE: Record<Interaction, AuditSubtype> = {
+  read: 'read',
+  vread: 'vread',
+  history: 'history-instance',
+  'history-type': 'history-type',
+  search: 'search-type',
+  create: 'create',
+  update: 'update',
+  patch: 'patch',
+  delete: 'delete',
+};
+
+/** The interaction an entry asks for (what its scope must grant). */
+function interactionOf(entry: ParsedEntry): Interaction {
+  switch (entry.method) {
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'DELETE':
+      return 'delete';
+    case 'GET': {
+      const [, id, history, version] = entry.path;
+      if (id === undefined) return 'search';
+      if (id === '_history') return 'history-type';
+      if (history === undefined) return 'read';
+      return version === undefined ? 'history' : 'vread';
+    }
+  }
+}
+
 /**
  * Expressions of an error raised by entry i, made to point into the Bundle: `Task.focus` →
  * `Bundle.entry[3].resource.focus`; an issue without expression gets `Bundle.entry[3]`.
@@ -75,11 +116,16 @@ export function locateInBundle(error: FhirError, index: number, resourceType?: s
  * (each entry on its own).
  */
 export class BundleProcessor {
+  private readonly audited: AuditedStore;
+
   constructor(
-    private readonly store: ResourceStore,
+    store: ResourceStore,
     private readonly interactions: FhirInteractions,
     private readonly maxEntries: number,
-  ) {}
+    audit?: AuditService,
+  ) {
+    this.audited = new AuditedStore(store, audit);
+  }
 
   async process(actor: RequestActor, body: unknown): Promise<Bundle> {
     if (
@@ -126,8 +172,23 @@ export class BundleProcessor {
       }
       fullUrls.add(entry.fullUrl);
     }
-    const responses = await this.store.run(actor, (tx) => this.transaction(tx, entries));
-    return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+    // Every entry's scope first: a 403 names the entry and the missing scope, nothing is written.
+    for (const entry of entries) {
+      try {
+        authorize(actor, entry.path[0], interactionOf(entry));
+      } catch (error) {
+        const located =
+          error instanceof FhirError ? locateInBundle(error, entry.index, entry.path[0]) : error;
+        await this.audited.recordFailure(actor, { subtype: 'transaction' }, located);
+        throw located;
+      }
+    }
+    // One AuditEvent per transaction, naming every resource it touched, in its transaction.
+    return this.audited.write(actor, { subtype: 'transaction' }, async (tx) => ({
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry: await this.transaction(tx, entries),
+    }));
   }
 
   private parseEntry(raw: unknown, index: number): ParsedEntry {
@@ -343,9 +404,16 @@ export class BundleProcessor {
       try {
         const entry = this.parseEntry(rawEntries[index], index);
         if (entry.resource) this.assertNoDanglingUrns(entry.resource);
-        const result = await this.store.run(actor, async (tx) => {
-          const type = entry.path[0];
-          return this.locate(entry, async () => {
+        const type = entry.path[0];
+        const interaction = interactionOf(entry);
+        const what: AuditWhat = {
+          subtype: AUDIT_SUBTYPE[interaction],
+          resourceType: type,
+          ids: entry.path.length > 1 ? [entry.path.join('/')] : undefined,
+          query: interaction === 'search' ? entry.query.toString() : undefined,
+        };
+        const run = (tx: StoreTransaction) =>
+          this.locate(entry, async () => {
             switch (entry.method) {
               case 'DELETE':
                 return this.interactions.delete(tx, type, entry.path[1]);
@@ -361,7 +429,10 @@ export class BundleProcessor {
                 return this.read(tx, entry);
             }
           });
-        });
+        const result =
+          entry.method === 'GET'
+            ? await this.audited.read(actor, what, run)
+            : await this.audited.write(actor, what, run);
         responses.push(this.responseEntry(result));
       } catch (error) {
         const fhirError =
