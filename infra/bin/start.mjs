@@ -1,100 +1,155 @@
 #!/usr/bin/env node
-// `npm start`: dependencies -> Kafka + PostgreSQL -> build -> every app in dist/apps -> wait for
-// Ctrl-C -> stop the apps, then stop the infrastructure this process started.
-import fs from 'node:fs';
+// `npm start`: the whole CareRelay network with a live demo (see infra/lib/network.mjs):
+// dependencies -> Kafka + PostgreSQL -> build -> every app as its own process, waited on ->
+// platform client and demo network -> referral simulator + CBO bots -> a live one-line summary.
+// Ctrl-C stops everything this command started.
+//
+//   npm start [-- --no-simulator] [--rate <referrals/s>] [--port-base <n>] [--quiet] [--no-build]
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
-import { ensureDependencies, ensureInfra, ROOT, stopInfra } from '../lib/infra.mjs';
-import { npmCommand, runInherit, section, spawnPrefixed } from '../lib/run.mjs';
+import { ROOT } from '../lib/infra.mjs';
+import { startNetwork, summaryLine } from '../lib/network.mjs';
+import { section } from '../lib/run.mjs';
 
-/** Apps that are command-line tools, not long-running services: never started by npm start. */
-export const NOT_SERVICES = new Set(['cli']);
+const USAGE = `usage: npm start [-- options]
+  --no-simulator       start the network without the referral simulator and CBO bots
+  --rate <n>           simulated referrals per second (default 2)
+  --reject-share <p>   share of referrals a CBO bot rejects (default 0.1)
+  --port-base <n>      first port (default 8080 or CARERELAY_PORT_BASE): fhir-api <n>, ...
+  --quiet              app logs only to .carerelay/demo/logs/<app>.log, not the terminal
+  --no-build           skip npm run build (use dist/ as it is)
+  --summary-every <s>  seconds between summary lines (default 5)`;
 
-/**
- * The apps `npm start` runs: every built dist/apps/<name>/src/main.js but NOT_SERVICES, in name
- * order. Extend here (order, per-app env such as PORT) when the apps need it.
- * @returns {Array<{ name: string, entry: string, env: Record<string, string> }>}
- */
-export function appsToStart() {
-  const appsDir = path.join(ROOT, 'dist', 'apps');
-  if (!fs.existsSync(appsDir)) return [];
-  return fs
-    .readdirSync(appsDir)
-    .filter((name) => !NOT_SERVICES.has(name))
-    .sort()
-    .map((name) => ({
-      name,
-      entry: path.join('dist', 'apps', name, 'src', 'main.js'),
-      env: {},
-    }))
-    .filter((app) => fs.existsSync(path.join(ROOT, app.entry)));
-}
-
-/** node -r ./infra/lib/register-paths.cjs dist/apps/<name>/src/main.js */
-export function startApp(app, infraEnv) {
-  const args = ['-r', './infra/lib/register-paths.cjs', app.entry];
-  const child = spawnPrefixed(app.name, process.execPath, args, {
-    env: { ...process.env, ...infraEnv, ...app.env },
+function options(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'no-simulator': { type: 'boolean', default: false },
+      rate: { type: 'string', default: '2' },
+      'reject-share': { type: 'string' },
+      'port-base': { type: 'string', default: process.env.CARERELAY_PORT_BASE || '8080' },
+      quiet: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      'summary-every': { type: 'string', default: '5' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
-  return { ...app, child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  return values;
 }
 
-async function stopApp(app, timeoutMs = 10_000) {
-  if (app.child.exitCode !== null || app.child.signalCode !== null) return;
-  app.child.kill('SIGTERM');
-  const timer = setTimeout(() => app.child.kill('SIGKILL'), timeoutMs);
-  await app.exited;
-  clearTimeout(timer);
+const rel = (p) => path.relative(ROOT, p) || '.';
+
+function printWelcome(network, opts) {
+  section('CareRelay is running');
+  const line = (label, value) => console.log(`${label.padEnd(22)} ${value}`);
+  line(
+    'FHIR API (EHRs, CBOs)',
+    `${network.fhirBaseUrl}  (metadata: ${network.fhirBaseUrl}/metadata)`,
+  );
+  line('SMART token endpoint', `${network.fhirBaseUrl}/auth/token  (private_key_jwt, ES384/RS384)`);
+  for (const p of network.processes) {
+    if (p.app === 'fhir-api') continue;
+    const what = p.hospital ? `stand-in EHR FHIR server of ${p.hospital}: ${p.url}/fhir` : p.url;
+    line(
+      p.name,
+      `${what}  [${p.status}${p.health && p.health !== 'ready' ? `, ${p.health}` : ''}]`,
+    );
+  }
+  for (const p of network.processes) {
+    if (p.status === 'ready')
+      console.log(`  health ${p.url}/health/ready   metrics ${p.url}/metrics`);
+  }
+  console.log('');
+  if (network.clients) {
+    const clients = network.clients;
+    const show = [
+      ...clients.filter((c) => c.role !== 'cbo'),
+      ...clients.filter((c) => c.role === 'cbo').slice(0, 5),
+    ];
+    console.log('Demo credentials (SMART Backend Services clients; private keys in the file):');
+    for (const c of show) {
+      console.log(`  ${c.role.padEnd(12)} ${c.clientId}  ${c.organizationId.padEnd(20)} ${c.name}`);
+    }
+    const more = clients.filter((c) => c.role === 'cbo').length - 5;
+    if (more > 0) console.log(`  ... and ${more} more CBOs`);
+    console.log(`  platform     ${network.platform.clientId}  ${network.platform.organizationId}`);
+    console.log(`  keys and client ids: ${rel(path.join(network.stateDir, 'clients.json'))}`);
+  }
+  console.log(
+    `Logs: ${rel(path.join(network.stateDir, 'logs'))}/<app>.log   Status: npm run status`,
+  );
+  if (network.authMode === 'dev') {
+    console.log('!! The FHIR API runs without SMART auth (FHIR_AUTH_DISABLED=true, X-Dev-Actor).');
+  }
+  if (network.problems.length > 0) {
+    console.log('\nProblems:');
+    for (const problem of network.problems) console.log(`  !! ${problem}`);
+  }
+  console.log(
+    opts['no-simulator']
+      ? '\nNo simulator (--no-simulator). Ctrl-C stops everything.'
+      : `\nSimulator: ${opts.rate} referrals/s. Ctrl-C stops everything.`,
+  );
 }
 
 async function main() {
+  const opts = options(process.argv.slice(2));
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
   const owner = `npm-start:${process.pid}`;
-  const running = [];
-  let stopping = false;
-
+  let network;
+  let shuttingDown = false;
   const shutdown = async (reason, code) => {
-    if (stopping) return;
-    stopping = true;
+    if (shuttingDown) return;
+    shuttingDown = true;
     section(`stopping (${reason})`);
-    await Promise.all(running.map((app) => stopApp(app)));
-    await stopInfra({ onlyIfStartedBy: owner });
+    const stopped = (await network?.stop()) ?? [];
+    for (const { what, pid, result } of stopped) console.log(`${what} (pid ${pid}): ${result}`);
+    console.log('stopped');
     process.exit(code);
   };
-  process.on('SIGINT', () => shutdown('Ctrl-C', 0));
-  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => void shutdown('Ctrl-C', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 
-  section('dependencies');
-  await ensureDependencies();
-  section('infrastructure (Kafka, PostgreSQL)');
-  const infraEnv = await ensureInfra({ owner });
+  const t0 = Date.now();
+  network = await startNetwork({
+    owner,
+    portBase: Number(opts['port-base']),
+    build: !opts['no-build'],
+    quiet: opts.quiet,
+    step: (name) => section(name),
+  });
+  console.log(`\nnetwork ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  printWelcome(network, opts);
 
-  section('build');
-  const build = await runInherit(npmCommand, ['run', 'build']).done;
-  if (build !== 0) return shutdown(`build failed with exit code ${build}`, build);
-
-  section('apps');
-  for (const app of appsToStart()) {
-    const started = startApp(app, infraEnv);
-    running.push(started);
-    started.exited.then((code) => {
-      if (!stopping) shutdown(`${app.name} exited with code ${code}`, code || 1);
+  if (!opts['no-simulator']) {
+    const args = opts['reject-share'] ? ['--reject-share', opts['reject-share']] : [];
+    const sim = network.startSimulator({ rate: Number(opts.rate), args });
+    sim.exited.then((code) => {
+      if (!shuttingDown) console.log(`!! simulator exited (${code}); the network keeps running`);
     });
   }
-
-  section('running');
-  console.log(`Kafka       KAFKA_BROKERS=${infraEnv.KAFKA_BROKERS}`);
-  console.log(`PostgreSQL  DATABASE_URL=${infraEnv.DATABASE_URL}`);
-  for (const app of running) console.log(`app         ${app.name} (pid ${app.child.pid})`);
-  if (running.length === 0) console.log('apps        none built yet (dist/apps/*/src/main.js)');
-  console.log('\nCtrl-C stops the apps and the infrastructure this command started.');
-  setInterval(() => undefined, 1 << 30); // keep running until a signal arrives
+  const every = Math.max(1, Number(opts['summary-every'])) * 1000;
+  setInterval(() => {
+    if (!network.summary || shuttingDown) return;
+    const down = network.processes.filter((p) => p.status !== 'ready').map((p) => p.name);
+    const sim = network.simulator?.stats?.simulator;
+    const bots = network.simulator?.stats?.bots;
+    const time = new Date().toTimeString().slice(0, 8);
+    let text = `[summary] ${time} ${summaryLine(network.summary.counts, sim)}`;
+    if (bots?.errors) text += ` | bot errors ${bots.errors}`;
+    if (down.length) text += ` | not ready: ${down.join(', ')}`;
+    console.log(text);
+  }, every);
 }
 
 if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
-  main().catch(async (err) => {
-    console.error(`npm start failed: ${err.message}`);
-    await stopInfra({ onlyIfStartedBy: `npm-start:${process.pid}` }).catch(() => undefined);
+  main().catch((err) => {
+    console.error(`\nnpm start failed: ${err.message}`);
     process.exit(1);
   });
 }

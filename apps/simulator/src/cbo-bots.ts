@@ -1,0 +1,286 @@
+import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
+
+/**
+ * CBO bots: each acts as one CBO's own FHIR client. It searches for the Tasks addressed to its
+ * organization that wait for an answer, then, with short human-like delays, accepts or rejects
+ * each (e.g. no capacity), starts the work, and completes it with a Procedure in Task.output
+ * (the IG's resulting-activity). Every change is a read + If-Match update of the Task.
+ */
+
+export const SDOHCC_TEMPORARY_CODES =
+  'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes';
+
+export interface CboBotOptions {
+  /** Poll interval of each bot's Task search (ms). */
+  pollMs: number;
+  /** Share of new Tasks a bot rejects. */
+  rejectShare: number;
+  /** Share of new Tasks a bot never answers (to exercise deadlines). */
+  ignoreShare: number;
+  /** Delays (ms) [min, max] before accepting, starting and completing. */
+  acceptDelayMs: [number, number];
+  startDelayMs: [number, number];
+  completeDelayMs: [number, number];
+  /** Most Task changes in flight at once over all bots. */
+  concurrency: number;
+}
+
+export const DEFAULT_BOT_OPTIONS: CboBotOptions = {
+  pollMs: 2000,
+  rejectShare: 0.1,
+  ignoreShare: 0,
+  acceptDelayMs: [500, 3000],
+  startDelayMs: [500, 2000],
+  completeDelayMs: [1000, 5000],
+  concurrency: 16,
+};
+
+export interface BotStats {
+  seen: number;
+  accepted: number;
+  rejected: number;
+  started: number;
+  completed: number;
+  ignored: number;
+  errors: number;
+  lastError?: string;
+}
+
+const REJECT_REASONS = [
+  'No capacity: our waitlist is full this month',
+  'Outside our service area',
+  'Client does not meet eligibility requirements',
+];
+
+const between = ([min, max]: [number, number]) => min + Math.random() * (max - min);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A small semaphore so that hundreds of Tasks do not become hundreds of parallel requests. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active += 1;
+    try {
+      return await fn();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export interface CboBotClient {
+  organizationId: string;
+  fhir: FhirApiClient;
+}
+
+export class CboBots {
+  readonly stats: BotStats = {
+    seen: 0,
+    accepted: 0,
+    rejected: 0,
+    started: 0,
+    completed: 0,
+    ignored: 0,
+    errors: 0,
+  };
+  private readonly handled = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly limiter: Limiter;
+  private stopped = false;
+
+  constructor(
+    private readonly bots: CboBotClient[],
+    private readonly options: CboBotOptions = DEFAULT_BOT_OPTIONS,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
+    this.limiter = new Limiter(options.concurrency);
+  }
+
+  start(): void {
+    this.bots.forEach((bot, i) => {
+      // Spread the bots' polls over the interval instead of searching all at once.
+      const offset = (this.options.pollMs * i) / Math.max(1, this.bots.length);
+      this.later(offset, () => this.pollLoop(bot));
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private later(ms: number, fn: () => unknown): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) void fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private async pollLoop(bot: CboBotClient): Promise<void> {
+    try {
+      const bundle = await this.limiter.run(() =>
+        bot.fhir.search('Task', {
+          owner: `Organization/${bot.organizationId}`,
+          status: 'requested',
+          _count: 50,
+          _sort: '_lastUpdated',
+        }),
+      );
+      for (const entry of bundle.entry ?? []) {
+        const task = entry.resource;
+        if (task?.resourceType !== 'Task' || !task.id || this.handled.has(task.id)) continue;
+        this.handled.add(task.id);
+        this.stats.seen += 1;
+        this.answer(bot, task.id);
+      }
+    } catch (error) {
+      this.failed(`search of ${bot.organizationId}`, error);
+    }
+    this.later(this.options.pollMs, () => this.pollLoop(bot));
+  }
+
+  private answer(bot: CboBotClient, taskId: string): void {
+    const roll = Math.random();
+    if (roll < this.options.ignoreShare) {
+      this.stats.ignored += 1;
+      return;
+    }
+    const reject = roll < this.options.ignoreShare + this.options.rejectShare;
+    this.later(between(this.options.acceptDelayMs), async () => {
+      const ok = await this.change(bot, taskId, reject ? 'rejected' : 'accepted', (task) => {
+        if (task.status !== 'requested') return undefined;
+        task.status = reject ? 'rejected' : 'accepted';
+        if (reject) {
+          const text = REJECT_REASONS[Math.floor(Math.random() * REJECT_REASONS.length)];
+          task.statusReason = { text };
+        }
+        return task;
+      });
+      if (ok === 'failed') this.handled.delete(taskId); // the next search picks it up again
+      if (ok !== 'changed') return;
+      if (reject) this.stats.rejected += 1;
+      else {
+        this.stats.accepted += 1;
+        this.later(between(this.options.startDelayMs), () => this.start_(bot, taskId));
+      }
+    });
+  }
+
+  private async start_(bot: CboBotClient, taskId: string): Promise<void> {
+    const ok = await this.change(bot, taskId, 'in-progress', (task) => {
+      if (task.status !== 'accepted') return undefined;
+      task.status = 'in-progress';
+      return task;
+    });
+    if (ok !== 'changed') return;
+    this.stats.started += 1;
+    this.later(between(this.options.completeDelayMs), () => this.complete(bot, taskId));
+  }
+
+  private async complete(bot: CboBotClient, taskId: string): Promise<void> {
+    try {
+      await this.limiter.run(async () => {
+        const task = await bot.fhir.read('Task', taskId);
+        if (task.status !== 'in-progress') return;
+        const procedure = await bot.fhir.create(await this.procedureFor(bot, task));
+        await bot.fhir.updateWithIfMatch('Task', taskId, (current) => {
+          if (current.status !== 'in-progress') return undefined;
+          current.status = 'completed';
+          current.output = [
+            ...(current.output ?? []),
+            {
+              type: {
+                coding: [
+                  {
+                    system: SDOHCC_TEMPORARY_CODES,
+                    code: 'resulting-activity',
+                    display: 'Resulting Activity',
+                  },
+                ],
+              },
+              valueReference: { reference: `Procedure/${procedure.id}` },
+            },
+          ];
+          return current;
+        });
+      });
+      this.stats.completed += 1;
+    } catch (error) {
+      this.failed(`completing Task/${taskId}`, error);
+    }
+  }
+
+  private async procedureFor(bot: CboBotClient, task: Resource): Promise<Resource> {
+    let serviceRequest: Resource | undefined;
+    const focus: string | undefined = task.focus?.reference;
+    if (focus?.startsWith('ServiceRequest/')) {
+      serviceRequest = await bot.fhir.read('ServiceRequest', focus.split('/')[1]).catch(() => {
+        return undefined;
+      });
+    }
+    const now = new Date().toISOString();
+    return {
+      resourceType: 'Procedure',
+      status: 'completed',
+      category: serviceRequest?.category?.[0],
+      code: serviceRequest?.code ?? {
+        coding: [
+          {
+            system: 'http://snomed.info/sct',
+            code: '410606002',
+            display: 'Social service procedure',
+          },
+        ],
+      },
+      subject: task.for,
+      basedOn: focus ? [{ reference: focus }] : undefined,
+      performedDateTime: now,
+      performer: [{ actor: { reference: `Organization/${bot.organizationId}` } }],
+      note: [{ text: 'Service delivered (simulated CBO).' }],
+    };
+  }
+
+  /** Read + If-Match update of the Task, with retries of transient failures. */
+  private async change(
+    bot: CboBotClient,
+    taskId: string,
+    what: string,
+    mutate: (task: Resource) => Resource | undefined,
+  ): Promise<'changed' | 'unchanged' | 'failed'> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        let changed = false;
+        await this.limiter.run(() =>
+          bot.fhir.updateWithIfMatch('Task', taskId, (task) => {
+            const next = mutate(task);
+            changed = next !== undefined;
+            return next;
+          }),
+        );
+        return changed ? 'changed' : 'unchanged';
+      } catch (error) {
+        const status = (error as FhirRequestError).status;
+        if (attempt < 3 && (status === 0 || status >= 500)) {
+          await sleep(500 * attempt);
+          continue;
+        }
+        this.failed(`${what} Task/${taskId}`, error);
+        return 'failed';
+      }
+    }
+    return 'failed';
+  }
+
+  private failed(what: string, error: unknown): void {
+    this.stats.errors += 1;
+    this.stats.lastError = `${what}: ${(error as Error).message}`;
+    this.log(`bot error: ${this.stats.lastError}`);
+  }
+}

@@ -1,0 +1,678 @@
+// The whole CareRelay network on one machine, as `npm start` runs it and as the e2e suite starts
+// it: dependencies -> Kafka + PostgreSQL -> build -> the platform's own SMART client (CLI) ->
+// every app in dist/apps (not the CLI, not the simulator) as its own process, each waited on at
+// /health/ready -> demo seed (clients, directory) -> optionally the referral simulator and CBO
+// bots. One place, networkEnv(), computes every app's environment.
+//
+// Plain Node ESM; packages (jose, kafkajs) are imported lazily, after ensureDependencies.
+/* global AbortSignal */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+
+import { ensureDependencies, ensureInfra, ROOT, STATE_DIR, stopInfra } from './infra.mjs';
+import { npmCommand, runInherit } from './run.mjs';
+
+/** Apps in dist/apps that are not long-running services. */
+export const NOT_SERVICES = new Set(['cli', 'simulator']);
+
+export const DEFAULT_PORT_BASE = 8080;
+export const PLATFORM_ORGANIZATION_ID = 'carerelay-platform';
+
+/** The two demo hospitals; each gets a stand-in EHR FHIR server (apps/ehr-server). */
+export const HOSPITALS = [
+  { id: 'hosp-northside', name: 'Northside Community Hospital' },
+  { id: 'hosp-southshore', name: 'South Shore Medical Center' },
+];
+
+/** Offsets from the port base (8080): the apps' own defaults. */
+const PORT_OFFSETS = {
+  'fhir-api': 0,
+  'directory-service': 1,
+  'referral-service': 2,
+  'consent-service': 3,
+  'followup-service': 4,
+  'ehr-connector': 5,
+  'analytics-service': 6,
+  web: 7,
+};
+const EHR_SERVER_OFFSET = 10; // 8090, 8091: one per hospital
+const OTHER_APPS_OFFSET = 20;
+
+/** Apps that call the FHIR API as the platform client: started once the FHIR API's auth is known. */
+const PLATFORM_CLIENT_APPS = new Set(['referral-service', 'ehr-connector']);
+
+const HOST = '127.0.0.1';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const portVarOf = (app) => `${app.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_PORT`;
+
+// ---------------------------------------------------------------------------------------------
+// What runs, where, with which environment
+
+/** Every built service in dist/apps, in name order (fhir-api first). */
+export function discoverApps(distDir = path.join(ROOT, 'dist')) {
+  const appsDir = path.join(distDir, 'apps');
+  if (!fs.existsSync(appsDir)) return [];
+  return fs
+    .readdirSync(appsDir)
+    .filter((name) => !NOT_SERVICES.has(name))
+    .filter((name) => fs.existsSync(path.join(appsDir, name, 'src', 'main.js')))
+    .sort((a, b) => (a === 'fhir-api' ? -1 : b === 'fhir-api' ? 1 : a.localeCompare(b)));
+}
+
+/** Apps that have sources but no built entry point (not built, or still being written). */
+export function missingApps(distDir = path.join(ROOT, 'dist')) {
+  const sources = path.join(ROOT, 'apps');
+  const built = new Set(discoverApps(distDir));
+  return fs
+    .readdirSync(sources)
+    .filter((name) => !NOT_SERVICES.has(name) && !built.has(name))
+    .filter((name) => fs.existsSync(path.join(sources, name, 'src')));
+}
+
+/**
+ * The processes of the network: one per app, two for the stand-in EHR server (one per
+ * hospital). Each has a name (log prefix), its entry point, its port.
+ */
+export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE) {
+  const processes = [];
+  let other = 0;
+  for (const app of apps) {
+    const entry = path.join('dist', 'apps', app, 'src', 'main.js');
+    if (app === 'ehr-server') {
+      HOSPITALS.forEach((hospital, i) => {
+        processes.push({
+          name: `ehr-server:${hospital.id}`,
+          app,
+          entry,
+          port: portBase + EHR_SERVER_OFFSET + i,
+          hospital: hospital.id,
+        });
+      });
+      continue;
+    }
+    const offset = PORT_OFFSETS[app] ?? OTHER_APPS_OFFSET + other++;
+    processes.push({ name: app, app, entry, port: portBase + offset });
+  }
+  return processes;
+}
+
+export const fhirBaseUrlOf = (portBase = DEFAULT_PORT_BASE) =>
+  `http://${HOST}:${portBase + PORT_OFFSETS['fhir-api']}/fhir`;
+
+/**
+ * The one place that computes the environment of every process of the network.
+ * @param {object} o
+ * @param {{KAFKA_BROKERS: string, DATABASE_URL: string}} o.infraEnv
+ * @param {Array} o.processes from networkProcesses
+ * @param {number} o.portBase
+ * @param {{clientId: string, privateJwk: object}} [o.platform] the platform's SMART client
+ * @param {'smart'|'dev'} [o.authMode] dev: the FHIR API runs with FHIR_AUTH_DISABLED=true
+ * @returns {Record<string, Record<string, string>>} process name -> env (only CareRelay's variables)
+ */
+export function networkEnv({ infraEnv, processes, portBase, platform, authMode = 'smart' }) {
+  const fhirBaseUrl = fhirBaseUrlOf(portBase);
+  const portOf = (app) => processes.find((p) => p.app === app)?.port;
+  const common = {
+    KAFKA_BROKERS: infraEnv.KAFKA_BROKERS,
+    DATABASE_URL: infraEnv.DATABASE_URL,
+    LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+    NODE_ENV: process.env.NODE_ENV === 'test' ? 'test' : 'development',
+    // The FHIR API: its public base (token audience) and where the other apps find it.
+    FHIR_BASE_URL: fhirBaseUrl,
+    FHIR_API_BASE_URL: fhirBaseUrl,
+    PLATFORM_ORGANIZATION_ID,
+    FHIR_API_AUTH: authMode,
+    CARERELAY_AUTH_MODE: authMode,
+    ...(authMode === 'dev' ? { FHIR_AUTH_DISABLED: 'true' } : {}),
+    ...(platform
+      ? {
+          PLATFORM_CLIENT_ID: platform.clientId,
+          PLATFORM_PRIVATE_JWK: JSON.stringify(platform.privateJwk),
+        }
+      : {}),
+  };
+  // Where each app is, for apps that call one another over HTTP.
+  for (const p of processes) {
+    if (p.app !== 'ehr-server')
+      common[`${portVarOf(p.app).replace(/_PORT$/, '_URL')}`] = `http://${HOST}:${p.port}`;
+  }
+  if (portOf('directory-service')) {
+    common.DIRECTORY_SERVICE_URL = `http://${HOST}:${portOf('directory-service')}`;
+  }
+  const result = {};
+  for (const p of processes) {
+    const env = { ...common, [portVarOf(p.app)]: String(p.port) };
+    if (p.app === 'ehr-server') {
+      env.EHR_SERVER_HOST = HOST;
+      env.EHR_SERVER_ORGANIZATION_ID = p.hospital;
+    }
+    result[p.name] = env;
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: HOST });
+    socket.setTimeout(500, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+function makeOutput(logDir, quiet, width) {
+  fs.mkdirSync(logDir, { recursive: true });
+  return (name, child) => {
+    const file = fs.createWriteStream(path.join(logDir, `${name.replace(/:/g, '-')}.log`), {
+      flags: 'a',
+    });
+    const recent = [];
+    const prefix = `[${name}]`.padEnd(width + 2);
+    const onLine = (stream) => (line) => {
+      file.write(`${line}\n`);
+      recent.push(line);
+      if (recent.length > 40) recent.shift();
+      if (!quiet) stream.write(`${prefix} ${line}\n`);
+    };
+    readline.createInterface({ input: child.stdout }).on('line', onLine(process.stdout));
+    readline.createInterface({ input: child.stderr }).on('line', onLine(process.stderr));
+    child.once('exit', () => setTimeout(() => file.end(), 100));
+    return { recent, file: file.path };
+  };
+}
+
+function spawnNode(args, env, extra = {}) {
+  return spawn(process.execPath, ['-r', './infra/lib/register-paths.cjs', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', ...(extra.ipc ? ['ipc'] : [])],
+  });
+}
+
+async function httpGet(url, timeoutMs = 2000) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await response.text();
+    return { status: response.status, text };
+  } catch (error) {
+    return { status: 0, text: error.cause?.code ?? error.message };
+  }
+}
+
+/**
+ * Waits until the process answers /health/ready with 200. An app without /health/ready (404)
+ * counts as ready once it answers HTTP at all, and says so.
+ */
+async function waitReady(proc, { timeoutMs }) {
+  const started = Date.now();
+  const url = `http://${HOST}:${proc.port}/health/ready`;
+  let last = 'no answer yet';
+  while (Date.now() - started < timeoutMs) {
+    if (proc.exitCode !== undefined) {
+      return { ok: false, reason: `exited with code ${proc.exitCode} during start-up` };
+    }
+    const answer = await httpGet(url);
+    if (answer.status === 200) return { ok: true, ms: Date.now() - started, health: 'ready' };
+    if (answer.status === 404) {
+      return { ok: true, ms: Date.now() - started, health: 'answers (no /health/ready)' };
+    }
+    last = answer.status ? `HTTP ${answer.status} ${answer.text.slice(0, 200)}` : answer.text;
+    await sleep(400);
+  }
+  return { ok: false, reason: `not ready after ${Math.round(timeoutMs / 1000)} s (${last})` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The platform's own SMART client, registered with the CLI
+
+async function runCliJson(args, env) {
+  const child = spawnNode(['dist/apps/cli/src/main.js', ...args], env);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`npm run cli -- ${args.join(' ')}: exit ${code}: ${err.trim()}`);
+  return JSON.parse(out);
+}
+
+/**
+ * The platform client of the Coordination Platform (role `platform`): an ES384 key pair kept in
+ * <stateDir>/platform.json, its public JWKS registered with `npm run cli -- clients:add`. Reused
+ * while the registration is active.
+ */
+export async function ensurePlatformClient({ stateDir, env, log }) {
+  const file = path.join(stateDir, 'platform.json');
+  const cliEnv = { DATABASE_URL: env.DATABASE_URL, FHIR_BASE_URL: env.FHIR_BASE_URL };
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const listed = await runCliJson(['clients:list'], cliEnv);
+    if (listed.some((c) => c.client_id === saved.clientId && c.active && c.role === 'platform')) {
+      log(`platform client ${saved.clientId} (reused, ${file})`);
+      return saved;
+    }
+  }
+  const { generateKeyPair, exportJWK } = await import('jose');
+  const kid = `platform-${Date.now().toString(36)}`;
+  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES384', use: 'sig' };
+  const publicJwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES384', use: 'sig' }] };
+  fs.mkdirSync(path.join(stateDir, 'jwks'), { recursive: true });
+  const jwksFile = path.join(stateDir, 'jwks', 'platform.jwks.json');
+  fs.writeFileSync(jwksFile, `${JSON.stringify(publicJwks, null, 2)}\n`);
+  const added = await runCliJson(
+    ['clients:add', '--org', PLATFORM_ORGANIZATION_ID, '--role', 'platform', '--jwks', jwksFile],
+    cliEnv,
+  );
+  const platform = {
+    clientId: added.client_id,
+    organizationId: PLATFORM_ORGANIZATION_ID,
+    name: 'CareRelay Coordination Platform',
+    role: 'platform',
+    alg: 'ES384',
+    privateJwk,
+    publicJwks,
+  };
+  fs.writeFileSync(file, `${JSON.stringify(platform, null, 2)}\n`, { mode: 0o600 });
+  log(
+    `platform client ${platform.clientId} registered (npm run cli -- clients:add --role platform)`,
+  );
+  return platform;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live summary from referral.events.v1
+
+const SUMMARY_STATES = [
+  'requested',
+  'awaiting-consent',
+  'routed',
+  'accepted',
+  'rejected',
+  'rerouted',
+  'in-progress',
+  'on-hold',
+  'completed',
+  'cancelled',
+  'failed',
+];
+
+/** Counts referrals by the states they reached, from referral.events.v1 (a throwaway group). */
+export async function startSummary({ brokers, log }) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const kafka = new Kafka({
+    clientId: 'carerelay-summary',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const groupId = `carerelay-summary-${process.pid}-${Date.now().toString(36)}`;
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000 });
+  const reached = new Map(); // referral id -> bit set of states
+  const counts = Object.fromEntries(SUMMARY_STATES.map((s) => [s, 0]));
+  const byId = new Map(); // referral id -> last state (for tests)
+  const listeners = new Set();
+  await consumer.connect();
+  const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+  await consumer.subscribe({ topic: 'referral.events.v1', fromBeginning: false });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      try {
+        const data = JSON.parse(message.value.toString());
+        const bit = 1 << SUMMARY_STATES.indexOf(data.state);
+        if (bit <= 0) return;
+        const seen = reached.get(data.referralId) ?? 0;
+        if (!(seen & bit)) counts[data.state] += 1;
+        reached.set(data.referralId, seen | bit);
+        byId.set(data.referralId, data);
+        for (const listener of listeners) listener(data);
+      } catch {
+        // not ours to judge: the services validate their events
+      }
+    },
+  });
+  await Promise.race([joined, sleep(15_000)]);
+  return {
+    counts,
+    lastEvent: (referralId) => byId.get(referralId),
+    onEvent: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async stop() {
+      await consumer.disconnect().catch(() => undefined);
+      const admin = kafka.admin();
+      await admin
+        .connect()
+        .then(() => admin.deleteGroups([groupId]))
+        .catch(() => undefined)
+        .finally(() => admin.disconnect().catch(() => undefined));
+      log?.('summary consumer stopped');
+    },
+  };
+}
+
+export function summaryLine(counts, sim) {
+  const sent = sim?.sent ?? counts.requested;
+  const closed = counts.completed;
+  const base = Math.max(counts.requested, 1);
+  const rate = counts.requested ? `${Math.round((100 * closed) / base)}%` : '-';
+  const parts = [
+    `sent ${sent}`,
+    `routed ${counts.routed}`,
+    `accepted ${counts.accepted}`,
+    `rejected ${counts.rejected}`,
+    `closed ${closed}`,
+    `closure rate ${rate}`,
+  ];
+  if (counts['awaiting-consent']) parts.push(`awaiting consent ${counts['awaiting-consent']}`);
+  if (counts['on-hold'] || counts.failed)
+    parts.push(`on-hold ${counts['on-hold']}, failed ${counts.failed}`);
+  if (sim?.failed) parts.push(`send errors ${sim.failed}`);
+  return parts.join(' | ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The network
+
+/**
+ * Starts the whole network. Used by `npm start` (infra/bin/start.mjs) and by test/e2e.
+ *
+ * @param {object} o
+ * @param {string} o.owner who starts the infrastructure (stopInfra stops only what it started)
+ * @param {string} [o.database] database name (default: infra's, carerelay / carerelay_test)
+ * @param {number} [o.portBase] 8080: fhir-api 8080, referral 8082, consent 8083, ...
+ * @param {string} [o.stateDir] keys, clients, logs, network.json (default .carerelay/demo)
+ * @param {boolean} [o.build] run `npm run build` first (default true)
+ * @param {boolean} [o.install] ensureDependencies first (default true)
+ * @param {boolean} [o.quiet] app logs to files only (default false: prefixed on the terminal)
+ * @param {boolean} [o.seed] seed the demo network (default true)
+ * @param {(line: string) => void} [o.log]
+ */
+export async function startNetwork(o) {
+  const started = Date.now();
+  const portBase = o.portBase ?? DEFAULT_PORT_BASE;
+  const stateDir = o.stateDir ?? path.join(STATE_DIR, 'demo');
+  const log = o.log ?? ((line) => console.log(line));
+  const step = o.step ?? (() => undefined);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const network = {
+    portBase,
+    stateDir,
+    fhirBaseUrl: fhirBaseUrlOf(portBase),
+    processes: [],
+    problems: [],
+    authMode: 'smart',
+    timings: {},
+    infraEnv: undefined,
+    summary: undefined,
+    simulator: undefined,
+    clients: undefined,
+    platform: undefined,
+    stop: async () => undefined,
+  };
+  let stopping = false;
+  const mark = (name) => (network.timings[name] = Date.now() - started);
+
+  network.stop = async ({ stopInfrastructure = true } = {}) => {
+    if (stopping) return;
+    stopping = true;
+    // The simulator first, then the consumers, the FHIR API they call last.
+    if (network.simulator) await stopProcess(network.simulator);
+    await Promise.all(network.processes.filter((p) => p.app !== 'fhir-api').map(stopProcess));
+    await Promise.all(network.processes.filter((p) => p.app === 'fhir-api').map(stopProcess));
+    await network.summary?.stop();
+    fs.rmSync(path.join(stateDir, 'network.json'), { force: true });
+    if (stopInfrastructure) return stopInfra({ onlyIfStartedBy: o.owner, quiet: true });
+    return [];
+  };
+
+  try {
+    if (o.install !== false) {
+      step('dependencies');
+      await ensureDependencies();
+    }
+    step('infrastructure (Kafka, PostgreSQL)');
+    network.infraEnv = await ensureInfra({
+      owner: o.owner,
+      ...(o.database ? { database: o.database } : {}),
+    });
+    mark('infra');
+    log(`Kafka       ${network.infraEnv.KAFKA_BROKERS}`);
+    log(`PostgreSQL  ${network.infraEnv.DATABASE_URL}`);
+
+    if (o.build !== false) {
+      step('build');
+      const code = await runInherit(npmCommand, ['run', 'build'], {
+        env: process.env,
+      }).done;
+      if (code !== 0) {
+        network.problems.push(`npm run build exited with ${code}: starting what it emitted`);
+        log(`!! npm run build reported errors (exit ${code}); starting what it emitted`);
+      }
+      mark('build');
+    }
+
+    step('apps');
+    const apps = discoverApps();
+    for (const app of missingApps()) {
+      network.problems.push(`${app}: not built (no dist/apps/${app}/src/main.js), not started`);
+      log(`!! ${app}: has sources but no dist/apps/${app}/src/main.js: not started`);
+    }
+    if (!apps.includes('fhir-api')) throw new Error('apps/fhir-api is not built: nothing to run');
+    const planned = networkProcesses(apps, portBase);
+    const busy = [];
+    for (const p of planned) if (!(await portFree(p.port))) busy.push(`${p.name} :${p.port}`);
+    if (busy.length > 0) {
+      throw new Error(
+        `ports in use: ${busy.join(', ')}. Is another network running (npm run status)? ` +
+          `Another port base: --port-base <n> or CARERELAY_PORT_BASE.`,
+      );
+    }
+
+    const baseEnv = networkEnv({ infraEnv: network.infraEnv, processes: planned, portBase });
+    network.platform = await ensurePlatformClient({
+      stateDir,
+      env: baseEnv['fhir-api'],
+      log,
+    });
+    mark('platform-client');
+
+    const width = Math.max(...planned.map((p) => p.name.length), 'simulator'.length);
+    const output = makeOutput(path.join(stateDir, 'logs'), o.quiet, width);
+    const envFor = (name) =>
+      networkEnv({
+        infraEnv: network.infraEnv,
+        processes: planned,
+        portBase,
+        platform: network.platform,
+        authMode: network.authMode,
+      })[name];
+    const launch = (p) => {
+      const child = spawnNode([p.entry], envFor(p.name));
+      const proc = {
+        ...p,
+        child,
+        pid: child.pid,
+        url: `http://${HOST}:${p.port}`,
+        status: 'starting',
+        exitCode: undefined,
+      };
+      proc.logs = output(p.name, child);
+      proc.exited = new Promise((resolve) =>
+        child.once('exit', (code, signal) => {
+          proc.exitCode = code ?? (signal ? `signal ${signal}` : 'unknown');
+          if (!stopping && proc.status !== 'restarting') {
+            proc.status = 'exited';
+            const why = `${p.name} exited (${proc.exitCode})`;
+            network.problems.push(why);
+            log(`!! ${why}; last lines in ${proc.logs.file}`);
+            o.onExit?.(proc);
+          }
+          resolve(proc.exitCode);
+        }),
+      );
+      return proc;
+    };
+    const ready = async (proc) => {
+      const result = await waitReady(proc, { timeoutMs: o.readyTimeoutMs ?? 120_000 });
+      if (result.ok) {
+        proc.status = 'ready';
+        proc.health = result.health;
+        proc.readyMs = result.ms;
+        log(
+          `ready       ${proc.name} ${proc.url} (${(result.ms / 1000).toFixed(1)} s, ${result.health})`,
+        );
+      } else {
+        proc.status = proc.exitCode !== undefined ? 'exited' : 'not ready';
+        network.problems.push(`${proc.name}: ${result.reason}`);
+        log(`!! ${proc.name} ${result.reason}`);
+        for (const line of proc.logs.recent.slice(-15)) log(`   ${proc.name} | ${line}`);
+      }
+      return result.ok;
+    };
+
+    // The FHIR API first, with the apps that do not call it; then we know whether it serves
+    // SMART Backend Services, and start the platform-client apps accordingly.
+    const first = planned.filter((p) => !PLATFORM_CLIENT_APPS.has(p.app));
+    const second = planned.filter((p) => PLATFORM_CLIENT_APPS.has(p.app));
+    const firstProcs = first.map(launch);
+    network.processes.push(...firstProcs);
+    const fhirApi = firstProcs.find((p) => p.app === 'fhir-api');
+    const readiness = firstProcs.filter((p) => p !== fhirApi).map(ready);
+    if (!(await ready(fhirApi))) throw new Error('fhir-api did not start: see its log above');
+    const smart = await httpGet(`${network.fhirBaseUrl}/.well-known/smart-configuration`);
+    if (smart.status !== 200) {
+      log(
+        `!! fhir-api does not serve SMART Backend Services (/.well-known/smart-configuration: ${smart.status || smart.text}); ` +
+          'restarting it with FHIR_AUTH_DISABLED=true (development actors, X-Dev-Actor)',
+      );
+      network.problems.push('fhir-api without SMART auth: running with FHIR_AUTH_DISABLED=true');
+      network.authMode = 'dev';
+      fhirApi.status = 'restarting';
+      await stopProcess(fhirApi);
+      const again = launch(fhirApi);
+      network.processes[network.processes.indexOf(fhirApi)] = again;
+      if (!(await ready(again))) throw new Error('fhir-api did not start again');
+    }
+    const secondProcs = second.map(launch);
+    network.processes.push(...secondProcs);
+    await Promise.all([...readiness, ...secondProcs.map(ready)]);
+    mark('apps-ready');
+    writeNetworkFile(network, o.owner);
+
+    if (o.seed !== false) {
+      step('demo network (clients, directory)');
+      await seedDemo(network, { output, log });
+      mark('seeded');
+    }
+    try {
+      network.summary = await startSummary({ brokers: network.infraEnv.KAFKA_BROKERS });
+    } catch (error) {
+      network.problems.push(`live summary unavailable: ${error.message}`);
+      log(`!! live summary unavailable: ${error.message}`);
+    }
+    network.startSimulator = (options = {}) => {
+      const args = [
+        'dist/apps/simulator/src/main.js',
+        'run',
+        '--state-dir',
+        stateDir,
+        '--rate',
+        String(options.rate ?? 2),
+        ...(options.args ?? []),
+      ];
+      const child = spawnNode(args, { ...envFor('fhir-api') }, { ipc: true });
+      const sim = { name: 'simulator', child, pid: child.pid, stats: undefined };
+      sim.logs = output('simulator', child);
+      child.on('message', (message) => {
+        if (message?.kind === 'stats') sim.stats = message;
+      });
+      sim.exited = new Promise((resolve) => child.once('exit', resolve));
+      network.simulator = sim;
+      writeNetworkFile(network, o.owner);
+      return sim;
+    };
+    mark('ready');
+    return network;
+  } catch (error) {
+    await network.stop();
+    throw error;
+  }
+}
+
+async function seedDemo(network, { output, log }) {
+  const apps = new Set(network.processes.map((p) => p.app));
+  const hasDirectoryService = apps.has('directory-service');
+  const env = networkEnv({
+    infraEnv: network.infraEnv,
+    processes: network.processes,
+    portBase: network.portBase,
+    platform: network.platform,
+    authMode: network.authMode,
+  })['fhir-api'];
+  const args = [
+    'dist/apps/simulator/src/main.js',
+    'seed',
+    '--state-dir',
+    network.stateDir,
+    '--platform',
+    path.join(network.stateDir, 'platform.json'),
+    // Until apps/directory-service exists, the seed publishes the sample directory itself.
+    ...(hasDirectoryService ? [] : ['--publish-directory', '--load-fhir-directory']),
+  ];
+  const child = spawnNode(args, {
+    ...env,
+    FHIR_DB_SCHEMA: process.env.FHIR_DB_SCHEMA || 'fhir_api',
+  });
+  const logs = output('seed', child);
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) {
+    for (const line of logs.recent.slice(-15)) log(`   seed | ${line}`);
+    throw new Error(`seeding the demo network failed (exit ${code})`);
+  }
+  network.clients = JSON.parse(
+    fs.readFileSync(path.join(network.stateDir, 'clients.json'), 'utf8'),
+  ).clients;
+}
+
+async function stopProcess(proc, timeoutMs = 10_000) {
+  const child = proc.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', resolve);
+  });
+  clearTimeout(timer);
+}
+
+/** <stateDir>/network.json: what runs, for `npm run status`. */
+export function writeNetworkFile(network, owner) {
+  const data = {
+    owner,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    fhirBaseUrl: network.fhirBaseUrl,
+    authMode: network.authMode,
+    processes: [...network.processes, ...(network.simulator ? [network.simulator] : [])].map(
+      (p) => ({ name: p.name, pid: p.pid, port: p.port, url: p.url, status: p.status }),
+    ),
+  };
+  fs.writeFileSync(
+    path.join(network.stateDir, 'network.json'),
+    `${JSON.stringify(data, null, 2)}\n`,
+  );
+}
