@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// `npm run status`: every process of the running network(s) with its pid and resident memory,
+// and Kafka and PostgreSQL (with theirs when they run on this machine). Exit code 3 when a
+// network is recorded but one of its processes is gone.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { infraStatus, STATE_DIR } from '../lib/infra.mjs';
+
+const NETWORK_FILES = [
+  ['npm start', path.join(STATE_DIR, 'demo', 'network.json')],
+  ['e2e', path.join(STATE_DIR, 'e2e', 'network.json')],
+];
+
+/** Resident memory of a pid in bytes (Linux /proc), or undefined; `field` RssAnon: private only. */
+export function rssOf(pid, field = 'VmRSS') {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1]);
+    return Number.isFinite(kb) ? kb * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of a process's children (PostgreSQL's backends), from /proc. */
+export function childrenOf(pid) {
+  try {
+    return fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A pid whose command line contains every needle (scan of /proc), or undefined. */
+function findProcess(...needles) {
+  try {
+    return fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .find((pid) => {
+        try {
+          const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          return needles.every((n) => cmdline.includes(n));
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return undefined;
+  }
+}
+
+/** PostgreSQL's postmaster: ours (embedded) or the local server's (`postgres -D <data>`). */
+function postgresPid(status) {
+  return status.postgres.pid ?? findProcess('postgres', '-D');
+}
+
+function kafkaPid(status) {
+  return status.kafka.pid ?? findProcess('kafka.Kafka');
+}
+
+export const mib = (bytes) => (bytes === undefined ? '-' : `${(bytes / 1024 ** 2).toFixed(0)} MiB`);
+
+/** Rows of { what, pid, rss, note } for the network recorded in `file` plus the infrastructure. */
+export async function collectStatus({ files = NETWORK_FILES } = {}) {
+  const rows = [];
+  let missing = 0;
+  for (const [label, file] of files) {
+    if (!fs.existsSync(file)) continue;
+    const network = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const orchestratorAlive = fs.existsSync(`/proc/${network.pid}`) || isAlive(network.pid);
+    if (!orchestratorAlive) continue; // a crashed run's leftover file
+    rows.push({
+      what: `${label} (orchestrator)`,
+      pid: network.pid,
+      rss: rssOf(network.pid),
+      note: network.fhirBaseUrl,
+    });
+    for (const p of network.processes) {
+      const alive = isAlive(p.pid);
+      if (!alive) missing += 1;
+      rows.push({
+        what: `  ${p.name}`,
+        pid: p.pid,
+        rss: alive ? rssOf(p.pid) : undefined,
+        note: alive ? (p.url ?? '') : 'NOT RUNNING',
+      });
+    }
+  }
+  const infra = await infraStatus();
+  const kPid = kafkaPid(infra);
+  rows.push({
+    what: 'kafka',
+    pid: kPid,
+    rss: kPid ? rssOf(kPid) : undefined,
+    note: `${infra.kafka.brokers} ${infra.kafka.mode}${infra.kafka.startedByUs ? ' (started by CareRelay)' : ''}${infra.kafka.answering ? '' : ' NOT ANSWERING'}`,
+  });
+  const pPid = postgresPid(infra);
+  const pgPids = pPid ? [pPid, ...childrenOf(pPid)] : [];
+  rows.push({
+    what: 'postgresql',
+    pid: pPid,
+    // The postmaster's RSS, each backend's private memory, and the shared buffers once.
+    rss: pPid
+      ? (rssOf(pPid) ?? 0) +
+        childrenOf(pPid).reduce((sum, pid) => sum + (rssOf(pid, 'RssAnon') ?? 0), 0) +
+        Math.max(0, ...childrenOf(pPid).map((pid) => rssOf(pid, 'RssShmem') ?? 0))
+      : undefined,
+    note: `${infra.postgres.mode}${infra.postgres.startedByUs ? ' (started by CareRelay)' : ''}, ${pgPids.length} processes${infra.postgres.answering ? '' : ' NOT ANSWERING'}`,
+  });
+  return { rows, missing };
+}
+
+function isAlive(pid) {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+export function printRows(rows) {
+  const table = [
+    ['process', 'pid', 'rss', ''],
+    ...rows.map((r) => [r.what, r.pid ?? '-', mib(r.rss), r.note ?? '']),
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((r) => String(r[i]).length)));
+  for (const row of table) {
+    console.log(
+      row
+        .map((c, i) => String(c).padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+  const total = rows.reduce((sum, r) => sum + (r.rss ?? 0), 0);
+  console.log(`${'total resident'.padEnd(widths[0])}  ${''.padEnd(widths[1])}  ${mib(total)}`);
+}
+
+async function main() {
+  const { rows, missing } = await collectStatus();
+  if (!rows.some((r) => r.what.includes('orchestrator'))) {
+    console.log('no CareRelay network is running (npm start)\n');
+  }
+  printRows(rows);
+  return missing > 0 ? 3 : 0;
+}
+
+if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`status failed: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}
