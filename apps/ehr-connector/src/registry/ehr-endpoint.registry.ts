@@ -127,14 +127,15 @@ export class EhrEndpointRegistry {
    * short transaction, so that two connector instances do not poll the same EHR at once.
    */
   async claimDuePulls(limit = 10): Promise<EhrEndpoint[]> {
-    const rows = (await this.dataSource.query(
+    // TypeORM answers an UPDATE … RETURNING with [rows, affected].
+    const [rows] = (await this.dataSource.query(
       `UPDATE ${this.t} e SET next_poll_at = now() + make_interval(secs => e.poll_interval_seconds),
          last_poll_at = now()
        WHERE e.id IN (SELECT id FROM ${this.t} WHERE enabled AND 'pull' = ANY(modes)
          AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING e.*`,
       [limit],
-    )) as Row[];
+    )) as [Row[], number];
     return rows.map(endpointOf);
   }
 

@@ -1,0 +1,105 @@
+import type { INestApplication } from '@nestjs/common';
+import { loadConfig } from '@carerelay/config';
+import { FhirApiClient, type Resource } from '@carerelay/fhir-client';
+import { dropSchema } from '@carerelay/persistence';
+import { testEnv, uniqueName } from '@carerelay/testing';
+import { startEhrConnector } from '../src/bootstrap';
+import { EhrConnectorConfig } from '../src/ehr-connector.config';
+
+import patientFixture from '../../fhir-api/test/fixtures/Patient-pat-53234.json';
+import serviceRequestFixture from '../../fhir-api/test/fixtures/ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json';
+import taskFixture from '../../fhir-api/test/fixtures/Task-referral-requested.json';
+import consentFixture from '../../fhir-api/test/fixtures/Consent-SDOHCC-ConsentInformationDisclosureExample.json';
+
+export const PLATFORM_ORG = 'carerelay-platform';
+
+export interface TestConnector {
+  app: INestApplication;
+  url: string;
+  schema: string;
+  close: () => Promise<void>;
+}
+
+/** The connector in-process, in a schema and consumer group of its own, on a free port. */
+export async function startTestConnector(
+  fhirBaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestConnector> {
+  const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+  const schema = uniqueName('ehr_connector').toLowerCase();
+  const config = loadConfig(EhrConnectorConfig, {
+    KAFKA_BROKERS,
+    DATABASE_URL,
+    EHR_CONNECTOR_PORT: '0',
+    EHR_CONNECTOR_DB_SCHEMA: schema,
+    EHR_CONNECTOR_CONSUMER_GROUP: uniqueName('ehr-connector'),
+    FHIR_API_BASE_URL: fhirBaseUrl,
+    FHIR_API_AUTH: 'dev',
+    PLATFORM_ORGANIZATION_ID: PLATFORM_ORG,
+    LOG_LEVEL: 'silent',
+    OUTBOX_POLL_MS: '50',
+    PUSH_POLL_MS: '100',
+    PUSH_INITIAL_BACKOFF_MS: '100',
+    PUSH_MAX_BACKOFF_MS: '1000',
+    PULL_TICK_MS: '200',
+    NODE_ENV: 'test',
+    ...env,
+  });
+  const app = await startEhrConnector(config);
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    app,
+    url,
+    schema,
+    close: async () => {
+      await app.close();
+      await dropSchema(DATABASE_URL, schema);
+    },
+  };
+}
+
+export async function json(
+  url: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/**
+ * A referral as it sits on the EHR's own FHIR server (built from the IG's examples): Patient,
+ * Consent, ServiceRequest (supportingInfo → Consent) and a `requested` Task owned by the platform.
+ */
+export async function placeReferralOnEhr(
+  ehr: FhirApiClient,
+  tag: string,
+  platformOwner = `Organization/${PLATFORM_ORG}`,
+): Promise<{ task: Resource; serviceRequest: Resource; patient: Resource; consent: Resource }> {
+  const { id: _p, ...patientBody } = clone(patientFixture) as Resource;
+  patientBody.identifier = [{ system: 'http://hospital.example/mrn', value: `mrn-${tag}` }];
+  const patient = await ehr.create({ ...patientBody, resourceType: 'Patient' });
+  const { id: _c, ...consentBody } = clone(consentFixture) as Resource;
+  consentBody.patient = { reference: `Patient/${patient.id}` };
+  const consent = await ehr.create({ ...consentBody, resourceType: 'Consent' });
+  const { id: _s, ...srBody } = clone(serviceRequestFixture) as Resource;
+  srBody.subject = { reference: `Patient/${patient.id}` };
+  srBody.supportingInfo = [{ reference: `Consent/${consent.id}` }];
+  delete srBody.reasonReference;
+  const serviceRequest = await ehr.create({ ...srBody, resourceType: 'ServiceRequest' });
+  const taskBody = clone(taskFixture) as Resource;
+  taskBody.focus = { reference: `ServiceRequest/${serviceRequest.id}` };
+  taskBody.for = { reference: `Patient/${patient.id}`, display: 'COLIN ABBAS' };
+  taskBody.owner = { reference: platformOwner };
+  taskBody.identifier = [{ system: 'http://hospital.example/referrals', value: `task-${tag}` }];
+  const task = await ehr.create(taskBody);
+  return { task, serviceRequest, patient, consent };
+}
