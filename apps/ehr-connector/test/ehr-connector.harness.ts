@@ -1,6 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@carerelay/config';
-import { FhirApiClient, type Resource } from '@carerelay/fhir-client';
+import { FhirApiClient } from '@carerelay/fhir-client';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Resource = Record<string, any>;
 import { dropSchema } from '@carerelay/persistence';
 import { testEnv, uniqueName } from '@carerelay/testing';
 import { startEhrConnector } from '../src/bootstrap';
@@ -62,8 +65,7 @@ export async function json(
   url: string,
   method = 'GET',
   body?: unknown,
-): Promise<{ status: number; body: any }> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: Resource[string] }> {
   const response = await fetch(url, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -86,20 +88,23 @@ export async function placeReferralOnEhr(
 ): Promise<{ task: Resource; serviceRequest: Resource; patient: Resource; consent: Resource }> {
   const { id: _p, ...patientBody } = clone(patientFixture) as Resource;
   patientBody.identifier = [{ system: 'http://hospital.example/mrn', value: `mrn-${tag}` }];
-  const patient = await ehr.create({ ...patientBody, resourceType: 'Patient' });
+  const patient: Resource = await ehr.create({ ...patientBody, resourceType: 'Patient' });
   const { id: _c, ...consentBody } = clone(consentFixture) as Resource;
   consentBody.patient = { reference: `Patient/${patient.id}` };
-  const consent = await ehr.create({ ...consentBody, resourceType: 'Consent' });
+  const consent: Resource = await ehr.create({ ...consentBody, resourceType: 'Consent' });
   const { id: _s, ...srBody } = clone(serviceRequestFixture) as Resource;
   srBody.subject = { reference: `Patient/${patient.id}` };
   srBody.supportingInfo = [{ reference: `Consent/${consent.id}` }];
   delete srBody.reasonReference;
-  const serviceRequest = await ehr.create({ ...srBody, resourceType: 'ServiceRequest' });
+  const serviceRequest: Resource = await ehr.create({
+    ...srBody,
+    resourceType: 'ServiceRequest',
+  });
   const taskBody = clone(taskFixture) as Resource;
   taskBody.focus = { reference: `ServiceRequest/${serviceRequest.id}` };
   taskBody.for = { reference: `Patient/${patient.id}`, display: 'COLIN ABBAS' };
   taskBody.owner = { reference: platformOwner };
   taskBody.identifier = [{ system: 'http://hospital.example/referrals', value: `task-${tag}` }];
-  const task = await ehr.create(taskBody);
+  const task: Resource = await ehr.create({ ...taskBody, resourceType: 'Task' });
   return { task, serviceRequest, patient, consent };
 }

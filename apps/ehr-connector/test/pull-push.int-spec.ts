@@ -1,4 +1,4 @@
-import { FhirApiClient, type Resource } from '@carerelay/fhir-client';
+import { FhirApiClient } from '@carerelay/fhir-client';
 import { waitFor } from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../fhir-api/test/fhir-api.harness';
 import { startEhrServer, type RunningEhrServer } from '../../ehr-server/src/ehr-server';
@@ -10,6 +10,7 @@ import {
   PLATFORM_ORG,
   placeReferralOnEhr,
   startTestConnector,
+  type Resource,
   type TestConnector,
 } from './ehr-connector.harness';
 
@@ -138,7 +139,7 @@ describe('ehr-connector: pull intake and push back (real Kafka, PostgreSQL, Medp
     // The CBO's work, mirrored onto the source Task (what referral-service does), goes back.
     await setStatus(task.id, 'accepted', { businessStatus: { text: 'accepted by CBO' } });
     await setStatus(task.id, 'in-progress', { businessStatus: { text: 'contact made' } });
-    const procedure = await platform.create({
+    const procedure: Resource = await platform.create({
       resourceType: 'Procedure',
       status: 'completed',
       basedOn: [{ reference: `ServiceRequest/${sr.id}` }],
