@@ -64,6 +64,7 @@ describe('cli migrations', () => {
       'FhirStoreTables1732400000000',
       'AuthTables1732500000000',
       'AuditTables1732500001000',
+      'FhirConsentAccess1732700000000',
     ]);
   });
 });

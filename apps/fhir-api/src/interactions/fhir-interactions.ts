@@ -24,6 +24,7 @@ import {
 import { actorMay, assertScope } from '../auth/assert-scope';
 import type { Interaction } from '../auth/scopes';
 import type { RequestActor } from '../request-actor';
+import { redactTask, unredactTaskUpdate } from '../store/consent-access';
 import type { StoredResource, StoreTransaction } from '../store/resource-store';
 import { conditionalKey, conditionalQuery, severalMatches } from './conditional';
 import { etagOf } from './etag';
@@ -181,6 +182,29 @@ export class FhirInteractions {
     return this.baseUrl();
   }
 
+  /**
+   * What the actor is shown of a stored resource: as stored, except a CBO's referral Task whose
+   * patient no consent lets it see (store/consent-access.ts redactTask: "awaiting consent").
+   */
+  async view(tx: StoreTransaction, stored: StoredResource): Promise<StoredResource> {
+    if (tx.actor.role !== 'cbo' || stored.resourceType !== 'Task' || stored.deleted) return stored;
+    if (!stored.patientId || (await tx.coversActor(stored.patientId))) return stored;
+    return { ...stored, resource: redactTask(stored.resource as Task) };
+  }
+
+  private async viewAll(tx: StoreTransaction, list: StoredResource[]): Promise<StoredResource[]> {
+    return Promise.all(list.map((s) => this.view(tx, s)));
+  }
+
+  /** A CBO's update of a Task it sees redacted: only status, statusReason and output count. */
+  private async unredact(tx: StoreTransaction, input: Resource): Promise<Resource> {
+    if (tx.actor.role !== 'cbo' || input.resourceType !== 'Task' || !input.id) return input;
+    const existing = await tx.current('Task', input.id, { forUpdate: true });
+    if (!existing || existing.deleted || !existing.patientId) return input;
+    if (await tx.coversActor(existing.patientId)) return input;
+    return unredactTaskUpdate(existing.resource as Task, input as Task);
+  }
+
   /** R4 validation (400) then the IG's rules (422) of a resource about to be stored. */
   validate(resource: unknown, resourceType: string, actor: RequestActor): Resource {
     const valid = assertValidFhirResource(resource, { expectedResourceType: resourceType });
@@ -264,10 +288,10 @@ export class FhirInteractions {
     this.checkCreationRules(tx.actor, resource);
     if (options.ifNoneExist !== undefined) {
       const existing = await this.resolveConditional(tx, resourceType, options.ifNoneExist, id);
-      if (existing) return this.found(existing, 200);
+      if (existing) return this.found(await this.view(tx, existing), 200);
     }
     const stored = await tx.write({ ...resource, id } as Resource, 'POST', undefined);
-    return this.found(stored, 201);
+    return this.found(await this.view(tx, stored), 201);
   }
 
   checkCreationRules(actor: RequestActor, resource: Resource): void {
@@ -290,8 +314,9 @@ export class FhirInteractions {
   async read(tx: StoreTransaction, resourceType: string, id: string): Promise<InteractionResult> {
     authorize(tx.actor, resourceType, 'read');
     assertId(id);
-    const stored = await tx.current(resourceType, id);
-    if (!stored) throw notFound(`${resourceType}/${id} is not known`);
+    const current = await tx.current(resourceType, id);
+    if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    const stored = await this.view(tx, current);
     if (stored.deleted) throw gone(`${resourceType}/${id} was deleted`);
     return { status: 200, body: stored.resource, stored };
   }
@@ -306,8 +331,9 @@ export class FhirInteractions {
     assertId(id);
     if (!/^\d{1,9}$/.test(versionId))
       throw notFound(`${resourceType}/${id} has no version ${versionId.slice(0, 20)}`);
-    const stored = await tx.version(resourceType, id, Number(versionId));
-    if (!stored) throw notFound(`${resourceType}/${id} has no version ${versionId}`);
+    const version = await tx.version(resourceType, id, Number(versionId));
+    if (!version) throw notFound(`${resourceType}/${id} has no version ${versionId}`);
+    const stored = await this.view(tx, version);
     if (stored.deleted) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
     return { status: 200, body: stored.resource, stored };
   }
@@ -334,7 +360,7 @@ export class FhirInteractions {
         `${resourceType}.id`,
         'value',
       );
-    const resource = this.validate(input, resourceType, tx.actor);
+    const resource = this.validate(await this.unredact(tx, input), resourceType, tx.actor);
     const existing = await tx.current(resourceType, id, { forUpdate: true });
     if (!existing) {
       if (await tx.exists(resourceType, id)) throw notFound(`${resourceType}/${id} is not known`);
@@ -343,11 +369,11 @@ export class FhirInteractions {
           `${resourceType}/${id} does not exist (If-Match ${etagOf(options.ifMatch)})`,
         );
       this.checkCreationRules(tx.actor, resource);
-      return this.found(await tx.write(resource, 'PUT', undefined), 201);
+      return this.found(await this.view(tx, await tx.write(resource, 'PUT', undefined)), 201);
     }
     if (existing.deleted) {
       this.checkCreationRules(tx.actor, resource);
-      return this.found(await tx.write(resource, 'PUT', existing), 201);
+      return this.found(await this.view(tx, await tx.write(resource, 'PUT', existing)), 201);
     }
     if (resourceType === 'Task' && options.ifMatch === undefined) {
       throw new FhirError(428, [
@@ -405,7 +431,7 @@ export class FhirInteractions {
       if (problem) throw problem;
     }
     const stored = await tx.write(resource, 'PUT', existing);
-    return this.found(stored, 200);
+    return this.found(await this.view(tx, stored), 200);
   }
 
   async delete(tx: StoreTransaction, resourceType: string, id: string): Promise<InteractionResult> {
@@ -476,8 +502,8 @@ export class FhirInteractions {
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
     if (withTotal) bundle.total = result.total;
     const entries: BundleEntry[] = [
-      ...result.matches.map((s) => this.entryOf(s, 'match')),
-      ...result.included.map((s) => this.entryOf(s, 'include')),
+      ...(await this.viewAll(tx, result.matches)).map((s) => this.entryOf(s, 'match')),
+      ...(await this.viewAll(tx, result.included)).map((s) => this.entryOf(s, 'include')),
     ];
     if (entries.length > 0) bundle.entry = entries;
     if (request.ignored.length > 0) {
@@ -563,7 +589,7 @@ export class FhirInteractions {
       type: 'history',
       total,
       link: links,
-      entry: entries.map((s) => {
+      entry: (await this.viewAll(tx, entries)).map((s) => {
         const entry: BundleEntry = {
           fullUrl: `${this.base}/${s.resourceType}/${s.id}`,
           request: {

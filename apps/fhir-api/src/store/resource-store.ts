@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Consent, Resource, Task } from '@medplum/fhirtypes';
 import { DataSource, EntityManager } from 'typeorm';
 import { EventTypes } from '@carerelay/contracts';
 import { OutboxWriter } from '@carerelay/messaging';
@@ -12,12 +12,8 @@ import {
 } from '../fhir-lib';
 import { filterCondition } from './search-sql';
 import { SqlParams } from './sql';
-import {
-  involvedOrganizations,
-  organizationsOf,
-  type ResourceOrganizations,
-  visibilityFilter,
-} from './visibility';
+import { consentRuleRows, coveredSql, patientIdOf, readableFilter } from './consent-access';
+import { involvedOrganizations, organizationsOf, type ResourceOrganizations } from './visibility';
 
 export type WriteMethod = 'POST' | 'PUT' | 'DELETE';
 
@@ -30,6 +26,8 @@ export interface StoredResource {
   method?: WriteMethod;
   resource: Resource;
   orgs: ResourceOrganizations;
+  /** The Patient the resource is about (of its current version), if any. */
+  patientId?: string | null;
 }
 
 export interface StoreOptions {
@@ -54,10 +52,11 @@ interface ResourceRow {
   requester_org: string | null;
   owner_org: string | null;
   other_orgs: string[];
+  patient_id?: string | null;
 }
 
 const COLUMNS =
-  'r.resource_type, r.id, r.version_id, r.deleted, r.content, r.requester_org, r.owner_org, r.other_orgs';
+  'r.resource_type, r.id, r.version_id, r.deleted, r.content, r.requester_org, r.owner_org, r.other_orgs, r.patient_id';
 
 /** jsonb keeps keys in its own order: put resourceType, id and meta first again. */
 function ordered(content: Resource): Resource {
@@ -79,6 +78,7 @@ function toStored(row: ResourceRow): StoredResource {
       ownerOrg: row.owner_org,
       otherOrgs: row.other_orgs ?? [],
     },
+    patientId: row.patient_id ?? null,
   };
 }
 
@@ -155,7 +155,7 @@ export class StoreTransaction {
     const p = new SqlParams();
     const sql = `SELECT ${COLUMNS} FROM ${this.s}.resources r
       WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}
-        AND ${visibilityFilter(this.actor, 'r', p)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
+        AND ${readableFilter(this.actor, 'r', p, this.options.schema)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
     const [row] = await this.rows(sql, p.values);
     return row ? toStored(row) : undefined;
   }
@@ -177,11 +177,11 @@ export class StoreTransaction {
   ): Promise<StoredResource | undefined> {
     const p = new SqlParams();
     const sql = `SELECT h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
-        h.requester_org, h.owner_org, h.other_orgs
+        h.requester_org, h.owner_org, h.other_orgs, r.patient_id
       FROM ${this.s}.resource_history h
       JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
       WHERE h.resource_type = ${p.add(resourceType)} AND h.id = ${p.add(id)}
-        AND h.version_id = ${p.add(versionId)} AND ${visibilityFilter(this.actor, 'r', p)}`;
+        AND h.version_id = ${p.add(versionId)} AND ${readableFilter(this.actor, 'r', p, this.options.schema)}`;
     const [row] = await this.rows(sql, p.values);
     return row ? toStored(row) : undefined;
   }
@@ -198,14 +198,14 @@ export class StoreTransaction {
     const where = [`h.resource_type = ${p.add(query.resourceType)}`];
     if (query.id !== undefined) where.push(`h.id = ${p.add(query.id)}`);
     if (query.since) where.push(`h.last_updated >= ${p.add(query.since)}::timestamptz`);
-    where.push(visibilityFilter(this.actor, 'r', p));
+    where.push(readableFilter(this.actor, 'r', p, this.options.schema));
     const from = `FROM ${this.s}.resource_history h
       JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
       WHERE ${where.join(' AND ')}`;
     const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
     const rows = await this.rows(
       `SELECT h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
-         h.requester_org, h.owner_org, h.other_orgs ${from}
+         h.requester_org, h.owner_org, h.other_orgs, r.patient_id ${from}
        ORDER BY h.last_updated DESC, h.id, h.version_id DESC
        LIMIT ${p.add(query.count)} OFFSET ${p.add(query.offset)}`,
       p.values,
@@ -222,7 +222,7 @@ export class StoreTransaction {
     const where = [
       `r.resource_type = ${p.add(request.resourceType)}`,
       'NOT r.deleted',
-      visibilityFilter(this.actor, 'r', p),
+      readableFilter(this.actor, 'r', p, this.options.schema),
       ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
     ];
     const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
@@ -252,7 +252,7 @@ export class StoreTransaction {
     const where = [
       `r.resource_type = ${p.add(request.resourceType)}`,
       'NOT r.deleted',
-      visibilityFilter(this.actor, 'r', p),
+      readableFilter(this.actor, 'r', p, this.options.schema),
       ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
     ];
     const rows = await this.manager.query(
@@ -314,7 +314,7 @@ export class StoreTransaction {
     const p = new SqlParams();
     const sql = `SELECT ${COLUMNS} FROM ${this.s}.resources r
       WHERE (r.resource_type, r.id) IN (SELECT * FROM unnest(${p.add(types)}::text[], ${p.add(targetIds)}::text[]))
-        AND NOT r.deleted AND ${visibilityFilter(this.actor, 'r', p)}`;
+        AND NOT r.deleted AND ${readableFilter(this.actor, 'r', p, this.options.schema)}`;
     return (await this.rows(sql, p.values)).map(toStored);
   }
 
@@ -328,7 +328,7 @@ export class StoreTransaction {
         AND EXISTS (SELECT 1 FROM ${this.s}.search_index si
           WHERE si.resource_type = r.resource_type AND si.id = r.id AND si.param = ${p.add(include.param)}
             AND si.value_reference = ANY(${p.add(targets)}::text[]))
-        AND ${visibilityFilter(this.actor, 'r', p)}
+        AND ${readableFilter(this.actor, 'r', p, this.options.schema)}
       ORDER BY r.last_updated, r.id LIMIT 1000`;
     return (await this.rows(sql, p.values)).map(toStored);
   }
@@ -369,6 +369,92 @@ export class StoreTransaction {
     return affected > 0 || this.claimConditionalKey(resourceType, queryKey, id);
   }
 
+  /** Keeps consent_rules of one Consent in step with its stored version (none once deleted). */
+  private async recordConsentRules(
+    consentId: string,
+    consent: Resource | undefined,
+  ): Promise<void> {
+    await this.manager.query(`DELETE FROM ${this.s}.consent_rules WHERE consent_id = $1`, [
+      consentId,
+    ]);
+    const rows = consent ? consentRuleRows(consent as Consent) : [];
+    if (rows.length === 0) return;
+    await this.manager.query(
+      `INSERT INTO ${this.s}.consent_rules (consent_id, organization_key, patient_id, kind, active,
+         period_start, period_end, usable, full_deny)
+       SELECT x.consent_id, x.organization_key, x.patient_id, x.kind, x.active, x.period_start,
+         x.period_end, x.usable, x.full_deny
+       FROM jsonb_to_recordset($1::jsonb) AS x(consent_id text, organization_key text, patient_id text,
+         kind text, active boolean, period_start timestamptz, period_end timestamptz, usable boolean,
+         full_deny boolean)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /**
+   * When the platform writes a Task addressed to another organization (a CBO), that organization
+   * is granted the referral's patient data: the Patient, the focus ServiceRequest, the requests it
+   * is basedOn, and the patient's Consents. Reading them still needs a covering consent.
+   */
+  private async grantTaskOwner(task: Task, patientId: string | null): Promise<void> {
+    if (this.actor.role !== 'platform') return;
+    const owner = task.owner?.reference ?? '';
+    const ownerOrg = owner.startsWith('Organization/') ? owner.slice('Organization/'.length) : '';
+    if (!ownerOrg || ownerOrg === this.actor.organizationId || !task.id) return;
+    const targets: [string, string][] = [];
+    if (patientId) targets.push(['Patient', patientId]);
+    const focus = parseReference(task.focus?.reference ?? '');
+    if (focus?.kind === 'relative' && focus.resourceType === 'ServiceRequest') {
+      targets.push(['ServiceRequest', focus.id]);
+      const rows: { ref: string | null }[] = await this.manager.query(
+        `SELECT jsonb_array_elements(content->'basedOn')->>'reference' AS ref
+           FROM ${this.s}.resources WHERE resource_type = 'ServiceRequest' AND id = $1`,
+        [focus.id],
+      );
+      for (const { ref } of rows) {
+        const based = parseReference(ref ?? '');
+        if (based?.kind === 'relative' && based.resourceType === 'ServiceRequest')
+          targets.push(['ServiceRequest', based.id]);
+      }
+    }
+    if (targets.length > 0) {
+      await this.manager.query(
+        `INSERT INTO ${this.s}.access_grants (organization_id, resource_type, resource_id, patient_id, task_id)
+         SELECT $1, t.type, t.id, $2, $3 FROM unnest($4::text[], $5::text[]) AS t(type, id)
+         ON CONFLICT DO NOTHING`,
+        [ownerOrg, patientId, task.id, targets.map((t) => t[0]), targets.map((t) => t[1])],
+      );
+    }
+    if (patientId) {
+      await this.manager.query(
+        `INSERT INTO ${this.s}.access_grants (organization_id, resource_type, resource_id, patient_id, task_id)
+         SELECT $1, 'Consent', id, $2, $3 FROM ${this.s}.resources
+          WHERE resource_type = 'Consent' AND patient_id = $2
+         ON CONFLICT DO NOTHING`,
+        [ownerOrg, patientId, task.id],
+      );
+    }
+  }
+
+  private readonly covered = new Map<string, boolean>();
+
+  /** Does a consent in force cover disclosing this patient's data to the (CBO) actor now? */
+  async coversActor(patientId: string): Promise<boolean> {
+    let answer = this.covered.get(patientId);
+    if (answer === undefined) {
+      const p = new SqlParams();
+      const patient = p.add(patientId);
+      const org = p.add(this.actor.organizationId);
+      const [row] = await this.manager.query(
+        `SELECT ${coveredSql(this.options.schema, patient, org)} AS covered`,
+        p.values,
+      );
+      answer = (row as { covered: boolean }).covered === true;
+      this.covered.set(patientId, answer);
+    }
+    return answer;
+  }
+
   /**
    * Stores a new version: `previous` undefined = create. The resource's meta.versionId and
    * meta.lastUpdated are set here; the caller has validated it.
@@ -392,6 +478,7 @@ export class StoreTransaction {
     );
     const resourceType = content.resourceType;
     const id = content.id as string;
+    const patientId = patientIdOf(content, this.localBaseUrls);
     const values = [
       resourceType,
       id,
@@ -406,9 +493,9 @@ export class StoreTransaction {
     if (previous) {
       await this.manager.query(
         `UPDATE ${this.s}.resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
-           requester_org = $7, owner_org = $8, other_orgs = $9
+           requester_org = $7, owner_org = $8, other_orgs = $9, patient_id = $10
          WHERE resource_type = $1 AND id = $2`,
-        values,
+        [...values, patientId],
       );
       await this.manager.query(
         `DELETE FROM ${this.s}.search_index WHERE resource_type = $1 AND id = $2`,
@@ -417,8 +504,8 @@ export class StoreTransaction {
     } else {
       await this.manager.query(
         `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
-           requester_org, owner_org, other_orgs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        values,
+           requester_org, owner_org, other_orgs, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [...values, patientId],
       );
     }
     await this.manager.query(
@@ -441,6 +528,19 @@ export class StoreTransaction {
         );
       }
     }
+    if (resourceType === 'Consent')
+      await this.recordConsentRules(id, deleted ? undefined : content);
+    if (resourceType === 'Task' && !deleted) await this.grantTaskOwner(content as Task, patientId);
+    if (resourceType === 'Consent' && !deleted && patientId) {
+      // A Consent stored after the referral went out reaches the CBOs granted its patient.
+      await this.manager.query(
+        `INSERT INTO ${this.s}.access_grants (organization_id, resource_type, resource_id, patient_id, task_id)
+         SELECT organization_id, 'Consent', $1, patient_id, task_id FROM ${this.s}.access_grants
+          WHERE resource_type = 'Patient' AND resource_id = $2
+         ON CONFLICT DO NOTHING`,
+        [id, patientId],
+      );
+    }
     const stored: StoredResource = {
       resourceType,
       id,
@@ -450,6 +550,7 @@ export class StoreTransaction {
       method,
       resource: content,
       orgs,
+      patientId,
     };
     await this.outbox.append(this.manager, EventTypes.fhirResourceChanged, {
       resourceType,

@@ -1,0 +1,191 @@
+import type { Consent, Resource, Task } from '@medplum/fhirtypes';
+import { consentDecisionFrom, ConsentFormatError, WHOLE_NETWORK } from '@carerelay/consent';
+import type { RequestActor } from '../request-actor';
+import { normalizeReference, parseReference } from '../fhir-lib';
+import { SqlParams } from './sql';
+import { visibilityFilter } from './visibility';
+
+/**
+ * Consent-gated access of CBOs to a referral's patient data (issue 4 item 2).
+ *
+ * Grants: when the platform writes a Task addressed to a CBO (Task.owner), the CBO is granted the
+ * Task's Patient, its focus ServiceRequest (the platform's filler-order), the ServiceRequests that
+ * one is basedOn (the EHR's source request) and the patient's Consents (also those stored later).
+ *
+ * Consent: the rules are derived from the stored Consent resources themselves — each Consent write
+ * flattens it with libs/consent's consentDecisionFrom into `consent_rules`, in the same
+ * transaction — and checked in SQL at read time, with the semantics of libs/consent's
+ * grantsInForce (what consent-service announces as consent.granted / revoked / expired): a permit
+ * in force (active, within its period, fully interpreted) naming the CBO or the whole network,
+ * and no deny in force that stops all disclosure to the CBO or to everyone. Chosen over a
+ * consumer of consent.events.v1 because the stored Consents are what consent-service derives its
+ * events from: reading them directly is never behind (a revocation takes effect in the very
+ * transaction that stores it, an expiry at the instant it ends), needs neither the broker nor
+ * consent-service to be up, and has no event-ordering window in which a revoked consent still
+ * discloses. Not applied: label- or purpose-scoped denies and 42 CFR Part 2 labels on the data
+ * (consent-service does not announce them either; its decision endpoint applies them).
+ *
+ * What a CBO sees without a covering consent: its own Task, redacted (see redactTask); 404 for
+ * every other resource about the patient (Patient, ServiceRequest, Consent, Procedure, …),
+ * whatever made it visible (owner, a reference to the CBO, a grant), through read, vread,
+ * search, _include, _revinclude and _history alike.
+ */
+
+/** Directory data every authenticated client may read (auth/visibility.ts SHARED_RESOURCE_TYPES). */
+export const SHARED_TYPES = ['Organization', 'HealthcareService', 'Location'];
+
+const PATIENT_ELEMENTS = ['patient', 'subject', 'for', 'beneficiary'];
+
+/** The Patient a resource is about: its own id for a Patient, else subject/patient/for/beneficiary. */
+export function patientIdOf(resource: Resource, localBaseUrls: readonly string[]): string | null {
+  if (resource.resourceType === 'Patient') return resource.id ?? null;
+  const record = resource as unknown as Record<string, unknown>;
+  for (const element of PATIENT_ELEMENTS) {
+    const value = record[element] as { reference?: string } | undefined;
+    const normalized = normalizeReference(value?.reference, localBaseUrls);
+    const parsed = normalized ? parseReference(normalized) : undefined;
+    if (parsed?.kind === 'relative' && parsed.resourceType === 'Patient') return parsed.id;
+  }
+  return null;
+}
+
+export interface ConsentRuleRow {
+  consent_id: string;
+  organization_key: string;
+  patient_id: string;
+  kind: 'permit' | 'deny';
+  active: boolean;
+  period_start: string | null;
+  period_end: string | null;
+  usable: boolean;
+  full_deny: boolean;
+}
+
+/** A stored Consent as rows of consent_rules (none when it cannot be interpreted at all). */
+export function consentRuleRows(consent: Consent): ConsentRuleRow[] {
+  let decision;
+  try {
+    decision = consentDecisionFrom(consent);
+  } catch (error) {
+    if (error instanceof ConsentFormatError) return [];
+    throw error;
+  }
+  const keys = decision.organizationIds === null ? [WHOLE_NETWORK] : decision.organizationIds;
+  return keys.map((key) => ({
+    consent_id: decision.consentId,
+    organization_key: key,
+    patient_id: decision.patientId,
+    kind: decision.provision,
+    active: decision.status === 'active',
+    period_start: decision.periodStart,
+    period_end: decision.periodEnd,
+    usable: decision.problems.length === 0,
+    full_deny: decision.provisionLabels.length === 0 && decision.purposes.length === 0,
+  }));
+}
+
+/**
+ * SQL: may organization `org` (a parameter) receive data about patient `patient` (an SQL
+ * expression) now? The grantsInForce rule over consent_rules.
+ */
+export function coveredSql(schema: string, patient: string, org: string): string {
+  const inForce = (c: string) =>
+    `${c}.patient_id = ${patient} AND ${c}.active AND (${c}.organization_key = ${org} OR ${c}.organization_key = '${WHOLE_NETWORK}')
+     AND (${c}.period_start IS NULL OR ${c}.period_start <= now()) AND (${c}.period_end IS NULL OR ${c}.period_end > now())`;
+  return `(EXISTS (SELECT 1 FROM "${schema}".consent_rules cp WHERE ${inForce('cp')} AND cp.kind = 'permit' AND cp.usable)
+    AND NOT EXISTS (SELECT 1 FROM "${schema}".consent_rules cd WHERE ${inForce('cd')} AND cd.kind = 'deny' AND cd.full_deny))`;
+}
+
+/**
+ * THE read rule of the store (every read, vread, search, _include, _revinclude and _history goes
+ * through it): the organization rule (visibility.ts), directory types for everyone, and for a CBO
+ * the grants of the referrals addressed to it — with every resource about a patient other than its
+ * Task hidden while no consent covers the disclosure to the CBO.
+ */
+export function readableFilter(
+  actor: RequestActor,
+  alias: string,
+  params: SqlParams,
+  schema: string,
+): string {
+  const byOrganization = visibilityFilter(actor, alias, params);
+  if (byOrganization === 'TRUE') return 'TRUE';
+  const shared = `${alias}.resource_type = ANY('{${SHARED_TYPES.join(',')}}'::text[])`;
+  if (actor.role !== 'cbo') return `(${byOrganization} OR ${shared})`;
+  const org = params.add(actor.organizationId);
+  const granted = `EXISTS (SELECT 1 FROM "${schema}".access_grants g
+    WHERE g.organization_id = ${org} AND g.resource_type = ${alias}.resource_type AND g.resource_id = ${alias}.id)`;
+  const consented = `(${alias}.resource_type = 'Task' OR ${alias}.patient_id IS NULL OR ${coveredSql(schema, `${alias}.patient_id`, org)})`;
+  return `(${shared} OR ((${byOrganization} OR ${granted}) AND ${consented}))`;
+}
+
+export const DATA_ABSENT_REASON = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';
+export const AWAITING_CONSENT = 'awaiting consent';
+const REDACTED = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+  code: 'REDACTED',
+  display: 'redacted',
+};
+
+/** The elements of a Task a CBO sees without consent: workflow, not patient data. */
+const TASK_WORKFLOW_ELEMENTS = [
+  'resourceType',
+  'id',
+  'meta',
+  'identifier',
+  'basedOn',
+  'groupIdentifier',
+  'partOf',
+  'status',
+  'statusReason',
+  'intent',
+  'priority',
+  'code',
+  'focus',
+  'authoredOn',
+  'lastModified',
+  'requester',
+  'owner',
+  'output',
+];
+
+const withoutDisplay = <T extends { display?: string }>(ref: T | undefined): T | undefined => {
+  if (!ref) return ref;
+  const { display: _d, ...rest } = ref;
+  return rest as T;
+};
+
+/**
+ * A referral Task as a CBO without a covering consent sees it: `businessStatus.text` "awaiting
+ * consent", `for` replaced by a data-absent-reason `masked` (a Reference with only that
+ * extension: the element stays, as the IG requires it, but says nothing), every element that may
+ * carry patient data (text, description, note, input, reason, encounter, …) omitted, reference
+ * displays dropped, and meta.security REDACTED.
+ */
+export function redactTask(task: Task): Task {
+  const record = task as unknown as Record<string, unknown>;
+  const kept: Record<string, unknown> = {};
+  for (const key of TASK_WORKFLOW_ELEMENTS) if (record[key] !== undefined) kept[key] = record[key];
+  const redacted = kept as unknown as Task;
+  redacted.focus = withoutDisplay(task.focus);
+  redacted.requester = withoutDisplay(task.requester);
+  redacted.owner = withoutDisplay(task.owner);
+  redacted.for = { extension: [{ url: DATA_ABSENT_REASON, valueCode: 'masked' }] };
+  redacted.businessStatus = { text: AWAITING_CONSENT };
+  redacted.meta = { ...task.meta, security: [...(task.meta?.security ?? []), REDACTED] };
+  return redacted;
+}
+
+/**
+ * What an uncovered CBO's Task update means: the only elements it may change (status,
+ * statusReason, output) taken from what it sent, everything else kept as stored — it never saw
+ * the redacted elements, so it cannot be asked to send them back.
+ */
+export function unredactTaskUpdate(stored: Task, sent: Task): Task {
+  const next: Task = { ...stored, status: sent.status, meta: stored.meta };
+  if (sent.statusReason !== undefined) next.statusReason = sent.statusReason;
+  else delete next.statusReason;
+  if (sent.output !== undefined) next.output = sent.output;
+  else delete next.output;
+  return next;
+}
