@@ -1,0 +1,2 @@
+export * from './backport';
+export * from './subscriptions.module';
