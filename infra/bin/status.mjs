@@ -65,12 +65,22 @@ function findProcess(...needles) {
 }
 
 /** PostgreSQL's postmaster: ours (embedded) or the local server's (`postgres -D <data>`). */
-function postgresPid(status) {
+export function postgresPid(status) {
   return status.postgres.pid ?? findProcess('postgres', '-D');
 }
 
-function kafkaPid(status) {
+export function kafkaPid(status) {
   return status.kafka.pid ?? findProcess('kafka.Kafka');
+}
+
+/** The postmaster's RSS, each backend's private memory, and the shared buffers once. */
+export function postgresRss(pid) {
+  const children = childrenOf(pid);
+  return (
+    (rssOf(pid) ?? 0) +
+    children.reduce((sum, c) => sum + (rssOf(c, 'RssAnon') ?? 0), 0) +
+    Math.max(0, ...children.map((c) => rssOf(c, 'RssShmem') ?? 0))
+  );
 }
 
 export const mib = (bytes) => (bytes === undefined ? '-' : `${(bytes / 1024 ** 2).toFixed(0)} MiB`);
@@ -114,12 +124,7 @@ export async function collectStatus({ files = NETWORK_FILES } = {}) {
   rows.push({
     what: 'postgresql',
     pid: pPid,
-    // The postmaster's RSS, each backend's private memory, and the shared buffers once.
-    rss: pPid
-      ? (rssOf(pPid) ?? 0) +
-        childrenOf(pPid).reduce((sum, pid) => sum + (rssOf(pid, 'RssAnon') ?? 0), 0) +
-        Math.max(0, ...childrenOf(pPid).map((pid) => rssOf(pid, 'RssShmem') ?? 0))
-      : undefined,
+    rss: pPid ? postgresRss(pPid) : undefined,
     note: `${infra.postgres.mode}${infra.postgres.startedByUs ? ' (started by CareRelay)' : ''}, ${pgPids.length} processes${infra.postgres.answering ? '' : ' NOT ANSWERING'}`,
   });
   return { rows, missing };
