@@ -24,7 +24,7 @@ import {
   ReferralWorkflowService,
 } from './referrals/referral-workflow.service';
 
-function fhirGateway(config: ReferralServiceConfig): ReferralFhirGateway {
+function fhirClient(config: ReferralServiceConfig): FhirApiClient {
   const privateJwk = JSON.parse(config.PLATFORM_PRIVATE_JWK) as JWK;
   const tokens = new SmartBackendTokenSource({
     tokenUrl: `${config.FHIR_API_BASE_URL}/auth/token`,
@@ -33,15 +33,16 @@ function fhirGateway(config: ReferralServiceConfig): ReferralFhirGateway {
     alg: privateJwk.kty === 'EC' ? 'ES384' : 'RS384',
     scope: config.PLATFORM_SCOPES,
   });
-  return new ReferralFhirGateway(
-    new FhirApiClient(config.FHIR_API_BASE_URL, tokens),
-    config.PLATFORM_ORGANIZATION_ID,
-  );
+  return new FhirApiClient(config.FHIR_API_BASE_URL, tokens);
 }
 
 @Module({})
 export class AppModule {
-  static register(config: ReferralServiceConfig, schema = REFERRAL_SCHEMA): DynamicModule {
+  static register(
+    config: ReferralServiceConfig,
+    schema = REFERRAL_SCHEMA,
+    client?: FhirApiClient,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -62,7 +63,11 @@ export class AppModule {
       controllers: [ReferralEventsHandler, DirectoryViewHandler],
       providers: [
         { provide: REFERRAL_SCHEMA_TOKEN, useValue: schema },
-        { provide: REFERRAL_FHIR_GATEWAY, useFactory: () => fhirGateway(config) },
+        {
+          provide: REFERRAL_FHIR_GATEWAY,
+          useFactory: () =>
+            new ReferralFhirGateway(client ?? fhirClient(config), config.PLATFORM_ORGANIZATION_ID),
+        },
         {
           provide: ROUTING_POLICY,
           useValue: {

@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
 import { deadLetters } from '@carerelay/observability';
 import { AppModule } from './app.module';
@@ -8,15 +9,22 @@ import { REFERRAL_SERVICE_NAME, ReferralServiceConfig } from './referral-service
 /** Builds and starts the service; tests call it with their own schema and port 0. */
 export async function startReferralService(
   config: ReferralServiceConfig,
-  options: { schema?: string; groupId?: string; port?: number } = {},
+  options: { schema?: string; groupId?: string; port?: number; fhirClient?: FhirApiClient } = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.register(config, options.schema), {
-    logger: ['error', 'warn', 'log'],
-  });
+  const app = await NestFactory.create(
+    AppModule.register(config, options.schema, options.fhirClient),
+    {
+      logger: ['error', 'warn', 'log'],
+    },
+  );
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: options.groupId ?? REFERRAL_SERVICE_NAME,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+    // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
+    isTransient: (error) =>
+      error instanceof FhirRequestError &&
+      (error.status === 0 || error.status === 429 || error.status >= 500),
   });
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.
   await app.init();

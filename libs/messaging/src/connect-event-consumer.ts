@@ -1,4 +1,6 @@
-import { INestApplication } from '@nestjs/common';
+import { Catch, INestApplication, RpcExceptionFilter } from '@nestjs/common';
+import { NestMicroservice } from '@nestjs/microservices';
+import { Observable, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { KafkaEventsServer } from './kafka-events.server';
 import type { MessageBus } from './message-bus';
@@ -27,6 +29,26 @@ export function connectEventConsumer(
     isTransient: overrides.isTransient,
     logger: console,
   });
-  app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  // Listeners are bound at connect time unless deferred, and filters must be set before that;
+  // the app's own init hooks have run (or will), so the microservice must not run them again.
+  const microservice = app.connectMicroservice(
+    { strategy: server },
+    { deferInitialization: true },
+  ) as unknown as NestMicroservice;
+  microservice.useGlobalFilters(new PassOriginalErrorFilter());
+  microservice.registerListeners();
+  microservice.setIsInitialized(true);
+  microservice.setIsInitHookCalled(true);
   return server;
+}
+
+/**
+ * Nest's default RPC filter turns every unknown error into "Internal server error"; the consumer
+ * needs the original to tell an outage (retry) from a bad message (dead letter) and to record it.
+ */
+@Catch()
+class PassOriginalErrorFilter implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => exception);
+  }
 }

@@ -202,4 +202,13 @@ export function isInfrastructureError(error: unknown): boolean {
   return TRANSIENT_SOCKET.test(String((error as Error)?.message ?? ''));
 }
 
+function asError(failure: unknown): Error {
+  if (failure instanceof Error) return failure;
+  const error = new Error(
+    typeof failure === 'string' ? failure : (JSON.stringify(failure) ?? String(failure)),
+  );
+  error.name = 'NonErrorThrown';
+  return error;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

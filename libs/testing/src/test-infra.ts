@@ -127,3 +127,25 @@ export async function collectTopics(topics: string[]): Promise<{
   await joined;
   return { messages, stop: () => consumer.disconnect() };
 }
+
+/**
+ * Commits the current end of each topic as the group's position, so a service started with that
+ * group afterwards reads only what is produced from now on (and misses none of it) instead of
+ * every earlier test run's events.
+ */
+export async function startGroupAtLatest(groupId: string, topics: string[]): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    for (const topic of topics) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: offsets.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,3 +1,4 @@
+import { checkTaskTransition } from '@carerelay/fhir';
 import { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
 
 export const CARERELAY_IDENTIFIER_SYSTEM = 'https://carerelay.example/fhir/identifier';
@@ -16,6 +17,14 @@ export interface SourceTaskUpdate {
   statusReason?: string;
   businessStatus?: string;
   output?: unknown[];
+}
+
+/** The status to set: the wanted one when the platform may move there, else the nearest honest one. */
+export function reachableStatus(current: string, wanted: string): string {
+  if (checkTaskTransition(current, wanted, 'platform').ok) return wanted;
+  // A referral nobody could take, and that the platform never accepted, is rejected by it.
+  if (wanted === 'failed' && current === 'requested') return 'rejected';
+  return current;
 }
 
 const idFromLocation = (location: string | undefined, type: string): string => {
@@ -142,9 +151,14 @@ export class ReferralFhirGateway {
     });
   }
 
+  /**
+   * Mirrors the workflow onto the source Task. A status the IG's transition table does not allow
+   * from where the Task is (e.g. on-hold while still requested) is not forced: the Task keeps its
+   * status and says what happened in businessStatus and statusReason.
+   */
   async updateSourceTask(taskId: string, update: SourceTaskUpdate): Promise<void> {
     await this.fhir.updateWithIfMatch('Task', taskId, (task) => {
-      const next: Resource = { ...task, status: update.status };
+      const next: Resource = { ...task, status: reachableStatus(task.status, update.status) };
       if (update.statusReason) next.statusReason = { text: update.statusReason };
       else delete next.statusReason;
       if (update.businessStatus) next.businessStatus = { text: update.businessStatus };

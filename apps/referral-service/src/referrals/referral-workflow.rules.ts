@@ -161,7 +161,8 @@ function chooseRoute(
         organizationId: next.organizationId,
         serviceId: next.serviceId,
       },
-      { kind: 'update-source-task', status: 'requested', businessStatus: 'routed' },
+      // The platform, owner of the source Task, accepts the referral once it has placed it.
+      { kind: 'update-source-task', status: 'accepted', businessStatus: 'routed' },
     ],
     patch: {
       state: 'routed',

@@ -7,6 +7,7 @@ import {
   deriveReferralNeed,
   rankServices,
 } from '@carerelay/directory';
+import { FhirRequestError } from '@carerelay/fhir-client';
 import { OutboxWriter } from '@carerelay/messaging';
 import {
   ConsentCoverage,
@@ -63,28 +64,37 @@ export class ReferralWorkflowService {
   ) {}
 
   async intake(manager: EntityManager, intake: NewReferral, traceparent?: string): Promise<void> {
-    const referrals = manager.getRepository(Referral);
+    const schema = manager.getRepository(Referral).metadata.schema;
+    const known = await manager.query(`SELECT 1 FROM "${schema}".referral WHERE id = $1`, [
+      intake.taskId,
+    ]);
+    if (known.length > 0) return;
+    let source: SourceContext;
+    try {
+      source = await this.fhir.sourceContext(intake.taskId);
+    } catch (error) {
+      // A change event for a Task the FHIR API no longer has (or never had): nothing to route.
+      if (error instanceof FhirRequestError && (error.status === 404 || error.status === 410))
+        return;
+      throw error;
+    }
     const inserted = await manager.query(
-      `INSERT INTO "${referrals.metadata.schema}".referral (id, source_task_version, requester_organization_id, patient_id, service_request_id, state)
-       VALUES ($1, $2, $3, $4, $5, 'requested') ON CONFLICT (id) DO NOTHING RETURNING id`,
+      `INSERT INTO "${schema}".referral
+         (id, source_task_version, requester_organization_id, patient_id, service_request_id, state, need)
+       VALUES ($1, $2, $3, $4, $5, 'requested', $6) ON CONFLICT (id) DO NOTHING RETURNING id`,
       [
         intake.taskId,
         intake.taskVersion,
         intake.requesterOrganizationId ?? null,
         intake.patientId ?? null,
         intake.serviceRequestId ?? null,
+        JSON.stringify(this.needOf(source)),
       ],
     );
     if (inserted.length === 0) return;
     const referral = await this.lock(manager, intake.taskId);
     if (!referral) return;
     await this.emit(manager, referral, [{ state: 'requested' }], traceparent);
-    const source = await this.fhir.sourceContext(referral.id);
-    referral.need = this.needOf(source) as unknown as Record<string, unknown>;
-    await manager.query(
-      `UPDATE "${referrals.metadata.schema}".referral SET need = $2 WHERE id = $1`,
-      [referral.id, JSON.stringify(referral.need)],
-    );
     await this.gateOnConsent(manager, referral, traceparent);
   }
 

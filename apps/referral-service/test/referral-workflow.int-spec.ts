@@ -1,0 +1,428 @@
+import { INestApplication } from '@nestjs/common';
+import { randomInt } from 'node:crypto';
+import {
+  EventTypes,
+  TOPICS,
+  newCloudEvent,
+  toKafkaRecord,
+  type CloudEvent,
+  type ConsentEventV1,
+  type DirectoryEventV1,
+  type EventTypeDefinition,
+} from '@carerelay/contracts';
+import { loadConfig } from '@carerelay/config';
+import type { Location, Organization, Service } from '@carerelay/directory';
+import { FhirApiClient, Resource } from '@carerelay/fhir-client';
+import { dropSchema } from '@carerelay/persistence';
+import {
+  CollectedMessage,
+  collectTopics,
+  startGroupAtLatest,
+  testEnv,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@carerelay/testing';
+import { startFhirApi, type RunningFhirApi } from '../../fhir-api/src/bootstrap';
+import { FhirApiConfig } from '../../fhir-api/src/fhir-api.config';
+import { startReferralService } from '../src/bootstrap';
+import { ReferralServiceConfig } from '../src/referral-service.config';
+
+/**
+ * The referral workflow against the real FHIR API, Kafka and PostgreSQL. Directory and consent
+ * facts are published on their topics as the directory and consent services would publish them.
+ */
+describe('referral workflow: routing, consent gate, mirroring and re-routing', () => {
+  jest.setTimeout(180_000);
+  const platform = 'carerelay-platform';
+  const hospital = uniqueName('hospital').replace(/_/g, '-');
+  // A ZIP code of this run only, so earlier runs' directory entries never match.
+  const zip = String(randomInt(0, 1000)).padStart(5, '0');
+  const org = (name: string) => `${name}-${zip}-${Date.now().toString(36)}`;
+  const spanishPantry = org('cbo-spanish-pantry');
+  const englishPantry = org('cbo-english-pantry');
+  const housing = org('cbo-housing');
+  const referralSchema = uniqueName('referral_wf').toLowerCase();
+  const fhirSchema = uniqueName('fhir_wf').toLowerCase();
+
+  let fhirApi: RunningFhirApi;
+  let referralService: INestApplication;
+  let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
+  const client = (actor: string) =>
+    new FhirApiClient(fhirApi.baseUrl, undefined, { customHeaders: { 'X-Dev-Actor': actor } });
+  let ehr: FhirApiClient;
+
+  const publish = async <T>(definition: EventTypeDefinition<T>, data: T) => {
+    const event = newCloudEvent({ source: '/carerelay/test', type: definition.type, data });
+    const producer = testKafka().producer();
+    await producer.connect();
+    await producer.send({
+      topic: definition.topic,
+      messages: [toKafkaRecord(event as CloudEvent, definition.keyOf(data))],
+    });
+    await producer.disconnect();
+  };
+
+  const service = (
+    id: string,
+    organizationId: string,
+    categories: Service['categories'],
+    languages: string[],
+  ): Service => ({
+    id,
+    organizationId,
+    name: `${id} service`,
+    status: 'active',
+    categories,
+    codes: [],
+    languages,
+    serviceAreas: [{ kind: 'postal-codes', postalCodes: [zip] }],
+    eligibility: { rules: [] },
+    schedule: [],
+    capacity: { status: 'available' },
+    locationIds: [],
+  });
+
+  const directoryEvent = (
+    record: Organization | Service | Location,
+    organizationId: string,
+  ): DirectoryEventV1 => ({
+    organizationId,
+    occurredAt: new Date().toISOString(),
+    record: record as unknown as Record<string, unknown>,
+  });
+
+  beforeAll(async () => {
+    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+    fhirApi = await startFhirApi(
+      loadConfig(FhirApiConfig, {
+        KAFKA_BROKERS,
+        DATABASE_URL,
+        FHIR_API_PORT: '0',
+        FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir',
+        FHIR_DB_SCHEMA: fhirSchema,
+        FHIR_AUTH_DISABLED: 'true',
+        LOG_LEVEL: 'silent',
+        OUTBOX_POLL_MS: '50',
+      }),
+    );
+    ehr = client(`ehr:${hospital}`);
+    const groupId = uniqueName('referral-service-wf');
+    await startGroupAtLatest(groupId, [
+      TOPICS.fhirChanges.name,
+      TOPICS.consentEvents.name,
+      TOPICS.followupEvents.name,
+      TOPICS.directoryEvents.name,
+    ]);
+    referralService = await startReferralService(
+      loadConfig(ReferralServiceConfig, {
+        KAFKA_BROKERS,
+        DATABASE_URL,
+        OUTBOX_POLL_MS: '50',
+        FHIR_API_BASE_URL: fhirApi.baseUrl,
+        PLATFORM_ORGANIZATION_ID: platform,
+        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
+        PLATFORM_PRIVATE_JWK: '{}',
+        ROUTING_MAX_ATTEMPTS: '3',
+        ROUTING_WHEN_EXHAUSTED: 'on-hold',
+      }),
+      { schema: referralSchema, groupId, port: 0, fhirClient: client(`platform:${platform}`) },
+    );
+    events = await collectTopics([TOPICS.referralEvents.name]);
+    for (const [organizationId, name] of [
+      [spanishPantry, 'Despensa Comunitaria'],
+      [englishPantry, 'Community Pantry'],
+      [housing, 'Housing Help'],
+    ]) {
+      const organization: Organization = {
+        id: organizationId,
+        name,
+        networks: [],
+        identifiers: [],
+      };
+      await publish(
+        EventTypes.directoryOrganizationUpserted,
+        directoryEvent(organization, organizationId),
+      );
+    }
+    await publish(
+      EventTypes.directoryServiceUpserted,
+      directoryEvent(
+        service(`${spanishPantry}-svc`, spanishPantry, ['food-insecurity'], ['es', 'en']),
+        spanishPantry,
+      ),
+    );
+    await publish(
+      EventTypes.directoryServiceUpserted,
+      directoryEvent(
+        service(`${englishPantry}-svc`, englishPantry, ['food-insecurity'], ['en']),
+        englishPantry,
+      ),
+    );
+    await publish(
+      EventTypes.directoryServiceUpserted,
+      directoryEvent(service(`${housing}-svc`, housing, ['housing-instability'], ['es']), housing),
+    );
+  });
+
+  afterAll(async () => {
+    await events?.stop();
+    await referralService?.close();
+    await fhirApi?.close();
+    await dropSchema(testEnv().DATABASE_URL, referralSchema);
+    await dropSchema(testEnv().DATABASE_URL, fhirSchema);
+  });
+
+  /** An EHR's referral: Patient, ServiceRequest, Task owned by the platform, in one transaction. */
+  async function sendReferral(
+    language: string,
+  ): Promise<{ taskId: string; patientId: string; serviceRequestId: string }> {
+    const response = await ehr.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:patient',
+          resource: {
+            resourceType: 'Patient',
+            name: [{ family: 'Rivera', given: ['Ana'] }],
+            birthDate: '1980-04-02',
+            address: [{ line: ['1 Main St'], city: 'Springfield', state: 'IL', postalCode: zip }],
+            communication: [
+              {
+                language: { coding: [{ system: 'urn:ietf:bcp:47', code: language }] },
+                preferred: true,
+              },
+            ],
+          },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          fullUrl: 'urn:uuid:service-request',
+          resource: {
+            resourceType: 'ServiceRequest',
+            status: 'active',
+            intent: 'order',
+            category: [
+              {
+                coding: [
+                  {
+                    system:
+                      'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+                    code: 'food-insecurity',
+                  },
+                ],
+              },
+            ],
+            code: {
+              coding: [
+                {
+                  system: 'http://snomed.info/sct',
+                  code: '467771000124109',
+                  display: 'Assistance with application for food pantry program',
+                },
+              ],
+            },
+            subject: { reference: 'urn:uuid:patient' },
+            requester: { reference: `Organization/${hospital}` },
+            authoredOn: new Date().toISOString(),
+          },
+          request: { method: 'POST', url: 'ServiceRequest' },
+        },
+        {
+          fullUrl: 'urn:uuid:task',
+          resource: {
+            resourceType: 'Task',
+            status: 'requested',
+            intent: 'order',
+            code: {
+              coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }],
+            },
+            focus: { reference: 'urn:uuid:service-request' },
+            for: { reference: 'urn:uuid:patient' },
+            authoredOn: new Date().toISOString(),
+            requester: { reference: `Organization/${hospital}` },
+            owner: { reference: `Organization/${platform}` },
+          },
+          request: { method: 'POST', url: 'Task' },
+        },
+      ],
+    });
+    const idOf = (type: string) => {
+      const location = (response.entry ?? [])
+        .map((e) => (e as { response?: { location?: string } }).response?.location)
+        .find((l) => l?.startsWith(`${type}/`));
+      return location!.split('/')[1];
+    };
+    return {
+      taskId: idOf('Task'),
+      patientId: idOf('Patient'),
+      serviceRequestId: idOf('ServiceRequest'),
+    };
+  }
+
+  const statesOf = (referralId: string) =>
+    events.messages
+      .filter((m) => m.key === referralId)
+      .map((m) => JSON.parse(m.value!).state as string);
+
+  const waitForState = (referralId: string, state: string) =>
+    waitFor(
+      () =>
+        events.messages
+          .map((m) => (m.key === referralId ? JSON.parse(m.value!) : undefined))
+          .find((e) => e?.state === state),
+      { what: `referral ${referralId} ${state}`, timeoutMs: 60_000 },
+    );
+
+  const grantConsent = (patientId: string) =>
+    publish(EventTypes.consentGranted, {
+      consentId: uniqueName('consent'),
+      patientId,
+      organizationId: null,
+      occurredAt: new Date().toISOString(),
+      securityLabels: [],
+    } satisfies ConsentEventV1);
+
+  async function cboTaskOf(referralId: string, organizationId: string): Promise<Resource> {
+    const routed = await waitForState(referralId, 'routed');
+    expect(routed.targetOrganizationId).toBe(organizationId);
+    // Read as the platform: what a CBO may see of it (consent masking) is the FHIR API's test.
+    return client(`platform:${platform}`).read('Task', routed.cboTaskId);
+  }
+
+  async function cboMoves(
+    organizationId: string,
+    taskId: string,
+    change: (task: Resource) => Resource,
+  ) {
+    await client(`cbo:${organizationId}`).updateWithIfMatch('Task', taskId, change);
+  }
+
+  it('waits for consent, routes to the Spanish-speaking pantry in the ZIP, and closes the loop', async () => {
+    const { taskId, patientId, serviceRequestId } = await sendReferral('es');
+    await waitForState(taskId, 'awaiting-consent');
+    const waiting = await ehr.read('Task', taskId);
+    expect(waiting.businessStatus?.text).toBe('awaiting-consent');
+
+    await grantConsent(patientId);
+    const cboTask = await cboTaskOf(taskId, spanishPantry);
+    const routed = await waitForState(taskId, 'routed');
+    expect(routed.explanation.chosen.reasons.join(' ')).toMatch(/Spanish/);
+    expect(cboTask).toMatchObject({
+      status: 'requested',
+      intent: 'order',
+      partOf: [{ reference: `Task/${taskId}` }],
+      owner: { reference: `Organization/${spanishPantry}` },
+      for: { reference: `Patient/${patientId}` },
+    });
+    const fillerOrder = await client(`platform:${platform}`).read(
+      'ServiceRequest',
+      cboTask.focus.reference.split('/')[1],
+    );
+    // The platform accepted the referral once it had placed it.
+    expect(await ehr.read('Task', taskId)).toMatchObject({
+      status: 'accepted',
+      businessStatus: { text: 'routed' },
+    });
+    expect(fillerOrder).toMatchObject({
+      intent: 'filler-order',
+      basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
+    });
+
+    const cbo = client(`cbo:${spanishPantry}`);
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'accepted' }));
+    await waitFor(async () => (await ehr.read('Task', taskId)).status === 'accepted', {
+      what: 'source accepted',
+    });
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'in-progress' }));
+    const procedure: Resource = await cbo.create<Resource>({
+      resourceType: 'Procedure',
+      status: 'completed',
+      basedOn: [{ reference: `ServiceRequest/${fillerOrder.id}` }],
+      code: { coding: [{ system: 'http://snomed.info/sct', code: '467771000124109' }] },
+      subject: { reference: `Patient/${patientId}` },
+      performedDateTime: new Date().toISOString(),
+    });
+    const output = [
+      {
+        type: {
+          coding: [
+            {
+              system:
+                'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+              code: 'resulting-activity',
+            },
+          ],
+        },
+        valueReference: { reference: `Procedure/${procedure.id}` },
+      },
+    ];
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'completed', output }));
+
+    const closed = await waitFor(
+      async () => {
+        const source = await ehr.read('Task', taskId);
+        return source.status === 'completed' ? source : undefined;
+      },
+      { what: 'the source Task completed', timeoutMs: 60_000 },
+    );
+    expect(closed.output).toEqual(output);
+    await waitFor(
+      async () => (await ehr.read('ServiceRequest', serviceRequestId)).status === 'completed',
+      {
+        what: 'the source ServiceRequest completed',
+      },
+    );
+    await waitForState(taskId, 'completed');
+    expect(statesOf(taskId)).toEqual([
+      'requested',
+      'awaiting-consent',
+      'routed',
+      'accepted',
+      'in-progress',
+      'completed',
+    ]);
+  });
+
+  it('sends a rejected referral to the next match, and puts it on hold when every match declined', async () => {
+    const { taskId, patientId } = await sendReferral('en');
+    await grantConsent(patientId);
+    const first = await cboTaskOf(taskId, englishPantry);
+    await cboMoves(englishPantry, first.id!, (t) => ({
+      ...t,
+      status: 'rejected',
+      statusReason: { text: 'No capacity this month' },
+    }));
+
+    await waitFor(() => statesOf(taskId).filter((s) => s === 'routed').length === 2, {
+      what: 'the second routing',
+    });
+    const rerouted = events.messages
+      .map((m) => (m.key === taskId ? JSON.parse(m.value!) : undefined))
+      .filter((e) => e?.state === 'routed')[1];
+    expect(rerouted.targetOrganizationId).toBe(spanishPantry);
+    const second = await client(`platform:${platform}`).read('Task', rerouted.cboTaskId);
+    await cboMoves(spanishPantry, second.id!, (t) => ({
+      ...t,
+      status: 'rejected',
+      statusReason: { text: 'Waitlist full' },
+    }));
+
+    const onHold = await waitForState(taskId, 'on-hold');
+    expect(onHold.reason).toMatch(/declined or did not respond \(2 tried\)/);
+    const source = await ehr.read('Task', taskId);
+    expect(source.status).toBe('on-hold');
+    expect(source.businessStatus.text).toBe('needs-coordinator');
+    expect(source.statusReason.text).toMatch(/declined/);
+    expect(statesOf(taskId)).toEqual([
+      'requested',
+      'routed',
+      'rejected',
+      'rerouted',
+      'routed',
+      'rejected',
+      'on-hold',
+    ]);
+  });
+});
