@@ -99,7 +99,7 @@ export class IdempotentConsumer {
       this.registry.validate(event.type, event.data);
     } catch (error) {
       // Invalid now means invalid forever: no retries.
-      await this.deadLetter(message, error as Error, 1);
+      await this.deadLetter(message, error, 1);
       return 'dead-lettered';
     }
     const handler = this.options.handlerFor(event.type);
@@ -113,7 +113,7 @@ export class IdempotentConsumer {
         const transient = !poison && this.isTransient(error);
         if (!transient) failures++;
         if (poison || failures >= this.retry.maxAttempts) {
-          await this.deadLetter(message, error as Error, attempt);
+          await this.deadLetter(message, error, attempt);
           return 'dead-lettered';
         }
         this.options.logger?.warn?.(
@@ -160,9 +160,10 @@ export class IdempotentConsumer {
 
   private async deadLetter(
     message: DeliveredMessage,
-    error: Error,
+    failure: unknown,
     attempts: number,
   ): Promise<void> {
+    const error = asError(failure);
     const original = headersAsText(message);
     const record: KafkaRecord & { topic: string } = {
       topic: dlqTopicOf(message.topic),
