@@ -275,14 +275,16 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       { what: `referral ${referralId} ${state}`, timeoutMs: 60_000 },
     );
 
-  const grantConsent = (patientId: string) =>
-    publish(EventTypes.consentGranted, {
-      consentId: uniqueName('consent'),
+  const grantConsent = async (patientId: string, consentId = uniqueName('consent')) => {
+    await publish(EventTypes.consentGranted, {
+      consentId,
       patientId,
       organizationId: null,
       occurredAt: new Date().toISOString(),
       securityLabels: [],
     } satisfies ConsentEventV1);
+    return consentId;
+  };
 
   async function cboTaskOf(referralId: string, organizationId: string): Promise<Resource> {
     const routed = await waitForState(referralId, 'routed');
@@ -415,7 +417,8 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     expect(source.status).toBe('on-hold');
     expect(source.businessStatus.text).toBe('needs-coordinator');
     expect(source.statusReason.text).toMatch(/declined/);
-    expect(statesOf(taskId)).toEqual([
+    // Consent was published right after the referral: it may or may not have waited for it.
+    expect(statesOf(taskId).filter((s) => s !== 'awaiting-consent')).toEqual([
       'requested',
       'routed',
       'rejected',
@@ -424,5 +427,39 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       'rejected',
       'on-hold',
     ]);
+  });
+
+  it('cancels the CBO Task with a reason when the patient revokes consent midway', async () => {
+    const { taskId, patientId } = await sendReferral('es');
+    const consentId = await grantConsent(patientId);
+    const cboTask = await cboTaskOf(taskId, spanishPantry);
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'accepted' }));
+    await waitForState(taskId, 'accepted');
+
+    await publish(EventTypes.consentRevoked, {
+      consentId,
+      patientId,
+      organizationId: null,
+      occurredAt: new Date().toISOString(),
+      securityLabels: [],
+    });
+    const waiting = await waitFor(
+      () =>
+        events.messages
+          .map((m) => (m.key === taskId ? JSON.parse(m.value!) : undefined))
+          .find((e) => e?.state === 'awaiting-consent' && e.reason?.includes('revoked')),
+      { what: 'awaiting consent again', timeoutMs: 60_000 },
+    );
+    expect(waiting.reason).toBe('Patient revoked consent to share information');
+    const cancelled = await client(`platform:${platform}`).read('Task', cboTask.id!);
+    expect(cancelled).toMatchObject({
+      status: 'cancelled',
+      statusReason: { text: 'Patient revoked consent to share information' },
+    });
+    const source = await ehr.read('Task', taskId);
+    expect(source).toMatchObject({
+      status: 'on-hold',
+      businessStatus: { text: 'awaiting-consent' },
+    });
   });
 });

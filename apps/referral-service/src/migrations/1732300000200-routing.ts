@@ -31,15 +31,19 @@ export class Routing1732300000200 implements MigrationInterface {
         updated_at timestamptz NOT NULL,
         PRIMARY KEY (kind, id)
       )`);
+    // One row per consent and recipient ('*' = the whole network): a consent naming several
+    // organizations announces each, and a deny announces the organization it blocks.
     await queryRunner.query(`
       CREATE TABLE "${s}".consent_view (
-        consent_id text PRIMARY KEY,
+        consent_id text NOT NULL,
+        organization_key text NOT NULL,
         patient_id text NOT NULL,
         organization_id text,
         state text NOT NULL CHECK (state IN ('granted', 'revoked', 'expired')),
         period_end timestamptz,
         security_labels text[] NOT NULL DEFAULT '{}',
-        occurred_at timestamptz NOT NULL
+        occurred_at timestamptz NOT NULL,
+        PRIMARY KEY (consent_id, organization_key)
       )`);
     await queryRunner.query(
       `CREATE INDEX consent_view_patient ON "${s}".consent_view (patient_id)`,
