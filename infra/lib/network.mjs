@@ -575,6 +575,7 @@ export async function startNetwork(o) {
     if (o.seed !== false) {
       step('demo network (clients, directory)');
       await seedDemo(network, { output, log });
+      await registerEhrEndpoints(network, { log });
       mark('seeded');
     }
     try {
@@ -593,7 +594,11 @@ export async function startNetwork(o) {
         String(options.rate ?? 2),
         ...(options.args ?? []),
       ];
-      const child = spawnNode(args, { ...envFor('fhir-api') }, { ipc: true });
+      const child = spawnNode(
+        args,
+        { ...envFor('fhir-api'), EHR_SERVERS: JSON.stringify(network.ehrServers ?? {}) },
+        { ipc: true },
+      );
       const sim = { name: 'simulator', child, pid: child.pid, stats: undefined };
       sim.logs = output('simulator', child);
       child.on('message', (message) => {
@@ -645,6 +650,61 @@ async function seedDemo(network, { output, log }) {
   network.clients = JSON.parse(
     fs.readFileSync(path.join(network.stateDir, 'clients.json'), 'utf8'),
   ).clients;
+}
+
+/** How each demo hospital's referrals travel (see apps/simulator, EHR_SERVERS). */
+const EHR_MODES = { 'hosp-northside': 'push', 'hosp-southshore': 'pull' };
+
+/**
+ * Registers each hospital's stand-in EHR server with the ehr-connector (PUT /ehr-endpoints/<id>):
+ * Northside sends its referrals itself and gets status pushed back; South Shore's are pulled from
+ * its server (and pushed back too). Skipped, and said so, when either app is not running.
+ */
+async function registerEhrEndpoints(network, { log }) {
+  const connector = network.processes.find(
+    (p) => p.app === 'ehr-connector' && p.status === 'ready',
+  );
+  const servers = network.processes.filter((p) => p.app === 'ehr-server' && p.status === 'ready');
+  network.ehrServers = {};
+  if (!connector || servers.length === 0) {
+    log(
+      'EHR servers: not registered (ehr-connector or ehr-server not running): referrals go directly to the FHIR API',
+    );
+    return;
+  }
+  for (const server of servers) {
+    const mode = EHR_MODES[server.hospital] ?? 'push';
+    const baseUrl = `${server.url}/fhir`;
+    const body = {
+      id: server.hospital,
+      organizationId: server.hospital,
+      baseUrl,
+      auth: 'none',
+      modes: mode === 'pull' ? ['pull', 'push'] : ['push'],
+      ...(mode === 'pull'
+        ? {
+            pollIntervalSeconds: 2,
+            platformOwnerReference: `Organization/${PLATFORM_ORGANIZATION_ID}`,
+          }
+        : {}),
+    };
+    try {
+      const response = await fetch(`${connector.url}/ehr-endpoints/${server.hospital}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok)
+        throw new Error(`HTTP ${response.status} ${(await response.text()).slice(0, 300)}`);
+      network.ehrServers[server.hospital] = { baseUrl, mode };
+      log(
+        `EHR server  ${server.hospital} ${baseUrl} registered with the ehr-connector (${body.modes.join(', ')})`,
+      );
+    } catch (error) {
+      network.problems.push(`EHR endpoint ${server.hospital}: ${error.message}`);
+      log(`!! EHR endpoint ${server.hospital} not registered: ${error.message}`);
+    }
+  }
 }
 
 async function stopProcess(proc, timeoutMs = 10_000) {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { FhirApiClient } from '@carerelay/fhir-client';
 import { CboBots, DEFAULT_BOT_OPTIONS } from './cbo-bots';
 import { fhirClientFor, readClientsFile, type DemoClient } from './credentials';
 import { DEFAULT_PLATFORM_ORGANIZATION_ID, DEMO_HOSPITALS, demoDirectory } from './demo-network';
@@ -89,11 +90,23 @@ async function runCommand(args: string[]): Promise<void> {
       process.env.PLATFORM_ORGANIZATION_ID ?? DEFAULT_PLATFORM_ORGANIZATION_ID,
     delayedConsentShare: Number(values['delayed-consent-share']),
   });
+  // EHR_SERVERS (set by npm start): {"<hospital id>": {"baseUrl": "...", "mode": "push|pull"}}
+  const servers = JSON.parse(process.env.EHR_SERVERS || '{}') as Record<
+    string,
+    { baseUrl: string; mode: 'push' | 'pull' }
+  >;
+  const routes = new Map(
+    Object.entries(servers).map(([hospital, s]) => [
+      hospital,
+      { mode: s.mode, baseUrl: s.baseUrl, client: new FhirApiClient(s.baseUrl) },
+    ]),
+  );
   const simulator = new ReferralSimulator(
     generator,
     ehrs,
     { rate, maxInFlight: Number(values['max-in-flight']), consentDelayMs: 5000 },
     log,
+    routes,
   );
   const bots = values['no-bots']
     ? undefined
@@ -113,7 +126,7 @@ async function runCommand(args: string[]): Promise<void> {
   bots?.start();
   simulator.start();
   log(
-    `simulator: ${rate} referrals/s from ${ehrs.size} hospitals; ${bots ? `${clients.filter((c) => c.role === 'cbo').length} CBO bots` : 'no CBO bots'}`,
+    `simulator: ${rate} referrals/s from ${ehrs.size} hospitals (${[...ehrs.keys()].map((h) => `${h}: ${routes.get(h)?.mode ?? 'direct'}`).join(', ')}); ${bots ? `${clients.filter((c) => c.role === 'cbo').length} CBO bots` : 'no CBO bots'}`,
   );
 
   const report = () => ({ simulator: simulator.stats, bots: bots?.stats });

@@ -14,6 +14,15 @@ export interface SimulatorStats {
   lastError?: string;
 }
 
+/** A hospital whose referrals go through its own (stand-in) EHR FHIR server. */
+export interface EhrServerRoute {
+  /** push: the EHR keeps its Task and sends a copy naming it; CareRelay pushes changes back.
+   *  pull: the referral is placed on the EHR server only; CareRelay pulls it. */
+  mode: 'push' | 'pull';
+  client: FhirApiClient;
+  baseUrl: string;
+}
+
 export interface SimulatorOptions {
   /** Referrals per second over all hospitals. */
   rate: number;
@@ -48,6 +57,7 @@ export class ReferralSimulator {
     private readonly ehrs: ReadonlyMap<string, FhirApiClient>,
     private readonly options: SimulatorOptions,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly ehrServers: ReadonlyMap<string, EhrServerRoute> = new Map(),
   ) {}
 
   start(): void {
@@ -67,6 +77,23 @@ export class ReferralSimulator {
     const ehr = this.ehrs.get(referral.hospitalId);
     if (!ehr) throw new Error(`no EHR client for ${referral.hospitalId}`);
     const started = Date.now();
+    const route = this.ehrServers.get(referral.hospitalId);
+    if (route?.mode === 'pull') {
+      // Placed on the EHR's own server, owned by the platform: the ehr-connector pulls it.
+      const response = await route.client.transaction(withoutConditions(referral.bundle));
+      this.record(Date.now() - started);
+      return response;
+    }
+    if (route?.mode === 'push') {
+      // The EHR's own Task first; CareRelay's copy names it, so that changes are pushed back.
+      const task = entryOf(referral.bundle, 'Task');
+      const { identifier: _identifier, focus: _focus, for: _for, ...own } = task;
+      const ehrTask = await route.client.create<Resource>({ ...own, resourceType: 'Task' });
+      task.identifier = [
+        ...(task.identifier ?? []),
+        { system: `${route.baseUrl}/Task`, value: ehrTask.id },
+      ];
+    }
     const response = await ehr.transaction(referral.bundle);
     this.record(Date.now() - started);
     if (referral.laterConsent) this.sendConsentLater(ehr, referral.laterConsent, response);
@@ -135,4 +162,19 @@ export class ReferralSimulator {
     this.stats.p50Ms = sorted[Math.floor(sorted.length * 0.5)] ?? 0;
     this.stats.p99Ms = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
   }
+}
+
+const entryOf = (bundle: Resource, type: string): Resource =>
+  (bundle.entry as Array<{ resource: Resource }>).find((e) => e.resource.resourceType === type)!
+    .resource;
+
+/** The Bundle without ifNoneExist (the stand-in EHR server gets fresh resources anyway). */
+function withoutConditions(bundle: Resource): Resource {
+  return {
+    ...bundle,
+    entry: (bundle.entry as Array<{ request: Record<string, unknown> }>).map((e) => {
+      const { ifNoneExist: _ifNoneExist, ...request } = e.request;
+      return { ...e, request };
+    }),
+  };
 }
