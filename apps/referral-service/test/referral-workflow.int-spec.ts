@@ -462,4 +462,44 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       businessStatus: { text: 'awaiting-consent' },
     });
   });
+
+  it('re-routes a referral whose acceptance deadline passed, withdrawing the first CBO Task', async () => {
+    const { taskId, patientId } = await sendReferral('en');
+    await grantConsent(patientId);
+    const first = await cboTaskOf(taskId, englishPantry);
+    // As the follow-up service announces a breached acceptance deadline for attempt 1.
+    await publish(EventTypes.followupBreached, {
+      referralId: taskId,
+      kind: 'acceptance',
+      occurredAt: new Date().toISOString(),
+      dueAt: new Date().toISOString(),
+      organizationId: englishPantry,
+      detail: { attempt: 1 },
+    });
+    await waitFor(() => statesOf(taskId).filter((s) => s === 'routed').length === 2, {
+      what: 'the second routing',
+    });
+    const withdrawn = await client(`platform:${platform}`).read('Task', first.id!);
+    expect(withdrawn).toMatchObject({
+      status: 'cancelled',
+      statusReason: { text: 'Not accepted before the acceptance deadline' },
+    });
+    const rejected = events.messages
+      .map((m) => (m.key === taskId ? JSON.parse(m.value!) : undefined))
+      .find((e) => e?.state === 'rejected');
+    expect(rejected).toMatchObject({
+      reason: 'Not accepted before the acceptance deadline',
+      targetOrganizationId: englishPantry,
+    });
+
+    // A late duplicate breach of the same attempt changes nothing.
+    await publish(EventTypes.followupBreached, {
+      referralId: taskId,
+      kind: 'acceptance',
+      occurredAt: new Date().toISOString(),
+      detail: { attempt: 1 },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(statesOf(taskId).filter((s) => s === 'routed')).toHaveLength(2);
+  });
 });
