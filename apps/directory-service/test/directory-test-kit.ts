@@ -25,10 +25,17 @@ export interface RunningDirectory {
 
 export async function startTestDirectory(
   env: Record<string, string> = {},
-  options: { fhirClient?: FhirApiClient; groupId?: string } = {},
+  options: {
+    fhirClient?: FhirApiClient;
+    groupId?: string;
+    /** Another run of the service on an earlier one's schema (a restart). */
+    schema?: string;
+    /** Leave the schema when stopping (to restart on it). */
+    keepSchema?: boolean;
+  } = {},
 ): Promise<RunningDirectory> {
   const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
-  const schema = uniqueName('directory_t').toLowerCase();
+  const schema = options.schema ?? uniqueName('directory_t').toLowerCase();
   const app = await startDirectoryService(
     loadConfig(DirectoryServiceConfig, {
       KAFKA_BROKERS,
@@ -52,7 +59,7 @@ export async function startTestDirectory(
     },
     stop: async () => {
       await app.close();
-      await dropSchema(DATABASE_URL, schema);
+      if (!options.keepSchema) await dropSchema(DATABASE_URL, schema);
     },
   };
 }
