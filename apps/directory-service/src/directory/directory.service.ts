@@ -507,6 +507,10 @@ export class DirectoryService {
         });
       }
     }
+    const serviceOwners = await this.store.serviceOwners(
+      directory.services.map((s) => s.id),
+      manager,
+    );
     for (const s of directory.services) {
       if (!orgIds.has(s.organizationId) && !knownOrgs.has(s.organizationId)) {
         problems.push({
@@ -516,12 +520,12 @@ export class DirectoryService {
           message: `organization ${s.organizationId} is neither in the document nor in the directory`,
         });
       }
-      const existing = await this.store.service(s.id, manager);
-      if (existing && existing.record.organizationId !== s.organizationId) {
+      const owner = serviceOwners.get(s.id);
+      if (owner !== undefined && owner !== s.organizationId) {
         problems.push({
           kind: 'service',
           id: s.id,
-          message: `service ${s.id} belongs to organization ${existing.record.organizationId} in the directory, not ${s.organizationId}`,
+          message: `service ${s.id} belongs to organization ${owner} in the directory, not ${s.organizationId}`,
         });
       }
       s.locationIds.forEach((id) => {

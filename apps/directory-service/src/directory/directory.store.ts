@@ -137,6 +137,19 @@ export class DirectoryStore {
     return new Map(rows.map((r) => [r.id, r.organization_id]));
   }
 
+  /** Which of `ids` are services, with their organization. */
+  async serviceOwners(
+    ids: string[],
+    db: Queryable = this.dataSource,
+  ): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows: Array<{ id: string; organization_id: string }> = await db.query(
+      `SELECT id, organization_id FROM ${this.s}.service WHERE id = ANY($1::text[])`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.organization_id]));
+  }
+
   async service(
     id: string,
     db: Queryable = this.dataSource,
