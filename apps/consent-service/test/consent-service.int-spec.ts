@@ -15,6 +15,7 @@ import {
   collectTopics,
   testEnv,
   testKafka,
+  startGroupAtLatest,
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
@@ -70,6 +71,8 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
   let second: INestApplication | undefined;
 
   beforeAll(async () => {
+    // Only this run's events: a new group would otherwise replay every earlier run's changes.
+    await startGroupAtLatest(groupId, [TOPICS.fhirChanges.name, TOPICS.referralEvents.name]);
     app = await start();
     dataSource = app.get(DataSource);
     url = await app.getUrl();
@@ -447,7 +450,7 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     });
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/carerelay_outbox_backlog \d+/);
+    expect(metrics).toMatch(/carerelay_outbox_backlog\{schema="[^"]+"\} \d+/);
     expect(metrics).toMatch(/carerelay_consent_events_total\{type="granted"\} \d+/);
   });
 

@@ -9,7 +9,14 @@ import {
 } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
-import { collectTopics, testEnv, testKafka, uniqueName, waitFor } from '@carerelay/testing';
+import {
+  collectTopics,
+  startGroupAtLatest,
+  testEnv,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@carerelay/testing';
 import { DataSource } from 'typeorm';
 import { startFollowupService } from '../src/bootstrap';
 import { FollowupServiceConfig } from '../src/followup-service.config';
@@ -47,6 +54,8 @@ describe('followup-service with two instances and late, duplicate referral event
   const apps: INestApplication[] = [];
 
   beforeAll(async () => {
+    // Only this run's referral events: a new group would otherwise replay every earlier run's.
+    await startGroupAtLatest(groupId, [TOPICS.referralEvents.name]);
     // One first, so that the migrations run once, then a second on the same schema and group.
     apps.push(await startFollowupService(config, { schema, groupId, port: 0 }));
     apps.push(await startFollowupService(config, { schema, groupId, port: 0 }));

@@ -1,7 +1,14 @@
 import { rmSync } from 'node:fs';
 import { ReferralEventTypes, TOPICS, newCloudEvent, toKafkaRecord } from '@carerelay/contracts';
 import { dropSchema } from '@carerelay/persistence';
-import { collectTopics, testEnv, testKafka, uniqueName, waitFor } from '@carerelay/testing';
+import {
+  collectTopics,
+  startGroupAtLatest,
+  testEnv,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@carerelay/testing';
 import { ServiceProcess, compileService, startServiceProcess } from './service-process';
 
 const BREACHED = 'org.carerelay.followup.breached.v1';
@@ -21,7 +28,9 @@ describe('followup-service as a process: kill -9 with a pending timer', () => {
   let distDir: string;
   let service: ServiceProcess | undefined;
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    // Only this run's referral events: a new group would otherwise replay every earlier run's.
+    await startGroupAtLatest(env.FOLLOWUP_CONSUMER_GROUP, [TOPICS.referralEvents.name]);
     distDir = compileService();
   });
 

@@ -16,6 +16,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
+  startGroupAtLatest,
 } from '@carerelay/testing';
 import { startFollowupService } from '../src/bootstrap';
 import { FollowupServiceConfig } from '../src/followup-service.config';
@@ -89,6 +90,8 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     }>;
 
   beforeAll(async () => {
+    // Only this run's referral events: a new group would otherwise replay every earlier run's.
+    await startGroupAtLatest(groupId, [TOPICS.referralEvents.name]);
     followups = await collectTopics([TOPICS.followupEvents.name]);
     app = await start();
     url = await app.getUrl();

@@ -2,7 +2,12 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
-import { deadLetters } from '@carerelay/observability';
+import {
+  PinoNestLogger,
+  consumerLogger,
+  createServiceLogger,
+  deadLetters,
+} from '@carerelay/observability';
 import { AppModule } from './app.module';
 import { REFERRAL_SERVICE_NAME, ReferralServiceConfig } from './referral-service.config';
 
@@ -11,16 +16,16 @@ export async function startReferralService(
   config: ReferralServiceConfig,
   options: { schema?: string; groupId?: string; port?: number; fhirClient?: FhirApiClient } = {},
 ): Promise<INestApplication> {
+  const logger = createServiceLogger(REFERRAL_SERVICE_NAME, config.LOG_LEVEL);
   const app = await NestFactory.create(
     AppModule.register(config, options.schema, options.fhirClient),
-    {
-      logger: ['error', 'warn', 'log'],
-    },
+    { logger: new PinoNestLogger(logger) },
   );
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: options.groupId ?? REFERRAL_SERVICE_NAME,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+    logger: consumerLogger(logger),
     // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
     isTransient: (error) =>
       error instanceof FhirRequestError &&

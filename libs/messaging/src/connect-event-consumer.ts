@@ -2,6 +2,7 @@ import { Catch, INestApplication, RpcExceptionFilter } from '@nestjs/common';
 import { NestMicroservice } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
+import type { ConsumerLogger } from './idempotent-consumer';
 import { KafkaEventsServer } from './kafka-events.server';
 import type { MessageBus } from './message-bus';
 import { MESSAGE_BUS, MESSAGING_OPTIONS, MessagingModuleOptions } from './messaging.module';
@@ -18,6 +19,7 @@ export function connectEventConsumer(
     groupId?: string;
     onDeadLetter?: (topic: string, error: string) => void;
     isTransient?: (error: unknown) => boolean;
+    logger?: ConsumerLogger;
   } = {},
 ): KafkaEventsServer {
   const options = app.get<MessagingModuleOptions>(MESSAGING_OPTIONS);
@@ -27,7 +29,7 @@ export function connectEventConsumer(
     retry: overrides.retry,
     onDeadLetter: overrides.onDeadLetter,
     isTransient: overrides.isTransient,
-    logger: console,
+    logger: overrides.logger ?? console,
   });
   // Listeners are bound at connect time unless deferred, and filters must be set before that;
   // the app's own init hooks have run (or will), so the microservice must not run them again.

@@ -9,6 +9,7 @@ import {
   headersAsText,
 } from '@carerelay/contracts';
 import type { DeliveredMessage, MessageBus, Subscription } from './message-bus';
+import { consumerLag, eventHandlingSeconds, eventsConsumed } from './messaging.metrics';
 import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffMs } from './retry-policy';
 
 export interface EventHandlingContext {
@@ -31,7 +32,7 @@ export interface IdempotentConsumerOptions {
   retry?: RetryPolicy;
   registry?: EventRegistry;
   partitionsConsumedConcurrently?: number;
-  logger?: Pick<Console, 'warn' | 'error'>;
+  logger?: ConsumerLogger;
   onDeadLetter?: (topic: string, reason: string) => void;
   /**
    * Errors that say a dependency is down (a FHIR server, the network) rather than that the
@@ -39,6 +40,12 @@ export interface IdempotentConsumerOptions {
    * dead-lettered, so an outage does not turn every message into a dead letter.
    */
   isTransient?: (error: unknown) => boolean;
+}
+
+export interface ConsumerLogger {
+  info?(entry: Record<string, unknown>): void;
+  warn?(message: string): void;
+  error?(message: string): void;
 }
 
 /** Thrown by a handler when a dependency is unavailable; see `isTransient`. */
@@ -72,7 +79,12 @@ export class IdempotentConsumer {
     this.registry = options.registry ?? eventRegistry;
   }
 
+  private lagTimer?: NodeJS.Timeout;
+
   async start(): Promise<Subscription> {
+    this.stopping = false;
+    this.lagTimer = setInterval(() => void this.reportLag(), 15_000);
+    this.lagTimer.unref();
     this.subscription = await this.bus.subscribe({
       groupId: this.options.groupId,
       topics: this.options.topics,
@@ -84,7 +96,22 @@ export class IdempotentConsumer {
     return this.subscription;
   }
 
+  private async reportLag(): Promise<void> {
+    try {
+      const lag = await this.bus.lag(this.options.groupId, this.options.topics);
+      for (const [topic, value] of Object.entries(lag)) {
+        consumerLag.set({ consumer: this.options.groupId, topic }, value);
+      }
+    } catch {
+      // the next round tries again; lag is a metric, not a duty
+    }
+  }
+
+  private stopping = false;
+
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.lagTimer) clearInterval(this.lagTimer);
     await this.subscription?.close();
     this.subscription = undefined;
   }
@@ -93,6 +120,34 @@ export class IdempotentConsumer {
     message: DeliveredMessage,
     heartbeat: () => Promise<void> = async () => undefined,
   ): Promise<Outcome> {
+    const started = process.hrtime.bigint();
+    const { outcome, event } = await this.processMessage(message, heartbeat);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const consumer = this.options.groupId;
+    eventsConsumed.inc({ consumer, type: event?.type ?? 'invalid', outcome });
+    eventHandlingSeconds.observe({ consumer }, seconds);
+    if (outcome !== 'skipped') {
+      // One line per referral step in every service: grep a referral id across the logs.
+      this.options.logger?.info?.({
+        msg: `event ${outcome}`,
+        consumer,
+        type: event?.type,
+        eventId: event?.id,
+        subject: event?.subject,
+        traceparent: event?.traceparent,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        ms: Math.round(seconds * 1000),
+      });
+    }
+    return outcome;
+  }
+
+  private async processMessage(
+    message: DeliveredMessage,
+    heartbeat: () => Promise<void>,
+  ): Promise<{ outcome: Outcome; event?: CloudEvent }> {
     let event: CloudEvent;
     try {
       event = fromKafkaRecord(message);
@@ -100,26 +155,28 @@ export class IdempotentConsumer {
     } catch (error) {
       // Invalid now means invalid forever: no retries.
       await this.deadLetter(message, error, 1);
-      return 'dead-lettered';
+      return { outcome: 'dead-lettered' };
     }
     const handler = this.options.handlerFor(event.type);
-    if (!handler) return 'skipped';
+    if (!handler) return { outcome: 'skipped', event };
 
     for (let attempt = 1, failures = 0; ; attempt++) {
       try {
-        return await this.applyOnce(event, handler, message, attempt);
+        return { outcome: await this.applyOnce(event, handler, message, attempt), event };
       } catch (error) {
         const poison = error instanceof PoisonMessageError;
         const transient = !poison && this.isTransient(error);
         if (!transient) failures++;
         if (poison || failures >= this.retry.maxAttempts) {
           await this.deadLetter(message, error, attempt);
-          return 'dead-lettered';
+          return { outcome: 'dead-lettered', event };
         }
         this.options.logger?.warn?.(
           `${this.options.groupId}: ${event.type} ${event.id} failed (attempt ${attempt}): ${(error as Error).message}`,
         );
         await sleep(backoffMs(this.retry, Math.min(attempt, 10)));
+        // Shutting down: leave the message uncommitted for the next consumer of the partition.
+        if (this.stopping) throw new Error(`${this.options.groupId} stopping during retries`);
         await heartbeat();
       }
     }

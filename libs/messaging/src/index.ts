@@ -9,3 +9,4 @@ export * from './topic-provisioner';
 export * from './kafka-events.server';
 export * from './messaging.module';
 export * from './connect-event-consumer';
+export * from './messaging.metrics';

@@ -143,6 +143,28 @@ export class KafkajsMessageBus implements MessageBus {
     }
   }
 
+  async lag(groupId: string, topics: string[]): Promise<Record<string, number>> {
+    const admin = this.kafka.admin({ retry: { retries: 1 } });
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({ groupId, topics });
+      const result: Record<string, number> = {};
+      for (const topic of topics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const positions = committed.find((c) => c.topic === topic)?.partitions ?? [];
+        result[topic] = ends.reduce((sum, end) => {
+          const position = Number(
+            positions.find((p) => p.partition === end.partition)?.offset ?? -1,
+          );
+          return sum + Math.max(0, Number(end.high) - (position < 0 ? Number(end.low) : position));
+        }, 0);
+      }
+      return result;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.disconnect()));
     this.consumers.clear();

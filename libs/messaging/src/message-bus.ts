@@ -11,6 +11,8 @@ export interface MessageBus {
   ensureTopics(topics: TopicDefinition[]): Promise<void>;
   /** Asks the cluster for its brokers: a readiness probe. */
   describeCluster(): Promise<{ brokers: number; controller: number | null }>;
+  /** Per topic: messages after the group's committed offsets (all of them when none). */
+  lag(groupId: string, topics: string[]): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import {
   Module,
   OnApplicationBootstrap,
   OnApplicationShutdown,
+  OnModuleDestroy,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { KafkajsMessageBus } from './kafkajs-message-bus';
@@ -28,7 +29,7 @@ export interface MessagingModuleOptions {
 }
 
 @Injectable()
-class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+class MessagingLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   constructor(
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(MESSAGING_OPTIONS) private readonly options: MessagingModuleOptions,
@@ -40,8 +41,13 @@ class MessagingLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
     if (this.options.runOutboxRelay !== false) await this.relay.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  // Module destruction comes before any application-shutdown hook, so the relay is stopped
+  // while the database pool (closed by TypeORM at application shutdown) still works.
+  async onModuleDestroy(): Promise<void> {
     await this.relay.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.bus.close();
   }
 }

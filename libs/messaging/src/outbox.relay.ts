@@ -1,6 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { Client } from 'pg';
 import type { MessageBus } from './message-bus';
+import { eventsPublished, trackOutboxBacklog } from './messaging.metrics';
 import { outboxChannel } from './outbox.writer';
 
 export interface OutboxRow {
@@ -51,15 +52,19 @@ export class OutboxRelay {
     this.keepSentMs = options.keepSentMs ?? 24 * 3600 * 1000;
   }
 
+  private untrackBacklog?: () => void;
+
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.untrackBacklog = trackOutboxBacklog(this.options.schema, () => this.backlog());
     await this.listen();
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.untrackBacklog?.();
     if (this.timer) clearTimeout(this.timer);
     await this.draining;
     const listener = this.listener;
@@ -152,6 +157,7 @@ export class OutboxRelay {
       }
       await this.markSent(manager, rows);
       this.published += rows.length;
+      eventsPublished.inc({ schema: this.options.schema }, rows.length);
       return rows.length;
     });
   }

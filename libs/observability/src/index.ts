@@ -1,3 +1,4 @@
 export * from './health.controller';
 export * from './metrics';
 export * from './observability.module';
+export * from './logger';

@@ -1,10 +1,15 @@
 import { Controller, Get, Header, Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
 
-/** One Prometheus registry per process; every app exposes it at /metrics. */
-export const metricsRegistry = new Registry();
-collectDefaultMetrics({ register: metricsRegistry });
+/**
+ * prom-client's default registry: one per process, served by every app at /metrics; libs
+ * (messaging: consumption, DLQ, lag, outbox) register their metrics on it too.
+ */
+export const metricsRegistry = register;
+if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
+  collectDefaultMetrics({ register: metricsRegistry });
+}
 
 export const httpDuration = new Histogram({
   name: 'carerelay_http_request_duration_seconds',
@@ -20,17 +25,6 @@ export const deadLetters = new Counter({
   labelNames: ['topic', 'error'],
   registers: [metricsRegistry],
 });
-
-export function outboxBacklogGauge(backlog: () => Promise<number>): Gauge {
-  return new Gauge({
-    name: 'carerelay_outbox_backlog',
-    help: 'Outbox rows not yet published',
-    registers: [metricsRegistry],
-    async collect() {
-      this.set(await backlog().catch(() => -1));
-    },
-  });
-}
 
 @Injectable()
 export class HttpMetricsMiddleware implements NestMiddleware {
