@@ -12,6 +12,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { brokersOf } from '@carerelay/config';
 import { MessagingModule, OutboxWriter } from '@carerelay/messaging';
+import { ObservabilityModule } from '@carerelay/observability';
 import { PersistenceModule } from '@carerelay/persistence';
 import { AuditEventController } from './audit/audit.controller';
 import { AuditSearch } from './audit/audit-search';
@@ -217,6 +218,8 @@ export class AppModule {
           applicationName: 'carerelay-fhir-api',
         }),
         auth,
+        // /health/live, /health/ready, /metrics: outside /fhir, so no token is asked for.
+        ObservabilityModule,
         ...(options.imports ?? []),
         FhirRestModule.register(config, options),
       ],

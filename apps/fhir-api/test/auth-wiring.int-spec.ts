@@ -49,6 +49,18 @@ describe('fhir-api with SMART Backend Services wired in', () => {
     );
   });
 
+  it('answers /health/live, /health/ready and /metrics without a token (they are outside /fhir)', async () => {
+    const root = api.baseUrl.replace(/\/fhir$/, '');
+    const ready = await fetch(`${root}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      info: { postgresql: { status: 'up' }, kafka: { status: 'up' } },
+    });
+    expect((await fetch(`${root}/health/live`)).status).toBe(200);
+    const metrics = await (await fetch(`${root}/metrics`)).text();
+    expect(metrics).toMatch(/carerelay_outbox_backlog\{schema="[^"]+"\} \d+/);
+  });
+
   it('requires a token everywhere else (401 with WWW-Authenticate)', async () => {
     const answer = await http(api.baseUrl, 'GET', '/Patient');
     expect(answer.status).toBe(401);
