@@ -9,6 +9,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
 import { DataSource } from 'typeorm';
 import {
   MESSAGE_BUS,
@@ -78,26 +79,19 @@ export class SubscriptionsModule implements NestModule {
           inject: [SubscriptionStore, MESSAGE_BUS, ModuleRef],
           useFactory: (store: SubscriptionStore, bus: MessageBus, moduleRef: ModuleRef) => {
             let resources: ResourceStore | undefined;
-            return new SubscriptionEngine(
-              store,
-              () => {
-                resources ??= moduleRef.get(ResourceStore, { strict: false });
-                return resources;
+            const resolve = (): ResourceStore =>
+              (resources ??= moduleRef.get(ResourceStore, { strict: false }) as ResourceStore);
+            return new SubscriptionEngine(store, resolve, bus, options.baseUrl, {
+              groupId: options.groupId ?? 'fhir-api-subscriptions',
+              pollMs: options.pollMs ?? 200,
+              concurrency: 8,
+              retry: {
+                maxAttempts: options.maxAttempts ?? 6,
+                initialBackoffMs: options.initialBackoffMs ?? 500,
+                maxBackoffMs: options.maxBackoffMs ?? 60_000,
               },
-              bus,
-              options.baseUrl,
-              {
-                groupId: options.groupId ?? 'fhir-api-subscriptions',
-                pollMs: options.pollMs ?? 200,
-                concurrency: 8,
-                retry: {
-                  maxAttempts: options.maxAttempts ?? 6,
-                  initialBackoffMs: options.initialBackoffMs ?? 500,
-                  maxBackoffMs: options.maxBackoffMs ?? 60_000,
-                },
-                logger: console,
-              },
-            );
+              logger: { warn: console.warn, error: console.error },
+            });
           },
         },
         SubscriptionsLifecycle,
@@ -106,8 +100,19 @@ export class SubscriptionsModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    const parse = fhirBodyMiddleware(this.options.maxBodyBytes ?? 1024 * 1024);
+    // POST /fhir/Subscription also matches the app's own body middleware (`/fhir/:type`), which
+    // then reads the body: parse here only when nothing else will (a body is read once).
     consumer
-      .apply(fhirBodyMiddleware(this.options.maxBodyBytes ?? 1024 * 1024))
+      .apply((req: Request, res: Response, next: NextFunction) =>
+        req.method === 'POST' && req.body === undefined && !req.readableEnded && !fhirTypeRoute(req)
+          ? parse(req, res, next)
+          : next(),
+      )
       .forRoutes(SubscriptionsController);
   }
 }
+
+/** Does the FHIR API's generic body middleware (`/fhir/:type`) cover this request too? */
+const fhirTypeRoute = (req: Request): boolean =>
+  /^\/fhir\/[A-Za-z]+\/?(\?|$)/.test(req.originalUrl);
