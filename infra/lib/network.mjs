@@ -42,7 +42,7 @@ const EHR_SERVER_OFFSET = 10; // 8090, 8091: one per hospital
 const OTHER_APPS_OFFSET = 20;
 
 /** Apps that call the FHIR API as the platform client: started once the FHIR API's auth is known. */
-const PLATFORM_CLIENT_APPS = new Set(['referral-service', 'ehr-connector']);
+const PLATFORM_CLIENT_APPS = new Set(['referral-service', 'ehr-connector', 'directory-service']);
 
 const HOST = '127.0.0.1';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -145,6 +145,8 @@ export function networkEnv({ infraEnv, processes, portBase, platform, authMode =
   const result = {};
   for (const p of processes) {
     const env = { ...common, [portVarOf(p.app)]: String(p.port) };
+    // The demo's directory: the sample the seeded CBO clients and bots belong to.
+    if (p.app === 'directory-service') env.DIRECTORY_SEED_SAMPLE = 'true';
     if (p.app === 'ehr-server') {
       env.EHR_SERVER_HOST = HOST;
       env.EHR_SERVER_ORGANIZATION_ID = p.hospital;

@@ -24,7 +24,7 @@ export class DirectoryServiceConfig extends ServiceConfig {
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/)
   DIRECTORY_DB_SCHEMA = 'directory';
 
-  /** At start, import the sample directory (seed 1) when the directory is empty; only ever once. */
+  /** At start, import the sample directory (SAMPLE_DIRECTORY_SEED, the demo's) when the directory is empty; only ever once. */
   @IsBoolean()
   DIRECTORY_SEED_SAMPLE = false;
 

@@ -1,5 +1,6 @@
 import { EventTypes, type DirectoryEventV1 } from '@carerelay/contracts';
 import {
+  SAMPLE_DIRECTORY_SEED,
   generateSampleDirectory,
   generateSampleHsds,
   type HsdsDocument,
@@ -33,7 +34,7 @@ interface Refusal {
 /** HSDS 3.0 import (all or nothing), export, and seeding the sample, on real PostgreSQL and Kafka. */
 describe('directory-service HSDS import, export and sample seeding', () => {
   jest.setTimeout(180_000);
-  const sample = generateSampleDirectory({ seed: 1 });
+  const sample = generateSampleDirectory({ seed: SAMPLE_DIRECTORY_SEED });
   let directory: RunningDirectory;
   let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
 
@@ -54,7 +55,7 @@ describe('directory-service HSDS import, export and sample seeding', () => {
   });
 
   it('imports the sample directory (≥ 200 services, ≥ 50 ZIPs): every entry stored and published', async () => {
-    const document = generateSampleHsds({ seed: 1 });
+    const document = generateSampleHsds({ seed: SAMPLE_DIRECTORY_SEED });
     const response = await http<ImportSummary>(directory.url, 'POST', '/import/hsds', document);
     expect(response.status).toBe(200);
     const { organizations, locations, services } = sample;
@@ -114,7 +115,7 @@ describe('directory-service HSDS import, export and sample seeding', () => {
     const exported = await http<HsdsDocument>(directory.url, 'GET', '/export/hsds');
     expect(exported.status).toBe(200);
     expect(exported.body.organizations).toHaveLength(sample.organizations.length);
-    expect(exported.body).toEqual(generateSampleHsds({ seed: 1 }));
+    expect(exported.body).toEqual(generateSampleHsds({ seed: SAMPLE_DIRECTORY_SEED }));
   });
 
   it('refuses a malformed document with 400 naming the JSON path, storing and publishing nothing', async () => {

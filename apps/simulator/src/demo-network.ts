@@ -1,4 +1,8 @@
-import { generateSampleDirectory, type Directory } from '@carerelay/directory';
+import {
+  SAMPLE_DIRECTORY_SEED,
+  generateSampleDirectory,
+  type Directory,
+} from '@carerelay/directory';
 
 /**
  * Who the demo network is made of: the Coordination Platform itself, two hospitals (each with a
@@ -27,7 +31,7 @@ export const DEMO_COORDINATOR: DemoOrganization = {
 };
 
 /** The seed of the sample directory the demo uses (the directory-service's default too). */
-export const DEMO_DIRECTORY_SEED = 42;
+export const DEMO_DIRECTORY_SEED = SAMPLE_DIRECTORY_SEED;
 
 let directory: Directory | undefined;
 

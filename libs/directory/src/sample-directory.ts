@@ -41,6 +41,9 @@ const SNOMED = 'http://snomed.info/sct';
 const EIN_SYSTEM = 'urn:oid:2.16.840.1.113883.4.4';
 const NPI_SYSTEM = 'http://hl7.org/fhir/sid/us-npi';
 
+/** The seed of the sample directory the demo network, its directory service and its bots share. */
+export const SAMPLE_DIRECTORY_SEED = 42;
+
 export interface SampleDirectoryOptions {
   /** PRNG seed (default 42). */
   seed?: number;
@@ -482,7 +485,7 @@ function networkOf(zip: SampleZip): string {
 
 /** The generated directory. Meets: ≥ 200 services (by default), ≥ 60 organizations, ≥ 50 ZIPs. */
 export function generateSampleDirectory(options: SampleDirectoryOptions = {}): Directory {
-  const seed = options.seed ?? 42;
+  const seed = options.seed ?? SAMPLE_DIRECTORY_SEED;
   const serviceCount = options.services ?? 240;
   if (!Number.isInteger(serviceCount) || serviceCount < 1) {
     throw new Error(`services must be a positive integer, got ${serviceCount}`);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { generateSampleDirectory } from '@carerelay/directory';
+import { SAMPLE_DIRECTORY_SEED, generateSampleDirectory } from '@carerelay/directory';
 import { DirectoryService } from '../directory/directory.service';
 import { DirectoryStore } from '../directory/directory.store';
 
@@ -9,7 +9,7 @@ const SEEDED_KEY = 'sample-seeded';
 
 /**
  * With DIRECTORY_SEED_SAMPLE=true: at start, an empty directory gets the sample directory
- * (`generateSampleDirectory({ seed: 1 })`), stored and announced like an import. Once only: the
+ * (`generateSampleDirectory({ seed: SAMPLE_DIRECTORY_SEED })`), stored and announced like an import. Once only: the
  * fact is recorded in the same transaction, and concurrent starts wait for one another.
  */
 @Injectable()
@@ -39,10 +39,10 @@ export class SampleSeeder implements OnApplicationBootstrap {
         this.logger.log('directory not empty: the sample directory is not seeded');
         return 'not-empty';
       }
-      const sample = generateSampleDirectory({ seed: 1 });
+      const sample = generateSampleDirectory({ seed: SAMPLE_DIRECTORY_SEED });
       const summary = await this.directory.writeDirectory(sample, { manager });
       await this.store.setMeta(manager, SEEDED_KEY, {
-        seed: 1,
+        seed: SAMPLE_DIRECTORY_SEED,
         at: new Date().toISOString(),
         organizations: sample.organizations.length,
         locations: sample.locations.length,
