@@ -55,7 +55,7 @@ describe('cli usage', () => {
 });
 
 describe('cli migrations', () => {
-  it('are exactly the app’s list (store, auth, audit)', () => {
+  it('are exactly the app’s list (store, auth, audit, consent access, subscriptions)', () => {
     const names = (list: (new () => unknown)[]) =>
       list.map((m) => (new m() as { name?: string }).name);
     expect(names(fhirApiMigrations())).toEqual(names(FHIR_API_ALL_MIGRATIONS));
@@ -65,6 +65,7 @@ describe('cli migrations', () => {
       'AuthTables1732500000000',
       'AuditTables1732500001000',
       'FhirConsentAccess1732700000000',
+      'SubscriptionTables1732700000000',
     ]);
   });
 });

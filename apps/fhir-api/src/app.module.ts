@@ -213,7 +213,7 @@ export class AppModule {
           url: config.DATABASE_URL,
           schema,
           entities: [],
-          migrations: [...FHIR_API_ALL_MIGRATIONS, ...(options.migrations ?? [])],
+          migrations: [...new Set([...FHIR_API_ALL_MIGRATIONS, ...(options.migrations ?? [])])],
           poolSize: config.FHIR_DB_POOL_SIZE,
           applicationName: 'carerelay-fhir-api',
         }),

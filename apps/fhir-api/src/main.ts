@@ -2,10 +2,16 @@ import 'reflect-metadata';
 import { loadConfigOrExit } from '@carerelay/config';
 import { startFhirApi } from './bootstrap';
 import { FhirApiConfig } from './fhir-api.config';
+import { SubscriptionsModule } from './subscriptions/subscriptions.module';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(FhirApiConfig);
-  const { baseUrl } = await startFhirApi(config);
+  // The Subscriptions Backport runs in the served process (tests add it where they need it).
+  const base = { url: config.FHIR_BASE_URL };
+  const { baseUrl } = await startFhirApi(config, {
+    imports: [SubscriptionsModule.register({ baseUrl: () => base.url })],
+  });
+  base.url = baseUrl;
   console.log(`fhir-api listening: ${baseUrl}`);
 }
 
