@@ -574,6 +574,27 @@ export async function startNetwork(o) {
     mark('apps-ready');
     writeNetworkFile(network, o.owner);
 
+    // For resilience tests: kill one process of the running network (SIGKILL by default, no
+    // clean shutdown) and start it again with the same environment, waited on at /health/ready.
+    network.killProcess = async (name, signal = 'SIGKILL') => {
+      const proc = network.processes.find((p) => p.name === name);
+      if (!proc) throw new Error(`no process ${name} in the network`);
+      proc.status = 'restarting';
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill(signal);
+      await proc.exited;
+      return proc;
+    };
+    network.restartProcess = async (name) => {
+      const index = network.processes.findIndex((p) => p.name === name);
+      if (index < 0) throw new Error(`no process ${name} in the network`);
+      const again = launch(network.processes[index]);
+      network.processes[index] = again;
+      writeNetworkFile(network, o.owner);
+      const ok = await ready(again);
+      writeNetworkFile(network, o.owner);
+      return { ok, proc: again };
+    };
+
     if (o.seed !== false) {
       step('demo network (clients, directory)');
       await seedDemo(network, { output, log });
