@@ -1,3 +1,4 @@
+import { SUPPORTED_RESOURCE_TYPES as IG_RESOURCE_TYPES } from '../fhir-lib';
 import type { ActorRole } from './request-actor';
 
 /**
@@ -48,24 +49,7 @@ const V1: Readonly<Record<string, readonly Permission[]>> = {
 
 /** The resource types this server serves (the IG's Coordination Platform list plus AuditEvent and Subscription). */
 export const SUPPORTED_RESOURCE_TYPES: readonly string[] = [
-  'Task',
-  'ServiceRequest',
-  'Procedure',
-  'Consent',
-  'Patient',
-  'Condition',
-  'Goal',
-  'Observation',
-  'QuestionnaireResponse',
-  'Practitioner',
-  'PractitionerRole',
-  'Organization',
-  'HealthcareService',
-  'Location',
-  'DocumentReference',
-  'Group',
-  'CareTeam',
-  'RelatedPerson',
+  ...IG_RESOURCE_TYPES,
   'AuditEvent',
   'Subscription',
 ];
