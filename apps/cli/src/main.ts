@@ -4,6 +4,13 @@ import { openServiceDataSource } from '@carerelay/persistence';
 import { DataSource } from 'typeorm';
 import { CliConfig } from './cli.config';
 import { EXIT, runCli } from './clients.commands';
+import {
+  EhrCliConfig,
+  ehrConnectorMigrations,
+  ehrRegistryOn,
+  isEhrCommand,
+  runEhrCli,
+} from './ehr-commands';
 import { fhirApiMigrations } from './fhir-api-migrations';
 
 /**
@@ -12,6 +19,7 @@ import { fhirApiMigrations } from './fhir-api-migrations';
  * the app) before touching its tables.
  */
 async function main(argv: string[]): Promise<number> {
+  if (isEhrCommand(argv[0])) return ehrMain(argv);
   let dataSource: DataSource | undefined;
   let config: CliConfig | undefined;
   const configOrExit = (): CliConfig => {
@@ -36,6 +44,37 @@ async function main(argv: string[]): Promise<number> {
           applicationName: 'carerelay-cli',
         });
         return dataSource;
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.config;
+    }
+    throw error;
+  } finally {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+  }
+}
+
+/** `ehr:add` / `ehr:list`: the ehr-connector's endpoint registry, on its own schema. */
+async function ehrMain(argv: string[]): Promise<number> {
+  let dataSource: DataSource | undefined;
+  try {
+    return await runEhrCli(argv, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      registry: async () => {
+        const config = loadConfig(EhrCliConfig);
+        dataSource = await openServiceDataSource({
+          url: config.DATABASE_URL,
+          schema: config.EHR_CONNECTOR_DB_SCHEMA,
+          entities: [],
+          migrations: ehrConnectorMigrations(),
+          poolSize: 1,
+          applicationName: 'carerelay-cli',
+        });
+        return ehrRegistryOn(dataSource, config);
       },
     });
   } catch (error) {
