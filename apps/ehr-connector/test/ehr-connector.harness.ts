@@ -5,7 +5,8 @@ import { FhirApiClient } from '@carerelay/fhir-client';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Resource = Record<string, any>;
 import { dropSchema } from '@carerelay/persistence';
-import { testEnv, uniqueName } from '@carerelay/testing';
+import { TOPICS } from '@carerelay/contracts';
+import { startGroupAtLatest, testEnv, uniqueName } from '@carerelay/testing';
 import { startEhrConnector } from '../src/bootstrap';
 import { EhrConnectorConfig } from '../src/ehr-connector.config';
 
@@ -23,19 +24,24 @@ export interface TestConnector {
   close: () => Promise<void>;
 }
 
-/** The connector in-process, in a schema and consumer group of its own, on a free port. */
+/**
+ * The connector in-process, in a schema and consumer group of its own (starting at the end of
+ * fhir.changes.v1: earlier runs' changes are not replayed), on a free port.
+ */
 export async function startTestConnector(
   fhirBaseUrl: string,
   env: Record<string, string> = {},
 ): Promise<TestConnector> {
   const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
   const schema = uniqueName('ehr_connector').toLowerCase();
+  const groupId = uniqueName('ehr-connector');
+  await startGroupAtLatest(groupId, [TOPICS.fhirChanges.name]);
   const config = loadConfig(EhrConnectorConfig, {
     KAFKA_BROKERS,
     DATABASE_URL,
     EHR_CONNECTOR_PORT: '0',
     EHR_CONNECTOR_DB_SCHEMA: schema,
-    EHR_CONNECTOR_CONSUMER_GROUP: uniqueName('ehr-connector'),
+    EHR_CONNECTOR_CONSUMER_GROUP: groupId,
     FHIR_API_BASE_URL: fhirBaseUrl,
     FHIR_API_AUTH: 'dev',
     PLATFORM_ORGANIZATION_ID: PLATFORM_ORG,
