@@ -1,7 +1,12 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { connectEventConsumer } from '@carerelay/messaging';
-import { deadLetters } from '@carerelay/observability';
+import {
+  PinoNestLogger,
+  consumerLogger,
+  createServiceLogger,
+  deadLetters,
+} from '@carerelay/observability';
 import { AppModule } from './app.module';
 import { CONSENT_SERVICE_NAME, ConsentServiceConfig } from './consent-service.config';
 
@@ -10,13 +15,15 @@ export async function startConsentService(
   config: ConsentServiceConfig,
   options: { schema?: string; groupId?: string; port?: number } = {},
 ): Promise<INestApplication> {
+  const logger = createServiceLogger(CONSENT_SERVICE_NAME, config.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.register(config, options.schema), {
-    logger: ['error', 'warn', 'log'],
+    logger: new PinoNestLogger(logger),
   });
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: options.groupId ?? CONSENT_SERVICE_NAME,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+    logger: consumerLogger(logger),
   });
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.
   await app.init();

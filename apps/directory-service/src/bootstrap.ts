@@ -3,7 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
-import { deadLetters } from '@carerelay/observability';
+import {
+  PinoNestLogger,
+  consumerLogger,
+  createServiceLogger,
+  deadLetters,
+} from '@carerelay/observability';
 import { AppModule, publishesToFhir } from './app.module';
 import { DirectoryServiceConfig } from './directory-service.config';
 
@@ -12,7 +17,7 @@ export const isTransientFhirError = (error: unknown): boolean =>
   error instanceof FhirRequestError &&
   (error.status === 0 || error.status === 408 || error.status === 429 || error.status >= 500);
 
-/** Nest's own log levels for LOG_LEVEL. */
+/** Nest's own log levels for LOG_LEVEL (the pino logger filters by LOG_LEVEL itself). */
 export function nestLogLevels(level: string): LogLevel[] | false {
   switch (level) {
     case 'silent':
@@ -35,9 +40,10 @@ export async function startDirectoryService(
   config: DirectoryServiceConfig,
   options: { schema?: string; groupId?: string; port?: number; fhirClient?: FhirApiClient } = {},
 ): Promise<INestApplication> {
+  const logger = createServiceLogger('directory-service', config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.register(config, options.schema, options.fhirClient),
-    { logger: nestLogLevels(config.LOG_LEVEL) },
+    { logger: new PinoNestLogger(logger) },
   );
   // Whole directories arrive as one HSDS document.
   app.useBodyParser('json', { limit: config.DIRECTORY_BODY_LIMIT });
@@ -47,6 +53,7 @@ export async function startDirectoryService(
     connectEventConsumer(app, {
       groupId: options.groupId ?? config.DIRECTORY_FHIR_CONSUMER_GROUP,
       onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+      logger: consumerLogger(logger),
       isTransient: isTransientFhirError,
     });
   }

@@ -2,19 +2,26 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
-import { deadLetters } from '@carerelay/observability';
+import {
+  PinoNestLogger,
+  consumerLogger,
+  createServiceLogger,
+  deadLetters,
+} from '@carerelay/observability';
 import { AppModule } from './app.module';
 import { EhrConnectorConfig } from './ehr-connector.config';
 
 /** Builds and starts the connector; tests call it with their own schema, group and port 0. */
 export async function startEhrConnector(config: EhrConnectorConfig): Promise<INestApplication> {
+  const logger = createServiceLogger('ehr-connector', config.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.register(config), {
-    logger: config.LOG_LEVEL === 'silent' ? false : ['error', 'warn', 'log'],
+    logger: new PinoNestLogger(logger),
   });
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+    logger: consumerLogger(logger),
     isTransient: (error) => error instanceof FhirRequestError && error.status === 0,
   });
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.

@@ -1,15 +1,19 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@carerelay/config';
+import { createServiceLogger } from '@carerelay/observability';
 import { startEhrConnector } from './bootstrap';
 import { EhrConnectorConfig } from './ehr-connector.config';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(EhrConnectorConfig);
   const app = await startEhrConnector(config);
-  console.log(`ehr-connector listening on ${await app.getUrl()}`);
+  createServiceLogger('ehr-connector', config.LOG_LEVEL).info(
+    { url: await app.getUrl() },
+    'listening',
+  );
 }
 
 main().catch((error: unknown) => {
-  console.error('ehr-connector failed to start:', error);
+  createServiceLogger('ehr-connector').fatal({ err: error }, 'failed to start');
   process.exit(1);
 });

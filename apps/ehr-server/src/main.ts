@@ -1,4 +1,16 @@
+import pino from 'pino';
 import { startEhrServer } from './ehr-server';
+
+// JSON lines like the services' (libs/observability is not loaded here: this stand-in stays small).
+const logger = pino({
+  base: {
+    service: 'ehr-server',
+    organization: process.env.EHR_SERVER_ORGANIZATION_ID,
+    pid: process.pid,
+  },
+  level: process.env.LOG_LEVEL ?? 'info',
+  timestamp: pino.stdTimeFunctions.isoTime,
+});
 
 /** `EHR_SERVER_PORT` (default 8090), `EHR_SERVER_HOST` (default 127.0.0.1). No auth: test server. */
 async function main(): Promise<void> {
@@ -9,13 +21,13 @@ async function main(): Promise<void> {
     process.exit(78);
   }
   const server = await startEhrServer({ port, host: process.env.EHR_SERVER_HOST ?? '127.0.0.1' });
-  console.log(`ehr-server (stand-in EHR, no auth) listening: ${server.baseUrl}`);
+  logger.info({ url: server.baseUrl }, 'listening (stand-in EHR, no auth)');
   const shutdown = () => void server.close().then(() => process.exit(0));
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 }
 
 main().catch((error: unknown) => {
-  console.error('ehr-server failed to start:', error);
+  logger.fatal({ err: error }, 'failed to start');
   process.exit(1);
 });

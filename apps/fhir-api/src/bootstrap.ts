@@ -2,9 +2,11 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import { PinoNestLogger, createServiceLogger, requestLogger } from '@carerelay/observability';
 import { loadFhirDefinitions } from './fhir-lib';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
+import type { RequestWithActor } from './request-actor';
 
 export interface RunningFhirApi {
   app: INestApplication;
@@ -23,14 +25,24 @@ export async function startFhirApi(
   options: FhirApiModuleOptions = {},
 ): Promise<RunningFhirApi> {
   loadFhirDefinitions(); // about a second: before the first request, not during it
+  const logger = createServiceLogger('fhir-api', config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.register(config, options),
-    {
-      bodyParser: false,
-      logger: config.LOG_LEVEL === 'silent' ? false : ['error', 'warn', 'log'],
-    },
+    { bodyParser: false, logger: new PinoNestLogger(logger) },
   );
   app.disable('x-powered-by');
+  // First of all: one JSON line per request with its client and correlation id (traceparent),
+  // which the store puts on the fhir.changes.v1 events the request causes.
+  app.use(
+    requestLogger(logger, {
+      identify: (request) => {
+        const actor = (request as unknown as RequestWithActor).actor;
+        return actor
+          ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
+          : undefined;
+      },
+    }),
+  );
   app.enableShutdownHooks();
   await app.listen(config.FHIR_API_PORT, config.FHIR_API_HOST);
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@carerelay/config';
+import { createServiceLogger } from '@carerelay/observability';
 import { startFhirApi } from './bootstrap';
 import { FhirApiConfig } from './fhir-api.config';
 import { SubscriptionsModule } from './subscriptions/subscriptions.module';
@@ -12,10 +13,10 @@ async function main(): Promise<void> {
     imports: [SubscriptionsModule.register({ baseUrl: () => base.url })],
   });
   base.url = baseUrl;
-  console.log(`fhir-api listening: ${baseUrl}`);
+  createServiceLogger('fhir-api', config.LOG_LEVEL).info({ url: baseUrl }, 'listening');
 }
 
-main().catch((error) => {
-  console.error(error);
+main().catch((error: unknown) => {
+  createServiceLogger('fhir-api').fatal({ err: error }, 'failed to start');
   process.exit(1);
 });

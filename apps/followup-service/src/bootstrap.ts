@@ -1,7 +1,12 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { connectEventConsumer } from '@carerelay/messaging';
-import { deadLetters } from '@carerelay/observability';
+import {
+  PinoNestLogger,
+  consumerLogger,
+  createServiceLogger,
+  deadLetters,
+} from '@carerelay/observability';
 import { AppModule } from './app.module';
 import { FollowupServiceConfig } from './followup-service.config';
 
@@ -10,16 +15,16 @@ export async function startFollowupService(
   config: FollowupServiceConfig,
   options: { schema?: string; groupId?: string; port?: number } = {},
 ): Promise<INestApplication> {
+  const logger = createServiceLogger('followup-service', config.LOG_LEVEL);
   const app = await NestFactory.create(
     AppModule.register(config, options.schema ?? config.FOLLOWUP_DB_SCHEMA),
-    {
-      logger: ['error', 'warn', 'log'],
-    },
+    { logger: new PinoNestLogger(logger) },
   );
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+    logger: consumerLogger(logger),
   });
   // init first: it migrates the schema, provisions the topics and starts the timer poller.
   await app.init();
