@@ -3,6 +3,7 @@ import type { Consent, Resource, Task } from '@medplum/fhirtypes';
 import { DataSource, EntityManager } from 'typeorm';
 import { EventTypes } from '@carerelay/contracts';
 import { OutboxWriter } from '@carerelay/messaging';
+import { currentTraceparent } from '@carerelay/observability';
 import type { RequestActor } from '../request-actor';
 import {
   extractSearchIndex,
@@ -552,15 +553,24 @@ export class StoreTransaction {
       orgs,
       patientId,
     };
-    await this.outbox.append(this.manager, EventTypes.fhirResourceChanged, {
-      resourceType,
-      id,
-      versionId: String(versionId),
-      action: deleted ? 'delete' : previous && !previous.deleted ? 'update' : 'create',
-      lastUpdated: this.now,
-      organizations: involvedOrganizations(orgs),
-      resource: content as unknown as Record<string, unknown>,
-    });
+    await this.outbox.append(
+      this.manager,
+      EventTypes.fhirResourceChanged,
+      {
+        resourceType,
+        id,
+        versionId: String(versionId),
+        action: deleted ? 'delete' : previous && !previous.deleted ? 'update' : 'create',
+        lastUpdated: this.now,
+        organizations: involvedOrganizations(orgs),
+        resource: content as unknown as Record<string, unknown>,
+      },
+      {
+        // The resource as the CloudEvents subject, the request's correlation id as its traceparent.
+        subject: `${resourceType}/${id}`,
+        traceparent: currentTraceparent(),
+      },
+    );
     return stored;
   }
 }
