@@ -1,0 +1,375 @@
+// Shared by test/resilience/kill-restart.mjs and bench/loop.mjs: the whole network as `npm start`
+// runs it (infra/lib/network.mjs, no simulator), isolated from other runs on the same machine:
+//   - its own Kafka broker, started here from the cached jars of .carerelay/kafka/libs on its own
+//     port with its own data directory (wiped at every start). The services' consumer groups and
+//     topics have fixed names: on a shared broker, a second network's referral-service would
+//     join the same group and take half of our partitions;
+//   - its own PostgreSQL database (dropped and created again at every start) on the server
+//     infra.mjs finds, its own port base and state directory.
+// Plain Node ESM; the compiled simulator and fhir-client (dist/) are loaded with require.
+/* global AbortSignal */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+import { ensureKafkaJars, ROOT, STATE_DIR } from '../../infra/lib/infra.mjs';
+import { startNetwork } from '../../infra/lib/network.mjs';
+
+const require = createRequire(import.meta.url);
+const HOST = '127.0.0.1';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The compiled simulator pieces (dist/), with the @carerelay/* aliases resolved. */
+export function loadDist() {
+  require(path.join(ROOT, 'infra', 'lib', 'register-paths.cjs'));
+  const dist = (p) => path.join(ROOT, 'dist', 'apps', 'simulator', 'src', p);
+  for (const file of ['credentials.js', 'referral-generator.js', 'demo-network.js']) {
+    if (!fs.existsSync(dist(file))) throw new Error(`${dist(file)} missing: npm run build first`);
+  }
+  const { fhirClientFor } = require(dist('credentials.js'));
+  const { ReferralGenerator } = require(dist('referral-generator.js'));
+  const { demoDirectory } = require(dist('demo-network.js'));
+  const { SDOHCC_TEMPORARY_CODES } = require(dist('cbo-bots.js'));
+  return { fhirClientFor, ReferralGenerator, demoDirectory, SDOHCC_TEMPORARY_CODES };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A private Kafka broker
+
+async function kafkaAnswers(brokers) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const admin = new Kafka({
+    clientId: 'carerelay-harness-probe',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 1000,
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Starts a single-node KRaft broker on `port` (controller on port + 1), data under `dir`. */
+export async function startPrivateKafka({ dir, port, log }) {
+  const brokers = `${HOST}:${port}`;
+  if (await kafkaAnswers(brokers)) {
+    throw new Error(`a broker already answers on ${brokers}: another run? Use another port`);
+  }
+  await ensureKafkaJars({ log: { info: log, action: log, warn: log } });
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const properties = path.join(dir, 'server.properties');
+  fs.writeFileSync(
+    properties,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@${HOST}:${port + 1}`,
+      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${port + 1}`,
+      `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `log.dirs=${path.join(dir, 'data')}`,
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=10',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+      'default.replication.factor=1',
+      'min.insync.replicas=1',
+      'auto.create.topics.enable=false',
+      'num.partitions=3',
+      'group.initial.rebalance.delay.ms=0',
+      'num.network.threads=2',
+      'num.io.threads=4',
+      '',
+    ].join('\n'),
+  );
+  const libs = path.join(STATE_DIR, 'kafka', 'libs', '*');
+  const log4j = `-Dlog4j2.configurationFile=${path.join(ROOT, 'infra', 'kafka', 'log4j2.properties')}`;
+  let id;
+  do id = crypto.randomBytes(16).toString('base64url');
+  while (id.startsWith('-'));
+  const format = spawn(
+    'java',
+    ['-cp', libs, log4j, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', properties],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  const formatted = await new Promise((resolve) => format.once('exit', resolve));
+  if (formatted !== 0) throw new Error(`kafka-storage format exited with ${formatted}`);
+  const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
+  const child = spawn(
+    'java',
+    [
+      '-Xms128m',
+      '-Xmx512m',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      log4j,
+      '-cp',
+      libs,
+      'kafka.Kafka',
+      properties,
+    ],
+    { cwd: dir, stdio: ['ignore', out, out] },
+  );
+  fs.closeSync(out);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const started = Date.now();
+  for (let i = 0; i < 120; i++) {
+    if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
+    if (await kafkaAnswers(brokers)) break;
+    if (i === 119) throw new Error(`private Kafka did not answer within 60 s (${dir}/kafka.log)`);
+    await sleep(500);
+  }
+  log(`private Kafka at ${brokers} (pid ${child.pid}) answered in ${secs(Date.now() - started)}`);
+  return {
+    brokers,
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Messages on every *.dlq topic (the broker is fresh: the high watermark is the count). */
+export async function dlqCounts(brokers) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const admin = new Kafka({
+    clientId: 'carerelay-harness-dlq',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.endsWith('.dlq')).sort();
+    const counts = {};
+    for (const topic of topics) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      counts[topic] = offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+    }
+    return counts;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fresh database
+
+export async function freshDatabase(name) {
+  const pg = (await import('pg')).default;
+  const user = encodeURIComponent(process.env.PGUSER || 'postgres');
+  const password = process.env.PGPASSWORD ? `:${encodeURIComponent(process.env.PGPASSWORD)}` : '';
+  const server = `postgres://${user}${password}@${HOST}:${process.env.PGPORT || 5432}`;
+  const client = new pg.Client({ connectionString: `${server}/postgres` });
+  await client.connect();
+  try {
+    const ident = client.escapeIdentifier(name);
+    await client.query(`DROP DATABASE IF EXISTS ${ident} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${ident}`);
+  } finally {
+    await client.end();
+  }
+  return `${server}/${encodeURIComponent(name)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The isolated network
+
+/**
+ * @param {object} o
+ * @param {string} o.name state dir .carerelay/<name>, database carerelay_<name>
+ * @param {number} o.portBase apps at portBase.. portBase + 11
+ * @param {number} o.kafkaPort private broker (controller at + 1)
+ * @param {boolean} [o.build] npm run build first (default false: dist/ as it is)
+ * @param {(line: string) => void} o.log
+ */
+export async function startIsolatedNetwork({ name, portBase, kafkaPort, build = false, log }) {
+  const stateDir = path.join(STATE_DIR, name);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const kafka = await startPrivateKafka({
+    dir: path.join(stateDir, 'kafka'),
+    port: kafkaPort,
+    log,
+  });
+  let network;
+  try {
+    const database = `carerelay_${name.replace(/[^a-z0-9]+/gi, '_')}`;
+    process.env.DATABASE_URL = await freshDatabase(database);
+    process.env.KAFKA_BROKERS = kafka.brokers;
+    log(`database ${database} (fresh)`);
+    fs.rmSync(path.join(stateDir, 'logs'), { recursive: true, force: true });
+    network = await startNetwork({
+      owner: `${name}:${process.pid}`,
+      portBase,
+      stateDir,
+      build,
+      install: false,
+      quiet: true,
+      log: (line) => log(`[network] ${line}`),
+      step: (step) => log(`[network] -- ${step}`),
+    });
+  } catch (error) {
+    await kafka.stop();
+    throw error;
+  }
+  const notReady = network.processes.filter((p) => p.status !== 'ready');
+  if (notReady.length > 0) {
+    await network.stop({ stopInfrastructure: false });
+    await kafka.stop();
+    throw new Error(`not ready: ${notReady.map((p) => `${p.name} (${p.status})`).join(', ')}`);
+  }
+  return {
+    network,
+    kafka,
+    stateDir,
+    async stop() {
+      await network.stop({ stopInfrastructure: false }).catch(() => undefined);
+      await kafka.stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small things
+
+/** A semaphore: at most `max` functions run at once. */
+export class Limiter {
+  constructor(max) {
+    this.max = max;
+    this.active = 0;
+    this.waiting = [];
+  }
+  async run(fn) {
+    while (this.active >= this.max) await new Promise((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await fn();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** Retries transient failures (no answer, 5xx, 429) with backoff until `deadline` (ms epoch). */
+export async function withRetry(fn, { deadline, onRetry }) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const status = error?.status ?? 0;
+      const transient = status === 0 || status === 429 || status >= 500;
+      if (!transient || Date.now() > deadline) throw error;
+      onRetry?.(error);
+      await sleep(Math.min(3000, 200 * 2 ** Math.min(attempt, 4)) * (0.5 + Math.random() / 2));
+    }
+  }
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+/** Seeded PRNG (mulberry32), for plans that must be the same in every run. */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The machine, for the record: cores, CPU model, memory, load average. */
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    model: cpus[0]?.model ?? 'unknown',
+    memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    loadavg: os.loadavg().map((l) => l.toFixed(2)),
+    node: process.version,
+  };
+}
+
+/** CPU time (clock ticks) of the machine and of processes, from /proc (Linux; else zeros). */
+export function cpuSnapshot(pids) {
+  const read = (file) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const cpu = read('/proc/stat').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  const total = cpu.reduce((sum, v) => sum + v, 0);
+  const ticksOf = (pid) => {
+    const stat = read(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return stat ? Number(fields[11]) + Number(fields[12]) : 0; // utime + stime
+  };
+  let ours = 0;
+  for (const pid of pids) ours += ticksOf(pid);
+  let postgres = 0;
+  for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (read(`/proc/${entry}/comm`).trim().startsWith('postgres')) postgres += ticksOf(entry);
+  }
+  return { at: Date.now(), total, busy: total - idle, ours, postgres };
+}
+
+/** Shares of the machine's CPU between two snapshots: busy, ours, PostgreSQL, the rest. */
+export function cpuShares(a, b) {
+  const total = Math.max(1, b.total - a.total);
+  const pct = (v) => `${((100 * v) / total).toFixed(0)}%`;
+  const busy = b.busy - a.busy;
+  const ours = b.ours - a.ours;
+  const postgres = b.postgres - a.postgres;
+  return {
+    busy: pct(busy),
+    ours: pct(ours),
+    postgres: pct(postgres),
+    others: pct(Math.max(0, busy - ours - postgres)),
+  };
+}
+
+export async function httpOk(url, timeoutMs = 2000) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** A table of label / value rows. */
+export function printTable(title, rows) {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  console.log(`\n== ${title} ==`);
+  for (const [label, value] of rows) console.log(`${label.padEnd(width)}  ${value}`);
+}

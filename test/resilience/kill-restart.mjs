@@ -1,0 +1,572 @@
+#!/usr/bin/env node
+// Resilience: kill -9 of each service during a run of N referrals (issue 4).
+//
+//   npm run test:resilience [-- --count 500 --rate 4 --control --kills fhir-api,referral-service]
+//
+// Starts the network as `npm start` does (no simulator) on its own broker, database and ports
+// (test/resilience/harness.mjs), then sends N referrals (transaction Bundles with Consent, as the
+// hospitals' EHR clients, paced at --rate, each retried until accepted: the Bundles' conditional
+// creates make a retry harmless). A deterministic driver plays the CBOs: each referral has a plan
+// fixed by --seed — `complete` (accept, start, complete with a Procedure), `reject-once` (the
+// first CBO rejects for lack of capacity, the next one completes) or `reject-all` (every CBO
+// rejects: the referral ends on-hold for a coordinator) — and carries it out as the owning CBO's
+// own SMART client, one step each time the referral moves (referral.events.v1 nudges it; a
+// periodic re-check does not depend on them). While the referrals flow, each service in turn is
+// killed with SIGKILL and started again after --down-ms.
+//
+// Once every referral is settled (bounded by --settle-timeout) and the network was quiet for a few
+// seconds, each referral is read again and compared with its plan (and, with --control, with a
+// first batch of the same referrals sent without kills): the source Task's final status, the CBO
+// Tasks per routing attempt (exactly one per attempt: the identifiers
+// https://carerelay.example/fhir/identifier/cbo-task|<referralId>-<attempt> unique, attempts
+// 1..k without gaps) and their statuses, one filler-order ServiceRequest per attempt. Also counted:
+// messages on every dead-letter topic. Exit code 1 on any mismatch, duplicate, unsettled
+// referral or dead-lettered message.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import {
+  Limiter,
+  dlqCounts,
+  loadDist,
+  machine,
+  printTable,
+  prng,
+  secs,
+  sleep,
+  startIsolatedNetwork,
+  withRetry,
+} from './harness.mjs';
+
+const SERVICES = [
+  'fhir-api',
+  'referral-service',
+  'consent-service',
+  'followup-service',
+  'directory-service',
+  'ehr-connector',
+];
+const CBO_TASK_SYSTEM = 'https://carerelay.example/fhir/identifier/cbo-task';
+const FILLER_ORDER_SYSTEM = 'https://carerelay.example/fhir/identifier/filler-order';
+const ACTIVE = new Set(['draft', 'requested', 'received', 'accepted', 'ready', 'in-progress']);
+const SOURCE_FINAL = new Set(['completed', 'on-hold', 'failed', 'cancelled', 'rejected']);
+
+const { values: opts } = parseArgs({
+  options: {
+    count: { type: 'string', default: '500' },
+    rate: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '8' },
+    seed: { type: 'string', default: '4242' },
+    'reject-once-share': { type: 'string', default: '0.15' },
+    'reject-all-share': { type: 'string', default: '0.05' },
+    kills: { type: 'string', default: SERVICES.join(',') },
+    'no-kills': { type: 'boolean', default: false },
+    'kill-after': { type: 'string', default: '5' },
+    'down-ms': { type: 'string', default: '3000' },
+    'gap-ms': { type: 'string', default: '4000' },
+    control: { type: 'boolean', default: false },
+    'settle-timeout': { type: 'string', default: '900' },
+    'port-base': { type: 'string', default: '38080' },
+    'kafka-port': { type: 'string', default: '39092' },
+    build: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  console.log(
+    'usage: npm run test:resilience [-- --count 500 --rate 4 --concurrency 8 --seed 4242\n' +
+      '  --kills fhir-api,referral-service,... | --no-kills  --kill-after <s> --down-ms 3000 --gap-ms 4000\n' +
+      '  --control (first the same referrals without kills, compared one by one)\n' +
+      '  --settle-timeout <s> --port-base 38080 --kafka-port 39092 --build]',
+  );
+  process.exit(0);
+}
+
+const COUNT = Number(opts.count);
+const started = Date.now();
+const log = (line) => console.log(`[${secs(Date.now() - started).padStart(7)}] ${line}`);
+const { fhirClientFor, ReferralGenerator, demoDirectory, SDOHCC_TEMPORARY_CODES } = loadDist();
+
+/** Each referral's plan, the same for a seed in every run. */
+function plans(count, seed) {
+  const random = prng(seed);
+  const rejectOnce = Number(opts['reject-once-share']);
+  const rejectAll = Number(opts['reject-all-share']);
+  return Array.from({ length: count }, () => {
+    const roll = random();
+    return roll < rejectAll
+      ? 'reject-all'
+      : roll < rejectAll + rejectOnce
+        ? 'reject-once'
+        : 'complete';
+  });
+}
+
+/** Referrals for food or housing (every ZIP of the sample directory has services for both). */
+function referrals(count, seed) {
+  const generator = new ReferralGenerator(demoDirectory(), {
+    hospitalIds: ['hosp-northside', 'hosp-southshore'],
+    platformOrganizationId: 'carerelay-platform',
+    seed,
+    delayedConsentShare: 0,
+  });
+  const list = [];
+  for (let guard = 0; list.length < count && guard < count * 20; guard++) {
+    const referral = generator.next();
+    if (['food-insecurity', 'housing-instability'].includes(referral.category)) list.push(referral);
+  }
+  return list;
+}
+
+const idIn = (bundle, type) => {
+  for (const entry of bundle.entry ?? []) {
+    const match = entry.response?.location?.match(new RegExp(`${type}/([^/]+)`));
+    if (match) return match[1];
+  }
+  throw new Error(`no ${type} in the transaction response`);
+};
+const attemptOf = (task, referralId) => {
+  const value = task.identifier?.find((i) => i.system === CBO_TASK_SYSTEM)?.value;
+  if (!value?.startsWith(`${referralId}-`)) return undefined;
+  return Number(value.slice(referralId.length + 1));
+};
+
+async function main() {
+  const env = await startIsolatedNetwork({
+    name: 'resilience',
+    portBase: Number(opts['port-base']),
+    kafkaPort: Number(opts['kafka-port']),
+    build: opts.build,
+    log,
+  });
+  const { network, kafka } = env;
+  let exitCode = 1;
+  const stopAll = async () => {
+    log('stopping the network and the private broker');
+    await env.stop();
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  try {
+    exitCode = await run(network, kafka);
+  } finally {
+    await stopAll();
+  }
+  process.exit(exitCode);
+}
+
+async function run(network, kafka) {
+  const clients = network.clients;
+  const fhir = (client) => fhirClientFor(client, network.fhirBaseUrl, network.authMode);
+  const ehrs = new Map(
+    clients.filter((c) => c.role === 'ehr').map((c) => [c.organizationId, fhir(c)]),
+  );
+  const cbos = new Map(
+    clients.filter((c) => c.role === 'cbo').map((c) => [c.organizationId, fhir(c)]),
+  );
+  const coordinator = fhir(clients.find((c) => c.role === 'coordinator'));
+  log(`clients: ${ehrs.size} EHRs, ${cbos.size} CBOs, a coordinator`);
+
+  // Nudges from referral.events.v1: a referral that moved is looked at again at once.
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const consumer = new Kafka({
+    clientId: 'resilience-driver',
+    brokers: [kafka.brokers],
+    logLevel: logLevel.NOTHING,
+  }).consumer({ groupId: `resilience-driver-${process.pid}` });
+  const byReferralId = new Map();
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'referral.events.v1', fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      try {
+        const data = JSON.parse(message.value.toString());
+        const ref = byReferralId.get(data.referralId);
+        if (ref && !ref.settledAt) ref.nextCheck = Math.min(ref.nextCheck, Date.now() + 100);
+      } catch {
+        // not ours to judge
+      }
+    },
+  });
+
+  try {
+    const results = {};
+    if (opts.control) results.control = await batch('control (no kills)', []);
+    const kills = opts['no-kills'] ? [] : opts.kills.split(',').filter(Boolean);
+    results.main = await batch(kills.length ? 'kill -9 run' : 'run without kills', kills);
+    return report(results);
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+
+  async function batch(label, kills) {
+    log(
+      `== ${label}: ${COUNT} referrals at ${opts.rate}/s${kills.length ? `, killing ${kills.join(', ')}` : ''}`,
+    );
+    const seed = Number(opts.seed);
+    const plan = plans(COUNT, seed);
+    const list = referrals(COUNT, seed).map((referral, index) => ({
+      index,
+      referral,
+      plan: plan[index],
+      taskId: undefined,
+      nextCheck: Infinity,
+      settledAt: undefined,
+      steps: 0,
+    }));
+    const figures = {
+      sendRetries: 0,
+      sendFailed: 0,
+      driverErrors: 0,
+      lastDriverError: '',
+      kills: [],
+    };
+    const t0 = Date.now();
+    const deadline = t0 + Number(opts['settle-timeout']) * 1000;
+
+    // 1. Sender: paced, bounded concurrency, retried until accepted.
+    const sendLimiter = new Limiter(Number(opts.concurrency));
+    const interval = 1000 / Number(opts.rate);
+    let sent = 0;
+    const sending = Promise.all(
+      list.map(async (ref) => {
+        await sleep(ref.index * interval);
+        await sendLimiter.run(async () => {
+          try {
+            const response = await withRetry(
+              () => ehrs.get(ref.referral.hospitalId).transaction(ref.referral.bundle),
+              { deadline: Date.now() + 180_000, onRetry: () => (figures.sendRetries += 1) },
+            );
+            ref.taskId = idIn(response, 'Task');
+            ref.acceptedAt = Date.now();
+            ref.nextCheck = Date.now() + 500;
+            byReferralId.set(ref.taskId, ref);
+            sent += 1;
+          } catch (error) {
+            figures.sendFailed += 1;
+            log(`!! referral ${ref.index} not accepted: ${error.message}`);
+          }
+        });
+      }),
+    ).then(() => (figures.sentAt = Date.now()));
+
+    // 2. Kills, one service after another, while referrals flow.
+    const killing = (async () => {
+      await sleep(Number(opts['kill-after']) * 1000);
+      for (const name of kills) {
+        const killedAt = Date.now();
+        const proc = await network.killProcess(name, 'SIGKILL');
+        log(`kill -9 ${name} (pid ${proc.pid}, exit ${proc.exitCode}); ${sent}/${COUNT} sent`);
+        await sleep(Number(opts['down-ms']));
+        const { ok, proc: again } = await network.restartProcess(name);
+        const readyMs = Date.now() - killedAt;
+        log(
+          `restarted ${name} (pid ${again.pid}): ${ok ? 'ready' : 'NOT READY'} ${secs(readyMs)} after the kill`,
+        );
+        figures.kills.push({ name, ok, downMs: readyMs, at: killedAt - t0 });
+        await sleep(Number(opts['gap-ms']));
+      }
+      if (kills.length) figures.killsDoneAt = Date.now();
+    })();
+
+    // 3. The CBOs' driver: looks at due referrals, one step at a time.
+    const checkLimiter = new Limiter(8);
+    let lastProgress = Date.now();
+    const progress = setInterval(() => {
+      const settled = list.filter((r) => r.settledAt).length;
+      log(
+        `${label}: sent ${sent}/${COUNT}, settled ${settled}, driver errors ${figures.driverErrors}`,
+      );
+    }, 10_000);
+    const inFlight = new Set();
+    while (Date.now() < deadline) {
+      const open = list.filter((r) => r.taskId && !r.settledAt);
+      if (open.length === 0 && figures.sentAt) break;
+      const now = Date.now();
+      for (const ref of open) {
+        if (ref.nextCheck <= now && !inFlight.has(ref)) {
+          inFlight.add(ref);
+          ref.nextCheck = Infinity;
+          void checkLimiter
+            .run(() => check(ref))
+            .then(
+              (acted) => {
+                if (acted) lastProgress = Date.now();
+              },
+              (error) => {
+                figures.driverErrors += 1;
+                figures.lastDriverError = error.message;
+                ref.nextCheck = Date.now() + 2000;
+              },
+            )
+            .finally(() => inFlight.delete(ref));
+        }
+      }
+      await sleep(50);
+    }
+    clearInterval(progress);
+    while (inFlight.size > 0) await sleep(50);
+    await Promise.all([sending, killing]);
+    const lastSettled = Math.max(t0, ...list.map((r) => r.settledAt ?? 0));
+    figures.settleMs = lastSettled - t0;
+    figures.afterKillsMs = figures.killsDoneAt ? lastSettled - figures.killsDoneAt : undefined;
+    figures.idleMs = Date.now() - lastProgress;
+
+    // 4. Quiet period, then everything read again as it finally is.
+    log(
+      `${label}: ${list.filter((r) => r.settledAt).length}/${COUNT} settled; quiet 10 s, then the final read`,
+    );
+    await sleep(10_000);
+    const finalLimiter = new Limiter(8);
+    await Promise.all(
+      list.map((ref) =>
+        finalLimiter.run(async () => {
+          if (!ref.taskId) return;
+          ref.final = await withRetry(() => outcomeOf(ref), { deadline: Date.now() + 60_000 });
+        }),
+      ),
+    );
+    return { label, list, figures };
+
+    /** One look at a referral: the next CBO step if any, else is it settled? */
+    async function check(ref) {
+      const tasks = await cboTasksOf(ref.taskId);
+      for (const task of tasks) {
+        if (!ACTIVE.has(task.status)) continue;
+        const attempt = attemptOf(task, ref.taskId);
+        const org = task.owner?.reference?.split('/')[1];
+        const cbo = cbos.get(org);
+        if (!cbo) throw new Error(`CBO Task/${task.id} owned by ${org}: no client for it`);
+        const reject = ref.plan === 'reject-all' || (ref.plan === 'reject-once' && attempt === 1);
+        await step(cbo, task, reject);
+        ref.steps += 1;
+        ref.nextCheck = Date.now() + 200;
+        return true;
+      }
+      // No CBO Task open and the source Task final (even without any CBO Task: the comparison
+      // with the plan will tell).
+      const source = await coordinator.read('Task', ref.taskId);
+      if (SOURCE_FINAL.has(source.status)) {
+        ref.settledAt = Date.now();
+        return true;
+      }
+      ref.nextCheck = Date.now() + 5000;
+      return false;
+    }
+
+    async function step(cbo, task, reject) {
+      if (task.status === 'requested') {
+        await cbo.updateWithIfMatch('Task', task.id, (t) => {
+          if (t.status !== 'requested') return undefined;
+          t.status = reject ? 'rejected' : 'accepted';
+          if (reject) t.statusReason = { text: 'No capacity (resilience plan)' };
+          return t;
+        });
+      } else if (task.status === 'accepted') {
+        await cbo.updateWithIfMatch('Task', task.id, (t) => {
+          if (t.status !== 'accepted') return undefined;
+          t.status = 'in-progress';
+          return t;
+        });
+      } else if (task.status === 'in-progress') {
+        const procedure = await cbo.create({
+          resourceType: 'Procedure',
+          status: 'completed',
+          code: { coding: [{ system: 'http://snomed.info/sct', code: '410606002' }] },
+          subject: task.for,
+          performedDateTime: new Date().toISOString(),
+        });
+        await cbo.updateWithIfMatch('Task', task.id, (t) => {
+          if (t.status !== 'in-progress') return undefined;
+          t.status = 'completed';
+          t.output = [
+            {
+              type: { coding: [{ system: SDOHCC_TEMPORARY_CODES, code: 'resulting-activity' }] },
+              valueReference: { reference: `Procedure/${procedure.id}` },
+            },
+          ];
+          return t;
+        });
+      }
+    }
+  }
+
+  async function cboTasksOf(sourceTaskId) {
+    const found = await coordinator.search('Task', {
+      'part-of': `Task/${sourceTaskId}`,
+      _count: 100,
+    });
+    return (found.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === 'Task');
+  }
+
+  /** What a referral finally is: source Task, CBO Tasks by attempt, filler-orders. */
+  async function outcomeOf(ref) {
+    const source = await coordinator.read('Task', ref.taskId);
+    const tasks = await cboTasksOf(ref.taskId);
+    const sourceSr = source.focus?.reference?.split('/')[1];
+    const fillers = sourceSr
+      ? (
+          (
+            await coordinator.search('ServiceRequest', {
+              'based-on': `ServiceRequest/${sourceSr}`,
+              _count: 100,
+            })
+          ).entry ?? []
+        )
+          .map((e) => e.resource)
+          .filter((r) => r?.intent === 'filler-order')
+      : [];
+    const attempts = tasks.map((t) => attemptOf(t, ref.taskId)).sort((a, b) => a - b);
+    const ids = tasks.map((t) => t.identifier?.find((i) => i.system === CBO_TASK_SYSTEM)?.value);
+    const fillerIds = fillers.map(
+      (s) => s.identifier?.find((i) => i.system === FILLER_ORDER_SYSTEM)?.value,
+    );
+    const byAttempt = [...tasks].sort(
+      (a, b) => attemptOf(a, ref.taskId) - attemptOf(b, ref.taskId),
+    );
+    return {
+      status: source.status,
+      businessStatus: source.businessStatus?.text,
+      statusReason: source.statusReason?.text,
+      cboStatuses: byAttempt.map((t) => t.status),
+      cboOwners: byAttempt.map((t) => t.owner?.reference),
+      attempts,
+      duplicateTasks: ids.length - new Set(ids).size + ids.filter((v) => v === undefined).length,
+      duplicateFillers:
+        fillerIds.length -
+        new Set(fillerIds).size +
+        fillerIds.filter((v) => v === undefined).length,
+      fillerCount: fillers.length,
+    };
+  }
+
+  /** Why a referral's final state is not what its plan says (undefined when it is). */
+  function planMismatch(ref) {
+    const f = ref.final;
+    if (!f) return 'never accepted by the FHIR API';
+    const contiguous = f.attempts.every((a, i) => a === i + 1);
+    if (!contiguous) return `attempts ${f.attempts.join(',')} not 1..k`;
+    if (f.duplicateTasks) return `${f.duplicateTasks} duplicate CBO Task(s)`;
+    if (f.duplicateFillers) return `${f.duplicateFillers} duplicate filler-order(s)`;
+    if (f.fillerCount !== f.attempts.length)
+      return `${f.fillerCount} filler-orders for ${f.attempts.length} attempts`;
+    const want = {
+      complete: { status: 'completed', cbo: ['completed'] },
+      'reject-once': { status: 'completed', cbo: ['rejected', 'completed'] },
+    }[ref.plan];
+    const got = `${f.status} [${f.cboStatuses.join(',')}]`;
+    if (want) {
+      if (f.status !== want.status || f.cboStatuses.join() !== want.cbo.join())
+        return `${ref.plan}: want ${want.status} [${want.cbo.join(',')}], got ${got}`;
+      return undefined;
+    }
+    // reject-all: every CBO asked rejected (1..3 of them), the referral waits for a coordinator.
+    if (
+      f.status !== 'on-hold' ||
+      f.cboStatuses.length < 1 ||
+      f.cboStatuses.length > 3 ||
+      f.cboStatuses.some((s) => s !== 'rejected')
+    )
+      return `reject-all: want on-hold [rejected x1..3], got ${got}`;
+    return undefined;
+  }
+
+  async function report(results) {
+    const dlq = await dlqCounts(kafka.brokers);
+    const dlqTotal = Object.values(dlq).reduce((a, b) => a + b, 0);
+    const failures = [];
+    for (const { label, list, figures } of Object.values(results)) {
+      const finals = list.map((r) => r.final).filter(Boolean);
+      const states = {};
+      for (const f of finals) states[f.status] = (states[f.status] ?? 0) + 1;
+      const byPlan = {};
+      for (const r of list) byPlan[r.plan] = (byPlan[r.plan] ?? 0) + 1;
+      const mismatches = list.map((r) => [r, planMismatch(r)]).filter(([, why]) => why);
+      const unsettled = list.filter((r) => !r.settledAt).length;
+      const duplicates = finals.reduce((s, f) => s + f.duplicateTasks, 0);
+      const dupFillers = finals.reduce((s, f) => s + f.duplicateFillers, 0);
+      const cboTasks = finals.reduce((s, f) => s + f.attempts.length, 0);
+      const rows = [
+        [
+          'referrals',
+          `${list.length} (plans: ${Object.entries(byPlan)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`,
+        ],
+        [
+          'accepted by the FHIR API',
+          `${list.filter((r) => r.taskId).length} (send retries ${figures.sendRetries}, failed ${figures.sendFailed})`,
+        ],
+        ['settled', `${list.length - unsettled} (unsettled ${unsettled})`],
+        ['completed', String(states.completed ?? 0)],
+        [
+          'final source Task states',
+          Object.entries(states)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ],
+        [
+          'CBO Tasks',
+          `${cboTasks} (${(cboTasks / Math.max(1, finals.length)).toFixed(2)} per referral)`,
+        ],
+        ['duplicate CBO Tasks', String(duplicates)],
+        ['duplicate filler-orders', String(dupFillers)],
+        ['not as planned', String(mismatches.length)],
+        [
+          'time to settle',
+          `${secs(figures.settleMs)} from the first Bundle${figures.afterKillsMs !== undefined ? `, ${secs(figures.afterKillsMs)} after the last restart` : ''}`,
+        ],
+        [
+          'driver errors (retried)',
+          `${figures.driverErrors}${figures.lastDriverError ? ` (last: ${figures.lastDriverError.slice(0, 100)})` : ''}`,
+        ],
+      ];
+      for (const k of figures.kills)
+        rows.push([
+          `  kill -9 ${k.name}`,
+          `at ${secs(k.at)}, ready again ${secs(k.downMs)} later${k.ok ? '' : ' (NOT READY)'}`,
+        ]);
+      printTable(label, rows);
+      for (const [r, why] of mismatches.slice(0, 20))
+        console.log(`  !! #${r.index} Task/${r.taskId}: ${why} (${r.final?.statusReason ?? ''})`);
+      if (mismatches.length)
+        failures.push(`${label}: ${mismatches.length} referrals not as planned`);
+      if (unsettled) failures.push(`${label}: ${unsettled} referrals unsettled`);
+      if (figures.kills.some((k) => !k.ok))
+        failures.push(`${label}: a service did not get ready after its restart`);
+    }
+    if (results.control) {
+      let differ = 0;
+      results.main.list.forEach((r, i) => {
+        const c = results.control.list[i]?.final;
+        const m = r.final;
+        const key = (f) => f && `${f.status}|${f.cboStatuses.join()}|${f.cboOwners.join()}`;
+        if (key(c) !== key(m)) {
+          differ += 1;
+          if (differ <= 20) console.log(`  !! #${i}: control ${key(c)} vs ${key(m)}`);
+        }
+      });
+      printTable('kill run vs control', [['referrals whose final state differs', String(differ)]]);
+      if (differ) failures.push(`${differ} referrals differ from the control run`);
+    }
+    printTable('dead-letter topics', [
+      ...Object.entries(dlq).map(([topic, n]) => [topic, String(n)]),
+      ['total', String(dlqTotal)],
+    ]);
+    if (dlqTotal) failures.push(`${dlqTotal} dead-lettered messages`);
+    const m = machine();
+    printTable('run', [
+      [
+        'machine',
+        `${m.cores} cores (${m.model}), ${m.memGiB} GiB, load ${m.loadavg.join(' ')}, node ${m.node}`,
+      ],
+      ['logs', path.join(network.stateDir, 'logs')],
+      ['result', failures.length ? `FAILED: ${failures.join('; ')}` : 'PASSED'],
+    ]);
+    return failures.length ? 1 : 0;
+  }
+}
+
+main().catch((error) => {
+  console.error(`resilience test failed: ${error.stack ?? error.message}`);
+  process.exit(2);
+});
