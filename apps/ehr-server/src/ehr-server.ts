@@ -16,6 +16,11 @@ export interface EhrServerOptions {
   host?: string;
   /** Largest request body accepted. */
   maxBodyBytes?: number;
+  /**
+   * Called with each resource a create, update or patch stored, as soon as the repository holds
+   * it (benchmarks time when the EHR shows a change; transactions are not reported).
+   */
+  onWrite?: (resource: Resource) => void;
 }
 
 export interface RunningEhrServer {
@@ -128,6 +133,8 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
     }
     const headers: Record<string, string> = {};
     const stored = resource as Resource | undefined;
+    if (method !== 'GET' && method !== 'DELETE' && stored?.id && stored.resourceType !== 'Bundle')
+      options.onWrite?.(stored);
     if (stored?.meta?.versionId) headers.ETag = `W/"${stored.meta.versionId}"`;
     if (stored?.meta?.lastUpdated)
       headers['Last-Modified'] = new Date(stored.meta.lastUpdated).toUTCString();
