@@ -114,3 +114,68 @@ export async function placeReferralOnEhr(
   const task: Resource = await ehr.create({ ...taskBody, resourceType: 'Task' });
   return { task, serviceRequest, patient, consent };
 }
+
+/**
+ * Push mode, as Northside sends referrals: the EHR keeps its own `requested` Task and sends
+ * CareRelay a referral (Patient, ServiceRequest, Task, Consent in one transaction) whose Task
+ * names it (`<EHR base>/Task|<EHR id>`). Returns both Task ids.
+ */
+export async function sendReferralNamingEhrTask(
+  ehr: FhirApiClient,
+  carerelayBaseUrl: string,
+  hospitalOrg: string,
+  tag: string,
+): Promise<{ ehrTaskId: string; taskId: string }> {
+  const { id: _t, focus: _f, for: _for, ...own } = clone(taskFixture) as Resource;
+  const ehrTask: Resource = await ehr.create({
+    ...own,
+    resourceType: 'Task',
+    requester: { reference: `Organization/${hospitalOrg}` },
+    owner: { reference: `Organization/${PLATFORM_ORG}` },
+  });
+  const hospital = new FhirApiClient(carerelayBaseUrl, undefined, {
+    customHeaders: { 'X-Dev-Actor': `ehr:${hospitalOrg}` },
+  });
+  const urn = (name: string) => `urn:uuid:${crypto.randomUUID()}-${name}`;
+  const [p, s, c] = [urn('p'), urn('s'), urn('c')];
+  const { id: _p, ...patient } = clone(patientFixture) as Resource;
+  const { id: _s, reasonReference: _r, ...sr } = clone(serviceRequestFixture) as Resource;
+  const { id: _c, ...consent } = clone(consentFixture) as Resource;
+  const task = {
+    ...(clone(taskFixture) as Resource),
+    identifier: [
+      { system: 'http://hospital.example/referrals', value: `task-${tag}` },
+      { system: `${ehr.baseUrl}/Task`, value: ehrTask.id },
+    ],
+    focus: { reference: s },
+    for: { reference: p },
+    requester: { reference: `Organization/${hospitalOrg}` },
+    owner: { reference: `Organization/${PLATFORM_ORG}` },
+  };
+  const entry = (fullUrl: string, resource: Resource) => ({
+    fullUrl,
+    resource,
+    request: { method: 'POST', url: resource.resourceType },
+  });
+  const response = await hospital.transaction({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      entry(p, { ...patient, resourceType: 'Patient' }),
+      entry(s, {
+        ...sr,
+        resourceType: 'ServiceRequest',
+        subject: { reference: p },
+        supportingInfo: [{ reference: c }],
+        requester: { reference: `Organization/${hospitalOrg}` },
+      }),
+      entry('urn:uuid:task', { ...task, resourceType: 'Task' }),
+      entry(c, { ...consent, resourceType: 'Consent', patient: { reference: p } }),
+    ],
+  });
+  const location = (response.entry ?? [])
+    .map((e) => (e as { response?: { location?: string } }).response?.location)
+    .find((l) => l?.startsWith('Task/'));
+  if (!location) throw new Error('no Task in the transaction response');
+  return { ehrTaskId: ehrTask.id as string, taskId: location.split('/')[1] };
+}
