@@ -1,0 +1,272 @@
+#!/usr/bin/env node
+// The referral loop benchmark (printed, not asserted): referrals per second end to end and the
+// latency of each referral from "EHR Bundle accepted" to "CBO Task visible to the CBO".
+//
+//   npm run bench:loop [-- --count 10000 --concurrency 16 --port-base 38180 --kafka-port 39192]
+//   npm run bench:loop -- --count 1000          (a quick run)
+//
+// The network runs as `npm start` runs it (no simulator) on a private Kafka broker, a fresh
+// database, its own ports (test/resilience/harness.mjs). Referrals (transaction Bundles: Patient,
+// ServiceRequest for food or housing help, Task owned by the platform, Consent) are posted as the
+// two hospitals' EHR clients as fast as the FHIR API accepts them, with at most --concurrency
+// Bundles in flight.
+//
+// What is measured, per referral:
+//   t0 = the FHIR API's HTTP response to the transaction Bundle (the referral is accepted);
+//   t1 = the CBO can read its Task: on the referral's `routed` event on referral.events.v1 (which
+//        names the CBO Task and its owner), the bench reads that Task with the owning CBO's own
+//        SMART client (GET Task/<id>) and t1 is when that read returns 200 (retried while 404/403).
+// latency = t1 - t0; referrals/s end to end = referrals visible / (last t1 - first Bundle sent).
+// The accepted Bundles/s and the Bundle's own HTTP latency are printed too, and the machine:
+// cores, load average, the CPU shares of this network, of PostgreSQL and of everything else.
+import { parseArgs } from 'node:util';
+
+import {
+  Limiter,
+  cpuShares,
+  cpuSnapshot,
+  loadDist,
+  machine,
+  percentile,
+  printTable,
+  secs,
+  sleep,
+  startIsolatedNetwork,
+  withRetry,
+} from '../test/resilience/harness.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    count: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '16' },
+    'read-concurrency': { type: 'string', default: '16' },
+    seed: { type: 'string', default: '7' },
+    timeout: { type: 'string', default: '3600' },
+    'port-base': { type: 'string', default: '38180' },
+    'kafka-port': { type: 'string', default: '39192' },
+    build: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  console.log(
+    'usage: npm run bench:loop [-- --count 10000 --concurrency 16 --read-concurrency 16\n' +
+      '  --seed 7 --timeout <s> --port-base 38180 --kafka-port 39192 --build]',
+  );
+  process.exit(0);
+}
+
+const COUNT = Number(opts.count);
+const started = Date.now();
+const log = (line) => process.stderr.write(`[${secs(Date.now() - started).padStart(7)}] ${line}\n`);
+const { fhirClientFor, ReferralGenerator, demoDirectory } = loadDist();
+
+async function main() {
+  const before = machine();
+  const env = await startIsolatedNetwork({
+    name: 'bench-loop',
+    portBase: Number(opts['port-base']),
+    kafkaPort: Number(opts['kafka-port']),
+    build: opts.build,
+    log,
+  });
+  process.once('SIGINT', () => void env.stop().then(() => process.exit(130)));
+  try {
+    await bench(env, before);
+  } finally {
+    log('stopping the network and the private broker');
+    await env.stop();
+  }
+}
+
+async function bench({ network, kafka }, before) {
+  const fhir = (client) => fhirClientFor(client, network.fhirBaseUrl, network.authMode);
+  const ehrs = new Map(
+    network.clients.filter((c) => c.role === 'ehr').map((c) => [c.organizationId, fhir(c)]),
+  );
+  const cbos = new Map(
+    network.clients.filter((c) => c.role === 'cbo').map((c) => [c.organizationId, fhir(c)]),
+  );
+
+  // The referrals, generated before the clock starts.
+  const generator = new ReferralGenerator(demoDirectory(), {
+    hospitalIds: [...ehrs.keys()],
+    platformOrganizationId: 'carerelay-platform',
+    seed: Number(opts.seed),
+    delayedConsentShare: 0,
+  });
+  const referrals = [];
+  for (let guard = 0; referrals.length < COUNT && guard < COUNT * 20; guard++) {
+    const referral = generator.next();
+    if (['food-insecurity', 'housing-instability'].includes(referral.category))
+      referrals.push(referral);
+  }
+
+  const byId = new Map(); // referral id (source Task id) -> record
+  const early = new Map(); // routed events that came before the Bundle's response
+  const readLimiter = new Limiter(Number(opts['read-concurrency']));
+  const figures = { readRetries: 0, readFailed: 0, sendFailed: 0, sendRetries: 0, routedEvents: 0 };
+  let visible = 0;
+
+  const onRouted = (record, event) => {
+    if (record.routedAt) return; // a re-route or a re-delivered event: the first one counts
+    record.routedAt = Date.now();
+    void readLimiter.run(async () => {
+      const cbo = cbos.get(event.targetOrganizationId);
+      if (!cbo || !event.cboTaskId) {
+        figures.readFailed += 1;
+        return;
+      }
+      for (let attempt = 1; attempt <= 20; attempt++) {
+        try {
+          await cbo.read('Task', event.cboTaskId);
+          record.visibleAt = Date.now();
+          visible += 1;
+          return;
+        } catch (error) {
+          if (![0, 403, 404, 429].includes(error.status) && error.status < 500) break;
+          figures.readRetries += 1;
+          await sleep(100 * attempt);
+        }
+      }
+      figures.readFailed += 1;
+    });
+  };
+
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const consumer = new Kafka({
+    clientId: 'bench-loop',
+    brokers: [kafka.brokers],
+    logLevel: logLevel.NOTHING,
+  }).consumer({ groupId: `bench-loop-${process.pid}`, maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'referral.events.v1', fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: 6,
+    eachMessage: async ({ message }) => {
+      let event;
+      try {
+        event = JSON.parse(message.value.toString());
+      } catch {
+        return;
+      }
+      if (event.state !== 'routed') return;
+      figures.routedEvents += 1;
+      const record = byId.get(event.referralId);
+      if (record) onRouted(record, event);
+      else if (!early.has(event.referralId)) early.set(event.referralId, event);
+    },
+  });
+
+  const pids = () => [process.pid, kafka.pid, ...network.processes.map((p) => p.pid)];
+  const cpuStart = cpuSnapshot(pids());
+  log(`== ${COUNT} referrals, ${opts.concurrency} Bundles in flight at most`);
+  const t0 = Date.now();
+  const bundleMs = [];
+  let next = 0;
+  const workers = Array.from({ length: Number(opts.concurrency) }, async () => {
+    while (next < referrals.length) {
+      const referral = referrals[next++];
+      await (async () => {
+        const sentAt = Date.now();
+        try {
+          const response = await withRetry(
+            () => ehrs.get(referral.hospitalId).transaction(referral.bundle),
+            { deadline: sentAt + 120_000, onRetry: () => (figures.sendRetries += 1) },
+          );
+          const acceptedAt = Date.now();
+          bundleMs.push(acceptedAt - sentAt);
+          const location = (response.entry ?? [])
+            .map((e) => e.response?.location)
+            .find((l) => l?.startsWith('Task/'));
+          const id = location?.split('/')[1];
+          const record = { sentAt, acceptedAt };
+          byId.set(id, record);
+          const event = early.get(id);
+          if (event) {
+            early.delete(id);
+            onRouted(record, event);
+          }
+        } catch (error) {
+          figures.sendFailed += 1;
+          if (figures.sendFailed <= 5) log(`!! Bundle failed: ${error.message}`);
+        }
+      })();
+    }
+  });
+  const progress = setInterval(
+    () => log(`accepted ${byId.size}/${COUNT}, routed ${figures.routedEvents}, visible ${visible}`),
+    10_000,
+  );
+  await Promise.all(workers);
+  const sentMs = Date.now() - t0;
+  log(`all Bundles answered in ${secs(sentMs)}; waiting for the CBO Tasks`);
+  const deadline = t0 + Number(opts.timeout) * 1000;
+  let lastVisible = visible;
+  let stalledSince = Date.now();
+  while (visible + figures.readFailed < byId.size && Date.now() < deadline) {
+    await sleep(250);
+    if (visible !== lastVisible) {
+      lastVisible = visible;
+      stalledSince = Date.now();
+    } else if (Date.now() - stalledSince > 120_000) {
+      log('!! no CBO Task became visible for 120 s: giving up');
+      break;
+    }
+  }
+  clearInterval(progress);
+  const cpuEnd = cpuSnapshot(pids());
+  await consumer.disconnect().catch(() => undefined);
+
+  const records = [...byId.values()];
+  const done = records.filter((r) => r.visibleAt);
+  const latencies = done.map((r) => r.visibleAt - r.acceptedAt).sort((a, b) => a - b);
+  const toRouted = records
+    .filter((r) => r.routedAt)
+    .map((r) => r.routedAt - r.acceptedAt)
+    .sort((a, b) => a - b);
+  const lastT1 = Math.max(...done.map((r) => r.visibleAt));
+  const endToEndSecs = (lastT1 - t0) / 1000;
+  const bundles = [...bundleMs].sort((a, b) => a - b);
+  const ms = (v) => `${Math.round(v)} ms`;
+  const pcts = (sorted) =>
+    `p50 ${ms(percentile(sorted, 0.5))}, p90 ${ms(percentile(sorted, 0.9))}, p99 ${ms(percentile(sorted, 0.99))}, max ${ms(sorted.at(-1))}`;
+  const shares = cpuShares(cpuStart, cpuEnd);
+  const after = machine();
+  printTable('referral loop: EHR Bundle accepted -> CBO Task visible to the CBO', [
+    ['referrals', `${COUNT} sent, ${records.length} accepted, ${done.length} visible to their CBO`],
+    [
+      'end to end',
+      `${(done.length / endToEndSecs).toFixed(1)} referrals/s (${done.length} in ${endToEndSecs.toFixed(1)} s)`,
+    ],
+    ['latency accepted -> visible', pcts(latencies)],
+    ['  accepted -> routed event', pcts(toRouted)],
+    [
+      'Bundles accepted',
+      `${(records.length / (sentMs / 1000)).toFixed(1)}/s (${opts.concurrency} in flight), HTTP ${pcts(bundles)}`,
+    ],
+    ['send retries / failed', `${figures.sendRetries} / ${figures.sendFailed}`],
+    ['CBO reads retried / failed', `${figures.readRetries} / ${figures.readFailed}`],
+    [
+      'machine',
+      `${before.cores} cores (${before.model}), ${before.memGiB} GiB, node ${before.node}`,
+    ],
+    ['load average before / after', `${before.loadavg.join(' ')} / ${after.loadavg.join(' ')}`],
+    [
+      'CPU during the run',
+      `busy ${shares.busy}: this network ${shares.ours} (apps, Kafka, bench), PostgreSQL ${shares.postgres} (whole server), others ${shares.others}`,
+    ],
+    [
+      'measured',
+      't0 = Bundle HTTP response; t1 = 200 on GET Task/<id> as the owning CBO, done on its referral.routed event',
+    ],
+  ]);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`bench failed: ${error.stack ?? error.message}`);
+    process.exit(1);
+  },
+);
