@@ -15,6 +15,7 @@ import { EHR_CONNECTOR_SERVICE_NAME, EhrConnectorConfig } from './ehr-connector.
 import { EhrClients, platformClient } from './fhir/fhir-clients';
 import { EHR_CONNECTOR_MIGRATIONS } from './migrations';
 import { PullPoller } from './pull/pull-poller';
+import { PullRefusalsController } from './pull/pull-refusals.controller';
 import { EhrTaskPusher } from './push/ehr-task-pusher';
 import { PushDeliveriesController } from './push/push-deliveries.controller';
 import { PushQueue } from './push/push-queue';
@@ -72,7 +73,12 @@ export class AppModule {
         }),
         ObservabilityModule,
       ],
-      controllers: [TaskChangesHandler, EhrEndpointsController, PushDeliveriesController],
+      controllers: [
+        TaskChangesHandler,
+        EhrEndpointsController,
+        PushDeliveriesController,
+        PullRefusalsController,
+      ],
       providers: [
         { provide: EHR_CONNECTOR_CONFIG, useValue: config },
         { provide: EHR_CONNECTOR_SCHEMA, useValue: schema },

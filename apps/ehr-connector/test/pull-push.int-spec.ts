@@ -201,6 +201,48 @@ describe('ehr-connector: pull intake and push back (real Kafka, PostgreSQL, Medp
     ]);
   });
 
+  it('a referral CareRelay refuses as it is does not hold back later ones; it is listed, and pulled once fixed on the EHR', async () => {
+    // A Task whose focus the EHR never resolved (a transaction fullUrl that was not a UUID).
+    const broken = await placeReferralOnEhr(ehr, 'broken-1');
+    const { id: _id, meta: _meta, ...taskBody } = broken.task;
+    const bad: Resource = await ehr.create({
+      ...taskBody,
+      resourceType: 'Task',
+      identifier: [{ system: 'http://hospital.example/referrals', value: 'task-broken-2' }],
+      focus: { reference: 'urn:uuid:service-request' },
+    });
+    const good = await placeReferralOnEhr(ehr, 'after-broken-1');
+    await waitFor(async () => (await carerelayTaskFor(good.task.id as string)).length === 1, {
+      what: 'the later referral pulled',
+      timeoutMs: 30_000,
+    });
+    expect(await carerelayTaskFor(bad.id as string)).toHaveLength(0);
+    const refusals = await waitFor(
+      async () => {
+        const r = await json(`${connector.url}/pull/refusals?endpoint=general-hospital`);
+        return r.body.find((x: { ehrTaskId: string }) => x.ehrTaskId === bad.id) && r.body;
+      },
+      { what: 'the refusal listed' },
+    );
+    expect(refusals.find((x: { ehrTaskId: string }) => x.ehrTaskId === bad.id)).toMatchObject({
+      endpointId: 'general-hospital',
+      error: expect.stringMatching(/HTTP 400.*urn:uuid:service-request/),
+    });
+    expect((await json(`${connector.url}/pull/refusals?endpoint=Bad_Id`)).status).toBe(400);
+
+    // The EHR fixes it: the update moves its lastUpdated past the watermark; it comes in.
+    await ehr.updateWithIfMatch('Task', bad.id as string, (t) => ({
+      ...t,
+      focus: { reference: `ServiceRequest/${broken.serviceRequest.id}` },
+    }));
+    await waitFor(async () => (await carerelayTaskFor(bad.id as string)).length === 1, {
+      what: 'the fixed referral pulled',
+      timeoutMs: 30_000,
+    });
+    const after = await json(`${connector.url}/pull/refusals?endpoint=general-hospital`);
+    expect(after.body.map((x: { ehrTaskId: string }) => x.ehrTaskId)).not.toContain(bad.id);
+  });
+
   it('while the EHR server is down, updates wait; once it is back they arrive in order and nothing goes backwards', async () => {
     const placed = await placeReferralOnEhr(ehr, 'outage-1');
     const [task] = await waitFor(

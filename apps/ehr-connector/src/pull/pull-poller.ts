@@ -1,5 +1,10 @@
 import { DataSource } from 'typeorm';
-import type { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
+import {
+  FhirRequestError,
+  type Bundle,
+  type FhirApiClient,
+  type Resource,
+} from '@carerelay/fhir-client';
 import { EhrClients, relativeTo } from '../fhir/fhir-clients';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import { intakeBundle, type PulledReferral } from './referral-intake';
@@ -17,7 +22,30 @@ export interface PullPollerOptions {
 export interface PollResult {
   seen: number;
   pulled: number;
+  /** EHR Tasks CareRelay refused (4xx): skipped, named in the endpoint's lastPollError. */
+  refused: Array<{ ehrTaskId: string; error: string }>;
 }
+
+export interface PullRefusal {
+  endpointId: string;
+  ehrTaskId: string;
+  ehrLastUpdated?: string;
+  error: string;
+  attempts: number;
+  firstRefusedAt: string;
+  lastRefusedAt: string;
+}
+
+/**
+ * CareRelay (or the EHR, reading what the Task names) refused this referral as it is (400, 409, 412, 422...): retrying the same EHR Task
+ * version cannot help. Anything else (a network error, 5xx, 408, 429, 401/403 of our own token)
+ * is transient: the poll stops there and the watermark stays before it.
+ */
+const isRefusal = (error: unknown): boolean =>
+  error instanceof FhirRequestError &&
+  error.status >= 400 &&
+  error.status < 500 &&
+  ![401, 403, 408, 429].includes(error.status);
 
 /**
  * Polls each pull-mode EHR for `Task?owner=<platform>&status=requested&_lastUpdated=gt<watermark>`
@@ -72,10 +100,35 @@ export class PullPoller {
     }
   }
 
+  /** EHR Tasks that could not be pulled as they are (newest first). */
+  async refusals(endpointId?: string): Promise<PullRefusal[]> {
+    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT * FROM "${this.options.schema}".pull_refusals
+       WHERE $1::text IS NULL OR endpoint_id = $1 ORDER BY last_refused_at DESC LIMIT 500`,
+      [endpointId ?? null],
+    );
+    return rows.map((r) => ({
+      endpointId: r.endpoint_id as string,
+      ehrTaskId: r.ehr_task_id as string,
+      ehrLastUpdated: (r.ehr_last_updated as Date | null)?.toISOString(),
+      error: r.error as string,
+      attempts: r.attempts as number,
+      firstRefusedAt: (r.first_refused_at as Date).toISOString(),
+      lastRefusedAt: (r.last_refused_at as Date).toISOString(),
+    }));
+  }
+
   async pollEndpoint(endpoint: EhrEndpoint): Promise<PollResult> {
     try {
       const result = await this.poll(endpoint);
-      await this.registry.recordPoll(endpoint.id);
+      await this.registry.recordPoll(
+        endpoint.id,
+        result.refused.length > 0
+          ? `not pulled (see GET /pull/refusals): ${result.refused
+              .map((r) => `Task/${r.ehrTaskId}: ${r.error}`)
+              .join('; ')}`
+          : undefined,
+      );
       return result;
     } catch (error) {
       const message = (error as Error).message;
@@ -99,7 +152,7 @@ export class PullPoller {
       const since = Date.parse(current.pullWatermark) - (this.options.overlapMs ?? 2_000);
       params._lastUpdated = `gt${new Date(since).toISOString()}`;
     }
-    const result: PollResult = { seen: 0, pulled: 0 };
+    const result: PollResult = { seen: 0, pulled: 0, refused: [] };
     const client = await ehr.raw();
     let page: Bundle | undefined = (await client.search({
       resourceType: 'Task',
@@ -113,7 +166,29 @@ export class PullPoller {
         .map((e) => e.resource as Resource);
       for (const task of tasks) {
         result.seen++;
-        if (await this.intake(endpoint, ehr, task, included)) result.pulled++;
+        try {
+          if (await this.intake(endpoint, ehr, task, included)) result.pulled++;
+        } catch (error) {
+          if (!isRefusal(error)) throw error;
+          // One malformed referral must not hold back every later one of this EHR: it is
+          // skipped (the watermark passes it) and named; an update on the EHR brings it back.
+          const message = (error as Error).message;
+          result.refused.push({ ehrTaskId: task.id as string, error: message });
+          this.options.logger?.warn(`ehr pull ${endpoint.id}: Task/${task.id} refused: ${message}`);
+          const lastUpdated = (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
+          await this.dataSource.transaction(async (manager) => {
+            await manager.query(
+              `INSERT INTO "${this.options.schema}".pull_refusals
+                 (endpoint_id, ehr_task_id, ehr_last_updated, error) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (endpoint_id, ehr_task_id) DO UPDATE SET error = EXCLUDED.error,
+                 ehr_last_updated = EXCLUDED.ehr_last_updated, last_refused_at = now(),
+                 attempts = "${this.options.schema}".pull_refusals.attempts + 1`,
+              [endpoint.id, task.id, lastUpdated ?? null, message.slice(0, 2000)],
+            );
+            if (lastUpdated)
+              await this.registry.advanceWatermark(manager, endpoint.id, lastUpdated);
+          });
+        }
       }
       const hasNext: boolean = ((page.link as Array<{ relation?: string }> | undefined) ?? []).some(
         (l) => l.relation === 'next',
@@ -163,6 +238,11 @@ export class PullPoller {
         [endpoint.id, task.id, carerelayTaskId, lastUpdated ?? null],
       );
       inserted = rows.length > 0;
+      // Refused before, fixed on the EHR since: no longer a refusal.
+      await manager.query(
+        `DELETE FROM ${s}.pull_refusals WHERE endpoint_id = $1 AND ehr_task_id = $2`,
+        [endpoint.id, task.id],
+      );
       if (lastUpdated) await this.registry.advanceWatermark(manager, endpoint.id, lastUpdated);
     });
     if (inserted)
