@@ -49,7 +49,8 @@ const isRefusal = (error: unknown): boolean =>
 
 /**
  * Polls each pull-mode EHR for `Task?owner=<platform>&status=requested&_lastUpdated=gt<watermark>`
- * (with `_include` of focus and patient where the server honours it, reads otherwise) and brings
+ * (with `_include` of focus and patient where the server honours it, reads otherwise; Consents
+ * named by the ServiceRequest's supportingInfo and the patient's active ones) and brings
  * each new referral into CareRelay once: a transaction Bundle of conditional creates through the
  * FHIR API as the platform client, then a row in pulled_tasks and the durable watermark in one
  * local transaction.
@@ -276,6 +277,21 @@ export class PullPoller {
       if (!relativeTo(info.reference, endpoint.baseUrl)?.startsWith('Consent/')) continue;
       const consent = await fetch(info.reference);
       if (consent) consents.push(consent);
+    }
+    // Many EHRs do not link the Consent from the ServiceRequest: the patient's active Consents.
+    if (patient?.id) {
+      const found = await ehr.search('Consent', {
+        patient: `Patient/${patient.id}`,
+        status: 'active',
+        _count: '20',
+      });
+      for (const entry of found.entry ?? []) {
+        const consent = entry.resource;
+        if (consent?.resourceType !== 'Consent' || consents.some((c) => c.id === consent.id))
+          continue;
+        included.set(`Consent/${consent.id}`, consent);
+        consents.push(consent);
+      }
     }
     return { task, serviceRequest, patient, consents };
   }
