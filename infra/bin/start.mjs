@@ -4,7 +4,8 @@
 // platform client and demo network -> referral simulator + CBO bots -> a live one-line summary.
 // Ctrl-C stops everything this command started.
 //
-//   npm start [-- --no-simulator] [--rate <referrals/s>] [--port-base <n>] [--quiet] [--no-build]
+//   npm start [-- --no-simulator] [--rate <referrals/s>] [--port-base <n>] [--quiet] [--verbose]
+//             [--no-build | --build]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -19,7 +20,10 @@ const USAGE = `usage: npm start [-- options]
   --reject-share <p>   share of referrals a CBO bot rejects (default 0.1)
   --port-base <n>      first port (default 8080 or CARERELAY_PORT_BASE): fhir-api <n>, ...
   --quiet              app logs only to .carerelay/demo/logs/<app>.log, not the terminal
+  --verbose            the terminal shows every HTTP request and handled event too (the log
+                       files always have them)
   --no-build           skip npm run build (use dist/ as it is)
+  --build              run npm run build even when dist/ is newer than every source
   --summary-every <s>  seconds between summary lines (default 5)`;
 
 function options(argv) {
@@ -32,6 +36,8 @@ function options(argv) {
       'port-base': { type: 'string', default: process.env.CARERELAY_PORT_BASE || '8080' },
       quiet: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      build: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
       'summary-every': { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -119,8 +125,9 @@ async function main() {
   network = await startNetwork({
     owner,
     portBase: Number(opts['port-base']),
-    build: !opts['no-build'],
+    build: opts['no-build'] ? false : opts.build ? true : 'auto',
     quiet: opts.quiet,
+    verbose: opts.verbose,
     step: (name) => section(name),
   });
   console.log(`\nnetwork ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

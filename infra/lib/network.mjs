@@ -12,7 +12,16 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 
-import { ensureDependencies, ensureInfra, ROOT, STATE_DIR, stopInfra } from './infra.mjs';
+import {
+  ensureDependencies,
+  ensureInfra,
+  ensureKafkaJars,
+  kafkaServerProperties,
+  kafkaVersionFromPom,
+  ROOT,
+  STATE_DIR,
+  stopInfra,
+} from './infra.mjs';
 import { npmCommand, runInherit } from './run.mjs';
 
 /** Apps in dist/apps that are not long-running services. */
@@ -157,6 +166,59 @@ export function networkEnv({ infraEnv, processes, portBase, platform, authMode =
 }
 
 // ---------------------------------------------------------------------------------------------
+// Build
+
+const BUILD_STAMP = path.join(ROOT, 'dist', '.tsbuildinfo.build');
+const BUILD_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+
+/**
+ * Is dist/ newer than every source `npm run build` compiles (apps/**, libs/** .ts files other
+ * than tests, the tsconfigs and the lockfile)? `startNetwork({ build: 'auto' })` skips the build
+ * then. A deleted source file is not noticed: `npm start -- --build` forces a build.
+ * @returns {{ fresh: boolean, reason: string }}
+ */
+export function distIsFresh(root = ROOT) {
+  const stamp = root === ROOT ? BUILD_STAMP : path.join(root, 'dist', '.tsbuildinfo.build');
+  let built;
+  try {
+    built = fs.statSync(stamp).mtimeMs;
+  } catch {
+    return { fresh: false, reason: 'never built' };
+  }
+  for (const file of BUILD_INPUTS) {
+    try {
+      if (fs.statSync(path.join(root, file)).mtimeMs > built)
+        return { fresh: false, reason: `${file} changed` };
+    } catch {
+      // not there: nothing to compare
+    }
+  }
+  const stack = ['apps', 'libs'];
+  let checked = 0;
+  while (stack.length > 0 && checked < 20_000) {
+    const dir = stack.pop();
+    let entries;
+    try {
+      entries = fs.readdirSync(path.join(root, dir), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const rel = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules' && entry.name !== 'test') stack.push(rel);
+        continue;
+      }
+      if (!entry.name.endsWith('.ts') || /\.(int-)?spec\.ts$/.test(entry.name)) continue;
+      checked += 1;
+      if (fs.statSync(path.join(root, rel)).mtimeMs > built)
+        return { fresh: false, reason: `${rel} changed` };
+    }
+  }
+  return { fresh: true, reason: `dist is newer than the ${checked} sources` };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Processes
 
 function portFree(port) {
@@ -174,7 +236,63 @@ function portFree(port) {
   });
 }
 
-function makeOutput(logDir, quiet, width) {
+const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NUMBERS = {
+  TRACE: 10,
+  DEBUG: 20,
+  INFO: 30,
+  WARN: 40,
+  ERROR: 50,
+  FATAL: 60,
+  NOTHING: 30,
+};
+const NOT_SHOWN = new Set([
+  'level',
+  'time',
+  'timestamp',
+  'pid',
+  'hostname',
+  'service',
+  'msg',
+  'message',
+  'context',
+]);
+
+/**
+ * How an app's log line shows on the terminal (the log file keeps it as it came: JSON). JSON
+ * lines become `LEVEL msg key=value ...`; unless `verbose`, the per-request and per-event lines
+ * at info level (`msg: request`, lines with an `eventId`) stay in the file only.
+ * @returns {string|undefined} undefined: not shown
+ */
+export function terminalLine(line, { verbose = false } = {}) {
+  if (!line.startsWith('{')) return line;
+  let entry;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  // pino's numeric levels; kafkajs's JSON lines name theirs (and say `message`).
+  const level =
+    typeof entry.level === 'string'
+      ? (LEVEL_NUMBERS[entry.level.toUpperCase()] ?? 30)
+      : Number(entry.level ?? 30);
+  if (!verbose && level <= 30 && (entry.msg === 'request' || entry.eventId)) return undefined;
+  const parts = [];
+  if (level !== 30) parts.push(LEVELS[level] ?? `level ${level}`);
+  if (entry.context) parts.push(`${entry.context}:`);
+  const message = entry.msg ?? entry.message;
+  if (message !== undefined) parts.push(String(message));
+  for (const [key, value] of Object.entries(entry)) {
+    if (NOT_SHOWN.has(key) || value === undefined || value === null) continue;
+    let text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+    if (text.length > 300) text = `${text.slice(0, 300)}...`;
+    parts.push(`${key}=${text}`);
+  }
+  return parts.join(' ');
+}
+
+function makeOutput(logDir, quiet, width, verbose = false) {
   fs.mkdirSync(logDir, { recursive: true });
   return (name, child) => {
     const file = fs.createWriteStream(path.join(logDir, `${name.replace(/:/g, '-')}.log`), {
@@ -186,7 +304,9 @@ function makeOutput(logDir, quiet, width) {
       file.write(`${line}\n`);
       recent.push(line);
       if (recent.length > 40) recent.shift();
-      if (!quiet) stream.write(`${prefix} ${line}\n`);
+      if (quiet) return;
+      const shown = terminalLine(line, { verbose });
+      if (shown !== undefined) stream.write(`${prefix} ${shown}\n`);
     };
     readline.createInterface({ input: child.stdout }).on('line', onLine(process.stdout));
     readline.createInterface({ input: child.stderr }).on('line', onLine(process.stderr));
@@ -396,9 +516,11 @@ export function summaryLine(counts, sim) {
  * @param {string} [o.database] database name (default: infra's, carerelay / carerelay_test)
  * @param {number} [o.portBase] 8080: fhir-api 8080, referral 8082, consent 8083, ...
  * @param {string} [o.stateDir] keys, clients, logs, network.json (default .carerelay/demo)
- * @param {boolean} [o.build] run `npm run build` first (default true)
+ * @param {boolean|'auto'} [o.build] run `npm run build` first: true always, false never, 'auto'
+ *   (default) unless dist/ is newer than every source (distIsFresh)
  * @param {boolean} [o.install] ensureDependencies first (default true)
  * @param {boolean} [o.quiet] app logs to files only (default false: prefixed on the terminal)
+ * @param {boolean} [o.verbose] the terminal shows every request and event line too
  * @param {boolean} [o.seed] seed the demo network (default true)
  * @param {(line: string) => void} [o.log]
  */
@@ -454,8 +576,10 @@ export async function startNetwork(o) {
     log(`Kafka       ${network.infraEnv.KAFKA_BROKERS}`);
     log(`PostgreSQL  ${network.infraEnv.DATABASE_URL}`);
 
-    if (o.build !== false) {
-      step('build');
+    const build = o.build ?? 'auto';
+    const freshness = build === 'auto' ? distIsFresh() : undefined;
+    if (build === true || (build === 'auto' && !freshness.fresh)) {
+      step(`build${freshness ? ` (${freshness.reason})` : ''}`);
       const code = await runInherit(npmCommand, ['run', 'build'], {
         env: process.env,
       }).done;
@@ -464,6 +588,8 @@ export async function startNetwork(o) {
         log(`!! npm run build reported errors (exit ${code}); starting what it emitted`);
       }
       mark('build');
+    } else if (freshness) {
+      log(`build       skipped: ${freshness.reason} (npm start -- --build forces one)`);
     }
 
     step('apps');
@@ -492,7 +618,7 @@ export async function startNetwork(o) {
     mark('platform-client');
 
     const width = Math.max(...planned.map((p) => p.name.length), 'simulator'.length);
-    const output = makeOutput(path.join(stateDir, 'logs'), o.quiet, width);
+    const output = makeOutput(path.join(stateDir, 'logs'), o.quiet, width, o.verbose);
     const envFor = (name) =>
       networkEnv({
         infraEnv: network.infraEnv,
@@ -540,19 +666,19 @@ export async function startNetwork(o) {
         proc.status = proc.exitCode !== undefined ? 'exited' : 'not ready';
         network.problems.push(`${proc.name}: ${result.reason}`);
         log(`!! ${proc.name} ${result.reason}`);
-        for (const line of proc.logs.recent.slice(-15)) log(`   ${proc.name} | ${line}`);
+        for (const line of proc.logs.recent.slice(-15))
+          log(`   ${proc.name} | ${terminalLine(line, { verbose: true })}`);
       }
       return result.ok;
     };
 
-    // The FHIR API first, with the apps that do not call it; then we know whether it serves
-    // SMART Backend Services, and start the platform-client apps accordingly.
-    const first = planned.filter((p) => !PLATFORM_CLIENT_APPS.has(p.app));
-    const second = planned.filter((p) => PLATFORM_CLIENT_APPS.has(p.app));
-    const firstProcs = first.map(launch);
-    network.processes.push(...firstProcs);
-    const fhirApi = firstProcs.find((p) => p.app === 'fhir-api');
-    const readiness = firstProcs.filter((p) => p !== fhirApi).map(ready);
+    // Every app at once (they wait for the FHIR API themselves: its outages are transient to
+    // them). Once the FHIR API is ready we know whether it serves SMART Backend Services; if it
+    // does not, it and the apps that call it as the platform client start again in dev mode.
+    const all = planned.map(launch);
+    network.processes.push(...all);
+    const fhirApi = all.find((p) => p.app === 'fhir-api');
+    const readiness = new Map(all.filter((p) => p !== fhirApi).map((p) => [p, ready(p)]));
     if (!(await ready(fhirApi))) throw new Error('fhir-api did not start: see its log above');
     const smart = await httpGet(`${network.fhirBaseUrl}/.well-known/smart-configuration`);
     if (smart.status !== 200) {
@@ -562,15 +688,24 @@ export async function startNetwork(o) {
       );
       network.problems.push('fhir-api without SMART auth: running with FHIR_AUTH_DISABLED=true');
       network.authMode = 'dev';
-      fhirApi.status = 'restarting';
-      await stopProcess(fhirApi);
-      const again = launch(fhirApi);
-      network.processes[network.processes.indexOf(fhirApi)] = again;
+      const relaunch = async (proc) => {
+        proc.status = 'restarting';
+        await stopProcess(proc);
+        const again = launch(proc);
+        network.processes[network.processes.indexOf(proc)] = again;
+        return again;
+      };
+      const again = await relaunch(fhirApi);
       if (!(await ready(again))) throw new Error('fhir-api did not start again');
+      for (const proc of [...readiness.keys()]) {
+        if (!PLATFORM_CLIENT_APPS.has(proc.app)) continue;
+        await readiness.get(proc);
+        readiness.delete(proc);
+        const restarted = await relaunch(proc);
+        readiness.set(restarted, ready(restarted));
+      }
     }
-    const secondProcs = second.map(launch);
-    network.processes.push(...secondProcs);
-    await Promise.all([...readiness, ...secondProcs.map(ready)]);
+    await Promise.all(readiness.values());
     mark('apps-ready');
     writeNetworkFile(network, o.owner);
 
@@ -758,4 +893,108 @@ export function writeNetworkFile(network, owner) {
     path.join(network.stateDir, 'network.json'),
     `${JSON.stringify(data, null, 2)}\n`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A private Kafka broker (benchmarks, isolated test runs)
+
+async function kafkaAnswersAt(brokers) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const admin = new Kafka({
+    clientId: 'carerelay-private-kafka',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 2000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * A Kafka broker of its own (KRaft, single node) from the cached jars of .carerelay/kafka/libs,
+ * on `port` (controller on port + 1) with its data in `dir`, so that it disturbs neither the
+ * shared broker nor its state file. `fresh` wipes the data first. Timed: `startMs` is from the
+ * storage format to the first answer. `stop()` ends it (SIGTERM, then SIGKILL after 20 s).
+ */
+export async function startPrivateKafka({ dir, port, fresh = false, log = () => undefined }) {
+  const brokers = `${HOST}:${port}`;
+  if (!(await portFree(port)) || !(await portFree(port + 1))) {
+    throw new Error(`port ${port} or ${port + 1} is taken: another private Kafka runs there?`);
+  }
+  await ensureKafkaJars({ log: { info: log, action: log } });
+  const started = Date.now();
+  const data = path.join(dir, 'data');
+  if (fresh) fs.rmSync(data, { recursive: true, force: true });
+  fs.mkdirSync(data, { recursive: true });
+  const properties = path.join(dir, 'server.properties');
+  const text = kafkaServerProperties()
+    .replace(/^controller\.quorum\.voters=.*$/m, `controller.quorum.voters=1@${HOST}:${port + 1}`)
+    .replace(
+      /^listeners=.*$/m,
+      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${port + 1}`,
+    )
+    .replace(/^advertised\.listeners=.*$/m, `advertised.listeners=PLAINTEXT://${HOST}:${port}`)
+    .replace(/^log\.dirs=.*$/m, `log.dirs=${data}`);
+  fs.writeFileSync(properties, text);
+  const libs = path.join(STATE_DIR, 'kafka', 'libs', '*');
+  const log4j = `-Dlog4j2.configurationFile=${path.join(ROOT, 'infra', 'kafka', 'log4j2.properties')}`;
+  const java = (args, stdio) => spawn('java', args, { cwd: dir, stdio });
+  if (!fs.existsSync(path.join(data, 'meta.properties'))) {
+    const clusterId = (await import('node:crypto')).randomBytes(16).toString('base64url');
+    const id = clusterId.startsWith('-') ? `A${clusterId.slice(1)}` : clusterId;
+    const format = java(
+      ['-cp', libs, log4j, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', properties],
+      'ignore',
+    );
+    const code = await new Promise((resolve) => format.once('exit', resolve));
+    if (code !== 0) throw new Error(`Kafka storage format exited with ${code}`);
+  }
+  const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
+  const child = java(
+    [
+      '-Xms128m',
+      '-Xmx512m',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      log4j,
+      '-cp',
+      libs,
+      'kafka.Kafka',
+      properties,
+    ],
+    ['ignore', out, out],
+  );
+  fs.closeSync(out);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  for (let i = 0; ; i += 1) {
+    if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
+    if (await kafkaAnswersAt(brokers)) break;
+    if (i >= 240) {
+      await stop();
+      throw new Error(`private Kafka did not answer within 60 s; see ${dir}/kafka.log`);
+    }
+    await sleep(250);
+  }
+  const startMs = Date.now() - started;
+  log(
+    `private Kafka ${kafkaVersionFromPom()} at ${brokers} (pid ${child.pid}) in ${(startMs / 1000).toFixed(1)} s`,
+  );
+  return { brokers, pid: child.pid, startMs, stop };
 }
