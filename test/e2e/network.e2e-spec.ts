@@ -1,6 +1,20 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
-import type { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
-import { fhirClientFor, type DemoClient } from '../../apps/simulator/src/credentials';
+import {
+  SmartBackendTokenSource,
+  type Bundle,
+  type FhirApiClient,
+  type Resource,
+} from '@carerelay/fhir-client';
+import {
+  fhirClientFor,
+  newKeyPair,
+  SCOPES_BY_ROLE,
+  tokenUrlOf,
+  type DemoClient,
+} from '../../apps/simulator/src/credentials';
 import { demoDirectory } from '../../apps/simulator/src/demo-network';
 import { ReferralGenerator } from '../../apps/simulator/src/referral-generator';
 import { SDOHCC_TEMPORARY_CODES } from '../../apps/simulator/src/cbo-bots';
@@ -21,6 +35,8 @@ interface NetworkProcess {
 }
 interface Network {
   fhirBaseUrl: string;
+  stateDir: string;
+  infraEnv: { KAFKA_BROKERS: string; DATABASE_URL: string };
   processes: NetworkProcess[];
   problems: string[];
   clients: DemoClient[];
@@ -42,6 +58,7 @@ function loadNetworkModule(): NetworkModule {
 }
 
 const PORT_BASE = Number(process.env.CARERELAY_E2E_PORT_BASE ?? 18080);
+const ROOT = path.join(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor<T>(
@@ -85,7 +102,7 @@ beforeAll(async () => {
   network = await startNetwork({
     owner: `e2e:${process.pid}`,
     portBase: PORT_BASE,
-    stateDir: path.join(__dirname, '..', '..', '.carerelay', 'e2e'),
+    stateDir: path.join(ROOT, '.carerelay', 'e2e'),
     quiet: true,
     log: (line: string) => process.stderr.write(`[e2e network] ${line}\n`),
   });
@@ -108,16 +125,64 @@ afterAll(async () => {
   await network?.stop({ stopInfrastructure: false });
 }, 60_000);
 
+/** A fresh W3C traceparent: the correlation id an EHR may send with its request. */
+const newTraceparent = () =>
+  `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+
+/** Posts a transaction Bundle as `client` over plain HTTP (SMART token), with a traceparent. */
+async function postTransaction(
+  client: DemoClient,
+  bundle: Resource,
+  traceparent: string,
+): Promise<{ bundle: Bundle; traceparent: string | null }> {
+  const token = await new SmartBackendTokenSource({
+    tokenUrl: tokenUrlOf(network.fhirBaseUrl),
+    clientId: client.clientId,
+    privateJwk: client.privateJwk,
+    alg: client.alg,
+    scope: SCOPES_BY_ROLE[client.role],
+  }).token();
+  const response = await fetch(network.fhirBaseUrl, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/fhir+json',
+      accept: 'application/fhir+json',
+      traceparent,
+    },
+    body: JSON.stringify(bundle),
+  });
+  if (response.status !== 200) {
+    throw new Error(
+      `transaction: HTTP ${response.status} ${(await response.text()).slice(0, 500)}`,
+    );
+  }
+  return {
+    bundle: (await response.json()) as Bundle,
+    traceparent: response.headers.get('traceparent'),
+  };
+}
+
 /** Sends one generated referral as the EHR; returns the source Task id. */
-async function sendReferral(options: { withConsent?: boolean } = {}): Promise<{
+async function sendReferral(
+  options: {
+    withConsent?: boolean;
+    traceparent?: string;
+    as?: { client: FhirApiClient; generator: ReferralGenerator };
+  } = {},
+): Promise<{
   taskId: string;
   patientId: string;
+  consentId?: string;
   consent?: Resource;
+  answeredTraceparent?: string | null;
 }> {
-  let referral = generator.next();
+  const source = options.as?.generator ?? generator;
+  const client = options.as?.client ?? ehr;
+  let referral = source.next();
   // Food, housing or transportation: every ZIP of the sample region has a service for them.
   while (!['food-insecurity', 'housing-instability'].includes(referral.category))
-    referral = generator.next();
+    referral = source.next();
   const bundle = structuredClone(referral.bundle);
   let consent: Resource | undefined;
   if (options.withConsent === false) {
@@ -125,11 +190,22 @@ async function sendReferral(options: { withConsent?: boolean } = {}): Promise<{
     const index = entries.findIndex((e) => e.resource.resourceType === 'Consent');
     consent = entries.splice(index, 1)[0].resource;
   }
-  const response = await ehr.transaction(bundle);
+  let response: Bundle;
+  let answeredTraceparent: string | null | undefined;
+  if (options.traceparent && !options.as) {
+    const northside = network.clients.find((c) => c.organizationId === 'hosp-northside')!;
+    const posted = await postTransaction(northside, bundle, options.traceparent);
+    response = posted.bundle;
+    answeredTraceparent = posted.traceparent;
+  } else {
+    response = await client.transaction(bundle);
+  }
   return {
     taskId: idFromLocation(response, 'Task'),
     patientId: idFromLocation(response, 'Patient'),
+    consentId: consent ? undefined : idFromLocation(response, 'Consent'),
     consent,
+    answeredTraceparent,
   };
 }
 
@@ -213,7 +289,7 @@ describe('the network as npm start runs it', () => {
       }
     }
     expect(problems).toEqual([]);
-  });
+  }, 60_000);
 
   it('serves SMART Backend Services discovery', async () => {
     const response = await fetch(`${network.fhirBaseUrl}/.well-known/smart-configuration`);
@@ -292,4 +368,209 @@ describe('closed loop, driven from outside', () => {
     const cboTask = await cboTaskOf(taskId);
     expect(cbo.has(ownerOf(cboTask))).toBe(true);
   }, 240_000);
+});
+
+const urlOf = (app: string): string => {
+  const proc = network.processes.find((p) => p.app === app);
+  if (!proc) throw new Error(`${app} is not running`);
+  return proc.url;
+};
+
+/** The JSON lines of a process's log (<stateDir>/logs/<name>.log) that contain `needle`. */
+function logLines(name: string, needle: string): Array<Record<string, unknown>> {
+  const file = path.join(network.stateDir, 'logs', `${name.replace(/:/g, '-')}.log`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(needle)) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line still being written
+    }
+  }
+  return lines;
+}
+
+describe('one referral followed through the logs by its correlation id', () => {
+  it('the EHR traceparent comes back as a header and is logged with the referral by fhir-api, referral-service, consent-service and followup-service', async () => {
+    const traceparent = newTraceparent();
+    const { taskId, answeredTraceparent } = await sendReferral({ traceparent });
+    expect(answeredTraceparent).toBe(traceparent);
+    await cboTaskOf(taskId);
+
+    const checks: Record<string, () => boolean> = {
+      'fhir-api: the EHR transaction with its client and traceparent': () =>
+        logLines('fhir-api', traceparent).some(
+          (l) =>
+            l.msg === 'request' &&
+            l.method === 'POST' &&
+            l.status === 200 &&
+            l.organization === 'hosp-northside' &&
+            typeof l.client === 'string',
+        ),
+      'fhir-api: the platform reading or updating the source Task (its id in the path)': () =>
+        logLines('fhir-api', `Task/${taskId}`).some(
+          (l) =>
+            l.msg === 'request' &&
+            l.resource === `Task/${taskId}` &&
+            l.organization === 'carerelay-platform',
+        ),
+      'referral-service: the Task change handled, with the traceparent': () =>
+        logLines('referral-service', traceparent).some((l) => l.subject === `Task/${taskId}`),
+      'consent-service: a referral event handled, with the traceparent': () =>
+        logLines('consent-service', traceparent).some((l) => l.subject === taskId),
+      'followup-service: a referral event handled, with the traceparent': () =>
+        logLines('followup-service', traceparent).some((l) => l.subject === taskId),
+    };
+    let missing = Object.keys(checks);
+    const deadline = Date.now() + 60_000;
+    while (missing.length > 0 && Date.now() < deadline) {
+      missing = missing.filter((name) => !checks[name]());
+      if (missing.length > 0) await sleep(1000);
+    }
+    expect(missing).toEqual([]);
+  }, 180_000);
+});
+
+/** Registers a SMART client of a hospital of its own with the CLI, as an operator would. */
+async function registerEhrClient(organizationId: string): Promise<DemoClient> {
+  const keys = await newKeyPair(`${organizationId}-${Date.now().toString(36)}`);
+  const dir = path.join(network.stateDir, 'jwks');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${organizationId}.jwks.json`);
+  fs.writeFileSync(file, `${JSON.stringify(keys.publicJwks, null, 2)}\n`);
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      './infra/lib/register-paths.cjs',
+      'dist/apps/cli/src/main.js',
+      'clients:add',
+      '--org',
+      organizationId,
+      '--role',
+      'ehr',
+      '--jwks',
+      file,
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATABASE_URL: network.infraEnv.DATABASE_URL,
+        FHIR_BASE_URL: network.fhirBaseUrl,
+      },
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`clients:add exited with ${code}: ${err}`);
+  const added = JSON.parse(out) as { client_id: string };
+  return {
+    clientId: added.client_id,
+    organizationId,
+    name: 'E2E Deadline Hospital',
+    role: 'ehr',
+    alg: 'ES384',
+    privateJwk: keys.privateJwk,
+    publicJwks: keys.publicJwks,
+  };
+}
+
+describe('follow-up deadlines and consent, driven from outside', () => {
+  // A hospital of its own, in a network of its own whose CBOs must accept within 5 s: the other
+  // tests' referrals keep the default policy.
+  const DEADLINE_HOSPITAL = 'e2e-deadline-hospital';
+  const NETWORK_ID = 'e2e-deadlines';
+
+  it('no CBO accepts within the acceptance deadline: the referral is re-routed to another CBO', async () => {
+    const followup = urlOf('followup-service');
+    const put = await fetch(`${followup}/policies/${NETWORK_ID}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        timeZone: 'UTC',
+        acceptance: { within: 'PT5S', calendar: 'calendar' },
+        closure: { within: 'P30D' },
+        organizations: [DEADLINE_HOSPITAL],
+      }),
+    });
+    expect(put.status).toBe(200);
+    try {
+      const hospital = fhirClientFor(
+        await registerEhrClient(DEADLINE_HOSPITAL),
+        network.fhirBaseUrl,
+      );
+      const referrals = new ReferralGenerator(demoDirectory(), {
+        hospitalIds: [DEADLINE_HOSPITAL],
+        platformOrganizationId: 'carerelay-platform',
+        seed: 20_240_612,
+      });
+      const { taskId } = await sendReferral({ as: { client: hospital, generator: referrals } });
+      const first = await cboTaskOf(taskId);
+      const firstOrg = ownerOf(first);
+
+      // Nobody answers. 5 s after routing the follow-up service announces the breach; the
+      // referral service withdraws the first CBO's Task and routes to the next CBO.
+      const second = await cboTaskOf(taskId, firstOrg);
+      expect(ownerOf(second)).not.toBe(firstOrg);
+      const withdrawn = await waitFor('the first CBO Task withdrawn', async () => {
+        const task = await coordinator.read('Task', first.id!);
+        return task.status !== 'requested' ? task : undefined;
+      });
+      expect(withdrawn.status).toBe('cancelled');
+      const timers = (await (
+        await fetch(`${followup}/referrals/${taskId}/timers`)
+      ).json()) as Array<{
+        kind: string;
+        status: string;
+        networkId: string;
+      }>;
+      expect(timers).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ kind: 'acceptance', status: 'fired', networkId: NETWORK_ID }),
+        ]),
+      );
+      // The source Task is still open for the next CBO.
+      const source = await hospital.read('Task', taskId);
+      expect(['completed', 'failed', 'cancelled', 'rejected']).not.toContain(source.status);
+    } finally {
+      await fetch(`${followup}/policies/${NETWORK_ID}`, { method: 'DELETE' });
+    }
+  }, 180_000);
+
+  it('the patient revokes consent after the CBO accepted: the CBO Task is cancelled, the referral waits for consent', async () => {
+    const { taskId, consentId } = await sendReferral();
+    const cboTask = await cboTaskOf(taskId);
+    const client = cbo.get(ownerOf(cboTask))!;
+    await setStatus(client, cboTask.id!, 'accepted');
+    await waitFor('the source Task accepted', async () => {
+      const source = await ehr.read('Task', taskId);
+      return source.status === 'accepted' ? source : undefined;
+    });
+
+    await ehr.updateWithIfMatch('Consent', consentId!, (consent) => {
+      consent.status = 'inactive';
+      return consent;
+    });
+    const cancelled = await waitFor('the CBO Task cancelled', async () => {
+      const task = await coordinator.read('Task', cboTask.id!);
+      return task.status === 'cancelled' ? task : undefined;
+    });
+    expect(cancelled.statusReason?.text).toMatch(/consent/i);
+    const source = await waitFor('the source Task on hold', async () => {
+      const task = await ehr.read('Task', taskId);
+      return task.status === 'on-hold' ? task : undefined;
+    });
+    expect(JSON.stringify(source.businessStatus ?? source.statusReason)).toMatch(/consent/i);
+  }, 180_000);
 });
