@@ -11,7 +11,44 @@ import { infraStatus, STATE_DIR } from '../lib/infra.mjs';
 const NETWORK_FILES = [
   ['npm start', path.join(STATE_DIR, 'demo', 'network.json')],
   ['e2e', path.join(STATE_DIR, 'e2e', 'network.json')],
+  ['bench', path.join(STATE_DIR, 'bench', 'network.json')],
 ];
+
+/** The pid of the process listening on a local TCP port (Linux /proc), or undefined. */
+export function pidListeningOn(port) {
+  const inodes = new Set();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      for (const row of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const cols = row.trim().split(/\s+/);
+        if (cols.length < 10 || cols[3] !== '0A') continue; // 0A: LISTEN
+        if (Number.parseInt(cols[1].split(':')[1], 16) === port) inodes.add(cols[9]);
+      }
+    } catch {
+      // no /proc
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const dir of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      for (const fd of fs.readdirSync(`/proc/${dir}/fd`)) {
+        const link = fs.readlinkSync(`/proc/${dir}/fd/${fd}`);
+        const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+        if (inode && inodes.has(inode)) return Number(dir);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+const portOf = (hostPort) =>
+  Number(
+    String(hostPort ?? '')
+      .split(',')[0]
+      .split(':')[1],
+  );
 
 /** Resident memory of a pid in bytes (Linux /proc), or undefined; `field` RssAnon: private only. */
 export function rssOf(pid, field = 'VmRSS') {
@@ -89,6 +126,8 @@ export const mib = (bytes) => (bytes === undefined ? '-' : `${(bytes / 1024 ** 2
 export async function collectStatus({ files = NETWORK_FILES } = {}) {
   const rows = [];
   let missing = 0;
+  const brokers = new Map(); // host:port -> networks using it
+  const databases = new Map();
   for (const [label, file] of files) {
     if (!fs.existsSync(file)) continue;
     const network = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -100,6 +139,10 @@ export async function collectStatus({ files = NETWORK_FILES } = {}) {
       rss: rssOf(network.pid),
       note: network.fhirBaseUrl,
     });
+    if (network.kafkaBrokers)
+      brokers.set(network.kafkaBrokers, [...(brokers.get(network.kafkaBrokers) ?? []), label]);
+    if (network.postgres)
+      databases.set(network.postgres, [...(databases.get(network.postgres) ?? []), label]);
     for (const p of network.processes) {
       const alive = isAlive(p.pid);
       if (!alive) missing += 1;
@@ -119,7 +162,20 @@ export async function collectStatus({ files = NETWORK_FILES } = {}) {
     rss: kPid ? rssOf(kPid) : undefined,
     note: `${infra.kafka.brokers} ${infra.kafka.mode}${infra.kafka.startedByUs ? ' (started by CareRelay)' : ''}${infra.kafka.answering ? '' : ' NOT ANSWERING'}`,
   });
-  const pPid = postgresPid(infra);
+  // Brokers of their own (a benchmark's, an isolated test run's): found by their port.
+  for (const [hostPort, users] of brokers) {
+    if (hostPort === infra.kafka.brokers) continue;
+    const pid = pidListeningOn(portOf(hostPort));
+    rows.push({
+      what: 'kafka',
+      pid,
+      rss: pid ? rssOf(pid) : undefined,
+      note: `${hostPort} used by ${users.join(', ')}${pid ? '' : ' NOT RUNNING'}`,
+    });
+  }
+  const pPid =
+    [...databases.keys()].map((hostPort) => pidListeningOn(portOf(hostPort))).find(Boolean) ??
+    postgresPid(infra);
   const pgPids = pPid ? [pPid, ...childrenOf(pPid)] : [];
   rows.push({
     what: 'postgresql',

@@ -877,6 +877,15 @@ async function stopProcess(proc, timeoutMs = 10_000) {
   clearTimeout(timer);
 }
 
+function postgresHostPort(url) {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** <stateDir>/network.json: what runs, for `npm run status`. */
 export function writeNetworkFile(network, owner) {
   const data = {
@@ -885,6 +894,9 @@ export function writeNetworkFile(network, owner) {
     startedAt: new Date().toISOString(),
     fhirBaseUrl: network.fhirBaseUrl,
     authMode: network.authMode,
+    // The broker and database server this network uses, for `npm run status`.
+    kafkaBrokers: network.infraEnv?.KAFKA_BROKERS,
+    postgres: postgresHostPort(network.infraEnv?.DATABASE_URL),
     processes: [...network.processes, ...(network.simulator ? [network.simulator] : [])].map(
       (p) => ({ name: p.name, pid: p.pid, port: p.port, url: p.url, status: p.status }),
     ),
