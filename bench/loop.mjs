@@ -4,12 +4,15 @@
 //
 //   npm run bench:loop [-- --count 10000 --concurrency 16 --port-base 38180 --kafka-port 39192]
 //   npm run bench:loop -- --count 1000          (a quick run)
+//   npm run bench:loop -- --count 1000 --rate 2 (a fixed arrival rate: latency below saturation)
 //
 // The network runs as `npm start` runs it (no simulator) on a private Kafka broker, a fresh
 // database, its own ports (test/resilience/harness.mjs). Referrals (transaction Bundles: Patient,
 // ServiceRequest for food or housing help, Task owned by the platform, Consent) are posted as the
 // two hospitals' EHR clients as fast as the FHIR API accepts them, with at most --concurrency
-// Bundles in flight.
+// Bundles in flight (or at a fixed --rate). As fast as accepted, Bundles arrive faster than the
+// referral-service routes them: the latency is then mostly the time spent queued behind the
+// backlog, and referrals/s end to end is the routing capacity.
 //
 // What is measured, per referral:
 //   t0 = the FHIR API's HTTP response to the transaction Bundle (the referral is accepted);
@@ -39,6 +42,7 @@ const { values: opts } = parseArgs({
   options: {
     count: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '16' },
+    rate: { type: 'string' },
     'read-concurrency': { type: 'string', default: '16' },
     seed: { type: 'string', default: '7' },
     timeout: { type: 'string', default: '3600' },
@@ -50,7 +54,7 @@ const { values: opts } = parseArgs({
 });
 if (opts.help) {
   console.log(
-    'usage: npm run bench:loop [-- --count 10000 --concurrency 16 --read-concurrency 16\n' +
+    'usage: npm run bench:loop [-- --count 10000 --concurrency 16 --rate <n/s> --read-concurrency 16\n' +
       '  --seed 7 --timeout <s> --port-base 38180 --kafka-port 39192 --build]',
   );
   process.exit(0);
@@ -160,13 +164,19 @@ async function bench({ network, kafka }, before) {
 
   const pids = () => [process.pid, kafka.pid, ...network.processes.map((p) => p.pid)];
   const cpuStart = cpuSnapshot(pids());
-  log(`== ${COUNT} referrals, ${opts.concurrency} Bundles in flight at most`);
+  log(
+    `== ${COUNT} referrals, ${opts.concurrency} Bundles in flight at most, ${opts.rate ? `${opts.rate}/s` : 'as fast as accepted'}`,
+  );
   const t0 = Date.now();
   const bundleMs = [];
   let next = 0;
+  // --rate: a fixed arrival rate (referrals/s) instead of as fast as the FHIR API accepts them.
+  const rate = opts.rate ? Number(opts.rate) : 0;
   const workers = Array.from({ length: Number(opts.concurrency) }, async () => {
     while (next < referrals.length) {
-      const referral = referrals[next++];
+      const index = next++;
+      const referral = referrals[index];
+      if (rate > 0) await sleep(Math.max(0, t0 + (index * 1000) / rate - Date.now()));
       await (async () => {
         const sentAt = Date.now();
         try {
