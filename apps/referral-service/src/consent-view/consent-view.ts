@@ -50,6 +50,18 @@ export class ConsentView {
     );
   }
 
+  /**
+   * Serializes, per patient, the transactions that read consents and those that change them:
+   * a referral's intake (reads coverage, inserts the referral) and a consent event (records it,
+   * then looks for the patient's waiting referrals). Without it, running concurrently, each misses
+   * the other's uncommitted row and the referral waits for a consent it already has.
+   */
+  async lockPatient(manager: EntityManager, patientId: string): Promise<void> {
+    await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `referral-consent:${patientId}`,
+    ]);
+  }
+
   async coverage(
     manager: EntityManager,
     patientId: string,

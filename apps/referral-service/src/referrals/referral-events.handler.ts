@@ -43,6 +43,7 @@ export class ReferralEventsHandler {
     @Payload() event: CloudEvent<ConsentEventV1>,
     @Ctx() context: EventContext,
   ) {
+    await this.consents.lockPatient(context.manager, event.data.patientId);
     await this.consents.record(context.manager, 'granted', event.data);
     await this.workflow.consentGranted(context.manager, event.data.patientId, event.traceparent);
   }
@@ -52,6 +53,7 @@ export class ReferralEventsHandler {
     @Payload() event: CloudEvent<ConsentEventV1>,
     @Ctx() context: EventContext,
   ) {
+    await this.consents.lockPatient(context.manager, event.data.patientId);
     await this.consents.record(context.manager, 'revoked', event.data);
     await this.workflow.consentRevoked(
       context.manager,
@@ -66,6 +68,7 @@ export class ReferralEventsHandler {
     @Payload() event: CloudEvent<ConsentEventV1>,
     @Ctx() context: EventContext,
   ) {
+    await this.consents.lockPatient(context.manager, event.data.patientId);
     await this.consents.record(context.manager, 'expired', event.data);
     await this.workflow.consentRevoked(
       context.manager,

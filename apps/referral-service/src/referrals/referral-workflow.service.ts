@@ -78,6 +78,9 @@ export class ReferralWorkflowService {
         return;
       throw error;
     }
+    // Before the referral row exists for others: a consent event of this patient either
+    // committed before (coverage sees it) or waits and then finds the referral.
+    if (intake.patientId) await this.consents.lockPatient(manager, intake.patientId);
     const inserted = await manager.query(
       `INSERT INTO "${schema}".referral
          (id, source_task_version, requester_organization_id, patient_id, service_request_id, state, need)
