@@ -1,48 +1,115 @@
 #!/usr/bin/env node
 // Network footprint benchmark (printed, not asserted):
-//   - time to ready: the same startNetwork() as `npm start` (dependencies check, Kafka and
-//     PostgreSQL found or started from cached jars, build unless --no-build, every app waited on
-//     /health/ready, demo seed), phase by phase;
+//   - time to ready from cached jars: a Kafka broker of its own (from .carerelay/kafka/libs, on
+//     --kafka-port with its data in .carerelay/bench/kafka: the shared broker is not touched)
+//     plus the same startNetwork() as `npm start` (PostgreSQL as found, build if dist/ is stale,
+//     every app waited on at /health/ready, demo seed), phase by phase and app by app. The
+//     network is started --starts times (default 2): the first may register the demo clients
+//     and create the topics, the next ones reuse them — what a user sees on every later start;
 //   - whole-network resident memory (apps + Kafka + PostgreSQL) sampled every 2 s while the
-//     simulator sends --rate referrals per second (default 50) for --duration seconds (default 60);
-//     the simulator and CBO bots (the load) are reported apart.
+//     simulator sends --rate referrals per second (default 50) for --duration seconds (default
+//     60); the simulator and CBO bots (the load) are reported apart.
 //
-//   npm run bench:footprint [-- --rate 50 --duration 60 --no-build --port-base 28080]
+//   npm run bench:footprint [-- --rate 50 --duration 60 --starts 2 --port-base 28080
+//                              --kafka-port 29092 --fresh --build | --no-build]
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { STATE_DIR } from '../infra/lib/infra.mjs';
-import { startNetwork, summaryLine } from '../infra/lib/network.mjs';
+import { startNetwork, startPrivateKafka, summaryLine } from '../infra/lib/network.mjs';
 import { infraStatus } from '../infra/lib/infra.mjs';
-import { kafkaPid, mib, postgresPid, postgresRss, rssOf } from '../infra/bin/status.mjs';
+import { mib, postgresPid, postgresRss, rssOf } from '../infra/bin/status.mjs';
 
 const { values: opts } = parseArgs({
   options: {
     rate: { type: 'string', default: '50' },
     duration: { type: 'string', default: '60' },
-    'no-build': { type: 'boolean', default: false },
+    starts: { type: 'string', default: '2' },
     'port-base': { type: 'string', default: '28080' },
+    'kafka-port': { type: 'string', default: '29092' },
+    database: { type: 'string', default: 'carerelay_bench' },
+    fresh: { type: 'boolean', default: false },
+    build: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
   },
 });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const secs = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+const say = (line) => process.stderr.write(`[bench] ${line}\n`);
+const stateDir = path.join(STATE_DIR, 'bench');
+
+/** The last line of the seed's log that says how many demo clients were registered or reused. */
+function seedClients() {
+  try {
+    const lines = fs.readFileSync(path.join(stateDir, 'logs', 'seed.log'), 'utf8').split('\n');
+    return lines.filter((l) => l.startsWith('demo clients:')).at(-1) ?? '-';
+  } catch {
+    return '-';
+  }
+}
+
+async function startOnce(n) {
+  const started = Date.now();
+  const kafka = await startPrivateKafka({
+    dir: path.join(stateDir, 'kafka'),
+    port: Number(opts['kafka-port']),
+    fresh: opts.fresh && n === 1,
+    log: say,
+  });
+  process.env.KAFKA_BROKERS = kafka.brokers;
+  const build = opts['no-build'] || n > 1 ? false : opts.build ? true : 'auto';
+  let network;
+  try {
+    network = await startNetwork({
+      owner: `bench:${process.pid}`,
+      portBase: Number(opts['port-base']),
+      stateDir,
+      database: opts.database,
+      build,
+      quiet: true,
+      log: (line) => say(line),
+      step: (name) => say(`-- ${name}`),
+    });
+  } catch (error) {
+    await kafka.stop();
+    throw error;
+  }
+  const readyMs = Date.now() - started;
+  const buildMs =
+    network.timings.build !== undefined ? network.timings.build - (network.timings.infra ?? 0) : 0;
+  return {
+    n,
+    kafka,
+    network,
+    readyMs,
+    buildMs,
+    withoutBuildMs: readyMs - buildMs,
+    timings: { ...network.timings },
+    apps: network.processes.map((p) => [p.name, p.readyMs, p.status]),
+    clients: seedClients(),
+    problems: [...network.problems],
+  };
+}
 
 async function main() {
-  const before = await infraStatus();
-  const kafkaWasRunning = before.kafka.answering;
-  const t0 = Date.now();
-  const network = await startNetwork({
-    owner: `bench:${process.pid}`,
-    portBase: Number(opts['port-base']),
-    stateDir: path.join(STATE_DIR, 'bench'),
-    build: !opts['no-build'],
-    quiet: true,
-    log: () => undefined,
-    step: (name) => process.stderr.write(`[bench] ${name}\n`),
-  });
-  const readyMs = Date.now() - t0;
+  const starts = Math.max(1, Number(opts.starts));
+  const runs = [];
+  for (let n = 1; n <= starts; n += 1) {
+    say(`== start ${n} of ${starts}`);
+    const run = await startOnce(n);
+    runs.push(run);
+    say(`network ready in ${secs(run.readyMs)} (start ${n})`);
+    if (n < starts) {
+      const stopping = Date.now();
+      await run.network.stop({ stopInfrastructure: false });
+      run.stopMs = Date.now() - stopping;
+      await run.kafka.stop();
+    }
+  }
+  const last = runs.at(-1);
+  const { network, kafka } = last;
   const infra = await infraStatus();
-  const kPid = kafkaPid(infra);
   const pPid = postgresPid(infra);
 
   const rate = Number(opts.rate);
@@ -52,25 +119,45 @@ async function main() {
   while (Date.now() < until) {
     await sleep(2000);
     const apps = network.processes.reduce((sum, p) => sum + (rssOf(p.pid) ?? 0), 0);
-    const kafka = kPid ? (rssOf(kPid) ?? 0) : 0;
+    const kafkaRss = rssOf(kafka.pid) ?? 0;
     const postgres = pPid ? postgresRss(pPid) : 0;
     const load = rssOf(sim.pid) ?? 0;
-    samples.push({ apps, kafka, postgres, total: apps + kafka + postgres, load });
+    samples.push({ apps, kafka: kafkaRss, postgres, total: apps + kafkaRss + postgres, load });
   }
   const counts = { ...network.summary?.counts };
   const stats = sim.stats?.simulator;
   const perProcess = network.processes.map((p) => [p.name, rssOf(p.pid)]);
-  await network.stop();
+  await network.stop({ stopInfrastructure: false });
+  await kafka.stop();
 
   const peak = (key) => Math.max(...samples.map((s) => s[key]));
   const mean = (key) => samples.reduce((sum, s) => sum + s[key], 0) / samples.length;
-  const line = (label, value) => console.log(`${label.padEnd(34)} ${value}`);
+  const line = (label, value) => console.log(`${label.padEnd(36)} ${value}`);
   console.log('\n== network footprint ==');
-  line(
-    'time to ready',
-    `${secs(readyMs)} (Kafka ${kafkaWasRunning ? 'already running: its start is not included' : 'started from cached jars'})`,
+  console.log(
+    `PostgreSQL: ${infra.postgres.mode} (${infra.postgres.mode === 'embedded' && infra.postgres.startedByUs ? 'started by CareRelay' : 'already running: its start is not included'})`,
   );
-  for (const [phase, ms] of Object.entries(network.timings)) line(`  ${phase} at`, secs(ms));
+  for (const run of runs) {
+    console.log(`-- start ${run.n} (${run.clients})`);
+    line(
+      '  time to ready',
+      `${secs(run.readyMs)}${run.buildMs ? ` (of which build ${secs(run.buildMs)}; without it ${secs(run.withoutBuildMs)})` : ' (no build: dist/ fresh)'}`,
+    );
+    line('  Kafka from cached jars', secs(run.kafka.startMs));
+    let previous = 0;
+    for (const [phase, ms] of Object.entries(run.timings)) {
+      line(`  ${phase}`, `at ${secs(ms)} (+${secs(ms - previous)})`);
+      previous = ms;
+    }
+    line(
+      '  apps ready after launch',
+      run.apps
+        .map(([name, ms, status]) => `${name} ${status === 'ready' ? secs(ms) : status}`)
+        .join(', '),
+    );
+    if (run.stopMs !== undefined) line('  apps stopped in', secs(run.stopMs));
+    for (const problem of run.problems) line('  problem', problem);
+  }
   line('rate asked / duration', `${rate} referrals/s for ${opts.duration} s`);
   line(
     'sent / failed / skipped (in flight)',
