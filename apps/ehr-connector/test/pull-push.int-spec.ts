@@ -239,8 +239,14 @@ describe('ehr-connector: pull intake and push back (real Kafka, PostgreSQL, Medp
       what: 'the fixed referral pulled',
       timeoutMs: 30_000,
     });
-    const after = await json(`${connector.url}/pull/refusals?endpoint=general-hospital`);
-    expect(after.body.map((x: { ehrTaskId: string }) => x.ehrTaskId)).not.toContain(bad.id);
+    // The intake's local transaction (pulled_tasks, refusal cleared) follows CareRelay's.
+    await waitFor(
+      async () => {
+        const after = await json(`${connector.url}/pull/refusals?endpoint=general-hospital`);
+        return !after.body.some((x: { ehrTaskId: string }) => x.ehrTaskId === bad.id);
+      },
+      { what: 'the refusal cleared' },
+    );
   });
 
   it('while the EHR server is down, updates wait; once it is back they arrive in order and nothing goes backwards', async () => {

@@ -48,7 +48,10 @@ export class EhrTaskPusher {
   ): Promise<PushResult> {
     const ehr = this.ehrClients.for(endpoint);
     const procedureCache = new Map<string, string>();
-    if (versionOnEhr(await ehr.read('Task', ehrTaskId)) >= version) return 'already-there';
+    // A Procedure is copied onto the EHR only for a version the EHR does not hold yet: read it
+    // first then. Otherwise the If-Match update's own read is the only one (one round trip less).
+    if (this.copiesProcedure(task) && versionOnEhr(await ehr.read('Task', ehrTaskId)) >= version)
+      return 'already-there';
     const outputs = await this.outputsFor(ehr, task, ehrTaskId, procedureCache);
     let result: PushResult = 'updated';
     await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
@@ -75,6 +78,15 @@ export class EhrTaskPusher {
       return next;
     });
     return result;
+  }
+
+  private copiesProcedure(task: Resource): boolean {
+    return ((task.output as Array<Record<string, unknown>> | undefined) ?? []).some((output) =>
+      relativeTo(
+        (output.valueReference as Reference | undefined)?.reference,
+        this.carerelay.baseUrl,
+      )?.startsWith('Procedure/'),
+    );
   }
 
   private async outputsFor(

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { backoffMs, type RetryPolicy } from '@carerelay/messaging';
-import type { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
+import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import type { EhrTaskPusher } from './ehr-task-pusher';
 import type { PushDelivery, PushQueue } from './push-queue';
 
@@ -100,13 +100,15 @@ export class PushWorker {
     const delivered: PushDelivery[] = [];
     await this.queue.withTaskLock(taskId, async (manager) => {
       let deliveredVersion = await this.queue.deliveredVersion(manager, taskId);
+      let endpoint: EhrEndpoint | undefined; // read once per Task and pass
+
       for (const delivery of await this.queue.pendingOf(manager, taskId)) {
         if (Date.parse(delivery.nextAttemptAt) > Date.now()) break; // keeps version order
         if (delivery.version <= deliveredVersion) {
           await this.queue.markSuperseded(manager, delivery);
           continue;
         }
-        const endpoint = await this.registry.get(delivery.endpointId);
+        endpoint ??= await this.registry.get(delivery.endpointId);
         try {
           if (!endpoint?.enabled) throw new Error(`endpoint ${delivery.endpointId} is disabled`);
           await this.pusher.push(endpoint, delivery.ehrTaskId, delivery.task, delivery.version);
