@@ -2,7 +2,7 @@
 // The referral loop benchmark (printed, not asserted): referrals per second end to end and the
 // latency of each referral from "EHR Bundle accepted" to "CBO Task visible to the CBO".
 //
-//   npm run bench:loop [-- --count 10000 --concurrency 16 --port-base 38180 --kafka-port 39192]
+//   npm run bench:loop [-- --count 10000 --concurrency 16 --port-base 27280 --kafka-port 27392]
 //   npm run bench:loop -- --count 1000          (a quick run)
 //   npm run bench:loop -- --count 1000 --rate 2 (a fixed arrival rate: latency below saturation)
 //
@@ -46,8 +46,8 @@ const { values: opts } = parseArgs({
     'read-concurrency': { type: 'string', default: '16' },
     seed: { type: 'string', default: '7' },
     timeout: { type: 'string', default: '3600' },
-    'port-base': { type: 'string', default: '38180' },
-    'kafka-port': { type: 'string', default: '39192' },
+    'port-base': { type: 'string', default: '27280' },
+    'kafka-port': { type: 'string', default: '27392' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -55,7 +55,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(
     'usage: npm run bench:loop [-- --count 10000 --concurrency 16 --rate <n/s> --read-concurrency 16\n' +
-      '  --seed 7 --timeout <s> --port-base 38180 --kafka-port 39192 --build]',
+      '  --seed 7 --timeout <s> --port-base 27280 --kafka-port 27392 --build]',
   );
   process.exit(0);
 }

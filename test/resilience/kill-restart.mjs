@@ -66,8 +66,8 @@ const { values: opts } = parseArgs({
     'gap-ms': { type: 'string', default: '4000' },
     control: { type: 'boolean', default: false },
     'settle-timeout': { type: 'string', default: '900' },
-    'port-base': { type: 'string', default: '38080' },
-    'kafka-port': { type: 'string', default: '39092' },
+    'port-base': { type: 'string', default: '27080' },
+    'kafka-port': { type: 'string', default: '27192' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -77,7 +77,7 @@ if (opts.help) {
     'usage: npm run test:resilience [-- --count 500 --rate 4 --concurrency 8 --seed 4242\n' +
       '  --kills fhir-api,referral-service,... | --no-kills  --kill-after <s> --down-ms 3000 --gap-ms 4000\n' +
       '  --control (first the same referrals without kills, compared one by one)\n' +
-      '  --settle-timeout <s> --port-base 38080 --kafka-port 39092 --build]',
+      '  --settle-timeout <s> --port-base 27080 --kafka-port 27192 --build]',
   );
   process.exit(0);
 }
