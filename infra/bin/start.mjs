@@ -64,7 +64,8 @@ function printWelcome(network, opts) {
     );
   }
   for (const p of network.processes) {
-    if (p.status === 'ready')
+    // The stand-in EHR servers are plain FHIR servers, without health or metrics.
+    if (p.status === 'ready' && p.app !== 'ehr-server')
       console.log(`  health ${p.url}/health/ready   metrics ${p.url}/metrics`);
   }
   console.log('');
