@@ -91,6 +91,7 @@ export async function placeReferralOnEhr(
   ehr: FhirApiClient,
   tag: string,
   platformOwner = `Organization/${PLATFORM_ORG}`,
+  options: { linkConsent?: boolean } = {},
 ): Promise<{ task: Resource; serviceRequest: Resource; patient: Resource; consent: Resource }> {
   const { id: _p, ...patientBody } = clone(patientFixture) as Resource;
   patientBody.identifier = [{ system: 'http://hospital.example/mrn', value: `mrn-${tag}` }];
@@ -100,7 +101,8 @@ export async function placeReferralOnEhr(
   const consent: Resource = await ehr.create({ ...consentBody, resourceType: 'Consent' });
   const { id: _s, ...srBody } = clone(serviceRequestFixture) as Resource;
   srBody.subject = { reference: `Patient/${patient.id}` };
-  srBody.supportingInfo = [{ reference: `Consent/${consent.id}` }];
+  if (options.linkConsent === false) delete srBody.supportingInfo;
+  else srBody.supportingInfo = [{ reference: `Consent/${consent.id}` }];
   delete srBody.reasonReference;
   const serviceRequest: Resource = await ehr.create({
     ...srBody,

@@ -201,6 +201,24 @@ describe('ehr-connector: pull intake and push back (real Kafka, PostgreSQL, Medp
     ]);
   });
 
+  it("brings the patient's active Consent along even when the ServiceRequest does not name it", async () => {
+    const placed = await placeReferralOnEhr(ehr, 'unlinked-consent-1', undefined, {
+      linkConsent: false,
+    });
+    const [task] = await waitFor(
+      async () => {
+        const tasks = await carerelayTaskFor(placed.task.id as string);
+        return tasks.length > 0 && tasks;
+      },
+      { what: 'the Task pulled into CareRelay', timeoutMs: 30_000 },
+    );
+    const found = await platform.search('Consent', {
+      identifier: `${ehrServer.baseUrl}/Consent|${placed.consent.id}`,
+    });
+    expect(found.entry ?? []).toHaveLength(1);
+    expect(found.entry![0].resource!.patient.reference).toBe(task.for.reference);
+  });
+
   it('a referral CareRelay refuses as it is does not hold back later ones; it is listed, and pulled once fixed on the EHR', async () => {
     // A Task whose focus the EHR never resolved (a transaction fullUrl that was not a UUID).
     const broken = await placeReferralOnEhr(ehr, 'broken-1');
