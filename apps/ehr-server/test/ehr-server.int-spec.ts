@@ -83,3 +83,81 @@ describe('stand-in EHR server (Medplum FhirRouter + MemoryRepository)', () => {
     ).rejects.toMatchObject({ response: { status: 412 } });
   });
 });
+
+describe('stand-in EHR server: onWrite and transactions', () => {
+  it('reports each stored create and update (not reads, not failed writes)', async () => {
+    const written: Array<[string, string | undefined]> = [];
+    const ehr = await startEhrServer({
+      port: 0,
+      onWrite: (r) => written.push([r.resourceType, r.meta?.versionId]),
+    });
+    try {
+      const client: Any = newFhirKitClient({ baseUrl: ehr.baseUrl });
+      const task = await client.create({
+        resourceType: 'Task',
+        body: { resourceType: 'Task', status: 'requested', intent: 'order' },
+      });
+      const updated = await client.update({
+        resourceType: 'Task',
+        id: task.id,
+        body: { ...task, status: 'accepted' },
+        options: { headers: { 'If-Match': `W/"${task.meta.versionId}"` } },
+      });
+      await client.read({ resourceType: 'Task', id: task.id });
+      await expect(
+        client.update({
+          resourceType: 'Task',
+          id: task.id,
+          body: { ...task, status: 'completed' },
+          options: { headers: { 'If-Match': `W/"${task.meta.versionId}"` } },
+        }),
+      ).rejects.toMatchObject({ response: { status: 412 } });
+      expect(written).toEqual([
+        ['Task', task.meta.versionId],
+        ['Task', updated.meta.versionId],
+      ]);
+    } finally {
+      await ehr.close();
+    }
+  });
+
+  it('resolves urn:uuid references of a transaction only when they are UUIDs (as FHIR asks)', async () => {
+    const ehr = await startEhrServer({ port: 0 });
+    try {
+      const client: Any = newFhirKitClient({ baseUrl: ehr.baseUrl });
+      const post = async (patientUrl: string) => {
+        const bundle = await client.transaction({
+          body: {
+            resourceType: 'Bundle',
+            type: 'transaction',
+            entry: [
+              {
+                fullUrl: patientUrl,
+                resource: { resourceType: 'Patient' },
+                request: { method: 'POST', url: 'Patient' },
+              },
+              {
+                fullUrl: `urn:uuid:${crypto.randomUUID()}`,
+                resource: {
+                  resourceType: 'ServiceRequest',
+                  status: 'active',
+                  intent: 'order',
+                  subject: { reference: patientUrl },
+                },
+                request: { method: 'POST', url: 'ServiceRequest' },
+              },
+            ],
+          },
+        });
+        const location = bundle.entry[1].response.location as string;
+        const id = location.match(/ServiceRequest\/([^/]+)/)![1];
+        return (await client.read({ resourceType: 'ServiceRequest', id })).subject.reference;
+      };
+      expect(await post(`urn:uuid:${crypto.randomUUID()}`)).toMatch(/^Patient\/[0-9a-f-]{36}$/);
+      // Left as it is: a pulled Task naming it cannot be brought into CareRelay (pull refusals).
+      expect(await post('urn:uuid:patient')).toBe('urn:uuid:patient');
+    } finally {
+      await ehr.close();
+    }
+  });
+});
