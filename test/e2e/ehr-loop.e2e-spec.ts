@@ -322,7 +322,7 @@ describe('EHR endpoints of the network', () => {
     const refused = await cli(['ehr:add', '--org', 'x', '--base', 'nope', '--mode', 'fax']);
     expect(refused.code).toBe(65);
     expect(refused.err).toMatch(/baseUrl/);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('closing the loop in the EHR itself', () => {
