@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { TOPICS } from '@carerelay/contracts';
 import { FhirApiClient, type Bundle, type Resource } from '@carerelay/fhir-client';
 import { fhirClientFor, type DemoClient } from '../../apps/simulator/src/credentials';
 import { demoDirectory } from '../../apps/simulator/src/demo-network';
@@ -83,6 +85,64 @@ const RANK: Record<string, number> = {
   completed: 3,
 };
 
+/**
+ * The network's services join standing consumer groups (referral-service, ...) on the machine's
+ * broker: whatever was published since they last ran (other test runs, benchmarks) is consumed
+ * first. Waits, bounded, until their lag is small, so that the tests' own events are not queued
+ * behind thousands of others.
+ */
+async function waitForConsumersToCatchUp(brokers: string, timeoutMs: number): Promise<void> {
+  const groups = ['referral-service', 'consent-service', 'followup-service', 'ehr-connector'];
+  const topics = Object.values(TOPICS).map((t) => t.name);
+  const admin = new Kafka({
+    clientId: 'e2e-ehr-lag',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let lastLog = 0;
+    for (;;) {
+      const lags: Record<string, number> = {};
+      const highs = new Map<string, Map<number, number>>();
+      for (const topic of topics) {
+        const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
+        highs.set(topic, new Map(offsets.map((o) => [o.partition, Number(o.high)])));
+      }
+      for (const groupId of groups) {
+        let lag = 0;
+        for (const t of await admin.fetchOffsets({ groupId, topics })) {
+          for (const p of t.partitions) {
+            const committed = Number(p.offset);
+            // (the high watermark is read first: a commit since then may be past it)
+            if (committed >= 0)
+              lag += Math.max(0, (highs.get(t.topic)?.get(p.partition) ?? committed) - committed);
+          }
+        }
+        lags[groupId] = lag;
+      }
+      const total = Object.values(lags).reduce((a, b) => a + b, 0);
+      if (total <= 20) return;
+      if (Date.now() > deadline) {
+        process.stderr.write(
+          `[e2e ehr] consumers still behind after ${timeoutMs / 1000} s: ${JSON.stringify(lags)}\n`,
+        );
+        return;
+      }
+      if (Date.now() - lastLog > 15_000) {
+        lastLog = Date.now();
+        process.stderr.write(
+          `[e2e ehr] waiting for the consumers to catch up: ${JSON.stringify(lags)}\n`,
+        );
+      }
+      await sleep(2_000);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 let network: Network;
 let coordinator: FhirApiClient;
 const cbo = new Map<string, FhirApiClient>();
@@ -105,7 +165,8 @@ beforeAll(async () => {
   for (const [hospital, server] of Object.entries(network.ehrServers ?? {}))
     ehrServer.set(hospital, new FhirApiClient(server.baseUrl));
   connectorUrl = network.processes.find((p) => p.app === 'ehr-connector')?.url ?? '';
-}, 300_000);
+  await waitForConsumersToCatchUp(network.infraEnv.KAFKA_BROKERS, 360_000);
+}, 720_000);
 
 afterAll(async () => {
   // Stops the apps; the broker and database stay to the jest global setup's owner.
