@@ -12,7 +12,7 @@
  * platform. Latency = EHR write of that Task version − the change's commit (its meta.lastUpdated)
  * and − the FHIR API's answer. At the end every EHR Task is read back through FHIR.
  *
- *   npm run bench:push                      (Kafka and PostgreSQL found or started as npm start does)
+ *   npm run bench:push        (a Kafka broker of its own; PostgreSQL found or started as npm start does)
  *   BENCH_RATE=200 BENCH_DURATION_S=30 BENCH_TASKS=1000 npm run bench:push
  *
  * Prints figures; it is not a test (nothing is asserted). The FHIR API runs with
@@ -52,21 +52,54 @@ interface Infra {
   stop: () => Promise<void>;
 }
 
-/** KAFKA_BROKERS / DATABASE_URL from the environment, else found or started as npm start does. */
+type NodeModule = typeof import('node:module');
+const nodeRequire = (file: string): unknown =>
+  (process as unknown as { getBuiltinModule: (id: string) => NodeModule })
+    .getBuiltinModule('node:module')
+    .createRequire(__filename)(path.join(ROOT, file));
+
+/**
+ * A Kafka broker of its own (infra/lib/network.mjs startPrivateKafka, fresh data, port
+ * BENCH_KAFKA_PORT, default 27592): the thousands of changes a run publishes on
+ * fhir.changes.v1 must not wait for the standing consumer groups (a demo's, the e2e network's)
+ * of the machine's broker. BENCH_SHARED_KAFKA=1 uses KAFKA_BROKERS / the machine's broker instead.
+ * PostgreSQL: DATABASE_URL, else found or started as npm start does (own schemas, dropped after).
+ */
 async function infra(): Promise<Infra> {
-  const { KAFKA_BROKERS, DATABASE_URL } = process.env;
-  if (KAFKA_BROKERS && DATABASE_URL)
-    return { KAFKA_BROKERS, DATABASE_URL, stop: async () => undefined };
-  const builtin = (
-    process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
-  ).getBuiltinModule('node:module');
-  const lib = builtin.createRequire(__filename)(path.join(ROOT, 'infra/lib/infra.mjs')) as {
-    ensureInfra: (o: object) => Promise<{ KAFKA_BROKERS: string; DATABASE_URL: string }>;
-    stopInfra: (o: object) => Promise<unknown>;
+  const stops: Array<() => Promise<unknown>> = [];
+  let { KAFKA_BROKERS, DATABASE_URL } = process.env;
+  const shared = process.env.BENCH_SHARED_KAFKA === '1';
+  if (!DATABASE_URL || (shared && !KAFKA_BROKERS)) {
+    const lib = nodeRequire('infra/lib/infra.mjs') as {
+      ensureInfra: (o: object) => Promise<{ KAFKA_BROKERS: string; DATABASE_URL: string }>;
+      stopInfra: (o: object) => Promise<unknown>;
+    };
+    const owner = `bench:push:${process.pid}`;
+    const env = await lib.ensureInfra({ owner, quiet: true });
+    DATABASE_URL ??= env.DATABASE_URL;
+    KAFKA_BROKERS ??= env.KAFKA_BROKERS;
+    stops.push(() => lib.stopInfra({ onlyIfStartedBy: owner }));
+  }
+  if (!shared) {
+    const { startPrivateKafka } = nodeRequire('infra/lib/network.mjs') as {
+      startPrivateKafka: (o: object) => Promise<{ brokers: string; stop: () => Promise<void> }>;
+    };
+    const kafka = await startPrivateKafka({
+      dir: path.join(ROOT, '.carerelay', 'bench', 'push-kafka'),
+      port: int('BENCH_KAFKA_PORT', 27592),
+      fresh: true,
+      log: (line: string) => process.stderr.write(`[bench] ${line}\n`),
+    });
+    KAFKA_BROKERS = kafka.brokers;
+    stops.unshift(() => kafka.stop());
+  }
+  return {
+    KAFKA_BROKERS: KAFKA_BROKERS as string,
+    DATABASE_URL: DATABASE_URL as string,
+    stop: async () => {
+      for (const stop of stops) await stop();
+    },
   };
-  const owner = `bench:push:${process.pid}`;
-  const env = await lib.ensureInfra({ owner, quiet: true });
-  return { ...env, stop: async () => void (await lib.stopInfra({ onlyIfStartedBy: owner })) };
 }
 
 function freePort(): Promise<number> {
@@ -482,7 +515,7 @@ async function main(): Promise<void> {
       `                  queued → on the EHR (queue wait, If-Match read + PUT): p50 ${ms(Number(breakdown.p50))}  p99 ${ms(Number(breakdown.p99))}`,
       `  lag             at the end of the load ${ms(Math.max(0, lastShown - loadEnded))} until the last change was shown; not yet shown, once a second: max ${Math.max(0, ...backlog)}, mean ${(backlog.reduce((a, b) => a + b, 0) / Math.max(1, backlog.length)).toFixed(1)}`,
       `  EHR read back   ${correct} / ${TASKS} EHR Tasks hold CareRelay's latest version, status and businessStatus`,
-      `  setup           fhir-api and ehr-connector as processes (dist), EHR server (Medplum) in the bench process; PUSH_CONCURRENCY ${process.env.PUSH_CONCURRENCY ?? 16}, PUSH_POLL_MS ${process.env.PUSH_POLL_MS ?? 200}; logs ${path.relative(ROOT, logDir)}`,
+      `  setup           Kafka ${env.KAFKA_BROKERS}${process.env.BENCH_SHARED_KAFKA === '1' ? ' (shared)' : ' (its own)'}; fhir-api and ehr-connector as processes (dist), EHR server (Medplum) in the bench process; PUSH_CONCURRENCY ${process.env.PUSH_CONCURRENCY ?? 16}, PUSH_POLL_MS ${process.env.PUSH_POLL_MS ?? 200}; logs ${path.relative(ROOT, logDir)}`,
       ...(lastError ? [`  last error      ${lastError}`] : []),
       '',
     ];
