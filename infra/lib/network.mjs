@@ -522,6 +522,8 @@ export function summaryLine(counts, sim) {
  * @param {boolean} [o.quiet] app logs to files only (default false: prefixed on the terminal)
  * @param {boolean} [o.verbose] the terminal shows every request and event line too
  * @param {boolean} [o.seed] seed the demo network (default true)
+ * @param {boolean} [o.skipBacklog] test networks: the services' consumer groups start at the
+ *   topics' end (skipConsumerBacklog), not behind everything earlier runs published
  * @param {(line: string) => void} [o.log]
  */
 export async function startNetwork(o) {
@@ -575,6 +577,10 @@ export async function startNetwork(o) {
     mark('infra');
     log(`Kafka       ${network.infraEnv.KAFKA_BROKERS}`);
     log(`PostgreSQL  ${network.infraEnv.DATABASE_URL}`);
+    if (o.skipBacklog) {
+      const skipped = await skipConsumerBacklog(network.infraEnv.KAFKA_BROKERS);
+      log(`consumer groups start at the topics' end (${skipped} earlier messages skipped)`);
+    }
 
     const build = o.build ?? 'auto';
     const freshness = build === 'auto' ? distIsFresh() : undefined;
@@ -905,6 +911,69 @@ export function writeNetworkFile(network, owner) {
     path.join(network.stateDir, 'network.json'),
     `${JSON.stringify(data, null, 2)}\n`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test networks on a shared broker
+
+/** The services' standing consumer groups and the catalog topics they read. */
+const SERVICE_GROUPS = [
+  'referral-service',
+  'consent-service',
+  'followup-service',
+  'directory-service-fhir',
+  'ehr-connector',
+  'fhir-api-subscriptions',
+];
+const CATALOG_TOPICS = [
+  'fhir.changes.v1',
+  'referral.events.v1',
+  'consent.events.v1',
+  'followup.events.v1',
+  'directory.events.v1',
+];
+
+/**
+ * For a test network on a broker that other runs have used: moves every service group's position
+ * to the end of each catalog topic before the services start, so they do not first work through
+ * what earlier runs published (thousands of events, each of another run's schema). Production
+ * never does this: a new deployment reads its topics from the beginning.
+ */
+async function skipConsumerBacklog(brokers) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const admin = new Kafka({
+    clientId: 'carerelay-test-network',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  let skipped = 0;
+  try {
+    const existing = new Set(await admin.listTopics());
+    for (const topic of CATALOG_TOPICS.filter((t) => existing.has(t))) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      for (const groupId of SERVICE_GROUPS) {
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const end of ends) {
+          const at = Number(
+            committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1,
+          );
+          skipped += Math.max(0, Number(end.high) - Math.max(at, Number(end.low)));
+        }
+        // A group with live members (another network still running) keeps its position.
+        await admin
+          .setOffsets({
+            groupId,
+            topic,
+            partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })),
+          })
+          .catch(() => undefined);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return skipped;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ let connectorUrl: string;
 beforeAll(async () => {
   const { startNetwork } = loadNetworkModule();
   network = await startNetwork({
+    skipBacklog: true,
     owner: `e2e-ehr:${process.pid}`,
     portBase: PORT_BASE,
     stateDir: path.join(ROOT, '.carerelay', 'e2e-ehr'),

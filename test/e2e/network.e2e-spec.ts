@@ -100,6 +100,7 @@ const cbo = new Map<string, FhirApiClient>();
 beforeAll(async () => {
   const { startNetwork } = loadNetworkModule();
   network = await startNetwork({
+    skipBacklog: true,
     owner: `e2e:${process.pid}`,
     portBase: PORT_BASE,
     stateDir: path.join(ROOT, '.carerelay', 'e2e'),
