@@ -194,27 +194,6 @@ function generatorFor(hospitalId: string, seed: number): () => Resource {
   };
 }
 
-/**
- * The generator's fullUrls (`urn:uuid:patient`, ...) are not UUIDs, and a FHIR server resolves
- * only real `urn:uuid:<uuid>` references in a transaction (Medplum leaves the others as they are):
- * an EHR's own Bundle has real ones.
- */
-function withUuidFullUrls(bundle: Resource): Resource {
-  const urns = new Map<string, string>();
-  for (const entry of bundle.entry as Array<{ fullUrl?: string }>)
-    if (entry.fullUrl?.startsWith('urn:uuid:'))
-      urns.set(entry.fullUrl, `urn:uuid:${crypto.randomUUID()}`);
-  const rewrite = (value: unknown, key?: string): unknown => {
-    if (typeof value === 'string')
-      return key === 'reference' || key === 'fullUrl' ? (urns.get(value) ?? value) : value;
-    if (Array.isArray(value)) return value.map((v) => rewrite(v));
-    if (value && typeof value === 'object')
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rewrite(v, k)]));
-    return value;
-  };
-  return rewrite(bundle) as Resource;
-}
-
 const entryOf = (bundle: Resource, type: string): Resource =>
   (bundle.entry as Array<{ resource: Resource }>).find((e) => e.resource.resourceType === type)!
     .resource;
@@ -394,7 +373,7 @@ describe('closing the loop in the EHR itself', () => {
     // As the EHR keeps it: on its own server only (its own ids; no conditional creates needed).
     for (const entry of bundle.entry as Array<{ request: Record<string, unknown> }>)
       delete entry.request.ifNoneExist;
-    const placed = await ehr.transaction(withUuidFullUrls(bundle));
+    const placed = await ehr.transaction(bundle);
     const ehrTaskId = idFromLocation(placed, 'Task');
     const ehrPatientId = idFromLocation(placed, 'Patient');
     const ehrServiceRequestId = idFromLocation(placed, 'ServiceRequest');

@@ -165,6 +165,13 @@ export class ReferralGenerator {
     const language = this.languageFor(zip);
     const now = new Date();
 
+    // Real UUIDs: a FHIR server resolves urn:uuid: references only when they are UUIDs.
+    const urn = {
+      patient: `urn:uuid:${randomUUID()}`,
+      serviceRequest: `urn:uuid:${randomUUID()}`,
+      task: `urn:uuid:${randomUUID()}`,
+      consent: `urn:uuid:${randomUUID()}`,
+    };
     const patient = this.patient(key, hospitalId, zip, language);
     const serviceRequest: Resource = {
       resourceType: 'ServiceRequest',
@@ -183,7 +190,7 @@ export class ReferralGenerator {
         },
       ],
       code: { coding: [{ ...need.code }] },
-      subject: { reference: 'urn:uuid:patient' },
+      subject: { reference: urn.patient },
       authoredOn: now.toISOString(),
       requester: { reference: `Organization/${hospitalId}` },
       priority: rng.chance(0.15) ? 'urgent' : 'routine',
@@ -199,13 +206,13 @@ export class ReferralGenerator {
           { system: TASK_CODE_SYSTEM, code: 'fulfill', display: 'Fulfill the focal request' },
         ],
       },
-      focus: { reference: 'urn:uuid:service-request' },
-      for: { reference: 'urn:uuid:patient' },
+      focus: { reference: urn.serviceRequest },
+      for: { reference: urn.patient },
       authoredOn: now.toISOString(),
       requester: { reference: `Organization/${hospitalId}` },
       owner: { reference: `Organization/${this.options.platformOrganizationId}` },
     };
-    const consent = this.consent(key, hospitalId, now);
+    const consent = this.consent(key, hospitalId, now, urn.patient);
     const delayed = rng.chance(this.options.delayedConsentShare ?? 0);
 
     const entry = (fullUrl: string, resource: Resource, ifNoneExist: string) => ({
@@ -216,11 +223,11 @@ export class ReferralGenerator {
     const identifierQuery = `identifier=${REFERRAL_IDENTIFIER}|${key}`;
     const mrn = patient.identifier[0] as { system: string; value: string };
     const entries = [
-      entry('urn:uuid:patient', patient, `identifier=${mrn.system}|${mrn.value}`),
-      entry('urn:uuid:service-request', serviceRequest, identifierQuery),
-      entry('urn:uuid:task', task, identifierQuery),
+      entry(urn.patient, patient, `identifier=${mrn.system}|${mrn.value}`),
+      entry(urn.serviceRequest, serviceRequest, identifierQuery),
+      entry(urn.task, task, identifierQuery),
     ];
-    if (!delayed) entries.push(entry('urn:uuid:consent', consent, identifierQuery));
+    if (!delayed) entries.push(entry(urn.consent, consent, identifierQuery));
     return {
       key,
       hospitalId,
@@ -316,7 +323,7 @@ export class ReferralGenerator {
     };
   }
 
-  private consent(key: string, hospitalId: string, now: Date): Resource {
+  private consent(key: string, hospitalId: string, now: Date, patientUrn: string): Resource {
     return {
       resourceType: 'Consent',
       identifier: [{ system: REFERRAL_IDENTIFIER, value: key }],
@@ -341,7 +348,7 @@ export class ReferralGenerator {
           ],
         },
       ],
-      patient: { reference: 'urn:uuid:patient' },
+      patient: { reference: patientUrn },
       dateTime: now.toISOString(),
       // The custodian (R4): the hospital that keeps the signed form. No provision: the IG's
       // network-wide permit to share the patient's SDOH referral information.
