@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@carerelay/config';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { dropSchema } from '@carerelay/persistence';
-import { testEnv, uniqueName, waitFor } from '@carerelay/testing';
+import { TOPICS } from '@carerelay/contracts';
+import { startGroupAtLatest, testEnv, uniqueName, waitFor } from '@carerelay/testing';
 import { startFhirApi, type RunningFhirApi } from '../bootstrap';
 import { FhirApiConfig } from '../fhir-api.config';
 import { referralBundle } from '../../test/fhir-api.harness';
@@ -79,11 +80,14 @@ describe('Subscriptions Backport (real Kafka and PostgreSQL, fhir-kit-client)', 
       NODE_ENV: 'test',
     });
     const base = { url: '' };
+    // Only this run's changes: a new group would otherwise replay every earlier run's.
+    const groupId = uniqueName('fhir-api-subscriptions');
+    await startGroupAtLatest(groupId, [TOPICS.fhirChanges.name]);
     api = await startFhirApi(config, {
       imports: [
         SubscriptionsModule.register({
           baseUrl: () => base.url,
-          groupId: uniqueName('fhir-api-subscriptions'),
+          groupId,
           maxAttempts: 2,
           initialBackoffMs: 100,
           maxBackoffMs: 200,
