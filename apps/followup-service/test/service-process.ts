@@ -91,7 +91,8 @@ export async function startServiceProcess(
   const url = await new Promise<string>((resolve, reject) => {
     const timeout = setTimeout(() => reject(new Error(`no start within 60 s:\n${output}`)), 60_000);
     const check = () => {
-      const match = /followup-service listening on (http:\/\/\S+)/.exec(output);
+      // main.ts logs a JSON line: {"service":"followup-service",…,"url":"http://…","msg":"listening"}
+      const match = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(output);
       if (match) {
         clearTimeout(timeout);
         resolve(match[1].replace('[::1]', '127.0.0.1'));
