@@ -1,5 +1,6 @@
 // One jest config for every tier: *.spec.ts (unit, pure logic), *.int-spec.ts (real Kafka and
-// PostgreSQL), test/e2e/*.e2e-spec.ts (the network started as a user starts it).
+// PostgreSQL), test/e2e/*.e2e-spec.ts (the network started as a user starts it),
+// test/security/*.sec-spec.ts (attacks on started services).
 const { compilerOptions } = require('./tsconfig.json');
 
 const moduleNameMapper = {};
@@ -38,6 +39,10 @@ module.exports = {
       },
     ),
     tier('e2e', ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], {
+      globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
+    }),
+    // An attacker's requests against started services: every refusal proven, nothing written.
+    tier('security', ['<rootDir>/test/security/**/*.sec-spec.ts'], {
       globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
     }),
   ],
