@@ -10,6 +10,9 @@ import { DirectoryView } from './directory-view/directory-view';
 import { DirectoryViewHandler } from './directory-view/directory-view.handler';
 import { ReferralFhirGateway } from './fhir/referral-fhir.gateway';
 import { REFERRAL_MIGRATIONS } from './migrations';
+import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
+import { ReferralReconciler } from './reconciliation/referral-reconciler';
+import { REFERRAL_CONFIG } from './referral-config.token';
 import { REFERRAL_SCHEMA_TOKEN } from './referral-schema.token';
 import {
   REFERRAL_SCHEMA,
@@ -63,6 +66,7 @@ export class AppModule {
       controllers: [ReferralEventsHandler, DirectoryViewHandler],
       providers: [
         { provide: REFERRAL_SCHEMA_TOKEN, useValue: schema },
+        { provide: REFERRAL_CONFIG, useValue: config },
         {
           provide: REFERRAL_FHIR_GATEWAY,
           useFactory: () =>
@@ -78,6 +82,8 @@ export class AppModule {
         DirectoryView,
         ConsentView,
         ReferralWorkflowService,
+        ReconciliationRepository,
+        ReferralReconciler,
       ],
     };
   }

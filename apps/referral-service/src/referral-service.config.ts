@@ -32,6 +32,24 @@ export class ReferralServiceConfig extends ServiceConfig {
   @Max(10)
   ROUTING_MAX_ATTEMPTS = 3;
 
+  /** How often the reconciliation compares open referrals with their Tasks. */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  RECONCILE_INTERVAL_MS = 30_000;
+
+  /** A referral untouched this long whose Tasks disagree with it is repaired, not awaited. */
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  RECONCILE_GRACE_MS = 120_000;
+
+  /** Referrals compared per round (one FHIR read each for those with a CBO Task). */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RECONCILE_BATCH = 50;
+
   @IsIn(['on-hold', 'failed'])
   ROUTING_WHEN_EXHAUSTED: 'on-hold' | 'failed' = 'on-hold';
 }

@@ -12,7 +12,10 @@ import {
 } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
 import type { Location, Organization, Service } from '@carerelay/directory';
-import { FhirApiClient, Resource } from '@carerelay/fhir-client';
+import { FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
+import { Client as PgClient } from 'pg';
+import { DataSource } from 'typeorm';
+import type { EventContext } from '@carerelay/messaging';
 import { dropSchema } from '@carerelay/persistence';
 import {
   CollectedMessage,
@@ -26,7 +29,25 @@ import {
 import { startFhirApi, type RunningFhirApi } from '../../fhir-api/src/bootstrap';
 import { FhirApiConfig } from '../../fhir-api/src/fhir-api.config';
 import { startReferralService } from '../src/bootstrap';
+import { CBO_TASK_IDENTIFIER } from '../src/fhir/referral-fhir.gateway';
+import { ReferralReconciler } from '../src/reconciliation/referral-reconciler';
+import { ReferralEventsHandler } from '../src/referrals/referral-events.handler';
 import { ReferralServiceConfig } from '../src/referral-service.config';
+
+/** The platform's client, with a hook in front of each update: a test holds or fails a step there. */
+class HookedFhirClient extends FhirApiClient {
+  beforeUpdate?: (resourceType: string, id: string) => Promise<void>;
+
+  override async updateWithIfMatch<T extends Resource>(
+    resourceType: string,
+    id: string,
+    change: (current: T) => T | undefined,
+    maxAttempts?: number,
+  ): Promise<T> {
+    await this.beforeUpdate?.(resourceType, id);
+    return super.updateWithIfMatch(resourceType, id, change, maxAttempts);
+  }
+}
 
 /**
  * The referral workflow against the real FHIR API, Kafka and PostgreSQL. Directory and consent
@@ -48,6 +69,10 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
   let fhirApi: RunningFhirApi;
   let referralService: INestApplication;
   let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
+  let changes: { messages: CollectedMessage[]; stop: () => Promise<void> };
+  let platformClient: HookedFhirClient;
+  let groupId: string;
+  let db: PgClient;
   const client = (actor: string) =>
     new FhirApiClient(fhirApi.baseUrl, undefined, { customHeaders: { 'X-Dev-Actor': actor } });
   let ehr: FhirApiClient;
@@ -107,7 +132,10 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       }),
     );
     ehr = client(`ehr:${hospital}`);
-    const groupId = uniqueName('referral-service-wf');
+    groupId = uniqueName('referral-service-wf');
+    platformClient = new HookedFhirClient(fhirApi.baseUrl, undefined, {
+      customHeaders: { 'X-Dev-Actor': `platform:${platform}` },
+    });
     await startGroupAtLatest(groupId, [
       TOPICS.fhirChanges.name,
       TOPICS.consentEvents.name,
@@ -126,9 +154,12 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
         ROUTING_MAX_ATTEMPTS: '3',
         ROUTING_WHEN_EXHAUSTED: 'on-hold',
       }),
-      { schema: referralSchema, groupId, port: 0, fhirClient: client(`platform:${platform}`) },
+      { schema: referralSchema, groupId, port: 0, fhirClient: platformClient },
     );
     events = await collectTopics([TOPICS.referralEvents.name]);
+    changes = await collectTopics([TOPICS.fhirChanges.name]);
+    db = new PgClient({ connectionString: DATABASE_URL });
+    await db.connect();
     for (const [organizationId, name] of [
       [spanishPantry, 'Despensa Comunitaria'],
       [englishPantry, 'Community Pantry'],
@@ -166,6 +197,8 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
   });
 
   afterAll(async () => {
+    await db?.end();
+    await changes?.stop();
     await events?.stop();
     await referralService?.close();
     await fhirApi?.close();
@@ -284,6 +317,29 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       securityLabels: [],
     } satisfies ConsentEventV1);
     return consentId;
+  };
+
+  /** Has referral-service taken this event in, or is one of its transactions waiting for a lock? */
+  const takenInOrWaiting = async (eventId: string): Promise<boolean> => {
+    const applied = await db.query(
+      `SELECT 1 FROM "${referralSchema}".inbox WHERE consumer = $1 AND event_id = $2`,
+      [groupId, eventId],
+    );
+    if (applied.rowCount) return true;
+    const waiting = await db.query(
+      `SELECT 1 FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+    );
+    return (waiting.rowCount ?? 0) > 0;
+  };
+
+  /** The reconciliation's repairs of this kind so far, as the service's /metrics tells them. */
+  const repairsCounted = async (kind: string): Promise<number> => {
+    const text = await (await fetch(`${await referralService.getUrl()}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`carerelay_referral_repairs_total{kind="${kind}"}`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
   };
 
   async function cboTaskOf(referralId: string, organizationId: string): Promise<Resource> {
@@ -501,5 +557,185 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     });
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(statesOf(taskId).filter((s) => s === 'routed')).toHaveLength(2);
+  });
+
+  describe('a CBO that moves its Task before the routing that made it has committed', () => {
+    /** What the CBO writes as the outcome: a Procedure in Task.output. */
+    const outcomeOf = (procedureId: string) => [
+      {
+        type: {
+          coding: [
+            {
+              system:
+                'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+              code: 'resulting-activity',
+            },
+          ],
+        },
+        valueReference: { reference: `Procedure/${procedureId}` },
+      },
+    ];
+
+    /**
+     * Routes a waiting referral as its consent event would, stopping at the step where a dying
+     * FHIR API failed it in the kill -9 run: the CBO Task is created, the source Task not yet
+     * updated, the referral row not yet committed. There the routing either waits (its
+     * transaction open) or fails (and rolls back); meanwhile the CBO accepts and completes the
+     * Task and referral-service's consumer takes the changes in. Then the routing commits, or is
+     * retried. Either way the source Task must end completed with the CBO's outcome.
+     */
+    async function completeWhileRoutingIsStopped(routing: 'waits' | 'fails') {
+      const { taskId, patientId, serviceRequestId } = await sendReferral('en');
+      await waitForState(taskId, 'awaiting-consent');
+      const dataSource = referralService.get(DataSource);
+      const handler = referralService.get(ReferralEventsHandler);
+      const consent = newCloudEvent({
+        source: '/carerelay/test',
+        type: EventTypes.consentGranted.type,
+        data: {
+          consentId: uniqueName('consent'),
+          patientId,
+          organizationId: null,
+          occurredAt: new Date().toISOString(),
+          securityLabels: [],
+        } satisfies ConsentEventV1,
+      });
+      const routeOnce = () =>
+        dataSource.transaction((manager) =>
+          handler.onConsentGranted(consent, { manager } as EventContext),
+        );
+      let reach!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (reach = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let stopped = false;
+      platformClient.beforeUpdate = async (type, id) => {
+        if (type !== 'Task' || id !== taskId || stopped) return;
+        stopped = true;
+        reach();
+        if (routing === 'fails')
+          throw new FhirRequestError(0, undefined, `update Task/${id}: fetch failed`);
+        await released;
+      };
+      try {
+        const firstRouting = routeOnce();
+        firstRouting.catch(() => undefined);
+        await reached;
+        const found = await client(`platform:${platform}`).search('Task', {
+          identifier: `${CBO_TASK_IDENTIFIER}|${taskId}-1`,
+        });
+        const cboTask = found.entry?.[0]?.resource as Resource;
+        expect(cboTask).toBeDefined();
+        const cbo = (cboTask.owner.reference as string).split('/')[1];
+        await cboMoves(cbo, cboTask.id!, (t) => ({ ...t, status: 'accepted' }));
+        const procedure = await client(`cbo:${cbo}`).create<Resource>({
+          resourceType: 'Procedure',
+          status: 'completed',
+          basedOn: [{ reference: cboTask.focus.reference }],
+          code: { coding: [{ system: 'http://snomed.info/sct', code: '467771000124109' }] },
+          subject: { reference: `Patient/${patientId}` },
+          performedDateTime: new Date().toISOString(),
+        });
+        const output = outcomeOf(procedure.id!);
+        const completed = await client(`cbo:${cbo}`).updateWithIfMatch(
+          'Task',
+          cboTask.id!,
+          (t) => ({ ...t, status: 'completed', output }),
+        );
+        const completion = await waitFor(
+          () =>
+            changes.messages.find(
+              (m) =>
+                m.key === `Task/${cboTask.id}` &&
+                JSON.parse(m.value!).versionId === completed.meta?.versionId,
+            ),
+          { what: 'the CBO Task completion on fhir.changes' },
+        );
+        await waitFor(() => takenInOrWaiting(completion.headers.ce_id), {
+          what: 'referral-service to see the completion',
+        });
+        if (routing === 'fails') {
+          await expect(firstRouting).rejects.toThrow(/fetch failed/);
+          await routeOnce();
+        } else {
+          release();
+          await firstRouting;
+        }
+
+        const closed = await waitFor(
+          async () => {
+            const source = await ehr.read('Task', taskId);
+            return source.status === 'completed' ? source : undefined;
+          },
+          { what: 'the source Task completed', timeoutMs: 30_000 },
+        );
+        expect(closed.output).toEqual(output);
+        // Announced once every write of the step committed, the ServiceRequest's too.
+        await waitForState(taskId, 'completed');
+        expect((await ehr.read('ServiceRequest', serviceRequestId)).status).toBe('completed');
+        expect(statesOf(taskId).filter((s) => s === 'routed')).toHaveLength(1);
+      } finally {
+        release();
+        platformClient.beforeUpdate = undefined;
+      }
+    }
+
+    it('mirrors the completion once the routing commits (the change waited for it)', () =>
+      completeWhileRoutingIsStopped('waits'));
+
+    it('mirrors the completion when the routing failed and its retry finds the Task moved on', () =>
+      completeWhileRoutingIsStopped('fails'));
+  });
+
+  it('repairs, once and counted, a referral whose CBO Task moved on without it', async () => {
+    const { taskId, patientId } = await sendReferral('en');
+    await grantConsent(patientId);
+    const routed = await waitForState(taskId, 'routed');
+    const cbo = routed.targetOrganizationId as string;
+    const cboTaskId = routed.cboTaskId as string;
+    // The referral loses sight of its CBO Task, so that the CBO's acceptance and completion find
+    // nothing to move (the loss the reconciliation is the net for)...
+    await db.query(`UPDATE "${referralSchema}".referral SET cbo_task_id = NULL WHERE id = $1`, [
+      taskId,
+    ]);
+    await cboMoves(cbo, cboTaskId, (t) => ({ ...t, status: 'accepted' }));
+    const completed = await client(`cbo:${cbo}`).updateWithIfMatch('Task', cboTaskId, (t) => ({
+      ...t,
+      status: 'completed',
+    }));
+    const completion = await waitFor(
+      () =>
+        changes.messages.find(
+          (m) =>
+            m.key === `Task/${cboTaskId}` &&
+            JSON.parse(m.value!).versionId === completed.meta?.versionId,
+        ),
+      { what: 'the CBO Task completion on fhir.changes' },
+    );
+    await waitFor(() => takenInOrWaiting(completion.headers.ce_id), {
+      what: 'referral-service to pass over the completion',
+    });
+    // ...then finds it again, the referral untouched for an hour.
+    await db.query(
+      `UPDATE "${referralSchema}".referral SET cbo_task_id = $2, updated_at = now() - interval '1 hour'
+        WHERE id = $1`,
+      [taskId, cboTaskId],
+    );
+    expect((await ehr.read('Task', taskId)).status).toBe('accepted');
+
+    const reconciler = referralService.get(ReferralReconciler);
+    const before = await repairsCounted('cbo-task');
+    const first = await reconciler.reconcileDue(60_000);
+    expect(first.filter((r) => r.referralId === taskId)).toEqual([
+      { referralId: taskId, kind: 'cbo-task', from: 'routed', to: 'completed' },
+    ]);
+    expect(await repairsCounted('cbo-task')).toBe(
+      before + first.filter((r) => r.kind === 'cbo-task').length,
+    );
+    expect((await ehr.read('Task', taskId)).status).toBe('completed');
+    await waitForState(taskId, 'completed');
+
+    const again = await reconciler.reconcileDue(0);
+    expect(again.filter((r) => r.referralId === taskId)).toEqual([]);
   });
 });

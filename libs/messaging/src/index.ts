@@ -10,3 +10,4 @@ export * from './kafka-events.server';
 export * from './messaging.module';
 export * from './connect-event-consumer';
 export * from './messaging.metrics';
+export * from './polling-loop';

@@ -12,6 +12,26 @@ export interface SourceContext {
   patient?: Resource;
 }
 
+export interface CreatedCboTask {
+  taskId: string;
+  serviceRequestId: string;
+  /** The Task was there before this call: the CBO may already have moved it. */
+  alreadyExisted: boolean;
+}
+
+/**
+ * The source Task a platform-made CBO Task belongs to, or undefined for any other Task. Only the
+ * platform's own sub-Tasks (its identifier) count: a client may put anything in partOf.
+ */
+export function sourceTaskIdOfCboTask(task: {
+  identifier?: Array<{ system?: string }>;
+  partOf?: Array<{ reference?: string }>;
+}): string | undefined {
+  if (!(task.identifier ?? []).some((i) => i.system === CBO_TASK_IDENTIFIER)) return undefined;
+  const match = task.partOf?.[0]?.reference?.match(/^(?:.*\/)?Task\/([^/]+)$/);
+  return match?.[1];
+}
+
 export interface SourceTaskUpdate {
   status: string;
   statusReason?: string;
@@ -63,7 +83,7 @@ export class ReferralFhirGateway {
     attempt: number;
     organizationId: string;
     source: SourceContext;
-  }): Promise<{ taskId: string; serviceRequestId: string }> {
+  }): Promise<CreatedCboTask> {
     const { referralId, attempt, organizationId, source } = input;
     const key = `${referralId}-${attempt}`;
     const now = new Date().toISOString();
@@ -129,11 +149,13 @@ export class ReferralFhirGateway {
     };
     const response: Bundle = await this.fhir.transaction(bundle);
     const [srEntry, taskEntry] = (response.entry ?? []) as Array<{
-      response?: { location?: string };
+      response?: { location?: string; status?: string };
     }>;
     return {
       serviceRequestId: idFromLocation(srEntry?.response?.location, 'ServiceRequest'),
       taskId: idFromLocation(taskEntry?.response?.location, 'Task'),
+      // A conditional create that matched answers 200: an earlier, rolled-back attempt made it.
+      alreadyExisted: !String(taskEntry?.response?.status ?? '').startsWith('201'),
     };
   }
 

@@ -16,7 +16,11 @@ import {
   coversOrganization,
 } from '../consent-view/consent-view';
 import { DirectoryView } from '../directory-view/directory-view';
-import { ReferralFhirGateway, SourceContext } from '../fhir/referral-fhir.gateway';
+import {
+  ReferralFhirGateway,
+  SourceContext,
+  sourceTaskIdOfCboTask,
+} from '../fhir/referral-fhir.gateway';
 import { Referral } from './referral.entity';
 import { NewReferral } from './referral-intake.rules';
 import {
@@ -34,6 +38,27 @@ import {
   onSourceCancelled,
   rejectionCause,
 } from './referral-workflow.rules';
+
+export interface ChangedTask {
+  id: string;
+  status?: string;
+  statusReason?: { text?: string };
+  identifier?: Array<{ system?: string }>;
+  partOf?: Array<{ reference?: string }>;
+}
+
+/** What the reconciliation found out of step, and where the referral stands after the repair. */
+export interface Repair {
+  kind: 'cbo-task' | 'consent';
+  from: ReferralState;
+  to: ReferralState;
+}
+
+const factsOf = (task: ChangedTask): CboTaskFacts => ({
+  taskId: task.id,
+  status: task.status ?? '',
+  statusReason: task.statusReason?.text,
+});
 
 export const REFERRAL_FHIR_GATEWAY = Symbol('REFERRAL_FHIR_GATEWAY');
 export const ROUTING_POLICY = Symbol('ROUTING_POLICY');
@@ -65,6 +90,9 @@ export class ReferralWorkflowService {
 
   async intake(manager: EntityManager, intake: NewReferral, traceparent?: string): Promise<void> {
     const schema = manager.getRepository(Referral).metadata.schema;
+    // Held until commit: a change of the CBO Task this intake creates waits for the referral row
+    // instead of finding none (the row is invisible to others until then).
+    await this.lockReferralId(manager, intake.taskId);
     const known = await manager.query(`SELECT 1 FROM "${schema}".referral WHERE id = $1`, [
       intake.taskId,
     ]);
@@ -136,27 +164,24 @@ export class ReferralWorkflowService {
 
   async taskChanged(
     manager: EntityManager,
-    task: { id: string; status?: string; statusReason?: { text?: string } },
+    task: ChangedTask,
     traceparent?: string,
-  ) {
+  ): Promise<void> {
+    const sourceId = sourceTaskIdOfCboTask(task);
+    if (sourceId) {
+      // By the source id, not by cbo_task_id: a referral whose routing to this Task has not
+      // committed yet is locked (or, while taken in, advisory-locked) by the routing transaction,
+      // so this waits for it and then sees the Task id; a lookup by cbo_task_id would find
+      // nothing and drop the change for good.
+      await this.lockReferralId(manager, sourceId);
+      const referral = await this.lock(manager, sourceId);
+      if (referral?.cboTaskId === task.id)
+        await this.cboTaskChanged(manager, referral, factsOf(task), traceparent);
+      return;
+    }
     const cboReferral = await this.lockBy(manager, 'cbo_task_id', task.id);
     if (cboReferral) {
-      const facts: CboTaskFacts = {
-        taskId: task.id,
-        status: task.status ?? '',
-        statusReason: task.statusReason?.text,
-      };
-      const outcome = onCboTaskChanged(snapshotOf(cboReferral), facts);
-      if (outcome === 'reroute') {
-        await this.route(
-          manager,
-          cboReferral,
-          rejectionCause(snapshotOf(cboReferral), facts),
-          traceparent,
-        );
-      } else {
-        await this.apply(manager, cboReferral, outcome, traceparent);
-      }
+      await this.cboTaskChanged(manager, cboReferral, factsOf(task), traceparent);
       return;
     }
     if (task.status === 'cancelled') {
@@ -169,6 +194,53 @@ export class ReferralWorkflowService {
           traceparent,
         );
     }
+  }
+
+  /** Mirrors the CBO Task of a locked referral, or re-routes it after a rejection. */
+  async cboTaskChanged(
+    manager: EntityManager,
+    referral: Referral,
+    facts: CboTaskFacts,
+    traceparent?: string,
+  ): Promise<boolean> {
+    const outcome = onCboTaskChanged(snapshotOf(referral), facts);
+    if (outcome === 'reroute') {
+      await this.route(manager, referral, rejectionCause(snapshotOf(referral), facts), traceparent);
+      return true;
+    }
+    if (outcome.events.length === 0 && outcome.commands.length === 0) return false;
+    await this.apply(manager, referral, outcome, traceparent);
+    return true;
+  }
+
+  /**
+   * Compares one referral with what its CBO Task and the patient's consents say now, and moves it
+   * through the normal workflow where it lags behind; returns the repair made, if any.
+   */
+  async reconcile(manager: EntityManager, referralId: string): Promise<Repair | undefined> {
+    await this.lockReferralId(manager, referralId);
+    const referral = await this.lock(manager, referralId);
+    if (!referral || !isOpen(referral.state)) return undefined;
+    const from = referral.state;
+    if (referral.state === 'awaiting-consent') {
+      await this.gateOnConsent(manager, referral);
+      return referral.state === from ? undefined : { kind: 'consent', from, to: referral.state };
+    }
+    if (!referral.cboTaskId) return undefined;
+    let task: Omit<ChangedTask, 'id'> & { resourceType?: string };
+    try {
+      task = await this.fhir.readTask(referral.cboTaskId);
+    } catch (error) {
+      if (error instanceof FhirRequestError && (error.status === 404 || error.status === 410))
+        return undefined;
+      throw error;
+    }
+    const moved = await this.cboTaskChanged(
+      manager,
+      referral,
+      factsOf({ ...task, id: referral.cboTaskId }),
+    );
+    return moved ? { kind: 'cbo-task', from, to: referral.state } : undefined;
   }
 
   async acceptanceBreached(
@@ -247,6 +319,7 @@ export class ReferralWorkflowService {
   ) {
     if (decision.events.length === 0 && decision.commands.length === 0) return;
     Object.assign(referral, decision.patch);
+    let foundCboTask = false;
     for (const command of decision.commands) {
       switch (command.kind) {
         case 'create-cbo-task': {
@@ -260,6 +333,7 @@ export class ReferralWorkflowService {
           referral.cboTaskId = created.taskId;
           referral.cboServiceRequestId = created.serviceRequestId;
           referral.targetServiceId = command.serviceId;
+          foundCboTask = created.alreadyExisted;
           break;
         }
         case 'cancel-cbo-task':
@@ -288,6 +362,17 @@ export class ReferralWorkflowService {
     referral.reason = decision.events.at(-1)?.reason ?? referral.reason;
     await manager.getRepository(Referral).save(referral);
     await this.emit(manager, referral, decision.events, traceparent);
+    if (foundCboTask && referral.cboTaskId) {
+      // An earlier attempt of this routing made the Task and rolled back; the CBO may have acted
+      // on it meanwhile, and those changes found no referral to move. Catch up with it now.
+      const task = await this.fhir.readTask(referral.cboTaskId);
+      await this.cboTaskChanged(
+        manager,
+        referral,
+        factsOf({ ...task, id: referral.cboTaskId }),
+        traceparent,
+      );
+    }
   }
 
   private async emit(
@@ -325,6 +410,14 @@ export class ReferralWorkflowService {
       patient: source.patient as DeriveNeedInput['patient'],
     });
     return { ...derived.need, notes: derived.notes };
+  }
+
+  /** Serializes the transactions that create a referral with those that look for it. */
+  private async lockReferralId(manager: EntityManager, referralId: string): Promise<void> {
+    const schema = manager.getRepository(Referral).metadata.schema;
+    await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `${schema}:referral:${referralId}`,
+    ]);
   }
 
   private lock(manager: EntityManager, id: string): Promise<Referral | null> {

@@ -1,0 +1,49 @@
+import { PollingLoop } from './polling-loop';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PollingLoop', () => {
+  it('ticks repeatedly, never two at once, and keeps going after a failing tick', async () => {
+    let active = 0;
+    let maxActive = 0;
+    let ticks = 0;
+    const errors: string[] = [];
+    const loop = new PollingLoop({
+      intervalMs: 5,
+      tick: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        ticks++;
+        await sleep(10);
+        active--;
+        if (ticks === 2) throw new Error('tick two failed');
+      },
+      onError: (error) => errors.push(error.message),
+    });
+    loop.start();
+    while (ticks < 4) await sleep(5);
+    await loop.stop();
+    expect(maxActive).toBe(1);
+    expect(errors).toEqual(['tick two failed']);
+  });
+
+  it('waits for the running tick on stop and ticks no more afterwards', async () => {
+    let finished = 0;
+    let started = 0;
+    const loop = new PollingLoop({
+      intervalMs: 1,
+      tick: async () => {
+        started++;
+        await sleep(30);
+        finished++;
+      },
+      onError: () => undefined,
+    });
+    loop.start();
+    while (started === 0) await sleep(1);
+    await loop.stop();
+    expect(finished).toBe(started);
+    await sleep(20);
+    expect(started).toBe(finished);
+  });
+});
