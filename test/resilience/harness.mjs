@@ -173,6 +173,100 @@ export async function dlqCounts(brokers) {
   }
 }
 
+/**
+ * Every message on every topic (dead-letter twins included) whose key is one of `keys`, in topic
+ * and offset order, each with the consumer groups that have committed past it — for telling the
+ * story of a referral that did not end as planned.
+ */
+export async function messagesByKey(brokers, keys) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const kafka = new Kafka({
+    clientId: 'carerelay-harness-story',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const wanted = new Set(keys);
+  const found = [];
+  try {
+    const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+    const high = new Map();
+    for (const topic of topics)
+      for (const o of await admin.fetchTopicOffsets(topic))
+        if (Number(o.high) > Number(o.low)) high.set(`${topic}/${o.partition}`, Number(o.high));
+    const groups = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((g) => !g.startsWith('carerelay-harness'));
+    const committed = new Map();
+    for (const groupId of groups) {
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
+        for (const { partition, offset } of partitions)
+          if (Number(offset) >= 0)
+            committed.set(`${groupId} ${topic}/${partition}`, Number(offset));
+      }
+    }
+    if (high.size > 0) {
+      const consumer = kafka.consumer({ groupId: `carerelay-harness-story-${process.pid}` });
+      await consumer.connect();
+      await consumer.subscribe({
+        topics: [...new Set([...high.keys()].map((k) => k.split('/')[0]))],
+        fromBeginning: true,
+      });
+      const remaining = new Set(high.keys());
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, 60_000);
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ topic, partition, message }) => {
+              const key = message.key?.toString();
+              if (key && wanted.has(key)) {
+                const headers = Object.fromEntries(
+                  Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]),
+                );
+                const offset = Number(message.offset);
+                found.push({
+                  topic,
+                  partition,
+                  offset,
+                  key,
+                  headers,
+                  value: message.value?.toString(),
+                  consumedBy: groups.filter(
+                    (g) => (committed.get(`${g} ${topic}/${partition}`) ?? -1) > offset,
+                  ),
+                  pendingFor: groups.filter((g) => {
+                    const c = committed.get(`${g} ${topic}/${partition}`);
+                    return c !== undefined && c <= offset;
+                  }),
+                });
+              }
+              if (Number(message.offset) + 1 >= high.get(`${topic}/${partition}`)) {
+                remaining.delete(`${topic}/${partition}`);
+                if (remaining.size === 0) {
+                  clearTimeout(timer);
+                  resolve();
+                }
+              }
+            },
+          })
+          .catch(reject);
+      });
+      await consumer.disconnect().catch(() => undefined);
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  return found.sort((a, b) =>
+    a.topic === b.topic
+      ? a.partition - b.partition || a.offset - b.offset
+      : a.topic < b.topic
+        ? -1
+        : 1,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // A fresh database
 

@@ -22,6 +22,7 @@
 // 1..k without gaps) and their statuses, one filler-order ServiceRequest per attempt. Also counted:
 // messages on every dead-letter topic. Exit code 1 on any mismatch, duplicate, unsettled
 // referral or dead-lettered message.
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -30,6 +31,7 @@ import {
   dlqCounts,
   loadDist,
   machine,
+  messagesByKey,
   printTable,
   prng,
   secs,
@@ -439,6 +441,62 @@ async function run(network, kafka) {
     };
   }
 
+  /**
+   * Everything that happened to one referral: each version of its source Task and CBO Tasks (who
+   * wrote what, when), and every event keyed by it, its Tasks, ServiceRequests or patient on every
+   * topic, with the consumer groups that committed past it and those that have not.
+   */
+  async function tellStory(ref) {
+    console.log(`\n  story of #${ref.index} Task/${ref.taskId} (plan ${ref.plan})`);
+    try {
+      const source = await coordinator.read('Task', ref.taskId);
+      const tasks = [source, ...(await cboTasksOf(ref.taskId))];
+      const raw = await coordinator.raw();
+      for (const task of tasks) {
+        const history = await raw.history({ resourceType: 'Task', id: task.id });
+        const versions = (history.entry ?? [])
+          .map((e) => e.resource)
+          .filter(Boolean)
+          .reverse();
+        console.log(
+          `    Task/${task.id} (${task.id === ref.taskId ? 'source' : `CBO ${task.owner?.reference}`})`,
+        );
+        for (const v of versions)
+          console.log(
+            `      v${v.meta?.versionId} ${v.meta?.lastUpdated} ${v.status}${v.businessStatus?.text ? ` (${v.businessStatus.text})` : ''}${v.statusReason?.text ? ` — ${v.statusReason.text}` : ''}`,
+          );
+      }
+      const refs = (r) => (r?.reference ? [r.reference] : []);
+      const keys = [
+        ref.taskId,
+        ...tasks.map((t) => `Task/${t.id}`),
+        ...tasks.flatMap((t) => refs(t.focus)),
+        ...refs(source.for).map((p) => p.replace(/^Patient\//, '')),
+        ...refs(source.for),
+      ];
+      for (const m of await messagesByKey(kafka.brokers, keys)) {
+        let what = '';
+        try {
+          const data = JSON.parse(m.value ?? '{}');
+          what =
+            data.state ??
+            (data.versionId
+              ? `v${data.versionId} ${data.action} ${data.resource?.status ?? ''}`
+              : '');
+        } catch {
+          what = '(not JSON)';
+        }
+        console.log(
+          `      ${m.topic}[${m.partition}]@${m.offset} ${m.headers.ce_time ?? ''} ${m.headers.ce_type ?? ''} ${m.key} ${what}` +
+            `${m.headers.dlq_error ? ` DLQ(${m.headers.dlq_consumer}: ${m.headers.dlq_error.slice(0, 120)})` : ''}` +
+            ` | consumed by ${m.consumedBy.join(', ') || 'none'}${m.pendingFor.length ? ` | not yet by ${m.pendingFor.join(', ')}` : ''}`,
+        );
+      }
+    } catch (error) {
+      console.log(`    (story incomplete: ${error.message})`);
+    }
+  }
+
   /** Why a referral's final state is not what its plan says (undefined when it is). */
   function planMismatch(ref) {
     const f = ref.final;
@@ -528,6 +586,10 @@ async function run(network, kafka) {
       printTable(label, rows);
       for (const [r, why] of mismatches.slice(0, 20))
         console.log(`  !! #${r.index} Task/${r.taskId}: ${why} (${r.final?.statusReason ?? ''})`);
+      const troubled = [
+        ...new Set([...mismatches.map(([r]) => r), ...list.filter((r) => !r.settledAt)]),
+      ].filter((r) => r.taskId);
+      for (const r of troubled.slice(0, 5)) await tellStory(r);
       if (mismatches.length)
         failures.push(`${label}: ${mismatches.length} referrals not as planned`);
       if (unsettled) failures.push(`${label}: ${unsettled} referrals unsettled`);
@@ -553,6 +615,19 @@ async function run(network, kafka) {
       ['total', String(dlqTotal)],
     ]);
     if (dlqTotal) failures.push(`${dlqTotal} dead-lettered messages`);
+    // The reconciliation's repairs, from referral-service's log (its metric restarts with it).
+    let repairs = 'no log';
+    try {
+      const lines = fs
+        .readFileSync(path.join(network.stateDir, 'logs', 'referral-service.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(' repaired ('));
+      repairs = String(lines.length);
+      for (const line of lines.slice(0, 10)) console.log(`  repair: ${line.slice(0, 300)}`);
+    } catch {
+      // no log file: the figure says so
+    }
+    printTable('reconciliation', [['repairs made', repairs]]);
     const m = machine();
     printTable('run', [
       [
