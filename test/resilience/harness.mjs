@@ -111,42 +111,108 @@ export async function startPrivateKafka({ dir, port, log }) {
   );
   const formatted = await new Promise((resolve) => format.once('exit', resolve));
   if (formatted !== 0) throw new Error(`kafka-storage format exited with ${formatted}`);
-  const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
-  const child = spawn(
-    'java',
-    [
-      '-Xms128m',
-      '-Xmx512m',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true',
-      log4j,
-      '-cp',
-      libs,
-      'kafka.Kafka',
-      properties,
-    ],
-    { cwd: dir, stdio: ['ignore', out, out] },
+  const launch = () => {
+    const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
+    const child = spawn(
+      'java',
+      [
+        '-Xms128m',
+        '-Xmx512m',
+        '-XX:+UseG1GC',
+        '-XX:MaxGCPauseMillis=20',
+        '-Djava.awt.headless=true',
+        log4j,
+        '-cp',
+        libs,
+        'kafka.Kafka',
+        properties,
+      ],
+      { cwd: dir, stdio: ['ignore', out, out] },
+    );
+    fs.closeSync(out);
+    return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+  };
+  const answered = async (child) => {
+    const started = Date.now();
+    for (let i = 0; i < 120; i++) {
+      if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
+      if (await kafkaAnswers(brokers)) return Date.now() - started;
+      await sleep(500);
+    }
+    throw new Error(`private Kafka did not answer within 60 s (${dir}/kafka.log)`);
+  };
+  let current = launch();
+  log(
+    `private Kafka at ${brokers} (pid ${current.child.pid}) answered in ${secs(await answered(current.child))}`,
   );
-  fs.closeSync(out);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const started = Date.now();
-  for (let i = 0; i < 120; i++) {
-    if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
-    if (await kafkaAnswers(brokers)) break;
-    if (i === 119) throw new Error(`private Kafka did not answer within 60 s (${dir}/kafka.log)`);
-    await sleep(500);
-  }
-  log(`private Kafka at ${brokers} (pid ${child.pid}) answered in ${secs(Date.now() - started)}`);
   return {
     brokers,
-    pid: child.pid,
+    get pid() {
+      return current.child.pid;
+    },
+    /** kill -9 of the broker: what a crashed machine or an OOM kill does to it. */
+    async kill() {
+      if (current.child.exitCode !== null || current.child.signalCode !== null) return;
+      current.child.kill('SIGKILL');
+      await current.exited;
+    },
+    /** Starts it again on the same data: log recovery, then the same topics and offsets. */
+    async restart() {
+      current = launch();
+      return answered(current.child);
+    },
     async stop() {
+      const { child, exited } = current;
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * The machine's PostgreSQL server, stopped as a crash would (immediate mode: no checkpoint, every
+ * session cut) and started again: the services must reconnect and lose nothing committed.
+ */
+export function postgresCluster() {
+  const run = (args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (d) => (output += d));
+      child.stderr.on('data', (d) => (output += d));
+      child.once('error', reject);
+      child.once('exit', (code) =>
+        code === 0 ? resolve(output) : reject(new Error(`${args.join(' ')}: ${output.trim()}`)),
+      );
+    });
+  const cluster = async () => {
+    const listed = await run(['pg_lsclusters', '--no-header']);
+    const line = listed
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((cols) => cols[2] === String(process.env.PGPORT || 5432));
+    if (!line) throw new Error('no local PostgreSQL cluster on the port the network uses');
+    return [line[0], line[1]];
+  };
+  return {
+    async crash() {
+      const [version, name] = await cluster();
+      await run([
+        'pg_ctlcluster',
+        '--skip-systemctl-redirect',
+        version,
+        name,
+        'stop',
+        '-m',
+        'immediate',
+      ]);
+    },
+    async start() {
+      const [version, name] = await cluster();
+      await run(['pg_ctlcluster', '--skip-systemctl-redirect', version, name, 'start']);
     },
   };
 }

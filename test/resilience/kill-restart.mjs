@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Resilience: kill -9 of each service during a run of N referrals (issue 4).
+// Resilience: kill -9 of each service during a run of N referrals; with --kills kafka,postgres
+// also of the Kafka broker (kill -9, then restarted on its data) and of PostgreSQL (stopped in
+// immediate mode, as a crash would, then started).
 //
 //   npm run test:resilience [-- --count 500 --rate 4 --control --kills fhir-api,referral-service]
 //
@@ -32,6 +34,7 @@ import {
   loadDist,
   machine,
   messagesByKey,
+  postgresCluster,
   printTable,
   prng,
   secs,
@@ -77,7 +80,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(
     'usage: npm run test:resilience [-- --count 500 --rate 4 --concurrency 8 --seed 4242\n' +
-      '  --kills fhir-api,referral-service,... | --no-kills  --kill-after <s> --down-ms 3000 --gap-ms 4000\n' +
+      '  --kills fhir-api,referral-service,...,kafka,postgres | --no-kills  --kill-after <s> --down-ms 3000 --gap-ms 4000\n' +
       '  --control (first the same referrals without kills, compared one by one)\n' +
       '  --settle-timeout <s> --port-base 27080 --kafka-port 27192 --build]',
   );
@@ -157,6 +160,20 @@ async function main() {
 }
 
 async function run(network, kafka) {
+  // Faults of the infrastructure under the services, by the names --kills accepts.
+  const postgres = postgresCluster();
+  const INFRASTRUCTURE_FAULTS = {
+    kafka: {
+      what: 'kill -9 of the Kafka broker',
+      inject: () => kafka.kill(),
+      recover: () => kafka.restart(),
+    },
+    postgres: {
+      what: 'PostgreSQL stopped in immediate mode (every session cut, no checkpoint)',
+      inject: () => postgres.crash(),
+      recover: () => postgres.start(),
+    },
+  };
   const clients = network.clients;
   const fhir = (client) => fhirClientFor(client, network.fhirBaseUrl, network.authMode);
   const ehrs = new Map(
@@ -256,10 +273,26 @@ async function run(network, kafka) {
       await sleep(Number(opts['kill-after']) * 1000);
       for (const name of kills) {
         const killedAt = Date.now();
-        const proc = await network.killProcess(name, 'SIGKILL');
-        log(`kill -9 ${name} (pid ${proc.pid}, exit ${proc.exitCode}); ${sent}/${COUNT} sent`);
-        await sleep(Number(opts['down-ms']));
-        const { ok, proc: again } = await network.restartProcess(name);
+        const fault = INFRASTRUCTURE_FAULTS[name];
+        let ok = true;
+        let again;
+        if (fault) {
+          await fault.inject();
+          log(`${fault.what}; ${sent}/${COUNT} sent`);
+          await sleep(Number(opts['down-ms']));
+          try {
+            await fault.recover();
+          } catch (error) {
+            ok = false;
+            log(`!! ${name} did not come back: ${error.message}`);
+          }
+          again = { pid: name === 'kafka' ? kafka.pid : '-' };
+        } else {
+          const proc = await network.killProcess(name, 'SIGKILL');
+          log(`kill -9 ${name} (pid ${proc.pid}, exit ${proc.exitCode}); ${sent}/${COUNT} sent`);
+          await sleep(Number(opts['down-ms']));
+          ({ ok, proc: again } = await network.restartProcess(name));
+        }
         const readyMs = Date.now() - killedAt;
         log(
           `restarted ${name} (pid ${again.pid}): ${ok ? 'ready' : 'NOT READY'} ${secs(readyMs)} after the kill`,
