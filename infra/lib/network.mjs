@@ -903,6 +903,8 @@ export function writeNetworkFile(network, owner) {
     // The broker and database server this network uses, for `npm run status`.
     kafkaBrokers: network.infraEnv?.KAFKA_BROKERS,
     postgres: postgresHostPort(network.infraEnv?.DATABASE_URL),
+    // For the CLI run beside it (the file is the owner's only: the URL may hold a password).
+    databaseUrl: network.infraEnv?.DATABASE_URL,
     processes: [...network.processes, ...(network.simulator ? [network.simulator] : [])].map(
       (p) => ({ name: p.name, pid: p.pid, port: p.port, url: p.url, status: p.status }),
     ),
@@ -910,6 +912,7 @@ export function writeNetworkFile(network, owner) {
   fs.writeFileSync(
     path.join(network.stateDir, 'network.json'),
     `${JSON.stringify(data, null, 2)}\n`,
+    { mode: 0o600 },
   );
 }
 

@@ -12,6 +12,14 @@ import {
   runEhrCli,
 } from './ehr-commands';
 import { fhirApiMigrations } from './fhir-api-migrations';
+import { withRunningNetwork } from './running-network';
+
+/** Unset variables come from the network `npm start` runs here, if one does. */
+function cliEnvironment(): Record<string, string | undefined> {
+  const { env, from } = withRunningNetwork(process.env);
+  if (from) process.stderr.write(`using the running network recorded in ${from}\n`);
+  return env;
+}
 
 /**
  * CareRelay's command line: `npm run cli -- clients:add --org <id> --role <role> --jwks <file>`,
@@ -23,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   let dataSource: DataSource | undefined;
   let config: CliConfig | undefined;
   const configOrExit = (): CliConfig => {
-    config ??= loadConfig(CliConfig);
+    config ??= loadConfig(CliConfig, cliEnvironment());
     return config;
   };
   try {
@@ -65,7 +73,7 @@ async function ehrMain(argv: string[]): Promise<number> {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
       registry: async () => {
-        const config = loadConfig(EhrCliConfig);
+        const config = loadConfig(EhrCliConfig, cliEnvironment());
         dataSource = await openServiceDataSource({
           url: config.DATABASE_URL,
           schema: config.EHR_CONNECTOR_DB_SCHEMA,
