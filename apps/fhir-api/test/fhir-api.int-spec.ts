@@ -243,6 +243,41 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
     }
   });
 
+  it('transactions updating the same resources in opposite orders queue and never deadlock', async () => {
+    const tag = Date.now().toString(36);
+    const ids = ['a', 'b', 'c', 'd'].map((x) => `lock-order-${x}-${tag}`);
+    const bundle = (order: string[], name: string) => ({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: order.map((id) => ({
+        resource: { resourceType: 'Location', id, status: 'active', name },
+        request: { method: 'PUT', url: `Location/${id}` },
+      })),
+    });
+    expect((await http(api.baseUrl, 'POST', '', bundle(ids, 'first'))).status).toBe(200);
+    const deadlocks = async () =>
+      Number(
+        (
+          await api.db.query(
+            'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
+          )
+        )[0].deadlocks,
+      );
+    // Statistics reach pg_stat_database within a second of a backend's transaction.
+    const settledDeadlocks = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return deadlocks();
+    };
+    const before = await settledDeadlocks();
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        http(api.baseUrl, 'POST', '', bundle(i % 2 ? ids : [...ids].reverse(), `round ${i}`)),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(16).fill(200));
+    expect(await settledDeadlocks()).toBe(before);
+  });
+
   it('conditional create by header: 201, then 200 with the existing one, 412 when several match', async () => {
     const patient = {
       resourceType: 'Patient',

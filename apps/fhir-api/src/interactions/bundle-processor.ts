@@ -323,6 +323,13 @@ export class BundleProcessor {
       });
     }
 
+    // The resources this transaction changes in place, locked in one global order up front.
+    await tx.lockInOrder(
+      ordered
+        .filter((e) => (e.method === 'PUT' || e.method === 'DELETE') && e.path[1] !== undefined)
+        .map((e) => ({ resourceType: e.path[0], id: e.path[1] })),
+    );
+
     // 2. In FHIR order: deletes, creates, updates, reads; references rewritten first.
     for (const entry of ordered) {
       if (responses[entry.index]) continue;

@@ -161,6 +161,24 @@ export class StoreTransaction {
     return row ? toStored(row) : undefined;
   }
 
+  /**
+   * Locks the current rows of these resources (those that exist), always in (type, id) order, so
+   * that two transactions writing the same resources in different orders queue instead of
+   * deadlocking. The later per-resource FOR UPDATE then finds its row already held.
+   */
+  async lockInOrder(keys: Array<{ resourceType: string; id: string }>): Promise<void> {
+    if (keys.length === 0) return;
+    const unique = [...new Map(keys.map((k) => [`${k.resourceType}/${k.id}`, k])).values()];
+    await this.manager.query(
+      `SELECT 1 FROM ${this.s}.resources r
+        JOIN unnest($1::text[], $2::text[]) AS k(resource_type, id)
+          ON r.resource_type = k.resource_type AND r.id = k.id
+        ORDER BY r.resource_type COLLATE "C", r.id COLLATE "C"
+        FOR UPDATE OF r`,
+      [unique.map((k) => k.resourceType), unique.map((k) => k.id)],
+    );
+  }
+
   /** Does a resource with this id exist at all (visible or not)? For id collisions only. */
   async exists(resourceType: string, id: string): Promise<boolean> {
     const rows = await this.manager.query(
