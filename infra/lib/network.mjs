@@ -633,8 +633,8 @@ export async function startNetwork(o) {
         platform: network.platform,
         authMode: network.authMode,
       })[name];
-    const launch = (p) => {
-      const child = spawnNode([p.entry], envFor(p.name));
+    const launch = (p, envOverride = {}) => {
+      const child = spawnNode([p.entry], { ...envFor(p.name), ...envOverride });
       const proc = {
         ...p,
         child,
@@ -716,7 +716,8 @@ export async function startNetwork(o) {
     writeNetworkFile(network, o.owner);
 
     // For resilience tests: kill one process of the running network (SIGKILL by default, no
-    // clean shutdown) and start it again with the same environment, waited on at /health/ready.
+    // clean shutdown) and start it again with the same environment (plus `env`, e.g. a database
+    // URL through a proxy the test controls), waited on at /health/ready.
     network.killProcess = async (name, signal = 'SIGKILL') => {
       const proc = network.processes.find((p) => p.name === name);
       if (!proc) throw new Error(`no process ${name} in the network`);
@@ -725,10 +726,10 @@ export async function startNetwork(o) {
       await proc.exited;
       return proc;
     };
-    network.restartProcess = async (name) => {
+    network.restartProcess = async (name, env = {}) => {
       const index = network.processes.findIndex((p) => p.name === name);
       if (index < 0) throw new Error(`no process ${name} in the network`);
-      const again = launch(network.processes[index]);
+      const again = launch(network.processes[index], env);
       network.processes[index] = again;
       writeNetworkFile(network, o.owner);
       const ok = await ready(again);

@@ -410,6 +410,48 @@ export async function startIsolatedNetwork({ name, portBase, kafkaPort, build = 
   };
 }
 
+/**
+ * A TCP proxy the harness controls, to cut one service off from a server (PostgreSQL) while the
+ * others keep it: `partition()` drops every connection through it and leaves new ones hanging
+ * unanswered (as a lost network does, not a refusing one); `heal()` lets them through again.
+ */
+export async function startCuttableProxy({ targetPort, targetHost = HOST }) {
+  const net = await import('node:net');
+  const sockets = new Set();
+  let cut = false;
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.on('error', () => client.destroy());
+    if (cut) return; // accepted, never answered: the far side is gone
+    const upstream = net.connect(targetPort, targetHost);
+    sockets.add(upstream);
+    upstream.once('close', () => sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  return {
+    port: server.address().port,
+    partition() {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    heal() {
+      cut = false;
+      // Connections made during the cut hang; ending them makes the clients reconnect.
+      for (const socket of sockets) socket.destroy();
+    },
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Small things
 

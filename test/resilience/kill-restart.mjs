@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Resilience: kill -9 of each service during a run of N referrals; with --kills kafka,postgres
-// also of the Kafka broker (kill -9, then restarted on its data) and of PostgreSQL (stopped in
-// immediate mode, as a crash would, then started).
+// Resilience: kill -9 of each service during a run of N referrals; with --kills kafka,postgres,
+// db-partition also of the Kafka broker (kill -9, then restarted on its data), of PostgreSQL
+// (stopped in immediate mode, as a crash would, then started) and of referral-service's network
+// path to PostgreSQL (cut for --down-ms: connections dropped, new ones left unanswered).
 //
 //   npm run test:resilience [-- --count 500 --rate 4 --control --kills fhir-api,referral-service]
 //
@@ -36,6 +37,7 @@ import {
   messagesByKey,
   postgresCluster,
   printTable,
+  startCuttableProxy,
   prng,
   secs,
   sleep,
@@ -68,6 +70,7 @@ const { values: opts } = parseArgs({
     'no-kills': { type: 'boolean', default: false },
     'kill-after': { type: 'string', default: '5' },
     'down-ms': { type: 'string', default: '3000' },
+    'partition-ms': { type: 'string', default: '30000' },
     'gap-ms': { type: 'string', default: '4000' },
     control: { type: 'boolean', default: false },
     'settle-timeout': { type: 'string', default: '900' },
@@ -80,7 +83,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(
     'usage: npm run test:resilience [-- --count 500 --rate 4 --concurrency 8 --seed 4242\n' +
-      '  --kills fhir-api,referral-service,...,kafka,postgres | --no-kills  --kill-after <s> --down-ms 3000 --gap-ms 4000\n' +
+      '  --kills fhir-api,referral-service,...,kafka,postgres,db-partition | --no-kills  --kill-after <s> --down-ms 3000 --partition-ms 30000 --gap-ms 4000\n' +
       '  --control (first the same referrals without kills, compared one by one)\n' +
       '  --settle-timeout <s> --port-base 27080 --kafka-port 27192 --build]',
   );
@@ -162,7 +165,29 @@ async function main() {
 async function run(network, kafka) {
   // Faults of the infrastructure under the services, by the names --kills accepts.
   const postgres = postgresCluster();
+  // The database partition: referral-service is restarted once, before the run, with its
+  // DATABASE_URL through a proxy the harness can cut.
+  let proxy;
+  const partitioned = async () => {
+    if (proxy) return proxy;
+    const url = new URL(process.env.DATABASE_URL);
+    proxy = await startCuttableProxy({ targetPort: Number(url.port || 5432) });
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    await network.killProcess('referral-service', 'SIGTERM');
+    const { ok } = await network.restartProcess('referral-service', {
+      DATABASE_URL: url.toString(),
+    });
+    if (!ok) throw new Error('referral-service did not start behind the database proxy');
+    return proxy;
+  };
   const INFRASTRUCTURE_FAULTS = {
+    'db-partition': {
+      what: 'referral-service cut off from PostgreSQL (connections dropped, new ones unanswered)',
+      downMs: Number(opts['partition-ms']),
+      inject: async () => (await partitioned()).partition(),
+      recover: async () => (await partitioned()).heal(),
+    },
     kafka: {
       what: 'kill -9 of the Kafka broker',
       inject: () => kafka.kill(),
@@ -209,8 +234,9 @@ async function run(network, kafka) {
 
   try {
     const results = {};
-    if (opts.control) results.control = await batch('control (no kills)', []);
     const kills = opts['no-kills'] ? [] : opts.kills.split(',').filter(Boolean);
+    if (kills.includes('db-partition')) await partitioned();
+    if (opts.control) results.control = await batch('control (no kills)', []);
     results.main = await batch(kills.length ? 'kill -9 run' : 'run without kills', kills);
     return report(results);
   } finally {
@@ -279,7 +305,7 @@ async function run(network, kafka) {
         if (fault) {
           await fault.inject();
           log(`${fault.what}; ${sent}/${COUNT} sent`);
-          await sleep(Number(opts['down-ms']));
+          await sleep(fault.downMs ?? Number(opts['down-ms']));
           try {
             await fault.recover();
           } catch (error) {
