@@ -18,7 +18,7 @@ import {
 } from '@carerelay/testing';
 import { IdempotentConsumer, Outcome, TransientError } from './idempotent-consumer';
 import { KafkajsMessageBus } from './kafkajs-message-bus';
-import type { DeliveredMessage } from './message-bus';
+import type { DeliveredMessage, MessageBus } from './message-bus';
 import { MessagingTables1732300000000 } from './messaging-tables.migration';
 import { OutboxRelay, OutboxRow } from './outbox.relay';
 import { OutboxWriter } from './outbox.writer';
@@ -189,6 +189,39 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
         event.id,
       ]),
     ).toBe(1);
+  });
+
+  it('keeps publishing after the broker refused a batch, and records the failed attempt', async () => {
+    const event = await dataSource.transaction((manager) =>
+      writer.append(manager, thingHappened, { thingId: 'broker-down', n: 4 }),
+    );
+    let refusals = 1;
+    // The real bus, refusing its first publish as a broker that is down does.
+    const flaky: MessageBus = Object.assign(Object.create(bus) as MessageBus, {
+      publish: async (records: Parameters<MessageBus['publish']>[0]) => {
+        if (refusals-- > 0) throw new Error('Connection error: connect ECONNREFUSED');
+        return bus.publish(records);
+      },
+    });
+    const running = new OutboxRelay(dataSource, flaky, { schema: db.schema, pollMs: 50 });
+    const collector = await collectTopics([topic]);
+    try {
+      await running.start();
+      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === event.id), {
+        what: 'the event published after the refusal',
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await running.stop();
+      await collector.stop();
+    }
+    const [row] = await dataSource.query(
+      `SELECT publish_attempts, last_error, sent_at FROM "${db.schema}".outbox WHERE id = $1`,
+      [event.id],
+    );
+    expect(row.publish_attempts).toBe(2);
+    expect(row.last_error).toMatch(/ECONNREFUSED/);
+    expect(row.sent_at).not.toBeNull();
   });
 
   it('delivers again to a consumer that crashed before committing, and applies the effect once', async () => {

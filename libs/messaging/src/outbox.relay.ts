@@ -139,7 +139,8 @@ export class OutboxRelay {
   }
 
   private async publishBatch(): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
+    let failure: Error | undefined;
+    const sent = await this.dataSource.transaction(async (manager) => {
       const rows = await this.claim(manager);
       if (rows.length === 0) return 0;
       try {
@@ -152,14 +153,17 @@ export class OutboxRelay {
           })),
         );
       } catch (error) {
-        await this.recordFailure(rows, error as Error);
-        throw error;
+        failure = error as Error;
+        await this.recordFailure(manager, rows, failure);
+        return 0;
       }
       await this.markSent(manager, rows);
       this.published += rows.length;
       eventsPublished.inc({ schema: this.options.schema }, rows.length);
       return rows.length;
     });
+    if (failure) throw failure;
+    return sent;
   }
 
   protected async claim(manager: EntityManager): Promise<OutboxRow[]> {
@@ -195,14 +199,20 @@ export class OutboxRelay {
     );
   }
 
-  private async recordFailure(rows: OutboxRow[], error: Error): Promise<void> {
-    await this.dataSource
-      .query(
-        `UPDATE "${this.options.schema}".outbox SET publish_attempts = publish_attempts + 1, last_error = $2
-         WHERE id = ANY($1)`,
-        [rows.map((row) => row.id), error.message.slice(0, 1000)],
-      )
-      .catch(() => undefined);
+  /**
+   * In the claiming transaction, which holds the rows' locks: an update from another connection
+   * would wait for them while this transaction waits for it, and the relay would hang for good.
+   */
+  private async recordFailure(
+    manager: EntityManager,
+    rows: OutboxRow[],
+    error: Error,
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE "${this.options.schema}".outbox SET publish_attempts = publish_attempts + 1, last_error = $2
+       WHERE id = ANY($1)`,
+      [rows.map((row) => row.id), error.message.slice(0, 1000)],
+    );
   }
 
   private async cleanupSentRows(): Promise<void> {
