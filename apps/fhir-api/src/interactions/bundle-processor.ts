@@ -308,10 +308,11 @@ export class BundleProcessor {
             );
             if (existing) {
               target = existing.id;
+              const shown = await this.interactions.view(tx, existing);
               responses[entry.index] = this.responseEntry({
                 status: 200,
-                body: existing.resource,
-                stored: existing,
+                body: shown.resource,
+                stored: shown,
               });
             }
           }

@@ -13,7 +13,14 @@ import {
 } from '../fhir-lib';
 import { filterCondition } from './search-sql';
 import { SqlParams } from './sql';
-import { consentRuleRows, coveredSql, patientIdOf, readableFilter } from './consent-access';
+import {
+  consentRuleRows,
+  coveredSql,
+  matchesOnPatientData,
+  patientIdOf,
+  readableFilter,
+  redactTask,
+} from './consent-access';
 import { involvedOrganizations, organizationsOf, type ResourceOrganizations } from './visibility';
 
 export type WriteMethod = 'POST' | 'PUT' | 'DELETE';
@@ -214,18 +221,28 @@ export class StoreTransaction {
     return { entries: rows.map(toStored), total: n as number };
   }
 
+  /**
+   * The conditions of a search: its type, current, readable by the actor (matched on patient data
+   * when a filter looks at what redaction hides), and its filters.
+   */
+  private matching(request: FhirSearchRequest, p: SqlParams): string[] {
+    return [
+      `r.resource_type = ${p.add(request.resourceType)}`,
+      'NOT r.deleted',
+      readableFilter(this.actor, 'r', p, this.options.schema, {
+        matchedOnPatientData: matchesOnPatientData(request.filters),
+      }),
+      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
+    ];
+  }
+
   /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
   async search(
     request: FhirSearchRequest,
     options: { withTotal?: boolean } = {},
   ): Promise<SearchResult> {
     const p = new SqlParams();
-    const where = [
-      `r.resource_type = ${p.add(request.resourceType)}`,
-      'NOT r.deleted',
-      readableFilter(this.actor, 'r', p, this.options.schema),
-      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
-    ];
+    const where = this.matching(request, p);
     const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
     let total = -1;
     if (options.withTotal !== false) {
@@ -250,12 +267,7 @@ export class StoreTransaction {
   /** How many visible current resources match (for conditional create), at most `limit`. */
   async matchingIds(request: FhirSearchRequest, limit: number): Promise<string[]> {
     const p = new SqlParams();
-    const where = [
-      `r.resource_type = ${p.add(request.resourceType)}`,
-      'NOT r.deleted',
-      readableFilter(this.actor, 'r', p, this.options.schema),
-      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
-    ];
+    const where = this.matching(request, p);
     const rows = await this.manager.query(
       `SELECT r.id FROM ${this.s}.resources r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${p.add(limit)}`,
       p.values,
@@ -435,6 +447,27 @@ export class StoreTransaction {
         [ownerOrg, patientId, task.id],
       );
     }
+  }
+
+  /**
+   * THE disclosure decision for one stored resource the actor asked for through any channel (read,
+   * vread, search and its includes, history, batch and transaction answers, conditional-create
+   * matches, Subscription notifications): what the actor is shown of it, or undefined when
+   * nothing. `stored` comes from a query under readableFilter (undefined: not readable); on top of
+   * it, a CBO's referral Task whose patient no consent lets it see is shown redacted
+   * (consent-access.ts redactTask: "awaiting consent") — or not at all when it was matched on
+   * patient data (a search or subscription filter on what redaction hides).
+   */
+  async disclose(
+    stored: StoredResource | undefined,
+    options: { matchedOn?: readonly { param: string }[] } = {},
+  ): Promise<StoredResource | undefined> {
+    if (!stored) return undefined;
+    if (this.actor.role !== 'cbo' || stored.resourceType !== 'Task' || stored.deleted)
+      return stored;
+    if (!stored.patientId || (await this.coversActor(stored.patientId))) return stored;
+    if (options.matchedOn && matchesOnPatientData(options.matchedOn)) return undefined;
+    return { ...stored, resource: redactTask(stored.resource as Task) };
   }
 
   private readonly covered = new Map<string, boolean>();
