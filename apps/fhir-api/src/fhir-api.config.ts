@@ -55,7 +55,7 @@ export class FhirApiConfig extends HttpServiceConfig {
    * Hosts (names or IP literals, comma-separated) a Subscription may notify over plain http and
    * at internal addresses (loopback, private, link-local). Empty: https to public hosts only.
    */
-  @Matches(/^[A-Za-z0-9.:\[\],_-]*$/, { message: 'must be a comma-separated list of host names' })
+  @Matches(/^[A-Za-z0-9.:[\],_-]*$/, { message: 'must be a comma-separated list of host names' })
   SUBSCRIPTION_ALLOWED_HTTP_HOSTS = '';
 
   /**

@@ -230,12 +230,18 @@ describe('authenticateTokenRequest', () => {
   it('refuses an assertion issued in the future (beyond the clock skew), accepts one within it', async () => {
     const { deps } = setup([ehr()]);
     const future = await rejection(
-      authenticateTokenRequest(form(await assertion(rsKey, 'ehr-1', { iat: nowSeconds + 3600 })), deps),
+      authenticateTokenRequest(
+        form(await assertion(rsKey, 'ehr-1', { iat: nowSeconds + 3600 })),
+        deps,
+      ),
     );
     expect(future.error).toBe('invalid_client');
     expect(future.description).toMatch(/iat/);
     await expect(
-      authenticateTokenRequest(form(await assertion(rsKey, 'ehr-1', { iat: nowSeconds + 5 })), deps),
+      authenticateTokenRequest(
+        form(await assertion(rsKey, 'ehr-1', { iat: nowSeconds + 5 })),
+        deps,
+      ),
     ).resolves.toBeDefined();
   });
 

@@ -21,10 +21,7 @@ export function acceptMiddleware() {
       return;
     }
     if (req.headers.accept !== undefined && req.accepts(PRODUCED) === false) {
-      sendFhirError(
-        res,
-        notAcceptable('Accept: this server produces application/fhir+json only'),
-      );
+      sendFhirError(res, notAcceptable('Accept: this server produces application/fhir+json only'));
       return;
     }
     next();

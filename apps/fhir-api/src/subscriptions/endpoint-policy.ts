@@ -24,10 +24,18 @@ export interface EndpointPolicy {
 }
 
 export function endpointPolicy(allowedHttpHosts: string | readonly string[]): EndpointPolicy {
-  const list = typeof allowedHttpHosts === 'string' ? allowedHttpHosts.split(',') : allowedHttpHosts;
+  const list =
+    typeof allowedHttpHosts === 'string' ? allowedHttpHosts.split(',') : allowedHttpHosts;
   return {
     allowedHttpHosts: new Set(
-      list.map((h) => h.trim().toLowerCase().replace(/^\[|\]$/g, '')).filter((h) => h !== ''),
+      list
+        .map((h) =>
+          h
+            .trim()
+            .toLowerCase()
+            .replace(/^\[|\]$/g, ''),
+        )
+        .filter((h) => h !== ''),
     ),
   };
 }
@@ -150,7 +158,10 @@ export function guardedLookup(policy: EndpointPolicy) {
     lookupAll(host).then(
       (addresses) => {
         const allowed = isAllowListed(policy, host);
-        if (addresses.length === 0 || (!allowed && addresses.some((a) => isForbiddenAddress(a.address)))) {
+        if (
+          addresses.length === 0 ||
+          (!allowed && addresses.some((a) => isForbiddenAddress(a.address)))
+        ) {
           callback(new ForbiddenDestinationError(), options.all ? [] : '', undefined);
           return;
         }
@@ -163,7 +174,8 @@ export function guardedLookup(policy: EndpointPolicy) {
 }
 
 /** Header names proxies, frameworks or this network read as identity, routing or method. */
-const RESERVED_HEADER = /^x-(forwarded|real-ip|client-ip|original|rewrite|host|http-method|method-override|dev-actor|envoy|amz-|goog-|ms-)/i;
+const RESERVED_HEADER =
+  /^x-(forwarded|real-ip|client-ip|original|rewrite|host|http-method|method-override|dev-actor|envoy|amz-|goog-|ms-)/i;
 const HEADER_NAME = /^X-[A-Za-z0-9-]{1,62}$/;
 export const MAX_SUBSCRIPTION_HEADERS = 8;
 

@@ -181,7 +181,9 @@ export class SubscriptionEngine {
   private async drain(): Promise<void> {
     for (const sub of await this.store.claimHeartbeats()) {
       await this.send(sub, 'heartbeat').catch((error: unknown) =>
-        this.options.logger?.warn(`subscription ${sub.id}: heartbeat not delivered: ${this.reasonOf(error)}`),
+        this.options.logger?.warn(
+          `subscription ${sub.id}: heartbeat not delivered: ${this.reasonOf(error)}`,
+        ),
       );
     }
     const due = await this.store.dueSubscriptions(this.options.concurrency * 4);

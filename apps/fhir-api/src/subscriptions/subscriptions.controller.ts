@@ -49,7 +49,9 @@ export class SubscriptionsController {
       throw forbidden('a Subscription to the Task topic needs the scope system/Task.s');
     const request = parseSubscription(req.body);
     if (request.payload === 'full-resource' && !actorMay(actor, 'Task', 'read'))
-      throw forbidden('a full-resource Subscription to the Task topic needs the scope system/Task.r');
+      throw forbidden(
+        'a full-resource Subscription to the Task topic needs the scope system/Task.r',
+      );
     await checkEndpoint(request.endpoint, this.endpoints);
     const id = randomUUID();
     let sub = await this.store.create(id, actor, request, req.body as never);
