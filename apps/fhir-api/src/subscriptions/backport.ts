@@ -7,7 +7,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { parseSearchRequest, unprocessable, type FhirSearchRequest } from '../fhir-lib';
-import { checkHeaders } from './endpoint-policy';
+import { checkHeaders, endpointRefused } from './endpoint-policy';
 
 export const TASK_TOPIC = 'http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task';
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
@@ -95,8 +95,7 @@ export function parseSubscription(body: unknown): SubscriptionRequest {
   if (channel.type !== 'rest-hook')
     throw unprocessable('only the rest-hook channel is supported', 'Subscription.channel.type');
   const endpoint = channel.endpoint;
-  if (typeof endpoint !== 'string' || !/^https?:\/\/\S+$/.test(endpoint))
-    throw unprocessable('channel.endpoint must be an http(s) URL', 'Subscription.channel.endpoint');
+  if (typeof endpoint !== 'string' || !/^https?:\/\/\S+$/.test(endpoint)) throw endpointRefused();
   if (
     channel.payload !== undefined &&
     !/^application\/(fhir\+)?json$/.test(String(channel.payload))
