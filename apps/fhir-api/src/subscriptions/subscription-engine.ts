@@ -232,9 +232,12 @@ export class SubscriptionEngine {
       focus: { resourceType: e.focusType, id: e.focusId, versionId: e.focusVersion },
     };
     if (sub.payload === 'full-resource') {
-      // Exactly what a read by the subscriber shows now (redacted alike), or nothing.
+      // Exactly what a read by the subscriber shows now (redacted alike), or nothing — nothing
+      // too when the filter looked at patient data the subscriber may no longer see.
       const shown = await this.resources().run(actorOfSubscription(sub), async (tx) =>
-        tx.disclose(await tx.version(e.focusType, e.focusId, e.focusVersion)),
+        tx.disclose(await tx.version(e.focusType, e.focusId, e.focusVersion), {
+          matchedOn: this.filtersOf(sub).flatMap((f) => f.filters),
+        }),
       );
       event.resource = shown?.resource;
     }
