@@ -148,6 +148,45 @@ describe('the tenant of every write', () => {
       expect(rules).toBe(1); // north's own Consent only
     });
 
+    it('a transaction may create the Patient in any entry, even by update after the Consent', async () => {
+      const patientId = randomUUID();
+      const answer = await call(north, 'POST', '', {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            resource: consentFor(`Patient/${patientId}`),
+            request: { method: 'POST', url: 'Consent' },
+          },
+          {
+            resource: { resourceType: 'Patient', id: patientId, active: true },
+            request: { method: 'PUT', url: `Patient/${patientId}` },
+          },
+        ],
+      });
+      expect(answer.status).toBe(200);
+      expect(
+        answer.body.entry.map((e: { response: { status: string } }) => e.response.status),
+      ).toEqual(['201 Created', '201 Created']);
+      // The same Bundle from the other hospital for north's patient: the entry is named.
+      const forged = await refusedWithoutWrite(
+        'transaction, refusal located',
+        () =>
+          call(south, 'POST', '', {
+            resourceType: 'Bundle',
+            type: 'transaction',
+            entry: [
+              {
+                resource: consentFor(`Patient/${ids.patient}`),
+                request: { method: 'POST', url: 'Consent' },
+              },
+            ],
+          }),
+        403,
+      );
+      expect(forged.body.issue[0].expression).toEqual(['Bundle.entry[0].resource.patient']);
+    });
+
     it('the hospital that can read the patient may; a coordinator may not write at all', async () => {
       const mine = await call(north, 'POST', '/Consent', consentFor(`Patient/${ids.patient}`));
       expect(mine.status).toBe(201);

@@ -328,6 +328,8 @@ export class BundleProcessor {
     for (const entry of ordered) {
       if (responses[entry.index]) continue;
       const type = entry.path[0];
+      tx.locateDeferred = (error) =>
+        error instanceof FhirError ? locateInBundle(error, entry.index, type) : error;
       const result = await this.locate(entry, async () => {
         const resource = entry.resource ? rewriteReferences(entry.resource, ids) : undefined;
         if (resource) this.assertNoDanglingUrns(resource);

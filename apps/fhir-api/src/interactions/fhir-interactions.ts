@@ -321,7 +321,8 @@ export class FhirInteractions {
    *    nobody sends referrals in another organization's name (403);
    *  - a Consent is written only for a Patient the writer can read (403, the same whether that
    *    Patient is another's or does not exist): consent given for another organization's patient
-   *    would disclose that patient to whoever the Consent names.
+   *    would disclose that patient to whoever the Consent names. Checked at the end of the
+   *    transaction, so that a Bundle may create the Patient in any entry.
    * The platform and coordinators act for the whole network (the role policy keeps coordinators
    * from writing at all).
    */
@@ -350,25 +351,24 @@ export class FhirInteractions {
           `${type}.requester`,
         );
     }
-    if (type === 'Consent') {
-      const patients = new Set<string>();
-      const local = patientIdOf(resource, tx.localBaseUrls);
-      if (local) patients.add(local);
-      for (const row of consentRuleRows(resource as Consent)) patients.add(row.patient_id);
-      const ref = (resource as Consent).patient?.reference;
-      if (ref !== undefined && !local)
-        throw forbidden(
-          'Consent.patient must reference a Patient of this server that the client can read',
-          'Consent.patient',
-        );
-      for (const patientId of patients) {
-        const patient = await tx.current('Patient', patientId);
-        if (!patient || patient.deleted)
-          throw forbidden(
-            'Consent.patient must reference a Patient of this server that the client can read',
-            'Consent.patient',
-          );
-      }
+    if (type === 'Consent') tx.defer(() => this.checkConsentPatient(tx, resource as Consent));
+  }
+
+  /** The Consent half of checkTenant, once the transaction's writes are done. */
+  private async checkConsentPatient(tx: StoreTransaction, consent: Consent): Promise<void> {
+    const refused = () =>
+      forbidden(
+        'Consent.patient must reference a Patient of this server that the client can read',
+        'Consent.patient',
+      );
+    const local = patientIdOf(consent, tx.localBaseUrls);
+    // consent_rules key a Consent by the patient id alone, whatever base its reference names.
+    if (consent.patient?.reference !== undefined && !local) throw refused();
+    const patients = new Set<string>(local ? [local] : []);
+    for (const row of consentRuleRows(consent)) patients.add(row.patient_id);
+    for (const patientId of patients) {
+      const patient = await tx.current('Patient', patientId);
+      if (!patient || patient.deleted) throw refused();
     }
   }
 

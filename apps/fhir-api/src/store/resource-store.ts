@@ -117,9 +117,12 @@ export class ResourceStore {
   async run<T>(actor: RequestActor, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction('READ COMMITTED', (manager) =>
-          fn(new StoreTransaction(manager, actor, this.options, this.outbox)),
-        );
+        return await this.dataSource.transaction('READ COMMITTED', async (manager) => {
+          const tx = new StoreTransaction(manager, actor, this.options, this.outbox);
+          const result = await fn(tx);
+          await tx.runDeferred();
+          return result;
+        });
       } catch (error) {
         if (attempt >= this.options.attempts || !isRetryable(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
@@ -140,6 +143,31 @@ export class StoreTransaction {
     private readonly outbox: OutboxWriter,
   ) {
     this.s = `"${options.schema}"`;
+  }
+
+  private readonly deferred: { check: () => Promise<void>; locate?: (e: unknown) => unknown }[] =
+    [];
+
+  /** How errors of checks deferred from now on are reported (the Bundle entry being processed). */
+  locateDeferred?: (error: unknown) => unknown;
+
+  /**
+   * A check that needs the transaction's other writes (a Consent's Patient created by a later
+   * entry of the same Bundle): run once every write is done, before commit; its error rolls
+   * everything back.
+   */
+  defer(check: () => Promise<void>): void {
+    this.deferred.push({ check, locate: this.locateDeferred });
+  }
+
+  async runDeferred(): Promise<void> {
+    for (let next = this.deferred.shift(); next; next = this.deferred.shift()) {
+      try {
+        await next.check();
+      } catch (error) {
+        throw next.locate ? next.locate(error) : error;
+      }
+    }
   }
 
   get localBaseUrls(): readonly string[] {
