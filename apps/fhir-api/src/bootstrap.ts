@@ -7,6 +7,7 @@ import { loadFhirDefinitions } from './fhir-lib';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
 import type { RequestWithActor } from './request-actor';
+import { acceptMiddleware } from './http/accept.middleware';
 
 export interface RunningFhirApi {
   app: INestApplication;
@@ -43,6 +44,7 @@ export async function startFhirApi(
       },
     }),
   );
+  app.use('/fhir', acceptMiddleware());
   app.enableShutdownHooks();
   await app.listen(config.FHIR_API_PORT, config.FHIR_API_HOST);
   const port = (app.getHttpServer().address() as AddressInfo).port;

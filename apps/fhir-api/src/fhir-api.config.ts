@@ -52,6 +52,13 @@ export class FhirApiConfig extends HttpServiceConfig {
   FHIR_DB_POOL_SIZE = 20;
 
   /**
+   * Hosts (names or IP literals, comma-separated) a Subscription may notify over plain http and
+   * at internal addresses (loopback, private, link-local). Empty: https to public hosts only.
+   */
+  @Matches(/^[A-Za-z0-9.:[\],_-]*$/, { message: 'must be a comma-separated list of host names' })
+  SUBSCRIPTION_ALLOWED_HTTP_HOSTS = '';
+
+  /**
    * Development and tests only: every request acts as a network coordinator (or as the actor
    * named by the `X-Dev-Actor` header). Never set in production.
    */

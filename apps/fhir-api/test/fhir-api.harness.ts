@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Consent, Resource } from '@medplum/fhirtypes';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema, createServiceDataSource } from '@carerelay/persistence';
@@ -13,6 +13,7 @@ import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { runCli } from '../../cli/src/clients.commands';
 import { FHIR_API_ALL_MIGRATIONS } from '../src/migrations';
 import { startFhirApi } from '../src/bootstrap';
+import type { FhirApiModuleOptions } from '../src/app.module';
 import { FhirApiConfig } from '../src/fhir-api.config';
 
 import patientFixture from './fixtures/Patient-pat-53234.json';
@@ -30,7 +31,10 @@ export interface TestFhirApi {
 }
 
 /** Boots the app in-process on a free port, in a schema of its own, against the real infra. */
-export async function startTestFhirApi(env: Record<string, string> = {}): Promise<TestFhirApi> {
+export async function startTestFhirApi(
+  env: Record<string, string> = {},
+  options: FhirApiModuleOptions = {},
+): Promise<TestFhirApi> {
   const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
   const schema = uniqueName('fhir_api').toLowerCase();
   const config = loadConfig(FhirApiConfig, {
@@ -45,7 +49,7 @@ export async function startTestFhirApi(env: Record<string, string> = {}): Promis
     NODE_ENV: 'test',
     ...env,
   });
-  const api = await startFhirApi(config);
+  const api = await startFhirApi(config, options);
   const db = createServiceDataSource({
     url: DATABASE_URL,
     schema,
@@ -274,3 +278,158 @@ export async function registerClient(
 export const bearer = (token: string): Record<string, string> => ({
   authorization: `Bearer ${token}`,
 });
+
+export interface RoutedReferral {
+  patient: string;
+  sr: string;
+  task: string;
+  consent: string;
+  filler: string;
+  cboTask: string;
+}
+
+/**
+ * An EHR's referral (its Consent only `proposed`, so not in force) routed by the platform to a
+ * CBO: a filler-order ServiceRequest performed by the CBO and a Task owned by it, carrying the
+ * patient's name in `for.display` and a description naming the patient.
+ */
+export async function routedReferral(
+  tag: string,
+  ehr: TestClient,
+  platform: TestClient,
+  cboOrg: string,
+): Promise<RoutedReferral> {
+  const bundle = referralBundle(tag, { ownerOrg: platform.organizationId });
+  (bundle.entry![3].resource as Consent).status = 'proposed';
+  const response = (await ehr.fhir().transaction(bundle)) as Bundle;
+  const [patient, sr, task, consent] = response.entry!.map(
+    (e) => e.response!.location!.split('/')[1],
+  );
+  const routed = (await platform.fhir().transaction({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      {
+        fullUrl: 'urn:uuid:filler',
+        resource: {
+          resourceType: 'ServiceRequest',
+          status: 'active',
+          intent: 'filler-order',
+          basedOn: [{ reference: `ServiceRequest/${sr}` }],
+          category: [
+            {
+              coding: [
+                {
+                  system:
+                    'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+                  code: 'food-insecurity',
+                },
+              ],
+            },
+          ],
+          code: { coding: [{ system: 'http://snomed.info/sct', code: '467771000124109' }] },
+          subject: { reference: `Patient/${patient}` },
+          requester: { reference: `Organization/${platform.organizationId}` },
+          performer: [{ reference: `Organization/${cboOrg}` }],
+          supportingInfo: [{ reference: `Consent/${consent}` }],
+        },
+        request: { method: 'POST', url: 'ServiceRequest' },
+      },
+      {
+        fullUrl: 'urn:uuid:cbo-task',
+        resource: {
+          resourceType: 'Task',
+          partOf: [{ reference: `Task/${task}` }],
+          status: 'requested',
+          intent: 'order',
+          code: {
+            coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }],
+          },
+          focus: { reference: 'urn:uuid:filler' },
+          for: { reference: `Patient/${patient}`, display: 'COLIN ABBAS' },
+          description: 'Food pantry application for Colin',
+          authoredOn: new Date().toISOString(),
+          requester: { reference: `Organization/${platform.organizationId}` },
+          owner: { reference: `Organization/${cboOrg}` },
+        },
+        request: { method: 'POST', url: 'Task' },
+      },
+    ],
+  } as Bundle)) as Bundle;
+  const [filler, cboTask] = routed.entry!.map((e) => e.response!.location!.split('/')[1]);
+  return { patient, sr, task, consent, filler, cboTask };
+}
+
+/** A rest-hook endpoint on loopback that records every notification Bundle and its headers. */
+export async function startHookEndpoint() {
+  const { createServer } = await import('node:http');
+  const received: { bundle: any; headers: Record<string, unknown> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        received.push({
+          bundle: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          headers: { ...req.headers },
+        });
+      } catch {
+        // not a notification
+      }
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    port,
+    received,
+    /** Event notifications of one Subscription. */
+    notificationsOf: (subscriptionId: string) =>
+      received.filter((r) => {
+        const params = (r.bundle?.entry?.[0]?.resource?.parameter ?? []) as {
+          name: string;
+          valueCode?: string;
+          valueReference?: { reference?: string };
+        }[];
+        return (
+          params.find((p) => p.name === 'type')?.valueCode === 'event-notification' &&
+          (params.find((p) => p.name === 'subscription')?.valueReference?.reference ?? '').endsWith(
+            `/Subscription/${subscriptionId}`,
+          )
+        );
+      }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export const TASK_TOPIC = 'http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task';
+const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+
+/** A Backport Subscription (R4) on the Task topic. */
+export function taskSubscription(
+  filter: string,
+  endpoint: string,
+  content: 'id-only' | 'full-resource' | 'empty' = 'id-only',
+  header?: string[],
+): Resource {
+  return {
+    resourceType: 'Subscription',
+    status: 'requested',
+    reason: 'my Tasks',
+    criteria: TASK_TOPIC,
+    _criteria: {
+      extension: [{ url: `${BACKPORT}/backport-filter-criteria`, valueString: filter }],
+    },
+    channel: {
+      type: 'rest-hook',
+      endpoint,
+      payload: 'application/fhir+json',
+      _payload: {
+        extension: [{ url: `${BACKPORT}/backport-payload-content`, valueCode: content }],
+      },
+      ...(header ? { header } : {}),
+    },
+  } as unknown as Resource;
+}

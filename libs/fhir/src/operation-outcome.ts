@@ -119,6 +119,11 @@ export function methodNotAllowed(diagnostics = 'Method not allowed'): FhirError 
   return single(405, 'not-supported', diagnostics);
 }
 
+/** 406: the client accepts no format this server produces (FHIR JSON only). */
+export function notAcceptable(diagnostics: string): FhirError {
+  return single(406, 'not-supported', diagnostics);
+}
+
 export function conflict(diagnostics: string): FhirError {
   return single(409, 'conflict', diagnostics);
 }

@@ -380,7 +380,7 @@ describe('SMART Backend Services', () => {
     const unknown = await tokenRequest(await assertion(rsKey, 'crc_nobody'), 'system/Patient.rs');
     expect(await unknown.json()).toEqual({
       error: 'invalid_client',
-      error_description: 'unknown client',
+      error_description: 'client authentication failed',
     });
     const json = await fetch(`${base.url}/auth/token`, {
       method: 'POST',

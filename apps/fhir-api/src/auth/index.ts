@@ -14,4 +14,3 @@ export * from './signing-key';
 export * from './smart.controller';
 export * from './token-request';
 export * from './token.service';
-export * from './visibility';

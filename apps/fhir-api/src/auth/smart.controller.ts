@@ -103,6 +103,7 @@ export class SmartController {
       res.status(200).end(JSON.stringify(answer));
     } catch (error) {
       if (error instanceof OAuthError) {
+        if (error.logReason) this.logger.warn(`token request refused: ${error.logReason}`);
         res.status(error.status).end(JSON.stringify(error.toJSON()));
         return;
       }

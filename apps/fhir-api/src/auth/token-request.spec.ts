@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK, type KeyLike, SignJWT } from 'jose';
 import type { RegisteredClient } from './client-registry';
 import {
+  AUTHENTICATION_FAILED,
   authenticateTokenRequest,
   CLIENT_ASSERTION_TYPE,
   OAuthError,
@@ -65,6 +66,7 @@ interface AssertionOptions {
   jti?: string | null;
   alg?: string;
   kid?: string;
+  iat?: number;
 }
 
 function assertion(key: TestKey, clientId: string, o: AssertionOptions = {}): Promise<string> {
@@ -73,7 +75,7 @@ function assertion(key: TestKey, clientId: string, o: AssertionOptions = {}): Pr
     .setIssuer(o.iss ?? clientId)
     .setSubject(o.sub ?? clientId)
     .setAudience(o.aud ?? TOKEN_URL)
-    .setIssuedAt(nowSeconds);
+    .setIssuedAt(o.iat ?? nowSeconds);
   if (o.exp !== null) jwt.setExpirationTime(o.exp ?? nowSeconds + 240);
   if (o.jti !== null) jwt.setJti(o.jti ?? randomUUID());
   return jwt.sign(key.privateKey);
@@ -225,6 +227,24 @@ describe('authenticateTokenRequest', () => {
     ).resolves.toBeDefined();
   });
 
+  it('refuses an assertion issued in the future (beyond the clock skew), accepts one within it', async () => {
+    const { deps } = setup([ehr()]);
+    const future = await rejection(
+      authenticateTokenRequest(
+        form(await assertion(rsKey, 'ehr-1', { iat: nowSeconds + 3600 })),
+        deps,
+      ),
+    );
+    expect(future.error).toBe('invalid_client');
+    expect(future.description).toMatch(/iat/);
+    await expect(
+      authenticateTokenRequest(
+        form(await assertion(rsKey, 'ehr-1', { iat: nowSeconds + 5 })),
+        deps,
+      ),
+    ).resolves.toBeDefined();
+  });
+
   it('refuses a missing jti', async () => {
     const { deps } = setup([ehr()]);
     const error = await rejection(
@@ -238,7 +258,7 @@ describe('authenticateTokenRequest', () => {
     expect(
       (await rejection(authenticateTokenRequest(form(await assertion(rsKey, 'nobody')), deps)))
         .description,
-    ).toBe('unknown client');
+    ).toBe(AUTHENTICATION_FAILED);
     expect(
       (await rejection(authenticateTokenRequest(form(await assertion(rsKey, 'off')), deps)))
         .description,
@@ -267,11 +287,18 @@ describe('authenticateTokenRequest', () => {
     const forged = await assertion(otherEsKey, 'cbo-1', { kid: esKey.kid });
     const error = await rejection(authenticateTokenRequest(form(forged), deps));
     expect(error.error).toBe('invalid_client');
-    expect(error.description).toMatch(/signature/);
+    // The caller cannot tell a bad signature from an unknown client; the server log can.
+    expect(error.description).toBe(AUTHENTICATION_FAILED);
+    expect(error.logReason).toMatch(/signature/);
     const unknownKid = await assertion(otherEsKey, 'cbo-1');
-    expect((await rejection(authenticateTokenRequest(form(unknownKid), deps))).description).toMatch(
-      /no registered key/,
+    const noKey = await rejection(authenticateTokenRequest(form(unknownKid), deps));
+    expect(noKey.description).toBe(AUTHENTICATION_FAILED);
+    expect(noKey.logReason).toMatch(/no registered key/);
+    const nobody = await rejection(
+      authenticateTokenRequest(form(await assertion(otherEsKey, 'nobody')), deps),
     );
+    expect(nobody.toJSON()).toEqual(error.toJSON());
+    expect(nobody.logReason).toBe('unknown client');
     expect(used.size).toBe(0);
   });
 

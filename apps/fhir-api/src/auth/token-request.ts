@@ -20,6 +20,15 @@ export const ASSERTION_ALGORITHMS = ['RS384', 'ES384'] as const;
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 /** Tolerated clock difference between client and server. */
 export const CLOCK_SKEW_SECONDS = 10;
+/**
+ * What the caller is told whenever the client could not be authenticated: an unknown client, a
+ * key it has not registered and a bad signature read the same, or the answer would tell which
+ * client ids exist. The server logs the distinction (OAuthError.logReason).
+ */
+export const AUTHENTICATION_FAILED = 'client authentication failed';
+
+const authenticationFailed = (logReason: string) =>
+  new OAuthError('invalid_client', AUTHENTICATION_FAILED, 400, logReason);
 
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -35,6 +44,8 @@ export class OAuthError extends Error {
     readonly description: string,
     /** 400 for every error (RFC 6749 §5.2); 401 would require a WWW-Authenticate scheme. */
     readonly status = 400,
+    /** What the server logs when it differs from what the caller is told (never PHI). */
+    readonly logReason?: string,
   ) {
     super(`${error}: ${description}`);
     this.name = 'OAuthError';
@@ -125,8 +136,7 @@ export async function authenticateTokenRequest(
   }
 
   const client = await deps.findClient(clientId);
-  if (!client) throw new OAuthError('invalid_client', 'unknown client');
-  if (!client.active) throw new OAuthError('invalid_client', 'client is disabled');
+  if (!client) throw authenticationFailed('unknown client');
 
   let payload: JWTPayload;
   try {
@@ -140,10 +150,21 @@ export async function authenticateTokenRequest(
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
     }));
   } catch (error) {
+    if (
+      error instanceof joseErrors.JWKSNoMatchingKey ||
+      error instanceof joseErrors.JWSSignatureVerificationFailed ||
+      error instanceof joseErrors.JWKSMultipleMatchingKeys
+    )
+      throw authenticationFailed(describeJoseError(error, deps.tokenUrl));
     throw new OAuthError('invalid_client', describeJoseError(error, deps.tokenUrl));
   }
+  // Only who holds the client's key learns that it is disabled.
+  if (!client.active) throw new OAuthError('invalid_client', 'client is disabled');
 
   const nowSeconds = Math.floor(now() / 1000);
+  if (payload.iat !== undefined && payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) {
+    throw new OAuthError('invalid_client', 'client_assertion iat is in the future');
+  }
   const exp = payload.exp as number;
   if (exp - nowSeconds > MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS) {
     throw new OAuthError(

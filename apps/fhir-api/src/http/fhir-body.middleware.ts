@@ -10,6 +10,15 @@ function mediaType(req: Request): string | undefined {
   return header ? header.split(';')[0].trim().toLowerCase() : undefined;
 }
 
+/** UTF-8 as sent or a 400: a decoder that replaced bad bytes with U+FFFD would store altered data. */
+function utf8(raw: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
+  } catch {
+    throw badRequest('The body is not valid UTF-8', undefined, 'structure');
+  }
+}
+
 function readBody(req: Request, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -63,7 +72,7 @@ export function fhirBodyMiddleware(maxBytes: number) {
         if (type !== undefined && type !== FORM)
           throw unsupportedMediaType(`POST _search takes ${FORM}, not ${type}`);
         const raw = await readBody(req, maxBytes);
-        (req as Request & { body: unknown }).body = new URLSearchParams(raw.toString('utf8'));
+        (req as Request & { body: unknown }).body = new URLSearchParams(utf8(raw));
         next();
         return;
       }
@@ -73,7 +82,7 @@ export function fhirBodyMiddleware(maxBytes: number) {
         );
       }
       const raw = await readBody(req, maxBytes);
-      let text = raw.toString('utf8');
+      let text = utf8(raw);
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (text.trim() === '') throw badRequest('The request has no body', undefined, 'required');
       let body: unknown;

@@ -308,10 +308,11 @@ export class BundleProcessor {
             );
             if (existing) {
               target = existing.id;
+              const shown = await this.interactions.view(tx, existing);
               responses[entry.index] = this.responseEntry({
                 status: 200,
-                body: existing.resource,
-                stored: existing,
+                body: shown.resource,
+                stored: shown,
               });
             }
           }
@@ -334,6 +335,8 @@ export class BundleProcessor {
     for (const entry of ordered) {
       if (responses[entry.index]) continue;
       const type = entry.path[0];
+      tx.locateDeferred = (error) =>
+        error instanceof FhirError ? locateInBundle(error, entry.index, type) : error;
       const result = await this.locate(entry, async () => {
         const resource = entry.resource ? rewriteReferences(entry.resource, ids) : undefined;
         if (resource) this.assertNoDanglingUrns(resource);

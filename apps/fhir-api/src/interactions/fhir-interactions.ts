@@ -1,4 +1,11 @@
-import type { Bundle, BundleEntry, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  Consent,
+  Resource,
+  ServiceRequest,
+  Task,
+} from '@medplum/fhirtypes';
 import {
   assertValidFhirResource,
   badRequest,
@@ -24,7 +31,8 @@ import {
 import { actorMay, assertScope } from '../auth/assert-scope';
 import type { Interaction } from '../auth/scopes';
 import type { RequestActor } from '../request-actor';
-import { redactTask, unredactTaskUpdate } from '../store/consent-access';
+import { consentRuleRows, patientIdOf, unredactTaskUpdate } from '../store/consent-access';
+import { organizationIdOf } from '../store/visibility';
 import type { StoredResource, StoreTransaction } from '../store/resource-store';
 import { conditionalKey, conditionalQuery, severalMatches } from './conditional';
 import { etagOf } from './etag';
@@ -183,17 +191,20 @@ export class FhirInteractions {
   }
 
   /**
-   * What the actor is shown of a stored resource: as stored, except a CBO's referral Task whose
-   * patient no consent lets it see (store/consent-access.ts redactTask: "awaiting consent").
+   * What the actor is shown of a stored resource it may read: StoreTransaction.disclose, the one
+   * decision every channel applies (a CBO's Task without a covering consent comes back redacted).
    */
   async view(tx: StoreTransaction, stored: StoredResource): Promise<StoredResource> {
-    if (tx.actor.role !== 'cbo' || stored.resourceType !== 'Task' || stored.deleted) return stored;
-    if (!stored.patientId || (await tx.coversActor(stored.patientId))) return stored;
-    return { ...stored, resource: redactTask(stored.resource as Task) };
+    return (await tx.disclose(stored)) ?? stored;
   }
 
-  private async viewAll(tx: StoreTransaction, list: StoredResource[]): Promise<StoredResource[]> {
-    return Promise.all(list.map((s) => this.view(tx, s)));
+  private async viewAll(
+    tx: StoreTransaction,
+    list: StoredResource[],
+    matchedOn?: readonly { param: string }[],
+  ): Promise<StoredResource[]> {
+    const shown = await Promise.all(list.map((s) => tx.disclose(s, { matchedOn })));
+    return shown.filter((s): s is StoredResource => s !== undefined);
   }
 
   /** A CBO's update of a Task it sees redacted: only status, statusReason and output count. */
@@ -286,6 +297,7 @@ export class FhirInteractions {
     const { id: _clientId, ...fields } = input;
     const resource = options.validated ?? this.validate({ ...fields, id }, resourceType, tx.actor);
     this.checkCreationRules(tx.actor, resource);
+    await this.checkTenant(tx, resource, undefined);
     if (options.ifNoneExist !== undefined) {
       const existing = await this.resolveConditional(tx, resourceType, options.ifNoneExist, id);
       if (existing) return this.found(await this.view(tx, existing), 200);
@@ -299,6 +311,64 @@ export class FhirInteractions {
       const role = taskRoleOf(actor, undefined, resource) ?? 'requester';
       const result = checkTaskCreation(resource.status, role);
       if (!result.ok) throw result.error;
+    }
+  }
+
+  /**
+   * The tenant of a write (create, create-by-update, update; plain, batch or transaction entry):
+   *  - a referral (Task, ServiceRequest) written by an EHR or a CBO names as `requester` an
+   *    Organization only if it is the writer's own (or, on an update, the one already stored):
+   *    nobody sends referrals in another organization's name (403);
+   *  - a Consent is written only for a Patient the writer can read (403, the same whether that
+   *    Patient is another's or does not exist): consent given for another organization's patient
+   *    would disclose that patient to whoever the Consent names. Checked at the end of the
+   *    transaction, so that a Bundle may create the Patient in any entry.
+   * The platform and coordinators act for the whole network (the role policy keeps coordinators
+   * from writing at all).
+   */
+  async checkTenant(
+    tx: StoreTransaction,
+    resource: Resource,
+    existing: StoredResource | undefined,
+  ): Promise<void> {
+    const actor = tx.actor;
+    if (actor.role === 'platform' || actor.role === 'coordinator') return;
+    const type = resource.resourceType;
+    if (type === 'Task' || type === 'ServiceRequest') {
+      const requesterOf = (r: Resource | undefined) =>
+        organizationIdOf(
+          (r as { requester?: { reference?: string } } | undefined)?.requester?.reference,
+          tx.localBaseUrls,
+        );
+      const declared = requesterOf(resource);
+      if (
+        declared !== undefined &&
+        declared !== actor.organizationId &&
+        declared !== requesterOf(existing?.resource)
+      )
+        throw forbidden(
+          `${type}.requester must be the client's own organization (Organization/${actor.organizationId})`,
+          `${type}.requester`,
+        );
+    }
+    if (type === 'Consent') tx.defer(() => this.checkConsentPatient(tx, resource as Consent));
+  }
+
+  /** The Consent half of checkTenant, once the transaction's writes are done. */
+  private async checkConsentPatient(tx: StoreTransaction, consent: Consent): Promise<void> {
+    const refused = () =>
+      forbidden(
+        'Consent.patient must reference a Patient of this server that the client can read',
+        'Consent.patient',
+      );
+    const local = patientIdOf(consent, tx.localBaseUrls);
+    // consent_rules key a Consent by the patient id alone, whatever base its reference names.
+    if (consent.patient?.reference !== undefined && !local) throw refused();
+    const patients = new Set<string>(local ? [local] : []);
+    for (const row of consentRuleRows(consent)) patients.add(row.patient_id);
+    for (const patientId of patients) {
+      const patient = await tx.current('Patient', patientId);
+      if (!patient || patient.deleted) throw refused();
     }
   }
 
@@ -368,13 +438,19 @@ export class FhirInteractions {
         throw preconditionFailed(
           `${resourceType}/${id} does not exist (If-Match ${etagOf(options.ifMatch)})`,
         );
+      // Create-by-update is a create: the token and the role must allow creating this type.
+      authorize(tx.actor, resourceType, 'create');
       this.checkCreationRules(tx.actor, resource);
+      await this.checkTenant(tx, resource, undefined);
       return this.found(await this.view(tx, await tx.write(resource, 'PUT', undefined)), 201);
     }
     if (existing.deleted) {
+      authorize(tx.actor, resourceType, 'create');
       this.checkCreationRules(tx.actor, resource);
+      await this.checkTenant(tx, resource, undefined);
       return this.found(await this.view(tx, await tx.write(resource, 'PUT', existing)), 201);
     }
+    await this.checkTenant(tx, resource, existing);
     if (resourceType === 'Task' && options.ifMatch === undefined) {
       throw new FhirError(428, [
         {
@@ -502,7 +578,9 @@ export class FhirInteractions {
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
     if (withTotal) bundle.total = result.total;
     const entries: BundleEntry[] = [
-      ...(await this.viewAll(tx, result.matches)).map((s) => this.entryOf(s, 'match')),
+      ...(await this.viewAll(tx, result.matches, request.filters)).map((s) =>
+        this.entryOf(s, 'match'),
+      ),
       ...(await this.viewAll(tx, result.included)).map((s) => this.entryOf(s, 'include')),
     ];
     if (entries.length > 0) bundle.entry = entries;

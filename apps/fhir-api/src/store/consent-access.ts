@@ -31,7 +31,7 @@ import { visibilityFilter } from './visibility';
  * search, _include, _revinclude and _history alike.
  */
 
-/** Directory data every authenticated client may read (auth/visibility.ts SHARED_RESOURCE_TYPES). */
+/** Directory data every authenticated client may read. */
 export const SHARED_TYPES = ['Organization', 'HealthcareService', 'Location'];
 
 const PATIENT_ELEMENTS = ['patient', 'subject', 'for', 'beneficiary'];
@@ -97,16 +97,57 @@ export function coveredSql(schema: string, patient: string, org: string): string
 }
 
 /**
- * THE read rule of the store (every read, vread, search, _include, _revinclude and _history goes
- * through it): the organization rule (visibility.ts), directory types for everyone, and for a CBO
- * the grants of the referrals addressed to it — with every resource about a patient other than its
- * Task hidden while no consent covers the disclosure to the CBO.
+ * Search parameters of a Task that index only the elements a CBO sees of a redacted Task
+ * (TASK_WORKFLOW_ELEMENTS). A search, conditional create or subscription filter on any other
+ * parameter (patient, subject, business-status, description, …) matches on what redaction hides:
+ * it must not match a Task whose patient the CBO may not see, or its answer (a count, a
+ * notification) tells the CBO which patient the Task is about.
+ */
+export const TASK_WORKFLOW_SEARCH_PARAMS: ReadonlySet<string> = new Set([
+  '_id',
+  '_lastUpdated',
+  '_tag',
+  '_profile',
+  '_security',
+  'identifier',
+  'based-on',
+  'group-identifier',
+  'part-of',
+  'status',
+  'intent',
+  'priority',
+  'code',
+  'focus',
+  'authored-on',
+  'modified',
+  'requester',
+  'owner',
+]);
+
+/** Does a search on these parameters look at elements that redaction hides? */
+export function matchesOnPatientData(filters: readonly { param: string }[]): boolean {
+  return filters.some((f) => !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param));
+}
+
+export interface ReadableOptions {
+  /** The rows are matched by search parameters on patient data (matchesOnPatientData). */
+  matchedOnPatientData?: boolean;
+}
+
+/**
+ * THE read rule of the store, in SQL (every read, vread, search, _include, _revinclude, _history
+ * and conditional-create lookup goes through it; StoreTransaction.disclose is the same decision
+ * for one row, adding the redaction): the organization rule (visibility.ts), directory types for
+ * everyone, and for a CBO the grants of the referrals addressed to it — with every resource about
+ * a patient other than its Task hidden while no consent covers the disclosure to the CBO, and the
+ * Task too when the rows are matched on patient data.
  */
 export function readableFilter(
   actor: RequestActor,
   alias: string,
   params: SqlParams,
   schema: string,
+  options: ReadableOptions = {},
 ): string {
   const byOrganization = visibilityFilter(actor, alias, params);
   if (byOrganization === 'TRUE') return 'TRUE';
@@ -115,7 +156,8 @@ export function readableFilter(
   const org = params.add(actor.organizationId);
   const granted = `EXISTS (SELECT 1 FROM "${schema}".access_grants g
     WHERE g.organization_id = ${org} AND g.resource_type = ${alias}.resource_type AND g.resource_id = ${alias}.id)`;
-  const consented = `(${alias}.resource_type = 'Task' OR ${alias}.patient_id IS NULL OR ${coveredSql(schema, `${alias}.patient_id`, org)})`;
+  const redactable = options.matchedOnPatientData ? '' : `${alias}.resource_type = 'Task' OR `;
+  const consented = `(${redactable}${alias}.patient_id IS NULL OR ${coveredSql(schema, `${alias}.patient_id`, org)})`;
   return `(${shared} OR ((${byOrganization} OR ${granted}) AND ${consented}))`;
 }
 

@@ -13,7 +13,14 @@ import {
 } from '../fhir-lib';
 import { filterCondition } from './search-sql';
 import { SqlParams } from './sql';
-import { consentRuleRows, coveredSql, patientIdOf, readableFilter } from './consent-access';
+import {
+  consentRuleRows,
+  coveredSql,
+  matchesOnPatientData,
+  patientIdOf,
+  readableFilter,
+  redactTask,
+} from './consent-access';
 import { involvedOrganizations, organizationsOf, type ResourceOrganizations } from './visibility';
 
 export type WriteMethod = 'POST' | 'PUT' | 'DELETE';
@@ -110,9 +117,12 @@ export class ResourceStore {
   async run<T>(actor: RequestActor, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction('READ COMMITTED', (manager) =>
-          fn(new StoreTransaction(manager, actor, this.options, this.outbox)),
-        );
+        return await this.dataSource.transaction('READ COMMITTED', async (manager) => {
+          const tx = new StoreTransaction(manager, actor, this.options, this.outbox);
+          const result = await fn(tx);
+          await tx.runDeferred();
+          return result;
+        });
       } catch (error) {
         if (attempt >= this.options.attempts || !isRetryable(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
@@ -133,6 +143,31 @@ export class StoreTransaction {
     private readonly outbox: OutboxWriter,
   ) {
     this.s = `"${options.schema}"`;
+  }
+
+  private readonly deferred: { check: () => Promise<void>; locate?: (e: unknown) => unknown }[] =
+    [];
+
+  /** How errors of checks deferred from now on are reported (the Bundle entry being processed). */
+  locateDeferred?: (error: unknown) => unknown;
+
+  /**
+   * A check that needs the transaction's other writes (a Consent's Patient created by a later
+   * entry of the same Bundle): run once every write is done, before commit; its error rolls
+   * everything back.
+   */
+  defer(check: () => Promise<void>): void {
+    this.deferred.push({ check, locate: this.locateDeferred });
+  }
+
+  async runDeferred(): Promise<void> {
+    for (let next = this.deferred.shift(); next; next = this.deferred.shift()) {
+      try {
+        await next.check();
+      } catch (error) {
+        throw next.locate ? next.locate(error) : error;
+      }
+    }
   }
 
   get localBaseUrls(): readonly string[] {
@@ -232,18 +267,28 @@ export class StoreTransaction {
     return { entries: rows.map(toStored), total: n as number };
   }
 
+  /**
+   * The conditions of a search: its type, current, readable by the actor (matched on patient data
+   * when a filter looks at what redaction hides), and its filters.
+   */
+  private matching(request: FhirSearchRequest, p: SqlParams): string[] {
+    return [
+      `r.resource_type = ${p.add(request.resourceType)}`,
+      'NOT r.deleted',
+      readableFilter(this.actor, 'r', p, this.options.schema, {
+        matchedOnPatientData: matchesOnPatientData(request.filters),
+      }),
+      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
+    ];
+  }
+
   /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
   async search(
     request: FhirSearchRequest,
     options: { withTotal?: boolean } = {},
   ): Promise<SearchResult> {
     const p = new SqlParams();
-    const where = [
-      `r.resource_type = ${p.add(request.resourceType)}`,
-      'NOT r.deleted',
-      readableFilter(this.actor, 'r', p, this.options.schema),
-      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
-    ];
+    const where = this.matching(request, p);
     const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
     let total = -1;
     if (options.withTotal !== false) {
@@ -268,12 +313,7 @@ export class StoreTransaction {
   /** How many visible current resources match (for conditional create), at most `limit`. */
   async matchingIds(request: FhirSearchRequest, limit: number): Promise<string[]> {
     const p = new SqlParams();
-    const where = [
-      `r.resource_type = ${p.add(request.resourceType)}`,
-      'NOT r.deleted',
-      readableFilter(this.actor, 'r', p, this.options.schema),
-      ...request.filters.map((f) => filterCondition(f, this.options.schema, 'r', p)),
-    ];
+    const where = this.matching(request, p);
     const rows = await this.manager.query(
       `SELECT r.id FROM ${this.s}.resources r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${p.add(limit)}`,
       p.values,
@@ -453,6 +493,27 @@ export class StoreTransaction {
         [ownerOrg, patientId, task.id],
       );
     }
+  }
+
+  /**
+   * THE disclosure decision for one stored resource the actor asked for through any channel (read,
+   * vread, search and its includes, history, batch and transaction answers, conditional-create
+   * matches, Subscription notifications): what the actor is shown of it, or undefined when
+   * nothing. `stored` comes from a query under readableFilter (undefined: not readable); on top of
+   * it, a CBO's referral Task whose patient no consent lets it see is shown redacted
+   * (consent-access.ts redactTask: "awaiting consent") — or not at all when it was matched on
+   * patient data (a search or subscription filter on what redaction hides).
+   */
+  async disclose(
+    stored: StoredResource | undefined,
+    options: { matchedOn?: readonly { param: string }[] } = {},
+  ): Promise<StoredResource | undefined> {
+    if (!stored) return undefined;
+    if (this.actor.role !== 'cbo' || stored.resourceType !== 'Task' || stored.deleted)
+      return stored;
+    if (!stored.patientId || (await this.coversActor(stored.patientId))) return stored;
+    if (options.matchedOn && matchesOnPatientData(options.matchedOn)) return undefined;
+    return { ...stored, resource: redactTask(stored.resource as Task) };
   }
 
   private readonly covered = new Map<string, boolean>();

@@ -4,6 +4,7 @@ import { dateCondition, filterCondition } from './search-sql';
 import { SqlParams } from './sql';
 import { involvedOrganizations, organizationsOf, visibilityFilter } from './visibility';
 import { isRetryable } from './resource-store';
+import { matchesOnPatientData, readableFilter } from './consent-access';
 
 const actor = (role: RequestActor['role'], organizationId = 'org-1'): RequestActor => ({
   clientId: 'c',
@@ -68,6 +69,31 @@ describe('visibilityFilter', () => {
     expect(visibilityFilter(actor('cbo', 'cbo-a'), 'x', p)).toBe(
       '(x.owner_org = $1 OR $1 = ANY(x.other_orgs))',
     );
+  });
+});
+
+describe('searches on patient data', () => {
+  it('are those on any Task parameter but the workflow elements a redacted Task shows', () => {
+    const on = (...params: string[]) => matchesOnPatientData(params.map((param) => ({ param })));
+    expect(on('owner', 'status', '_lastUpdated', 'code', 'focus', 'part-of')).toBe(false);
+    expect(on()).toBe(false);
+    for (const param of ['patient', 'subject', 'business-status', 'description', 'encounter'])
+      expect({ param, sensitive: on('owner', param) }).toEqual({ param, sensitive: true });
+  });
+
+  it('drop the redacted-Task exception of the CBO read rule, and only for a CBO', () => {
+    const plain = readableFilter(actor('cbo', 'cbo-a'), 'r', new SqlParams(), 's');
+    const onPatient = readableFilter(actor('cbo', 'cbo-a'), 'r', new SqlParams(), 's', {
+      matchedOnPatientData: true,
+    });
+    expect(plain).toContain("r.resource_type = 'Task' OR");
+    expect(onPatient).not.toContain("r.resource_type = 'Task' OR");
+    expect(onPatient).toContain('consent_rules');
+    expect(
+      readableFilter(actor('coordinator'), 'r', new SqlParams(), 's', {
+        matchedOnPatientData: true,
+      }),
+    ).toBe('TRUE');
   });
 });
 

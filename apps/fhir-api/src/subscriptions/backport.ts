@@ -7,6 +7,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { parseSearchRequest, unprocessable, type FhirSearchRequest } from '../fhir-lib';
+import { checkHeaders, endpointRefused } from './endpoint-policy';
 
 export const TASK_TOPIC = 'http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task';
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
@@ -94,8 +95,7 @@ export function parseSubscription(body: unknown): SubscriptionRequest {
   if (channel.type !== 'rest-hook')
     throw unprocessable('only the rest-hook channel is supported', 'Subscription.channel.type');
   const endpoint = channel.endpoint;
-  if (typeof endpoint !== 'string' || !/^https?:\/\/\S+$/.test(endpoint))
-    throw unprocessable('channel.endpoint must be an http(s) URL', 'Subscription.channel.endpoint');
+  if (typeof endpoint !== 'string' || !/^https?:\/\/\S+$/.test(endpoint)) throw endpointRefused();
   if (
     channel.payload !== undefined &&
     !/^application\/(fhir\+)?json$/.test(String(channel.payload))
@@ -111,12 +111,10 @@ export function parseSubscription(body: unknown): SubscriptionRequest {
       `payload content "${content}" is not empty, id-only or full-resource`,
       'Subscription.channel.payload',
     );
-  const headers = (channel.header as unknown[] | undefined) ?? [];
-  if (!headers.every((h) => typeof h === 'string' && /^[A-Za-z0-9-]+:\s?.+$/.test(h)))
-    throw unprocessable(
-      'channel.header entries must be "Name: value"',
-      'Subscription.channel.header',
-    );
+  const rawHeaders: unknown = channel.header ?? [];
+  if (!Array.isArray(rawHeaders))
+    throw unprocessable('channel.header must be a list', 'Subscription.channel.header');
+  const headers = checkHeaders(rawHeaders).map(([name, value]) => `${name}: ${value}`);
   const heartbeat = exts(channel).find((e) => e.url === EXT.heartbeat)?.valueUnsignedInt;
   const timeout = exts(channel).find((e) => e.url === EXT.timeout)?.valueUnsignedInt;
   if (heartbeat !== undefined && (!Number.isInteger(heartbeat) || heartbeat < 1))
@@ -131,7 +129,7 @@ export function parseSubscription(body: unknown): SubscriptionRequest {
     filters,
     endpoint,
     payload: content as PayloadContent,
-    headers: headers as string[],
+    headers,
     heartbeatSeconds: heartbeat,
     timeoutSeconds: Math.min(Math.max(timeout ?? 10, 1), 60),
     end: sub.end as string | undefined,

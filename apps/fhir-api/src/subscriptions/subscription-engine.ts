@@ -19,12 +19,16 @@ import {
   type StoredSubscription,
 } from './backport';
 import type { PendingEvent, SubscriptionStore } from './subscription-store';
+import { checkHeaders, type EndpointPolicy } from './endpoint-policy';
+import { DeliveryFailed, postNotification } from './notification-delivery';
 
 export interface SubscriptionEngineOptions {
   groupId: string;
   pollMs: number;
   concurrency: number;
   retry: RetryPolicy;
+  /** Where notifications may go (endpoint-policy.ts). */
+  endpoints: EndpointPolicy;
   logger?: Pick<Console, 'warn' | 'error'>;
 }
 
@@ -110,9 +114,12 @@ export class SubscriptionEngine {
     for (const sub of subs) {
       const matches = this.filtersOf(sub).every((f) => searchIndexMatches(f.filters, rows));
       if (!matches) continue;
-      // The subscriber's own visibility decides (an EHR sees what it sent, a CBO what it owns).
-      const visible = await this.resources().run(actorOfSubscription(sub), (tx) =>
-        tx.version('Task', change.id, Number(change.versionId)),
+      // The one disclosure decision, as the subscriber: readable at all, and not matched by a
+      // filter on patient data the subscriber may not see (that would tell it who the Task is about).
+      const visible = await this.resources().run(actorOfSubscription(sub), async (tx) =>
+        tx.disclose(await tx.version('Task', change.id, Number(change.versionId)), {
+          matchedOn: this.filtersOf(sub).flatMap((f) => f.filters),
+        }),
       );
       if (!visible) continue;
       await this.store.appendEvent(context.manager, sub.id, {
@@ -127,25 +134,24 @@ export class SubscriptionEngine {
       await context.manager.query('SELECT pg_notify($1, $2)', [channelOf(this.store.schema), '']);
   }
 
-  /** POSTs a notification Bundle to the subscriber's endpoint; throws unless 2xx. */
+  /** POSTs a notification Bundle to the subscriber's endpoint; throws DeliveryFailed unless 2xx. */
   async send(
     sub: StoredSubscription,
     type: NotificationType,
     events: NotificationEvent[] = [],
   ): Promise<void> {
-    const headers: Record<string, string> = { 'content-type': 'application/fhir+json' };
-    for (const header of sub.headers) {
-      const i = header.indexOf(':');
-      headers[header.slice(0, i).trim()] = header.slice(i + 1).trim();
-    }
-    const response = await fetch(sub.endpoint, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(notificationBundle(this.baseUrl(), sub, type, events)),
-      signal: AbortSignal.timeout(sub.timeoutSeconds * 1000),
-    });
-    await response.arrayBuffer().catch(() => undefined);
-    if (!response.ok) throw new Error(`endpoint answered ${response.status}`);
+    await postNotification(
+      sub.endpoint,
+      checkHeaders(sub.headers),
+      JSON.stringify(notificationBundle(this.baseUrl(), sub, type, events)),
+      sub.timeoutSeconds * 1000,
+      this.options.endpoints,
+    );
+  }
+
+  /** The reason of a failed delivery, for the server's log only (no PHI: a status or an error). */
+  private reasonOf(error: unknown): string {
+    return error instanceof DeliveryFailed ? error.reason : (error as Error)?.message;
   }
 
   private schedule(ms: number): void {
@@ -174,7 +180,11 @@ export class SubscriptionEngine {
 
   private async drain(): Promise<void> {
     for (const sub of await this.store.claimHeartbeats()) {
-      await this.send(sub, 'heartbeat').catch(() => undefined);
+      await this.send(sub, 'heartbeat').catch((error: unknown) =>
+        this.options.logger?.warn(
+          `subscription ${sub.id}: heartbeat not delivered: ${this.reasonOf(error)}`,
+        ),
+      );
     }
     const due = await this.store.dueSubscriptions(this.options.concurrency * 4);
     let next = 0;
@@ -201,7 +211,11 @@ export class SubscriptionEngine {
         } catch (error) {
           const attempts = pending.attempts + 1;
           const failed = attempts >= this.options.retry.maxAttempts;
-          await this.store.markFailed(manager, pending, (error as Error).message, {
+          // What is stored is what the subscriber may read back: never the remote side's answer.
+          this.options.logger?.warn(
+            `subscription ${id}: event ${pending.eventNumber} attempt ${attempts} not delivered: ${this.reasonOf(error)}`,
+          );
+          await this.store.markFailed(manager, pending, 'delivery failed', {
             failed,
             delayMs: failed ? 0 : backoffMs(this.options.retry, attempts),
           });
@@ -218,10 +232,14 @@ export class SubscriptionEngine {
       focus: { resourceType: e.focusType, id: e.focusId, versionId: e.focusVersion },
     };
     if (sub.payload === 'full-resource') {
-      const stored = await this.resources().run(actorOfSubscription(sub), (tx) =>
-        tx.version(e.focusType, e.focusId, e.focusVersion),
+      // Exactly what a read by the subscriber shows now (redacted alike), or nothing — nothing
+      // too when the filter looked at patient data the subscriber may no longer see.
+      const shown = await this.resources().run(actorOfSubscription(sub), async (tx) =>
+        tx.disclose(await tx.version(e.focusType, e.focusId, e.focusVersion), {
+          matchedOn: this.filtersOf(sub).flatMap((f) => f.filters),
+        }),
       );
-      event.resource = stored?.resource;
+      event.resource = shown?.resource;
     }
     return event;
   }

@@ -207,7 +207,10 @@ export class SubscriptionStore {
     if (next.failed)
       await manager.query(
         `UPDATE ${this.s}.subscriptions SET status = 'error', error = $2 WHERE id = $1 AND status <> 'off'`,
-        [e.subscriptionId, `delivery of event ${e.eventNumber} failed: ${error}`.slice(0, 2000)],
+        [
+          e.subscriptionId,
+          `${error}: event ${e.eventNumber}, ${e.attempts + 1} attempts`.slice(0, 2000),
+        ],
       );
   }
 

@@ -75,6 +75,8 @@ describe('Subscriptions Backport (real Kafka and PostgreSQL, fhir-kit-client)', 
       FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir',
       FHIR_DB_SCHEMA: schema,
       FHIR_AUTH_DISABLED: 'true',
+      // The test's own subscriber listens on loopback over http.
+      SUBSCRIPTION_ALLOWED_HTTP_HOSTS: '127.0.0.1',
       LOG_LEVEL: 'silent',
       OUTBOX_POLL_MS: '50',
       NODE_ENV: 'test',
@@ -190,6 +192,11 @@ describe('Subscriptions Backport (real Kafka and PostgreSQL, fhir-kit-client)', 
     const lastSeenBefore = notifications()[2]
       .bundle.entry[0].resource.parameter.find((p: Any) => p.name === 'notification-event')
       .part.find((x: Any) => x.name === 'timestamp').valueInstant as string;
+    // The subscription is active again once the delivery of event 5 has committed (just after
+    // the subscriber answered it).
+    await waitFor(async () => (await ehr.read('Subscription', subId)).status === 'active', {
+      what: 'the subscription active again',
+    });
     const status = await (await ehr.raw()).request(`Subscription/${subId}/$status`);
     const params = (status as Any).entry[0].resource.parameter as Any[];
     expect(params.find((p) => p.name === 'type')!.valueCode).toBe('query-status');

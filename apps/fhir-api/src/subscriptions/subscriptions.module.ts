@@ -21,7 +21,14 @@ import { fhirBodyMiddleware } from '../http/fhir-body.middleware';
 import { ResourceStore } from '../store/resource-store';
 import { SubscriptionEngine } from './subscription-engine';
 import { SubscriptionStore } from './subscription-store';
-import { SUBSCRIPTIONS_BASE_URL, SubscriptionsController } from './subscriptions.controller';
+import {
+  SUBSCRIPTION_ENDPOINTS,
+  SUBSCRIPTIONS_BASE_URL,
+  SubscriptionsController,
+} from './subscriptions.controller';
+import { endpointPolicy, type EndpointPolicy } from './endpoint-policy';
+import { FHIR_API_CONFIG } from '../app.module';
+import type { FhirApiConfig } from '../fhir-api.config';
 import { SubscriptionTables1732700000000 } from './subscription-tables.migration';
 
 /** Run in the fhir-api's schema, after its own migrations (FhirApiModuleOptions.migrations). */
@@ -38,6 +45,11 @@ export interface SubscriptionsOptions {
   maxBackoffMs?: number;
   pollMs?: number;
   maxBodyBytes?: number;
+  /**
+   * Hosts notifications may reach over http and at internal addresses; default: the app's
+   * SUBSCRIPTION_ALLOWED_HTTP_HOSTS (endpoint-policy.ts).
+   */
+  allowedHttpHosts?: readonly string[];
 }
 
 const OPTIONS = Symbol('SUBSCRIPTIONS_OPTIONS');
@@ -69,6 +81,12 @@ export class SubscriptionsModule implements NestModule {
         { provide: OPTIONS, useValue: options },
         { provide: SUBSCRIPTIONS_BASE_URL, useValue: options.baseUrl },
         {
+          provide: SUBSCRIPTION_ENDPOINTS,
+          inject: [FHIR_API_CONFIG],
+          useFactory: (config: FhirApiConfig) =>
+            endpointPolicy(options.allowedHttpHosts ?? config.SUBSCRIPTION_ALLOWED_HTTP_HOSTS),
+        },
+        {
           provide: SubscriptionStore,
           inject: [DataSource, MESSAGING_OPTIONS],
           useFactory: (ds: DataSource, messaging: MessagingModuleOptions) =>
@@ -76,8 +94,13 @@ export class SubscriptionsModule implements NestModule {
         },
         {
           provide: SubscriptionEngine,
-          inject: [SubscriptionStore, MESSAGE_BUS, ModuleRef],
-          useFactory: (store: SubscriptionStore, bus: MessageBus, moduleRef: ModuleRef) => {
+          inject: [SubscriptionStore, MESSAGE_BUS, ModuleRef, SUBSCRIPTION_ENDPOINTS],
+          useFactory: (
+            store: SubscriptionStore,
+            bus: MessageBus,
+            moduleRef: ModuleRef,
+            endpoints: EndpointPolicy,
+          ) => {
             let resources: ResourceStore | undefined;
             const resolve = (): ResourceStore =>
               (resources ??= moduleRef.get(ResourceStore, { strict: false }) as ResourceStore);
@@ -90,6 +113,7 @@ export class SubscriptionsModule implements NestModule {
                 initialBackoffMs: options.initialBackoffMs ?? 500,
                 maxBackoffMs: options.maxBackoffMs ?? 60_000,
               },
+              endpoints,
               logger: { warn: console.warn, error: console.error },
             });
           },
