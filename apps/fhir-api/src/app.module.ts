@@ -26,6 +26,7 @@ import { DevActorGuard } from './http/dev-actor.guard';
 import { fhirBodyMiddleware } from './http/fhir-body.middleware';
 import { FhirExceptionFilter } from './http/fhir-exception.filter';
 import { CAPABILITY_STATEMENT, FhirController } from './http/fhir.controller';
+import { FhirRateLimitInterceptor, FhirRateLimiter } from './http/fhir-rate-limit';
 import { RefusedInputInterceptor } from './http/refused-input.interceptor';
 import { BundleProcessor } from './interactions/bundle-processor';
 import { FhirInteractions } from './interactions/fhir-interactions';
@@ -176,6 +177,15 @@ export class FhirRestModule implements NestModule {
           },
         },
         { provide: APP_FILTER, useClass: FhirExceptionFilter },
+        {
+          provide: FhirRateLimiter,
+          useValue: new FhirRateLimiter({
+            points: config.FHIR_RATE_LIMIT_POINTS,
+            windowSeconds: config.FHIR_RATE_LIMIT_WINDOW_SECONDS,
+          }),
+        },
+        // In this order: a client over its allowance is refused before its input is looked at.
+        { provide: APP_INTERCEPTOR, useClass: FhirRateLimitInterceptor },
         { provide: APP_INTERCEPTOR, useClass: RefusedInputInterceptor },
         ...guards,
         ...(options.providers ?? []),

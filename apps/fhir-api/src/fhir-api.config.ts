@@ -50,6 +50,24 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Min(1)
   FHIR_MAX_BUNDLE_COST = 2000;
 
+  /** Requests per client per window (a Bundle counts its entries); beyond them 429. 0: no limit. */
+  @IsInt()
+  @Min(0)
+  FHIR_RATE_LIMIT_POINTS = 3000;
+
+  @IsInt()
+  @Min(1)
+  FHIR_RATE_LIMIT_WINDOW_SECONDS = 10;
+
+  /** Token requests per calling address per window; beyond them 429. 0: no limit. */
+  @IsInt()
+  @Min(0)
+  FHIR_TOKEN_RATE_LIMIT_POINTS = 600;
+
+  @IsInt()
+  @Min(1)
+  FHIR_TOKEN_RATE_LIMIT_WINDOW_SECONDS = 60;
+
   /** Attempts of one transaction on serialization failures, deadlocks and unique races. */
   @IsInt()
   @Min(1)

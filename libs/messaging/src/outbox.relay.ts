@@ -133,9 +133,7 @@ export class OutboxRelay {
       await this.drain();
       await this.cleanupSentRows();
     } catch (error) {
-      this.options.logger?.warn?.(
-        `outbox relay (${this.options.schema}): ${safeErrorText(error)}`,
-      );
+      this.options.logger?.warn?.(`outbox relay (${this.options.schema}): ${safeErrorText(error)}`);
     }
   }
 

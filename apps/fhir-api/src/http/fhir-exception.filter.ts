@@ -15,6 +15,7 @@ import { AuditService, markAudited, wasAudited } from '../audit/audit.service';
 import type { RequestWithActor } from '../request-actor';
 import type { IssueCode } from '../fhir-lib';
 import { FhirError, internalError } from '../fhir-lib';
+import { ThrottledError } from './fhir-rate-limit';
 import { sendFhirError } from './fhir-response';
 
 const CODE_BY_STATUS: Record<number, IssueCode> = {
@@ -97,13 +98,14 @@ export class FhirExceptionFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const error = toFhirHttpError(exception);
     if (error.status >= 500) this.logger.error(safeErrorStack(exception));
-    await this.auditRefusal(req, exception, error);
+    // A throttled request is not audited: under a flood that would be one write per refusal.
+    if (!(exception instanceof ThrottledError)) await this.auditRefusal(req, exception, error);
+    const headers: Record<string, string> = {};
     // An oversized or unreadable body is left unread: close the connection after answering.
-    sendFhirError(
-      res,
-      error,
-      error.status === 413 || error.status === 415 ? { Connection: 'close' } : {},
-    );
+    if (error.status === 413 || error.status === 415) headers.Connection = 'close';
+    if (exception instanceof ThrottledError)
+      headers['Retry-After'] = String(exception.retryAfterSeconds);
+    sendFhirError(res, error, headers);
   }
 
   private async auditRefusal(
