@@ -4,6 +4,7 @@ import {
   referralBundle,
   startTestFhirApi,
   storeCounts,
+  type HttpAnswer,
   type TestFhirApi,
 } from '../../apps/fhir-api/test/fhir-api.harness';
 import { encodeSegment, hostileText } from './service-http';
@@ -32,7 +33,7 @@ describe('FHIR API: hostile input is a 4xx OperationOutcome, audited, and writes
         `SELECT subtype, outcome FROM "${api.schema}".audit_events ORDER BY seq DESC LIMIT 1`,
       )
     )[0];
-  const expectOutcome = (answer: { status: number; body: any }, status: number) => {
+  const expectOutcome = (answer: HttpAnswer, status: number) => {
     expect(answer.status).toBe(status);
     expect(answer.body.resourceType).toBe('OperationOutcome');
   };
@@ -43,7 +44,7 @@ describe('FHIR API: hostile input is a 4xx OperationOutcome, audited, and writes
     method: string,
     path: string,
     body?: unknown,
-  ): Promise<{ status: number; body: any }> => {
+  ): Promise<HttpAnswer> => {
     const before = await storeCounts(api);
     const auditsBefore = await audits();
     const answer = await http(api.baseUrl, method, path, body);
