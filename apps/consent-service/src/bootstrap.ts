@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { useServiceHttp } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
   PinoNestLogger,
@@ -17,8 +18,10 @@ export async function startConsentService(
 ): Promise<INestApplication> {
   const logger = createServiceLogger(CONSENT_SERVICE_NAME, config.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.register(config, options.schema), {
+    bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
+  useServiceHttp(app);
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: options.groupId ?? CONSENT_SERVICE_NAME,

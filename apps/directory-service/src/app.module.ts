@@ -1,3 +1,4 @@
+import { REPUBLISH_LIMITER, republishLimiter } from './http/republish-limiter';
 import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
 import type { JWK } from 'jose';
 import { brokersOf } from '@carerelay/config';
@@ -88,6 +89,10 @@ export class AppModule {
       providers: [
         { provide: DIRECTORY_SCHEMA_TOKEN, useValue: schema },
         { provide: SEED_SAMPLE, useValue: config.DIRECTORY_SEED_SAMPLE },
+        {
+          provide: REPUBLISH_LIMITER,
+          useValue: republishLimiter(config.DIRECTORY_REPUBLISH_MIN_INTERVAL_SECONDS),
+        },
         DirectoryStore,
         DirectoryService,
         HsdsImportService,

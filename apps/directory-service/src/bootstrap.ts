@@ -1,5 +1,6 @@
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { useServiceHttp } from '@carerelay/http';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
@@ -43,10 +44,13 @@ export async function startDirectoryService(
   const logger = createServiceLogger('directory-service', config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.register(config, options.schema, options.fhirClient),
-    { logger: new PinoNestLogger(logger) },
+    { bodyParser: false, logger: new PinoNestLogger(logger) },
   );
-  // Whole directories arrive as one HSDS document.
-  app.useBodyParser('json', { limit: config.DIRECTORY_BODY_LIMIT });
+  // Whole directories arrive as one HSDS document; every other body is one entry.
+  useServiceHttp(app, {
+    limit: '256kb',
+    routes: [{ path: '/import/hsds', limit: config.DIRECTORY_BODY_LIMIT }],
+  });
   app.enableShutdownHooks();
   const fhir = publishesToFhir(config, options.fhirClient);
   if (fhir) {

@@ -28,9 +28,14 @@ export class DirectoryServiceConfig extends ServiceConfig {
   @IsBoolean()
   DIRECTORY_SEED_SAMPLE = false;
 
-  /** Largest JSON body accepted (HSDS imports of a whole directory), e.g. 20mb. */
+  /** Largest HSDS import (a whole directory as one document; other bodies: 256kb), e.g. 5mb. */
   @Matches(/^\d+(kb|mb)$/)
-  DIRECTORY_BODY_LIMIT = '20mb';
+  DIRECTORY_BODY_LIMIT = '5mb';
+
+  /** Least time between two republishes of the whole directory (each re-announces every entry). */
+  @IsInt()
+  @Min(0)
+  DIRECTORY_REPUBLISH_MIN_INTERVAL_SECONDS = 60;
 
   /**
    * The FHIR API the directory is published to (Organization, HealthcareService, Location) as the

@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { useServiceHttp } from '@carerelay/http';
 import { FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
@@ -15,8 +16,10 @@ import { EhrConnectorConfig } from './ehr-connector.config';
 export async function startEhrConnector(config: EhrConnectorConfig): Promise<INestApplication> {
   const logger = createServiceLogger('ehr-connector', config.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.register(config), {
+    bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
+  useServiceHttp(app);
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,

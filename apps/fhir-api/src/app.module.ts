@@ -8,7 +8,7 @@ import {
   NestModule,
   Provider,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { brokersOf } from '@carerelay/config';
 import { MessagingModule, OutboxWriter } from '@carerelay/messaging';
@@ -26,6 +26,8 @@ import { DevActorGuard } from './http/dev-actor.guard';
 import { fhirBodyMiddleware } from './http/fhir-body.middleware';
 import { FhirExceptionFilter } from './http/fhir-exception.filter';
 import { CAPABILITY_STATEMENT, FhirController } from './http/fhir.controller';
+import { FhirRateLimitInterceptor, FhirRateLimiter } from './http/fhir-rate-limit';
+import { RefusedInputInterceptor } from './http/refused-input.interceptor';
 import { BundleProcessor } from './interactions/bundle-processor';
 import { FhirInteractions } from './interactions/fhir-interactions';
 import { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS } from './migrations';
@@ -143,13 +145,19 @@ export class FhirRestModule implements NestModule {
             new FhirInteractions(() => base.url, {
               defaultCount: Math.min(config.FHIR_DEFAULT_COUNT, config.FHIR_MAX_COUNT),
               maxCount: config.FHIR_MAX_COUNT,
+              maxSearchCost: config.FHIR_MAX_SEARCH_COST,
             }),
         },
         {
           provide: BundleProcessor,
           inject: [ResourceStore, FhirInteractions, AuditService],
           useFactory: (store: ResourceStore, interactions: FhirInteractions, audit: AuditService) =>
-            new BundleProcessor(store, interactions, config.FHIR_MAX_BUNDLE_ENTRIES, audit),
+            new BundleProcessor(store, interactions, config.FHIR_MAX_BUNDLE_ENTRIES, audit, {
+              defaultCount: Math.min(config.FHIR_DEFAULT_COUNT, config.FHIR_MAX_COUNT),
+              maxCount: config.FHIR_MAX_COUNT,
+              maxSearchCost: config.FHIR_MAX_SEARCH_COST,
+              maxBundleCost: config.FHIR_MAX_BUNDLE_COST,
+            }),
         },
         {
           provide: CAPABILITY_STATEMENT,
@@ -169,6 +177,16 @@ export class FhirRestModule implements NestModule {
           },
         },
         { provide: APP_FILTER, useClass: FhirExceptionFilter },
+        {
+          provide: FhirRateLimiter,
+          useValue: new FhirRateLimiter({
+            points: config.FHIR_RATE_LIMIT_POINTS,
+            windowSeconds: config.FHIR_RATE_LIMIT_WINDOW_SECONDS,
+          }),
+        },
+        // In this order: a client over its allowance is refused before its input is looked at.
+        { provide: APP_INTERCEPTOR, useClass: FhirRateLimitInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: RefusedInputInterceptor },
         ...guards,
         ...(options.providers ?? []),
       ],

@@ -3,7 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { PinoNestLogger, createServiceLogger, requestLogger } from '@carerelay/observability';
+import { TOKEN_PATH } from './auth/auth.config';
 import { loadFhirDefinitions } from './fhir-lib';
+import { tokenRateLimitMiddleware } from './http/fhir-rate-limit';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
 import type { RequestWithActor } from './request-actor';
@@ -45,6 +47,13 @@ export async function startFhirApi(
     }),
   );
   app.use('/fhir', acceptMiddleware());
+  app.use(
+    `/fhir/${TOKEN_PATH}`,
+    tokenRateLimitMiddleware({
+      points: config.FHIR_TOKEN_RATE_LIMIT_POINTS,
+      windowSeconds: config.FHIR_TOKEN_RATE_LIMIT_WINDOW_SECONDS,
+    }),
+  );
   app.enableShutdownHooks();
   await app.listen(config.FHIR_API_PORT, config.FHIR_API_HOST);
   const port = (app.getHttpServer().address() as AddressInfo).port;

@@ -40,6 +40,34 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Max(10_000)
   FHIR_MAX_BUNDLE_ENTRIES = 500;
 
+  /** The most one search may return: its page times one plus its _include/_revinclude count. */
+  @IsInt()
+  @Min(1)
+  FHIR_MAX_SEARCH_COST = 1000;
+
+  /** The most one batch or transaction may read and write: reads and writes 1, searches their cost. */
+  @IsInt()
+  @Min(1)
+  FHIR_MAX_BUNDLE_COST = 2000;
+
+  /** Requests per client per window (a Bundle counts its entries); beyond them 429. 0: no limit. */
+  @IsInt()
+  @Min(0)
+  FHIR_RATE_LIMIT_POINTS = 3000;
+
+  @IsInt()
+  @Min(1)
+  FHIR_RATE_LIMIT_WINDOW_SECONDS = 10;
+
+  /** Token requests per calling address per window; beyond them 429. 0: no limit. */
+  @IsInt()
+  @Min(0)
+  FHIR_TOKEN_RATE_LIMIT_POINTS = 600;
+
+  @IsInt()
+  @Min(1)
+  FHIR_TOKEN_RATE_LIMIT_WINDOW_SECONDS = 60;
+
   /** Attempts of one transaction on serialization failures, deadlocks and unique races. */
   @IsInt()
   @Min(1)

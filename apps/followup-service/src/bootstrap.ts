@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { useServiceHttp } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
   PinoNestLogger,
@@ -18,8 +19,9 @@ export async function startFollowupService(
   const logger = createServiceLogger('followup-service', config.LOG_LEVEL);
   const app = await NestFactory.create(
     AppModule.register(config, options.schema ?? config.FOLLOWUP_DB_SCHEMA),
-    { logger: new PinoNestLogger(logger) },
+    { bodyParser: false, logger: new PinoNestLogger(logger) },
   );
+  useServiceHttp(app);
   app.enableShutdownHooks();
   connectEventConsumer(app, {
     groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP,

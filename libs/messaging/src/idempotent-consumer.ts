@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   CloudEvent,
@@ -172,7 +173,7 @@ export class IdempotentConsumer {
           return { outcome: 'dead-lettered', event };
         }
         this.options.logger?.warn?.(
-          `${this.options.groupId}: ${event.type} ${event.id} failed (attempt ${attempt}): ${(error as Error).message}`,
+          `${this.options.groupId}: ${event.type} ${event.id} failed (attempt ${attempt}): ${safeErrorText(error)}`,
         );
         await sleep(backoffMs(this.retry, Math.min(attempt, 10)));
         // Shutting down: leave the message uncommitted for the next consumer of the partition.
@@ -241,7 +242,7 @@ export class IdempotentConsumer {
     // If this publish fails the message is not committed, so it is not lost either.
     await this.bus.publish([record]);
     this.options.logger?.error?.(
-      `${this.options.groupId}: ${message.topic}/${message.partition}@${message.offset} dead-lettered after ${attempts} attempt(s): ${error.message}`,
+      `${this.options.groupId}: ${message.topic}/${message.partition}@${message.offset} dead-lettered after ${attempts} attempt(s): ${safeErrorText(error)}`,
     );
     this.options.onDeadLetter?.(message.topic, error.name);
   }

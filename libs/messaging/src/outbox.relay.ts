@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import { Client } from 'pg';
 import type { MessageBus } from './message-bus';
@@ -132,9 +133,7 @@ export class OutboxRelay {
       await this.drain();
       await this.cleanupSentRows();
     } catch (error) {
-      this.options.logger?.warn?.(
-        `outbox relay (${this.options.schema}): ${(error as Error).message}`,
-      );
+      this.options.logger?.warn?.(`outbox relay (${this.options.schema}): ${safeErrorText(error)}`);
     }
   }
 

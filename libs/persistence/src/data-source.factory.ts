@@ -28,7 +28,8 @@ export function createServiceDataSource(options: ServiceDataSourceOptions): Data
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Off: a failed query's log line would carry its parameters, i.e. the resource (PHI).
+    logging: false,
     applicationName: options.applicationName ?? `carerelay-${options.schema}`,
     extra: { max: options.poolSize ?? 10 },
   };

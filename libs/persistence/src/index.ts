@@ -1,3 +1,4 @@
 export * from './data-source.factory';
 export * from './schema-of';
 export * from './persistence.module';
+export * from './safe-error';

@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import {
   Inject,
   Injectable,
@@ -75,7 +76,7 @@ export class ConsentTimerPoller implements OnApplicationBootstrap, OnApplication
     this.timer = setTimeout(() => {
       this.ticking = this.fireDue()
         .then(() => undefined)
-        .catch((error: Error) => this.logger.warn(`consent timers: ${error.message}`))
+        .catch((error: Error) => this.logger.warn(`consent timers: ${safeErrorText(error)}`))
         .finally(() => {
           this.ticking = undefined;
           this.schedule(this.config.CONSENT_TIMER_POLL_MS);

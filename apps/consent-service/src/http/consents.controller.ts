@@ -5,7 +5,7 @@ import { isDisclosureAllowed, isInForce } from '@carerelay/consent';
 import { SERVICE_SCHEMA } from '../consent-service.config';
 import { ConsentLedger } from '../consents/consent-ledger';
 import { DecisionQuery, PatientParams } from './consent-queries.dto';
-import { strictValidation } from './validation';
+import { strictValidation } from '@carerelay/http';
 
 @Controller()
 @UsePipes(strictValidation())

@@ -4,7 +4,9 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   NotFoundException,
+  Optional,
   Param,
   Patch,
   Post,
@@ -14,6 +16,8 @@ import {
   UsePipes,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { consumeOrRefuse } from '@carerelay/http';
 import {
   directoryToHsds,
   haversineKm,
@@ -38,6 +42,7 @@ import {
   ServiceDto,
   ServiceQueryDto,
 } from './directory.dto';
+import { REPUBLISH_LIMITER } from './republish-limiter';
 import { checkId, strictValidation } from './validation';
 
 const created = (response: Response, outcome: string) =>
@@ -53,6 +58,9 @@ export class DirectoryController {
     private readonly directory: DirectoryService,
     private readonly store: DirectoryStore,
     private readonly hsds: HsdsImportService,
+    @Optional()
+    @Inject(REPUBLISH_LIMITER)
+    private readonly republishes?: RateLimiterMemory,
   ) {}
 
   // Organizations ----------------------------------------------------------------------------
@@ -215,7 +223,13 @@ export class DirectoryController {
   /** Re-announces every entry on directory.events.v1, so a new consumer can build its view. */
   @Post('admin/republish')
   @HttpCode(200)
-  republish() {
+  async republish() {
+    if (this.republishes)
+      await consumeOrRefuse(
+        this.republishes,
+        'republish',
+        'the directory was republished recently; its events are still being consumed',
+      );
     return this.directory.republish();
   }
 }

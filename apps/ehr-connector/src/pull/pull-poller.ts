@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import { DataSource } from 'typeorm';
 import {
   FhirRequestError,
@@ -97,7 +98,7 @@ export class PullPoller {
         await this.pollEndpoint(endpoint).catch(() => undefined);
       }
     } catch (error) {
-      this.options.logger?.warn(`ehr pull: ${(error as Error).message}`);
+      this.options.logger?.warn(`ehr pull: ${safeErrorText(error)}`);
     }
   }
 

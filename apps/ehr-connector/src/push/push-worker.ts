@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { backoffMs, type RetryPolicy } from '@carerelay/messaging';
@@ -67,7 +68,7 @@ export class PushWorker {
       return;
     }
     this.draining = this.drain()
-      .catch((error: unknown) => this.options.logger?.warn(`ehr push: ${(error as Error).message}`))
+      .catch((error: unknown) => this.options.logger?.warn(`ehr push: ${safeErrorText(error)}`))
       .finally(() => {
         this.draining = undefined;
         if (this.again) {
@@ -87,7 +88,7 @@ export class PushWorker {
         while (next < tasks.length && this.running) {
           const taskId = tasks[next++];
           await this.pushTask(taskId).catch((error: unknown) =>
-            this.options.logger?.warn(`ehr push ${taskId}: ${(error as Error).message}`),
+            this.options.logger?.warn(`ehr push ${taskId}: ${safeErrorText(error)}`),
           );
         }
       };

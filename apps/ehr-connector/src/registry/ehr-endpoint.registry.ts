@@ -1,6 +1,11 @@
 import { DataSource, EntityManager } from 'typeorm';
 import type { EhrAuth, EhrEndpointInput, EhrMode } from './ehr-endpoint.input';
 
+/** The endpoint would collide with another one (same base URL). */
+export class EhrEndpointConflictError extends Error {
+  override name = 'EhrEndpointConflictError';
+}
+
 export interface EhrEndpoint {
   id: string;
   organizationId: string;
@@ -71,8 +76,9 @@ export class EhrEndpointRegistry {
 
   /** Adds or replaces (same id) an endpoint; the pull watermark of a replaced one is kept. */
   async upsert(input: EhrEndpointInput): Promise<EhrEndpoint> {
-    const [row] = (await this.dataSource.query(
-      `INSERT INTO ${this.t} (id, organization_id, base_url, auth, token_url, client_id,
+    const [row] = (await this.dataSource
+      .query(
+        `INSERT INTO ${this.t} (id, organization_id, base_url, auth, token_url, client_id,
          private_jwk_file, scope, modes, platform_owner_reference, poll_interval_seconds, enabled)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
@@ -83,21 +89,29 @@ export class EhrEndpointRegistry {
          poll_interval_seconds = EXCLUDED.poll_interval_seconds, enabled = EXCLUDED.enabled,
          next_poll_at = now()
        RETURNING *`,
-      [
-        input.id,
-        input.organizationId,
-        input.baseUrl,
-        input.auth,
-        input.auth === 'smart-backend' ? input.tokenUrl : null,
-        input.auth === 'smart-backend' ? input.clientId : null,
-        input.auth === 'smart-backend' ? input.privateJwkFile : null,
-        input.scope ?? null,
-        input.modes,
-        input.platformOwnerReference ?? `Organization/${this.platformOrganizationId}`,
-        input.pollIntervalSeconds ?? 900,
-        input.enabled ?? true,
-      ],
-    )) as Row[];
+        [
+          input.id,
+          input.organizationId,
+          input.baseUrl,
+          input.auth,
+          input.auth === 'smart-backend' ? input.tokenUrl : null,
+          input.auth === 'smart-backend' ? input.clientId : null,
+          input.auth === 'smart-backend' ? input.privateJwkFile : null,
+          input.scope ?? null,
+          input.modes,
+          input.platformOwnerReference ?? `Organization/${this.platformOrganizationId}`,
+          input.pollIntervalSeconds ?? 900,
+          input.enabled ?? true,
+        ],
+      )
+      .catch((error: unknown) => {
+        // base_url is UNIQUE: two endpoints polling one server would pull every referral twice.
+        if ((error as { driverError?: { code?: string } }).driverError?.code === '23505')
+          throw new EhrEndpointConflictError(
+            `baseUrl ${input.baseUrl} is already registered for another endpoint`,
+          );
+        throw error;
+      })) as Row[];
     return endpointOf(row);
   }
 

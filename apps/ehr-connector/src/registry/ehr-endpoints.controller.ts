@@ -1,6 +1,7 @@
 import {
   BadRequestException,
   Body,
+  ConflictException,
   Controller,
   Get,
   NotFoundException,
@@ -8,7 +9,11 @@ import {
   Put,
 } from '@nestjs/common';
 import { EhrEndpointValidationError, parseEhrEndpointInput } from './ehr-endpoint.input';
-import { EhrEndpointRegistry, type EhrEndpoint } from './ehr-endpoint.registry';
+import {
+  EhrEndpointConflictError,
+  EhrEndpointRegistry,
+  type EhrEndpoint,
+} from './ehr-endpoint.registry';
 
 /** The endpoint registry over HTTP (the CLI's `ehr:add` / `ehr:list` do the same). */
 @Controller('ehr-endpoints')
@@ -36,6 +41,7 @@ export class EhrEndpointsController {
     } catch (error) {
       if (error instanceof EhrEndpointValidationError)
         throw new BadRequestException({ message: error.problems });
+      if (error instanceof EhrEndpointConflictError) throw new ConflictException(error.message);
       throw error;
     }
   }

@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import { Logger } from '@nestjs/common';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { DataSource, EntityManager } from 'typeorm';
@@ -11,6 +12,16 @@ import {
 } from './audit-event.builder';
 
 type Db = DataSource | EntityManager;
+
+const AUDITED = new WeakSet<object>();
+
+/** Notes that the failure `error` has its AuditEvent, so the exception filter adds none. */
+export function markAudited(error: unknown): void {
+  if (typeof error === 'object' && error !== null) AUDITED.add(error);
+}
+
+export const wasAudited = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && AUDITED.has(error);
 
 /**
  * Writes AuditEvents into the audit trail (table audit_events of the fhir-api schema), searchable
@@ -74,9 +85,10 @@ export class AuditService {
           : 'internal error';
       try {
         await this.record(undefined, { ...input, outcome: outcomeOfStatus(status), outcomeDesc });
+        markAudited(error);
       } catch (auditError) {
         this.logger.error(
-          `could not write the AuditEvent of a failed ${input.subtype}: ${String(auditError)}`,
+          `could not write the AuditEvent of a failed ${input.subtype}: ${safeErrorText(auditError)}`,
         );
       }
       throw error;

@@ -1,3 +1,4 @@
+import { safeErrorStack } from '@carerelay/persistence';
 import { Controller, Get, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
@@ -107,7 +108,7 @@ export class SmartController {
         res.status(error.status).end(JSON.stringify(error.toJSON()));
         return;
       }
-      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      this.logger.error(safeErrorStack(error));
       res
         .status(500)
         .end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));

@@ -1,6 +1,16 @@
 import type { NextFunction, Request, Response } from 'express';
+import { findUnsafeJson, unsafeQueryProblem } from '@carerelay/http';
 import { badRequest, FhirError, tooLarge, unsupportedMediaType } from '../fhir-lib';
-import { sendFhirError } from './fhir-response';
+
+/**
+ * Where the middleware leaves the refusal of a request's input: it is thrown after the auth
+ * guard (RefusedInputInterceptor), so that the refusal is answered and audited like any other.
+ */
+export const REFUSED_INPUT = Symbol('REFUSED_INPUT');
+export type RequestWithRefusal = Request & { [REFUSED_INPUT]?: FhirError };
+
+/** The deepest FHIR JSON taken: far deeper than any resource CareRelay handles. */
+export const MAX_FHIR_JSON_DEPTH = 100;
 
 const JSON_TYPES = new Set(['application/fhir+json', 'application/json', 'application/json+fhir']);
 const FORM = 'application/x-www-form-urlencoded';
@@ -57,22 +67,29 @@ function readBody(req: Request, maxBytes: number): Promise<Buffer> {
 /**
  * Reads request bodies of the FHIR API itself: FHIR JSON (application/fhir+json or
  * application/json) capped at `maxBytes` (413), parsed strictly (400 on malformed JSON), and the
- * form body of `POST [type]/_search`. Errors answer an OperationOutcome at once.
+ * form body of `POST [type]/_search`. A URL, search value or body with a NUL character, an
+ * unpaired surrogate or a hostile depth is refused (400) before it reaches the store. Refusals
+ * are left on the request (REFUSED_INPUT) for RefusedInputInterceptor.
  */
 export function fhirBodyMiddleware(maxBytes: number) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') {
-      next();
-      return;
-    }
+  return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
     try {
+      const urlProblem = unsafeQueryProblem(req.originalUrl ?? req.url);
+      if (urlProblem) throw badRequest(`The URL ${urlProblem}`, undefined, 'value');
+      if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') {
+        next();
+        return;
+      }
       const type = mediaType(req);
       const isSearch = /\/_search\/?$/.test(req.path);
       if (isSearch) {
         if (type !== undefined && type !== FORM)
           throw unsupportedMediaType(`POST _search takes ${FORM}, not ${type}`);
         const raw = await readBody(req, maxBytes);
-        (req as Request & { body: unknown }).body = new URLSearchParams(utf8(raw));
+        const form = new URLSearchParams(utf8(raw));
+        const unsafe = findUnsafeJson(Object.fromEntries(form.entries()));
+        if (unsafe) throw badRequest(`A search parameter ${unsafe.problem}`, undefined, 'value');
+        (req as Request & { body: unknown }).body = form;
         next();
         return;
       }
@@ -95,17 +112,14 @@ export function fhirBodyMiddleware(maxBytes: number) {
           'structure',
         );
       }
+      const unsafe = findUnsafeJson(body, MAX_FHIR_JSON_DEPTH);
+      if (unsafe) throw badRequest(`The body at ${unsafe.path.slice(0, 200)} ${unsafe.problem}`);
       (req as Request & { body: unknown }).body = body;
       next();
     } catch (error) {
-      const fhirError =
+      (req as RequestWithRefusal)[REFUSED_INPUT] =
         error instanceof FhirError ? error : badRequest('The body could not be read');
-      // The rest of an oversized body is not read: close the connection after answering.
-      sendFhirError(
-        res,
-        fhirError,
-        fhirError.status === 413 || fhirError.status === 415 ? { Connection: 'close' } : {},
-      );
+      next();
     }
   };
 }

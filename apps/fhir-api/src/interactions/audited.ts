@@ -1,7 +1,7 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import { outcomeOfStatus } from '../audit/audit-event.builder';
-import { AuditService } from '../audit/audit.service';
+import { AuditService, markAudited } from '../audit/audit.service';
 import { FhirError } from '../fhir-lib';
 import type { RequestActor } from '../request-actor';
 import type { ResourceStore, StoreTransaction } from '../store/resource-store';
@@ -101,6 +101,7 @@ export class AuditedStore {
     if (!this.audit) return;
     try {
       await this.audit.record(undefined, { actor, ...what, ...failureOf(error) });
+      markAudited(error);
     } catch {
       // The interaction's own error is what the client must see; AuditService logs nothing here.
     }

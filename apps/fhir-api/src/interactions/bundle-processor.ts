@@ -1,4 +1,7 @@
+import { Logger } from '@nestjs/common';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { unsafeQueryProblem } from '@carerelay/http';
+import { safeErrorStack } from '@carerelay/persistence';
 import {
   badRequest,
   collectReferences,
@@ -11,6 +14,7 @@ import type { AuditSubtype } from '../audit/audit-event.builder';
 import type { AuditService } from '../audit/audit.service';
 import type { ResourceStore, StoreTransaction } from '../store/resource-store';
 import { AuditedStore, type AuditWhat } from './audited';
+import { bundleCost, checkBundleCost, type CostLimits } from './cost';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
 import {
@@ -110,6 +114,18 @@ export function locateInBundle(error: FhirError, index: number, resourceType?: s
   return new FhirError(error.status, issues);
 }
 
+/** The method and url of each entry that has them (what its cost is computed from). */
+function requestsOf(rawEntries: unknown[]): Array<{ method: string; url: string }> {
+  const requests: Array<{ method: string; url: string }> = [];
+  for (const raw of rawEntries) {
+    const request = (raw as BundleEntry | null)?.request;
+    if (typeof request?.method === 'string' && typeof request.url === 'string')
+      requests.push({ method: request.method, url: request.url });
+    else requests.push({ method: 'POST', url: '' });
+  }
+  return requests;
+}
+
 /**
  * Transaction Bundles (atomic: one database transaction, `urn:uuid:` references rewritten,
  * `ifNoneExist` per entry, rolled back as a whole on the first failing entry) and batch Bundles
@@ -117,12 +133,14 @@ export function locateInBundle(error: FhirError, index: number, resourceType?: s
  */
 export class BundleProcessor {
   private readonly audited: AuditedStore;
+  private readonly logger = new Logger('BundleProcessor');
 
   constructor(
     store: ResourceStore,
     private readonly interactions: FhirInteractions,
     private readonly maxEntries: number,
     audit?: AuditService,
+    private readonly cost?: CostLimits,
   ) {
     this.audited = new AuditedStore(store, audit);
   }
@@ -158,6 +176,7 @@ export class BundleProcessor {
         'value',
       );
     }
+    if (this.cost) checkBundleCost(bundleCost(requestsOf(rawEntries), this.cost), this.cost);
     if (bundle.type === 'batch') return this.batch(actor, rawEntries);
     const entries = rawEntries.map((entry, index) => this.parseEntry(entry, index));
     const fullUrls = new Set<string>();
@@ -212,6 +231,9 @@ export class BundleProcessor {
       throw badRequest('entry.request.url is required', `${where}.request.url`, 'required');
     }
     let url = request.url;
+    const urlProblem = unsafeQueryProblem(url);
+    if (urlProblem)
+      throw badRequest(`entry.request.url ${urlProblem}`, `${where}.request.url`, 'value');
     const base = this.interactions.base;
     if (url.startsWith(`${base}/`)) url = url.slice(base.length + 1);
     if (/^[a-z]+:/i.test(url) || url.startsWith('/')) {
@@ -447,7 +469,9 @@ export class BundleProcessor {
       } catch (error) {
         const fhirError =
           error instanceof FhirError ? locateInBundle(error, index) : internalError();
-        if (!(error instanceof FhirError)) console.error('batch entry failed', error);
+        // Only the error's kind: a driver's message may quote the entry's resource.
+        if (!(error instanceof FhirError))
+          this.logger.error(`batch entry failed: ${safeErrorStack(error)}`);
         const outcome: OperationOutcome = fhirError.toOperationOutcome();
         responses.push({ response: { status: statusLine(fhirError.status), outcome } });
       }

@@ -35,11 +35,14 @@ import { consentRuleRows, patientIdOf, unredactTaskUpdate } from '../store/conse
 import { organizationIdOf } from '../store/visibility';
 import type { StoredResource, StoreTransaction } from '../store/resource-store';
 import { conditionalKey, conditionalQuery, severalMatches } from './conditional';
+import { checkSearchCost, searchCost } from './cost';
 import { etagOf } from './etag';
 
 export interface InteractionLimits {
   defaultCount: number;
   maxCount: number;
+  /** The most one search may cost (page × (1 + includes)); unlimited when absent. */
+  maxSearchCost?: number;
 }
 
 /** What an interaction answers: an HTTP status, a body, and the headers that go with it. */
@@ -545,6 +548,11 @@ export class FhirInteractions {
     request.revinclude = request.revinclude.filter((i) => actorMay(actor, i.sourceType, 'read'));
     if (!query.has('_count')) request.count = this.limits.defaultCount;
     request.count = Math.min(request.count, this.limits.maxCount);
+    if (this.limits.maxSearchCost !== undefined)
+      checkSearchCost(
+        searchCost(request.count, request.include.length + request.revinclude.length, this.limits),
+        { maxSearchCost: this.limits.maxSearchCost },
+      );
     const withTotal = request.total !== 'none';
     const found = await tx.search(request, { withTotal });
     const result = {

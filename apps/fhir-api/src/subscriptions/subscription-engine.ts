@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import { Client } from 'pg';
 import type { Resource } from '@medplum/fhirtypes';
 import { EventTypes, type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
@@ -168,7 +169,7 @@ export class SubscriptionEngine {
     }
     this.draining = this.drain()
       .catch((error: unknown) =>
-        this.options.logger?.warn(`subscriptions: ${(error as Error).message}`),
+        this.options.logger?.warn(`subscriptions: ${safeErrorText(error)}`),
       )
       .finally(() => {
         this.draining = undefined;
@@ -192,7 +193,7 @@ export class SubscriptionEngine {
       while (next < due.length && this.running) {
         const id = due[next++];
         await this.deliver(id).catch((error: unknown) =>
-          this.options.logger?.warn(`subscription ${id}: ${(error as Error).message}`),
+          this.options.logger?.warn(`subscription ${id}: ${safeErrorText(error)}`),
         );
       }
     };

@@ -1,41 +1,11 @@
-import { BadRequestException, ValidationPipe } from '@nestjs/common';
-import { ValidationOptions, registerDecorator } from 'class-validator';
+import type { ValidationOptions } from 'class-validator';
+import { rule, strictValidation } from '@carerelay/http';
 import { isValidTimeZone, isLocalDate } from '../policy/business-time';
 import { isDuration } from '../policy/duration';
 
-/** Ids as the FHIR API spells them (referral ids are source Task ids). */
-export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
-
-/** For every HTTP body: unknown properties are refused, each problem names its field. */
-export const bodyValidation = new ValidationPipe({
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  transform: true,
-  stopAtFirstError: false,
-});
-
-export function checkId(name: string, value: string): string {
-  if (!ID_PATTERN.test(value)) {
-    throw new BadRequestException([`${name} must be 1 to 64 letters, digits, '-' or '.'`]);
-  }
-  return value;
-}
-
-function rule(
-  name: string,
-  test: (value: unknown) => boolean,
-  message: string,
-  options?: ValidationOptions,
-) {
-  return (target: object, propertyName: string) =>
-    registerDecorator({
-      name,
-      target: target.constructor,
-      propertyName,
-      options: { message: `$property ${message}`, ...options },
-      validator: { validate: test },
-    });
-}
+// The shared machinery; one pipe instance for every body of the service.
+export { ID_PATTERN, checkId } from '@carerelay/http';
+export const bodyValidation = strictValidation();
 
 export const IsDurationSpec = (options?: ValidationOptions) =>
   rule(

@@ -1,3 +1,4 @@
+import { safeErrorText } from '@carerelay/persistence';
 import {
   Inject,
   Injectable,
@@ -85,7 +86,7 @@ export class TimerPoller implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       while (this.running && (await this.fireDue()) === this.options.batchSize);
     } catch (error) {
-      this.logger.warn(`firing due timers failed: ${(error as Error).message}`);
+      this.logger.warn(`firing due timers failed: ${safeErrorText(error)}`);
     }
   }
 

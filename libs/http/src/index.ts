@@ -1,0 +1,6 @@
+export * from './safe-json';
+export * from './problem-details';
+export * from './json-body';
+export * from './validation';
+export * from './http-app';
+export * from './rate-limit';
