@@ -10,6 +10,7 @@ import { brokersOf } from '@carerelay/config';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
+import { ServiceAuthModule } from '@carerelay/auth';
 import { PersistenceModule } from '@carerelay/persistence';
 import { EHR_CONNECTOR_SERVICE_NAME, EhrConnectorConfig } from './ehr-connector.config';
 import { EhrClients, platformClient } from './fhir/fhir-clients';
@@ -72,6 +73,7 @@ export class AppModule {
           applicationName: 'carerelay-ehr-connector',
         }),
         ObservabilityModule,
+        ServiceAuthModule.forRoot(),
       ],
       controllers: [
         TaskChangesHandler,

@@ -9,8 +9,13 @@ import {
 } from '@nestjs/common';
 import { EhrEndpointValidationError, parseEhrEndpointInput } from './ehr-endpoint.input';
 import { EhrEndpointRegistry, type EhrEndpoint } from './ehr-endpoint.registry';
+import { Roles } from '@carerelay/auth';
 
-/** The endpoint registry over HTTP (the CLI's `ehr:add` / `ehr:list` do the same). */
+/**
+ * The endpoint registry over HTTP (the CLI's `ehr:add` / `ehr:list` do the same). Registering an
+ * EHR decides whose referrals CareRelay accepts from where: the platform and operators only.
+ */
+@Roles('platform', 'admin')
 @Controller('ehr-endpoints')
 export class EhrEndpointsController {
   constructor(private readonly registry: EhrEndpointRegistry) {}
