@@ -34,7 +34,10 @@ export class ServiceAuthErrorFilter implements ExceptionFilter<ServiceAuthError>
       if (error.bearerError) parts.push(`error_description="${error.detail}"`);
       response.setHeader('WWW-Authenticate', `Bearer ${parts.join(', ')}`);
     } else {
-      response.setHeader('WWW-Authenticate', `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`);
+      response.setHeader(
+        'WWW-Authenticate',
+        `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`,
+      );
     }
     response.setHeader('Content-Type', 'application/problem+json');
     response.status(error.status).end(

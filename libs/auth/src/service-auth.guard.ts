@@ -42,7 +42,10 @@ export class ServiceAuthGuard implements CanActivate {
 
     const token = bearerTokenOf(request.headers.authorization);
     if (token === undefined)
-      throw new ServiceAuthError('unauthenticated', 'An access token is required (Authorization: Bearer)');
+      throw new ServiceAuthError(
+        'unauthenticated',
+        'An access token is required (Authorization: Bearer)',
+      );
     if (token === null)
       throw new ServiceAuthError(
         'unauthenticated',

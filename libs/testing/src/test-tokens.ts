@@ -10,7 +10,11 @@ export interface TestTokenIssuer {
   jwksUrl: string;
   /** What a service needs to trust these tokens (ServiceAuthModule reads it from process.env). */
   env: { SERVICE_AUTH_ISSUER: string; SERVICE_AUTH_JWKS_URL: string };
-  token(role: ActorRole, organizationId?: string, options?: { ttlSeconds?: number }): Promise<string>;
+  token(
+    role: ActorRole,
+    organizationId?: string,
+    options?: { ttlSeconds?: number },
+  ): Promise<string>;
   /** `{ authorization: 'Bearer …' }` for `role` (the platform by default). */
   headers(role?: ActorRole, organizationId?: string): Promise<Record<string, string>>;
   close(): Promise<void>;
