@@ -1,2 +1,3 @@
 export * from './test-infra';
 export * from './test-tokens';
+export * from './use-test-tokens';

@@ -17,6 +17,8 @@ export interface TestTokenIssuer {
   ): Promise<string>;
   /** `{ authorization: 'Bearer …' }` for `role` (the platform by default). */
   headers(role?: ActorRole, organizationId?: string): Promise<Record<string, string>>;
+  /** fetch as the platform. */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,14 @@ export async function startTestTokenIssuer(): Promise<TestTokenIssuer> {
     headers: async (role = 'platform', organizationId = TEST_PLATFORM_ORG) => ({
       authorization: `Bearer ${await token(role, organizationId)}`,
     }),
+    fetch: async (url, init = {}) =>
+      fetch(url, {
+        ...init,
+        headers: {
+          ...(init.headers as Record<string, string> | undefined),
+          authorization: `Bearer ${await token('platform')}`,
+        },
+      }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

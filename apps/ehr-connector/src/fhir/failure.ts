@@ -14,6 +14,9 @@ export function failureOf(error: unknown): string {
       ? 'FHIR request failed: server unreachable'
       : `FHIR request failed: HTTP ${error.status}`;
   }
+  // fhir-kit-client's own errors (the raw client): { response: { status, data } }.
+  const status = (error as { response?: { status?: unknown } } | undefined)?.response?.status;
+  if (typeof status === 'number') return `FHIR request failed: HTTP ${status}`;
   if (error instanceof TokenRequestError) return `EHR token request failed: HTTP ${error.status}`;
   if (error instanceof CredentialsUnavailable) return 'EHR credentials unavailable';
   if (error instanceof OutboundRefused) return error.message;
