@@ -14,6 +14,7 @@ import ts from 'typescript';
 const ROOT = join(__dirname, '..', '..', '..');
 const SOURCES = [
   'apps/followup-service/src',
+  'libs/auth/src',
   'libs/config/src',
   'libs/contracts/src',
   'libs/messaging/src',
