@@ -5,7 +5,7 @@
 // bots. One place, networkEnv(), computes every app's environment.
 //
 // Plain Node ESM; packages (jose, kafkajs) are imported lazily, after ensureDependencies.
-/* global AbortSignal */
+/* global AbortSignal, URLSearchParams */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -119,9 +119,17 @@ export const fhirBaseUrlOf = (portBase = DEFAULT_PORT_BASE) =>
  * @param {number} o.portBase
  * @param {{clientId: string, privateJwk: object}} [o.platform] the platform's SMART client
  * @param {'smart'|'dev'} [o.authMode] dev: the FHIR API runs with FHIR_AUTH_DISABLED=true
+ * @param {{ehrCredentialsKey: string}} [o.secrets] the network's own secrets (ensureSecrets)
  * @returns {Record<string, Record<string, string>>} process name -> env (only CareRelay's variables)
  */
-export function networkEnv({ infraEnv, processes, portBase, platform, authMode = 'smart' }) {
+export function networkEnv({
+  infraEnv,
+  processes,
+  portBase,
+  platform,
+  authMode = 'smart',
+  secrets,
+}) {
   const fhirBaseUrl = fhirBaseUrlOf(portBase);
   const portOf = (app) => processes.find((p) => p.app === app)?.port;
   const common = {
@@ -156,6 +164,8 @@ export function networkEnv({ infraEnv, processes, portBase, platform, authMode =
     const env = { ...common, [portVarOf(p.app)]: String(p.port) };
     // The demo's directory: the sample the seeded CBO clients and bots belong to.
     if (p.app === 'directory-service') env.DIRECTORY_SEED_SAMPLE = 'true';
+    // Encrypts the EHR endpoints' private keys at rest (ehr_endpoint_credentials).
+    if (p.app === 'ehr-connector' && secrets) env.EHR_CREDENTIALS_KEY = secrets.ehrCredentialsKey;
     if (p.app === 'ehr-server') {
       env.EHR_SERVER_HOST = HOST;
       env.EHR_SERVER_ORGANIZATION_ID = p.hospital;
@@ -414,6 +424,70 @@ export async function ensurePlatformClient({ stateDir, env, log }) {
   return platform;
 }
 
+/**
+ * The network's own secrets, generated once and kept in <stateDir>/secrets.json (mode 600) next
+ * to platform.json: EHR_CREDENTIALS_KEY (AES-256-GCM key of the ehr-connector's stored EHR
+ * credentials). Delete the file to start over: stored EHR credentials then no longer decrypt.
+ */
+export async function ensureSecrets({ stateDir }) {
+  const file = path.join(stateDir, 'secrets.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  const { randomBytes } = await import('node:crypto');
+  const secrets = { ehrCredentialsKey: randomBytes(32).toString('base64') };
+  fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return secrets;
+}
+
+/**
+ * Access tokens of the platform client (SMART Backend Services against the network's FHIR API),
+ * for the calls the network makes to the services' own APIs (EHR endpoint registration) and for
+ * tests. Cached until shortly before expiry.
+ */
+export function platformTokens({ fhirBaseUrl, platform }) {
+  let cached;
+  const token = async () => {
+    if (cached && cached.expiresAt - 30_000 > Date.now()) return cached.token;
+    const { SignJWT, importJWK } = await import('jose');
+    const { randomUUID } = await import('node:crypto');
+    const tokenUrl = `${fhirBaseUrl}/auth/token`;
+    const alg = platform.privateJwk.kty === 'EC' ? 'ES384' : 'RS384';
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg, kid: platform.privateJwk.kid, typ: 'JWT' })
+      .setIssuer(platform.clientId)
+      .setSubject(platform.clientId)
+      .setAudience(tokenUrl)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('4m')
+      .sign(await importJWK(platform.privateJwk, alg));
+    const response = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'system/*.rs',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok || !body.access_token)
+      throw new Error(`platform token: HTTP ${response.status} ${body.error ?? ''}`.trim());
+    cached = { token: body.access_token, expiresAt: Date.now() + (body.expires_in ?? 300) * 1000 };
+    return cached.token;
+  };
+  return {
+    token,
+    /** fetch with the platform's bearer token. */
+    fetch: async (url, init = {}) =>
+      fetch(url, {
+        ...init,
+        headers: { ...(init.headers ?? {}), authorization: `Bearer ${await token()}` },
+      }),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Live summary from referral.events.v1
 
@@ -616,12 +690,17 @@ export async function startNetwork(o) {
     }
 
     const baseEnv = networkEnv({ infraEnv: network.infraEnv, processes: planned, portBase });
+    network.secrets = await ensureSecrets({ stateDir });
     network.platform = await ensurePlatformClient({
       stateDir,
       env: baseEnv['fhir-api'],
       log,
     });
     mark('platform-client');
+    network.platformTokens = platformTokens({
+      fhirBaseUrl: network.fhirBaseUrl,
+      platform: network.platform,
+    });
 
     const width = Math.max(...planned.map((p) => p.name.length), 'simulator'.length);
     const output = makeOutput(path.join(stateDir, 'logs'), o.quiet, width, o.verbose);
@@ -632,6 +711,7 @@ export async function startNetwork(o) {
         portBase,
         platform: network.platform,
         authMode: network.authMode,
+        secrets: network.secrets,
       })[name];
     const launch = (p, envOverride = {}) => {
       const child = spawnNode([p.entry], { ...envFor(p.name), ...envOverride });
@@ -854,11 +934,15 @@ async function registerEhrEndpoints(network, { log }) {
         : {}),
     };
     try {
-      const response = await fetch(`${connector.url}/ehr-endpoints/${server.hospital}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+      // The connector's API takes the platform's (or an operator's) token only.
+      const response = await network.platformTokens.fetch(
+        `${connector.url}/ehr-endpoints/${server.hospital}`,
+        {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        },
+      );
       if (!response.ok)
         throw new Error(`HTTP ${response.status} ${(await response.text()).slice(0, 300)}`);
       network.ehrServers[server.hospital] = { baseUrl, mode };

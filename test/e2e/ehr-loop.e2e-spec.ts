@@ -30,6 +30,8 @@ interface Network {
   problems: string[];
   clients: DemoClient[];
   infraEnv: { KAFKA_BROKERS: string; DATABASE_URL: string };
+  /** fetch with the platform client's bearer token (the services' APIs need one). */
+  platformTokens: { fetch: typeof fetch; token: () => Promise<string> };
   ehrServers?: Record<string, { baseUrl: string; mode: 'push' | 'pull' }>;
   stop: (options?: { stopInfrastructure?: boolean }) => Promise<unknown>;
 }
@@ -306,7 +308,9 @@ describe('EHR endpoints of the network', () => {
     expect(network.processes.filter((p) => p.status !== 'ready').map((p) => p.name)).toEqual([]);
     expect(network.ehrServers?.['hosp-southshore']?.mode).toBe('pull');
     expect(network.ehrServers?.['hosp-northside']?.mode).toBe('push');
-    const endpoints = (await (await fetch(`${connectorUrl}/ehr-endpoints`)).json()) as Array<{
+    const endpoints = (await (
+      await network.platformTokens.fetch(`${connectorUrl}/ehr-endpoints`)
+    ).json()) as Array<{
       id: string;
       modes: string[];
     }>;
@@ -347,7 +351,9 @@ describe('EHR endpoints of the network', () => {
     expect(added.err).toBe('');
     expect(added.code).toBe(0);
     expect(JSON.parse(added.out)).toMatchObject({ id: 'e2e-cli-ehr', enabled: false });
-    const served = (await (await fetch(`${connectorUrl}/ehr-endpoints/e2e-cli-ehr`)).json()) as {
+    const served = (await (
+      await network.platformTokens.fetch(`${connectorUrl}/ehr-endpoints/e2e-cli-ehr`)
+    ).json()) as {
       organizationId: string;
       modes: string[];
     };
@@ -436,7 +442,7 @@ describe('closing the loop in the EHR itself', () => {
     await cboClosesTheLoop(await cboTaskOf(sourceId));
     await expectClosedOnEhr(ehr, ehrTask.id!, { patient: ehrPatient.id! });
     const deliveries = (await (
-      await fetch(`${connectorUrl}/push/deliveries?task=${sourceId}`)
+      await network.platformTokens.fetch(`${connectorUrl}/push/deliveries?task=${sourceId}`)
     ).json()) as Array<{ state: string; version: number }>;
     expect(deliveries.length).toBeGreaterThanOrEqual(3);
     expect(deliveries.filter((d) => d.state === 'parked')).toEqual([]);

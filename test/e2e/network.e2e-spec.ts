@@ -37,6 +37,8 @@ interface Network {
   fhirBaseUrl: string;
   stateDir: string;
   infraEnv: { KAFKA_BROKERS: string; DATABASE_URL: string };
+  /** fetch with the platform client's bearer token (the services' APIs need one). */
+  platformTokens: { fetch: typeof fetch; token: () => Promise<string> };
   processes: NetworkProcess[];
   problems: string[];
   clients: DemoClient[];
@@ -495,7 +497,7 @@ describe('follow-up deadlines and consent, driven from outside', () => {
 
   it('no CBO accepts within the acceptance deadline: the referral is re-routed to another CBO', async () => {
     const followup = urlOf('followup-service');
-    const put = await fetch(`${followup}/policies/${NETWORK_ID}`, {
+    const put = await network.platformTokens.fetch(`${followup}/policies/${NETWORK_ID}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -530,7 +532,7 @@ describe('follow-up deadlines and consent, driven from outside', () => {
       });
       expect(withdrawn.status).toBe('cancelled');
       const timers = (await (
-        await fetch(`${followup}/referrals/${taskId}/timers`)
+        await network.platformTokens.fetch(`${followup}/referrals/${taskId}/timers`)
       ).json()) as Array<{
         kind: string;
         status: string;
@@ -545,7 +547,9 @@ describe('follow-up deadlines and consent, driven from outside', () => {
       const source = await hospital.read('Task', taskId);
       expect(['completed', 'failed', 'cancelled', 'rejected']).not.toContain(source.status);
     } finally {
-      await fetch(`${followup}/policies/${NETWORK_ID}`, { method: 'DELETE' });
+      await network.platformTokens.fetch(`${followup}/policies/${NETWORK_ID}`, {
+        method: 'DELETE',
+      });
     }
   }, 180_000);
 

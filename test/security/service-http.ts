@@ -20,11 +20,15 @@ export type Send = (
  * One service's HTTP client: every request of the tests goes through the `send` this returns,
  * so credentials (when the services ask for them) are one header added here.
  */
-export function serviceClient(baseUrl: string, headers: Record<string, string> = {}): Send {
+export function serviceClient(
+  baseUrl: string,
+  headers: Record<string, string> | (() => Promise<Record<string, string>>) = {},
+): Send {
   return async (method, path, body, contentType = 'application/json') => {
+    const auth = typeof headers === 'function' ? await headers() : headers;
     const response = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: { ...headers, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+      headers: { ...auth, ...(body !== undefined ? { 'content-type': contentType } : {}) },
       body,
     });
     const text = await response.text();

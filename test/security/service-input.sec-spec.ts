@@ -3,7 +3,13 @@ import fc from 'fast-check';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
 import { TOPICS } from '@carerelay/contracts';
-import { startGroupAtLatest, testEnv, uniqueName } from '@carerelay/testing';
+import {
+  startGroupAtLatest,
+  testEnv,
+  uniqueName,
+  useTestTokens,
+  type TestTokenIssuer,
+} from '@carerelay/testing';
 import { startConsentService } from '../../apps/consent-service/src/bootstrap';
 import { ConsentServiceConfig } from '../../apps/consent-service/src/consent-service.config';
 import { startDirectoryService } from '../../apps/directory-service/src/bootstrap';
@@ -43,7 +49,9 @@ const env = () => ({ ...testEnv(), LOG_LEVEL: 'silent', OUTBOX_POLL_MS: '50', NO
 const urlOf = async (app: INestApplication) =>
   (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
 
-async function startAll(): Promise<Record<string, Running>> {
+/** Every request as the platform (allowed on every route): what is tested is the input. */
+async function startAll(issuer: TestTokenIssuer): Promise<Record<string, Running>> {
+  const asPlatform = () => issuer.headers('platform');
   const directorySchema = uniqueName('sec_directory').toLowerCase();
   const directory = await startDirectoryService(
     loadConfig(DirectoryServiceConfig, {
@@ -88,7 +96,7 @@ async function startAll(): Promise<Record<string, Running>> {
   return {
     directory: {
       app: directory,
-      send: serviceClient(await urlOf(directory)),
+      send: serviceClient(await urlOf(directory), asPlatform),
       schema: directorySchema,
       tables: ['organization', 'location', 'service', 'outbox'],
       routes: [
@@ -105,7 +113,7 @@ async function startAll(): Promise<Record<string, Running>> {
     },
     followup: {
       app: followup,
-      send: serviceClient(await urlOf(followup)),
+      send: serviceClient(await urlOf(followup), asPlatform),
       schema: followupSchema,
       // Not its outbox: it also handles the referral events other tests publish.
       tables: ['followup_policy', 'contact_attempt', 'followup_outcome'],
@@ -119,7 +127,7 @@ async function startAll(): Promise<Record<string, Running>> {
     },
     consent: {
       app: consent,
-      send: serviceClient(await urlOf(consent)),
+      send: serviceClient(await urlOf(consent), asPlatform),
       schema: consentSchema,
       // Its API only reads; its tables change with the Consent changes other tests publish.
       tables: [],
@@ -127,7 +135,7 @@ async function startAll(): Promise<Record<string, Running>> {
     },
     connector: {
       app: connector,
-      send: serviceClient(await urlOf(connector)),
+      send: serviceClient(await urlOf(connector), asPlatform),
       schema: connectorSchema,
       tables: ['ehr_endpoints', 'push_deliveries'],
       routes: ['/ehr-endpoints', '/ehr-endpoints/:id', '/push/deliveries', '/pull/refusals'],
@@ -137,10 +145,11 @@ async function startAll(): Promise<Record<string, Running>> {
 
 describe('service APIs refuse hostile input with problem+json and write nothing', () => {
   jest.setTimeout(600_000);
+  const tokens = useTestTokens();
   let services: Record<string, Running>;
 
   beforeAll(async () => {
-    services = await startAll();
+    services = await startAll(tokens.issuer);
   });
   afterAll(async () => {
     for (const s of Object.values(services ?? {})) {
@@ -249,6 +258,8 @@ describe('service APIs refuse hostile input with problem+json and write nothing'
           const before = await rowCounts(s.schema, s.tables);
           const answer = await s.send(r.method, path, body, r.contentType);
           expect(answer.status).toBeLessThan(500);
+          // Authenticated as the platform: a refusal is about the input, never the caller.
+          expect([401, 403]).not.toContain(answer.status);
           if (answer.status >= 400) {
             expectProblem(answer);
             expect(await rowCounts(s.schema, s.tables)).toEqual(before);

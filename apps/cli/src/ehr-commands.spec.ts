@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +25,7 @@ class MemoryRegistry implements EhrRegistryPort {
       auth: input.auth,
       tokenUrl: input.tokenUrl,
       clientId: input.clientId,
-      privateJwkFile: input.privateJwkFile,
+      hasCredentials: input.privateJwk !== undefined,
       scope: input.scope,
       modes: input.modes,
       platformOwnerReference: input.platformOwnerReference ?? 'Organization/carerelay-platform',
@@ -37,7 +38,16 @@ class MemoryRegistry implements EhrRegistryPort {
   async list(): Promise<EhrEndpoint[]> {
     return [...this.rows.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
+  async reencryptAll(): Promise<number> {
+    return 0;
+  }
 }
+
+/** A real EC P-384 private JWK (the validator imports it). */
+const ecPrivateJwk = (kid: string) => ({
+  ...generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'jwk' }),
+  kid,
+});
 
 let registry: MemoryRegistry;
 let dir: string;
@@ -81,6 +91,7 @@ describe('ehr:add', () => {
       organizationId: 'Hosp.SouthShore',
       baseUrl: BASE,
       auth: 'none',
+      hasCredentials: false,
       modes: ['push', 'pull'],
       platformOwnerReference: 'Organization/carerelay-platform',
       pollIntervalSeconds: 900,
@@ -117,10 +128,8 @@ describe('ehr:add', () => {
   });
 
   it('adds a SMART Backend Services endpoint with a private JWK file (relative to the cwd)', async () => {
-    await writeFile(
-      path.join(dir, 'key.json'),
-      JSON.stringify({ kty: 'EC', crv: 'P-384', x: 'x', y: 'y', d: 'd', kid: 'k1' }),
-    );
+    const key = ecPrivateJwk('k1');
+    await writeFile(path.join(dir, 'key.json'), JSON.stringify(key));
     const r = await run([
       'ehr:add',
       '--org',
@@ -144,10 +153,48 @@ describe('ehr:add', () => {
     expect(r.json).toMatchObject({
       auth: 'smart-backend',
       clientId: 'carerelay',
-      privateJwkFile: path.join(dir, 'key.json'),
+      hasCredentials: true,
       tokenUrl: 'https://ehr.example.org/oauth2/token',
       scope: 'system/Task.ru',
     });
+    expect(r.out).not.toContain(key.d as string);
+    const stored = registry.rows.get('hosp-a');
+    expect(stored?.hasCredentials).toBe(true);
+  });
+
+  it('refuses a token URL of another origin unless the operator allows it', async () => {
+    await writeFile(path.join(dir, 'key2.json'), JSON.stringify(ecPrivateJwk('k2')));
+    const argv = [
+      'ehr:add',
+      '--org',
+      'hosp-b',
+      '--base',
+      'https://ehr.example.org/fhir',
+      '--mode',
+      'pull',
+      '--auth',
+      'smart',
+      '--client-id',
+      'c',
+      '--jwk-file',
+      'key2.json',
+      '--token-url',
+      'https://attacker.example/token',
+    ];
+    const refused = await run(argv);
+    expect(refused.code).toBe(EHR_EXIT.dataError);
+    expect(refused.err).toMatch(/tokenUrl must have the baseUrl's origin/);
+    expect(registry.rows.has('hosp-b')).toBe(false);
+    let out = '';
+    const allowed = await runEhrCli(argv, {
+      out: (t) => (out += t),
+      err: () => undefined,
+      registry: async () => registry,
+      cwd: dir,
+      rules: { allowedTokenOrigins: ['https://attacker.example'] },
+    });
+    expect(allowed).toBe(EHR_EXIT.ok);
+    expect(JSON.parse(out)).toMatchObject({ id: 'hosp-b', hasCredentials: true });
   });
 
   it('refuses what the shared validator refuses (65), naming each problem, before any database', async () => {
@@ -185,7 +232,7 @@ describe('ehr:add', () => {
     expect(missing.code).toBe(EHR_EXIT.dataError);
     expect(missing.err).toMatch(/tokenUrl/);
     expect(missing.err).toMatch(/clientId is required/);
-    expect(missing.err).toMatch(/privateJwkFile is required/);
+    expect(missing.err).toMatch(/privateJwk \(a private JWK object\) is required/);
 
     const smart = (file: string) => [
       'ehr:add',

@@ -1,12 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Matches } from 'class-validator';
+import { IsOptional, IsString, Matches } from 'class-validator';
 import { DataSource } from 'typeorm';
+import {
+  CredentialsKeyError,
+  CredentialsUnavailable,
+  credentialsCipherOf,
+} from '../../ehr-connector/src/registry/credentials-cipher';
 import {
   EhrEndpointValidationError,
   parseEhrEndpointInput,
   type EhrEndpointInput,
+  type EhrEndpointRules,
 } from '../../ehr-connector/src/registry/ehr-endpoint.input';
 import {
   EhrEndpointRegistry,
@@ -20,11 +26,19 @@ export const EHR_USAGE = `  ehr:add --org <Organization id> --base <FHIR base UR
           [--poll-seconds <n>] [--disabled]
       Adds or replaces (same id; default: the organization id) an EHR FHIR endpoint of the
       ehr-connector, validated as PUT /ehr-endpoints validates it, and prints it as JSON.
+      With --auth smart the private JWK of --jwk-file is read here and stored encrypted
+      (EHR_CREDENTIALS_KEY); the connector never reads key files. The token URL must be on the
+      base URL's origin unless EHR_TOKEN_URL_ALLOWED_ORIGINS lists its origin.
   ehr:list
       Prints every registered EHR endpoint (with its pull watermark and last poll error) as JSON.
+  ehr:rekey
+      Re-encrypts every stored EHR credential under EHR_CREDENTIALS_KEY (after a rotation: the
+      old key in EHR_CREDENTIALS_PREVIOUS_KEYS) and prints how many changed.
 
 Environment of ehr:*: DATABASE_URL (required), EHR_CONNECTOR_DB_SCHEMA (default ehr_connector),
-PLATFORM_ORGANIZATION_ID (default carerelay-platform).`;
+PLATFORM_ORGANIZATION_ID (default carerelay-platform), EHR_CREDENTIALS_KEY (required for
+--auth smart and ehr:rekey), EHR_CREDENTIALS_PREVIOUS_KEYS, EHR_TOKEN_URL_ALLOWED_ORIGINS (the
+ehr-connector's values).`;
 
 export const EHR_EXIT = { ok: 0, usage: 64, dataError: 65 } as const;
 
@@ -39,12 +53,25 @@ export class EhrCliConfig {
 
   @Matches(/^[A-Za-z0-9\-.]{1,64}$/, { message: 'must be a FHIR id' })
   PLATFORM_ORGANIZATION_ID = 'carerelay-platform';
+
+  @IsOptional()
+  @IsString()
+  EHR_CREDENTIALS_KEY?: string = undefined;
+
+  @IsOptional()
+  @IsString()
+  EHR_CREDENTIALS_PREVIOUS_KEYS?: string = undefined;
+
+  @IsOptional()
+  @IsString()
+  EHR_TOKEN_URL_ALLOWED_ORIGINS?: string = undefined;
 }
 
 /** What the ehr:* commands need of the registry (EhrEndpointRegistry; a fake in unit tests). */
 export interface EhrRegistryPort {
   upsert(input: EhrEndpointInput): Promise<EhrEndpoint>;
   list(): Promise<EhrEndpoint[]>;
+  reencryptAll(): Promise<number>;
 }
 
 export interface EhrCliContext {
@@ -54,6 +81,8 @@ export interface EhrCliContext {
   registry: () => Promise<EhrRegistryPort>;
   /** Resolves a relative --jwk-file (default: the current directory). */
   cwd?: string;
+  /** Allowed token URL origins besides the base URL's (EHR_TOKEN_URL_ALLOWED_ORIGINS). */
+  rules?: EhrEndpointRules;
 }
 
 class UsageError extends Error {}
@@ -85,8 +114,8 @@ export function endpointIdOf(organizationId: string): string {
     .slice(0, 63);
 }
 
-/** The private JWK file must be readable JSON with a private part: checked before it is stored. */
-async function checkPrivateJwk(file: string): Promise<void> {
+/** The private JWK file must be readable JSON with a private part: read here, stored encrypted. */
+async function readPrivateJwk(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -104,6 +133,7 @@ async function checkPrivateJwk(file: string): Promise<void> {
     throw new DataError(`--jwk-file ${file} is not a private JWK (kty and d are needed)`);
   if (typeof key.kid !== 'string')
     throw new DataError(`--jwk-file ${file} has no kid (the EHR finds its public key by it)`);
+  return jwk as Record<string, unknown>;
 }
 
 /** Builds the raw endpoint from `ehr:add` flags (validation is parseEhrEndpointInput's). */
@@ -133,7 +163,7 @@ export function endpointFromFlags(values: Record<string, unknown>, cwd: string):
       .filter((m) => m.length > 0),
     tokenUrl: v['token-url'],
     clientId: v['client-id'],
-    privateJwkFile: v['jwk-file'] ? path.resolve(cwd, String(v['jwk-file'])) : undefined,
+    privateJwk: v['jwk-file'] ? { file: path.resolve(cwd, String(v['jwk-file'])) } : undefined,
     scope: v.scope,
     platformOwnerReference: v.owner,
     pollIntervalSeconds,
@@ -143,7 +173,7 @@ export function endpointFromFlags(values: Record<string, unknown>, cwd: string):
   return raw;
 }
 
-export const EHR_COMMANDS = ['ehr:add', 'ehr:list'] as const;
+export const EHR_COMMANDS = ['ehr:add', 'ehr:list', 'ehr:rekey'] as const;
 
 export const isEhrCommand = (command: string | undefined): boolean =>
   (EHR_COMMANDS as readonly (string | undefined)[]).includes(command);
@@ -157,6 +187,13 @@ export async function runEhrCli(argv: string[], context: EhrCliContext): Promise
       const { positionals } = parse(rest, {});
       if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
       context.out(json(await (await context.registry()).list()));
+      return EHR_EXIT.ok;
+    }
+    if (command === 'ehr:rekey') {
+      const { positionals } = parse(rest, {});
+      if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      const reencrypted = await (await context.registry()).reencryptAll();
+      context.out(json({ reencrypted }));
       return EHR_EXIT.ok;
     }
     const { values, positionals } = parse(rest, {
@@ -174,8 +211,10 @@ export async function runEhrCli(argv: string[], context: EhrCliContext): Promise
       disabled: { type: 'boolean' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    const input = parseEhrEndpointInput(endpointFromFlags(values, context.cwd ?? process.cwd()));
-    if (input.auth === 'smart-backend') await checkPrivateJwk(input.privateJwkFile as string);
+    const raw = endpointFromFlags(values, context.cwd ?? process.cwd()) as Record<string, unknown>;
+    const keyFile = (raw.privateJwk as { file?: string } | undefined)?.file;
+    if (keyFile !== undefined) raw.privateJwk = await readPrivateJwk(keyFile);
+    const input = parseEhrEndpointInput(raw, context.rules);
     context.out(json(await (await context.registry()).upsert(input)));
     return EHR_EXIT.ok;
   } catch (error) {
@@ -193,9 +232,15 @@ export async function runEhrCli(argv: string[], context: EhrCliContext): Promise
       context.err(`${error.message}\n`);
       return EHR_EXIT.dataError;
     }
+    if (error instanceof CredentialsUnavailable || error instanceof CredentialsKeyError) {
+      context.err(
+        `${error instanceof CredentialsKeyError ? error.message : 'EHR_CREDENTIALS_KEY is missing or does not open a stored credential'}\n`,
+      );
+      return EHR_EXIT.dataError;
+    }
     if ((error as { code?: string }).code === '23505') {
       // ehr_endpoints.base_url is unique: another endpoint id already has this base URL.
-      context.err(`another EHR endpoint already has this base URL: ${(error as Error).message}\n`);
+      context.err('another EHR endpoint already has this base URL\n');
       return EHR_EXIT.dataError;
     }
     throw error;
@@ -212,6 +257,7 @@ export function ehrRegistryOn(dataSource: DataSource, config: EhrCliConfig): Ehr
     dataSource,
     config.EHR_CONNECTOR_DB_SCHEMA,
     config.PLATFORM_ORGANIZATION_ID,
+    credentialsCipherOf(config),
   );
 }
 

@@ -65,13 +65,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `ehr:add` / `ehr:list`: the ehr-connector's endpoint registry, on its own schema. */
+/** `ehr:add` / `ehr:list` / `ehr:rekey`: the ehr-connector's endpoint registry, on its own schema. */
 async function ehrMain(argv: string[]): Promise<number> {
   let dataSource: DataSource | undefined;
   try {
     return await runEhrCli(argv, {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
+      rules: {
+        allowedTokenOrigins: (process.env.EHR_TOKEN_URL_ALLOWED_ORIGINS ?? '')
+          .split(',')
+          .filter((o) => o !== ''),
+      },
       registry: async () => {
         const config = loadConfig(EhrCliConfig, cliEnvironment());
         dataSource = await openServiceDataSource({

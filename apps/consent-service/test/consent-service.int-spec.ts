@@ -18,10 +18,14 @@ import {
   startGroupAtLatest,
   uniqueName,
   waitFor,
+  useTestTokens,
 } from '@carerelay/testing';
 import { Producer } from 'kafkajs';
 import { startConsentService } from '../src/bootstrap';
 import { ConsentServiceConfig } from '../src/consent-service.config';
+
+// The service's API takes the platform's token: these tests sign their own (useTestTokens).
+const tokens = useTestTokens();
 
 const fhirId = (prefix: string) => uniqueName(prefix).replace(/_/g, '-');
 const IRCP = {
@@ -149,7 +153,9 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
   }
 
   const decision = async (params: Record<string, string>) => {
-    const response = await fetch(`${url}/consents/decision?${new URLSearchParams(params)}`);
+    const response = await tokens.issuer.fetch(
+      `${url}/consents/decision?${new URLSearchParams(params)}`,
+    );
     return { status: response.status, body: (await response.json()) as DecisionBody };
   };
 
@@ -362,7 +368,9 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
       (await decision({ patient, organization: 'cbo-other', labels: '42CFRPart2' })).body.allowed,
     ).toBe(false);
 
-    const listed = (await (await fetch(`${url}/patients/${patient}/consents`)).json()) as {
+    const listed = (await (
+      await tokens.issuer.fetch(`${url}/patients/${patient}/consents`)
+    ).json()) as {
       consents: Array<{ consentId: string }>;
       announced: unknown[];
     };
@@ -431,7 +439,7 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     const unknown = await decision({ patient: 'p1', organization: 'o1', color: 'red' });
     expect(unknown.status).toBe(400);
     expect(unknown.body.fields).toEqual(['color']);
-    const badId = await fetch(`${url}/patients/${'x'.repeat(65)}/consents`);
+    const badId = await tokens.issuer.fetch(`${url}/patients/${'x'.repeat(65)}/consents`);
     expect(badId.status).toBe(400);
     expect(((await badId.json()) as DecisionBody).fields).toEqual(['id']);
     expect((await decision({ patient: 'nobody', organization: 'o1' })).body).toMatchObject({

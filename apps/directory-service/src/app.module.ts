@@ -5,6 +5,7 @@ import { brokersOf } from '@carerelay/config';
 import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
+import { ServiceAuthModule } from '@carerelay/auth';
 import { PersistenceModule } from '@carerelay/persistence';
 import { DIRECTORY_SCHEMA_TOKEN } from './directory-schema.token';
 import { DIRECTORY_SERVICE_NAME, DirectoryServiceConfig } from './directory-service.config';
@@ -84,6 +85,7 @@ export class AppModule {
           outboxPollMs: config.OUTBOX_POLL_MS,
         }),
         ObservabilityModule,
+        ServiceAuthModule.forRoot(),
       ],
       controllers: [DirectoryController, ...(fhir ? [DirectoryFhirPublisher] : [])],
       providers: [

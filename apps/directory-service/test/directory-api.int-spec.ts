@@ -6,6 +6,7 @@ import {
   collectDirectoryEvents,
   http,
   sleep,
+  kitTokenIssuer,
   startTestDirectory,
 } from './directory-test-kit';
 
@@ -64,6 +65,34 @@ describe('directory-service HTTP API → directory.events.v1', () => {
   afterAll(async () => {
     await events?.stop();
     await directory?.stop();
+  });
+
+  it('writes for the platform and operators only; every client of the network reads', async () => {
+    const body = { id: `${orgId}-x`, name: 'Not ours', networks: ['chicago-south'] };
+    const anonymous = await fetch(`${directory.url}/organizations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    const issuer = kitTokenIssuer();
+    const cbo = await issuer.headers('cbo', 'some-cbo');
+    expect((await http(directory.url, 'POST', '/organizations', body, cbo)).status).toBe(403);
+    expect((await http(directory.url, 'POST', '/admin/republish', undefined, cbo)).status).toBe(
+      403,
+    );
+    const foreignCoordinator = await issuer.headers('coordinator', 'some-network');
+    expect(
+      (await http(directory.url, 'POST', '/organizations', body, foreignCoordinator)).status,
+    ).toBe(403);
+    expect((await http(directory.url, 'GET', '/organizations', undefined, cbo)).status).toBe(200);
+    expect((await http(directory.url, 'GET', `/organizations/${body.id}`)).status).toBe(404);
+    const operator = await issuer.headers('coordinator', 'carerelay-platform');
+    expect((await http(directory.url, 'GET', '/export/hsds', undefined, operator)).status).toBe(
+      200,
+    );
   });
 
   it('creates an organization, a location and a service: one event each, keyed by organization', async () => {

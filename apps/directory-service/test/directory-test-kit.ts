@@ -7,6 +7,8 @@ import { dropSchema } from '@carerelay/persistence';
 import {
   CollectedMessage,
   startGroupAtLatest,
+  startTestTokenIssuer,
+  type TestTokenIssuer,
   testEnv,
   testKafka,
   uniqueName,
@@ -36,6 +38,9 @@ export async function startTestDirectory(
 ): Promise<RunningDirectory> {
   const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
   const schema = options.schema ?? uniqueName('directory_t').toLowerCase();
+  // The service's API takes the platform's token: the kit signs its own (http() sends it).
+  issuer ??= await startTestTokenIssuer();
+  Object.assign(process.env, issuer.env);
   const app = await startDirectoryService(
     loadConfig(DirectoryServiceConfig, {
       KAFKA_BROKERS,
@@ -104,15 +109,26 @@ export interface HttpResult<T = unknown> {
   body: T;
 }
 
+/** The issuer of the tokens http() sends (one per test file, started by startTestDirectory). */
+let issuer: TestTokenIssuer | undefined;
+
+export const kitTokenIssuer = (): TestTokenIssuer => {
+  if (!issuer) throw new Error('startTestDirectory first');
+  return issuer;
+};
+
+/** A call to the directory's API as the platform, or with `headers` of the caller's choosing. */
 export async function http<T = unknown>(
   base: string,
   method: string,
   path: string,
   body?: unknown,
+  headers?: Record<string, string>,
 ): Promise<HttpResult<T>> {
+  const auth = headers ?? (issuer ? await issuer.headers('platform') : {});
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -28,6 +28,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { FhirApiClient, type Resource } from '@carerelay/fhir-client';
 import { dropSchema } from '@carerelay/persistence';
+import { startTestTokenIssuer, type TestTokenIssuer } from '../../../libs/testing/src/test-tokens';
 import { startEhrServer } from '../../ehr-server/src/ehr-server';
 import { CARERELAY_VERSION_EXTENSION } from '../src/fhir/ehr-identity';
 
@@ -284,6 +285,7 @@ async function main(): Promise<void> {
   });
   let fhirApi: App | undefined;
   let connector: App | undefined;
+  let tokens: TestTokenIssuer | undefined;
   try {
     process.stderr.write(`[bench] EHR server ${ehr.baseUrl}; starting fhir-api, ehr-connector\n`);
     fhirApi = await startApp(
@@ -299,6 +301,8 @@ async function main(): Promise<void> {
       logDir,
     );
     await startGroupAtLatest(env.KAFKA_BROKERS, groupId, 'fhir.changes.v1');
+    // The connector's API takes a platform token; the bench signs its own (not what is measured).
+    tokens = await startTestTokenIssuer();
     connector = await startApp(
       'ehr-connector',
       connectorPort,
@@ -310,13 +314,14 @@ async function main(): Promise<void> {
         FHIR_API_BASE_URL: fhirBase,
         FHIR_API_AUTH: 'dev',
         PLATFORM_ORGANIZATION_ID: PLATFORM,
+        ...tokens.env,
         ...Object.fromEntries(
           Object.entries(process.env).filter(([k]) => /^(PUSH_|OUTBOX_POLL_MS$)/.test(k)),
         ),
       } as Record<string, string>,
       logDir,
     );
-    const put = await fetch(`${connector.url}/ehr-endpoints/bench-ehr`, {
+    const put = await tokens.fetch(`${connector.url}/ehr-endpoints/bench-ehr`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -492,7 +497,7 @@ async function main(): Promise<void> {
     const deliveries = async (state: string) =>
       (
         (await (
-          await fetch(`${connector!.url}/push/deliveries?state=${state}`)
+          await tokens!.fetch(`${connector!.url}/push/deliveries?state=${state}`)
         ).json()) as unknown[]
       ).length;
     const parked = await deliveries('parked');
@@ -552,6 +557,7 @@ async function main(): Promise<void> {
   } finally {
     await stopApp(connector);
     await stopApp(fhirApi);
+    await tokens?.close();
     await ehr.close();
     await dropSchema(env.DATABASE_URL, connectorSchema).catch(() => undefined);
     await dropSchema(env.DATABASE_URL, fhirSchema).catch(() => undefined);

@@ -10,6 +10,7 @@ import { brokersOf } from '@carerelay/config';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
+import { ServiceAuthModule } from '@carerelay/auth';
 import { PersistenceModule } from '@carerelay/persistence';
 import { EHR_CONNECTOR_SERVICE_NAME, EhrConnectorConfig } from './ehr-connector.config';
 import { EhrClients, platformClient } from './fhir/fhir-clients';
@@ -25,10 +26,17 @@ import {
   EHR_CONNECTOR_SCHEMA,
   TaskChangesHandler,
 } from './push/task-changes.handler';
+import { credentialsCipherOf } from './registry/credentials-cipher';
 import { EhrEndpointRegistry } from './registry/ehr-endpoint.registry';
+import { EHR_ENDPOINT_RULES } from './registry/ehr-endpoints.controller';
+import type { EhrEndpointRules } from './registry/ehr-endpoint.input';
 import { EhrEndpointsController } from './registry/ehr-endpoints.controller';
 
 export const EHR_CONNECTOR_CONFIG = Symbol('EHR_CONNECTOR_CONFIG');
+
+const endpointRulesOf = (config: EhrConnectorConfig): EhrEndpointRules => ({
+  allowedTokenOrigins: config.EHR_TOKEN_URL_ALLOWED_ORIGINS?.split(',') ?? [],
+});
 
 @Injectable()
 class BackgroundWork implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -72,6 +80,7 @@ export class AppModule {
           applicationName: 'carerelay-ehr-connector',
         }),
         ObservabilityModule,
+        ServiceAuthModule.forRoot(),
       ],
       controllers: [
         TaskChangesHandler,
@@ -84,12 +93,23 @@ export class AppModule {
         { provide: EHR_CONNECTOR_SCHEMA, useValue: schema },
         { provide: CARERELAY_BASE_URL, useValue: config.FHIR_API_BASE_URL.replace(/\/$/, '') },
         { provide: FhirApiClient, useFactory: () => platformClient(config) },
-        { provide: EhrClients, useValue: new EhrClients() },
+        { provide: EHR_ENDPOINT_RULES, useValue: endpointRulesOf(config) },
+        {
+          provide: EhrClients,
+          inject: [EhrEndpointRegistry],
+          useFactory: (registry: EhrEndpointRegistry) =>
+            new EhrClients(registry, endpointRulesOf(config)),
+        },
         {
           provide: EhrEndpointRegistry,
           inject: [DataSource],
           useFactory: (ds: DataSource) =>
-            new EhrEndpointRegistry(ds, schema, config.PLATFORM_ORGANIZATION_ID),
+            new EhrEndpointRegistry(
+              ds,
+              schema,
+              config.PLATFORM_ORGANIZATION_ID,
+              credentialsCipherOf(config),
+            ),
         },
         {
           provide: PushQueue,

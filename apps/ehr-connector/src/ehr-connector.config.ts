@@ -3,6 +3,7 @@ import {
   IsInt,
   IsJSON,
   IsNotEmpty,
+  IsOptional,
   IsString,
   IsUrl,
   Matches,
@@ -54,6 +55,32 @@ export class EhrConnectorConfig extends ServiceConfig {
 
   @IsString()
   PLATFORM_SCOPES = 'system/*.cruds';
+
+  /**
+   * AES-256-GCM key (32 bytes, base64) that encrypts the EHR endpoints' private keys in
+   * ehr_endpoint_credentials. Unset: endpoints with auth smart-backend cannot be registered nor
+   * used. `npm start` generates one (.carerelay/demo/secrets.json).
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/_=-]{43,44}$/, { message: 'must be 32 bytes, base64' })
+  EHR_CREDENTIALS_KEY?: string = undefined;
+
+  /** Earlier keys (comma-separated), still read after a rotation until `ehr:rekey` has run. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/_=-]{43,44}(,[A-Za-z0-9+/_=-]{43,44})*$/, {
+    message: 'must be comma-separated 32-byte base64 keys',
+  })
+  EHR_CREDENTIALS_PREVIOUS_KEYS?: string = undefined;
+
+  /**
+   * Origins (comma-separated, e.g. https://auth.hospital.example) an EHR's token URL may have
+   * besides its FHIR base URL's own. Empty: same origin only.
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s,/]+(,https?:\/\/[^\s,/]+)*$/, {
+    message: 'must be comma-separated http(s) origins',
+  })
+  EHR_TOKEN_URL_ALLOWED_ORIGINS?: string = undefined;
 
   /** Push: attempts of one Task version before it is parked for a coordinator to replay. */
   @IsInt()

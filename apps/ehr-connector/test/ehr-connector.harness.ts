@@ -6,7 +6,13 @@ import { FhirApiClient } from '@carerelay/fhir-client';
 export type Resource = Record<string, any>;
 import { dropSchema } from '@carerelay/persistence';
 import { TOPICS } from '@carerelay/contracts';
-import { startGroupAtLatest, testEnv, uniqueName } from '@carerelay/testing';
+import {
+  startGroupAtLatest,
+  startTestTokenIssuer,
+  testEnv,
+  uniqueName,
+  type TestTokenIssuer,
+} from '@carerelay/testing';
 import { startEhrConnector } from '../src/bootstrap';
 import { EhrConnectorConfig } from '../src/ehr-connector.config';
 
@@ -21,8 +27,16 @@ export interface TestConnector {
   app: INestApplication;
   url: string;
   schema: string;
+  /** Signs the access tokens the connector's API accepts (its JWKS is the connector's key set). */
+  tokens: TestTokenIssuer;
   close: () => Promise<void>;
 }
+
+/** The key EHR credentials are encrypted with in these tests. */
+export const TEST_CREDENTIALS_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** The issuer whose platform token json() sends (set by startTestConnector). */
+let currentIssuer: TestTokenIssuer | undefined;
 
 /**
  * The connector in-process, in a schema and consumer group of its own (starting at the end of
@@ -36,6 +50,10 @@ export async function startTestConnector(
   const schema = uniqueName('ehr_connector').toLowerCase();
   const groupId = uniqueName('ehr-connector');
   await startGroupAtLatest(groupId, [TOPICS.fhirChanges.name]);
+  const tokens = await startTestTokenIssuer();
+  currentIssuer = tokens;
+  // ServiceAuthModule reads where to find the keys from the environment.
+  Object.assign(process.env, tokens.env);
   const config = loadConfig(EhrConnectorConfig, {
     KAFKA_BROKERS,
     DATABASE_URL,
@@ -52,6 +70,7 @@ export async function startTestConnector(
     PUSH_MAX_BACKOFF_MS: '1000',
     PULL_TICK_MS: '200',
     NODE_ENV: 'test',
+    EHR_CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
     ...env,
   });
   const app = await startEhrConnector(config);
@@ -60,21 +79,26 @@ export async function startTestConnector(
     app,
     url,
     schema,
+    tokens,
     close: async () => {
       await app.close();
+      await tokens.close();
       await dropSchema(DATABASE_URL, schema);
     },
   };
 }
 
+/** A call to the connector's API, as the platform (the test issuer's token) unless `headers` say otherwise. */
 export async function json(
   url: string,
   method = 'GET',
   body?: unknown,
+  headers?: Record<string, string>,
 ): Promise<{ status: number; body: Resource[string] }> {
+  const auth = headers ?? (currentIssuer ? await currentIssuer.headers('platform') : {});
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -1,3 +1,5 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { waitFor } from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../fhir-api/test/fhir-api.harness';
@@ -59,6 +61,53 @@ describe('ehr-connector: pull intake and push back (real Kafka, PostgreSQL, Medp
     expect(text).toMatch(/baseUrl/);
     expect(text).toMatch(/mode/);
     expect(text).toMatch(/clientId/);
+  });
+
+  it('takes registrations from the platform only, keeps a private key encrypted and never answers it', async () => {
+    const body = (extra: Record<string, unknown> = {}) => ({
+      organizationId: 'hosp-smart',
+      baseUrl: 'http://127.0.0.1:9/smart/fhir',
+      auth: 'smart-backend',
+      clientId: 'carerelay',
+      tokenUrl: 'http://127.0.0.1:9/smart/token',
+      modes: ['push'],
+      enabled: false,
+      ...extra,
+    });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid: 'k1' };
+    const url = `${connector.url}/ehr-endpoints/smart-hospital`;
+
+    expect((await json(url, 'PUT', body({ privateJwk }), {})).status).toBe(401);
+    const cbo = await connector.tokens.headers('cbo', 'cbo-1');
+    expect((await json(url, 'PUT', body({ privateJwk }), cbo)).status).toBe(403);
+    const fromFile = await json(url, 'PUT', body({ privateJwkFile: '/etc/passwd' }));
+    expect(fromFile.status).toBe(400);
+    expect(JSON.stringify(fromFile.body)).toMatch(/privateJwkFile is not accepted/);
+    const elsewhere = await json(
+      url,
+      'PUT',
+      body({ privateJwk, tokenUrl: 'http://127.0.0.2:9/t' }),
+    );
+    expect(elsewhere.status).toBe(400);
+    expect((await json(url)).status).toBe(404);
+
+    const put = await json(url, 'PUT', body({ privateJwk }));
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ id: 'smart-hospital', hasCredentials: true });
+    const answered = JSON.stringify([
+      put.body,
+      (await json(url)).body,
+      (await json(`${connector.url}/ehr-endpoints`)).body,
+    ]);
+    expect(answered).not.toContain(privateJwk.d as string);
+    const [stored] = (await connector.app
+      .get(DataSource)
+      .query(
+        `SELECT private_jwk_ciphertext FROM "${connector.schema}".ehr_endpoint_credentials WHERE endpoint_id = 'smart-hospital'`,
+      )) as { private_jwk_ciphertext: string }[];
+    expect(stored.private_jwk_ciphertext).toMatch(/^v1\./);
+    expect(stored.private_jwk_ciphertext).not.toContain(privateJwk.d as string);
   });
 
   /**
@@ -244,7 +293,7 @@ describe('ehr-connector: pull intake and push back (real Kafka, PostgreSQL, Medp
     );
     expect(refusals.find((x: { ehrTaskId: string }) => x.ehrTaskId === bad.id)).toMatchObject({
       endpointId: 'general-hospital',
-      error: expect.stringMatching(/HTTP 400.*urn:uuid:service-request/),
+      error: 'FHIR request failed: HTTP 400',
     });
     expect((await json(`${connector.url}/pull/refusals?endpoint=Bad_Id`)).status).toBe(400);
 

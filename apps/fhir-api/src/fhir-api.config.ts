@@ -1,5 +1,28 @@
-import { IsBoolean, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  Validate,
+  ValidatorConstraint,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { HttpServiceConfig } from '@carerelay/config';
+
+/** A development switch that a production process refuses to start with. */
+@ValidatorConstraint({ name: 'notInProduction' })
+class NotInProduction implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
+    return value !== true || (args.object as { NODE_ENV?: string }).NODE_ENV !== 'production';
+  }
+
+  defaultMessage(): string {
+    return 'must not be true with NODE_ENV=production';
+  }
+}
 
 /** Environment of the FHIR API, validated once at start (see loadConfigOrExit). */
 export class FhirApiConfig extends HttpServiceConfig {
@@ -88,8 +111,9 @@ export class FhirApiConfig extends HttpServiceConfig {
 
   /**
    * Development and tests only: every request acts as a network coordinator (or as the actor
-   * named by the `X-Dev-Actor` header). Never set in production.
+   * named by the `X-Dev-Actor` header). Refused with NODE_ENV=production.
    */
   @IsBoolean()
+  @Validate(NotInProduction)
   FHIR_AUTH_DISABLED = false;
 }

@@ -1,23 +1,13 @@
 import type { Request } from 'express';
 import { unauthorized } from './fhir-lib';
 
-/**
- * Who a request acts for. Set on `request.actor` by the auth guard (apps/fhir-api/src/auth);
- * every FHIR interaction reads it from there and nowhere else.
- */
-export interface RequestActor {
-  clientId: string;
-  organizationId: string;
-  role: 'ehr' | 'cbo' | 'coordinator' | 'platform';
-  scopes: string[];
-}
+import type { RequestActor } from '@carerelay/auth';
 
-export const ACTOR_ROLES: readonly RequestActor['role'][] = [
-  'ehr',
-  'cbo',
-  'coordinator',
-  'platform',
-];
+/**
+ * Who a request acts for (libs/auth, shared with the service APIs). Set on `request.actor` by the
+ * auth guard (apps/fhir-api/src/auth); every FHIR interaction reads it from there and nowhere else.
+ */
+export { ACTOR_ROLES, type RequestActor } from '@carerelay/auth';
 
 export type RequestWithActor = Request & { actor?: RequestActor };
 

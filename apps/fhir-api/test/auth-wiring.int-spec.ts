@@ -32,6 +32,17 @@ describe('fhir-api with SMART Backend Services wired in', () => {
     expect(api.baseUrl).not.toContain(':8080'); // port 0: the real port
   });
 
+  it('publishes the public key of its access tokens as a JWKS (jwks_uri), without a token', async () => {
+    const config = await http(api.baseUrl, 'GET', '/.well-known/smart-configuration');
+    expect(config.body.jwks_uri).toBe(`${api.baseUrl}/.well-known/jwks.json`);
+    const answer = await http(api.baseUrl, 'GET', '/.well-known/jwks.json');
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/jwk-set\+json/);
+    expect(answer.body.keys).toHaveLength(1);
+    expect(answer.body.keys[0]).toMatchObject({ kid: expect.any(String), use: 'sig' });
+    expect(answer.body.keys[0].d).toBeUndefined();
+  });
+
   it('lists the token endpoint and the SMART configuration truthfully in the CapabilityStatement', async () => {
     const metadata = await http(api.baseUrl, 'GET', '/metadata');
     expect(metadata.status).toBe(200);

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { brokersOf } from '@carerelay/config';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
+import { ServiceAuthModule } from '@carerelay/auth';
 import { PersistenceModule } from '@carerelay/persistence';
 import {
   FOLLOWUP_SCHEMA,
@@ -36,6 +37,7 @@ export class AppModule {
           outboxPollMs: config.OUTBOX_POLL_MS,
         }),
         ObservabilityModule,
+        ServiceAuthModule.forRoot(),
       ],
       controllers: [ReferralEventsHandler, PolicyController, RecordsController],
       providers: [

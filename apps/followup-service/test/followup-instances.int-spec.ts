@@ -16,10 +16,14 @@ import {
   testKafka,
   uniqueName,
   waitFor,
+  useTestTokens,
 } from '@carerelay/testing';
 import { DataSource } from 'typeorm';
 import { startFollowupService } from '../src/bootstrap';
 import { FollowupServiceConfig } from '../src/followup-service.config';
+
+// The service's API takes the platform's token: these tests sign their own (useTestTokens).
+const tokens = useTestTokens();
 
 const BREACHED = 'org.carerelay.followup.breached.v1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,7 +63,7 @@ describe('followup-service with two instances and late, duplicate referral event
     // One first, so that the migrations run once, then a second on the same schema and group.
     apps.push(await startFollowupService(config, { schema, groupId, port: 0 }));
     apps.push(await startFollowupService(config, { schema, groupId, port: 0 }));
-    const put = await fetch(`${await apps[0].getUrl()}/policies/default`, {
+    const put = await tokens.issuer.fetch(`${await apps[0].getUrl()}/policies/default`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({

@@ -8,8 +8,12 @@ import {
   testKafka,
   uniqueName,
   waitFor,
+  useTestTokens,
 } from '@carerelay/testing';
 import { ServiceProcess, compileService, startServiceProcess } from './service-process';
+
+// The service's API takes the platform's token: these tests sign their own (useTestTokens).
+const tokens = useTestTokens();
 
 const BREACHED = 'org.carerelay.followup.breached.v1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,7 +49,7 @@ describe('followup-service as a process: kill -9 with a pending timer', () => {
 
   it('fires the breach once after the process is killed and started again past the deadline', async () => {
     service = await startServiceProcess(distDir, env);
-    const put = await fetch(`${service.url}/policies/default`, {
+    const put = await tokens.issuer.fetch(`${service.url}/policies/default`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -83,7 +87,7 @@ describe('followup-service as a process: kill -9 with a pending timer', () => {
     const pending = await waitFor(
       async () => {
         const timers = (await (
-          await fetch(`${url}/referrals/${referralId}/timers`)
+          await tokens.issuer.fetch(`${url}/referrals/${referralId}/timers`)
         ).json()) as Array<{
           kind: string;
           status: string;

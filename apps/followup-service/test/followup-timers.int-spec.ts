@@ -17,9 +17,13 @@ import {
   uniqueName,
   waitFor,
   startGroupAtLatest,
+  useTestTokens,
 } from '@carerelay/testing';
 import { startFollowupService } from '../src/bootstrap';
 import { FollowupServiceConfig } from '../src/followup-service.config';
+
+// The service's API takes the platform's token: these tests sign their own (useTestTokens).
+const tokens = useTestTokens();
 
 const BREACHED = 'org.carerelay.followup.breached.v1';
 const RECORDED = 'org.carerelay.followup.recorded.v1';
@@ -81,7 +85,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
   }
 
   const timersOf = async (referralId: string) =>
-    (await (await fetch(`${url}/referrals/${referralId}/timers`)).json()) as Array<{
+    (await (await tokens.issuer.fetch(`${url}/referrals/${referralId}/timers`)).json()) as Array<{
       kind: string;
       stage: string;
       attempt: number | null;
@@ -95,7 +99,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     followups = await collectTopics([TOPICS.followupEvents.name]);
     app = await start();
     url = await app.getUrl();
-    const put = await fetch(`${url}/policies/default`, {
+    const put = await tokens.issuer.fetch(`${url}/policies/default`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(SHORT_POLICY),
@@ -185,7 +189,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
 
   it('follows the policy of the network the requester belongs to', async () => {
     const put = (networkId: string, body: unknown) =>
-      fetch(`${url}/policies/${networkId}`, {
+      tokens.issuer.fetch(`${url}/policies/${networkId}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -226,7 +230,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     expect(timers.every((t) => (t as { networkId?: string }).networkId === 'net-b')).toBe(true);
     expect(timers.some((t) => t.kind === 'closure')).toBe(true);
 
-    const policy = await (await fetch(`${url}/policies/net-b`)).json();
+    const policy = await (await tokens.issuer.fetch(`${url}/policies/net-b`)).json();
     expect(policy).toMatchObject({
       networkId: 'net-b',
       timeZone: 'America/Chicago',
@@ -237,7 +241,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
 
   it('records a contact attempt and announces followup.recorded', async () => {
     const referralId = newReferralId();
-    const response = await fetch(`${url}/referrals/${referralId}/contact-attempts`, {
+    const response = await tokens.issuer.fetch(`${url}/referrals/${referralId}/contact-attempts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -262,7 +266,9 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
       detail: { id: stored.id, channel: 'phone', outcome: 'left-message', hasNote: true },
     });
     expect(recorded.value).not.toContain('voicemail');
-    const listed = await (await fetch(`${url}/referrals/${referralId}/contact-attempts`)).json();
+    const listed = await (
+      await tokens.issuer.fetch(`${url}/referrals/${referralId}/contact-attempts`)
+    ).json();
     expect(listed).toEqual([expect.objectContaining({ id: stored.id, note: stored.note })]);
     // A contact attempt is activity: it schedules the inactivity reminder.
     expect(await timersOf(referralId)).toEqual([
@@ -271,7 +277,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
   });
 
   it('sends an inactivity reminder as followup.due, and an outcome as followup.recorded', async () => {
-    const put = await fetch(`${url}/policies/net-r`, {
+    const put = await tokens.issuer.fetch(`${url}/policies/net-r`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -294,7 +300,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
       detail: { stage: 'reminder', reminder: 1, networkId: 'net-r' },
     });
 
-    const outcome = await fetch(`${url}/referrals/${referralId}/followup-outcomes`, {
+    const outcome = await tokens.issuer.fetch(`${url}/referrals/${referralId}/followup-outcomes`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ status: 'resolved', note: 'food pantry visit confirmed' }),
@@ -317,7 +323,7 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
 
   it('refuses bad input with 400 naming the field', async () => {
     const post = (path: string, body: unknown) =>
-      fetch(`${url}${path}`, {
+      tokens.issuer.fetch(`${url}${path}`, {
         method: path.startsWith('/policies') ? 'PUT' : 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),

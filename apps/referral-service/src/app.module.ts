@@ -4,6 +4,7 @@ import { brokersOf } from '@carerelay/config';
 import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
+import { ServiceAuthModule } from '@carerelay/auth';
 import { PersistenceModule } from '@carerelay/persistence';
 import { ConsentView } from './consent-view/consent-view';
 import { DirectoryView } from './directory-view/directory-view';
@@ -62,6 +63,7 @@ export class AppModule {
           outboxPollMs: config.OUTBOX_POLL_MS,
         }),
         ObservabilityModule,
+        ServiceAuthModule.forRoot(),
       ],
       controllers: [ReferralEventsHandler, DirectoryViewHandler],
       providers: [

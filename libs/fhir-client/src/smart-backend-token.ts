@@ -10,6 +10,17 @@ export interface SmartBackendCredentials {
   scope: string;
 }
 
+/** A token request refused or failed; `status` 0 when the server did not answer. */
+export class TokenRequestError extends Error {
+  override name = 'TokenRequestError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * SMART Backend Services (client_credentials with a private_key_jwt assertion). Tokens are cached
  * until shortly before they expire; each assertion has a fresh `jti`.
@@ -44,6 +55,8 @@ export class SmartBackendTokenSource {
       .sign(key);
     const response = await fetch(tokenUrl, {
       method: 'POST',
+      // The assertion goes to the token URL itself, never where a redirect points.
+      redirect: 'error',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({
         grant_type: 'client_credentials',
@@ -59,7 +72,8 @@ export class SmartBackendTokenSource {
       error_description?: string;
     };
     if (!response.ok || !body.access_token) {
-      throw new Error(
+      throw new TokenRequestError(
+        response.status,
         `token request for ${clientId} failed: ${response.status} ${body.error ?? ''} ${body.error_description ?? ''}`.trim(),
       );
     }

@@ -5,8 +5,11 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { Public } from '@carerelay/auth';
 import { MESSAGE_BUS, MessageBus } from '@carerelay/messaging';
 
+/** Open to anyone (no PHI): orchestrators probe it. */
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

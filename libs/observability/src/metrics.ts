@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
+import { Public } from '@carerelay/auth';
 
 /**
  * prom-client's default registry: one per process, served by every app at /metrics; libs
@@ -38,6 +39,8 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   }
 }
 
+/** Open to anyone (no PHI): scrapers read it. */
+@Public()
 @Controller('metrics')
 export class MetricsController {
   @Get()

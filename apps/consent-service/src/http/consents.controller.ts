@@ -1,5 +1,6 @@
 import { Controller, Get, NotFoundException, Param, Query, UsePipes } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Roles } from '@carerelay/auth';
 import { Inject } from '@nestjs/common';
 import { isDisclosureAllowed, isInForce } from '@carerelay/consent';
 import { SERVICE_SCHEMA } from '../consent-service.config';
@@ -7,6 +8,8 @@ import { ConsentLedger } from '../consents/consent-ledger';
 import { DecisionQuery, PatientParams } from './consent-queries.dto';
 import { strictValidation } from '@carerelay/http';
 
+/** Consent decisions and a patient's consents (PHI): the platform and operators only. */
+@Roles('platform', 'admin')
 @Controller()
 @UsePipes(strictValidation())
 export class ConsentsController {

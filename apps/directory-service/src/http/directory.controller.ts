@@ -18,6 +18,7 @@ import {
 import type { Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { consumeOrRefuse } from '@carerelay/http';
+import { Roles, type Caller } from '@carerelay/auth';
 import {
   directoryToHsds,
   haversineKm,
@@ -48,7 +49,14 @@ import { checkId, strictValidation } from './validation';
 const created = (response: Response, outcome: string) =>
   response.status(outcome === 'created' ? 201 : 200);
 
-/** The coordinators' HTTP API: organizations, locations, services, HSDS import and export. */
+/** Reads: every client of the network (the directory holds no PHI; it is on the FHIR API too). */
+const DIRECTORY_READERS: Caller[] = ['platform', 'admin', 'coordinator', 'ehr', 'cbo'];
+
+/**
+ * The coordinators' HTTP API: organizations, locations, services, HSDS import and export.
+ * Writes, imports and republishing: the platform and operators only.
+ */
+@Roles('platform', 'admin')
 @Controller()
 @UsePipes(strictValidation())
 export class DirectoryController {
@@ -65,6 +73,7 @@ export class DirectoryController {
 
   // Organizations ----------------------------------------------------------------------------
 
+  @Roles(...DIRECTORY_READERS)
   @Get('organizations')
   organizations(@Query() query: OrganizationQueryDto): Promise<Organization[]> {
     return this.store.organizations({
@@ -73,6 +82,7 @@ export class DirectoryController {
     });
   }
 
+  @Roles(...DIRECTORY_READERS)
   @Get('organizations/:id')
   async organization(@Param('id') id: string): Promise<Organization> {
     const found = await this.store.organization(checkId('id', id));
@@ -103,6 +113,7 @@ export class DirectoryController {
 
   // Locations --------------------------------------------------------------------------------
 
+  @Roles(...DIRECTORY_READERS)
   @Get('locations')
   locations(@Query() query: LocationQueryDto): Promise<Location[]> {
     return this.store.locations({
@@ -111,6 +122,7 @@ export class DirectoryController {
     });
   }
 
+  @Roles(...DIRECTORY_READERS)
   @Get('locations/:id')
   async location(@Param('id') id: string): Promise<Location> {
     const found = await this.store.location(checkId('id', id));
@@ -145,6 +157,7 @@ export class DirectoryController {
    * Services by SDOH category, ZIP (a ZIP list naming it, or a radius around a location covering
    * the ZIP's centroid when it is known) and language (primary subtag; none listed = English).
    */
+  @Roles(...DIRECTORY_READERS)
   @Get('services')
   async services(@Query() query: ServiceQueryDto): Promise<Service[]> {
     const zip = normalizePostalCode(query.zip);
@@ -170,6 +183,7 @@ export class DirectoryController {
     );
   }
 
+  @Roles(...DIRECTORY_READERS)
   @Get('services/:id')
   async service(@Param('id') id: string): Promise<Service> {
     const found = await this.store.service(checkId('id', id));
@@ -213,6 +227,7 @@ export class DirectoryController {
     return this.hsds.import(body);
   }
 
+  @Roles('platform', 'admin', 'coordinator')
   @Get('export/hsds')
   async exportHsds() {
     return directoryToHsds(await this.store.directory());

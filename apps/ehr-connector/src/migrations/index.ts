@@ -1,9 +1,11 @@
 import { MessagingTables1732300000000 } from '@carerelay/messaging';
 import { EhrConnectorTables1732600000000 } from './ehr-connector-tables.migration';
+import { EhrEndpointCredentials1733100000000 } from './endpoint-credentials.migration';
 import { EhrConnectorPullRefusals1732800000000 } from './pull-refusals.migration';
 
 export const EHR_CONNECTOR_MIGRATIONS = [
   MessagingTables1732300000000,
   EhrConnectorTables1732600000000,
   EhrConnectorPullRefusals1732800000000,
+  EhrEndpointCredentials1733100000000,
 ];

@@ -1,4 +1,3 @@
-import { safeErrorText } from '@carerelay/persistence';
 import { DataSource } from 'typeorm';
 import {
   FhirRequestError,
@@ -6,7 +5,8 @@ import {
   type FhirApiClient,
   type Resource,
 } from '@carerelay/fhir-client';
-import { EhrClients, relativeTo } from '../fhir/fhir-clients';
+import { failureOf } from '../fhir/failure';
+import { EhrClients, OutboundRefused, relativeTo, sameOrigin } from '../fhir/fhir-clients';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import { intakeBundle, type PulledReferral } from './referral-intake';
 
@@ -98,7 +98,7 @@ export class PullPoller {
         await this.pollEndpoint(endpoint).catch(() => undefined);
       }
     } catch (error) {
-      this.options.logger?.warn(`ehr pull: ${safeErrorText(error)}`);
+      this.options.logger?.warn(`ehr pull: ${failureOf(error)}`);
     }
   }
 
@@ -133,7 +133,7 @@ export class PullPoller {
       );
       return result;
     } catch (error) {
-      const message = (error as Error).message;
+      const message = failureOf(error);
       this.options.logger?.warn(`ehr pull ${endpoint.id}: ${message}`);
       await this.registry.recordPoll(endpoint.id, message);
       throw error;
@@ -141,7 +141,7 @@ export class PullPoller {
   }
 
   private async poll(endpoint: EhrEndpoint): Promise<PollResult> {
-    const ehr = this.ehrClients.for(endpoint);
+    const ehr = await this.ehrClients.for(endpoint);
     const params: Record<string, string | string[]> = {
       owner: endpoint.platformOwnerReference,
       status: 'requested',
@@ -174,7 +174,7 @@ export class PullPoller {
           if (!isRefusal(error)) throw error;
           // One malformed referral must not hold back every later one of this EHR: it is
           // skipped (the watermark passes it) and named; an update on the EHR brings it back.
-          const message = (error as Error).message;
+          const message = failureOf(error);
           result.refused.push({ ehrTaskId: task.id as string, error: message });
           this.options.logger?.warn(`ehr pull ${endpoint.id}: Task/${task.id} refused: ${message}`);
           const lastUpdated = (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
@@ -195,6 +195,12 @@ export class PullPoller {
       const hasNext: boolean = ((page.link as Array<{ relation?: string }> | undefined) ?? []).some(
         (l) => l.relation === 'next',
       );
+      const next = (
+        (page.link as Array<{ relation?: string; url?: string }> | undefined) ?? []
+      ).find((l) => l.relation === 'next');
+      // A next link elsewhere would send the EHR's token to another server.
+      if (hasNext && !sameOrigin(next?.url, endpoint.baseUrl))
+        throw new OutboundRefused('next page');
       page = hasNext
         ? ((await (
             await ehr.raw()

@@ -1,12 +1,14 @@
 import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
+import { Roles } from '@carerelay/auth';
 import { PullPoller, type PullRefusal } from './pull-poller';
 
 /**
  * EHR Tasks a pull could not bring into CareRelay as they are (a 4xx from CareRelay or from the
  * EHR while gathering what the Task names): skipped so that later referrals still come in, kept
- * here for coordinators until the EHR changes the Task and it is pulled. Loopback only, as the
- * rest of the connector's HTTP.
+ * here for operators until the EHR changes the Task and it is pulled. The platform and operators
+ * only, as the rest of the connector's HTTP.
  */
+@Roles('platform', 'admin')
 @Controller('pull')
 export class PullRefusalsController {
   constructor(private readonly poller: PullPoller) {}

@@ -46,7 +46,7 @@ export class EhrTaskPusher {
     task: Resource,
     version: number,
   ): Promise<PushResult> {
-    const ehr = this.ehrClients.for(endpoint);
+    const ehr = await this.ehrClients.for(endpoint);
     const procedureCache = new Map<string, string>();
     // A Procedure is copied onto the EHR only for a version the EHR does not hold yet: read it
     // first then. Otherwise the If-Match update's own read is the only one (one round trip less).

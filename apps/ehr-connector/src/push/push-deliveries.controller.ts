@@ -9,13 +9,15 @@ import {
 } from '@nestjs/common';
 import { PushQueue, type DeliveryState, type PushDelivery } from './push-queue';
 import { PushWorker } from './push-worker';
+import { Roles } from '@carerelay/auth';
 
 const STATES: DeliveryState[] = ['pending', 'delivered', 'superseded', 'parked'];
 
 /**
- * What coordinators see of the push queue: parked deliveries (bounded failures) and a replay.
- * No authentication of its own: bind to loopback / put behind the network's gateway.
+ * What operators see of the push queue: parked deliveries (bounded failures) and a replay.
+ * The platform and operators only.
  */
+@Roles('platform', 'admin')
 @Controller('push')
 export class PushDeliveriesController {
   constructor(

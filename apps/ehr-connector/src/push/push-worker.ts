@@ -1,9 +1,9 @@
-import { safeErrorText } from '@carerelay/persistence';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { backoffMs, type RetryPolicy } from '@carerelay/messaging';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import type { EhrTaskPusher } from './ehr-task-pusher';
+import { EndpointDisabled, failureOf } from '../fhir/failure';
 import type { PushDelivery, PushQueue } from './push-queue';
 
 export const pushChannel = (schema: string): string => `carerelay_ehr_push_${schema}`;
@@ -68,7 +68,7 @@ export class PushWorker {
       return;
     }
     this.draining = this.drain()
-      .catch((error: unknown) => this.options.logger?.warn(`ehr push: ${safeErrorText(error)}`))
+      .catch((error: unknown) => this.options.logger?.warn(`ehr push: ${failureOf(error)}`))
       .finally(() => {
         this.draining = undefined;
         if (this.again) {
@@ -88,7 +88,7 @@ export class PushWorker {
         while (next < tasks.length && this.running) {
           const taskId = tasks[next++];
           await this.pushTask(taskId).catch((error: unknown) =>
-            this.options.logger?.warn(`ehr push ${taskId}: ${safeErrorText(error)}`),
+            this.options.logger?.warn(`ehr push ${taskId}: ${failureOf(error)}`),
           );
         }
       };
@@ -111,7 +111,7 @@ export class PushWorker {
         }
         endpoint ??= await this.registry.get(delivery.endpointId);
         try {
-          if (!endpoint?.enabled) throw new Error(`endpoint ${delivery.endpointId} is disabled`);
+          if (!endpoint?.enabled) throw new EndpointDisabled();
           await this.pusher.push(endpoint, delivery.ehrTaskId, delivery.task, delivery.version);
           await this.queue.markDelivered(manager, delivery);
           deliveredVersion = delivery.version;
@@ -119,7 +119,7 @@ export class PushWorker {
         } catch (error) {
           const attempts = delivery.attempts + 1;
           const parked = attempts >= this.options.retry.maxAttempts;
-          const message = (error as Error).message;
+          const message = failureOf(error);
           await this.queue.markFailed(manager, delivery, message, {
             parked,
             delayMs: parked ? 0 : backoffMs(this.options.retry, attempts),

@@ -1,3 +1,4 @@
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import {
   ArrayNotEmpty,
   ArrayUnique,
@@ -6,6 +7,7 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsObject,
   IsOptional,
   IsString,
   IsUrl,
@@ -55,11 +57,13 @@ export class EhrEndpointInput {
   @IsNotEmpty({ message: 'clientId is required with smart-backend' })
   clientId?: string;
 
-  /** A file holding the private JWK (with kid) whose public half the EHR has registered. */
+  /**
+   * The private JWK (with kid) whose public half the EHR has registered. Write-only: stored
+   * encrypted (ehr_endpoint_credentials), never answered back.
+   */
   @ValidateIf((o: EhrEndpointInput) => o.auth === 'smart-backend')
-  @IsString()
-  @IsNotEmpty({ message: 'privateJwkFile is required with smart-backend' })
-  privateJwkFile?: string;
+  @IsObject({ message: 'privateJwk (a private JWK object) is required with smart-backend' })
+  privateJwk?: Record<string, unknown>;
 
   @IsOptional()
   @IsString()
@@ -97,16 +101,79 @@ export class EhrEndpointValidationError extends Error {
   }
 }
 
+/** A private JWK the connector can sign assertions with (RSA ≥ 2048 or EC P-384), with a kid. */
+export function privateJwkProblems(jwk: Record<string, unknown>): string[] {
+  if (typeof jwk.kid !== 'string' || jwk.kid === '')
+    return ['privateJwk needs a kid (the EHR finds its public key by it)'];
+  if (typeof jwk.d !== 'string') return ['privateJwk must be a private key (d is missing)'];
+  if (JSON.stringify(jwk).length > 16_384) return ['privateJwk is too large'];
+  try {
+    const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    const type = key.asymmetricKeyType;
+    if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return [];
+    if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1') return [];
+    return ['privateJwk must be an RSA key of 2048 bits or more or an EC P-384 key'];
+  } catch {
+    // The parser's message is not repeated: it may quote the key.
+    return ['privateJwk is not a valid private JWK'];
+  }
+}
+
+export const originOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+};
+
+export interface EhrEndpointRules {
+  /**
+   * Origins a token URL may have besides the endpoint's own (EHR_TOKEN_URL_ALLOWED_ORIGINS): an
+   * EHR whose authorization server lives elsewhere, allowed by the operator.
+   */
+  allowedTokenOrigins?: readonly string[];
+}
+
+/** Whether the connector may send an assertion for `endpoint` to `tokenUrl`. */
+export const tokenUrlAllowed = (
+  baseUrl: string,
+  tokenUrl: string,
+  rules: EhrEndpointRules = {},
+): boolean => {
+  const origin = originOf(tokenUrl);
+  return (
+    origin !== undefined &&
+    (origin === originOf(baseUrl) || (rules.allowedTokenOrigins ?? []).includes(origin))
+  );
+};
+
 /** Validates untrusted input (CLI flags, HTTP bodies) into an EhrEndpointInput. */
-export function parseEhrEndpointInput(raw: unknown): EhrEndpointInput {
+export function parseEhrEndpointInput(
+  raw: unknown,
+  rules: EhrEndpointRules = {},
+): EhrEndpointInput {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))
     throw new EhrEndpointValidationError(['the endpoint must be an object']);
+  if ('privateJwkFile' in raw) {
+    throw new EhrEndpointValidationError([
+      'privateJwkFile is not accepted: the connector reads no key files; send the key as privateJwk (stored encrypted) or use npm run cli -- ehr:add --jwk-file',
+    ]);
+  }
   const input = plainToInstance(EhrEndpointInput, raw);
   const errors = validateSync(input, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length > 0) {
-    throw new EhrEndpointValidationError(
-      errors.flatMap((e) => Object.values(e.constraints ?? { [e.property]: 'invalid' })),
-    );
+  const problems = errors.flatMap((e) =>
+    Object.values(e.constraints ?? { [e.property]: 'invalid' }),
+  );
+  if (problems.length === 0 && input.auth === 'smart-backend') {
+    problems.push(...privateJwkProblems(input.privateJwk as Record<string, unknown>));
+    if (!tokenUrlAllowed(input.baseUrl, input.tokenUrl as string, rules))
+      problems.push(
+        "tokenUrl must have the baseUrl's origin (or one the operator allows: EHR_TOKEN_URL_ALLOWED_ORIGINS)",
+      );
   }
+  if (problems.length === 0 && input.auth !== 'smart-backend' && input.privateJwk !== undefined)
+    problems.push('privateJwk goes with auth smart-backend only');
+  if (problems.length > 0) throw new EhrEndpointValidationError(problems);
   return input;
 }

@@ -1,10 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
+import type { JWK } from 'jose';
+import { CredentialsUnavailable, type CredentialsCipher } from './credentials-cipher';
 import type { EhrAuth, EhrEndpointInput, EhrMode } from './ehr-endpoint.input';
-
-/** The endpoint would collide with another one (same base URL). */
-export class EhrEndpointConflictError extends Error {
-  override name = 'EhrEndpointConflictError';
-}
 
 export interface EhrEndpoint {
   id: string;
@@ -13,7 +10,8 @@ export interface EhrEndpoint {
   auth: EhrAuth;
   tokenUrl?: string;
   clientId?: string;
-  privateJwkFile?: string;
+  /** Whether a private key is stored (encrypted) for the EHR's token endpoint; never the key. */
+  hasCredentials: boolean;
   scope?: string;
   modes: EhrMode[];
   platformOwnerReference: string;
@@ -31,7 +29,7 @@ interface Row {
   auth: EhrAuth;
   token_url: string | null;
   client_id: string | null;
-  private_jwk_file: string | null;
+  has_credentials: boolean;
   scope: string | null;
   modes: EhrMode[];
   platform_owner_reference: string;
@@ -50,7 +48,7 @@ export function endpointOf(row: Row): EhrEndpoint {
     auth: row.auth,
     tokenUrl: row.token_url ?? undefined,
     clientId: row.client_id ?? undefined,
-    privateJwkFile: row.private_jwk_file ?? undefined,
+    hasCredentials: row.has_credentials === true,
     scope: row.scope ?? undefined,
     modes: row.modes,
     platformOwnerReference: row.platform_owner_reference,
@@ -68,27 +66,39 @@ export class EhrEndpointRegistry {
     private readonly dataSource: DataSource,
     private readonly schema: string,
     private readonly platformOrganizationId: string,
+    /** Encrypts stored credentials (EHR_CREDENTIALS_KEY); without it smart-backend is refused. */
+    private readonly cipher?: CredentialsCipher,
   ) {}
 
   private get t(): string {
     return `"${this.schema}".ehr_endpoints`;
   }
 
+  private get c(): string {
+    return `"${this.schema}".ehr_endpoint_credentials`;
+  }
+
+  /** The endpoint columns plus whether credentials are stored. */
+  private get selectFrom(): string {
+    return `SELECT e.*, EXISTS (SELECT 1 FROM ${this.c} c WHERE c.endpoint_id = e.id) AS has_credentials
+      FROM ${this.t} e`;
+  }
+
   /** Adds or replaces (same id) an endpoint; the pull watermark of a replaced one is kept. */
   async upsert(input: EhrEndpointInput): Promise<EhrEndpoint> {
-    const [row] = (await this.dataSource
-      .query(
+    if (input.auth === 'smart-backend' && !this.cipher) throw new CredentialsUnavailable();
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(
         `INSERT INTO ${this.t} (id, organization_id, base_url, auth, token_url, client_id,
-         private_jwk_file, scope, modes, platform_owner_reference, poll_interval_seconds, enabled)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         scope, modes, platform_owner_reference, poll_interval_seconds, enabled)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
          base_url = EXCLUDED.base_url, auth = EXCLUDED.auth, token_url = EXCLUDED.token_url,
-         client_id = EXCLUDED.client_id, private_jwk_file = EXCLUDED.private_jwk_file,
+         client_id = EXCLUDED.client_id,
          scope = EXCLUDED.scope, modes = EXCLUDED.modes,
          platform_owner_reference = EXCLUDED.platform_owner_reference,
          poll_interval_seconds = EXCLUDED.poll_interval_seconds, enabled = EXCLUDED.enabled,
-         next_poll_at = now()
-       RETURNING *`,
+         next_poll_at = now()`,
         [
           input.id,
           input.organizationId,
@@ -96,32 +106,75 @@ export class EhrEndpointRegistry {
           input.auth,
           input.auth === 'smart-backend' ? input.tokenUrl : null,
           input.auth === 'smart-backend' ? input.clientId : null,
-          input.auth === 'smart-backend' ? input.privateJwkFile : null,
           input.scope ?? null,
           input.modes,
           input.platformOwnerReference ?? `Organization/${this.platformOrganizationId}`,
           input.pollIntervalSeconds ?? 900,
           input.enabled ?? true,
         ],
-      )
-      .catch((error: unknown) => {
-        // base_url is UNIQUE: two endpoints polling one server would pull every referral twice.
-        if ((error as { driverError?: { code?: string } }).driverError?.code === '23505')
-          throw new EhrEndpointConflictError(
-            `baseUrl ${input.baseUrl} is already registered for another endpoint`,
-          );
-        throw error;
-      })) as Row[];
-    return endpointOf(row);
+      );
+      if (input.auth === 'smart-backend' && this.cipher) {
+        const { keyId, ciphertext } = this.cipher.encrypt(
+          input.id,
+          JSON.stringify(input.privateJwk),
+        );
+        await manager.query(
+          `INSERT INTO ${this.c} (endpoint_id, key_id, private_jwk_ciphertext) VALUES ($1, $2, $3)
+           ON CONFLICT (endpoint_id) DO UPDATE SET key_id = EXCLUDED.key_id,
+             private_jwk_ciphertext = EXCLUDED.private_jwk_ciphertext, updated_at = now()`,
+          [input.id, keyId, ciphertext],
+        );
+      } else {
+        await manager.query(`DELETE FROM ${this.c} WHERE endpoint_id = $1`, [input.id]);
+      }
+      const [row] = (await manager.query(`${this.selectFrom} WHERE e.id = $1`, [
+        input.id,
+      ])) as Row[];
+      return endpointOf(row);
+    });
+  }
+
+  /** The endpoint's private JWK, decrypted; CredentialsUnavailable when none can be read. */
+  async privateJwkOf(id: string): Promise<JWK> {
+    const [row] = (await this.dataSource.query(
+      `SELECT key_id, private_jwk_ciphertext FROM ${this.c} WHERE endpoint_id = $1`,
+      [id],
+    )) as { key_id: string; private_jwk_ciphertext: string }[];
+    if (!row || !this.cipher) throw new CredentialsUnavailable();
+    return JSON.parse(this.cipher.decrypt(id, row.key_id, row.private_jwk_ciphertext)) as JWK;
+  }
+
+  /** Re-encrypts every stored credential under the current key (after a key rotation). */
+  async reencryptAll(): Promise<number> {
+    const cipher = this.cipher;
+    if (!cipher) throw new CredentialsUnavailable();
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT endpoint_id, key_id, private_jwk_ciphertext FROM ${this.c} FOR UPDATE`,
+      )) as { endpoint_id: string; key_id: string; private_jwk_ciphertext: string }[];
+      let changed = 0;
+      for (const row of rows) {
+        if (row.key_id === cipher.keyId) continue;
+        const plain = cipher.decrypt(row.endpoint_id, row.key_id, row.private_jwk_ciphertext);
+        const { keyId, ciphertext } = cipher.encrypt(row.endpoint_id, plain);
+        await manager.query(
+          `UPDATE ${this.c} SET key_id = $2, private_jwk_ciphertext = $3, updated_at = now()
+           WHERE endpoint_id = $1`,
+          [row.endpoint_id, keyId, ciphertext],
+        );
+        changed++;
+      }
+      return changed;
+    });
   }
 
   async list(): Promise<EhrEndpoint[]> {
-    const rows = (await this.dataSource.query(`SELECT * FROM ${this.t} ORDER BY id`)) as Row[];
+    const rows = (await this.dataSource.query(`${this.selectFrom} ORDER BY e.id`)) as Row[];
     return rows.map(endpointOf);
   }
 
   async get(id: string): Promise<EhrEndpoint | undefined> {
-    const [row] = (await this.dataSource.query(`SELECT * FROM ${this.t} WHERE id = $1`, [
+    const [row] = (await this.dataSource.query(`${this.selectFrom} WHERE e.id = $1`, [
       id,
     ])) as Row[];
     return row ? endpointOf(row) : undefined;
@@ -130,7 +183,7 @@ export class EhrEndpointRegistry {
   /** Enabled push endpoints of an organization (inside the caller's transaction). */
   async pushEndpointsOf(manager: EntityManager, organizationId: string): Promise<EhrEndpoint[]> {
     const rows = (await manager.query(
-      `SELECT * FROM ${this.t} WHERE organization_id = $1 AND enabled AND 'push' = ANY(modes)`,
+      `${this.selectFrom} WHERE e.organization_id = $1 AND e.enabled AND 'push' = ANY(e.modes)`,
       [organizationId],
     )) as Row[];
     return rows.map(endpointOf);
@@ -147,7 +200,7 @@ export class EhrEndpointRegistry {
          last_poll_at = now()
        WHERE e.id IN (SELECT id FROM ${this.t} WHERE enabled AND 'pull' = ANY(modes)
          AND next_poll_at <= now() ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING e.*`,
+       RETURNING e.*, EXISTS (SELECT 1 FROM ${this.c} c WHERE c.endpoint_id = e.id) AS has_credentials`,
       [limit],
     )) as [Row[], number];
     return rows.map(endpointOf);

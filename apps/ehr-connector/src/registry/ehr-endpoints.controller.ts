@@ -2,23 +2,36 @@ import {
   BadRequestException,
   Body,
   ConflictException,
+  Inject,
   Controller,
   Get,
   NotFoundException,
   Param,
   Put,
 } from '@nestjs/common';
-import { EhrEndpointValidationError, parseEhrEndpointInput } from './ehr-endpoint.input';
+import { CredentialsUnavailable } from './credentials-cipher';
 import {
-  EhrEndpointConflictError,
-  EhrEndpointRegistry,
-  type EhrEndpoint,
-} from './ehr-endpoint.registry';
+  EhrEndpointValidationError,
+  parseEhrEndpointInput,
+  type EhrEndpointRules,
+} from './ehr-endpoint.input';
+import { EhrEndpointRegistry, type EhrEndpoint } from './ehr-endpoint.registry';
+import { Roles } from '@carerelay/auth';
 
-/** The endpoint registry over HTTP (the CLI's `ehr:add` / `ehr:list` do the same). */
+/** The rules a registration is checked against (allowed token URL origins). */
+export const EHR_ENDPOINT_RULES = Symbol('EHR_ENDPOINT_RULES');
+
+/**
+ * The endpoint registry over HTTP (the CLI's `ehr:add` / `ehr:list` do the same). Registering an
+ * EHR decides whose referrals CareRelay accepts from where: the platform and operators only.
+ */
+@Roles('platform', 'admin')
 @Controller('ehr-endpoints')
 export class EhrEndpointsController {
-  constructor(private readonly registry: EhrEndpointRegistry) {}
+  constructor(
+    private readonly registry: EhrEndpointRegistry,
+    @Inject(EHR_ENDPOINT_RULES) private readonly rules: EhrEndpointRules,
+  ) {}
 
   @Get()
   list(): Promise<EhrEndpoint[]> {
@@ -37,11 +50,17 @@ export class EhrEndpointsController {
   async put(@Param('id') id: string, @Body() body: unknown): Promise<EhrEndpoint> {
     try {
       const raw = { ...(body as object), id };
-      return await this.registry.upsert(parseEhrEndpointInput(raw));
+      return await this.registry.upsert(parseEhrEndpointInput(raw, this.rules));
     } catch (error) {
       if (error instanceof EhrEndpointValidationError)
         throw new BadRequestException({ message: error.problems });
-      if (error instanceof EhrEndpointConflictError) throw new ConflictException(error.message);
+      if (error instanceof CredentialsUnavailable)
+        throw new BadRequestException({
+          message: ['smart-backend needs EHR_CREDENTIALS_KEY set on the ehr-connector'],
+        });
+      // ehr_endpoints.base_url is unique.
+      if ((error as { code?: string }).code === '23505')
+        throw new ConflictException('this baseUrl is already registered for another endpoint');
       throw error;
     }
   }

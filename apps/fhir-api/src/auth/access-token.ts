@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { isActorRole, type RequestActor } from './request-actor';
-import { splitScopes } from './scopes';
+import { exportJWK, SignJWT, type JWK } from 'jose';
+import {
+  InvalidAccessToken,
+  MAX_ACCESS_TOKEN_TTL_SECONDS,
+  verifyAccessToken,
+} from '@carerelay/auth';
+import type { RequestActor } from './request-actor';
 import type { TokenSigningKey } from './signing-key';
 
-/** Tokens live at most five minutes (issue 3 item 6). */
-export const MAX_ACCESS_TOKEN_TTL_SECONDS = 300;
-
-export class InvalidAccessToken extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidAccessToken';
-  }
-}
+// Verification is shared with the service APIs (libs/auth), which check the same tokens.
+export { InvalidAccessToken, MAX_ACCESS_TOKEN_TTL_SECONDS };
 
 export interface IssuedToken {
   accessToken: string;
@@ -70,36 +67,17 @@ export class AccessTokens {
   }
 
   /** The actor of a valid token; InvalidAccessToken otherwise (bad signature, expired, ...). */
-  async verify(token: string): Promise<RequestActor> {
-    if (token.length > 8192) throw new InvalidAccessToken('token too long');
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, this.key.publicKey, {
-        algorithms: [this.key.alg],
-        issuer: this.baseUrl,
-        audience: this.baseUrl,
-        typ: 'at+jwt',
-        currentDate: new Date(this.now()),
-        clockTolerance: 5,
-        requiredClaims: ['exp', 'iat', 'sub'],
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new InvalidAccessToken('token expired');
-      throw new InvalidAccessToken('invalid token');
-    }
-    const { sub, client_id, org, role, scope, exp, iat } = payload;
-    if (
-      typeof sub !== 'string' ||
-      client_id !== sub ||
-      typeof org !== 'string' ||
-      !isActorRole(role) ||
-      typeof scope !== 'string' ||
-      typeof exp !== 'number' ||
-      typeof iat !== 'number' ||
-      exp - iat > MAX_ACCESS_TOKEN_TTL_SECONDS
-    ) {
-      throw new InvalidAccessToken('invalid token claims');
-    }
-    return { clientId: sub, organizationId: org, role, scopes: splitScopes(scope) };
+  verify(token: string): Promise<RequestActor> {
+    return verifyAccessToken(token, this.key.publicKey, {
+      issuer: this.baseUrl,
+      algorithms: [this.key.alg],
+      now: this.now,
+    });
+  }
+
+  /** The public key that verifies these tokens, as a JWKS (served at .well-known/jwks.json). */
+  async publicJwks(): Promise<{ keys: JWK[] }> {
+    const jwk = await exportJWK(this.key.publicKey);
+    return { keys: [{ ...jwk, kid: this.key.kid, alg: this.key.alg, use: 'sig' }] };
   }
 }

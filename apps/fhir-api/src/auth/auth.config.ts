@@ -33,6 +33,7 @@ export class AuthConfig {
 export const FHIR_ROUTE_PREFIX = '/fhir';
 export const TOKEN_PATH = 'auth/token';
 export const SMART_CONFIGURATION_PATH = '.well-known/smart-configuration';
+export { JWKS_PATH } from '@carerelay/auth';
 
 export const tokenUrlOf = (baseUrl: string): string =>
   `${baseUrl.replace(/\/+$/, '')}/${TOKEN_PATH}`;

@@ -1,9 +1,10 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
+import { bearerTokenOf } from '@carerelay/auth';
 import { unauthorized } from '../fhir-lib';
 import { AccessTokens, InvalidAccessToken } from './access-token';
-import { FHIR_ROUTE_PREFIX, SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
+import { FHIR_ROUTE_PREFIX, JWKS_PATH, SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
 import { ClientRegistry } from './client-registry';
 import { IS_PUBLIC } from './public.decorator';
 import type { RequestWithActor } from './request-actor';
@@ -13,6 +14,7 @@ export const PUBLIC_FHIR_PATHS: readonly string[] = [
   `${FHIR_ROUTE_PREFIX}/metadata`,
   `${FHIR_ROUTE_PREFIX}/${SMART_CONFIGURATION_PATH}`,
   `${FHIR_ROUTE_PREFIX}/${TOKEN_PATH}`,
+  `${FHIR_ROUTE_PREFIX}/${JWKS_PATH}`,
 ].map((p) => p.toLowerCase());
 
 const normalizePath = (path: string): string => path.replace(/\/+$/, '').toLowerCase() || '/';
@@ -25,13 +27,7 @@ export function requiresToken(path: string): boolean {
   return !PUBLIC_FHIR_PATHS.includes(normalized);
 }
 
-/** The bearer token of an Authorization header, undefined when there is none. */
-export function bearerTokenOf(header: string | string[] | undefined): string | undefined | null {
-  if (header === undefined) return undefined;
-  if (Array.isArray(header)) return null;
-  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
-  return match ? match[1] : null;
-}
+export { bearerTokenOf };
 
 const REALM = 'CareRelay FHIR';
 

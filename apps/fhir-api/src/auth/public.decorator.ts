@@ -1,6 +1,2 @@
-import { SetMetadata } from '@nestjs/common';
-
-export const IS_PUBLIC = 'carerelay:auth:public';
-
-/** Marks a route that needs no access token (metadata, SMART configuration, token endpoint). */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
+// The decorator is shared with the service APIs (libs/auth).
+export { IS_PUBLIC, Public } from '@carerelay/auth';

@@ -1,3 +1,4 @@
+import { splitScopes } from '@carerelay/auth';
 import { SUPPORTED_RESOURCE_TYPES as IG_RESOURCE_TYPES } from '../fhir-lib';
 import type { ActorRole } from './request-actor';
 
@@ -76,12 +77,7 @@ export function parseScope(raw: string): ParsedScope | null {
   return { raw, resourceType, permissions: new Set(suffix.split('') as Permission[]), version: 2 };
 }
 
-/** Splits a space-separated scope parameter (or accepts a list), dropping empties and duplicates. */
-export function splitScopes(scope: string | readonly string[] | undefined | null): string[] {
-  if (scope === undefined || scope === null) return [];
-  const list = typeof scope === 'string' ? scope.split(/\s+/) : scope;
-  return [...new Set(list.map((s) => s.trim()).filter((s) => s.length > 0))];
-}
+export { splitScopes };
 
 /** `cruds` order, e.g. {s, r} → "rs". */
 export function permissionString(permissions: Iterable<Permission>): string {

@@ -1,6 +1,8 @@
 import { safeErrorStack } from '@carerelay/persistence';
 import { Controller, Get, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { JWKS_PATH } from '@carerelay/auth';
+import { AccessTokens } from './access-token';
 import { SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
 import { Public } from './public.decorator';
 import { scopesSupported } from './scopes';
@@ -14,6 +16,8 @@ const MAX_FORM_BYTES = 64 * 1024;
 export function smartConfiguration(baseUrl: string, tokenUrl: string): Record<string, unknown> {
   return {
     issuer: baseUrl,
+    // The keys that verify this server's access tokens: the service APIs check tokens with them.
+    jwks_uri: `${baseUrl}/${JWKS_PATH}`,
     token_endpoint: tokenUrl,
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
@@ -82,7 +86,18 @@ export class SmartController {
   constructor(
     @Inject(AuthSettings) private readonly settings: AuthSettings,
     @Inject(TokenService) private readonly tokens: TokenService,
+    @Inject(AccessTokens) private readonly accessTokens: AccessTokens,
   ) {}
+
+  /** The public key(s) of the access tokens (RFC 7517), for the service APIs' guards. */
+  @Public()
+  @Get(JWKS_PATH)
+  async jwks(@Res() res: Response): Promise<void> {
+    res.status(200);
+    res.setHeader('Content-Type', 'application/jwk-set+json; charset=utf-8');
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.end(JSON.stringify(await this.accessTokens.publicJwks()));
+  }
 
   @Public()
   @Get(SMART_CONFIGURATION_PATH)

@@ -12,13 +12,15 @@ import {
   Put,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Roles } from '@carerelay/auth';
 import { bodyValidation, checkId } from '../http/validation';
 import { DEFAULT_NETWORK } from './followup-policy';
 import { PolicyDto } from './policy.dto';
 import { policyFromDto, policyView } from './policy.mapping';
 import { MembershipConflictError, PolicyStore } from './policy.store';
 
-/** Per-network follow-up policies, for network coordinators. */
+/** Per-network follow-up policies: coordinators read them; the platform and operators set them. */
+@Roles('platform', 'admin')
 @Controller('policies')
 export class PolicyController {
   constructor(
@@ -26,11 +28,13 @@ export class PolicyController {
     @Inject(PolicyStore) private readonly policies: PolicyStore,
   ) {}
 
+  @Roles('platform', 'admin', 'coordinator')
   @Get()
   async list() {
     return (await this.policies.list(this.dataSource.manager)).map(policyView);
   }
 
+  @Roles('platform', 'admin', 'coordinator')
   @Get(':networkId')
   async get(@Param('networkId') networkId: string) {
     const policy = await this.policies.get(

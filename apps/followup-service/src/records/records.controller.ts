@@ -1,6 +1,7 @@
 import { BadRequestException, Body, Controller, Get, Inject, Param, Post } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { Roles } from '@carerelay/auth';
 import { EventTypes } from '@carerelay/contracts';
 import { OutboxWriter } from '@carerelay/messaging';
 import { bodyValidation, checkId } from '../http/validation';
@@ -23,8 +24,10 @@ function timeOf(at: string | undefined, now: Date): Date {
 /**
  * Contact attempts and follow-up outcomes recorded by case managers. Each is stored with
  * `followup.recorded` in one transaction and counts as activity for the inactivity reminders.
- * Notes stay here: events carry whether there is one, never its text.
+ * Notes stay here: events carry whether there is one, never its text. The platform and operators
+ * only: a record names a referral of any organization.
  */
+@Roles('platform', 'admin')
 @Controller('referrals/:referralId')
 export class RecordsController {
   constructor(

@@ -1,0 +1,74 @@
+import {
+  errors as joseErrors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type KeyLike,
+  type JWTPayload,
+} from 'jose';
+import { isActorRole, splitScopes, type RequestActor } from './actor';
+
+/** Access tokens live at most five minutes. */
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = 300;
+
+/** The algorithms the FHIR API may sign access tokens with (see its signing-key.ts). */
+export const ACCESS_TOKEN_ALGORITHMS = ['ES384', 'ES256', 'RS384', 'RS256', 'PS384', 'EdDSA'];
+
+export class InvalidAccessToken extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidAccessToken';
+  }
+}
+
+export interface VerifyAccessTokenOptions {
+  /** iss and aud of every token: the FHIR base URL. */
+  issuer: string;
+  algorithms?: string[];
+  now?: () => number;
+}
+
+/**
+ * Verifies an access token of the FHIR API (typ at+jwt, iss = aud = the FHIR base URL, sub =
+ * client_id, claims org, role, scope, lifetime ≤ 300 s) against a key or a key set, and returns
+ * its actor. InvalidAccessToken otherwise; its message never carries token content.
+ */
+export async function verifyAccessToken(
+  token: string,
+  key: KeyLike | Uint8Array | JWTVerifyGetKey,
+  options: VerifyAccessTokenOptions,
+): Promise<RequestActor> {
+  if (token.length > 8192) throw new InvalidAccessToken('token too long');
+  let payload: JWTPayload;
+  const verifyOptions = {
+    algorithms: options.algorithms ?? ACCESS_TOKEN_ALGORITHMS,
+    issuer: options.issuer,
+    audience: options.issuer,
+    typ: 'at+jwt',
+    currentDate: new Date((options.now ?? Date.now)()),
+    clockTolerance: 5,
+    requiredClaims: ['exp', 'iat', 'sub'],
+  };
+  try {
+    ({ payload } =
+      typeof key === 'function'
+        ? await jwtVerify(token, key, verifyOptions)
+        : await jwtVerify(token, key, verifyOptions));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new InvalidAccessToken('token expired');
+    throw new InvalidAccessToken('invalid token');
+  }
+  const { sub, client_id, org, role, scope, exp, iat } = payload as Record<string, unknown>;
+  if (
+    typeof sub !== 'string' ||
+    client_id !== sub ||
+    typeof org !== 'string' ||
+    !isActorRole(role) ||
+    typeof scope !== 'string' ||
+    typeof exp !== 'number' ||
+    typeof iat !== 'number' ||
+    exp - iat > MAX_ACCESS_TOKEN_TTL_SECONDS
+  ) {
+    throw new InvalidAccessToken('invalid token claims');
+  }
+  return { clientId: sub, organizationId: org, role, scopes: splitScopes(scope) };
+}

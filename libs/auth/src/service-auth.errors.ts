@@ -1,0 +1,52 @@
+import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+
+export type ServiceAuthFailure = 'unauthenticated' | 'forbidden';
+
+/** A refused call: 401 (no or bad token) or 403 (the caller's role may not call the route). */
+export class ServiceAuthError extends Error {
+  override name = 'ServiceAuthError';
+  constructor(
+    readonly failure: ServiceAuthFailure,
+    readonly detail: string,
+    /** RFC 6750 error code for WWW-Authenticate (401 only). */
+    readonly bearerError?: 'invalid_request' | 'invalid_token',
+  ) {
+    super(detail);
+  }
+
+  get status(): 401 | 403 {
+    return this.failure === 'unauthenticated' ? 401 : 403;
+  }
+}
+
+export const AUTH_REALM = 'CareRelay';
+
+/** ServiceAuthError → application/problem+json (RFC 9457) with WWW-Authenticate on 401. */
+@Catch(ServiceAuthError)
+export class ServiceAuthErrorFilter implements ExceptionFilter<ServiceAuthError> {
+  catch(error: ServiceAuthError, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw error;
+    const response = host.switchToHttp().getResponse<Response>();
+    if (error.status === 401) {
+      const parts = [`realm="${AUTH_REALM}"`];
+      if (error.bearerError) parts.push(`error="${error.bearerError}"`);
+      if (error.bearerError) parts.push(`error_description="${error.detail}"`);
+      response.setHeader('WWW-Authenticate', `Bearer ${parts.join(', ')}`);
+    } else {
+      response.setHeader(
+        'WWW-Authenticate',
+        `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`,
+      );
+    }
+    response.setHeader('Content-Type', 'application/problem+json');
+    response.status(error.status).end(
+      JSON.stringify({
+        type: 'about:blank',
+        title: error.status === 401 ? 'Unauthorized' : 'Forbidden',
+        status: error.status,
+        detail: error.detail,
+      }),
+    );
+  }
+}

@@ -1,0 +1,97 @@
+import { Controller, Get, Post } from '@nestjs/common';
+import { generateKeyPair, SignJWT, type KeyLike } from 'jose';
+import { InvalidAccessToken, verifyAccessToken } from './access-token';
+import { Public } from './public.decorator';
+import { admits, Roles } from './roles.decorator';
+import { routePoliciesOf, undecidedRoutes } from './route-policies';
+
+const ISSUER = 'http://127.0.0.1:8080/fhir';
+
+async function sign(key: KeyLike, claims: Record<string, unknown>, ttl = 300): Promise<string> {
+  const iat = Math.floor(Date.now() / 1000);
+  return new SignJWT({ client_id: 'c1', org: 'o1', role: 'cbo', scope: 'system/*.rs', ...claims })
+    .setProtectedHeader({ alg: 'ES384', typ: 'at+jwt' })
+    .setIssuer(ISSUER)
+    .setAudience(ISSUER)
+    .setSubject('c1')
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ttl)
+    .sign(key);
+}
+
+describe('verifyAccessToken', () => {
+  it('maps a valid token to its actor and refuses other keys, lifetimes and claims', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES384');
+    const other = await generateKeyPair('ES384');
+    await expect(
+      verifyAccessToken(await sign(privateKey, {}), publicKey, { issuer: ISSUER }),
+    ).resolves.toEqual({
+      clientId: 'c1',
+      organizationId: 'o1',
+      role: 'cbo',
+      scopes: ['system/*.rs'],
+    });
+    for (const token of [
+      await sign(other.privateKey, {}),
+      await sign(privateKey, {}, 3600),
+      await sign(privateKey, { role: 'root' }),
+      await sign(privateKey, { client_id: 'someone-else' }),
+    ])
+      await expect(verifyAccessToken(token, publicKey, { issuer: ISSUER })).rejects.toThrow(
+        InvalidAccessToken,
+      );
+    await expect(
+      verifyAccessToken(await sign(privateKey, {}), publicKey, { issuer: 'http://other/fhir' }),
+    ).rejects.toThrow(InvalidAccessToken);
+  });
+});
+
+describe('route policies', () => {
+  @Roles('platform', 'admin')
+  @Controller('things')
+  class Things {
+    @Get()
+    @Roles('cbo')
+    list() {}
+
+    @Post(':id')
+    create() {}
+
+    @Public()
+    @Get('open')
+    open() {}
+  }
+
+  @Controller('other')
+  class Undecided {
+    @Get()
+    list() {}
+  }
+
+  it('reads each route with its decision (handler over class) and finds undecided ones', () => {
+    expect(routePoliciesOf(Things)).toEqual([
+      expect.objectContaining({ method: 'GET', path: '/things', callers: ['cbo'] }),
+      expect.objectContaining({
+        method: 'POST',
+        path: '/things/:id',
+        callers: ['platform', 'admin'],
+      }),
+      expect.objectContaining({ method: 'GET', path: '/things/open', public: true }),
+    ]);
+    expect(undecidedRoutes([Things, Undecided]).map((r) => r.path)).toEqual(['/other']);
+  });
+
+  it('admits operators only as coordinators of an admin organization', () => {
+    const actor = (role: 'coordinator' | 'platform' | 'cbo', org: string) => ({
+      clientId: 'c',
+      organizationId: org,
+      role,
+      scopes: [],
+    });
+    const admins = ['carerelay-platform'];
+    expect(admits(['admin'], actor('coordinator', 'carerelay-platform'), admins)).toBe(true);
+    expect(admits(['admin'], actor('coordinator', 'cook-county'), admins)).toBe(false);
+    expect(admits(['admin'], actor('cbo', 'carerelay-platform'), admins)).toBe(false);
+    expect(admits(['platform', 'admin'], actor('platform', 'x'), admins)).toBe(true);
+  });
+});
