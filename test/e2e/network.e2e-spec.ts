@@ -270,6 +270,7 @@ describe('the network as npm start runs it', () => {
         'referral-service',
         'consent-service',
         'followup-service',
+        'analytics-service',
       ]),
     );
   });
