@@ -10,8 +10,11 @@ import {
   AnalyticsServiceConfig,
   SERVICE_SCHEMA,
 } from './analytics-service.config';
+import { AnalyticsController } from './http/analytics.controller';
 import { AnalyticsEventsHandler } from './ingest/analytics-events.handler';
 import { ReadModelRepository } from './ingest/read-model.repository';
+import { MeasuresRepository } from './measures/measures.repository';
+import { MeasuresService } from './measures/measures.service';
 import { ANALYTICS_MIGRATIONS } from './migrations';
 
 @Module({})
@@ -35,8 +38,13 @@ export class AppModule {
         ObservabilityModule,
         ServiceAuthModule.forRoot(),
       ],
-      controllers: [AnalyticsEventsHandler],
-      providers: [{ provide: SERVICE_SCHEMA, useValue: schema }, ReadModelRepository],
+      controllers: [AnalyticsEventsHandler, AnalyticsController],
+      providers: [
+        { provide: SERVICE_SCHEMA, useValue: schema },
+        ReadModelRepository,
+        MeasuresRepository,
+        MeasuresService,
+      ],
     };
   }
 }
