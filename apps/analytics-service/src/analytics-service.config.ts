@@ -5,7 +5,7 @@ export class AnalyticsServiceConfig extends ServiceConfig {
   @IsInt()
   @Min(0)
   @Max(65535)
-  ANALYTICS_SERVICE_PORT = 8086;
+  ANALYTICS_SERVICE_PORT = 8087;
 
   /** The database schema the service owns; another only for tests and side-by-side runs. */
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case PostgreSQL schema name' })

@@ -22,6 +22,7 @@ import {
 } from '@carerelay/testing';
 import { AnalyticsServiceConfig } from '../src/analytics-service.config';
 import { startAnalyticsService } from '../src/bootstrap';
+import type { EquityRow, Summary } from '../src/measures/measures';
 
 const HOUR = 3_600_000;
 const SDOHCC =
@@ -298,7 +299,7 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     const summary = await waitFor(
       async () => {
         const response = await get(`/analytics/summary?${q}`);
-        const body = (await response.json()) as Record<string, any>;
+        const body = (await response.json()) as Summary;
         const lang = (await (await get(`/analytics/breakdown?${q}&by=language`)).json()) as {
           rows: Array<{ group: string }>;
         };
@@ -340,8 +341,8 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
         rate: Number((rerouted / routedAttempts).toFixed(6)),
       },
     ]);
-    expect(summary.timeToClose.closed).toBe(39);
-    expect(summary.timeToClose.censored).toBe(26);
+    expect(summary.timeToClose!.closed).toBe(39);
+    expect(summary.timeToClose!.censored).toBe(26);
 
     // A stale Patient version did not move patient 0 to another ZIP.
     const zips = (await (await get(`/analytics/breakdown?${q}&by=zip`)).json()) as {
@@ -354,7 +355,7 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     expect(response.status).toBe(200);
     const table = (await response.json()) as {
       reference: string;
-      rows: Array<Record<string, any>>;
+      rows: EquityRow[];
     };
     expect(table.reference).toBe('en');
     const row = (g: string) => table.rows.find((r) => r.group === g)!;
@@ -390,8 +391,8 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     });
     expect(esRow.difference).toBeCloseTo(0.3 - 0.8, 6);
     expect(esRow.ratio).toBeCloseTo(0.3 / 0.8, 6);
-    expect(esRow.ci95.lower).toBeCloseTo(ci.lower, 5);
-    expect(esRow.ci95.upper).toBeCloseTo(ci.upper, 5);
+    expect(esRow.ci95!.lower).toBeCloseTo(ci.lower, 5);
+    expect(esRow.ci95!.upper).toBeCloseTo(ci.upper, 5);
     expect(esRow.qValue).toBe(esRow.pValue);
     expect(esRow.medianHoursToClose).toBeNull(); // 6 of 20 closed: never half
     // Nothing identifying in any answer.
