@@ -10,6 +10,7 @@ import {
   type CloudEvent,
 } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
+import { DataSource } from 'typeorm';
 import { dropSchema } from '@carerelay/persistence';
 import {
   startGroupAtLatest,
@@ -22,6 +23,7 @@ import {
 } from '@carerelay/testing';
 import { AnalyticsServiceConfig } from '../src/analytics-service.config';
 import { startAnalyticsService } from '../src/bootstrap';
+import { rebuildReadModel } from '../src/rebuild/rebuild';
 import type { EquityRow, Summary } from '../src/measures/measures';
 
 const HOUR = 3_600_000;
@@ -415,6 +417,34 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
         'flagged',
       ]),
     );
+  });
+
+  it('analytics:rebuild reads the topics from the start into fresh tables with the same numbers', async () => {
+    const config = loadConfig(AnalyticsServiceConfig, { ...testEnv(), LOG_LEVEL: 'warn' });
+    const rebuilt = `${schema}_rb`;
+    try {
+      const result = await rebuildReadModel(config, { schema: rebuilt, timeoutMs: 40_000 });
+      expect(result.referrals).toBeGreaterThanOrEqual(planned.length);
+      const dataSource = app.get(DataSource);
+      const differing = async (a: string, b: string) =>
+        (
+          await dataSource.query(
+            `SELECT count(*)::int AS n FROM (
+               SELECT * FROM "${a}".referral WHERE requester_org = $1
+               EXCEPT SELECT * FROM "${b}".referral WHERE requester_org = $1) x`,
+            [requester],
+          )
+        )[0].n as number;
+      expect(await differing(schema, rebuilt)).toBe(0);
+      expect(await differing(rebuilt, schema)).toBe(0);
+      const [{ n }] = await dataSource.query(
+        `SELECT count(*)::int AS n FROM "${rebuilt}".referral WHERE requester_org = $1`,
+        [requester],
+      );
+      expect(n).toBe(planned.length);
+    } finally {
+      await dropSchema(testEnv().DATABASE_URL, rebuilt);
+    }
   });
 
   it('admits coordinators and the platform only, and answers bad parameters with problem+json', async () => {
