@@ -339,6 +339,7 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       {
         reason: 'no-capacity',
         network: false,
+        suppressed: false,
         count: rerouted,
         rate: Number((rerouted / routedAttempts).toFixed(6)),
       },

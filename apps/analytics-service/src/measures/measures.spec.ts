@@ -85,10 +85,12 @@ describe('summary', () => {
       referralsBreached: 1,
       routingAttempts: 2 + 3 + 4 * 1 + 2 * 1 + 0 + 3 * 1, // 14
     });
+    // Three reasons, one ended attempt each (c1's published twice counts once): every count is
+    // under 11, so none is shown.
     expect(s.rejections).toEqual([
-      { reason: 'no-capacity', network: false, count: 1, rate: Number((1 / 14).toFixed(6)) },
-      { reason: 'no-response', network: true, count: 1, rate: Number((1 / 14).toFixed(6)) },
-      { reason: 'not-eligible', network: false, count: 1, rate: Number((1 / 14).toFixed(6)) },
+      { reason: 'no-capacity', network: false, suppressed: true, count: null, rate: null },
+      { reason: 'no-response', network: true, suppressed: true, count: null, rate: null },
+      { reason: 'not-eligible', network: false, suppressed: true, count: null, rate: null },
     ]);
     // Accept: 0.5, 1, …, 3 → median the 3rd of 6 = 1.5, p90 the 6th = 3.
     expect(s.timeToAccept).toEqual({ accepted: 6, medianHours: 1.5, p90Hours: 3 });
@@ -96,6 +98,24 @@ describe('summary', () => {
     // S(4) = ·6/7, S(5) = ·5/6 = 0.52, S(6) = ·4/5 = 0.42 ≤ 0.5 → median 6 h (the closed-only
     // median would be 3 h). 90% never close here: p90 not reached.
     expect(s.timeToClose).toEqual({ closed: 6, censored: 6, medianHours: 6, p90Hours: null });
+  });
+
+  it('shows rejection counts of 11 or more as a share of routing attempts', () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({
+      referralId: `c${(i % 6) + 1}`,
+      attempt: i,
+      reasonCode: 'no-capacity',
+    }));
+    const s = summarize(facts, many, at(100));
+    expect(s.rejections).toEqual([
+      {
+        reason: 'no-capacity',
+        network: false,
+        suppressed: false,
+        count: 12,
+        rate: Number((12 / 14).toFixed(6)),
+      },
+    ]);
   });
 
   it('a cohort under 11 referrals shows nothing', () => {

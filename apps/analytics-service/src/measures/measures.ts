@@ -109,7 +109,7 @@ export interface Summary {
   deadlineBreaches?: number;
   referralsBreached?: number;
   routingAttempts?: number;
-  rejections?: Array<{ reason: string; network: boolean; count: number; rate: number | null }>;
+  rejections?: RejectionRow[];
   timeToAccept?: ReturnType<typeof timeToAccept>;
   timeToClose?: ReturnType<typeof timeToClose>;
 }
@@ -144,17 +144,31 @@ export function summarize(
     deadlineBreaches: facts.reduce((sum, f) => sum + f.breaches, 0),
     referralsBreached: facts.filter((f) => f.breaches > 0).length,
     routingAttempts: attempts,
-    rejections: [...byReason.entries()]
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .map(([reason, count]) => ({
-        reason,
-        network: NETWORK_REASONS.has(reason as ReasonCode),
-        count,
-        rate: rate(count, attempts),
-      })),
+    rejections: rejectionTable(byReason, attempts),
     timeToAccept: timeToAccept(facts),
     timeToClose: timeToClose(facts, asOf),
   };
+}
+
+export interface RejectionRow {
+  reason: string;
+  network: boolean;
+  suppressed: boolean;
+  count: number | null;
+  rate: number | null;
+}
+
+/** Ended attempts by coded reason, per routing attempt; small counts hidden like any cell. */
+function rejectionTable(byReason: Map<string, number>, attempts: number): RejectionRow[] {
+  const entries = [...byReason.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const suppression = suppressCells(entries.map(([, count]) => count));
+  return entries.map(([reason, count], i) => ({
+    reason,
+    network: NETWORK_REASONS.has(reason as ReasonCode),
+    suppressed: suppression[i].suppressed,
+    count: suppression[i].suppressed ? null : count,
+    rate: suppression[i].suppressed ? null : rate(count, attempts),
+  }));
 }
 
 const DIMENSION_OF: Record<Exclude<BreakdownDimension, PeriodDimension>, keyof ReferralFact> = {
