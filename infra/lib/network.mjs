@@ -1009,6 +1009,7 @@ const SERVICE_GROUPS = [
   'referral-service',
   'consent-service',
   'followup-service',
+  'analytics-service',
   'directory-service-fhir',
   'ehr-connector',
   'fhir-api-subscriptions',

@@ -272,6 +272,7 @@ describe('the network as npm start runs it', () => {
         'referral-service',
         'consent-service',
         'followup-service',
+        'analytics-service',
       ]),
     );
   });

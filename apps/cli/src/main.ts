@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig } from '@carerelay/config';
 import { openServiceDataSource } from '@carerelay/persistence';
 import { DataSource } from 'typeorm';
+import { isAnalyticsCommand, runAnalyticsCli } from './analytics-commands';
 import { CliConfig } from './cli.config';
 import { EXIT, runCli } from './clients.commands';
 import {
@@ -23,11 +24,16 @@ function cliEnvironment(): Record<string, string | undefined> {
 
 /**
  * CareRelay's command line: `npm run cli -- clients:add --org <id> --role <role> --jwks <file>`,
- * `clients:list`, `clients:disable <client_id>`. Runs the fhir-api's migrations (the same list as
- * the app) before touching its tables.
+ * `clients:list`, `clients:disable <client_id>`, `analytics:rebuild`. Runs the fhir-api's
+ * migrations (the same list as the app) before touching its tables.
  */
 async function main(argv: string[]): Promise<number> {
   if (isEhrCommand(argv[0])) return ehrMain(argv);
+  if (isAnalyticsCommand(argv[0]))
+    return runAnalyticsCli(argv, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
   let dataSource: DataSource | undefined;
   let config: CliConfig | undefined;
   const configOrExit = (): CliConfig => {
