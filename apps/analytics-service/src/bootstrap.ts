@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import { applyServerTimeouts } from '@carerelay/http';
 import { NestFactory } from '@nestjs/core';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
@@ -29,6 +30,7 @@ export async function startAnalyticsService(
   // init first: it migrates the schema and provisions the topics.
   await app.init();
   await app.startAllMicroservices();
+  applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port ?? config.ANALYTICS_SERVICE_PORT, '127.0.0.1');
   return app;
 }

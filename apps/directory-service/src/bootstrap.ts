@@ -1,6 +1,6 @@
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { useServiceHttp } from '@carerelay/http';
+import { useServiceHttp, applyServerTimeouts } from '@carerelay/http';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
@@ -64,6 +64,7 @@ export async function startDirectoryService(
   // init first: it migrates the schema, provisions the topics and seeds the sample if asked.
   await app.init();
   if (fhir) await app.startAllMicroservices();
+  applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port ?? config.DIRECTORY_SERVICE_PORT, '127.0.0.1');
   return app;
 }

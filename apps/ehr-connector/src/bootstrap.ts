@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { useServiceHttp } from '@carerelay/http';
+import { useServiceHttp, applyServerTimeouts } from '@carerelay/http';
 import { FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
@@ -30,6 +30,7 @@ export async function startEhrConnector(config: EhrConnectorConfig): Promise<INe
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.
   await app.init();
   await app.startAllMicroservices();
+  applyServerTimeouts(app.getHttpServer());
   await app.listen(config.EHR_CONNECTOR_PORT, '127.0.0.1');
   return app;
 }

@@ -1,3 +1,4 @@
+import { applyServerTimeouts } from '@carerelay/http';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getStatus, isOk, normalizeOperationOutcome } from '@medplum/core';
@@ -156,6 +157,7 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
         else send(res, 500, normalizeOperationOutcome(error));
       });
     });
+    applyServerTimeouts(s);
     s.on('connection', (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));

@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { applyServerTimeouts } from '@carerelay/http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +56,7 @@ export async function startFhirApi(
     }),
   );
   app.enableShutdownHooks();
+  applyServerTimeouts(app.getHttpServer());
   await app.listen(config.FHIR_API_PORT, config.FHIR_API_HOST);
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const base = app.get(FhirBase);

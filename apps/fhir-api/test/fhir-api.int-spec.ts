@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, get as httpGet } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Bundle, Resource, Task } from '@medplum/fhirtypes';
 import { collectTopics, waitFor } from '@carerelay/testing';
 import {
@@ -240,6 +242,35 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
         `/${type}?identifier=${encodeURIComponent(identifier)}&_summary=count`,
       );
       expect([type, found.body.total]).toEqual([type, 1]);
+    }
+  });
+
+  it('keeps an idle keep-alive connection open longer than clients do (a reused socket works after 6 s)', async () => {
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; reused: boolean; socket: Socket }>((resolve, reject) => {
+        const request = httpGet(`${api.baseUrl}/metadata`, { agent }, (response) => {
+          response.resume();
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              reused: request.reusedSocket,
+              socket: request.socket as Socket,
+            }),
+          );
+        });
+        request.on('error', reject);
+      });
+    try {
+      const first = await get();
+      expect(first.status).toBe(200);
+      // Longer than Node's default 5 s keep-alive timeout, which closed such sockets under clients.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(first.socket.destroyed).toBe(false);
+      const second = await get();
+      expect(second).toMatchObject({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
     }
   });
 

@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { useServiceHttp } from '@carerelay/http';
+import { useServiceHttp, applyServerTimeouts } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
   PinoNestLogger,
@@ -31,6 +31,7 @@ export async function startFollowupService(
   // init first: it migrates the schema, provisions the topics and starts the timer poller.
   await app.init();
   await app.startAllMicroservices();
+  applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port ?? config.FOLLOWUP_SERVICE_PORT, '127.0.0.1');
   return app;
 }

@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import { applyServerTimeouts } from '@carerelay/http';
 import { NestFactory } from '@nestjs/core';
 import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
 import { connectEventConsumer } from '@carerelay/messaging';
@@ -34,6 +35,7 @@ export async function startReferralService(
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.
   await app.init();
   await app.startAllMicroservices();
+  applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port ?? config.REFERRAL_SERVICE_PORT, '127.0.0.1');
   return app;
 }

@@ -4,3 +4,4 @@ export * from './json-body';
 export * from './validation';
 export * from './http-app';
 export * from './rate-limit';
+export * from './server-timeouts';
