@@ -18,6 +18,33 @@ export class ServiceAuthError extends Error {
   get status(): 401 | 403 {
     return this.failure === 'unauthenticated' ? 401 : 403;
   }
+
+  /**
+   * Writes the refusal itself: problem+json with its Bearer challenge. Any catch-all error filter
+   * of a service can hand it over (answerHttp), so the challenge is never lost to a generic 500.
+   */
+  answerHttp(response: Response): void {
+    if (this.status === 401) {
+      const parts = [`realm="${AUTH_REALM}"`];
+      if (this.bearerError) parts.push(`error="${this.bearerError}"`);
+      if (this.bearerError) parts.push(`error_description="${this.detail}"`);
+      response.setHeader('WWW-Authenticate', `Bearer ${parts.join(', ')}`);
+    } else {
+      response.setHeader(
+        'WWW-Authenticate',
+        `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`,
+      );
+    }
+    response.setHeader('Content-Type', 'application/problem+json');
+    response.status(this.status).end(
+      JSON.stringify({
+        type: 'about:blank',
+        title: this.status === 401 ? 'Unauthorized' : 'Forbidden',
+        status: this.status,
+        detail: this.detail,
+      }),
+    );
+  }
 }
 
 export const AUTH_REALM = 'CareRelay';
@@ -27,26 +54,6 @@ export const AUTH_REALM = 'CareRelay';
 export class ServiceAuthErrorFilter implements ExceptionFilter<ServiceAuthError> {
   catch(error: ServiceAuthError, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
-    const response = host.switchToHttp().getResponse<Response>();
-    if (error.status === 401) {
-      const parts = [`realm="${AUTH_REALM}"`];
-      if (error.bearerError) parts.push(`error="${error.bearerError}"`);
-      if (error.bearerError) parts.push(`error_description="${error.detail}"`);
-      response.setHeader('WWW-Authenticate', `Bearer ${parts.join(', ')}`);
-    } else {
-      response.setHeader(
-        'WWW-Authenticate',
-        `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`,
-      );
-    }
-    response.setHeader('Content-Type', 'application/problem+json');
-    response.status(error.status).end(
-      JSON.stringify({
-        type: 'about:blank',
-        title: error.status === 401 ? 'Unauthorized' : 'Forbidden',
-        status: error.status,
-        detail: error.detail,
-      }),
-    );
+    error.answerHttp(host.switchToHttp().getResponse<Response>());
   }
 }

@@ -95,6 +95,14 @@ export function sendProblem(
   res.end(JSON.stringify(body));
 }
 
+/** An error that writes its own answer (a refused token with its WWW-Authenticate challenge). */
+export interface AnswersHttp {
+  answerHttp(response: Response): void;
+}
+
+const answersHttp = (error: unknown): error is AnswersHttp =>
+  typeof (error as Partial<AnswersHttp> | undefined)?.answerHttp === 'function';
+
 /** Every error of a service's HTTP API as application/problem+json (RFC 9457). */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
@@ -102,6 +110,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
+    if (answersHttp(exception)) {
+      exception.answerHttp(host.switchToHttp().getResponse<Response>());
+      return;
+    }
     const body = toProblem(exception);
     // Only the error's kind and stack frames: a driver's message may quote the input.
     if (body.status >= 500) this.logger.error(safeErrorStack(exception));
