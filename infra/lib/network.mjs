@@ -139,6 +139,8 @@ export function networkEnv({
     NODE_ENV: process.env.NODE_ENV === 'test' ? 'test' : 'development',
     // The FHIR API: its public base (token audience) and where the other apps find it.
     FHIR_BASE_URL: fhirBaseUrl,
+    // The same server as localhost: an integrator's assertion may name either token URL.
+    FHIR_BASE_URL_ALIASES: fhirBaseUrl.replace('//127.0.0.1:', '//localhost:'),
     FHIR_API_BASE_URL: fhirBaseUrl,
     PLATFORM_ORGANIZATION_ID,
     FHIR_API_AUTH: authMode,

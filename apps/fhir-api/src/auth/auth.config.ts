@@ -6,6 +6,8 @@ import { MAX_ACCESS_TOKEN_TTL_SECONDS } from './access-token';
  *
  *  - FHIR_BASE_URL: the FHIR base as clients see it; the token URL is `<base>/auth/token` and is
  *    the `aud` every client assertion must carry; access tokens have iss = aud = the base.
+ *  - FHIR_BASE_URL_ALIASES: other spellings of that base (localhost / 127.0.0.1) whose token URL
+ *    an assertion may name too; tokens are still issued for FHIR_BASE_URL.
  *  - FHIR_TOKEN_SIGNING_KEY: private JWK (JSON) or PEM that signs access tokens. Give every
  *    fhir-api process the same value. Empty: see FHIR_TOKEN_SIGNING_KEY_SOURCE.
  *  - FHIR_TOKEN_SIGNING_KEY_SOURCE: `auto` (default: the env key if set, else `database`),
@@ -16,6 +18,15 @@ import { MAX_ACCESS_TOKEN_TTL_SECONDS } from './access-token';
 export class AuthConfig {
   @Matches(/^https?:\/\/[^\s?#]+\/fhir$/, { message: 'must be an http(s) URL ending in /fhir' })
   FHIR_BASE_URL = 'http://localhost:8080/fhir';
+
+  /**
+   * Other spellings of the same base that clients are given (e.g. localhost beside 127.0.0.1):
+   * a client assertion may name the token URL of any of them. Comma-separated; no others.
+   */
+  @Matches(/^(https?:\/\/[^\s?#,]+\/fhir)?(,https?:\/\/[^\s?#,]+\/fhir)*$/, {
+    message: 'must be a comma-separated list of http(s) URLs ending in /fhir',
+  })
+  FHIR_BASE_URL_ALIASES = '';
 
   @IsString()
   FHIR_TOKEN_SIGNING_KEY = '';
@@ -37,3 +48,9 @@ export { JWKS_PATH } from '@carerelay/auth';
 
 export const tokenUrlOf = (baseUrl: string): string =>
   `${baseUrl.replace(/\/+$/, '')}/${TOKEN_PATH}`;
+
+export const baseUrlAliasesOf = (value: string): string[] =>
+  value
+    .split(',')
+    .map((alias) => alias.trim())
+    .filter(Boolean);

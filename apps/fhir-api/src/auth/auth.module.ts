@@ -6,7 +6,7 @@ import { AuditEventController } from '../audit/audit.controller';
 import { AuditSearch } from '../audit/audit-search';
 import { AuditService } from '../audit/audit.service';
 import { AccessTokens } from './access-token';
-import { AuthConfig } from './auth.config';
+import { AuthConfig, baseUrlAliasesOf } from './auth.config';
 import { ClientStatusCache, FhirAuthGuard } from './auth.guard';
 import { ClientRegistry } from './client-registry';
 import { JtiStore } from './jti-store';
@@ -52,7 +52,13 @@ export class AuthModule {
   static forRoot(options: AuthModuleOptions = {}): DynamicModule {
     const env = loadConfig(AuthConfig, options.env ?? process.env);
     const providers: Provider[] = [
-      { provide: AuthSettings, useValue: new AuthSettings(options.baseUrl ?? env.FHIR_BASE_URL) },
+      {
+        provide: AuthSettings,
+        useValue: new AuthSettings(
+          options.baseUrl ?? env.FHIR_BASE_URL,
+          baseUrlAliasesOf(env.FHIR_BASE_URL_ALIASES),
+        ),
+      },
       {
         provide: ClientRegistry,
         inject: [DataSource],

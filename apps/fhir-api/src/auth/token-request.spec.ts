@@ -198,6 +198,31 @@ describe('authenticateTokenRequest', () => {
     expect(error.description).toMatch(/aud must be the token URL/);
   });
 
+  it('accepts the token URL of a configured alias of the base, and no other spelling', async () => {
+    const alias = 'http://127.0.0.1:8080/fhir/auth/token';
+    const { deps } = setup([ehr()]);
+    const withAlias = { ...deps, tokenUrlAliases: [alias] };
+    const accepted = await authenticateTokenRequest(
+      form(await assertion(rsKey, 'ehr-1', { aud: alias })),
+      withAlias,
+    );
+    expect(accepted.client.clientId).toBe('ehr-1');
+    // Not configured: the same alias is refused.
+    const refused = await rejection(
+      authenticateTokenRequest(form(await assertion(rsKey, 'ehr-1', { aud: alias })), deps),
+    );
+    expect(refused.description).toMatch(/aud must be the token URL/);
+    for (const other of [
+      'http://127.0.0.2:8080/fhir/auth/token',
+      'http://localhost:8081/fhir/auth/token',
+    ]) {
+      const error = await rejection(
+        authenticateTokenRequest(form(await assertion(rsKey, 'ehr-1', { aud: other })), withAlias),
+      );
+      expect(error.error).toBe('invalid_client');
+    }
+  });
+
   it('refuses an exp more than five minutes ahead, a missing exp, an expired assertion', async () => {
     const { deps, used } = setup([ehr()]);
     const far = await rejection(

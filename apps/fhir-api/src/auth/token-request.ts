@@ -59,6 +59,8 @@ export class OAuthError extends Error {
 export interface TokenRequestDeps {
   /** The token endpoint's URL: the `aud` every client assertion must carry. */
   tokenUrl: string;
+  /** The same endpoint under the base URL's configured aliases: accepted as `aud` too. */
+  tokenUrlAliases?: string[];
   findClient(clientId: string): Promise<RegisteredClient | null>;
   /** Records a jti until `expiresAt`; false when it was seen before (a replay). */
   rememberJti(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
@@ -144,7 +146,7 @@ export async function authenticateTokenRequest(
       algorithms: [...ASSERTION_ALGORITHMS],
       issuer: clientId,
       subject: clientId,
-      audience: deps.tokenUrl,
+      audience: [deps.tokenUrl, ...(deps.tokenUrlAliases ?? [])],
       currentDate: new Date(now()),
       clockTolerance: CLOCK_SKEW_SECONDS,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],

@@ -6,7 +6,15 @@ import { authenticateTokenRequest } from './token-request';
 
 /** The FHIR base URL as clients see it; a function because it may be known only after listen. */
 export class AuthSettings {
-  constructor(private readonly base: string | (() => string)) {}
+  constructor(
+    private readonly base: string | (() => string),
+    private readonly aliases: string[] = [],
+  ) {}
+
+  /** The token URLs of the base's configured aliases: also accepted as an assertion's aud. */
+  get tokenUrlAliases(): string[] {
+    return this.aliases.map(tokenUrlOf).filter((url) => url !== this.tokenUrl);
+  }
 
   get baseUrl(): string {
     return (typeof this.base === 'function' ? this.base() : this.base).replace(/\/+$/, '');
@@ -36,6 +44,7 @@ export class TokenService {
   async token(form: Record<string, unknown>): Promise<TokenResponse> {
     const { client, grantedScopes } = await authenticateTokenRequest(form, {
       tokenUrl: this.settings.tokenUrl,
+      tokenUrlAliases: this.settings.tokenUrlAliases,
       findClient: (id) => this.registry.find(id),
       rememberJti: (id, jti, expiresAt) => this.jtis.remember(id, jti, expiresAt),
     });
