@@ -98,6 +98,8 @@ let ehr: FhirApiClient;
 let coordinator: FhirApiClient;
 let generator: ReferralGenerator;
 const cbo = new Map<string, FhirApiClient>();
+/** Every Patient the tests sent: none of their names or birth dates may reach a log. */
+const sentPatients: Resource[] = [];
 
 beforeAll(async () => {
   const { startNetwork } = loadNetworkModule();
@@ -187,6 +189,9 @@ async function sendReferral(
   while (!['food-insecurity', 'housing-instability'].includes(referral.category))
     referral = source.next();
   const bundle = structuredClone(referral.bundle);
+  for (const entry of bundle.entry as Array<{ resource: Resource }>) {
+    if (entry.resource.resourceType === 'Patient') sentPatients.push(entry.resource);
+  }
   let consent: Resource | undefined;
   if (options.withConsent === false) {
     const entries = bundle.entry as Array<{ resource: Resource }>;
@@ -579,4 +584,38 @@ describe('follow-up deadlines and consent, driven from outside', () => {
     });
     expect(JSON.stringify(source.businessStatus ?? source.statusReason)).toMatch(/consent/i);
   }, 180_000);
+});
+
+describe('logs hold no patient data', () => {
+  it('no name or birth date of any patient the tests sent is in any CareRelay log line', () => {
+    const logs = path.join(network.stateDir, 'logs');
+    // The stand-in EHR servers are the hospitals' own systems, not CareRelay's.
+    const files = fs
+      .readdirSync(logs)
+      .filter((f) => f.endsWith('.log') && !f.startsWith('ehr-server'));
+    const text = new Map(files.map((f) => [f, fs.readFileSync(path.join(logs, f), 'utf8')]));
+    // The capture works: the referrals sent are in the logs, by their ids.
+    expect(files).toEqual(expect.arrayContaining(['fhir-api.log', 'referral-service.log']));
+    expect(text.get('fhir-api.log')).toMatch(/"path":"\/fhir\//);
+    expect(sentPatients.length).toBeGreaterThan(3);
+    const secrets = sentPatients.flatMap((patient) => [
+      ...((patient.name ?? []) as Array<{ family?: string; given?: string[] }>).flatMap((n) => [
+        ...(n.family ? [n.family] : []),
+        ...(n.given ?? []).filter((g) => g.length > 3),
+      ]),
+      ...(patient.birthDate ? [patient.birthDate as string] : []),
+      ...((patient.telecom ?? []) as Array<{ value?: string }>).flatMap((t) =>
+        t.value ? [t.value] : [],
+      ),
+    ]);
+    expect(secrets.length).toBeGreaterThan(sentPatients.length);
+    const found: string[] = [];
+    for (const [file, content] of text) {
+      for (const secret of secrets) {
+        if (new RegExp(`\\b${secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`).test(content))
+          found.push(`${file}: ${secret}`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
 });
