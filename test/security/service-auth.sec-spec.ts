@@ -312,6 +312,8 @@ async function startHostileServer(): Promise<{
   const seen: IncomingMessage[] = [];
   const server = createServer((request, response) => {
     seen.push(request);
+    // No keep-alive: a later test's server on a reused port must not get this one's connections.
+    response.shouldKeepAlive = false;
     if (request.method === 'POST' && request.url?.endsWith('/token')) {
       response
         .writeHead(400, { 'content-type': 'application/json' })
@@ -393,11 +395,16 @@ describe('the ehr-connector and EHR credentials', () => {
       expect(hostile.seen).toEqual([]);
     } finally {
       hostile.server.close();
+      hostile.server.closeAllConnections();
     }
   });
 
   it("stores what a hostile EHR answers as a fixed message only: never its text, nor a file's", async () => {
     const hostile = await startHostileServer();
+    // Ids of this run: the database may hold earlier runs' endpoints (and their errors).
+    const tag = Date.now().toString(36);
+    const plainId = `sec-plain-${tag}`;
+    const smartId = `sec-smart-${tag}`;
     const connector = urlOf('ehr-connector');
     const register = (id: string, extra: Record<string, unknown>) =>
       network.platformTokens.fetch(`${connector}/ehr-endpoints/${id}`, {
@@ -412,11 +419,11 @@ describe('the ehr-connector and EHR credentials', () => {
         }),
       });
     try {
-      expect((await register('sec-plain', { auth: 'none' })).status).toBe(200);
-      const smart = await register('sec-smart', {
+      expect((await register(plainId, { auth: 'none' })).status).toBe(200);
+      const smart = await register(smartId, {
         auth: 'smart-backend',
         clientId: 'carerelay',
-        tokenUrl: `${hostile.base}/sec-smart/token`,
+        tokenUrl: `${hostile.base}/${smartId}/token`,
         privateJwk: await privateJwk(),
       });
       expect(smart.status).toBe(200);
@@ -425,18 +432,18 @@ describe('the ehr-connector and EHR credentials', () => {
         const listed = (await (
           await network.platformTokens.fetch(`${connector}/ehr-endpoints`)
         ).json()) as Array<{ id: string; lastPollError?: string }>;
-        return listed.filter((e) => e.id.startsWith('sec-') && e.lastPollError);
+        return listed.filter((e) => [plainId, smartId].includes(e.id) && e.lastPollError);
       };
       const deadline = Date.now() + 60_000;
       while ((await errors()).length < 2 && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 500));
       const failed = await errors();
       expect(Object.fromEntries(failed.map((e) => [e.id, e.lastPollError]))).toEqual({
-        'sec-plain': 'FHIR request failed: HTTP 500',
-        'sec-smart': 'EHR token request failed: HTTP 400',
+        [plainId]: 'FHIR request failed: HTTP 500',
+        [smartId]: 'EHR token request failed: HTTP 400',
       });
       // The assertion went to the registered token URL, on the endpoint's own origin.
-      expect(hostile.seen.some((r) => r.url === '/sec-smart/token')).toBe(true);
+      expect(hostile.seen.some((r) => r.url === `/${smartId}/token`)).toBe(true);
       const answers = JSON.stringify([
         await (await network.platformTokens.fetch(`${connector}/ehr-endpoints`)).text(),
         await (await network.platformTokens.fetch(`${connector}/pull/refusals`)).text(),
@@ -445,8 +452,9 @@ describe('the ehr-connector and EHR credentials', () => {
       expect(answers).not.toMatch(/root:/);
     } finally {
       hostile.server.close();
+      hostile.server.closeAllConnections();
       // Stop polling the hostile server.
-      for (const id of ['sec-plain', 'sec-smart'])
+      for (const id of [plainId, smartId])
         await register(id, {
           auth: 'none',
           enabled: false,

@@ -98,7 +98,8 @@ export class EhrEndpointRegistry {
          scope = EXCLUDED.scope, modes = EXCLUDED.modes,
          platform_owner_reference = EXCLUDED.platform_owner_reference,
          poll_interval_seconds = EXCLUDED.poll_interval_seconds, enabled = EXCLUDED.enabled,
-         next_poll_at = now()`,
+         -- A registration changed is polled afresh: the old endpoint's error is no longer news.
+         next_poll_at = now(), last_poll_error = NULL`,
         [
           input.id,
           input.organizationId,
