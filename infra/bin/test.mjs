@@ -56,7 +56,14 @@ async function main() {
   });
   if (infra === 0 && !interrupted) await runStep('lint', npmCommand, ['run', 'lint'], env);
   if (infra === 0 && !interrupted) {
-    await runStep('tests (jest, all tiers)', npxCommand, ['jest', '--runInBand', ...jestArgs], env);
+    // --forceExit: once every result is in, exit even if a test left a handle open (a listening
+    // server, a client's timer); otherwise jest waits for it forever and a green run never ends.
+    await runStep(
+      'tests (jest, all tiers)',
+      npxCommand,
+      ['jest', '--runInBand', '--forceExit', ...jestArgs],
+      env,
+    );
   }
   await step('teardown (what this run started)', async () => {
     const stopped = await stopInfra({ onlyIfStartedBy: owner });
