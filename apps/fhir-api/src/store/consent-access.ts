@@ -138,9 +138,10 @@ export interface ReadableOptions {
  * THE read rule of the store, in SQL (every read, vread, search, _include, _revinclude, _history
  * and conditional-create lookup goes through it; StoreTransaction.disclose is the same decision
  * for one row, adding the redaction): the organization rule (visibility.ts), directory types for
- * everyone, and for a CBO the grants of the referrals addressed to it — with every resource about
- * a patient other than its Task hidden while no consent covers the disclosure to the CBO, and the
- * Task too when the rows are matched on patient data.
+ * everyone, for a referring EHR the outcome of its referrals (StoreTransaction.grantReferrers),
+ * and for a CBO the grants of the referrals addressed to it — with every resource about a patient
+ * other than its Task hidden while no consent covers the disclosure to the CBO, and the Task too
+ * when the rows are matched on patient data.
  */
 export function readableFilter(
   actor: RequestActor,
@@ -152,10 +153,12 @@ export function readableFilter(
   const byOrganization = visibilityFilter(actor, alias, params);
   if (byOrganization === 'TRUE') return 'TRUE';
   const shared = `${alias}.resource_type = ANY('{${SHARED_TYPES.join(',')}}'::text[])`;
-  if (actor.role !== 'cbo') return `(${byOrganization} OR ${shared})`;
+  if (actor.role !== 'cbo' && actor.role !== 'ehr') return `(${byOrganization} OR ${shared})`;
   const org = params.add(actor.organizationId);
   const granted = `EXISTS (SELECT 1 FROM "${schema}".access_grants g
     WHERE g.organization_id = ${org} AND g.resource_type = ${alias}.resource_type AND g.resource_id = ${alias}.id)`;
+  // A referring EHR's grants are the outcome of its own referrals: no consent gate.
+  if (actor.role === 'ehr') return `(${byOrganization} OR ${shared} OR ${granted})`;
   const redactable = options.matchedOnPatientData ? '' : `${alias}.resource_type = 'Task' OR `;
   const consented = `(${redactable}${alias}.patient_id IS NULL OR ${coveredSql(schema, `${alias}.patient_id`, org)})`;
   return `(${shared} OR ((${byOrganization} OR ${granted}) AND ${consented}))`;

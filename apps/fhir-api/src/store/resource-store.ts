@@ -496,6 +496,61 @@ export class StoreTransaction {
   }
 
   /**
+   * The outcome of a referral belongs to the organization that referred it. The organizations that
+   * requested this Task, or the Task it is partOf (the referring EHR's), are granted what they
+   * could not see by organization alone: this Task when it is partOf theirs, its focus and basedOn
+   * requests (the CBO's filler order), and what its output references (the CBO's Procedure). The
+   * owner is left out: its own access is the consent-gated grant of grantTaskOwner.
+   */
+  private async grantReferrers(
+    task: Task,
+    orgs: ResourceOrganizations,
+    patientId: string | null,
+  ): Promise<void> {
+    if (!task.id) return;
+    const relative = (reference: string | undefined) => {
+      const parsed = parseReference(reference ?? '');
+      return parsed?.kind === 'relative' ? parsed : undefined;
+    };
+    const parents = (task.partOf ?? [])
+      .map((ref) => relative(ref.reference))
+      .filter((ref) => ref?.resourceType === 'Task')
+      .map((ref) => ref!.id);
+    const targets: { type: string; id: string }[] = [];
+    if (parents.length > 0) {
+      targets.push({ type: 'Task', id: task.id });
+      for (const ref of [task.focus, ...(task.basedOn ?? [])]) {
+        const request = relative(ref?.reference);
+        if (request) targets.push({ type: request.resourceType, id: request.id });
+      }
+    }
+    for (const output of task.output ?? []) {
+      const produced = relative(output.valueReference?.reference);
+      if (produced) targets.push({ type: produced.resourceType, id: produced.id });
+    }
+    if (targets.length === 0) return;
+    await this.manager.query(
+      `INSERT INTO ${this.s}.access_grants (organization_id, resource_type, resource_id, patient_id, task_id)
+       SELECT g.org, t.type, t.id, $1, $2
+         FROM (SELECT requester_org AS org FROM ${this.s}.resources
+                WHERE resource_type = 'Task' AND id = ANY($3::text[])
+               UNION SELECT $4::text) AS g
+        CROSS JOIN unnest($5::text[], $6::text[]) AS t(type, id)
+        WHERE g.org IS NOT NULL AND g.org IS DISTINCT FROM $7::text
+       ON CONFLICT DO NOTHING`,
+      [
+        patientId,
+        task.id,
+        parents,
+        orgs.requesterOrg,
+        targets.map((t) => t.type),
+        targets.map((t) => t.id),
+        orgs.ownerOrg,
+      ],
+    );
+  }
+
+  /**
    * THE disclosure decision for one stored resource the actor asked for through any channel (read,
    * vread, search and its includes, history, batch and transaction answers, conditional-create
    * matches, Subscription notifications): what the actor is shown of it, or undefined when
@@ -610,7 +665,10 @@ export class StoreTransaction {
     }
     if (resourceType === 'Consent')
       await this.recordConsentRules(id, deleted ? undefined : content);
-    if (resourceType === 'Task' && !deleted) await this.grantTaskOwner(content as Task, patientId);
+    if (resourceType === 'Task' && !deleted) {
+      await this.grantTaskOwner(content as Task, patientId);
+      await this.grantReferrers(content as Task, orgs, patientId);
+    }
     if (resourceType === 'Consent' && !deleted && patientId) {
       // A Consent stored after the referral went out reaches the CBOs granted its patient.
       await this.manager.query(

@@ -73,7 +73,7 @@ export function involvedOrganizations(orgs: ResourceOrganizations): string[] {
  * goes through it; a resource the actor may not see answers 404 everywhere.
  *
  * - coordinator, platform: the whole network;
- * - ehr: what its organization requested (sent);
+ * - ehr: what its organization requested (sent), and by grant the outcome of its referrals;
  * - cbo: what it owns or is otherwise addressed to.
  */
 export function visibilityFilter(actor: RequestActor, alias: string, params: SqlParams): string {
