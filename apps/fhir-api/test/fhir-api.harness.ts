@@ -96,6 +96,12 @@ type FhirKitClient = {
     body: Resource;
     options?: unknown;
   }): Promise<Resource>;
+  patch(p: {
+    resourceType: string;
+    id: string;
+    jsonPatch: unknown[];
+    options?: unknown;
+  }): Promise<Resource>;
   search(p: {
     resourceType: string;
     searchParams?: Record<string, string | string[]>;

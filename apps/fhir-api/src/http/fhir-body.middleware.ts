@@ -1,6 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
 import { findUnsafeJson, unsafeQueryProblem } from '@carerelay/http';
-import { badRequest, FhirError, tooLarge, unsupportedMediaType } from '../fhir-lib';
+import {
+  badRequest,
+  FhirError,
+  JSON_PATCH_MEDIA_TYPE,
+  tooLarge,
+  unsupportedMediaType,
+} from '../fhir-lib';
 
 /**
  * Where the middleware leaves the refusal of a request's input: it is thrown after the auth
@@ -66,7 +72,7 @@ function readBody(req: Request, maxBytes: number): Promise<Buffer> {
 
 /**
  * Reads request bodies of the FHIR API itself: FHIR JSON (application/fhir+json or
- * application/json) capped at `maxBytes` (413), parsed strictly (400 on malformed JSON), and the
+ * application/json), or a JSON Patch document for PATCH, capped at `maxBytes` (413), parsed strictly (400 on malformed JSON), and the
  * form body of `POST [type]/_search`. A URL, search value or body with a NUL character, an
  * unpaired surrogate or a hostile depth is refused (400) before it reaches the store. Refusals
  * are left on the request (REFUSED_INPUT) for RefusedInputInterceptor.
@@ -93,7 +99,12 @@ export function fhirBodyMiddleware(maxBytes: number) {
         next();
         return;
       }
-      if (type === undefined || !JSON_TYPES.has(type)) {
+      if (req.method === 'PATCH') {
+        if (type !== JSON_PATCH_MEDIA_TYPE)
+          throw unsupportedMediaType(
+            `PATCH takes a JSON Patch document (Content-Type ${JSON_PATCH_MEDIA_TYPE}), not ${type ?? 'missing'}`,
+          );
+      } else if (type === undefined || !JSON_TYPES.has(type)) {
         throw unsupportedMediaType(
           `Content-Type must be application/fhir+json (or application/json), not ${type ?? 'missing'}`,
         );

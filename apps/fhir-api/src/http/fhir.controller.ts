@@ -1,4 +1,15 @@
-import { Controller, Delete, Get, Inject, Optional, Post, Put, Req, Res } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Inject,
+  Optional,
+  Patch,
+  Post,
+  Put,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import { informational } from '../fhir-lib';
@@ -178,6 +189,18 @@ export class FhirController {
       actorOf(req),
       { subtype: 'update', resourceType: type, ids: [`${type}/${id}`] },
       (tx) => this.interactions.update(tx, type, id, req.body, { ifMatch }),
+    );
+    this.send(req, res, result);
+  }
+
+  @Patch(':type/:id')
+  async patch(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type, id } = req.params as Record<string, string>;
+    const ifMatch = parseIfMatch(header(req, 'if-match'));
+    const result = await this.audited.write(
+      actorOf(req),
+      { subtype: 'patch', resourceType: type, ids: [`${type}/${id}`] },
+      (tx) => this.interactions.patch(tx, type, id, req.body, { ifMatch }),
     );
     this.send(req, res, result);
   }

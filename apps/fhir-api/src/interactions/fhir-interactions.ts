@@ -7,6 +7,7 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import {
+  applyJsonPatch,
   assertValidFhirResource,
   badRequest,
   checkOwnerChanges,
@@ -511,6 +512,34 @@ export class FhirInteractions {
     }
     const stored = await tx.write(resource, 'PUT', existing);
     return this.found(await this.view(tx, stored), 200);
+  }
+
+  /**
+   * PATCH with a JSON Patch document: applied to the resource as the actor sees it (a CBO without
+   * consent patches its redacted Task, as it would PUT it), then stored by the same rules as an
+   * update — validation, the Task state machine, tenancy. Without If-Match the version read here,
+   * under the row lock, is the one patched, so a concurrent write cannot be overwritten.
+   */
+  async patch(
+    tx: StoreTransaction,
+    resourceType: string,
+    id: string,
+    document: unknown,
+    options: { ifMatch?: number } = {},
+  ): Promise<InteractionResult> {
+    authorize(tx.actor, resourceType, 'patch');
+    assertId(id);
+    const existing = await tx.current(resourceType, id, { forUpdate: true });
+    if (!existing) throw notFound(`${resourceType}/${id} is not known`);
+    if (existing.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    if (options.ifMatch !== undefined && options.ifMatch !== existing.versionId) {
+      throw preconditionFailed(
+        `${resourceType}/${id} is at version ${existing.versionId}, not ${options.ifMatch} (If-Match): read it again`,
+      );
+    }
+    const seen = await this.view(tx, existing);
+    const patched = applyJsonPatch(seen.resource, document);
+    return this.update(tx, resourceType, id, patched, { ifMatch: existing.versionId });
   }
 
   async delete(tx: StoreTransaction, resourceType: string, id: string): Promise<InteractionResult> {
