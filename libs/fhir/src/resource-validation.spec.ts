@@ -21,8 +21,10 @@ describe('validateFhirResource', () => {
     expect(errors(validateFhirResource(fixture(name)))).toEqual([]);
   });
 
-  it('lists the IG Coordination Platform resource types', () => {
-    expect(SUPPORTED_RESOURCE_TYPES).toHaveLength(18);
+  it('lists the IG Coordination Platform resource types, and Coverage', () => {
+    expect(SUPPORTED_RESOURCE_TYPES).toHaveLength(21);
+    for (const type of ['Device', 'Questionnaire', 'Coverage'])
+      expect(isSupportedResourceType(type)).toBe(true);
     expect(isSupportedResourceType('Task')).toBe(true);
     expect(isSupportedResourceType('AuditEvent')).toBe(false);
     expect(isSupportedResourceType('Medication')).toBe(false);

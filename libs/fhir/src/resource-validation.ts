@@ -13,7 +13,7 @@ import { FHIR_ID_PATTERN } from './references';
 
 /**
  * The resource types the SDOH Clinical Care IG's Coordination Platform CapabilityStatement
- * requires a CP server to support.
+ * requires a CP server to support, and Coverage (US Core), where a referral's payer lives.
  */
 export const SUPPORTED_RESOURCE_TYPES = [
   'Task',
@@ -34,6 +34,9 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'Group',
   'CareTeam',
   'RelatedPerson',
+  'Coverage',
+  'Device',
+  'Questionnaire',
 ] as const;
 
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];

@@ -132,14 +132,17 @@ const EHR_WRITES = [
   'RelatedPerson',
   'Group',
   'CareTeam',
+  'Coverage',
+  'Device',
   'Subscription',
 ];
 
 /**
  * The ceiling of what a client of each role may be granted.
  *
- *  - ehr: read and write the resources a referral is made of; read Procedure (outcomes) and the
- *    directory (Organization, HealthcareService, Location); no AuditEvent.
+ *  - ehr: read and write the resources a referral is made of (Coverage and Device included); read
+ *    Procedure (outcomes), Questionnaire and the directory (Organization, HealthcareService,
+ *    Location); no AuditEvent.
  *  - cbo: read and search everything but AuditEvent; update Task (status, statusReason, output —
  *    the field rules are the store's); create/update Procedure, Observation, DocumentReference,
  *    QuestionnaireResponse (the outcome of the work); manage its own Subscriptions.
@@ -156,6 +159,7 @@ export const ROLE_POLICIES: Readonly<Record<ActorRole, RolePolicy>> = {
       Organization: 'rs',
       HealthcareService: 'rs',
       Location: 'rs',
+      Questionnaire: 'rs',
     },
   },
   cbo: {

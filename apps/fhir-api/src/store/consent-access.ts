@@ -31,8 +31,8 @@ import { visibilityFilter } from './visibility';
  * search, _include, _revinclude and _history alike.
  */
 
-/** Directory data every authenticated client may read. */
-export const SHARED_TYPES = ['Organization', 'HealthcareService', 'Location'];
+/** Directory and definitional types: no patient data, readable by every client. */
+export const SHARED_TYPES = ['Organization', 'HealthcareService', 'Location', 'Questionnaire'];
 
 const PATIENT_ELEMENTS = ['patient', 'subject', 'for', 'beneficiary'];
 
