@@ -20,9 +20,20 @@ import { SDOHCC_SEARCH_PARAMETERS } from './sdohcc-definitions';
  * JSON files shipped inside an installed package). Loading takes about a second.
  */
 
+/** A resource type's top-level elements as `_summary` needs them (names as defined: `value[x]`). */
+export interface SummaryElements {
+  /** isSummary in the R4 definition. */
+  readonly summary: ReadonlySet<string>;
+  /** min > 0: returned whatever the subset. */
+  readonly mandatory: ReadonlySet<string>;
+  /** Choice elements by their base name (`value` for `value[x]`). */
+  readonly choices: ReadonlySet<string>;
+}
+
 interface LoadedDefinitions {
   readonly resourceTypes: ReadonlySet<string>;
   readonly searchParameters: readonly SearchParameter[];
+  readonly summaryElements: ReadonlyMap<string, SummaryElements>;
 }
 
 let loaded: LoadedDefinitions | undefined;
@@ -47,6 +58,7 @@ export function loadFhirDefinitions(): LoadedDefinitions {
   }
 
   const resourceTypes = new Set<string>();
+  const summaryElements = new Map<string, SummaryElements>();
   for (const entry of resources.entry ?? []) {
     const sd = entry.resource;
     if (
@@ -57,6 +69,17 @@ export function loadFhirDefinitions(): LoadedDefinitions {
       !NOT_R4.has(sd.type)
     ) {
       resourceTypes.add(sd.type);
+      const summary = new Set<string>();
+      const mandatory = new Set<string>();
+      const choices = new Set<string>();
+      for (const element of sd.snapshot?.element ?? []) {
+        const [root, name, deeper] = element.path.split('.');
+        if (root !== sd.type || !name || deeper !== undefined) continue;
+        if (element.isSummary) summary.add(name);
+        if ((element.min ?? 0) > 0) mandatory.add(name);
+        if (name.endsWith('[x]')) choices.add(name.slice(0, -3));
+      }
+      summaryElements.set(sd.type, { summary, mandatory, choices });
     }
   }
 
@@ -68,13 +91,18 @@ export function loadFhirDefinitions(): LoadedDefinitions {
   }
   allParams.push(...SDOHCC_SEARCH_PARAMETERS);
 
-  loaded = { resourceTypes, searchParameters: allParams };
+  loaded = { resourceTypes, searchParameters: allParams, summaryElements };
   return loaded;
 }
 
 /** True when `type` is a concrete FHIR R4 resource type (Task, Patient, ...). */
 export function isR4ResourceType(type: unknown): type is string {
   return typeof type === 'string' && loadFhirDefinitions().resourceTypes.has(type);
+}
+
+/** The summary and mandatory top-level elements of an R4 resource type. */
+export function summaryElementsOf(resourceType: string): SummaryElements | undefined {
+  return loadFhirDefinitions().summaryElements.get(resourceType);
 }
 
 /** Every R4 resource type name, sorted. */

@@ -11,4 +11,5 @@ export * from './search-match';
 export * from './search-parameters';
 export * from './search-request';
 export * from './search-values';
+export * from './subsetting';
 export * from './task-status.rules';

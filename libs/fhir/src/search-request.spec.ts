@@ -237,7 +237,7 @@ describe('parseSearchRequest', () => {
   it.each<[string, string, string]>([
     ['an unknown parameter', 'colour=red', '"colour"'],
     ['an unknown control parameter', '_bogus=1', '"_bogus"'],
-    ['_elements', '_elements=id', '_elements'],
+    ['_contained', '_contained=true', '_contained'],
     ['_has', '_has:Task:focus:status=requested', '_has'],
     ['a chained parameter', 'patient.name=x', 'patient.name'],
     ['a typed chained parameter', 'subject:Patient.name=x', 'subject:Patient.name'],
@@ -253,10 +253,10 @@ describe('parseSearchRequest', () => {
   });
 
   it('skips unknown parameters under lenient handling but still rejects bad values', () => {
-    const req = parse('Task', 'colour=red&status=draft&patient.name=x&_elements=id', {
+    const req = parse('Task', 'colour=red&status=draft&patient.name=x&_contained=true', {
       handling: 'lenient',
     });
-    expect(req.ignored).toEqual(['colour', 'patient.name', '_elements']);
+    expect(req.ignored).toEqual(['colour', 'patient.name', '_contained']);
     expect(req.filters).toHaveLength(1);
     expect(failure(() => parse('Task', '_count=abc', { handling: 'lenient' })).status).toBe(400);
   });
@@ -267,7 +267,7 @@ describe('parseSearchRequest', () => {
     ['_count=1&_count=2', '_count'],
     ['_offset=10001', '_offset'],
     ['_sort=status', 'status'],
-    ['_summary=true', '_summary'],
+    ['_summary=maybe', '_summary'],
     ['_total=all', '_total'],
     ['_format=xml', '_format'],
     ['_id=a b', 'a b'],

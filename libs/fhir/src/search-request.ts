@@ -132,7 +132,6 @@ export type SearchQuery =
   URLSearchParams | string | Readonly<Record<string, string | readonly string[] | undefined>>;
 
 const UNSUPPORTED_CONTROL = new Set([
-  '_elements',
   '_contained',
   '_containedType',
   '_type',
@@ -500,13 +499,18 @@ export function parseSearchRequest(
         case '_summary':
           if (rawValue === 'count') {
             result.summary = 'count';
-          } else if (rawValue !== 'false') {
+          } else if (!['true', 'text', 'data', 'false'].includes(rawValue)) {
             throw badRequest(
-              `_summary=${rawValue} is not supported (only count)`,
+              `_summary must be true, text, data, count or false`,
               undefined,
-              'not-supported',
+              'value',
             );
           }
+          // true, text and data subset each match (subsetting.ts), after the search.
+          continue;
+        case '_elements':
+          if (modifier !== undefined)
+            throw badRequest(`${name}: modifiers are not allowed on _elements`, undefined, 'value');
           continue;
         case '_total':
           if (rawValue === 'none' || rawValue === 'estimate' || rawValue === 'accurate') {

@@ -11,8 +11,8 @@ import {
   Res,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { CapabilityStatement } from '@medplum/fhirtypes';
-import { informational } from '../fhir-lib';
+import type { CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import { informational, parseSubsetting, subsetResource, type Subsetting } from '../fhir-lib';
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';
@@ -34,6 +34,31 @@ const header = (req: Request, name: string): string | undefined => {
 function queryOf(req: Request): URLSearchParams {
   const q = req.originalUrl.indexOf('?');
   return new URLSearchParams(q === -1 ? '' : req.originalUrl.slice(q + 1));
+}
+
+/** The answer of a read or search as `_summary` / `_elements` ask: each match subsetted. */
+function subsetted(result: InteractionResult, subsetting: Subsetting): InteractionResult {
+  if (!subsetting.summary && !subsetting.elements) return result;
+  const body = result.body as Resource | undefined;
+  if (!body) return result;
+  if (body.resourceType !== 'Bundle') return { ...result, body: subsetResource(body, subsetting) };
+  return {
+    ...result,
+    body: {
+      ...body,
+      entry: body.entry?.map((entry) =>
+        entry.resource && entry.search?.mode !== 'include'
+          ? { ...entry, resource: subsetResource(entry.resource, subsetting) }
+          : entry,
+      ),
+    },
+  };
+}
+
+/** If-Modified-Since (an HTTP date, whole seconds) that the stored version is not newer than. */
+function notModifiedSince(req: Request, lastUpdated: string): boolean {
+  const since = Date.parse(header(req, 'if-modified-since') ?? '');
+  return Number.isFinite(since) && Math.floor(Date.parse(lastUpdated) / 1000) * 1000 <= since;
 }
 
 function handlingOf(req: Request): 'strict' | 'lenient' {
@@ -111,23 +136,25 @@ export class FhirController {
     const query = queryOf(req);
     if (req.body instanceof URLSearchParams)
       for (const [k, v] of req.body.entries()) query.append(k, v);
+    const subsetting = parseSubsetting(query);
     const result = await this.audited.read(
       actorOf(req),
       { subtype: 'search-type', resourceType: type, query: query.toString() },
       (tx) => this.interactions.search(tx, type, query, handlingOf(req)),
     );
-    sendFhir(res, 200, result.body);
+    sendFhir(res, 200, subsetted(result, subsetting).body);
   }
 
   @Get(':type/:id/_history/:vid')
   async vread(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id, vid } = req.params as Record<string, string>;
+    const subsetting = parseSubsetting(queryOf(req));
     const result = await this.audited.read(
       actorOf(req),
       { subtype: 'vread', resourceType: type, ids: [`${type}/${id}/_history/${vid}`] },
       (tx) => this.interactions.vread(tx, type, id, vid),
     );
-    this.send(req, res, result);
+    this.send(req, res, subsetted(result, subsetting));
   }
 
   @Get(':type/:id/_history')
@@ -145,12 +172,13 @@ export class FhirController {
   async search(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type } = req.params as Record<string, string>;
     const query = queryOf(req);
+    const subsetting = parseSubsetting(query);
     const result = await this.audited.read(
       actorOf(req),
       { subtype: 'search-type', resourceType: type, query: query.toString() },
       (tx) => this.interactions.search(tx, type, query, handlingOf(req)),
     );
-    this.send(req, res, result);
+    this.send(req, res, subsetted(result, subsetting));
   }
 
   @Post(':type')
@@ -168,17 +196,25 @@ export class FhirController {
   @Get(':type/:id')
   async read(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
     const { type, id } = req.params as Record<string, string>;
+    const subsetting = parseSubsetting(queryOf(req));
     const result = await this.audited.read(
       actorOf(req),
       { subtype: 'read', resourceType: type, ids: [`${type}/${id}`] },
       (tx) => this.interactions.read(tx, type, id),
     );
     const etag = result.stored ? etagOf(result.stored.versionId) : undefined;
-    if (etag && header(req, 'if-none-match') === etag) {
+    // If-None-Match wins over If-Modified-Since when both are sent (RFC 9110 13.2.2).
+    const ifNoneMatch = header(req, 'if-none-match');
+    if (
+      etag &&
+      (ifNoneMatch !== undefined
+        ? ifNoneMatch === etag
+        : notModifiedSince(req, result.stored!.lastUpdated))
+    ) {
       sendFhir(res, 304, undefined, { ETag: etag });
       return;
     }
-    this.send(req, res, result);
+    this.send(req, res, subsetted(result, subsetting));
   }
 
   @Put(':type/:id')
