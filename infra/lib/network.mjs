@@ -372,7 +372,11 @@ async function waitReady(proc, { timeoutMs }) {
 // The platform's own SMART client, registered with the CLI
 
 async function runCliJson(args, env) {
-  const child = spawnNode(['dist/apps/cli/src/main.js', ...args], env);
+  const child = spawn(process.execPath, ['infra/bin/cli.mjs', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));

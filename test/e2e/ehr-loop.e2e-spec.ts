@@ -327,7 +327,7 @@ describe('EHR endpoints of the network', () => {
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(
           process.execPath,
-          ['-r', './infra/lib/register-paths.cjs', 'dist/apps/cli/src/main.js', ...args],
+          ['infra/bin/cli.mjs', ...args],
           { cwd: ROOT, env: { ...process.env, DATABASE_URL: network.infraEnv.DATABASE_URL } },
         );
         let out = '';

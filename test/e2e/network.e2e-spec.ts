@@ -457,9 +457,7 @@ async function registerEhrClient(organizationId: string): Promise<DemoClient> {
   const child = spawn(
     process.execPath,
     [
-      '-r',
-      './infra/lib/register-paths.cjs',
-      'dist/apps/cli/src/main.js',
+      'infra/bin/cli.mjs',
       'clients:add',
       '--org',
       organizationId,

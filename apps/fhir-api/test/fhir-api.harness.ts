@@ -10,7 +10,7 @@ import { loadConfig } from '@carerelay/config';
 import { dropSchema, createServiceDataSource } from '@carerelay/persistence';
 import { testEnv, uniqueName } from '@carerelay/testing';
 import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
-import { runCli } from '../../cli/src/clients.commands';
+import { runCli } from '../src/auth/commands/clients.commands';
 import { FHIR_API_ALL_MIGRATIONS } from '../src/migrations';
 import { startFhirApi } from '../src/bootstrap';
 import type { FhirApiModuleOptions } from '../src/app.module';

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '@carerelay/config';
-import { AnalyticsServiceConfig } from '../../analytics-service/src/analytics-service.config';
-import { RebuildRefused, rebuildReadModel } from '../../analytics-service/src/rebuild/rebuild';
+import { AnalyticsServiceConfig } from '../../analytics-service.config';
+import { RebuildRefused, rebuildReadModel } from '../rebuild';
 
 export const isAnalyticsCommand = (command: string | undefined): boolean =>
   command === 'analytics:rebuild';
 
-const USAGE = `usage: npm run cli -- analytics:rebuild [--schema <name>] [--in-place]
+export const USAGE = `usage: npm run cli -- analytics:rebuild [--schema <name>] [--in-place]
   Reads referral, follow-up, consent and FHIR change events from the start of their topics into
   fresh analytics tables, with the service's own handlers.
   default      side by side, into <ANALYTICS_DB_SCHEMA>_rebuild (the live service keeps running)

@@ -7,18 +7,18 @@ import {
   CredentialsKeyError,
   CredentialsUnavailable,
   credentialsCipherOf,
-} from '../../ehr-connector/src/registry/credentials-cipher';
+} from '../credentials-cipher';
 import {
   EhrEndpointValidationError,
   parseEhrEndpointInput,
   type EhrEndpointInput,
   type EhrEndpointRules,
-} from '../../ehr-connector/src/registry/ehr-endpoint.input';
+} from '../ehr-endpoint.input';
 import {
   EhrEndpointRegistry,
   type EhrEndpoint,
-} from '../../ehr-connector/src/registry/ehr-endpoint.registry';
-import { EHR_CONNECTOR_MIGRATIONS } from '../../ehr-connector/src/migrations';
+} from '../ehr-endpoint.registry';
+import { EHR_CONNECTOR_MIGRATIONS } from '../../migrations';
 
 export const EHR_USAGE = `  ehr:add --org <Organization id> --base <FHIR base URL> --mode push,pull[,subscribe]
           [--id <endpoint id>] [--auth none|smart --client-id <id> --jwk-file <file>

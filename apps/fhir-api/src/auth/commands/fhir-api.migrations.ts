@@ -1,4 +1,4 @@
-import { FHIR_API_ALL_MIGRATIONS } from '../../fhir-api/src/migrations';
+import { FHIR_API_ALL_MIGRATIONS } from '../../migrations';
 
 type MigrationClass = new () => { name?: string };
 

@@ -5,9 +5,9 @@ import {
   ClientRegistrationError,
   ClientRegistry,
   type RegisteredClient,
-} from '../../fhir-api/src/auth/client-registry';
-import { tokenUrlOf } from '../../fhir-api/src/auth/auth.config';
-import { EHR_USAGE } from './ehr-commands';
+} from '../client-registry';
+import { CLI_EXIT, type CliIo } from '@carerelay/config';
+import { tokenUrlOf } from '../auth.config';
 
 export const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -20,16 +20,9 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
       Disables a client: its token requests and its current tokens are refused.
 
 Environment: DATABASE_URL (required), FHIR_BASE_URL (default http://localhost:8080/fhir),
-FHIR_DB_SCHEMA (default fhir_api).
+FHIR_DB_SCHEMA (default fhir_api).`;
 
-${EHR_USAGE}`;
-
-export const EXIT = { ok: 0, usage: 64, dataError: 65, notFound: 66, config: 78 } as const;
-
-export interface CliIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+export const EXIT = CLI_EXIT;
 
 export interface CliContext extends CliIo {
   /** Opened lazily, so that usage errors need no database. */

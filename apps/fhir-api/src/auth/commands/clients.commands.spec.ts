@@ -1,9 +1,9 @@
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FHIR_API_ALL_MIGRATIONS } from '../../fhir-api/src/migrations';
+import { FHIR_API_ALL_MIGRATIONS } from '../../migrations';
 import { EXIT, runCli } from './clients.commands';
-import { fhirApiMigrations } from './fhir-api-migrations';
+import { fhirApiMigrations } from './fhir-api.migrations';
 
 async function run(argv: string[]) {
   let out = '';

@@ -2,16 +2,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { EhrEndpointInput } from '../../ehr-connector/src/registry/ehr-endpoint.input';
-import type { EhrEndpoint } from '../../ehr-connector/src/registry/ehr-endpoint.registry';
-import { USAGE } from './clients.commands';
+import type { EhrEndpointInput } from '../ehr-endpoint.input';
+import type { EhrEndpoint } from '../ehr-endpoint.registry';
 import {
   EHR_EXIT,
+  EHR_USAGE,
   endpointIdOf,
   isEhrCommand,
   runEhrCli,
   type EhrRegistryPort,
-} from './ehr-commands';
+} from './ehr.commands';
 
 /** The registry's upsert/list in memory, with its defaults (owner reference, poll interval). */
 class MemoryRegistry implements EhrRegistryPort {
@@ -301,8 +301,8 @@ describe('registration in the CLI', () => {
     expect(isEhrCommand('ehr:list')).toBe(true);
     expect(isEhrCommand('clients:add')).toBe(false);
     expect(isEhrCommand(undefined)).toBe(false);
-    expect(USAGE).toMatch(/ehr:add --org <Organization id> --base <FHIR base URL> --mode/);
-    expect(USAGE).toMatch(/ehr:list/);
+    expect(EHR_USAGE).toMatch(/ehr:add --org <Organization id> --base <FHIR base URL> --mode/);
+    expect(EHR_USAGE).toMatch(/ehr:list/);
   });
 
   it('derives endpoint ids the validator accepts', () => {
