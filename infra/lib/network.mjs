@@ -1,6 +1,6 @@
 // The whole CareRelay network on one machine, as `npm start` runs it and as the e2e suite starts
 // it: dependencies -> Kafka + PostgreSQL -> build -> the platform's own SMART client (CLI) ->
-// every app in dist/apps (not the CLI, not the simulator) as its own process, each waited on at
+// every service in dist/apps and the stand-in EHR servers (dist/tools) as its own process, each waited on at
 // /health/ready -> demo seed (clients, directory) -> optionally the referral simulator and CBO
 // bots. One place, networkEnv(), computes every app's environment.
 //
@@ -24,13 +24,16 @@ import {
 } from './infra.mjs';
 import { npmCommand, runInherit } from './run.mjs';
 
-/** Apps in dist/apps that are not long-running services. */
-export const NOT_SERVICES = new Set(['cli', 'simulator']);
+/** Apps in dist/apps that are not long-running services (apps/ holds services only). */
+export const NOT_SERVICES = new Set();
+
+/** Tools (dist/tools) that run as part of the demo network, beside the services. */
+export const NETWORK_TOOLS = ['ehr-server'];
 
 export const DEFAULT_PORT_BASE = 8080;
 export const PLATFORM_ORGANIZATION_ID = 'carerelay-platform';
 
-/** The two demo hospitals; each gets a stand-in EHR FHIR server (apps/ehr-server). */
+/** The two demo hospitals; each gets a stand-in EHR FHIR server (tools/ehr-server). */
 export const HOSPITALS = [
   { id: 'hosp-northside', name: 'Northside Community Hospital' },
   { id: 'hosp-southshore', name: 'South Shore Medical Center' },
@@ -60,14 +63,16 @@ const portVarOf = (app) => `${app.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_POR
 // ---------------------------------------------------------------------------------------------
 // What runs, where, with which environment
 
-/** Every built service in dist/apps, in name order (fhir-api first). */
+/** Where an app (dist/apps) or a network tool (dist/tools) has its compiled entry point. */
+export const entryOf = (app, distDir = 'dist') =>
+  path.join(distDir, NETWORK_TOOLS.includes(app) ? 'tools' : 'apps', app, 'src', 'main.js');
+
+/** Every built service in dist/apps and network tool in dist/tools, in name order (fhir-api first). */
 export function discoverApps(distDir = path.join(ROOT, 'dist')) {
   const appsDir = path.join(distDir, 'apps');
   if (!fs.existsSync(appsDir)) return [];
-  return fs
-    .readdirSync(appsDir)
-    .filter((name) => !NOT_SERVICES.has(name))
-    .filter((name) => fs.existsSync(path.join(appsDir, name, 'src', 'main.js')))
+  return [...fs.readdirSync(appsDir).filter((name) => !NOT_SERVICES.has(name)), ...NETWORK_TOOLS]
+    .filter((name) => fs.existsSync(entryOf(name, distDir)))
     .sort((a, b) => (a === 'fhir-api' ? -1 : b === 'fhir-api' ? 1 : a.localeCompare(b)));
 }
 
@@ -89,7 +94,7 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE) {
   const processes = [];
   let other = 0;
   for (const app of apps) {
-    const entry = path.join('dist', 'apps', app, 'src', 'main.js');
+    const entry = entryOf(app);
     if (app === 'ehr-server') {
       HOSPITALS.forEach((hospital, i) => {
         processes.push({
@@ -205,7 +210,7 @@ export function distIsFresh(root = ROOT) {
       // not there: nothing to compare
     }
   }
-  const stack = ['apps', 'libs'];
+  const stack = ['apps', 'libs', 'tools'];
   let checked = 0;
   while (stack.length > 0 && checked < 20_000) {
     const dir = stack.pop();
@@ -837,7 +842,7 @@ export async function startNetwork(o) {
     }
     network.startSimulator = (options = {}) => {
       const args = [
-        'dist/apps/simulator/src/main.js',
+        'dist/tools/simulator/src/main.js',
         'run',
         '--state-dir',
         stateDir,
@@ -879,7 +884,7 @@ async function seedDemo(network, { output, log }) {
     authMode: network.authMode,
   })['fhir-api'];
   const args = [
-    'dist/apps/simulator/src/main.js',
+    'dist/tools/simulator/src/main.js',
     'seed',
     '--state-dir',
     network.stateDir,
@@ -903,7 +908,7 @@ async function seedDemo(network, { output, log }) {
   ).clients;
 }
 
-/** How each demo hospital's referrals travel (see apps/simulator, EHR_SERVERS). */
+/** How each demo hospital's referrals travel (see tools/simulator, EHR_SERVERS). */
 const EHR_MODES = { 'hosp-northside': 'push', 'hosp-southshore': 'pull' };
 
 /**

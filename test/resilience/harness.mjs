@@ -27,7 +27,7 @@ export const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 /** The compiled simulator pieces (dist/), with the @carerelay/* aliases resolved. */
 export function loadDist() {
   require(path.join(ROOT, 'infra', 'lib', 'register-paths.cjs'));
-  const dist = (p) => path.join(ROOT, 'dist', 'apps', 'simulator', 'src', p);
+  const dist = (p) => path.join(ROOT, 'dist', 'tools', 'simulator', 'src', p);
   for (const file of ['credentials.js', 'referral-generator.js', 'demo-network.js']) {
     if (!fs.existsSync(dist(file))) throw new Error(`${dist(file)} missing: npm run build first`);
   }

@@ -28,9 +28,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { FhirApiClient, type Resource } from '@carerelay/fhir-client';
 import { dropSchema } from '@carerelay/persistence';
-import { startTestTokenIssuer, type TestTokenIssuer } from '../../../libs/testing/src/test-tokens';
-import { startEhrServer } from '../../ehr-server/src/ehr-server';
-import { CARERELAY_VERSION_EXTENSION } from '../src/fhir/ehr-identity';
+import { startTestTokenIssuer, type TestTokenIssuer } from '../libs/testing/src/test-tokens';
+import { startEhrServer } from '../tools/ehr-server/src/ehr-server';
+import { CARERELAY_VERSION_EXTENSION } from '../apps/ehr-connector/src/fhir/ehr-identity';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const FIXTURES = path.join(ROOT, 'apps/fhir-api/test/fixtures');

@@ -12,8 +12,8 @@ import {
 import { toFhirDirectoryBundle } from '@carerelay/directory';
 import { openServiceDataSource } from '@carerelay/persistence';
 import type { DataSource } from 'typeorm';
-import { runCli } from '../../fhir-api/src/auth/commands/clients.commands';
-import { fhirApiMigrations } from '../../fhir-api/src/auth/commands/fhir-api.migrations';
+import { runCli } from '../../../apps/fhir-api/src/auth/commands/clients.commands';
+import { fhirApiMigrations } from '../../../apps/fhir-api/src/auth/commands/fhir-api.migrations';
 import {
   DemoClient,
   DemoClientsFile,

@@ -17,10 +17,10 @@ import { loadConfig } from '@carerelay/config';
 import { FhirApiClient, type Resource, SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { dropSchema } from '@carerelay/persistence';
 import { DataSource } from 'typeorm';
-import { ClientRegistry } from '../src/auth/client-registry';
-import { tokenUrlOf } from '../src/auth/auth.config';
-import { startFhirApi } from '../src/bootstrap';
-import { FhirApiConfig } from '../src/fhir-api.config';
+import { ClientRegistry } from '../apps/fhir-api/src/auth/client-registry';
+import { tokenUrlOf } from '../apps/fhir-api/src/auth/auth.config';
+import { startFhirApi } from '../apps/fhir-api/src/bootstrap';
+import { FhirApiConfig } from '../apps/fhir-api/src/fhir-api.config';
 
 const FIXTURES = path.resolve(__dirname, '../../../../apps/fhir-api/test/fixtures');
 const fixture = (name: string) =>

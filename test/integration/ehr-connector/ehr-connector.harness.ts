@@ -13,13 +13,13 @@ import {
   uniqueName,
   type TestTokenIssuer,
 } from '@carerelay/testing';
-import { startEhrConnector } from '../src/bootstrap';
-import { EhrConnectorConfig } from '../src/ehr-connector.config';
+import { startEhrConnector } from '../../../apps/ehr-connector/src/bootstrap';
+import { EhrConnectorConfig } from '../../../apps/ehr-connector/src/ehr-connector.config';
 
-import patientFixture from '../../fhir-api/test/fixtures/Patient-pat-53234.json';
-import serviceRequestFixture from '../../fhir-api/test/fixtures/ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json';
-import taskFixture from '../../fhir-api/test/fixtures/Task-referral-requested.json';
-import consentFixture from '../../fhir-api/test/fixtures/Consent-SDOHCC-ConsentInformationDisclosureExample.json';
+import patientFixture from '../../../apps/fhir-api/test/fixtures/Patient-pat-53234.json';
+import serviceRequestFixture from '../../../apps/fhir-api/test/fixtures/ServiceRequest-SDOHCC-ServiceRequestActiveFoodPantryApplicationAssistExample.json';
+import taskFixture from '../../../apps/fhir-api/test/fixtures/Task-referral-requested.json';
+import consentFixture from '../../../apps/fhir-api/test/fixtures/Consent-SDOHCC-ConsentInformationDisclosureExample.json';
 
 export const PLATFORM_ORG = 'carerelay-platform';
 

@@ -4,9 +4,13 @@ import { SDOHCC_CAPACITY_STATUS_EXTENSION, type Service } from '@carerelay/direc
 import { FhirApiClient, Resource } from '@carerelay/fhir-client';
 import { dropSchema } from '@carerelay/persistence';
 import { startGroupAtLatest, testEnv, uniqueName, waitFor } from '@carerelay/testing';
-import { startFhirApi, type RunningFhirApi } from '../../fhir-api/src/bootstrap';
-import { FhirApiConfig } from '../../fhir-api/src/fhir-api.config';
-import { RunningDirectory, http, startTestDirectory } from './directory-test-kit';
+import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
+import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
+import {
+  RunningDirectory,
+  http,
+  startTestDirectory,
+} from '../../apps/directory-service/test/directory-test-kit';
 
 const capacityCode = (resource: Resource): string | undefined =>
   resource.extension

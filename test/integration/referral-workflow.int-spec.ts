@@ -26,13 +26,13 @@ import {
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
-import { startFhirApi, type RunningFhirApi } from '../../fhir-api/src/bootstrap';
-import { FhirApiConfig } from '../../fhir-api/src/fhir-api.config';
-import { startReferralService } from '../src/bootstrap';
-import { CBO_TASK_IDENTIFIER } from '../src/fhir/referral-fhir.gateway';
-import { ReferralReconciler } from '../src/reconciliation/referral-reconciler';
-import { ReferralEventsHandler } from '../src/referrals/referral-events.handler';
-import { ReferralServiceConfig } from '../src/referral-service.config';
+import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
+import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
+import { startReferralService } from '../../apps/referral-service/src/bootstrap';
+import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referral-fhir.gateway';
+import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral-reconciler';
+import { ReferralEventsHandler } from '../../apps/referral-service/src/referrals/referral-events.handler';
+import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
 
 /** The platform's client, with a hook in front of each update: a test holds or fails a step there. */
 class HookedFhirClient extends FhirApiClient {

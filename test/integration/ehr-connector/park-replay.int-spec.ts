@@ -1,8 +1,8 @@
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { waitFor } from '@carerelay/testing';
-import { startTestFhirApi, type TestFhirApi } from '../../fhir-api/test/fhir-api.harness';
-import { startEhrServer, type RunningEhrServer } from '../../ehr-server/src/ehr-server';
-import { CARERELAY_VERSION_EXTENSION } from '../src/fhir/ehr-identity';
+import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
+import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
+import { CARERELAY_VERSION_EXTENSION } from '../../../apps/ehr-connector/src/fhir/ehr-identity';
 import {
   json,
   PLATFORM_ORG,

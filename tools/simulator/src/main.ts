@@ -14,9 +14,9 @@ import { seed } from './seed';
  * The demo's referral simulator and CBO bots (not a service: `npm start` runs it after the apps
  * are ready).
  *
- *   node -r ./infra/lib/register-paths.cjs dist/apps/simulator/src/main.js seed --state-dir <dir>
+ *   node -r ./infra/lib/register-paths.cjs dist/tools/simulator/src/main.js seed --state-dir <dir>
  *       --platform <platform client json> [--publish-directory] [--load-fhir-directory]
- *   node -r ./infra/lib/register-paths.cjs dist/apps/simulator/src/main.js run --state-dir <dir>
+ *   node -r ./infra/lib/register-paths.cjs dist/tools/simulator/src/main.js run --state-dir <dir>
  *       [--rate 2] [--no-bots] [--reject-share 0.1] [--poll-ms 2000] [--duration <s>]
  *
  * Environment: FHIR_API_BASE_URL, and for `seed` DATABASE_URL, KAFKA_BROKERS, FHIR_DB_SCHEMA.

@@ -2,11 +2,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { waitFor } from '@carerelay/testing';
-import { startTestFhirApi, type TestFhirApi } from '../../fhir-api/test/fhir-api.harness';
-import { startEhrServer, type RunningEhrServer } from '../../ehr-server/src/ehr-server';
-import { PullPoller } from '../src/pull/pull-poller';
-import { EhrEndpointRegistry } from '../src/registry/ehr-endpoint.registry';
-import { CARERELAY_VERSION_EXTENSION } from '../src/fhir/ehr-identity';
+import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
+import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
+import { PullPoller } from '../../../apps/ehr-connector/src/pull/pull-poller';
+import { EhrEndpointRegistry } from '../../../apps/ehr-connector/src/registry/ehr-endpoint.registry';
+import { CARERELAY_VERSION_EXTENSION } from '../../../apps/ehr-connector/src/fhir/ehr-identity';
 import {
   json,
   PLATFORM_ORG,
