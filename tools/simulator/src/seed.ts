@@ -1,6 +1,6 @@
 import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { execFile } from 'node:child_process';
 import {
   EventTypes,
   eventRegistry,
@@ -10,10 +10,7 @@ import {
   type EventTypeDefinition,
 } from '@carerelay/contracts';
 import { toFhirDirectoryBundle } from '@carerelay/directory';
-import { openServiceDataSource } from '@carerelay/persistence';
-import type { DataSource } from 'typeorm';
-import { runCli } from '../../../apps/fhir-api/src/auth/commands/clients.commands';
-import { fhirApiMigrations } from '../../../apps/fhir-api/src/auth/commands/fhir-api.migrations';
+import { KafkajsMessageBus } from '@carerelay/messaging';
 import {
   DemoClient,
   DemoClientsFile,
@@ -27,8 +24,8 @@ import { DEMO_COORDINATOR, DEMO_HOSPITALS, demoDirectory, demoOrganizations } fr
 /**
  * Seeds the demo network once the apps answer:
  *  1. a SMART client (ES384 key pair) for every hospital, the coordinator and every CBO of the
- *     sample directory, registered with the CLI's own code (`clients:add`) in one process and
- *     kept in <state>/clients.json with their keys (reused on the next start when still active);
+ *     sample directory, registered through the CLI (`npm run cli -- clients:add-batch`, one run)
+ *     and kept in <state>/clients.json with their keys (reused on the next start when still active);
  *  2. the sample directory on directory.events.v1 (what the directory-service does, until it
  *     exists) so that the referral-service can route;
  *  3. the directory and the demo's own organizations as FHIR resources in the FHIR API.
@@ -46,79 +43,101 @@ export interface SeedOptions {
   log: (line: string) => void;
 }
 
+/**
+ * Runs `npm run cli -- <argv>` (infra/bin/cli.mjs, the CLI's public face) against the network's
+ * database, and returns its stdout.
+ */
+function runCli(argv: string[], options: SeedOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [path.join(process.cwd(), 'infra', 'bin', 'cli.mjs'), ...argv],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: options.databaseUrl,
+          FHIR_BASE_URL: options.fhirBaseUrl,
+          FHIR_DB_SCHEMA: options.fhirSchema,
+        },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`cli ${argv[0]} failed (${child.exitCode}): ${stderr.trim()}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
 export async function registerDemoClients(options: SeedOptions): Promise<DemoClientsFile> {
   const file = path.join(options.stateDir, 'clients.json');
   const keysDir = path.join(options.stateDir, 'jwks');
   mkdirSync(keysDir, { recursive: true });
   const previous = existsSync(file) ? readClientsFile(file).clients : [];
-  let dataSource: DataSource | undefined;
-  try {
-    dataSource = await openServiceDataSource({
-      url: options.databaseUrl,
-      schema: options.fhirSchema,
-      entities: [],
-      migrations: fhirApiMigrations(),
-      poolSize: 2,
-      applicationName: 'carerelay-demo-seed',
-    });
-    const ds = dataSource;
-    const cli = async (argv: string[]): Promise<string> => {
-      let out = '';
-      let err = '';
-      const code = await runCli(argv, {
-        baseUrl: options.fhirBaseUrl,
-        out: (text) => (out += text),
-        err: (text) => (err += text),
-        dataSource: async () => ds,
-      });
-      if (code !== 0) throw new Error(`cli ${argv[0]} failed (${code}): ${err.trim()}`);
-      return out;
-    };
-    const active = new Set(
-      (JSON.parse(await cli(['clients:list'])) as Array<{ client_id: string; active: boolean }>)
-        .filter((c) => c.active)
-        .map((c) => c.client_id),
+  const active = new Set(
+    (
+      JSON.parse(await runCli(['clients:list'], options)) as Array<{
+        client_id: string;
+        active: boolean;
+      }>
+    )
+      .filter((c) => c.active)
+      .map((c) => c.client_id),
+  );
+  const clients: DemoClient[] = [];
+  const pending: Array<{
+    org: ReturnType<typeof demoOrganizations>[number];
+    keys: Awaited<ReturnType<typeof newKeyPair>>;
+  }> = [];
+  for (const org of demoOrganizations()) {
+    const kept = previous.find(
+      (c) => c.organizationId === org.id && c.role === org.role && active.has(c.clientId),
     );
-    const clients: DemoClient[] = [];
-    let registered = 0;
-    for (const org of demoOrganizations()) {
-      const kept = previous.find(
-        (c) => c.organizationId === org.id && c.role === org.role && active.has(c.clientId),
-      );
-      if (kept) {
-        clients.push(kept);
-        continue;
-      }
-      const keys = await newKeyPair(`${org.id}-${Date.now().toString(36)}`);
-      const jwksFile = path.join(keysDir, `${org.id}.jwks.json`);
-      writeFileSync(jwksFile, `${JSON.stringify(keys.publicJwks, null, 2)}\n`);
-      const added = JSON.parse(
-        await cli(['clients:add', '--org', org.id, '--role', org.role, '--jwks', jwksFile]),
-      ) as { client_id: string };
-      registered += 1;
+    if (kept) {
+      clients.push(kept);
+      continue;
+    }
+    const keys = await newKeyPair(`${org.id}-${Date.now().toString(36)}`);
+    writeFileSync(
+      path.join(keysDir, `${org.id}.jwks.json`),
+      `${JSON.stringify(keys.publicJwks, null, 2)}\n`,
+    );
+    pending.push({ org, keys });
+  }
+  if (pending.length > 0) {
+    // One CLI run for all of them: the batch is the same registration as clients:add, in order.
+    const batchFile = path.join(keysDir, 'batch.json');
+    writeFileSync(
+      batchFile,
+      JSON.stringify(
+        pending.map(({ org, keys }) => ({ org: org.id, role: org.role, jwks: keys.publicJwks })),
+      ),
+    );
+    const added = JSON.parse(
+      await runCli(['clients:add-batch', '--file', batchFile], options),
+    ) as Array<{ client_id: string }>;
+    pending.forEach(({ org, keys }, i) =>
       clients.push({
-        clientId: added.client_id,
+        clientId: added[i].client_id,
         organizationId: org.id,
         name: org.name,
         role: org.role,
         alg: 'ES384',
         privateJwk: keys.privateJwk,
         publicJwks: keys.publicJwks,
-      });
-    }
-    const result: DemoClientsFile = {
-      fhirBaseUrl: options.fhirBaseUrl,
-      tokenUrl: tokenUrlOf(options.fhirBaseUrl),
-      clients,
-    };
-    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600 });
-    options.log(
-      `demo clients: ${clients.length} (${registered} newly registered, ${clients.length - registered} reused) -> ${file}`,
+      }),
     );
-    return result;
-  } finally {
-    if (dataSource?.isInitialized) await dataSource.destroy();
   }
+  const result: DemoClientsFile = {
+    fhirBaseUrl: options.fhirBaseUrl,
+    tokenUrl: tokenUrlOf(options.fhirBaseUrl),
+    clients,
+  };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600 });
+  options.log(
+    `demo clients: ${clients.length} (${pending.length} newly registered, ${clients.length - pending.length} reused) -> ${file}`,
+  );
+  return result;
 }
 
 /** The sample directory as directory.events.v1 events (organizations, locations, services). */
@@ -149,15 +168,12 @@ export async function publishDirectory(options: SeedOptions): Promise<number> {
       },
     });
   }
-  const kafka = new Kafka({
+  const bus = new KafkajsMessageBus({
     clientId: 'carerelay-demo-seed',
     brokers: options.brokers,
-    logLevel: logLevel.NOTHING,
   });
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
   try {
-    const messages = events.map(({ type, data }) => {
+    const records = events.map(({ type, data }) => {
       eventRegistry.validate(type.type, data);
       const event = newCloudEvent({
         source: 'carerelay/demo-seed',
@@ -165,12 +181,11 @@ export async function publishDirectory(options: SeedOptions): Promise<number> {
         subject: data.organizationId,
         data,
       });
-      const record = toKafkaRecord(event, type.keyOf(data));
-      return { key: record.key, value: record.value, headers: record.headers };
+      return { topic: type.topic, ...toKafkaRecord(event, type.keyOf(data)) };
     });
-    await producer.send({ topic: EventTypes.directoryServiceUpserted.topic, acks: -1, messages });
+    await bus.publish(records);
   } finally {
-    await producer.disconnect();
+    await bus.close();
   }
   options.log(
     `directory: ${directory.organizations.length} organizations, ${directory.locations.length} locations, ${directory.services.length} services published on ${EventTypes.directoryServiceUpserted.topic}`,

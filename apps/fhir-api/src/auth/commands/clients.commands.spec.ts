@@ -54,6 +54,19 @@ describe('cli usage', () => {
   });
 });
 
+describe('clients:add-batch', () => {
+  it('needs --file, and refuses a file that is not an array of { org, role, jwks } before the database', async () => {
+    expect((await run(['clients:add-batch'])).code).toBe(EXIT.usage);
+    const dir = await mkdtemp(path.join(tmpdir(), 'cli-'));
+    const file = path.join(dir, 'batch.json');
+    await writeFile(file, JSON.stringify([{ org: 'o', role: 'cbo' }]));
+    const bad = await run(['clients:add-batch', '--file', file]);
+    expect(bad).toMatchObject({ code: EXIT.dataError, err: expect.stringMatching(/JSON array/) });
+    const missing = await run(['clients:add-batch', '--file', path.join(dir, 'nope')]);
+    expect(missing.code).toBe(EXIT.dataError);
+  });
+});
+
 describe('cli migrations', () => {
   it('are exactly the app’s list (store, auth, audit, consent access, subscriptions)', () => {
     const names = (list: (new () => unknown)[]) =>

@@ -1,11 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataSource } from 'typeorm';
-import {
-  ClientRegistrationError,
-  ClientRegistry,
-  type RegisteredClient,
-} from '../client-registry';
+import { ClientRegistrationError, ClientRegistry, type RegisteredClient } from '../client-registry';
 import { CLI_EXIT, type CliIo } from '@carerelay/config';
 import { tokenUrlOf } from '../auth.config';
 
@@ -14,6 +10,9 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
   clients:add --org <Organization id> --role ehr|cbo|coordinator|platform --jwks <file>
       Registers a SMART Backend Services client with its public JWKS (RS384 or ES384 keys)
       and prints { client_id, organization, role, token_url } as JSON.
+  clients:add-batch --file <file>
+      Registers every client of a JSON array [{ "org", "role", "jwks": <JWKS> }] in one run
+      (a demo network's dozens of organizations) and prints their { client_id, … } as an array.
   clients:list
       Prints every registered client as JSON.
   clients:disable <client_id>
@@ -63,6 +62,27 @@ async function readJwks(file: string): Promise<unknown> {
   return value;
 }
 
+/** A batch file: a JSON array of { org, role, jwks } (the JWKS inline), read before the database. */
+async function readBatch(
+  file: string,
+): Promise<Array<{ org: string; role: string; jwks: unknown }>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ClientRegistrationError(`cannot read --file ${file}: ${(error as Error).message}`);
+  }
+  const valid = (item: unknown): item is { org: string; role: string; jwks: unknown } =>
+    typeof item === 'object' &&
+    item !== null &&
+    typeof (item as { org?: unknown }).org === 'string' &&
+    typeof (item as { role?: unknown }).role === 'string' &&
+    typeof (item as { jwks?: unknown }).jwks === 'object';
+  if (!Array.isArray(value) || !value.every(valid))
+    throw new ClientRegistrationError(`--file ${file} must be a JSON array of { org, role, jwks }`);
+  return value;
+}
+
 function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -97,6 +117,26 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
             token_url: tokenUrlOf(context.baseUrl),
           }),
         );
+        return EXIT.ok;
+      }
+      case 'clients:add-batch': {
+        const { values, positionals } = parse(rest, { file: { type: 'string' } });
+        const file = (values as { file?: string }).file;
+        if (positionals.length > 0 || !file)
+          throw new UsageError('clients:add-batch needs --file and nothing else');
+        const requests = await readBatch(file);
+        const registry = ClientRegistry.forDataSource(await context.dataSource());
+        const added: unknown[] = [];
+        for (const { org, role, jwks } of requests) {
+          const client = await registry.add({ organizationId: org, role, jwks });
+          added.push({
+            client_id: client.clientId,
+            organization: client.organizationId,
+            role: client.role,
+            token_url: tokenUrlOf(context.baseUrl),
+          });
+        }
+        context.out(json(added));
         return EXIT.ok;
       }
       case 'clients:list': {
