@@ -1,9 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { brokersOf } from '@carerelay/config';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { PersistenceModule } from '@carerelay/persistence';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import {
   FOLLOWUP_SCHEMA,
   FOLLOWUP_SERVICE_NAME,
@@ -24,24 +20,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
+        ...serviceImports({
+          serviceName: FOLLOWUP_SERVICE_NAME,
+          config,
           schema,
-          entities: [],
           migrations: FOLLOWUP_MIGRATIONS,
         }),
-        MessagingModule.forRoot({
-          serviceName: FOLLOWUP_SERVICE_NAME,
-          schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [ReferralEventsHandler, PolicyController, RecordsController],
       providers: [
-        { provide: 'FOLLOWUP_SCHEMA', useValue: schema },
+        serviceSchemaProvider(schema),
         { provide: PolicyStore, useFactory: () => new PolicyStore(schema) },
         { provide: TimerStore, useFactory: () => new TimerStore(schema) },
         {

@@ -1,4 +1,4 @@
-import { safeErrorText } from '@carerelay/persistence';
+import { safeErrorText, SERVICE_SCHEMA } from '@carerelay/persistence';
 import {
   Inject,
   Injectable,
@@ -7,7 +7,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CONSENT_CONFIG, ConsentServiceConfig, SERVICE_SCHEMA } from '../consent-service.config';
+import { CONSENT_CONFIG, ConsentServiceConfig } from '../consent-service.config';
 import { ConsentLedger } from './consent-ledger';
 
 /**

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Roles } from '@carerelay/auth';
 import { EventTypes } from '@carerelay/contracts';
 import { OutboxWriter } from '@carerelay/messaging';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 import { bodyValidation, checkId } from '../http/validation';
 import { TimerPlanner } from '../timers/timer-planner';
 import { TimerStore } from '../timers/timer.store';
@@ -35,7 +36,7 @@ export class RecordsController {
     private readonly outbox: OutboxWriter,
     private readonly planner: TimerPlanner,
     @Inject(TimerStore) private readonly timers: TimerStore,
-    @Inject('FOLLOWUP_SCHEMA') private readonly schema: string,
+    @Inject(SERVICE_SCHEMA) private readonly schema: string,
   ) {}
 
   @Post('contact-attempts')

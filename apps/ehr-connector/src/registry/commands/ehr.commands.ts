@@ -14,10 +14,7 @@ import {
   type EhrEndpointInput,
   type EhrEndpointRules,
 } from '../ehr-endpoint.input';
-import {
-  EhrEndpointRegistry,
-  type EhrEndpoint,
-} from '../ehr-endpoint.registry';
+import { EhrEndpointRegistry, type EhrEndpoint } from '../ehr-endpoint.registry';
 import { EHR_CONNECTOR_MIGRATIONS } from '../../migrations';
 
 export const EHR_USAGE = `  ehr:add --org <Organization id> --base <FHIR base URL> --mode push,pull[,subscribe]
