@@ -18,8 +18,7 @@ export const COMMANDS = {
   analytics: 'apps/analytics-service/src/rebuild/commands/analytics.main.js',
 };
 
-const load = (module) =>
-  require(path.join(ROOT, process.env.CARERELAY_DIST_DIR || 'dist', module));
+const load = (module) => require(path.join(ROOT, process.env.CARERELAY_DIST_DIR || 'dist', module));
 
 async function run(argv) {
   const [command] = argv;

@@ -16,12 +16,11 @@ import {
   ensureDependencies,
   ensureInfra,
   ensureKafkaJars,
-  kafkaServerProperties,
-  kafkaVersionFromPom,
   ROOT,
   STATE_DIR,
   stopInfra,
 } from './infra.mjs';
+import { startKafkaBroker } from './kafka.mjs';
 import { npmCommand, runInherit } from './run.mjs';
 
 /** Apps in dist/apps that are not long-running services (apps/ holds services only). */
@@ -1079,103 +1078,15 @@ async function skipConsumerBacklog(brokers) {
 // ---------------------------------------------------------------------------------------------
 // A private Kafka broker (benchmarks, isolated test runs)
 
-async function kafkaAnswersAt(brokers) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const admin = new Kafka({
-    clientId: 'carerelay-private-kafka',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 2000,
-    retry: { retries: 0 },
-  }).admin();
-  try {
-    await admin.connect();
-    await admin.describeCluster();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
 /**
- * A Kafka broker of its own (KRaft, single node) from the cached jars of .carerelay/kafka/libs,
- * on `port` (controller on port + 1) with its data in `dir`, so that it disturbs neither the
- * shared broker nor its state file. `fresh` wipes the data first. Timed: `startMs` is from the
- * storage format to the first answer. `stop()` ends it (SIGTERM, then SIGKILL after 20 s).
+ * A Kafka broker of its own (infra/lib/kafka.mjs startKafkaBroker) from the cached jars of
+ * .carerelay/kafka/libs, on `port` (controller on port + 1) with its data in `dir`, so that it
+ * disturbs neither the shared broker nor its state file. `fresh` wipes the data first.
  */
 export async function startPrivateKafka({ dir, port, fresh = false, log = () => undefined }) {
-  const brokers = `${HOST}:${port}`;
   if (!(await portFree(port)) || !(await portFree(port + 1))) {
     throw new Error(`port ${port} or ${port + 1} is taken: another private Kafka runs there?`);
   }
-  await ensureKafkaJars({ log: { info: log, action: log } });
-  const started = Date.now();
-  const data = path.join(dir, 'data');
-  if (fresh) fs.rmSync(data, { recursive: true, force: true });
-  fs.mkdirSync(data, { recursive: true });
-  const properties = path.join(dir, 'server.properties');
-  const text = kafkaServerProperties()
-    .replace(/^controller\.quorum\.voters=.*$/m, `controller.quorum.voters=1@${HOST}:${port + 1}`)
-    .replace(
-      /^listeners=.*$/m,
-      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${port + 1}`,
-    )
-    .replace(/^advertised\.listeners=.*$/m, `advertised.listeners=PLAINTEXT://${HOST}:${port}`)
-    .replace(/^log\.dirs=.*$/m, `log.dirs=${data}`);
-  fs.writeFileSync(properties, text);
-  const libs = path.join(STATE_DIR, 'kafka', 'libs', '*');
-  const log4j = `-Dlog4j2.configurationFile=${path.join(ROOT, 'infra', 'kafka', 'log4j2.properties')}`;
-  const java = (args, stdio) => spawn('java', args, { cwd: dir, stdio });
-  if (!fs.existsSync(path.join(data, 'meta.properties'))) {
-    const clusterId = (await import('node:crypto')).randomBytes(16).toString('base64url');
-    const id = clusterId.startsWith('-') ? `A${clusterId.slice(1)}` : clusterId;
-    const format = java(
-      ['-cp', libs, log4j, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', properties],
-      'ignore',
-    );
-    const code = await new Promise((resolve) => format.once('exit', resolve));
-    if (code !== 0) throw new Error(`Kafka storage format exited with ${code}`);
-  }
-  const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
-  const child = java(
-    [
-      '-Xms128m',
-      '-Xmx512m',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true',
-      log4j,
-      '-cp',
-      libs,
-      'kafka.Kafka',
-      properties,
-    ],
-    ['ignore', out, out],
-  );
-  fs.closeSync(out);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  for (let i = 0; ; i += 1) {
-    if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
-    if (await kafkaAnswersAt(brokers)) break;
-    if (i >= 240) {
-      await stop();
-      throw new Error(`private Kafka did not answer within 60 s; see ${dir}/kafka.log`);
-    }
-    await sleep(250);
-  }
-  const startMs = Date.now() - started;
-  log(
-    `private Kafka ${kafkaVersionFromPom()} at ${brokers} (pid ${child.pid}) in ${(startMs / 1000).toFixed(1)} s`,
-  );
-  return { brokers, pid: child.pid, startMs, stop };
+  await ensureKafkaJars({ log: { info: log, action: log, warn: log } });
+  return startKafkaBroker({ dir, port, fresh, log });
 }
