@@ -39,7 +39,7 @@ class BackgroundWork implements OnApplicationBootstrap, OnApplicationShutdown {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.worker.start();
-    this.poller.start();
+    await this.poller.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
