@@ -9,6 +9,8 @@ import { FOLLOWUP_MIGRATIONS } from './migrations';
 import { PolicyController } from './policy/policy.controller';
 import { PolicyStore } from './policy/policy.store';
 import { RecordsController } from './records/records.controller';
+import { RecordsRepository } from './records/records.repository';
+import { RecordsService } from './records/records.service';
 import { ReferralEventsHandler } from './timers/referral-events.handler';
 import { TimerPlanner } from './timers/timer-planner';
 import { POLLER_OPTIONS, TimerPoller } from './timers/timer-poller';
@@ -38,6 +40,8 @@ export class AppModule {
         },
         TimerPlanner,
         TimerPoller,
+        RecordsRepository,
+        RecordsService,
       ],
     };
   }
