@@ -1,13 +1,8 @@
 import type { INestApplication, LogLevel } from '@nestjs/common';
-import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
+import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
 import { startService } from '@carerelay/service';
 import { AppModule, publishesToFhir } from './app.module';
 import { DirectoryServiceConfig } from './directory-service.config';
-
-/** The FHIR API down, overloaded or briefly conflicting: wait for it rather than dead-letter. */
-export const isTransientFhirError = (error: unknown): boolean =>
-  error instanceof FhirRequestError &&
-  (error.status === 0 || error.status === 408 || error.status === 429 || error.status >= 500);
 
 /** Nest's own log levels for LOG_LEVEL (the pino logger filters by LOG_LEVEL itself). */
 export function nestLogLevels(level: string): LogLevel[] | false {

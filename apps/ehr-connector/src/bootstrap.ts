@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { FhirRequestError } from '@carerelay/fhir-client';
+import { isTransientFhirError } from '@carerelay/fhir-client';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { EhrConnectorConfig } from './ehr-connector.config';
@@ -13,7 +13,7 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     port: config.EHR_CONNECTOR_PORT,
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
-      isTransient: (error) => error instanceof FhirRequestError && error.status === 0,
+      isTransient: isTransientFhirError,
     },
   });
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { requestLogger } from '@carerelay/observability';
 import { startService } from '@carerelay/service';
 import { TOKEN_PATH } from './auth/auth.config';
-import { loadFhirDefinitions } from './fhir-lib';
+import { loadFhirDefinitions } from '@carerelay/fhir';
 import { tokenRateLimitMiddleware } from './http/fhir-rate-limit';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';

@@ -1,3 +1,4 @@
+import { TASK_CODE_SYSTEM } from '@carerelay/fhir';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -343,7 +344,7 @@ export async function routedReferral(
           status: 'requested',
           intent: 'order',
           code: {
-            coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }],
+            coding: [{ system: TASK_CODE_SYSTEM, code: 'fulfill' }],
           },
           focus: { reference: 'urn:uuid:filler' },
           for: { reference: `Patient/${patient}`, display: 'COLIN ABBAS' },

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { FhirApiClient, FhirRequestError } from '@carerelay/fhir-client';
+import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { REFERRAL_SERVICE_NAME, ReferralServiceConfig } from './referral-service.config';
@@ -18,9 +18,7 @@ export function startReferralService(
     consumer: {
       groupId: options.groupId ?? REFERRAL_SERVICE_NAME,
       // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
-      isTransient: (error) =>
-        error instanceof FhirRequestError &&
-        (error.status === 0 || error.status === 429 || error.status >= 500),
+      isTransient: isTransientFhirError,
     },
   });
 }

@@ -10,6 +10,7 @@ import {
   type SdohCategory,
 } from '@carerelay/directory';
 import type { Resource } from '@carerelay/fhir-client';
+import { TASK_CODE_SYSTEM } from '@carerelay/fhir';
 
 /**
  * Realistic referral transaction Bundles, as a hospital EHR sends them (SDOH Clinical Care IG):
@@ -29,7 +30,6 @@ export const PAYER_TYPOLOGY = 'urn:oid:2.16.840.1.113883.3.221.5';
 /** The FHIR API serves no Coverage: the payer rides on the Patient in this extension. */
 export const PAYER_EXTENSION = 'https://carerelay.example/fhir/StructureDefinition/payer-type';
 export const REFERRAL_IDENTIFIER = 'https://carerelay.example/fhir/identifier/simulated-referral';
-const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
 
 // Rough shares for Cook County (census), enough to make stratified figures non-trivial.
 const RACES: ReadonlyArray<[code: string, display: string, weight: number]> = [

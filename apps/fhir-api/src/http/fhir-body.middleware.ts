@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { findUnsafeJson, unsafeQueryProblem } from '@carerelay/http';
-import { badRequest, FhirError, tooLarge, unsupportedMediaType } from '../fhir-lib';
+import { badRequest, FhirError, tooLarge, unsupportedMediaType } from '@carerelay/fhir';
 
 /**
  * Where the middleware leaves the refusal of a request's input: it is thrown after the auth

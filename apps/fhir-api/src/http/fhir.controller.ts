@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, Inject, Optional, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
-import { informational } from '../fhir-lib';
+import { informational } from '@carerelay/fhir';
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';
