@@ -22,7 +22,7 @@ import { tokenUrlOf } from '../apps/fhir-api/src/auth/auth.config';
 import { startFhirApi } from '../apps/fhir-api/src/bootstrap';
 import { FhirApiConfig } from '../apps/fhir-api/src/fhir-api.config';
 
-const FIXTURES = path.resolve(__dirname, '../../../../apps/fhir-api/test/fixtures');
+const FIXTURES = path.resolve(__dirname, '../../apps/fhir-api/test/fixtures');
 const fixture = (name: string) =>
   JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8')) as Record<string, unknown>;
 const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback);

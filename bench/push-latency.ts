@@ -32,7 +32,7 @@ import { startTestTokenIssuer, type TestTokenIssuer } from '../libs/testing/src/
 import { startEhrServer } from '../tools/ehr-server/src/ehr-server';
 import { CARERELAY_VERSION_EXTENSION } from '../apps/ehr-connector/src/fhir/ehr-identity';
 
-const ROOT = path.resolve(__dirname, '../../../..');
+const ROOT = path.resolve(__dirname, '../..'); // dist/bench -> the checkout
 const FIXTURES = path.join(ROOT, 'apps/fhir-api/test/fixtures');
 const PLATFORM = 'carerelay-platform';
 const HOSPITAL = 'bench-hospital';
