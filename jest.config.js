@@ -26,12 +26,17 @@ const tier = (displayName, testMatch, extra = {}) => ({
 
 module.exports = {
   projects: [
-    tier('unit', ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts']),
+    tier('unit', [
+      '<rootDir>/apps/**/*.spec.ts',
+      '<rootDir>/libs/**/*.spec.ts',
+      '<rootDir>/tools/**/*.spec.ts',
+    ]),
     tier(
       'integration',
       [
         '<rootDir>/apps/**/*.int-spec.ts',
         '<rootDir>/libs/**/*.int-spec.ts',
+        '<rootDir>/tools/**/*.int-spec.ts',
         '<rootDir>/test/integration/**/*.int-spec.ts',
       ],
       {

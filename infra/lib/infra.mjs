@@ -11,6 +11,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  KAFKA_LIBS,
+  formatKafkaStorage,
+  kafkaAnswers,
+  kafkaServerProperties,
+  launchKafka,
+  newKafkaClusterId,
+  waitForKafka,
+} from './kafka.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const STATE_DIR = path.join(ROOT, '.carerelay');
@@ -18,9 +27,7 @@ const STATE_FILE = path.join(STATE_DIR, 'infra.json');
 const LOCK_FILE = path.join(STATE_DIR, 'infra.lock');
 
 const KAFKA_POM = path.join(ROOT, 'infra', 'kafka', 'pom.xml');
-const KAFKA_LOG4J = path.join(ROOT, 'infra', 'kafka', 'log4j2.properties');
 const KAFKA_DIR = path.join(STATE_DIR, 'kafka');
-const KAFKA_LIBS = path.join(KAFKA_DIR, 'libs');
 const KAFKA_LIBS_STAMP = path.join(KAFKA_DIR, 'libs.sha256');
 const KAFKA_DATA = path.join(KAFKA_DIR, 'data');
 const KAFKA_PROPERTIES = path.join(KAFKA_DIR, 'server.properties');
@@ -237,47 +244,14 @@ function compareVersions(a, b) {
   return 0;
 }
 
-/** Kafka client used only to ask the broker whether it answers; never logs. */
-async function kafkaAnswers(brokers, timeoutMs = 3000) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const kafka = new Kafka({
-    clientId: 'carerelay-infra',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    retry: { retries: 0 },
+/** The shared broker: waits for it, with the last lines of its log when its process died. */
+function waitForSharedKafka(brokers, { timeoutMs, pid, what }) {
+  return waitForKafka(brokers, {
+    timeoutMs,
+    what: pid ? `${what} (pid ${pid})` : what,
+    alive: () => !pid || isAlive(pid),
+    hint: () => (pid ? ` See ${KAFKA_LOG}:\n${tail(KAFKA_LOG)}` : ''),
   });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    return { ok: true, clusterId: cluster.clusterId, brokers: cluster.brokers.length };
-  } catch (err) {
-    return { ok: false, error: err.message };
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
-async function waitForKafka(brokers, { timeoutMs, pid, what }) {
-  const started = Date.now();
-  let last = 'no answer yet';
-  while (Date.now() - started < timeoutMs) {
-    if (pid && !isAlive(pid)) {
-      throw new Error(
-        `Kafka (pid ${pid}) exited during start-up. Last lines of ${KAFKA_LOG}:\n${tail(KAFKA_LOG)}`,
-      );
-    }
-    const answer = await kafkaAnswers(brokers);
-    if (answer.ok) return { ...answer, waitedMs: Date.now() - started };
-    last = answer.error;
-    await sleep(500);
-  }
-  const hint = pid ? ` See ${KAFKA_LOG}:\n${tail(KAFKA_LOG)}` : '';
-  throw new Error(
-    `${what} at ${brokers} did not answer within ${seconds(timeoutMs)} (${last}).${hint}`,
-  );
 }
 
 async function checkJava() {
@@ -344,53 +318,21 @@ function readText(file) {
 function kafkaClusterId() {
   let id = readText(KAFKA_CLUSTER_ID);
   if (!id) {
-    // Same shape as Kafka's Uuid.randomUuid(): 16 random bytes, URL-safe base64, no padding,
-    // never starting with '-' (it would read as a command-line flag).
-    do id = crypto.randomBytes(16).toString('base64url');
-    while (id.startsWith('-'));
+    id = newKafkaClusterId();
     fs.writeFileSync(KAFKA_CLUSTER_ID, `${id}\n`);
   }
   return id;
 }
 
-export function kafkaServerProperties() {
-  const port = kafkaPort();
-  const controllerPort = kafkaControllerPort();
-  return `# Written by infra/lib/infra.mjs on every start: edit that file, not this one.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${HOST}:${controllerPort}
-listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
-advertised.listeners=PLAINTEXT://${HOST}:${port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=${KAFKA_DATA}
+/** The shared broker's server.properties (KAFKA_PORT, KAFKA_CONTROLLER_PORT, .carerelay/kafka/data). */
+export const sharedKafkaProperties = () =>
+  kafkaServerProperties({
+    port: kafkaPort(),
+    controllerPort: kafkaControllerPort(),
+    dataDir: KAFKA_DATA,
+  });
 
-# Single node: every internal topic has one replica.
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-default.replication.factor=1
-min.insync.replicas=1
-
-# Topics are created explicitly by the services, never by a typo.
-auto.create.topics.enable=false
-num.partitions=3
-group.initial.rebalance.delay.ms=0
-
-# Small footprint for laptops and CI runners.
-num.network.threads=2
-num.io.threads=4
-log.retention.hours=168
-log.segment.bytes=104857600
-`;
-}
-
-async function formatKafkaStorage(version, log) {
+async function formatSharedKafkaStorage(version, log) {
   const formattedWith = readText(KAFKA_FORMATTED_WITH);
   if (formattedWith && compareVersions(version, formattedWith) < 0) {
     // A newer broker's metadata.version cannot be read by an older one: start afresh.
@@ -399,22 +341,11 @@ async function formatKafkaStorage(version, log) {
   }
   if (fs.existsSync(path.join(KAFKA_DATA, 'meta.properties'))) return;
   fs.mkdirSync(KAFKA_DATA, { recursive: true });
-  await run(
-    'java',
-    [
-      '-cp',
-      path.join(KAFKA_LIBS, '*'),
-      `-Dlog4j2.configurationFile=${KAFKA_LOG4J}`,
-      'kafka.tools.StorageTool',
-      'format',
-      '--ignore-formatted',
-      '-t',
-      kafkaClusterId(),
-      '-c',
-      KAFKA_PROPERTIES,
-    ],
-    { cwd: KAFKA_DIR },
-  );
+  await formatKafkaStorage({
+    dir: KAFKA_DIR,
+    properties: KAFKA_PROPERTIES,
+    clusterId: kafkaClusterId(),
+  });
   fs.writeFileSync(KAFKA_FORMATTED_WITH, `${version}\n`);
 }
 
@@ -428,31 +359,17 @@ async function startKafkaFromJars({ owner, log }) {
       `port ${kafkaControllerPort()} (Kafka controller) is taken by another program; set KAFKA_CONTROLLER_PORT`,
     );
   }
-  fs.writeFileSync(KAFKA_PROPERTIES, kafkaServerProperties());
-  await formatKafkaStorage(version, log);
+  fs.writeFileSync(KAFKA_PROPERTIES, sharedKafkaProperties());
+  await formatSharedKafkaStorage(version, log);
 
   log.action(`starting Apache Kafka ${version} (KRaft, single node) at ${brokers}...`);
   const started = Date.now();
-  const out = fs.openSync(KAFKA_LOG, 'a');
-  fs.writeSync(out, `\n===== ${new Date().toISOString()} starting Kafka ${version} =====\n`);
-  const child = spawn(
-    'java',
-    [
-      '-Xms128m',
-      '-Xmx512m',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${KAFKA_LOG4J}`,
-      '-cp',
-      path.join(KAFKA_LIBS, '*'),
-      'kafka.Kafka',
-      KAFKA_PROPERTIES,
-    ],
-    { cwd: KAFKA_DIR, detached: true, stdio: ['ignore', out, out] },
-  );
-  fs.closeSync(out);
-  child.unref();
+  const child = launchKafka({
+    dir: KAFKA_DIR,
+    properties: KAFKA_PROPERTIES,
+    logFile: KAFKA_LOG,
+    detached: true,
+  });
   fs.writeFileSync(KAFKA_PID, `${child.pid}\n`);
   updateState((s) => {
     s.kafka = {
@@ -465,7 +382,7 @@ async function startKafkaFromJars({ owner, log }) {
       log: KAFKA_LOG,
     };
   });
-  const ready = await waitForKafka(brokers, {
+  const ready = await waitForSharedKafka(brokers, {
     timeoutMs: kafkaStartTimeoutMs(),
     pid: child.pid,
     what: `Kafka ${version}`,
@@ -483,7 +400,7 @@ async function startKafkaFromJars({ owner, log }) {
 async function ensureKafka({ owner, log }) {
   if (process.env.KAFKA_BROKERS) {
     const brokers = process.env.KAFKA_BROKERS;
-    await waitForKafka(brokers, { timeoutMs: 30_000, what: 'KAFKA_BROKERS' });
+    await waitForSharedKafka(brokers, { timeoutMs: 30_000, what: 'KAFKA_BROKERS' });
     log.info(`Kafka: using KAFKA_BROKERS=${brokers}`);
     return { brokers, mode: 'env', started: false };
   }
@@ -500,7 +417,11 @@ async function ensureKafka({ owner, log }) {
   } else if (oursAlive && ours.brokers === brokers) {
     // Ours (possibly still starting after an earlier caller gave up waiting): wait for it
     // rather than starting a second one.
-    await waitForKafka(brokers, { timeoutMs: kafkaStartTimeoutMs(), pid: ours.pid, what: 'Kafka' });
+    await waitForSharedKafka(brokers, {
+      timeoutMs: kafkaStartTimeoutMs(),
+      pid: ours.pid,
+      what: 'Kafka',
+    });
     log.info(`Kafka: ${ours.version} already running at ${brokers} (pid ${ours.pid})`);
     return { brokers, mode: 'jars', started: false, pid: ours.pid, version: ours.version };
   } else if (ours && !oursAlive) {

@@ -1,6 +1,6 @@
 // The whole CareRelay network on one machine, as `npm start` runs it and as the e2e suite starts
 // it: dependencies -> Kafka + PostgreSQL -> build -> the platform's own SMART client (CLI) ->
-// every app in dist/apps (not the CLI, not the simulator) as its own process, each waited on at
+// every service in dist/apps and the stand-in EHR servers (dist/tools) as its own process, each waited on at
 // /health/ready -> demo seed (clients, directory) -> optionally the referral simulator and CBO
 // bots. One place, networkEnv(), computes every app's environment.
 //
@@ -16,21 +16,23 @@ import {
   ensureDependencies,
   ensureInfra,
   ensureKafkaJars,
-  kafkaServerProperties,
-  kafkaVersionFromPom,
   ROOT,
   STATE_DIR,
   stopInfra,
 } from './infra.mjs';
+import { startKafkaBroker } from './kafka.mjs';
 import { npmCommand, runInherit } from './run.mjs';
 
-/** Apps in dist/apps that are not long-running services. */
-export const NOT_SERVICES = new Set(['cli', 'simulator']);
+/** Apps in dist/apps that are not long-running services (apps/ holds services only). */
+export const NOT_SERVICES = new Set();
+
+/** Tools (dist/tools) that run as part of the demo network, beside the services. */
+export const NETWORK_TOOLS = ['ehr-server'];
 
 export const DEFAULT_PORT_BASE = 8080;
 export const PLATFORM_ORGANIZATION_ID = 'carerelay-platform';
 
-/** The two demo hospitals; each gets a stand-in EHR FHIR server (apps/ehr-server). */
+/** The two demo hospitals; each gets a stand-in EHR FHIR server (tools/ehr-server). */
 export const HOSPITALS = [
   { id: 'hosp-northside', name: 'Northside Community Hospital' },
   { id: 'hosp-southshore', name: 'South Shore Medical Center' },
@@ -60,14 +62,16 @@ const portVarOf = (app) => `${app.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_POR
 // ---------------------------------------------------------------------------------------------
 // What runs, where, with which environment
 
-/** Every built service in dist/apps, in name order (fhir-api first). */
+/** Where an app (dist/apps) or a network tool (dist/tools) has its compiled entry point. */
+export const entryOf = (app, distDir = 'dist') =>
+  path.join(distDir, NETWORK_TOOLS.includes(app) ? 'tools' : 'apps', app, 'src', 'main.js');
+
+/** Every built service in dist/apps and network tool in dist/tools, in name order (fhir-api first). */
 export function discoverApps(distDir = path.join(ROOT, 'dist')) {
   const appsDir = path.join(distDir, 'apps');
   if (!fs.existsSync(appsDir)) return [];
-  return fs
-    .readdirSync(appsDir)
-    .filter((name) => !NOT_SERVICES.has(name))
-    .filter((name) => fs.existsSync(path.join(appsDir, name, 'src', 'main.js')))
+  return [...fs.readdirSync(appsDir).filter((name) => !NOT_SERVICES.has(name)), ...NETWORK_TOOLS]
+    .filter((name) => fs.existsSync(entryOf(name, distDir)))
     .sort((a, b) => (a === 'fhir-api' ? -1 : b === 'fhir-api' ? 1 : a.localeCompare(b)));
 }
 
@@ -89,7 +93,7 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE) {
   const processes = [];
   let other = 0;
   for (const app of apps) {
-    const entry = path.join('dist', 'apps', app, 'src', 'main.js');
+    const entry = entryOf(app);
     if (app === 'ehr-server') {
       HOSPITALS.forEach((hospital, i) => {
         processes.push({
@@ -205,7 +209,7 @@ export function distIsFresh(root = ROOT) {
       // not there: nothing to compare
     }
   }
-  const stack = ['apps', 'libs'];
+  const stack = ['apps', 'libs', 'tools'];
   let checked = 0;
   while (stack.length > 0 && checked < 20_000) {
     const dir = stack.pop();
@@ -372,7 +376,11 @@ async function waitReady(proc, { timeoutMs }) {
 // The platform's own SMART client, registered with the CLI
 
 async function runCliJson(args, env) {
-  const child = spawnNode(['dist/apps/cli/src/main.js', ...args], env);
+  const child = spawn(process.execPath, ['infra/bin/cli.mjs', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -833,7 +841,7 @@ export async function startNetwork(o) {
     }
     network.startSimulator = (options = {}) => {
       const args = [
-        'dist/apps/simulator/src/main.js',
+        'dist/tools/simulator/src/main.js',
         'run',
         '--state-dir',
         stateDir,
@@ -875,7 +883,7 @@ async function seedDemo(network, { output, log }) {
     authMode: network.authMode,
   })['fhir-api'];
   const args = [
-    'dist/apps/simulator/src/main.js',
+    'dist/tools/simulator/src/main.js',
     'seed',
     '--state-dir',
     network.stateDir,
@@ -899,7 +907,7 @@ async function seedDemo(network, { output, log }) {
   ).clients;
 }
 
-/** How each demo hospital's referrals travel (see apps/simulator, EHR_SERVERS). */
+/** How each demo hospital's referrals travel (see tools/simulator, EHR_SERVERS). */
 const EHR_MODES = { 'hosp-northside': 'push', 'hosp-southshore': 'pull' };
 
 /**
@@ -1070,103 +1078,15 @@ async function skipConsumerBacklog(brokers) {
 // ---------------------------------------------------------------------------------------------
 // A private Kafka broker (benchmarks, isolated test runs)
 
-async function kafkaAnswersAt(brokers) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const admin = new Kafka({
-    clientId: 'carerelay-private-kafka',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 2000,
-    retry: { retries: 0 },
-  }).admin();
-  try {
-    await admin.connect();
-    await admin.describeCluster();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
 /**
- * A Kafka broker of its own (KRaft, single node) from the cached jars of .carerelay/kafka/libs,
- * on `port` (controller on port + 1) with its data in `dir`, so that it disturbs neither the
- * shared broker nor its state file. `fresh` wipes the data first. Timed: `startMs` is from the
- * storage format to the first answer. `stop()` ends it (SIGTERM, then SIGKILL after 20 s).
+ * A Kafka broker of its own (infra/lib/kafka.mjs startKafkaBroker) from the cached jars of
+ * .carerelay/kafka/libs, on `port` (controller on port + 1) with its data in `dir`, so that it
+ * disturbs neither the shared broker nor its state file. `fresh` wipes the data first.
  */
 export async function startPrivateKafka({ dir, port, fresh = false, log = () => undefined }) {
-  const brokers = `${HOST}:${port}`;
   if (!(await portFree(port)) || !(await portFree(port + 1))) {
     throw new Error(`port ${port} or ${port + 1} is taken: another private Kafka runs there?`);
   }
-  await ensureKafkaJars({ log: { info: log, action: log } });
-  const started = Date.now();
-  const data = path.join(dir, 'data');
-  if (fresh) fs.rmSync(data, { recursive: true, force: true });
-  fs.mkdirSync(data, { recursive: true });
-  const properties = path.join(dir, 'server.properties');
-  const text = kafkaServerProperties()
-    .replace(/^controller\.quorum\.voters=.*$/m, `controller.quorum.voters=1@${HOST}:${port + 1}`)
-    .replace(
-      /^listeners=.*$/m,
-      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${port + 1}`,
-    )
-    .replace(/^advertised\.listeners=.*$/m, `advertised.listeners=PLAINTEXT://${HOST}:${port}`)
-    .replace(/^log\.dirs=.*$/m, `log.dirs=${data}`);
-  fs.writeFileSync(properties, text);
-  const libs = path.join(STATE_DIR, 'kafka', 'libs', '*');
-  const log4j = `-Dlog4j2.configurationFile=${path.join(ROOT, 'infra', 'kafka', 'log4j2.properties')}`;
-  const java = (args, stdio) => spawn('java', args, { cwd: dir, stdio });
-  if (!fs.existsSync(path.join(data, 'meta.properties'))) {
-    const clusterId = (await import('node:crypto')).randomBytes(16).toString('base64url');
-    const id = clusterId.startsWith('-') ? `A${clusterId.slice(1)}` : clusterId;
-    const format = java(
-      ['-cp', libs, log4j, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', properties],
-      'ignore',
-    );
-    const code = await new Promise((resolve) => format.once('exit', resolve));
-    if (code !== 0) throw new Error(`Kafka storage format exited with ${code}`);
-  }
-  const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
-  const child = java(
-    [
-      '-Xms128m',
-      '-Xmx512m',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true',
-      log4j,
-      '-cp',
-      libs,
-      'kafka.Kafka',
-      properties,
-    ],
-    ['ignore', out, out],
-  );
-  fs.closeSync(out);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  for (let i = 0; ; i += 1) {
-    if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
-    if (await kafkaAnswersAt(brokers)) break;
-    if (i >= 240) {
-      await stop();
-      throw new Error(`private Kafka did not answer within 60 s; see ${dir}/kafka.log`);
-    }
-    await sleep(250);
-  }
-  const startMs = Date.now() - started;
-  log(
-    `private Kafka ${kafkaVersionFromPom()} at ${brokers} (pid ${child.pid}) in ${(startMs / 1000).toFixed(1)} s`,
-  );
-  return { brokers, pid: child.pid, startMs, stop };
+  await ensureKafkaJars({ log: { info: log, action: log, warn: log } });
+  return startKafkaBroker({ dir, port, fresh, log });
 }

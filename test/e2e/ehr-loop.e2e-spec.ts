@@ -3,10 +3,10 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS } from '@carerelay/contracts';
 import { FhirApiClient, type Bundle, type Resource } from '@carerelay/fhir-client';
-import { fhirClientFor, type DemoClient } from '../../apps/simulator/src/credentials';
-import { demoDirectory } from '../../apps/simulator/src/demo-network';
-import { ReferralGenerator } from '../../apps/simulator/src/referral-generator';
-import { SDOHCC_TEMPORARY_CODES } from '../../apps/simulator/src/cbo-bots';
+import { fhirClientFor, type DemoClient } from '../../tools/simulator/src/credentials';
+import { demoDirectory } from '../../tools/simulator/src/demo-network';
+import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
+import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
 
 /**
  * Closing the loop in the hospitals' own EHR servers, on the network started exactly as
@@ -325,11 +325,10 @@ describe('EHR endpoints of the network', () => {
   it('`npm run cli -- ehr:add` writes the registry the running connector serves; ehr:list reads it', async () => {
     const cli = (args: string[]) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(
-          process.execPath,
-          ['-r', './infra/lib/register-paths.cjs', 'dist/apps/cli/src/main.js', ...args],
-          { cwd: ROOT, env: { ...process.env, DATABASE_URL: network.infraEnv.DATABASE_URL } },
-        );
+        const child = spawn(process.execPath, ['infra/bin/cli.mjs', ...args], {
+          cwd: ROOT,
+          env: { ...process.env, DATABASE_URL: network.infraEnv.DATABASE_URL },
+        });
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));

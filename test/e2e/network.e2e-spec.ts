@@ -14,10 +14,10 @@ import {
   SCOPES_BY_ROLE,
   tokenUrlOf,
   type DemoClient,
-} from '../../apps/simulator/src/credentials';
-import { demoDirectory } from '../../apps/simulator/src/demo-network';
-import { ReferralGenerator } from '../../apps/simulator/src/referral-generator';
-import { SDOHCC_TEMPORARY_CODES } from '../../apps/simulator/src/cbo-bots';
+} from '../../tools/simulator/src/credentials';
+import { demoDirectory } from '../../tools/simulator/src/demo-network';
+import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
+import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
 
 /**
  * The network started exactly as `npm start` starts it (infra/lib/network.mjs, without the
@@ -456,18 +456,7 @@ async function registerEhrClient(organizationId: string): Promise<DemoClient> {
   fs.writeFileSync(file, `${JSON.stringify(keys.publicJwks, null, 2)}\n`);
   const child = spawn(
     process.execPath,
-    [
-      '-r',
-      './infra/lib/register-paths.cjs',
-      'dist/apps/cli/src/main.js',
-      'clients:add',
-      '--org',
-      organizationId,
-      '--role',
-      'ehr',
-      '--jwks',
-      file,
-    ],
+    ['infra/bin/cli.mjs', 'clients:add', '--org', organizationId, '--role', 'ehr', '--jwks', file],
     {
       cwd: ROOT,
       env: {

@@ -9,14 +9,13 @@
 // Plain Node ESM; the compiled simulator and fhir-client (dist/) are loaded with require.
 /* global AbortSignal */
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ensureKafkaJars, ROOT, STATE_DIR } from '../../infra/lib/infra.mjs';
-import { startNetwork } from '../../infra/lib/network.mjs';
+import { ROOT, STATE_DIR } from '../../infra/lib/infra.mjs';
+import { startNetwork, startPrivateKafka as startPrivateBroker } from '../../infra/lib/network.mjs';
 
 const require = createRequire(import.meta.url);
 const HOST = '127.0.0.1';
@@ -27,7 +26,7 @@ export const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 /** The compiled simulator pieces (dist/), with the @carerelay/* aliases resolved. */
 export function loadDist() {
   require(path.join(ROOT, 'infra', 'lib', 'register-paths.cjs'));
-  const dist = (p) => path.join(ROOT, 'dist', 'apps', 'simulator', 'src', p);
+  const dist = (p) => path.join(ROOT, 'dist', 'tools', 'simulator', 'src', p);
   for (const file of ['credentials.js', 'referral-generator.js', 'demo-network.js']) {
     if (!fs.existsSync(dist(file))) throw new Error(`${dist(file)} missing: npm run build first`);
   }
@@ -41,135 +40,13 @@ export function loadDist() {
 // ---------------------------------------------------------------------------------------------
 // A private Kafka broker
 
-async function kafkaAnswers(brokers) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const admin = new Kafka({
-    clientId: 'carerelay-harness-probe',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-    connectionTimeout: 1000,
-  }).admin();
-  try {
-    await admin.connect();
-    await admin.describeCluster();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
-/** Starts a single-node KRaft broker on `port` (controller on port + 1), data under `dir`. */
-export async function startPrivateKafka({ dir, port, log }) {
-  const brokers = `${HOST}:${port}`;
-  if (await kafkaAnswers(brokers)) {
-    throw new Error(`a broker already answers on ${brokers}: another run? Use another port`);
-  }
-  await ensureKafkaJars({ log: { info: log, action: log, warn: log } });
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const properties = path.join(dir, 'server.properties');
-  fs.writeFileSync(
-    properties,
-    [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@${HOST}:${port + 1}`,
-      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${port + 1}`,
-      `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      `log.dirs=${path.join(dir, 'data')}`,
-      'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=10',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'default.replication.factor=1',
-      'min.insync.replicas=1',
-      'auto.create.topics.enable=false',
-      'num.partitions=3',
-      'group.initial.rebalance.delay.ms=0',
-      'num.network.threads=2',
-      'num.io.threads=4',
-      '',
-    ].join('\n'),
-  );
-  const libs = path.join(STATE_DIR, 'kafka', 'libs', '*');
-  const log4j = `-Dlog4j2.configurationFile=${path.join(ROOT, 'infra', 'kafka', 'log4j2.properties')}`;
-  let id;
-  do id = crypto.randomBytes(16).toString('base64url');
-  while (id.startsWith('-'));
-  const format = spawn(
-    'java',
-    ['-cp', libs, log4j, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', properties],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  const formatted = await new Promise((resolve) => format.once('exit', resolve));
-  if (formatted !== 0) throw new Error(`kafka-storage format exited with ${formatted}`);
-  const launch = () => {
-    const out = fs.openSync(path.join(dir, 'kafka.log'), 'a');
-    const child = spawn(
-      'java',
-      [
-        '-Xms128m',
-        '-Xmx512m',
-        '-XX:+UseG1GC',
-        '-XX:MaxGCPauseMillis=20',
-        '-Djava.awt.headless=true',
-        log4j,
-        '-cp',
-        libs,
-        'kafka.Kafka',
-        properties,
-      ],
-      { cwd: dir, stdio: ['ignore', out, out] },
-    );
-    fs.closeSync(out);
-    return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
-  };
-  const answered = async (child) => {
-    const started = Date.now();
-    for (let i = 0; i < 120; i++) {
-      if (child.exitCode !== null) throw new Error(`private Kafka exited; see ${dir}/kafka.log`);
-      if (await kafkaAnswers(brokers)) return Date.now() - started;
-      await sleep(500);
-    }
-    throw new Error(`private Kafka did not answer within 60 s (${dir}/kafka.log)`);
-  };
-  let current = launch();
-  log(
-    `private Kafka at ${brokers} (pid ${current.child.pid}) answered in ${secs(await answered(current.child))}`,
-  );
-  return {
-    brokers,
-    get pid() {
-      return current.child.pid;
-    },
-    /** kill -9 of the broker: what a crashed machine or an OOM kill does to it. */
-    async kill() {
-      if (current.child.exitCode !== null || current.child.signalCode !== null) return;
-      current.child.kill('SIGKILL');
-      await current.exited;
-    },
-    /** Starts it again on the same data: log recovery, then the same topics and offsets. */
-    async restart() {
-      current = launch();
-      return answered(current.child);
-    },
-    async stop() {
-      const { child, exited } = current;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+/**
+ * Starts a single-node KRaft broker on `port` (controller on port + 1), fresh data under `dir`:
+ * the same private broker as the benchmarks' (infra/lib/network.mjs startPrivateKafka), with
+ * kill() (kill -9) and restart() (same data) for the crash scenarios.
+ */
+export function startPrivateKafka({ dir, port, log }) {
+  return startPrivateBroker({ dir, port, fresh: true, log });
 }
 
 /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { CALLERS, routePoliciesOf, type Caller, type RoutePolicy } from '@carerelay/auth';
 import { SmartBackendTokenSource } from '@carerelay/fhir-client';
-import { SCOPES_BY_ROLE, tokenUrlOf, type DemoClient } from '../../apps/simulator/src/credentials';
+import { SCOPES_BY_ROLE, tokenUrlOf, type DemoClient } from '../../tools/simulator/src/credentials';
 
 /**
  * The service APIs under attack, on a network started as `npm start` starts it

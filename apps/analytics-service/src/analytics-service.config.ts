@@ -18,4 +18,3 @@ export class AnalyticsServiceConfig extends ServiceConfig {
 
 export const ANALYTICS_SCHEMA = 'analytics';
 export const ANALYTICS_SERVICE_NAME = 'analytics-service';
-export const SERVICE_SCHEMA = Symbol('SERVICE_SCHEMA');

@@ -1,14 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { brokersOf } from '@carerelay/config';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { PersistenceModule } from '@carerelay/persistence';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import {
   ANALYTICS_SCHEMA,
   ANALYTICS_SERVICE_NAME,
   AnalyticsServiceConfig,
-  SERVICE_SCHEMA,
 } from './analytics-service.config';
 import { AnalyticsController } from './http/analytics.controller';
 import { AnalyticsEventsHandler } from './ingest/analytics-events.handler';
@@ -23,24 +18,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
+        ...serviceImports({
+          serviceName: ANALYTICS_SERVICE_NAME,
+          config,
           schema,
-          entities: [],
           migrations: ANALYTICS_MIGRATIONS,
         }),
-        MessagingModule.forRoot({
-          serviceName: ANALYTICS_SERVICE_NAME,
-          schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [AnalyticsEventsHandler, AnalyticsController],
       providers: [
-        { provide: SERVICE_SCHEMA, useValue: schema },
+        serviceSchemaProvider(schema),
         ReadModelRepository,
         MeasuresRepository,
         MeasuresService,

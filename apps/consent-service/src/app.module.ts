@@ -1,15 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { brokersOf } from '@carerelay/config';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { PersistenceModule } from '@carerelay/persistence';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import {
   CONSENT_CONFIG,
   CONSENT_SCHEMA,
   CONSENT_SERVICE_NAME,
   ConsentServiceConfig,
-  SERVICE_SCHEMA,
 } from './consent-service.config';
 import { ConsentChangeHandler } from './consents/consent-change.handler';
 import { ConsentLedger } from './consents/consent-ledger';
@@ -24,24 +19,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
+        ...serviceImports({
+          serviceName: CONSENT_SERVICE_NAME,
+          config,
           schema,
-          entities: [],
           migrations: CONSENT_MIGRATIONS,
         }),
-        MessagingModule.forRoot({
-          serviceName: CONSENT_SERVICE_NAME,
-          schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [ConsentChangeHandler, ReferralRouteHandler, ConsentsController],
       providers: [
-        { provide: SERVICE_SCHEMA, useValue: schema },
+        serviceSchemaProvider(schema),
         { provide: CONSENT_CONFIG, useValue: config },
         ConsentLedger,
         ConsentTimerPoller,

@@ -16,7 +16,5 @@ export class ConsentServiceConfig extends ServiceConfig {
 
 export const CONSENT_SCHEMA = 'consent';
 export const CONSENT_SERVICE_NAME = 'consent-service';
-/** Injection token: the database schema the service runs in (tests use their own). */
-export const SERVICE_SCHEMA = Symbol('SERVICE_SCHEMA');
 /** Injection token: the validated ConsentServiceConfig. */
 export const CONSENT_CONFIG = Symbol('CONSENT_CONFIG');

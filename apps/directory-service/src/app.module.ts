@@ -1,13 +1,8 @@
 import { REPUBLISH_LIMITER, republishLimiter } from './http/republish-limiter';
 import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import type { JWK } from 'jose';
-import { brokersOf } from '@carerelay/config';
 import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { PersistenceModule } from '@carerelay/persistence';
-import { DIRECTORY_SCHEMA_TOKEN } from './directory-schema.token';
 import { DIRECTORY_SERVICE_NAME, DirectoryServiceConfig } from './directory-service.config';
 import { DirectoryService } from './directory/directory.service';
 import { DirectoryStore } from './directory/directory.store';
@@ -72,24 +67,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
+        ...serviceImports({
+          serviceName: DIRECTORY_SERVICE_NAME,
+          config,
           schema,
-          entities: [],
           migrations: DIRECTORY_MIGRATIONS,
         }),
-        MessagingModule.forRoot({
-          serviceName: DIRECTORY_SERVICE_NAME,
-          schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [DirectoryController, ...(fhir ? [DirectoryFhirPublisher] : [])],
       providers: [
-        { provide: DIRECTORY_SCHEMA_TOKEN, useValue: schema },
+        serviceSchemaProvider(schema),
         { provide: SEED_SAMPLE, useValue: config.DIRECTORY_SEED_SAMPLE },
         {
           provide: REPUBLISH_LIMITER,

@@ -5,13 +5,9 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import { DataSource } from 'typeorm';
-import { brokersOf } from '@carerelay/config';
 import { FhirApiClient } from '@carerelay/fhir-client';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { PersistenceModule } from '@carerelay/persistence';
 import { EHR_CONNECTOR_SERVICE_NAME, EhrConnectorConfig } from './ehr-connector.config';
 import { EhrClients, platformClient } from './fhir/fhir-clients';
 import { EHR_CONNECTOR_MIGRATIONS } from './migrations';
@@ -21,11 +17,7 @@ import { EhrTaskPusher } from './push/ehr-task-pusher';
 import { PushDeliveriesController } from './push/push-deliveries.controller';
 import { PushQueue } from './push/push-queue';
 import { PushWorker } from './push/push-worker';
-import {
-  CARERELAY_BASE_URL,
-  EHR_CONNECTOR_SCHEMA,
-  TaskChangesHandler,
-} from './push/task-changes.handler';
+import { CARERELAY_BASE_URL, TaskChangesHandler } from './push/task-changes.handler';
 import { credentialsCipherOf } from './registry/credentials-cipher';
 import { EhrEndpointRegistry } from './registry/ehr-endpoint.registry';
 import { EHR_ENDPOINT_RULES } from './registry/ehr-endpoints.controller';
@@ -47,7 +39,7 @@ class BackgroundWork implements OnApplicationBootstrap, OnApplicationShutdown {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.worker.start();
-    this.poller.start();
+    await this.poller.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -64,23 +56,14 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        // Messaging before persistence: on shutdown its outbox relay stops before the pool closes.
-        MessagingModule.forRoot({
+        ...serviceImports({
           serviceName: EHR_CONNECTOR_SERVICE_NAME,
+          config,
           schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
-          schema,
-          entities: [],
           migrations: EHR_CONNECTOR_MIGRATIONS,
           poolSize: config.EHR_CONNECTOR_DB_POOL_SIZE,
           applicationName: 'carerelay-ehr-connector',
         }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [
         TaskChangesHandler,
@@ -90,7 +73,7 @@ export class AppModule {
       ],
       providers: [
         { provide: EHR_CONNECTOR_CONFIG, useValue: config },
-        { provide: EHR_CONNECTOR_SCHEMA, useValue: schema },
+        serviceSchemaProvider(schema),
         { provide: CARERELAY_BASE_URL, useValue: config.FHIR_API_BASE_URL.replace(/\/$/, '') },
         { provide: FhirApiClient, useFactory: () => platformClient(config) },
         { provide: EHR_ENDPOINT_RULES, useValue: endpointRulesOf(config) },

@@ -10,10 +10,8 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { brokersOf } from '@carerelay/config';
-import { MessagingModule, OutboxWriter } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { PersistenceModule } from '@carerelay/persistence';
+import { OutboxWriter } from '@carerelay/messaging';
+import { serviceImports } from '@carerelay/service';
 import { AuditEventController } from './audit/audit.controller';
 import { AuditSearch } from './audit/audit-search';
 import { AuditService } from './audit/audit.service';
@@ -220,24 +218,17 @@ export class AppModule {
       module: AppModule,
       imports: [
         FhirCoreModule.register(config, base),
-        // Messaging before persistence: on shutdown its outbox relay stops before the pool closes.
-        MessagingModule.forRoot({
+        ...serviceImports({
           serviceName: 'fhir-api',
+          config,
           schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
-          schema,
-          entities: [],
           migrations: [...new Set([...FHIR_API_ALL_MIGRATIONS, ...(options.migrations ?? [])])],
           poolSize: config.FHIR_DB_POOL_SIZE,
           applicationName: 'carerelay-fhir-api',
+          // The FHIR API authenticates with SMART Backend Services (AuthModule), not service auth.
+          serviceAuth: false,
         }),
         auth,
-        // /health/live, /health/ready, /metrics: outside /fhir, so no token is asked for.
-        ObservabilityModule,
         ...(options.imports ?? []),
         FhirRestModule.register(config, options),
       ],

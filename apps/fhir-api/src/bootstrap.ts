@@ -1,11 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { applyServerTimeouts } from '@carerelay/http';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { PinoNestLogger, createServiceLogger, requestLogger } from '@carerelay/observability';
+import { requestLogger } from '@carerelay/observability';
+import { startService } from '@carerelay/service';
 import { TOKEN_PATH } from './auth/auth.config';
-import { loadFhirDefinitions } from './fhir-lib';
+import { loadFhirDefinitions } from '@carerelay/fhir';
 import { tokenRateLimitMiddleware } from './http/fhir-rate-limit';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
@@ -29,35 +27,39 @@ export async function startFhirApi(
   options: FhirApiModuleOptions = {},
 ): Promise<RunningFhirApi> {
   loadFhirDefinitions(); // about a second: before the first request, not during it
-  const logger = createServiceLogger('fhir-api', config.LOG_LEVEL);
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.register(config, options),
-    { bodyParser: false, logger: new PinoNestLogger(logger) },
-  );
-  app.disable('x-powered-by');
-  // First of all: one JSON line per request with its client and correlation id (traceparent),
-  // which the store puts on the fhir.changes.v1 events the request causes.
-  app.use(
-    requestLogger(logger, {
-      identify: (request) => {
-        const actor = (request as unknown as RequestWithActor).actor;
-        return actor
-          ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
-          : undefined;
-      },
-    }),
-  );
-  app.use('/fhir', acceptMiddleware());
-  app.use(
-    `/fhir/${TOKEN_PATH}`,
-    tokenRateLimitMiddleware({
-      points: config.FHIR_TOKEN_RATE_LIMIT_POINTS,
-      windowSeconds: config.FHIR_TOKEN_RATE_LIMIT_WINDOW_SECONDS,
-    }),
-  );
-  app.enableShutdownHooks();
-  applyServerTimeouts(app.getHttpServer());
-  await app.listen(config.FHIR_API_PORT, config.FHIR_API_HOST);
+  const app = await startService({
+    name: 'fhir-api',
+    logLevel: config.LOG_LEVEL,
+    module: AppModule.register(config, options),
+    port: config.FHIR_API_PORT,
+    host: config.FHIR_API_HOST,
+    // FHIR bodies (application/fhir+json) and OperationOutcome errors are the API's own.
+    http: false,
+    nestBodyParser: false,
+    configure: (app, logger) => {
+      app.disable('x-powered-by');
+      // First of all: one JSON line per request with its client and correlation id (traceparent),
+      // which the store puts on the fhir.changes.v1 events the request causes.
+      app.use(
+        requestLogger(logger, {
+          identify: (request) => {
+            const actor = (request as unknown as RequestWithActor).actor;
+            return actor
+              ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
+              : undefined;
+          },
+        }),
+      );
+      app.use('/fhir', acceptMiddleware());
+      app.use(
+        `/fhir/${TOKEN_PATH}`,
+        tokenRateLimitMiddleware({
+          points: config.FHIR_TOKEN_RATE_LIMIT_POINTS,
+          windowSeconds: config.FHIR_TOKEN_RATE_LIMIT_WINDOW_SECONDS,
+        }),
+      );
+    },
+  });
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const base = app.get(FhirBase);
   if (config.FHIR_API_PORT === 0) {

@@ -5,7 +5,7 @@ import {
   type ResourceCapability,
   SUPPORTED_RESOURCE_TYPES,
   type TypeInteraction,
-} from './fhir-lib';
+} from '@carerelay/fhir';
 
 /** The interactions this app implements for every IG resource type (Task: no delete). */
 export function resourceCapabilities(): ResourceCapability[] {

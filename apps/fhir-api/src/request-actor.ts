@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { unauthorized } from './fhir-lib';
+import { unauthorized } from '@carerelay/fhir';
 
 import type { RequestActor } from '@carerelay/auth';
 

@@ -1,4 +1,4 @@
-// Issue 3's "Must show" EHR flow with real SMART Backend Services tokens: fhir-kit-client (through
+// An EHR's whole flow with real SMART Backend Services tokens: fhir-kit-client (through
 // libs/fhir-client) obtains a token, posts a transaction Bundle built from the IG examples, reads
 // each resource back, searches Task?requester=…&status=requested&_lastUpdated=gt…&_include=Task:focus,
 // and a fhir.changes.v1 event arrives on Kafka for each resource.

@@ -1,3 +1,4 @@
+import { TASK_CODE_SYSTEM } from '@carerelay/fhir';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { loadConfig } from '@carerelay/config';
 import { dropSchema, createServiceDataSource } from '@carerelay/persistence';
 import { testEnv, uniqueName } from '@carerelay/testing';
 import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
-import { runCli } from '../../cli/src/clients.commands';
+import { runCli } from '../src/auth/commands/clients.commands';
 import { FHIR_API_ALL_MIGRATIONS } from '../src/migrations';
 import { startFhirApi } from '../src/bootstrap';
 import type { FhirApiModuleOptions } from '../src/app.module';
@@ -349,7 +350,7 @@ export async function routedReferral(
           status: 'requested',
           intent: 'order',
           code: {
-            coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }],
+            coding: [{ system: TASK_CODE_SYSTEM, code: 'fulfill' }],
           },
           focus: { reference: 'urn:uuid:filler' },
           for: { reference: `Patient/${patient}`, display: 'COLIN ABBAS' },

@@ -1,9 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { brokersOf } from '@carerelay/config';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { PersistenceModule } from '@carerelay/persistence';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import {
   FOLLOWUP_SCHEMA,
   FOLLOWUP_SERVICE_NAME,
@@ -13,6 +9,8 @@ import { FOLLOWUP_MIGRATIONS } from './migrations';
 import { PolicyController } from './policy/policy.controller';
 import { PolicyStore } from './policy/policy.store';
 import { RecordsController } from './records/records.controller';
+import { RecordsRepository } from './records/records.repository';
+import { RecordsService } from './records/records.service';
 import { ReferralEventsHandler } from './timers/referral-events.handler';
 import { TimerPlanner } from './timers/timer-planner';
 import { POLLER_OPTIONS, TimerPoller } from './timers/timer-poller';
@@ -24,24 +22,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
+        ...serviceImports({
+          serviceName: FOLLOWUP_SERVICE_NAME,
+          config,
           schema,
-          entities: [],
           migrations: FOLLOWUP_MIGRATIONS,
         }),
-        MessagingModule.forRoot({
-          serviceName: FOLLOWUP_SERVICE_NAME,
-          schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
-        }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [ReferralEventsHandler, PolicyController, RecordsController],
       providers: [
-        { provide: 'FOLLOWUP_SCHEMA', useValue: schema },
+        serviceSchemaProvider(schema),
         { provide: PolicyStore, useFactory: () => new PolicyStore(schema) },
         { provide: TimerStore, useFactory: () => new TimerStore(schema) },
         {
@@ -50,6 +40,8 @@ export class AppModule {
         },
         TimerPlanner,
         TimerPoller,
+        RecordsRepository,
+        RecordsService,
       ],
     };
   }

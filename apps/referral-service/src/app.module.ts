@@ -1,11 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { serviceImports, serviceSchemaProvider } from '@carerelay/service';
 import type { JWK } from 'jose';
-import { brokersOf } from '@carerelay/config';
 import { FhirApiClient, SmartBackendTokenSource } from '@carerelay/fhir-client';
-import { MessagingModule } from '@carerelay/messaging';
-import { ObservabilityModule } from '@carerelay/observability';
-import { ServiceAuthModule } from '@carerelay/auth';
-import { PersistenceModule } from '@carerelay/persistence';
 import { ConsentView } from './consent-view/consent-view';
 import { DirectoryView } from './directory-view/directory-view';
 import { DirectoryViewHandler } from './directory-view/directory-view.handler';
@@ -14,7 +10,6 @@ import { REFERRAL_MIGRATIONS } from './migrations';
 import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
 import { ReferralReconciler } from './reconciliation/referral-reconciler';
 import { REFERRAL_CONFIG } from './referral-config.token';
-import { REFERRAL_SCHEMA_TOKEN } from './referral-schema.token';
 import {
   REFERRAL_SCHEMA,
   REFERRAL_SERVICE_NAME,
@@ -50,24 +45,17 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forService({
-          url: config.DATABASE_URL,
-          schema,
-          entities: [Referral],
-          migrations: REFERRAL_MIGRATIONS,
-        }),
-        MessagingModule.forRoot({
+        ...serviceImports({
           serviceName: REFERRAL_SERVICE_NAME,
+          config,
           schema,
-          brokers: brokersOf(config),
-          outboxPollMs: config.OUTBOX_POLL_MS,
+          migrations: REFERRAL_MIGRATIONS,
+          entities: [Referral],
         }),
-        ObservabilityModule,
-        ServiceAuthModule.forRoot(),
       ],
       controllers: [ReferralEventsHandler, DirectoryViewHandler],
       providers: [
-        { provide: REFERRAL_SCHEMA_TOKEN, useValue: schema },
+        serviceSchemaProvider(schema),
         { provide: REFERRAL_CONFIG, useValue: config },
         {
           provide: REFERRAL_FHIR_GATEWAY,

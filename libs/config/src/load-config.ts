@@ -9,7 +9,7 @@ export class ConfigError extends Error {
   }
 }
 
-type ConfigClass<T> = new () => T;
+export type ConfigClass<T> = new () => T;
 
 // Converts by the type of the default value; a value that does not convert stays a string so
 // that the validator reports it.

@@ -26,6 +26,14 @@ export class FhirRequestError extends Error {
   }
 }
 
+/**
+ * The FHIR server unreachable, overloaded, timing out or failing (network error, 408, 429, 5xx):
+ * a consumer waits for it rather than dead-letter the event. Other answers are about the request.
+ */
+export const isTransientFhirError = (error: unknown): boolean =>
+  error instanceof FhirRequestError &&
+  (error.status === 0 || error.status === 408 || error.status === 429 || error.status >= 500);
+
 const statusOf = (error: unknown): number | undefined =>
   (error as { response?: { status?: number } })?.response?.status;
 

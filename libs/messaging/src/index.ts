@@ -11,3 +11,4 @@ export * from './messaging.module';
 export * from './connect-event-consumer';
 export * from './messaging.metrics';
 export * from './polling-loop';
+export * from './ordered-delivery';

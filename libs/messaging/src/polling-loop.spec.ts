@@ -47,3 +47,48 @@ describe('PollingLoop', () => {
     expect(started).toBe(finished);
   });
 });
+
+describe('PollingLoop wake and again', () => {
+  it('runs the next tick at once while the tick says more is waiting', async () => {
+    const started = Date.now();
+    let ticks = 0;
+    const loop = new PollingLoop({
+      intervalMs: 60_000,
+      tick: async () => ++ticks,
+      again: (n) => (n as number) < 5,
+      onError: () => undefined,
+    });
+    await loop.start();
+    while (ticks < 5) await sleep(2);
+    await sleep(20);
+    await loop.stop();
+    expect(ticks).toBe(5);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a wake during a tick runs one more tick right after it, not two at once', async () => {
+    let active = 0;
+    let maxActive = 0;
+    let ticks = 0;
+    const loop = new PollingLoop({
+      intervalMs: 60_000,
+      tick: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        ticks++;
+        await sleep(20);
+        active--;
+      },
+      onError: () => undefined,
+    });
+    await loop.start();
+    while (ticks === 0) await sleep(1);
+    loop.wake();
+    loop.wake();
+    while (ticks < 2) await sleep(2);
+    await sleep(50);
+    await loop.stop();
+    expect(ticks).toBe(2);
+    expect(maxActive).toBe(1);
+  });
+});

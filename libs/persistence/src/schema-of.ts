@@ -6,3 +6,6 @@ export function schemaOf(queryRunner: QueryRunner): string {
   if (!schema) throw new Error('the data source has no schema; use createServiceDataSource');
   return schema;
 }
+
+/** Nest token of the service's own schema (a service owns exactly one; tests use their own). */
+export const SERVICE_SCHEMA = Symbol('SERVICE_SCHEMA');

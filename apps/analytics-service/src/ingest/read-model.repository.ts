@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { SERVICE_SCHEMA } from '../analytics-service.config';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 import type { CoverageFacts, PatientFacts, ServiceRequestFacts, TaskFacts } from './fhir-facts';
 
 export interface ReferralEventRow {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { SERVICE_SCHEMA } from '../analytics-service.config';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 import { UNKNOWN } from './dimensions';
 import type { ReferralFact, Rejection } from './measures';
 

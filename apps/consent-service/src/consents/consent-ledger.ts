@@ -19,7 +19,7 @@ import {
 import { ConsentEventV1, EventTypes, FhirResourceChangedV1 } from '@carerelay/contracts';
 import { OutboxWriter } from '@carerelay/messaging';
 import { metricsRegistry } from '@carerelay/observability';
-import { SERVICE_SCHEMA } from '../consent-service.config';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
 export const consentEventsCounter = new Counter({
   name: 'carerelay_consent_events_total',

@@ -1,4 +1,4 @@
-import { safeErrorText } from '@carerelay/persistence';
+import { safeErrorText, SERVICE_SCHEMA } from '@carerelay/persistence';
 import {
   Inject,
   Injectable,
@@ -7,7 +7,8 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CONSENT_CONFIG, ConsentServiceConfig, SERVICE_SCHEMA } from '../consent-service.config';
+import { PollingLoop } from '@carerelay/messaging';
+import { CONSENT_CONFIG, ConsentServiceConfig } from '../consent-service.config';
 import { ConsentLedger } from './consent-ledger';
 
 /**
@@ -20,26 +21,27 @@ import { ConsentLedger } from './consent-ledger';
 @Injectable()
 export class ConsentTimerPoller implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ConsentTimerPoller.name);
-  private timer?: NodeJS.Timeout;
-  private running = false;
-  private ticking?: Promise<void>;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly ledger: ConsentLedger,
     @Inject(SERVICE_SCHEMA) private readonly schema: string,
-    @Inject(CONSENT_CONFIG) private readonly config: ConsentServiceConfig,
-  ) {}
+    @Inject(CONSENT_CONFIG) config: ConsentServiceConfig,
+  ) {
+    this.loop = new PollingLoop({
+      intervalMs: config.CONSENT_TIMER_POLL_MS,
+      tick: () => this.fireDue(),
+      onError: (error) => this.logger.warn(`consent timers: ${safeErrorText(error)}`),
+    });
+  }
 
-  onApplicationBootstrap(): void {
-    this.running = true;
-    this.schedule(0);
+  async onApplicationBootstrap(): Promise<void> {
+    await this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
+    await this.loop.stop();
   }
 
   /** Fires every timer due now; returns how many patients were reconciled. */
@@ -69,18 +71,5 @@ export class ConsentTimerPoller implements OnApplicationBootstrap, OnApplication
       if (claimed) fired++;
     }
     return fired;
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.fireDue()
-        .then(() => undefined)
-        .catch((error: Error) => this.logger.warn(`consent timers: ${safeErrorText(error)}`))
-        .finally(() => {
-          this.ticking = undefined;
-          this.schedule(this.config.CONSENT_TIMER_POLL_MS);
-        });
-    }, delayMs);
   }
 }

@@ -3,10 +3,10 @@ import { DataSource } from 'typeorm';
 import { Roles } from '@carerelay/auth';
 import { Inject } from '@nestjs/common';
 import { isDisclosureAllowed, isInForce } from '@carerelay/consent';
-import { SERVICE_SCHEMA } from '../consent-service.config';
 import { ConsentLedger } from '../consents/consent-ledger';
 import { DecisionQuery, PatientParams } from './consent-queries.dto';
 import { strictValidation } from '@carerelay/http';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
 /** Consent decisions and a patient's consents (PHI): the platform and operators only. */
 @Roles('platform', 'admin')

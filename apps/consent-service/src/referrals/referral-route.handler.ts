@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CloudEvent, ReferralEventTypes, ReferralEventV1 } from '@carerelay/contracts';
 import { EventContext } from '@carerelay/messaging';
-import { SERVICE_SCHEMA } from '../consent-service.config';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
 /**
  * Keeps, per referral, its patient and the organization it was last routed to, from

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Directory, Location, Organization, Service } from '@carerelay/directory';
-import { DIRECTORY_SCHEMA_TOKEN } from '../directory-schema.token';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 import { serviceColumns } from './dto-to-model';
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
@@ -51,7 +51,7 @@ const entry = <T>(row: Row<T>): StoredEntry<T> => ({
 export class DirectoryStore {
   constructor(
     readonly dataSource: DataSource,
-    @Inject(DIRECTORY_SCHEMA_TOKEN) readonly schema: string,
+    @Inject(SERVICE_SCHEMA) readonly schema: string,
   ) {}
 
   private get s(): string {

@@ -4,8 +4,12 @@ import {
   generateSampleDirectory,
   type Service,
 } from '@carerelay/directory';
-import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
-import { isTransientFhirError } from '../bootstrap';
+import {
+  FhirApiClient,
+  FhirRequestError,
+  type Resource,
+  isTransientFhirError,
+} from '@carerelay/fhir-client';
 import {
   DirectoryFhirPublisher,
   fhirResourcesOf,

@@ -5,6 +5,7 @@ import {
   type FhirApiClient,
   type Resource,
 } from '@carerelay/fhir-client';
+import { PollingLoop } from '@carerelay/messaging';
 import { failureOf } from '../fhir/failure';
 import { EhrClients, OutboundRefused, relativeTo, sameOrigin } from '../fhir/fhir-clients';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
@@ -57,9 +58,7 @@ const isRefusal = (error: unknown): boolean =>
  * local transaction.
  */
 export class PullPoller {
-  private running = false;
-  private timer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -67,34 +66,27 @@ export class PullPoller {
     private readonly ehrClients: EhrClients,
     private readonly carerelay: FhirApiClient,
     private readonly options: PullPollerOptions,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    this.schedule(0);
+  ) {
+    this.loop = new PollingLoop({
+      intervalMs: options.tickMs,
+      tick: () => this.tick(),
+      onError: (error) => options.logger?.warn(`ehr pull: ${failureOf(error)}`),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.polling;
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.polling = this.tick().finally(() => {
-        this.polling = undefined;
-        this.schedule(this.options.tickMs);
-      });
-    }, ms);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Polls every endpoint whose poll is due. */
   async tick(): Promise<void> {
     try {
       for (const endpoint of await this.registry.claimDuePulls()) {
-        if (!this.running) return;
+        if (!this.loop.isRunning) return;
         await this.pollEndpoint(endpoint).catch(() => undefined);
       }
     } catch (error) {

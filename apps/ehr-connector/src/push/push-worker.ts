@@ -1,6 +1,5 @@
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { backoffMs, type RetryPolicy } from '@carerelay/messaging';
+import { deliverInOrder, PollingLoop, type RetryPolicy } from '@carerelay/messaging';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import type { EhrTaskPusher } from './ehr-task-pusher';
 import { EndpointDisabled, failureOf } from '../fhir/failure';
@@ -26,11 +25,7 @@ export interface PushWorkerOptions {
  * Woken by LISTEN/NOTIFY when the consumer queues something; polling stays.
  */
 export class PushWorker {
-  private running = false;
-  private timer?: NodeJS.Timeout;
-  private listener?: Client;
-  private draining?: Promise<void>;
-  private again = false;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -38,54 +33,38 @@ export class PushWorker {
     private readonly registry: EhrEndpointRegistry,
     private readonly pusher: EhrTaskPusher,
     private readonly options: PushWorkerOptions,
-  ) {}
-
-  async start(): Promise<void> {
-    this.running = true;
-    await this.listen();
-    this.schedule(0);
+  ) {
+    this.loop = new PollingLoop({
+      intervalMs: options.pollMs,
+      tick: () => this.drain(),
+      onError: (error) => options.logger?.warn(`ehr push: ${failureOf(error)}`),
+      notify: {
+        url: (dataSource.options as { url?: string }).url,
+        channel: pushChannel(options.schema),
+      },
+    });
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.draining;
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => undefined);
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), ms);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   wake(): void {
-    if (!this.running) return;
-    if (this.draining) {
-      this.again = true;
-      return;
-    }
-    this.draining = this.drain()
-      .catch((error: unknown) => this.options.logger?.warn(`ehr push: ${failureOf(error)}`))
-      .finally(() => {
-        this.draining = undefined;
-        if (this.again) {
-          this.again = false;
-          this.schedule(0);
-        } else this.schedule(this.options.pollMs);
-      });
+    this.loop.wake();
   }
 
   /** One pass: every Task due now, `concurrency` at a time. */
   async drain(): Promise<void> {
     for (;;) {
       const tasks = await this.queue.dueTasks(this.options.concurrency * 4);
-      if (tasks.length === 0 || !this.running) return;
+      if (tasks.length === 0 || !this.loop.isRunning) return;
       let next = 0;
       const lane = async () => {
-        while (next < tasks.length && this.running) {
+        while (next < tasks.length && this.loop.isRunning) {
           const taskId = tasks[next++];
           await this.pushTask(taskId).catch((error: unknown) =>
             this.options.logger?.warn(`ehr push ${taskId}: ${failureOf(error)}`),
@@ -98,57 +77,36 @@ export class PushWorker {
   }
 
   private async pushTask(taskId: string): Promise<void> {
-    const delivered: PushDelivery[] = [];
+    let delivered: PushDelivery[] = [];
     await this.queue.withTaskLock(taskId, async (manager) => {
       let deliveredVersion = await this.queue.deliveredVersion(manager, taskId);
       let endpoint: EhrEndpoint | undefined; // read once per Task and pass
-
-      for (const delivery of await this.queue.pendingOf(manager, taskId)) {
-        if (Date.parse(delivery.nextAttemptAt) > Date.now()) break; // keeps version order
-        if (delivery.version <= deliveredVersion) {
-          await this.queue.markSuperseded(manager, delivery);
-          continue;
-        }
-        endpoint ??= await this.registry.get(delivery.endpointId);
-        try {
+      delivered = await deliverInOrder(await this.queue.pendingOf(manager, taskId), {
+        retry: this.options.retry,
+        before: async (delivery) => {
+          if (delivery.version <= deliveredVersion) {
+            await this.queue.markSuperseded(manager, delivery);
+            return 'skip';
+          }
+          endpoint ??= await this.registry.get(delivery.endpointId);
+          return 'deliver';
+        },
+        deliver: async (delivery) => {
           if (!endpoint?.enabled) throw new EndpointDisabled();
           await this.pusher.push(endpoint, delivery.ehrTaskId, delivery.task, delivery.version);
           await this.queue.markDelivered(manager, delivery);
           deliveredVersion = delivery.version;
-          delivered.push(delivery);
-        } catch (error) {
-          const attempts = delivery.attempts + 1;
-          const parked = attempts >= this.options.retry.maxAttempts;
+        },
+        failed: async (delivery, error, { attempts, parked, delayMs }) => {
           const message = failureOf(error);
-          await this.queue.markFailed(manager, delivery, message, {
-            parked,
-            delayMs: parked ? 0 : backoffMs(this.options.retry, attempts),
-          });
-          if (parked) {
+          await this.queue.markFailed(manager, delivery, message, { parked, delayMs });
+          if (parked)
             this.options.logger?.error(
               `ehr push: Task/${taskId} v${delivery.version} parked after ${attempts} attempts: ${message}`,
             );
-            continue;
-          }
-          break; // later versions wait behind this one
-        }
-      }
+        },
+      });
     });
     for (const d of delivered) this.options.onDelivered?.(d);
-  }
-
-  private async listen(): Promise<void> {
-    const url = (this.dataSource.options as { url?: string }).url;
-    if (!url) return;
-    const client = new Client({ connectionString: url });
-    client.on('error', () => undefined); // polling goes on without notifications
-    client.on('notification', () => this.wake());
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${pushChannel(this.options.schema)}`);
-      this.listener = client;
-    } catch {
-      await client.end().catch(() => undefined);
-    }
   }
 }

@@ -3,6 +3,7 @@ import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CloudEvent, EventTypes, FhirResourceChangedV1 } from '@carerelay/contracts';
 import { EventContext } from '@carerelay/messaging';
 import type { Resource } from '@carerelay/fhir-client';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 import { relativeTo } from '../fhir/fhir-clients';
 import { ehrIdOf } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
@@ -10,7 +11,6 @@ import { PushQueue } from './push-queue';
 import { pushChannel } from './push-worker';
 
 export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
-export const EHR_CONNECTOR_SCHEMA = Symbol('EHR_CONNECTOR_SCHEMA');
 
 /**
  * fhir.changes.v1 → the push queue: an update of a source Task whose requester organization has
@@ -25,7 +25,7 @@ export class TaskChangesHandler {
     private readonly registry: EhrEndpointRegistry,
     private readonly queue: PushQueue,
     @Inject(CARERELAY_BASE_URL) private readonly carerelayBaseUrl: string,
-    @Inject(EHR_CONNECTOR_SCHEMA) private readonly schema: string,
+    @Inject(SERVICE_SCHEMA) private readonly schema: string,
   ) {}
 
   @EventPattern(EventTypes.fhirResourceChanged.type)

@@ -3,7 +3,7 @@ import type { AuditEvent, AuditEventEntity } from '@medplum/fhirtypes';
 import type { RequestActor } from '../request-actor';
 
 /**
- * FHIR R4 AuditEvents for the RESTful interactions of the FHIR API (issue 3 item 8): who (the
+ * FHIR R4 AuditEvents for the RESTful interactions of the FHIR API, so that every disclosure can be traced: who (the
  * client and its organization), what (the resources, or the search query), when, the outcome.
  */
 

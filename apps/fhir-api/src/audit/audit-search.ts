@@ -1,6 +1,6 @@
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { DataSource } from 'typeorm';
-import { badRequest, notFound } from '../fhir-lib';
+import { badRequest, notFound } from '@carerelay/fhir';
 import { assertScope } from '../auth/assert-scope';
 import type { RequestActor } from '../request-actor';
 

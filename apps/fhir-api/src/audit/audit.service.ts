@@ -2,7 +2,7 @@ import { safeErrorText } from '@carerelay/persistence';
 import { Logger } from '@nestjs/common';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { DataSource, EntityManager } from 'typeorm';
-import { FhirError } from '../fhir-lib';
+import { FhirError } from '@carerelay/fhir';
 import {
   type AuditRecordInput,
   type AuditSubtype,

@@ -1,4 +1,4 @@
-import { FhirError } from '../fhir-lib';
+import { FhirError } from '@carerelay/fhir';
 import { actorMay, assertScope } from './assert-scope';
 import { bearerTokenOf, requiresToken } from './auth.guard';
 import type { RequestActor } from './request-actor';

@@ -1,4 +1,4 @@
-import { forbidden } from '../fhir-lib';
+import { forbidden } from '@carerelay/fhir';
 import type { RequestActor } from './request-actor';
 import { type Interaction, requiredScope, roleAllows, scopeAllows } from './scopes';
 

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { bearerTokenOf } from '@carerelay/auth';
-import { unauthorized } from '../fhir-lib';
+import { unauthorized } from '@carerelay/fhir';
 import { AccessTokens, InvalidAccessToken } from './access-token';
 import { FHIR_ROUTE_PREFIX, JWKS_PATH, SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
 import { ClientRegistry } from './client-registry';

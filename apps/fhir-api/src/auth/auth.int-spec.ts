@@ -25,8 +25,8 @@ import { decodeJwt, exportJWK, generateKeyPair, type JWK, type KeyLike, SignJWT 
 import { DataSource } from 'typeorm';
 import { MessagingTables1732300000000 } from '@carerelay/messaging';
 import { openTestDataSource } from '@carerelay/testing';
-import { runCli } from '../../../cli/src/clients.commands';
-import { notFound } from '../fhir-lib';
+import { runCli } from './commands/clients.commands';
+import { notFound } from '@carerelay/fhir';
 import { FhirExceptionFilter } from '../http/fhir-exception.filter';
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AUDIT_MIGRATIONS } from '../audit/migrations';

@@ -1,5 +1,5 @@
 import { splitScopes } from '@carerelay/auth';
-import { SUPPORTED_RESOURCE_TYPES as IG_RESOURCE_TYPES } from '../fhir-lib';
+import { SUPPORTED_RESOURCE_TYPES as IG_RESOURCE_TYPES } from '@carerelay/fhir';
 import type { ActorRole } from './request-actor';
 
 /**

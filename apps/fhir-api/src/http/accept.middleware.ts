@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { notAcceptable } from '../fhir-lib';
+import { notAcceptable } from '@carerelay/fhir';
 import { sendFhirError } from './fhir-response';
 
 /** The formats this server produces: FHIR JSON (and its older and generic names). */

@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
-import { badRequest } from '../fhir-lib';
+import { badRequest } from '@carerelay/fhir';
 import { ACTOR_ROLES, type RequestActor, type RequestWithActor } from '../request-actor';
 
 export const DEV_ACTOR: RequestActor = {

@@ -6,7 +6,7 @@ import {
   JSON_PATCH_MEDIA_TYPE,
   tooLarge,
   unsupportedMediaType,
-} from '../fhir-lib';
+} from '@carerelay/fhir';
 
 /**
  * Where the middleware leaves the refusal of a request's input: it is thrown after the auth

@@ -13,8 +13,8 @@ import type { AuditSubtype } from '../audit/audit-event.builder';
 import { outcomeOfStatus } from '../audit/audit-event.builder';
 import { AuditService, markAudited, wasAudited } from '../audit/audit.service';
 import type { RequestWithActor } from '../request-actor';
-import type { IssueCode } from '../fhir-lib';
-import { FhirError, internalError } from '../fhir-lib';
+import type { IssueCode } from '@carerelay/fhir';
+import { FhirError, internalError } from '@carerelay/fhir';
 import { ThrottledError } from './fhir-rate-limit';
 import { sendFhirError } from './fhir-response';
 

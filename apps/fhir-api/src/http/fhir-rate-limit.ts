@@ -11,7 +11,7 @@ import type { Observable } from 'rxjs';
 import { from, switchMap } from 'rxjs';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { retryAfterOf } from '@carerelay/http';
-import { FhirError, issue } from '../fhir-lib';
+import { FhirError, issue } from '@carerelay/fhir';
 import type { RequestWithActor } from '../request-actor';
 
 /** A 429 OperationOutcome; FhirExceptionFilter answers its Retry-After. */

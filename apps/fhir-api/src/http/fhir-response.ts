@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
-import { FhirError } from '../fhir-lib';
+import { FhirError } from '@carerelay/fhir';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 

@@ -12,7 +12,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { CapabilityStatement, Resource } from '@medplum/fhirtypes';
-import { informational, parseSubsetting, subsetResource, type Subsetting } from '../fhir-lib';
+import { informational, parseSubsetting, subsetResource, type Subsetting } from '@carerelay/fhir';
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';

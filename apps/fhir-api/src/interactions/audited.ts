@@ -2,7 +2,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import { outcomeOfStatus } from '../audit/audit-event.builder';
 import { AuditService, markAudited } from '../audit/audit.service';
-import { FhirError } from '../fhir-lib';
+import { FhirError } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { ResourceStore, StoreTransaction } from '../store/resource-store';
 import type { InteractionResult } from './fhir-interactions';
@@ -46,8 +46,8 @@ const failureOf = (error: unknown): { outcome: 0 | 4 | 8 | 12; outcomeDesc: stri
     : { outcome: 8, outcomeDesc: 'internal error' };
 
 /**
- * Runs store interactions with their AuditEvent (issue 3 item 8: who, which organization, what,
- * when, outcome), through the auth engineer's AuditService:
+ * Runs store interactions with their AuditEvent (who, which organization, what, when, outcome),
+ * through the audit module's AuditService:
  *  - reads and searches: `around` — the AuditEvent is written outside the read's transaction,
  *    after it, whatever its outcome (a failed read is audited with outcome 4 or 8);
  *  - writes: `record` inside the write's transaction (the AuditEvent commits with the change and

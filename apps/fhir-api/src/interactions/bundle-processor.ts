@@ -8,7 +8,7 @@ import {
   FhirError,
   internalError,
   rewriteReferences,
-} from '../fhir-lib';
+} from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import type { AuditService } from '../audit/audit.service';

@@ -1,4 +1,4 @@
-import { badRequest, preconditionFailed } from '../fhir-lib';
+import { badRequest, preconditionFailed } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 
 /**

@@ -1,4 +1,4 @@
-import { FhirError, issue } from '../fhir-lib';
+import { FhirError, issue } from '@carerelay/fhir';
 
 /**
  * What a search or a Bundle may cost before it runs. A search's cost is the rows it may

@@ -1,4 +1,4 @@
-import { badRequest } from '../fhir-lib';
+import { badRequest } from '@carerelay/fhir';
 
 /** `W/"3"`, `"3"` or `3` → 3; undefined when absent; 400 when it is not a version. */
 export function parseIfMatch(header: string | undefined): number | undefined {

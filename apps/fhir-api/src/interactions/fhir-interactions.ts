@@ -28,7 +28,7 @@ import {
   type TaskActorRole,
   unprocessableIssues,
   validateReferralRules,
-} from '../fhir-lib';
+} from '@carerelay/fhir';
 import { actorMay, assertScope } from '../auth/assert-scope';
 import type { Interaction } from '../auth/scopes';
 import type { RequestActor } from '../request-actor';

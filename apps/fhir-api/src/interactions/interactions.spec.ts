@@ -1,5 +1,5 @@
 import type { Task } from '@medplum/fhirtypes';
-import { badRequest, FhirError, unprocessable } from '../fhir-lib';
+import { badRequest, FhirError, unprocessable } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { StoredResource } from '../store/resource-store';
 import { locateInBundle, statusLine } from './bundle-processor';

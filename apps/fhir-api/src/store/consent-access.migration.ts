@@ -2,7 +2,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { schemaOf } from '@carerelay/persistence';
 
 /**
- * CBO access to a referral's patient data, gated by consent (issue 4 item 2):
+ * CBO access to a referral's patient data, gated by consent:
  *  - resources.patient_id: the Patient a resource is about (its compartment), for the consent check;
  *  - access_grants: what an organization was given access to when the platform addressed a Task
  *    to it (the Patient, the ServiceRequests, the patient's Consents);

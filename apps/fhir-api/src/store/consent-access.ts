@@ -1,12 +1,13 @@
 import type { Consent, Resource, Task } from '@medplum/fhirtypes';
 import { consentDecisionFrom, ConsentFormatError, WHOLE_NETWORK } from '@carerelay/consent';
 import type { RequestActor } from '../request-actor';
-import { normalizeReference, parseReference } from '../fhir-lib';
+import { normalizeReference, parseReference } from '@carerelay/fhir';
 import { SqlParams } from './sql';
 import { visibilityFilter } from './visibility';
 
 /**
- * Consent-gated access of CBOs to a referral's patient data (issue 4 item 2).
+ * Consent-gated access of CBOs to a referral's patient data: a CBO sees a patient only for the
+ * referrals it was given, and only while the patient's consent allows.
  *
  * Grants: when the platform writes a Task addressed to a CBO (Task.owner), the CBO is granted the
  * Task's Patient, its focus ServiceRequest (the platform's filler-order), the ServiceRequests that

@@ -10,7 +10,7 @@ import {
   type FhirSearchRequest,
   type IncludeParam,
   parseReference,
-} from '../fhir-lib';
+} from '@carerelay/fhir';
 import { filterCondition } from './search-sql';
 import { SqlParams } from './sql';
 import {

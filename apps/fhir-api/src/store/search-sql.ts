@@ -3,7 +3,7 @@ import type {
   NumberSearchValue,
   SearchFilter,
   TokenSearchValue,
-} from '../fhir-lib';
+} from '@carerelay/fhir';
 import { SqlParams } from './sql';
 
 /**

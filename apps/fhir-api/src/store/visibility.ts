@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { RequestActor } from '../request-actor';
-import { collectReferences, normalizeReference, parseReference } from '../fhir-lib';
+import { collectReferences, normalizeReference, parseReference } from '@carerelay/fhir';
 import { SqlParams } from './sql';
 
 /**

@@ -6,7 +6,7 @@ import type {
   ParametersParameter,
   Resource,
 } from '@medplum/fhirtypes';
-import { parseSearchRequest, unprocessable, type FhirSearchRequest } from '../fhir-lib';
+import { parseSearchRequest, unprocessable, type FhirSearchRequest } from '@carerelay/fhir';
 import { checkHeaders, endpointRefused } from './endpoint-policy';
 
 export const TASK_TOPIC = 'http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task';

@@ -1,4 +1,4 @@
-import { FhirError } from '../fhir-lib';
+import { FhirError } from '@carerelay/fhir';
 import {
   checkEndpointUrl,
   checkHeaders,

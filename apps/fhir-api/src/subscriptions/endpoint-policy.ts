@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { unprocessable } from '../fhir-lib';
+import { unprocessable } from '@carerelay/fhir';
 
 /**
  * Where a Subscription may send notifications. A subscriber names the endpoint, so the FHIR API

@@ -1,15 +1,15 @@
 import { safeErrorText } from '@carerelay/persistence';
-import { Client } from 'pg';
 import type { Resource } from '@medplum/fhirtypes';
 import { EventTypes, type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
 import {
-  backoffMs,
+  deliverInOrder,
   IdempotentConsumer,
+  PollingLoop,
   type EventHandlingContext,
   type MessageBus,
   type RetryPolicy,
 } from '@carerelay/messaging';
-import { extractSearchIndex, searchIndexMatches, type FhirSearchRequest } from '../fhir-lib';
+import { extractSearchIndex, searchIndexMatches, type FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { ResourceStore } from '../store/resource-store';
 import {
@@ -51,11 +51,7 @@ export const actorOfSubscription = (sub: StoredSubscription): RequestActor => ({
  */
 export class SubscriptionEngine {
   private consumer?: IdempotentConsumer;
-  private running = false;
-  private timer?: NodeJS.Timeout;
-  private draining?: Promise<void>;
-  private again = false;
-  private listener?: Client;
+  private readonly loop: PollingLoop;
   private readonly filterCache = new Map<string, FhirSearchRequest>();
 
   constructor(
@@ -64,10 +60,19 @@ export class SubscriptionEngine {
     private readonly bus: MessageBus,
     private readonly baseUrl: () => string,
     private readonly options: SubscriptionEngineOptions,
-  ) {}
+  ) {
+    this.loop = new PollingLoop({
+      intervalMs: options.pollMs,
+      tick: () => this.drain(),
+      onError: (error) => options.logger?.warn(`subscriptions: ${safeErrorText(error)}`),
+      notify: {
+        url: (store.dataSource.options as { url?: string }).url,
+        channel: channelOf(store.schema),
+      },
+    });
+  }
 
   async start(): Promise<void> {
-    this.running = true;
     this.consumer = new IdempotentConsumer(this.store.dataSource, this.bus, {
       schema: this.store.schema,
       groupId: this.options.groupId,
@@ -79,16 +84,17 @@ export class SubscriptionEngine {
       logger: this.options.logger,
     });
     await this.consumer.start();
-    await this.listen();
-    this.schedule(0);
+    await this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    const stopped = this.loop.stop();
     await this.consumer?.stop();
-    await this.draining;
-    await this.listener?.end().catch(() => undefined);
+    await stopped;
+  }
+
+  wake(): void {
+    this.loop.wake();
   }
 
   private filtersOf(sub: StoredSubscription): FhirSearchRequest[] {
@@ -155,30 +161,6 @@ export class SubscriptionEngine {
     return error instanceof DeliveryFailed ? error.reason : (error as Error)?.message;
   }
 
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), ms);
-  }
-
-  wake(): void {
-    if (!this.running) return;
-    if (this.draining) {
-      this.again = true;
-      return;
-    }
-    this.draining = this.drain()
-      .catch((error: unknown) =>
-        this.options.logger?.warn(`subscriptions: ${safeErrorText(error)}`),
-      )
-      .finally(() => {
-        this.draining = undefined;
-        const again = this.again;
-        this.again = false;
-        this.schedule(again ? 0 : this.options.pollMs);
-      });
-  }
-
   private async drain(): Promise<void> {
     for (const sub of await this.store.claimHeartbeats()) {
       await this.send(sub, 'heartbeat').catch((error: unknown) =>
@@ -190,7 +172,7 @@ export class SubscriptionEngine {
     const due = await this.store.dueSubscriptions(this.options.concurrency * 4);
     let next = 0;
     const lane = async () => {
-      while (next < due.length && this.running) {
+      while (next < due.length && this.loop.isRunning) {
         const id = due[next++];
         await this.deliver(id).catch((error: unknown) =>
           this.options.logger?.warn(`subscription ${id}: ${safeErrorText(error)}`),
@@ -202,27 +184,29 @@ export class SubscriptionEngine {
 
   private async deliver(id: string): Promise<void> {
     await this.store.withLock(id, async (manager) => {
-      for (const pending of await this.store.pending(manager, id)) {
-        if (Date.parse(pending.nextAttemptAt) > Date.now()) return; // in order
-        const sub = await this.store.get(id);
-        if (!sub || sub.status === 'off') return;
-        try {
-          await this.send(sub, 'event-notification', [await this.eventOf(sub, pending)]);
+      let sub: StoredSubscription | undefined;
+      await deliverInOrder(await this.store.pending(manager, id), {
+        retry: this.options.retry,
+        before: async () => {
+          sub = await this.store.get(id);
+          return !sub || sub.status === 'off' ? 'stop' : 'deliver';
+        },
+        deliver: async (pending) => {
+          const live = sub as StoredSubscription;
+          await this.send(live, 'event-notification', [await this.eventOf(live, pending)]);
           await this.store.markDelivered(manager, pending);
-        } catch (error) {
-          const attempts = pending.attempts + 1;
-          const failed = attempts >= this.options.retry.maxAttempts;
+        },
+        failed: async (pending, error, { attempts, parked, delayMs }) => {
           // What is stored is what the subscriber may read back: never the remote side's answer.
           this.options.logger?.warn(
             `subscription ${id}: event ${pending.eventNumber} attempt ${attempts} not delivered: ${this.reasonOf(error)}`,
           );
           await this.store.markFailed(manager, pending, 'delivery failed', {
-            failed,
-            delayMs: failed ? 0 : backoffMs(this.options.retry, attempts),
+            failed: parked,
+            delayMs,
           });
-          if (!failed) return;
-        }
-      }
+        },
+      });
     });
   }
 
@@ -243,20 +227,5 @@ export class SubscriptionEngine {
       event.resource = shown?.resource;
     }
     return event;
-  }
-
-  private async listen(): Promise<void> {
-    const url = (this.store.dataSource.options as { url?: string }).url;
-    if (!url) return;
-    const client = new Client({ connectionString: url });
-    client.on('error', () => undefined);
-    client.on('notification', () => this.wake());
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${channelOf(this.store.schema)}`);
-      this.listener = client;
-    } catch {
-      await client.end().catch(() => undefined);
-    }
   }
 }

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
-import { forbidden, notFound } from '../fhir-lib';
+import { forbidden, notFound } from '@carerelay/fhir';
 import { actorMay, assertScope } from '../auth/assert-scope';
 import { sendFhir } from '../http/fhir-response';
 import { actorOf, type RequestActor, type RequestWithActor } from '../request-actor';

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EventTypes, FollowupEventV1 } from '@carerelay/contracts';
-import { OutboxWriter } from '@carerelay/messaging';
+import { OutboxWriter, PollingLoop } from '@carerelay/messaging';
 import { firedTimers, reportPendingFrom } from './timer-metrics';
 import { TimerRow, TimerStore } from './timer.store';
 
@@ -48,46 +48,31 @@ export function followupEventOf(timer: TimerRow, now: Date) {
 @Injectable()
 export class TimerPoller implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(TimerPoller.name);
-  private running = false;
-  private timer?: NodeJS.Timeout;
-  private current?: Promise<void>;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: OutboxWriter,
     @Inject(TimerStore) private readonly timers: TimerStore,
     @Inject(POLLER_OPTIONS) private readonly options: PollerOptions,
-  ) {}
+  ) {
+    this.loop = new PollingLoop({
+      intervalMs: options.pollMs,
+      tick: () => this.fireDue(),
+      // A full batch: more are due, fire them now rather than a poll later.
+      again: (fired) => fired === options.batchSize,
+      onError: (error) => this.logger.warn(`firing due timers failed: ${safeErrorText(error)}`),
+    });
+  }
 
-  onApplicationBootstrap(): void {
-    this.running = true;
+  async onApplicationBootstrap(): Promise<void> {
     reportPendingFrom(() => this.timers.pendingByKind(this.dataSource.manager));
-    this.schedule(0);
+    await this.loop.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.current;
+    await this.loop.stop();
     reportPendingFrom(undefined);
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.current = this.pollUntilIdle().finally(() => {
-        this.current = undefined;
-        this.schedule(this.options.pollMs);
-      });
-    }, delayMs);
-  }
-
-  private async pollUntilIdle(): Promise<void> {
-    try {
-      while (this.running && (await this.fireDue()) === this.options.batchSize);
-    } catch (error) {
-      this.logger.warn(`firing due timers failed: ${safeErrorText(error)}`);
-    }
   }
 
   /** Fires one batch of due timers; returns how many. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { ConsentEventV1 } from '@carerelay/contracts';
-import { REFERRAL_SCHEMA_TOKEN } from '../referral-schema.token';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
 export type ConsentViewState = 'granted' | 'revoked' | 'expired';
 
@@ -23,7 +23,7 @@ export const coversAnyone = (coverage: ConsentCoverage): boolean =>
 /** The referral service's copy of consent decisions, kept from consent.events.v1. */
 @Injectable()
 export class ConsentView {
-  constructor(@Inject(REFERRAL_SCHEMA_TOKEN) private readonly schema: string) {}
+  constructor(@Inject(SERVICE_SCHEMA) private readonly schema: string) {}
 
   async record(
     manager: EntityManager,

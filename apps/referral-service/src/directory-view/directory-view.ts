@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Location, Organization, Service } from '@carerelay/directory';
-import { REFERRAL_SCHEMA_TOKEN } from '../referral-schema.token';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
 export type DirectoryKind = 'organization' | 'service' | 'location';
 
@@ -22,7 +22,7 @@ export class DirectoryView {
 
   constructor(
     private readonly dataSource: DataSource,
-    @Inject(REFERRAL_SCHEMA_TOKEN) private readonly schema: string,
+    @Inject(SERVICE_SCHEMA) private readonly schema: string,
   ) {}
 
   /** Keeps the newest record of each entry; an older event arriving late changes nothing. */

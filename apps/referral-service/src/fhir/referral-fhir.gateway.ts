@@ -1,10 +1,9 @@
-import { checkTaskTransition } from '@carerelay/fhir';
+import { checkTaskTransition, TASK_CODE_SYSTEM } from '@carerelay/fhir';
 import { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
 
 export const CARERELAY_IDENTIFIER_SYSTEM = 'https://carerelay.example/fhir/identifier';
 export const CBO_TASK_IDENTIFIER = `${CARERELAY_IDENTIFIER_SYSTEM}/cbo-task`;
 export const FILLER_ORDER_IDENTIFIER = `${CARERELAY_IDENTIFIER_SYSTEM}/filler-order`;
-const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
 
 export interface SourceContext {
   task: Resource;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { REFERRAL_SCHEMA_TOKEN } from '../referral-schema.token';
+import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
 /** The open states in which a referral waits for a consent or for a CBO's Task to move. */
 export const RECONCILED_STATES = [
@@ -15,7 +15,7 @@ export const RECONCILED_STATES = [
 /** Which referrals the reconciliation visits next, and the mark that it did. */
 @Injectable()
 export class ReconciliationRepository {
-  constructor(@Inject(REFERRAL_SCHEMA_TOKEN) private readonly schema: string) {}
+  constructor(@Inject(SERVICE_SCHEMA) private readonly schema: string) {}
 
   /** Open referrals untouched for graceMs, the least recently compared first. */
   async due(manager: EntityManager, graceMs: number, limit: number): Promise<string[]> {

@@ -1,6 +1,5 @@
 import type { FhirResourceChangedV1 } from '@carerelay/contracts';
-
-const TASK_CODE_SYSTEM = 'http://hl7.org/fhir/CodeSystem/task-code';
+import { TASK_CODE_SYSTEM } from '@carerelay/fhir';
 
 export interface NewReferral {
   taskId: string;

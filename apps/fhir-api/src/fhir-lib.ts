@@ -1,2 +1,0 @@
-// The one place this app imports libs/fhir from.
-export * from '@carerelay/fhir';

@@ -1,0 +1,84 @@
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Logger } from 'pino';
+import { loadConfigOrExit, type ConfigClass } from '@carerelay/config';
+import { applyServerTimeouts, useServiceHttp, type JsonBodyOptions } from '@carerelay/http';
+import { connectEventConsumer } from '@carerelay/messaging';
+import {
+  PinoNestLogger,
+  consumerLogger,
+  createServiceLogger,
+  deadLetters,
+} from '@carerelay/observability';
+
+export interface StartServiceOptions {
+  /** The `service` field of every log line. */
+  name: string;
+  logLevel: string;
+  module: DynamicModule;
+  port: number;
+  host?: string;
+  /**
+   * The services' JSON body parser and problem+json errors (libs/http); `false` keeps Nest's own
+   * body parser (services whose HTTP API takes no bodies, and the FHIR API, which has its own).
+   */
+  http?: JsonBodyOptions | false;
+  /** Nest's body parser, when `http` is false (the FHIR API parses FHIR bodies itself). */
+  nestBodyParser?: boolean;
+  /** The service's Kafka consumer (its @EventPattern handlers), if it consumes. */
+  consumer?: { groupId: string; isTransient?: (error: unknown) => boolean };
+  /** Middleware and settings of this service, before init. */
+  configure?: (app: NestExpressApplication, logger: Logger) => void;
+}
+
+/**
+ * Builds and starts a service: pino logger, Nest app, HTTP conventions, the event consumer,
+ * init (migrations, topics, pollers), then the consumer, server timeouts and listen.
+ */
+export async function startService(options: StartServiceOptions): Promise<NestExpressApplication> {
+  const logger = createServiceLogger(options.name, options.logLevel);
+  const http = options.http ?? {};
+  const app = await NestFactory.create<NestExpressApplication>(options.module, {
+    logger: new PinoNestLogger(logger),
+    ...(http !== false || options.nestBodyParser === false ? { bodyParser: false } : {}),
+  });
+  if (http !== false) useServiceHttp(app, http);
+  options.configure?.(app, logger);
+  app.enableShutdownHooks();
+  if (options.consumer) {
+    connectEventConsumer(app, {
+      groupId: options.consumer.groupId,
+      onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
+      logger: consumerLogger(logger),
+      isTransient: options.consumer.isTransient,
+    });
+  }
+  // init first: it migrates the schema and provisions the topics the consumer subscribes to.
+  await app.init();
+  if (options.consumer) await app.startAllMicroservices();
+  applyServerTimeouts(app.getHttpServer());
+  await app.listen(options.port, options.host ?? '127.0.0.1');
+  return app;
+}
+
+/**
+ * A service's main(): its environment validated (exit 78 when wrong), the service started, one
+ * `listening` line; a failed start is logged and exits 1.
+ */
+export function runServiceMain<C extends { LOG_LEVEL: string }>(
+  name: string,
+  configClass: ConfigClass<C>,
+  start: (config: C) => Promise<INestApplication | { baseUrl: string }>,
+): void {
+  const main = async (): Promise<void> => {
+    const config = loadConfigOrExit(configClass);
+    const started = await start(config);
+    const url = 'baseUrl' in started ? started.baseUrl : await started.getUrl();
+    createServiceLogger(name, config.LOG_LEVEL).info({ url }, 'listening');
+  };
+  main().catch((error: unknown) => {
+    createServiceLogger(name).fatal({ err: error }, 'failed to start');
+    process.exit(1);
+  });
+}

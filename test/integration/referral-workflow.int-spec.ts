@@ -1,0 +1,741 @@
+import { INestApplication } from '@nestjs/common';
+import { randomInt } from 'node:crypto';
+import {
+  EventTypes,
+  TOPICS,
+  newCloudEvent,
+  toKafkaRecord,
+  type CloudEvent,
+  type ConsentEventV1,
+  type DirectoryEventV1,
+  type EventTypeDefinition,
+} from '@carerelay/contracts';
+import { loadConfig } from '@carerelay/config';
+import type { Location, Organization, Service } from '@carerelay/directory';
+import { FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
+import { Client as PgClient } from 'pg';
+import { DataSource } from 'typeorm';
+import type { EventContext } from '@carerelay/messaging';
+import { dropSchema } from '@carerelay/persistence';
+import {
+  CollectedMessage,
+  collectTopics,
+  startGroupAtLatest,
+  testEnv,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@carerelay/testing';
+import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
+import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
+import { startReferralService } from '../../apps/referral-service/src/bootstrap';
+import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referral-fhir.gateway';
+import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral-reconciler';
+import { ReferralEventsHandler } from '../../apps/referral-service/src/referrals/referral-events.handler';
+import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
+
+/** The platform's client, with a hook in front of each update: a test holds or fails a step there. */
+class HookedFhirClient extends FhirApiClient {
+  beforeUpdate?: (resourceType: string, id: string) => Promise<void>;
+
+  override async updateWithIfMatch<T extends Resource>(
+    resourceType: string,
+    id: string,
+    change: (current: T) => T | undefined,
+    maxAttempts?: number,
+  ): Promise<T> {
+    await this.beforeUpdate?.(resourceType, id);
+    return super.updateWithIfMatch(resourceType, id, change, maxAttempts);
+  }
+}
+
+/**
+ * The referral workflow against the real FHIR API, Kafka and PostgreSQL. Directory and consent
+ * facts are published on their topics as the directory and consent services would publish them.
+ */
+describe('referral workflow: routing, consent gate, mirroring and re-routing', () => {
+  jest.setTimeout(180_000);
+  const platform = 'carerelay-platform';
+  const hospital = uniqueName('hospital').replace(/_/g, '-');
+  // A ZIP code of this run only, so earlier runs' directory entries never match.
+  const zip = String(randomInt(0, 1000)).padStart(5, '0');
+  const org = (name: string) => `${name}-${zip}-${Date.now().toString(36)}`;
+  const spanishPantry = org('cbo-spanish-pantry');
+  const englishPantry = org('cbo-english-pantry');
+  const housing = org('cbo-housing');
+  const referralSchema = uniqueName('referral_wf').toLowerCase();
+  const fhirSchema = uniqueName('fhir_wf').toLowerCase();
+
+  let fhirApi: RunningFhirApi;
+  let referralService: INestApplication;
+  let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
+  let changes: { messages: CollectedMessage[]; stop: () => Promise<void> };
+  let platformClient: HookedFhirClient;
+  let groupId: string;
+  let db: PgClient;
+  const client = (actor: string) =>
+    new FhirApiClient(fhirApi.baseUrl, undefined, { customHeaders: { 'X-Dev-Actor': actor } });
+  let ehr: FhirApiClient;
+
+  const publish = async <T>(definition: EventTypeDefinition<T>, data: T) => {
+    const event = newCloudEvent({ source: '/carerelay/test', type: definition.type, data });
+    const producer = testKafka().producer();
+    await producer.connect();
+    await producer.send({
+      topic: definition.topic,
+      messages: [toKafkaRecord(event as CloudEvent, definition.keyOf(data))],
+    });
+    await producer.disconnect();
+  };
+
+  const service = (
+    id: string,
+    organizationId: string,
+    categories: Service['categories'],
+    languages: string[],
+  ): Service => ({
+    id,
+    organizationId,
+    name: `${id} service`,
+    status: 'active',
+    categories,
+    codes: [],
+    languages,
+    serviceAreas: [{ kind: 'postal-codes', postalCodes: [zip] }],
+    eligibility: { rules: [] },
+    schedule: [],
+    capacity: { status: 'available' },
+    locationIds: [],
+  });
+
+  const directoryEvent = (
+    record: Organization | Service | Location,
+    organizationId: string,
+  ): DirectoryEventV1 => ({
+    organizationId,
+    occurredAt: new Date().toISOString(),
+    record: record as unknown as Record<string, unknown>,
+  });
+
+  beforeAll(async () => {
+    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+    fhirApi = await startFhirApi(
+      loadConfig(FhirApiConfig, {
+        KAFKA_BROKERS,
+        DATABASE_URL,
+        FHIR_API_PORT: '0',
+        FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir',
+        FHIR_DB_SCHEMA: fhirSchema,
+        FHIR_AUTH_DISABLED: 'true',
+        LOG_LEVEL: 'silent',
+        OUTBOX_POLL_MS: '50',
+      }),
+    );
+    ehr = client(`ehr:${hospital}`);
+    groupId = uniqueName('referral-service-wf');
+    platformClient = new HookedFhirClient(fhirApi.baseUrl, undefined, {
+      customHeaders: { 'X-Dev-Actor': `platform:${platform}` },
+    });
+    await startGroupAtLatest(groupId, [
+      TOPICS.fhirChanges.name,
+      TOPICS.consentEvents.name,
+      TOPICS.followupEvents.name,
+      TOPICS.directoryEvents.name,
+    ]);
+    referralService = await startReferralService(
+      loadConfig(ReferralServiceConfig, {
+        KAFKA_BROKERS,
+        DATABASE_URL,
+        OUTBOX_POLL_MS: '50',
+        FHIR_API_BASE_URL: fhirApi.baseUrl,
+        PLATFORM_ORGANIZATION_ID: platform,
+        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
+        PLATFORM_PRIVATE_JWK: '{}',
+        ROUTING_MAX_ATTEMPTS: '3',
+        ROUTING_WHEN_EXHAUSTED: 'on-hold',
+      }),
+      { schema: referralSchema, groupId, port: 0, fhirClient: platformClient },
+    );
+    events = await collectTopics([TOPICS.referralEvents.name]);
+    changes = await collectTopics([TOPICS.fhirChanges.name]);
+    db = new PgClient({ connectionString: DATABASE_URL });
+    await db.connect();
+    for (const [organizationId, name] of [
+      [spanishPantry, 'Despensa Comunitaria'],
+      [englishPantry, 'Community Pantry'],
+      [housing, 'Housing Help'],
+    ]) {
+      const organization: Organization = {
+        id: organizationId,
+        name,
+        networks: [],
+        identifiers: [],
+      };
+      await publish(
+        EventTypes.directoryOrganizationUpserted,
+        directoryEvent(organization, organizationId),
+      );
+    }
+    await publish(
+      EventTypes.directoryServiceUpserted,
+      directoryEvent(
+        service(`${spanishPantry}-svc`, spanishPantry, ['food-insecurity'], ['es', 'en']),
+        spanishPantry,
+      ),
+    );
+    await publish(
+      EventTypes.directoryServiceUpserted,
+      directoryEvent(
+        service(`${englishPantry}-svc`, englishPantry, ['food-insecurity'], ['en']),
+        englishPantry,
+      ),
+    );
+    await publish(
+      EventTypes.directoryServiceUpserted,
+      directoryEvent(service(`${housing}-svc`, housing, ['housing-instability'], ['es']), housing),
+    );
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await changes?.stop();
+    await events?.stop();
+    await referralService?.close();
+    await fhirApi?.close();
+    await dropSchema(testEnv().DATABASE_URL, referralSchema);
+    await dropSchema(testEnv().DATABASE_URL, fhirSchema);
+  });
+
+  /** An EHR's referral: Patient, ServiceRequest, Task owned by the platform, in one transaction. */
+  async function sendReferral(
+    language: string,
+  ): Promise<{ taskId: string; patientId: string; serviceRequestId: string }> {
+    const response = await ehr.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:patient',
+          resource: {
+            resourceType: 'Patient',
+            name: [{ family: 'Rivera', given: ['Ana'] }],
+            birthDate: '1980-04-02',
+            address: [{ line: ['1 Main St'], city: 'Springfield', state: 'IL', postalCode: zip }],
+            communication: [
+              {
+                language: { coding: [{ system: 'urn:ietf:bcp:47', code: language }] },
+                preferred: true,
+              },
+            ],
+          },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          fullUrl: 'urn:uuid:service-request',
+          resource: {
+            resourceType: 'ServiceRequest',
+            status: 'active',
+            intent: 'order',
+            category: [
+              {
+                coding: [
+                  {
+                    system:
+                      'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+                    code: 'food-insecurity',
+                  },
+                ],
+              },
+            ],
+            code: {
+              coding: [
+                {
+                  system: 'http://snomed.info/sct',
+                  code: '467771000124109',
+                  display: 'Assistance with application for food pantry program',
+                },
+              ],
+            },
+            subject: { reference: 'urn:uuid:patient' },
+            requester: { reference: `Organization/${hospital}` },
+            authoredOn: new Date().toISOString(),
+          },
+          request: { method: 'POST', url: 'ServiceRequest' },
+        },
+        {
+          fullUrl: 'urn:uuid:task',
+          resource: {
+            resourceType: 'Task',
+            status: 'requested',
+            intent: 'order',
+            code: {
+              coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }],
+            },
+            focus: { reference: 'urn:uuid:service-request' },
+            for: { reference: 'urn:uuid:patient' },
+            authoredOn: new Date().toISOString(),
+            requester: { reference: `Organization/${hospital}` },
+            owner: { reference: `Organization/${platform}` },
+          },
+          request: { method: 'POST', url: 'Task' },
+        },
+      ],
+    });
+    const idOf = (type: string) => {
+      const location = (response.entry ?? [])
+        .map((e) => (e as { response?: { location?: string } }).response?.location)
+        .find((l) => l?.startsWith(`${type}/`));
+      return location!.split('/')[1];
+    };
+    return {
+      taskId: idOf('Task'),
+      patientId: idOf('Patient'),
+      serviceRequestId: idOf('ServiceRequest'),
+    };
+  }
+
+  const statesOf = (referralId: string) =>
+    events.messages
+      .filter((m) => m.key === referralId)
+      .map((m) => JSON.parse(m.value!).state as string);
+
+  const waitForState = (referralId: string, state: string) =>
+    waitFor(
+      () =>
+        events.messages
+          .map((m) => (m.key === referralId ? JSON.parse(m.value!) : undefined))
+          .find((e) => e?.state === state),
+      { what: `referral ${referralId} ${state}`, timeoutMs: 60_000 },
+    );
+
+  const grantConsent = async (patientId: string, consentId = uniqueName('consent')) => {
+    await publish(EventTypes.consentGranted, {
+      consentId,
+      patientId,
+      organizationId: null,
+      occurredAt: new Date().toISOString(),
+      securityLabels: [],
+    } satisfies ConsentEventV1);
+    return consentId;
+  };
+
+  /** Has referral-service taken this event in, or is one of its transactions waiting for a lock? */
+  const takenInOrWaiting = async (eventId: string): Promise<boolean> => {
+    const applied = await db.query(
+      `SELECT 1 FROM "${referralSchema}".inbox WHERE consumer = $1 AND event_id = $2`,
+      [groupId, eventId],
+    );
+    if (applied.rowCount) return true;
+    const waiting = await db.query(
+      `SELECT 1 FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+    );
+    return (waiting.rowCount ?? 0) > 0;
+  };
+
+  /** The reconciliation's repairs of this kind so far, as the service's /metrics tells them. */
+  const repairsCounted = async (kind: string): Promise<number> => {
+    const text = await (await fetch(`${await referralService.getUrl()}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`carerelay_referral_repairs_total{kind="${kind}"}`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
+  async function cboTaskOf(referralId: string, organizationId: string): Promise<Resource> {
+    const routed = await waitForState(referralId, 'routed');
+    expect(routed.targetOrganizationId).toBe(organizationId);
+    // Read as the platform: what a CBO may see of it (consent masking) is the FHIR API's test.
+    return client(`platform:${platform}`).read('Task', routed.cboTaskId);
+  }
+
+  async function cboMoves(
+    organizationId: string,
+    taskId: string,
+    change: (task: Resource) => Resource,
+  ) {
+    await client(`cbo:${organizationId}`).updateWithIfMatch('Task', taskId, change);
+  }
+
+  it('waits for consent, routes to the Spanish-speaking pantry in the ZIP, and closes the loop', async () => {
+    const { taskId, patientId, serviceRequestId } = await sendReferral('es');
+    await waitForState(taskId, 'awaiting-consent');
+    const waiting = await ehr.read('Task', taskId);
+    expect(waiting.businessStatus?.text).toBe('awaiting-consent');
+
+    await grantConsent(patientId);
+    const cboTask = await cboTaskOf(taskId, spanishPantry);
+    const routed = await waitForState(taskId, 'routed');
+    expect(routed.explanation.chosen.reasons.join(' ')).toMatch(/Spanish/);
+    expect(cboTask).toMatchObject({
+      status: 'requested',
+      intent: 'order',
+      partOf: [{ reference: `Task/${taskId}` }],
+      owner: { reference: `Organization/${spanishPantry}` },
+      for: { reference: `Patient/${patientId}` },
+    });
+    const fillerOrder = await client(`platform:${platform}`).read(
+      'ServiceRequest',
+      cboTask.focus.reference.split('/')[1],
+    );
+    // The platform accepted the referral once it had placed it.
+    expect(await ehr.read('Task', taskId)).toMatchObject({
+      status: 'accepted',
+      businessStatus: { text: 'routed' },
+    });
+    expect(fillerOrder).toMatchObject({
+      intent: 'filler-order',
+      basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
+    });
+
+    const cbo = client(`cbo:${spanishPantry}`);
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'accepted' }));
+    await waitFor(async () => (await ehr.read('Task', taskId)).status === 'accepted', {
+      what: 'source accepted',
+    });
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'in-progress' }));
+    const procedure: Resource = await cbo.create<Resource>({
+      resourceType: 'Procedure',
+      status: 'completed',
+      basedOn: [{ reference: `ServiceRequest/${fillerOrder.id}` }],
+      code: { coding: [{ system: 'http://snomed.info/sct', code: '467771000124109' }] },
+      subject: { reference: `Patient/${patientId}` },
+      performedDateTime: new Date().toISOString(),
+    });
+    const output = [
+      {
+        type: {
+          coding: [
+            {
+              system:
+                'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+              code: 'resulting-activity',
+            },
+          ],
+        },
+        valueReference: { reference: `Procedure/${procedure.id}` },
+      },
+    ];
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'completed', output }));
+
+    const closed = await waitFor(
+      async () => {
+        const source = await ehr.read('Task', taskId);
+        return source.status === 'completed' ? source : undefined;
+      },
+      { what: 'the source Task completed', timeoutMs: 60_000 },
+    );
+    expect(closed.output).toEqual(output);
+    await waitFor(
+      async () => (await ehr.read('ServiceRequest', serviceRequestId)).status === 'completed',
+      {
+        what: 'the source ServiceRequest completed',
+      },
+    );
+    await waitForState(taskId, 'completed');
+    expect(statesOf(taskId)).toEqual([
+      'requested',
+      'awaiting-consent',
+      'routed',
+      'accepted',
+      'in-progress',
+      'completed',
+    ]);
+  });
+
+  it('sends a rejected referral to the next match, and puts it on hold when every match declined', async () => {
+    const { taskId, patientId } = await sendReferral('en');
+    await grantConsent(patientId);
+    const first = await cboTaskOf(taskId, englishPantry);
+    await cboMoves(englishPantry, first.id!, (t) => ({
+      ...t,
+      status: 'rejected',
+      statusReason: { text: 'No capacity this month' },
+    }));
+
+    await waitFor(() => statesOf(taskId).filter((s) => s === 'routed').length === 2, {
+      what: 'the second routing',
+    });
+    const rerouted = events.messages
+      .map((m) => (m.key === taskId ? JSON.parse(m.value!) : undefined))
+      .filter((e) => e?.state === 'routed')[1];
+    expect(rerouted.targetOrganizationId).toBe(spanishPantry);
+    const second = await client(`platform:${platform}`).read('Task', rerouted.cboTaskId);
+    await cboMoves(spanishPantry, second.id!, (t) => ({
+      ...t,
+      status: 'rejected',
+      statusReason: { text: 'Waitlist full' },
+    }));
+
+    const onHold = await waitForState(taskId, 'on-hold');
+    expect(onHold.reason).toMatch(/declined or did not respond \(2 tried\)/);
+    const source = await ehr.read('Task', taskId);
+    expect(source.status).toBe('on-hold');
+    expect(source.businessStatus.text).toBe('needs-coordinator');
+    expect(source.statusReason.text).toMatch(/declined/);
+    // Consent was published right after the referral: it may or may not have waited for it.
+    expect(statesOf(taskId).filter((s) => s !== 'awaiting-consent')).toEqual([
+      'requested',
+      'routed',
+      'rejected',
+      'rerouted',
+      'routed',
+      'rejected',
+      'on-hold',
+    ]);
+  });
+
+  it('cancels the CBO Task with a reason when the patient revokes consent midway', async () => {
+    const { taskId, patientId } = await sendReferral('es');
+    const consentId = await grantConsent(patientId);
+    const cboTask = await cboTaskOf(taskId, spanishPantry);
+    await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status: 'accepted' }));
+    await waitForState(taskId, 'accepted');
+
+    await publish(EventTypes.consentRevoked, {
+      consentId,
+      patientId,
+      organizationId: null,
+      occurredAt: new Date().toISOString(),
+      securityLabels: [],
+    });
+    const waiting = await waitFor(
+      () =>
+        events.messages
+          .map((m) => (m.key === taskId ? JSON.parse(m.value!) : undefined))
+          .find((e) => e?.state === 'awaiting-consent' && e.reason?.includes('revoked')),
+      { what: 'awaiting consent again', timeoutMs: 60_000 },
+    );
+    expect(waiting.reason).toBe('Patient revoked consent to share information');
+    const cancelled = await client(`platform:${platform}`).read('Task', cboTask.id!);
+    expect(cancelled).toMatchObject({
+      status: 'cancelled',
+      statusReason: { text: 'Patient revoked consent to share information' },
+    });
+    const source = await ehr.read('Task', taskId);
+    expect(source).toMatchObject({
+      status: 'on-hold',
+      businessStatus: { text: 'awaiting-consent' },
+    });
+  });
+
+  it('re-routes a referral whose acceptance deadline passed, withdrawing the first CBO Task', async () => {
+    const { taskId, patientId } = await sendReferral('en');
+    await grantConsent(patientId);
+    const first = await cboTaskOf(taskId, englishPantry);
+    // As the follow-up service announces a breached acceptance deadline for attempt 1.
+    await publish(EventTypes.followupBreached, {
+      referralId: taskId,
+      kind: 'acceptance',
+      occurredAt: new Date().toISOString(),
+      dueAt: new Date().toISOString(),
+      organizationId: englishPantry,
+      detail: { attempt: 1 },
+    });
+    await waitFor(() => statesOf(taskId).filter((s) => s === 'routed').length === 2, {
+      what: 'the second routing',
+    });
+    const withdrawn = await client(`platform:${platform}`).read('Task', first.id!);
+    expect(withdrawn).toMatchObject({
+      status: 'cancelled',
+      statusReason: { text: 'Not accepted before the acceptance deadline' },
+    });
+    const rejected = events.messages
+      .map((m) => (m.key === taskId ? JSON.parse(m.value!) : undefined))
+      .find((e) => e?.state === 'rejected');
+    expect(rejected).toMatchObject({
+      reason: 'Not accepted before the acceptance deadline',
+      targetOrganizationId: englishPantry,
+    });
+
+    // A late duplicate breach of the same attempt changes nothing.
+    await publish(EventTypes.followupBreached, {
+      referralId: taskId,
+      kind: 'acceptance',
+      occurredAt: new Date().toISOString(),
+      detail: { attempt: 1 },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(statesOf(taskId).filter((s) => s === 'routed')).toHaveLength(2);
+  });
+
+  describe('a CBO that moves its Task before the routing that made it has committed', () => {
+    /** What the CBO writes as the outcome: a Procedure in Task.output. */
+    const outcomeOf = (procedureId: string) => [
+      {
+        type: {
+          coding: [
+            {
+              system:
+                'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes',
+              code: 'resulting-activity',
+            },
+          ],
+        },
+        valueReference: { reference: `Procedure/${procedureId}` },
+      },
+    ];
+
+    /**
+     * Routes a waiting referral as its consent event would, stopping at the step where a dying
+     * FHIR API failed it in the kill -9 run: the CBO Task is created, the source Task not yet
+     * updated, the referral row not yet committed. There the routing either waits (its
+     * transaction open) or fails (and rolls back); meanwhile the CBO accepts and completes the
+     * Task and referral-service's consumer takes the changes in. Then the routing commits, or is
+     * retried. Either way the source Task must end completed with the CBO's outcome.
+     */
+    async function completeWhileRoutingIsStopped(routing: 'waits' | 'fails') {
+      const { taskId, patientId, serviceRequestId } = await sendReferral('en');
+      await waitForState(taskId, 'awaiting-consent');
+      const dataSource = referralService.get(DataSource);
+      const handler = referralService.get(ReferralEventsHandler);
+      const consent = newCloudEvent({
+        source: '/carerelay/test',
+        type: EventTypes.consentGranted.type,
+        data: {
+          consentId: uniqueName('consent'),
+          patientId,
+          organizationId: null,
+          occurredAt: new Date().toISOString(),
+          securityLabels: [],
+        } satisfies ConsentEventV1,
+      });
+      const routeOnce = () =>
+        dataSource.transaction((manager) =>
+          handler.onConsentGranted(consent, { manager } as EventContext),
+        );
+      let reach!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (reach = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let stopped = false;
+      platformClient.beforeUpdate = async (type, id) => {
+        if (type !== 'Task' || id !== taskId || stopped) return;
+        stopped = true;
+        reach();
+        if (routing === 'fails')
+          throw new FhirRequestError(0, undefined, `update Task/${id}: fetch failed`);
+        await released;
+      };
+      try {
+        const firstRouting = routeOnce();
+        firstRouting.catch(() => undefined);
+        await reached;
+        const found = await client(`platform:${platform}`).search('Task', {
+          identifier: `${CBO_TASK_IDENTIFIER}|${taskId}-1`,
+        });
+        const cboTask = found.entry?.[0]?.resource as Resource;
+        expect(cboTask).toBeDefined();
+        const cbo = (cboTask.owner.reference as string).split('/')[1];
+        await cboMoves(cbo, cboTask.id!, (t) => ({ ...t, status: 'accepted' }));
+        const procedure = await client(`cbo:${cbo}`).create<Resource>({
+          resourceType: 'Procedure',
+          status: 'completed',
+          basedOn: [{ reference: cboTask.focus.reference }],
+          code: { coding: [{ system: 'http://snomed.info/sct', code: '467771000124109' }] },
+          subject: { reference: `Patient/${patientId}` },
+          performedDateTime: new Date().toISOString(),
+        });
+        const output = outcomeOf(procedure.id!);
+        const completed = await client(`cbo:${cbo}`).updateWithIfMatch(
+          'Task',
+          cboTask.id!,
+          (t) => ({ ...t, status: 'completed', output }),
+        );
+        const completion = await waitFor(
+          () =>
+            changes.messages.find(
+              (m) =>
+                m.key === `Task/${cboTask.id}` &&
+                JSON.parse(m.value!).versionId === completed.meta?.versionId,
+            ),
+          { what: 'the CBO Task completion on fhir.changes' },
+        );
+        await waitFor(() => takenInOrWaiting(completion.headers.ce_id), {
+          what: 'referral-service to see the completion',
+        });
+        if (routing === 'fails') {
+          await expect(firstRouting).rejects.toThrow(/fetch failed/);
+          await routeOnce();
+        } else {
+          release();
+          await firstRouting;
+        }
+
+        const closed = await waitFor(
+          async () => {
+            const source = await ehr.read('Task', taskId);
+            return source.status === 'completed' ? source : undefined;
+          },
+          { what: 'the source Task completed', timeoutMs: 30_000 },
+        );
+        expect(closed.output).toEqual(output);
+        // Announced once every write of the step committed, the ServiceRequest's too.
+        await waitForState(taskId, 'completed');
+        expect((await ehr.read('ServiceRequest', serviceRequestId)).status).toBe('completed');
+        expect(statesOf(taskId).filter((s) => s === 'routed')).toHaveLength(1);
+      } finally {
+        release();
+        platformClient.beforeUpdate = undefined;
+      }
+    }
+
+    it('mirrors the completion once the routing commits (the change waited for it)', () =>
+      completeWhileRoutingIsStopped('waits'));
+
+    it('mirrors the completion when the routing failed and its retry finds the Task moved on', () =>
+      completeWhileRoutingIsStopped('fails'));
+  });
+
+  it('repairs, once and counted, a referral whose CBO Task moved on without it', async () => {
+    const { taskId, patientId } = await sendReferral('en');
+    await grantConsent(patientId);
+    const routed = await waitForState(taskId, 'routed');
+    const cbo = routed.targetOrganizationId as string;
+    const cboTaskId = routed.cboTaskId as string;
+    // The referral loses sight of its CBO Task, so that the CBO's acceptance and completion find
+    // nothing to move (the loss the reconciliation is the net for)...
+    await db.query(`UPDATE "${referralSchema}".referral SET cbo_task_id = NULL WHERE id = $1`, [
+      taskId,
+    ]);
+    await cboMoves(cbo, cboTaskId, (t) => ({ ...t, status: 'accepted' }));
+    const completed = await client(`cbo:${cbo}`).updateWithIfMatch('Task', cboTaskId, (t) => ({
+      ...t,
+      status: 'completed',
+    }));
+    const completion = await waitFor(
+      () =>
+        changes.messages.find(
+          (m) =>
+            m.key === `Task/${cboTaskId}` &&
+            JSON.parse(m.value!).versionId === completed.meta?.versionId,
+        ),
+      { what: 'the CBO Task completion on fhir.changes' },
+    );
+    await waitFor(() => takenInOrWaiting(completion.headers.ce_id), {
+      what: 'referral-service to pass over the completion',
+    });
+    // ...then finds it again, the referral untouched for an hour.
+    await db.query(
+      `UPDATE "${referralSchema}".referral SET cbo_task_id = $2, updated_at = now() - interval '1 hour'
+        WHERE id = $1`,
+      [taskId, cboTaskId],
+    );
+    expect((await ehr.read('Task', taskId)).status).toBe('accepted');
+
+    const reconciler = referralService.get(ReferralReconciler);
+    const before = await repairsCounted('cbo-task');
+    const first = await reconciler.reconcileDue(60_000);
+    expect(first.filter((r) => r.referralId === taskId)).toEqual([
+      { referralId: taskId, kind: 'cbo-task', from: 'routed', to: 'completed' },
+    ]);
+    expect(await repairsCounted('cbo-task')).toBe(
+      before + first.filter((r) => r.kind === 'cbo-task').length,
+    );
+    expect((await ehr.read('Task', taskId)).status).toBe('completed');
+    await waitForState(taskId, 'completed');
+
+    const again = await reconciler.reconcileDue(0);
+    expect(again.filter((r) => r.referralId === taskId)).toEqual([]);
+  });
+});
