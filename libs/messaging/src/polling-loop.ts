@@ -13,6 +13,7 @@ export class PollingLoop {
   private timer?: NodeJS.Timeout;
   private running = false;
   private ticking?: Promise<void>;
+  private woken = false;
 
   constructor(private readonly options: PollingLoopOptions) {}
 
@@ -29,6 +30,18 @@ export class PollingLoop {
     await this.ticking;
   }
 
+  /** Runs a tick now (or right after the running one) instead of at the next interval. */
+  wake(): void {
+    if (!this.running) return;
+    if (this.ticking) {
+      this.woken = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(0);
+  }
+
   private schedule(delayMs: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
@@ -41,7 +54,9 @@ export class PollingLoop {
         )
         .finally(() => {
           this.ticking = undefined;
-          this.schedule(this.options.intervalMs);
+          const woken = this.woken;
+          this.woken = false;
+          this.schedule(woken ? 0 : this.options.intervalMs);
         });
     }, delayMs);
     this.timer.unref();
