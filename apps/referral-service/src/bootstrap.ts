@@ -10,6 +10,7 @@ import {
   deadLetters,
 } from '@carerelay/observability';
 import { AppModule } from './app.module';
+import { ignoredByReferralWorkflow } from './referrals/referral-events.handler';
 import { REFERRAL_SERVICE_NAME, ReferralServiceConfig } from './referral-service.config';
 
 /** Builds and starts the service; tests call it with their own schema and port 0. */
@@ -27,6 +28,7 @@ export async function startReferralService(
     groupId: options.groupId ?? REFERRAL_SERVICE_NAME,
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
     logger: consumerLogger(logger),
+    ignores: ignoredByReferralWorkflow,
     // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
     isTransient: (error) =>
       error instanceof FhirRequestError &&

@@ -43,6 +43,12 @@ export interface IdempotentConsumerOptions {
    * dead-lettered, so an outage does not turn every message into a dead letter.
    */
   isTransient?: (error: unknown) => boolean;
+  /**
+   * Events of a handled type that the handler would pass over anyway (e.g. changes of resources
+   * it does not follow): skipped before any SQL — no transaction, no inbox row — since there is
+   * no effect to apply once. Must decide from the event alone.
+   */
+  ignores?: (event: CloudEvent) => boolean;
 }
 
 export interface ConsumerLogger {
@@ -161,7 +167,7 @@ export class IdempotentConsumer {
       return { outcome: 'dead-lettered' };
     }
     const handler = this.options.handlerFor(event.type);
-    if (!handler) return { outcome: 'skipped', event };
+    if (!handler || this.options.ignores?.(event)) return { outcome: 'skipped', event };
 
     for (let attempt = 1, failures = 0; ; attempt++) {
       try {

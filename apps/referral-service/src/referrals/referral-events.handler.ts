@@ -14,6 +14,17 @@ import { ReferralStepRunner } from './referral-step.runner';
 import { ReferralWorkflowService } from './referral-workflow.service';
 
 /**
+ * FHIR changes the workflow passes over, told from the event alone: other resources than Tasks,
+ * and created Tasks that are not new referrals (the platform's own CBO Tasks).
+ */
+export function ignoredByReferralWorkflow(event: CloudEvent): boolean {
+  if (event.type !== EventTypes.fhirResourceChanged.type) return false;
+  const change = event.data as FhirResourceChangedV1;
+  if (change.resourceType !== 'Task' || !change.resource) return true;
+  return change.action === 'create' ? !newReferralFrom(change) : change.action !== 'update';
+}
+
+/**
  * The events that move referrals: FHIR changes, consent decisions and follow-up deadlines. Each
  * is decided inside its inbox transaction; the steps decided are carried out once it commits.
  */
