@@ -609,12 +609,18 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       const reached = new Promise<void>((resolve) => (reach = resolve));
       const released = new Promise<void>((resolve) => (release = resolve));
       let stopped = false;
+      let isReleased = false;
+      released.then(() => (isReleased = true)).catch(() => undefined);
       platformClient.beforeUpdate = async (type, id) => {
-        if (type !== 'Task' || id !== taskId || stopped) return;
+        if (type !== 'Task' || id !== taskId || isReleased) return;
+        if (routing === 'fails') {
+          // Every try fails until released: the retries, too, are held at this step.
+          reach();
+          throw new FhirRequestError(0, undefined, `update Task/${id}: fetch failed`);
+        }
+        if (stopped) return;
         stopped = true;
         reach();
-        if (routing === 'fails')
-          throw new FhirRequestError(0, undefined, `update Task/${id}: fetch failed`);
         await released;
       };
       try {
@@ -655,7 +661,15 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
           what: 'referral-service to see the completion',
         });
         if (routing === 'fails') {
-          await expect(firstRouting).rejects.toThrow(/fetch failed/);
+          // The routing's FHIR writes run after the transaction that decided it: its failed try
+          // is recorded on the referral's open step (and retried), not thrown at the consumer.
+          await firstRouting;
+          const step = await db.query(
+            `SELECT pending->>'lastError' AS error FROM "${referralSchema}".referral WHERE id = $1`,
+            [taskId],
+          );
+          expect(step.rows[0]?.error).toMatch(/fetch failed/);
+          release();
           await routeOnce();
         } else {
           release();

@@ -17,6 +17,8 @@ import {
 } from './referral-service.config';
 import { Referral } from './referrals/referral.entity';
 import { ReferralEventsHandler } from './referrals/referral-events.handler';
+import { ReferralStepRepository } from './referrals/referral-step.repository';
+import { ReferralStepRunner } from './referrals/referral-step.runner';
 import {
   REFERRAL_FHIR_GATEWAY,
   ROUTING_POLICY,
@@ -72,6 +74,8 @@ export class AppModule {
         DirectoryView,
         ConsentView,
         ReferralWorkflowService,
+        ReferralStepRepository,
+        ReferralStepRunner,
         ReconciliationRepository,
         ReferralReconciler,
       ],

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
+import { ignoredByReferralWorkflow } from './referrals/referral-events.handler';
 import { REFERRAL_SERVICE_NAME, ReferralServiceConfig } from './referral-service.config';
 
 /** Builds and starts the service; tests call it with their own schema and port 0. */
@@ -19,6 +20,7 @@ export function startReferralService(
       groupId: options.groupId ?? REFERRAL_SERVICE_NAME,
       // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
       isTransient: isTransientFhirError,
+      ignores: ignoredByReferralWorkflow,
     },
   });
 }

@@ -50,6 +50,19 @@ export class ReferralServiceConfig extends ServiceConfig {
   @Max(10_000)
   RECONCILE_BATCH = 50;
 
+  /** How often the workflow looks for steps due again (a failed try, another instance's crash);
+   * new steps are carried out as soon as the transaction that decided them commits. */
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  STEP_POLL_MS = 1000;
+
+  /** Referrals whose steps are carried out at once (each referral's one at a time). */
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  STEP_CONCURRENCY = 16;
+
   @IsIn(['on-hold', 'failed'])
   ROUTING_WHEN_EXHAUSTED: 'on-hold' | 'failed' = 'on-hold';
 }

@@ -2,6 +2,7 @@ import { Catch, INestApplication, RpcExceptionFilter } from '@nestjs/common';
 import { NestMicroservice } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
+import type { CloudEvent } from '@carerelay/contracts';
 import type { ConsumerLogger } from './idempotent-consumer';
 import { KafkaEventsServer } from './kafka-events.server';
 import type { MessageBus } from './message-bus';
@@ -19,6 +20,7 @@ export function connectEventConsumer(
     groupId?: string;
     onDeadLetter?: (topic: string, error: string) => void;
     isTransient?: (error: unknown) => boolean;
+    ignores?: (event: CloudEvent) => boolean;
     logger?: ConsumerLogger;
   } = {},
 ): KafkaEventsServer {
@@ -29,6 +31,7 @@ export function connectEventConsumer(
     retry: overrides.retry,
     onDeadLetter: overrides.onDeadLetter,
     isTransient: overrides.isTransient,
+    ignores: overrides.ignores,
     logger: overrides.logger ?? console,
   });
   // Listeners are bound at connect time unless deferred, and filters must be set before that;

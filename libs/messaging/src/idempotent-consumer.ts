@@ -18,6 +18,8 @@ export interface EventHandlingContext {
   manager: EntityManager;
   message: DeliveredMessage;
   attempt: number;
+  /** Runs `fn` once the transaction has committed (not if it rolls back). */
+  afterCommit?: (fn: () => void) => void;
 }
 
 export type EventHandler = (event: CloudEvent, context: EventHandlingContext) => Promise<void>;
@@ -41,6 +43,12 @@ export interface IdempotentConsumerOptions {
    * dead-lettered, so an outage does not turn every message into a dead letter.
    */
   isTransient?: (error: unknown) => boolean;
+  /**
+   * Events of a handled type that the handler would pass over anyway (e.g. changes of resources
+   * it does not follow): skipped before any SQL — no transaction, no inbox row — since there is
+   * no effect to apply once. Must decide from the event alone.
+   */
+  ignores?: (event: CloudEvent) => boolean;
 }
 
 export interface ConsumerLogger {
@@ -159,7 +167,7 @@ export class IdempotentConsumer {
       return { outcome: 'dead-lettered' };
     }
     const handler = this.options.handlerFor(event.type);
-    if (!handler) return { outcome: 'skipped', event };
+    if (!handler || this.options.ignores?.(event)) return { outcome: 'skipped', event };
 
     for (let attempt = 1, failures = 0; ; attempt++) {
       try {
@@ -191,13 +199,14 @@ export class IdempotentConsumer {
     );
   }
 
-  private applyOnce(
+  private async applyOnce(
     event: CloudEvent,
     handler: EventHandler,
     message: DeliveredMessage,
     attempt: number,
   ): Promise<Outcome> {
-    return this.dataSource.transaction(async (manager) => {
+    const committed: Array<() => void> = [];
+    const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
       const inserted: unknown[] = await manager.query(
         `INSERT INTO "${this.options.schema}".inbox (consumer, event_id, event_type, topic, partition, "offset")
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING event_id`,
@@ -211,9 +220,11 @@ export class IdempotentConsumer {
         ],
       );
       if (inserted.length === 0) return 'duplicate';
-      await handler(event, { manager, message, attempt });
+      await handler(event, { manager, message, attempt, afterCommit: (fn) => committed.push(fn) });
       return 'applied';
     });
+    for (const fn of committed) fn();
+    return outcome;
   }
 
   private async deadLetter(

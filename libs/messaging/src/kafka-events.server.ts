@@ -20,6 +20,12 @@ export class EventContext extends BaseRpcContext<[EventHandlingContext]> {
   get attempt(): number {
     return this.args[0].attempt;
   }
+  /** Runs `fn` once the inbox transaction has committed. */
+  afterCommit(fn: () => void): void {
+    const register = this.args[0].afterCommit;
+    if (register) register(fn);
+    else fn();
+  }
 }
 
 export type KafkaEventsServerOptions = Omit<IdempotentConsumerOptions, 'handlerFor' | 'topics'> & {

@@ -191,6 +191,47 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
     ).toBe(1);
   });
 
+  it('skips an event the consumer ignores before any SQL: no inbox row, no effect', async () => {
+    const ignored = await dataSource.transaction((manager) =>
+      writer.append(manager, thingHappened, { thingId: 'ignored', n: -1 }),
+    );
+    const handled = await dataSource.transaction((manager) =>
+      writer.append(manager, thingHappened, { thingId: 'handled', n: 6 }),
+    );
+    await relay().drain();
+    const groupId = uniqueName('ignoring-group');
+    const consumer = new IdempotentConsumer(dataSource, bus, {
+      schema: db.schema,
+      groupId,
+      topics: [topic],
+      registry,
+      handlerFor: () => (e, ctx) => effectHandler(e, ctx.manager),
+      ignores: (e) => (e.data as ThingHappened).n < 0,
+    });
+    const outcomes = new Map<string, Outcome>();
+    const subscription = await bus.subscribe({
+      groupId,
+      topics: [topic],
+      handle: async (message) => {
+        outcomes.set(message.headers!.ce_id!.toString(), await consumer.process(message));
+      },
+    });
+    await waitFor(() => outcomes.has(ignored.id) && outcomes.has(handled.id), {
+      what: 'both events',
+    });
+    await subscription.close();
+    expect([outcomes.get(ignored.id), outcomes.get(handled.id)]).toEqual(['skipped', 'applied']);
+    const inboxed = (id: string) =>
+      count(
+        `SELECT count(*)::int AS n FROM "${db.schema}".inbox WHERE consumer = $1 AND event_id = $2`,
+        [groupId, id],
+      );
+    expect([await inboxed(ignored.id), await inboxed(handled.id)]).toEqual([0, 1]);
+    const effects = (id: string) =>
+      count(`SELECT count(*)::int AS n FROM "${db.schema}".effects WHERE event_id = $1`, [id]);
+    expect([await effects(ignored.id), await effects(handled.id)]).toEqual([0, 1]);
+  });
+
   it('keeps publishing after the broker refused a batch, and records the failed attempt', async () => {
     const event = await dataSource.transaction((manager) =>
       writer.append(manager, thingHappened, { thingId: 'broker-down', n: 4 }),

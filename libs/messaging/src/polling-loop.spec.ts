@@ -46,6 +46,32 @@ describe('PollingLoop', () => {
     await sleep(20);
     expect(started).toBe(finished);
   });
+
+  it('ticks at once when woken, and once more right after a tick that was woken while running', async () => {
+    let ticks = 0;
+    let release!: () => void;
+    const loop = new PollingLoop({
+      intervalMs: 60_000,
+      tick: async () => {
+        ticks++;
+        if (ticks === 2) await new Promise<void>((resolve) => (release = resolve));
+      },
+      onError: () => undefined,
+    });
+    loop.start();
+    while (ticks < 1) await sleep(1);
+    await sleep(5);
+    expect(ticks).toBe(1);
+    loop.wake();
+    while (ticks < 2) await sleep(1);
+    loop.wake();
+    loop.wake();
+    release();
+    while (ticks < 3) await sleep(1);
+    await sleep(20);
+    await loop.stop();
+    expect(ticks).toBe(3);
+  });
 });
 
 describe('PollingLoop wake and again', () => {

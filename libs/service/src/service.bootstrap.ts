@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
 import { loadConfigOrExit, type ConfigClass } from '@carerelay/config';
+import type { CloudEvent } from '@carerelay/contracts';
 import { applyServerTimeouts, useServiceHttp, type JsonBodyOptions } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
@@ -27,7 +28,12 @@ export interface StartServiceOptions {
   /** Nest's body parser, when `http` is false (the FHIR API parses FHIR bodies itself). */
   nestBodyParser?: boolean;
   /** The service's Kafka consumer (its @EventPattern handlers), if it consumes. */
-  consumer?: { groupId: string; isTransient?: (error: unknown) => boolean };
+  consumer?: {
+    groupId: string;
+    isTransient?: (error: unknown) => boolean;
+    /** Events this service never handles: passed over before any SQL. */
+    ignores?: (event: CloudEvent) => boolean;
+  };
   /** Middleware and settings of this service, before init. */
   configure?: (app: NestExpressApplication, logger: Logger) => void;
 }
@@ -52,6 +58,7 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
       onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
       logger: consumerLogger(logger),
       isTransient: options.consumer.isTransient,
+      ignores: options.consumer.ignores,
     });
   }
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.

@@ -1,8 +1,10 @@
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
 
 /**
- * CBO bots: each acts as one CBO's own FHIR client. It searches for the Tasks addressed to its
- * organization that wait for an answer, then, with short human-like delays, accepts or rejects
+ * CBO bots: each acts as one CBO's own FHIR client. It learns of the Tasks addressed to its
+ * organization as they are routed (`offer`, fed from the referral events, as a CBO system is told
+ * by a notification) and, as a safety net, searches for those that wait for an answer every
+ * `pollMs`; then, with short human-like delays, accepts or rejects
  * each (e.g. no capacity), starts the work, and completes it with a Procedure in Task.output
  * (the IG's resulting-activity). Every change is a read + If-Match update of the Task.
  */
@@ -11,7 +13,8 @@ export const SDOHCC_TEMPORARY_CODES =
   'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes';
 
 export interface CboBotOptions {
-  /** Poll interval of each bot's Task search (ms). */
+  /** Interval of each bot's Task search (ms): the only source when no events are offered, else
+   * the safety net for Tasks routed before the bots listened. */
   pollMs: number;
   /** Share of new Tasks a bot rejects. */
   rejectShare: number;
@@ -98,6 +101,16 @@ export class CboBots {
     private readonly log: (line: string) => void = () => undefined,
   ) {
     this.limiter = new Limiter(options.concurrency);
+  }
+
+  /** A Task routed to an organization: the bot of that organization answers it, once. */
+  offer(organizationId: string, taskId: string): boolean {
+    const bot = this.bots.find((b) => b.organizationId === organizationId);
+    if (!bot || this.stopped || this.handled.has(taskId)) return false;
+    this.handled.add(taskId);
+    this.stats.seen += 1;
+    this.answer(bot, taskId);
+    return true;
   }
 
   start(): void {

@@ -2,7 +2,14 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  ReferralEventTypes,
+  TOPICS,
+  fromKafkaRecord,
+  type ReferralEventV1,
+} from '@carerelay/contracts';
 import { FhirApiClient } from '@carerelay/fhir-client';
+import { KafkajsMessageBus } from '@carerelay/messaging';
 import { CboBots, DEFAULT_BOT_OPTIONS } from './cbo-bots';
 import { fhirClientFor, readClientsFile, type DemoClient } from './credentials';
 import { DEFAULT_PLATFORM_ORGANIZATION_ID, DEMO_HOSPITALS, demoDirectory } from './demo-network';
@@ -17,12 +24,18 @@ import { seed } from './seed';
  *   node -r ./infra/lib/register-paths.cjs dist/tools/simulator/src/main.js seed --state-dir <dir>
  *       --platform <platform client json> [--publish-directory] [--load-fhir-directory]
  *   node -r ./infra/lib/register-paths.cjs dist/tools/simulator/src/main.js run --state-dir <dir>
- *       [--rate 2] [--no-bots] [--reject-share 0.1] [--poll-ms 2000] [--duration <s>]
+ *       [--rate 2] [--no-bots] [--reject-share 0.1] [--poll-ms <ms>] [--no-events] [--duration <s>]
+ *
+ * The CBO bots learn of their routed Tasks from referral.events.v1 (KAFKA_BROKERS) and search for
+ * missed ones every 60 s; with --no-events (or without KAFKA_BROKERS) they search every 2 s.
  *
  * Environment: FHIR_API_BASE_URL, and for `seed` DATABASE_URL, KAFKA_BROKERS, FHIR_DB_SCHEMA.
  * `run` reports its counters every second over the IPC channel when it has one (npm start),
  * else as a log line every 5 s.
  */
+
+/** The bots' safety-net search when routed Tasks are offered from the referral events. */
+const EVENT_FED_POLL_MS = 60_000;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -68,6 +81,7 @@ async function runCommand(args: string[]): Promise<void> {
       'reject-share': { type: 'string' },
       'ignore-share': { type: 'string' },
       'poll-ms': { type: 'string' },
+      'no-events': { type: 'boolean', default: false },
       'max-in-flight': { type: 'string', default: '32' },
       'delayed-consent-share': { type: 'string', default: '0.05' },
       duration: { type: 'string' },
@@ -108,6 +122,8 @@ async function runCommand(args: string[]): Promise<void> {
     log,
     routes,
   );
+  const brokers = process.env.KAFKA_BROKERS;
+  const events = !values['no-events'] && Boolean(brokers);
   const bots = values['no-bots']
     ? undefined
     : new CboBots(
@@ -118,11 +134,37 @@ async function runCommand(args: string[]): Promise<void> {
           ...DEFAULT_BOT_OPTIONS,
           rejectShare: Number(values['reject-share'] ?? DEFAULT_BOT_OPTIONS.rejectShare),
           ignoreShare: Number(values['ignore-share'] ?? DEFAULT_BOT_OPTIONS.ignoreShare),
-          pollMs: Number(values['poll-ms'] ?? DEFAULT_BOT_OPTIONS.pollMs),
+          pollMs: Number(
+            values['poll-ms'] ?? (events ? EVENT_FED_POLL_MS : DEFAULT_BOT_OPTIONS.pollMs),
+          ),
         },
         log,
       );
 
+  // As a CBO system is notified of a Task addressed to it, rather than searching every 2 s.
+  const bus =
+    bots && events
+      ? new KafkajsMessageBus({ brokers: brokers!.split(','), clientId: 'simulator' })
+      : undefined;
+  if (bots && bus) {
+    await bus.subscribe({
+      groupId: 'simulator-cbo-bots',
+      topics: [TOPICS.referralEvents.name],
+      fromBeginning: false,
+      handle: async (message) => {
+        let event;
+        try {
+          event = fromKafkaRecord(message);
+        } catch {
+          return; // not an event: nothing a CBO would be told
+        }
+        if (event.type !== ReferralEventTypes.routed.type) return;
+        const routed = event.data as ReferralEventV1;
+        if (routed.targetOrganizationId && routed.cboTaskId)
+          bots.offer(routed.targetOrganizationId, routed.cboTaskId);
+      },
+    });
+  }
   bots?.start();
   simulator.start();
   log(
@@ -141,6 +183,7 @@ async function runCommand(args: string[]): Promise<void> {
   const stop = async () => {
     clearInterval(reporter);
     bots?.stop();
+    await bus?.close();
     await simulator.stop();
     if (ipc) process.send!({ kind: 'stats', ...report() });
     process.exit(0);

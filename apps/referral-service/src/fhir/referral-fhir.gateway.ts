@@ -64,15 +64,29 @@ export class ReferralFhirGateway {
   ) {}
 
   async sourceContext(taskId: string): Promise<SourceContext> {
-    const task = await this.fhir.read('Task', taskId);
+    return this.sourceContextOf(await this.fhir.read('Task', taskId));
+  }
+
+  /** The ServiceRequest and Patient of a source Task already in hand (from its change event). */
+  async sourceContextOf(task: Resource): Promise<SourceContext> {
     const focus: string | undefined = task.focus?.reference;
-    const serviceRequest = focus?.startsWith('ServiceRequest/')
-      ? await this.fhir.read('ServiceRequest', focus.split('/')[1])
-      : undefined;
-    const subject: string | undefined = task.for?.reference ?? serviceRequest?.subject?.reference;
-    const patient = subject?.startsWith('Patient/')
-      ? await this.fhir.read('Patient', subject.split('/')[1])
-      : undefined;
+    const readServiceRequest = focus?.startsWith('ServiceRequest/')
+      ? this.fhir.read('ServiceRequest', focus.split('/')[1])
+      : Promise.resolve(undefined);
+    const readPatient = (subject: string | undefined) =>
+      subject?.startsWith('Patient/')
+        ? this.fhir.read('Patient', subject.split('/')[1])
+        : Promise.resolve(undefined);
+    // Both at once when the Task names its patient; else the ServiceRequest's subject.
+    if (task.for?.reference) {
+      const [serviceRequest, patient] = await Promise.all([
+        readServiceRequest,
+        readPatient(task.for.reference),
+      ]);
+      return { task, serviceRequest, patient };
+    }
+    const serviceRequest = await readServiceRequest;
+    const patient = await readPatient(serviceRequest?.subject?.reference);
     return { task, serviceRequest, patient };
   }
 

@@ -11,6 +11,7 @@ import { PollingLoop } from '@carerelay/messaging';
 import { metricsRegistry } from '@carerelay/observability';
 import { ReferralServiceConfig } from '../referral-service.config';
 import { REFERRAL_CONFIG } from '../referral-config.token';
+import { ReferralStepRunner } from '../referrals/referral-step.runner';
 import { ReferralWorkflowService, Repair } from '../referrals/referral-workflow.service';
 import { ReconciliationRepository } from './reconciliation.repository';
 
@@ -40,6 +41,7 @@ export class ReferralReconciler implements OnApplicationBootstrap, OnApplication
     private readonly dataSource: DataSource,
     private readonly repository: ReconciliationRepository,
     private readonly workflow: ReferralWorkflowService,
+    private readonly runner: ReferralStepRunner,
     @Inject(REFERRAL_CONFIG) private readonly config: ReferralServiceConfig,
   ) {
     this.loop = new PollingLoop({
@@ -67,11 +69,15 @@ export class ReferralReconciler implements OnApplicationBootstrap, OnApplication
     const repairs: RepairReport[] = [];
     for (const referralId of due) {
       try {
+        // Read before the transaction: no network call while it is open.
+        const cboTask = await this.workflow.currentCboTask(referralId);
         const repair = await this.dataSource.transaction(async (manager) => {
-          const made = await this.workflow.reconcile(manager, referralId);
+          const made = await this.workflow.reconcile(manager, referralId, cboTask);
           await this.repository.markCompared(manager, referralId);
           return made;
         });
+        // The repair's FHIR writes and events, before the round reports it.
+        if (repair) await this.runner.runNow(referralId);
         if (!repair) continue;
         repairs.push({ referralId, ...repair });
         referralRepairs.inc({ kind: repair.kind });

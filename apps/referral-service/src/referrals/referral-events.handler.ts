@@ -10,15 +10,38 @@ import {
 import { EventContext } from '@carerelay/messaging';
 import { ConsentView } from '../consent-view/consent-view';
 import { newReferralFrom } from './referral-intake.rules';
+import { ReferralStepRunner } from './referral-step.runner';
 import { ReferralWorkflowService } from './referral-workflow.service';
 
-/** The events that move referrals: FHIR changes, consent decisions and follow-up deadlines. */
+/**
+ * FHIR changes the workflow passes over, told from the event alone: other resources than Tasks,
+ * and created Tasks that are not new referrals (the platform's own CBO Tasks).
+ */
+export function ignoredByReferralWorkflow(event: CloudEvent): boolean {
+  if (event.type !== EventTypes.fhirResourceChanged.type) return false;
+  const change = event.data as FhirResourceChangedV1;
+  if (change.resourceType !== 'Task' || !change.resource) return true;
+  return change.action === 'create' ? !newReferralFrom(change) : change.action !== 'update';
+}
+
+/**
+ * The events that move referrals: FHIR changes, consent decisions and follow-up deadlines. Each
+ * is decided inside its inbox transaction; the steps decided are carried out once it commits.
+ */
 @Controller()
 export class ReferralEventsHandler {
   constructor(
     private readonly workflow: ReferralWorkflowService,
     private readonly consents: ConsentView,
+    private readonly runner: ReferralStepRunner,
   ) {}
+
+  /** Wakes the step runner once the handler's transaction commits (a plain context: now). */
+  private carryOutAfterCommit(context: EventContext): void {
+    const wake = () => this.runner.wake();
+    if (typeof context.afterCommit === 'function') context.afterCommit(wake);
+    else wake();
+  }
 
   @EventPattern(EventTypes.fhirResourceChanged.type)
   async onResourceChanged(
@@ -28,14 +51,21 @@ export class ReferralEventsHandler {
     const change = event.data;
     if (change.resourceType !== 'Task' || !change.resource) return;
     const intake = newReferralFrom(change);
-    if (intake) return this.workflow.intake(context.manager, intake, event.traceparent);
-    if (change.action === 'update') {
-      return this.workflow.taskChanged(
+    if (intake) {
+      await this.workflow.intake(
         context.manager,
-        { id: change.id, ...change.resource },
+        intake,
+        { resourceType: 'Task', ...change.resource, id: change.id },
         event.traceparent,
       );
-    }
+    } else if (change.action === 'update') {
+      await this.workflow.taskChanged(
+        context.manager,
+        { ...change.resource, id: change.id },
+        event.traceparent,
+      );
+    } else return;
+    this.carryOutAfterCommit(context);
   }
 
   @EventPattern(EventTypes.consentGranted.type)
@@ -46,6 +76,7 @@ export class ReferralEventsHandler {
     await this.consents.lockPatient(context.manager, event.data.patientId);
     await this.consents.record(context.manager, 'granted', event.data);
     await this.workflow.consentGranted(context.manager, event.data.patientId, event.traceparent);
+    this.carryOutAfterCommit(context);
   }
 
   @EventPattern(EventTypes.consentRevoked.type)
@@ -61,6 +92,7 @@ export class ReferralEventsHandler {
       event.data.organizationId,
       event.traceparent,
     );
+    this.carryOutAfterCommit(context);
   }
 
   @EventPattern(EventTypes.consentExpired.type)
@@ -76,6 +108,7 @@ export class ReferralEventsHandler {
       event.data.organizationId,
       event.traceparent,
     );
+    this.carryOutAfterCommit(context);
   }
 
   @EventPattern(EventTypes.followupBreached.type)
@@ -92,5 +125,6 @@ export class ReferralEventsHandler {
       attempt,
       event.traceparent,
     );
+    this.carryOutAfterCommit(context);
   }
 }

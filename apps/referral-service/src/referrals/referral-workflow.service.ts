@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { ReferralEventTypes, ReferralEventV1, ReferralState } from '@carerelay/contracts';
 import {
@@ -7,7 +8,7 @@ import {
   deriveReferralNeed,
   rankServices,
 } from '@carerelay/directory';
-import { FhirRequestError } from '@carerelay/fhir-client';
+import { FhirRequestError, Resource } from '@carerelay/fhir-client';
 import { OutboxWriter } from '@carerelay/messaging';
 import {
   ConsentCoverage,
@@ -17,12 +18,15 @@ import {
 } from '../consent-view/consent-view';
 import { DirectoryView } from '../directory-view/directory-view';
 import {
+  CreatedCboTask,
   ReferralFhirGateway,
   SourceContext,
   sourceTaskIdOfCboTask,
 } from '../fhir/referral-fhir.gateway';
 import { Referral } from './referral.entity';
 import { NewReferral } from './referral-intake.rules';
+import { ChangedTask, PendingStep, ReferralInput } from './referral-step';
+import { ReferralStepRepository } from './referral-step.repository';
 import {
   CboTaskFacts,
   Decision,
@@ -39,19 +43,24 @@ import {
   rejectionCause,
 } from './referral-workflow.rules';
 
-export interface ChangedTask {
-  id: string;
-  status?: string;
-  statusReason?: { text?: string };
-  identifier?: Array<{ system?: string }>;
-  partOf?: Array<{ reference?: string }>;
-}
+export type { ChangedTask } from './referral-step';
 
 /** What the reconciliation found out of step, and where the referral stands after the repair. */
 export interface Repair {
   kind: 'cbo-task' | 'consent';
   from: ReferralState;
   to: ReferralState;
+}
+
+/** What carrying out a step found: the results the finishing transaction records. */
+export interface StepResults {
+  /** The source Task is gone: nothing to route. */
+  gone?: boolean;
+  need?: ReferralNeed & { notes?: string[] };
+  source?: SourceContext;
+  created?: CreatedCboTask & { serviceId: string };
+  /** The CBO Task was there before (an earlier try made it): where it stands now. */
+  catchUp?: CboTaskFacts;
 }
 
 const factsOf = (task: ChangedTask): CboTaskFacts => ({
@@ -72,11 +81,34 @@ const snapshotOf = (referral: Referral): ReferralSnapshot => ({
   triedOrganizationIds: referral.triedOrganizationIds ?? [],
 });
 
+const isGone = (error: unknown) =>
+  error instanceof FhirRequestError && (error.status === 404 || error.status === 410);
+
+/** The parts of the source the CBO Tasks copy; the Patient is read for the need only, not kept. */
+function keptSource(source: SourceContext): SourceContext {
+  const { task, serviceRequest } = source;
+  return {
+    task: { resourceType: 'Task', id: task.id, priority: task.priority, for: task.for },
+    serviceRequest: serviceRequest && {
+      resourceType: 'ServiceRequest',
+      id: serviceRequest.id,
+      category: serviceRequest.category,
+      code: serviceRequest.code,
+      subject: serviceRequest.subject,
+      reasonReference: serviceRequest.reasonReference,
+      supportingInfo: serviceRequest.supportingInfo,
+    },
+  };
+}
+
 /**
- * Carries out the workflow's decisions: FHIR writes through the FHIR API (idempotent), then the
- * referral row and its events in the caller's transaction (the consumer's inbox transaction).
- * Every entry point locks the referral row first, so the events of one referral — which arrive on
- * several topics and partitions — are applied one at a time.
+ * The workflow in two halves. Deciding runs in the caller's transaction (the consumer's inbox
+ * transaction): it locks the referral, applies the pure rules to what it knows locally (the
+ * referral, consents, directory) and stores the step it decided on the referral row — no network
+ * call while the transaction is open. Carrying out (`carryOut`) runs after commit: the FHIR writes
+ * through the FHIR API, then a short transaction records their results and announces the events.
+ * An event that reaches a referral while a step of it is open waits in the referral's inbox and is
+ * decided on once the step is done, so one referral's events still apply one at a time, in order.
  */
 @Injectable()
 export class ReferralWorkflowService {
@@ -84,49 +116,31 @@ export class ReferralWorkflowService {
     private readonly outbox: OutboxWriter,
     private readonly directory: DirectoryView,
     private readonly consents: ConsentView,
+    private readonly steps: ReferralStepRepository,
     @Inject(REFERRAL_FHIR_GATEWAY) private readonly fhir: ReferralFhirGateway,
     @Inject(ROUTING_POLICY) private readonly policy: RoutingPolicy,
   ) {}
 
-  async intake(manager: EntityManager, intake: NewReferral, traceparent?: string): Promise<void> {
-    const schema = manager.getRepository(Referral).metadata.schema;
-    // Held until commit: a change of the CBO Task this intake creates waits for the referral row
+  async intake(
+    manager: EntityManager,
+    intake: NewReferral,
+    task: Resource,
+    traceparent?: string,
+  ): Promise<void> {
+    // Held until commit: a change of the CBO Task this intake leads to waits for the referral row
     // instead of finding none (the row is invisible to others until then).
     await this.lockReferralId(manager, intake.taskId);
-    const known = await manager.query(`SELECT 1 FROM "${schema}".referral WHERE id = $1`, [
-      intake.taskId,
-    ]);
-    if (known.length > 0) return;
-    let source: SourceContext;
-    try {
-      source = await this.fhir.sourceContext(intake.taskId);
-    } catch (error) {
-      // A change event for a Task the FHIR API no longer has (or never had): nothing to route.
-      if (error instanceof FhirRequestError && (error.status === 404 || error.status === 410))
-        return;
-      throw error;
-    }
     // Before the referral row exists for others: a consent event of this patient either
-    // committed before (coverage sees it) or waits and then finds the referral.
+    // committed before (the step's consent gate sees it) or waits and then finds the referral.
     if (intake.patientId) await this.consents.lockPatient(manager, intake.patientId);
-    const inserted = await manager.query(
-      `INSERT INTO "${schema}".referral
-         (id, source_task_version, requester_organization_id, patient_id, service_request_id, state, need)
-       VALUES ($1, $2, $3, $4, $5, 'requested', $6) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [
-        intake.taskId,
-        intake.taskVersion,
-        intake.requesterOrganizationId ?? null,
-        intake.patientId ?? null,
-        intake.serviceRequestId ?? null,
-        JSON.stringify(this.needOf(source)),
-      ],
-    );
-    if (inserted.length === 0) return;
-    const referral = await this.lock(manager, intake.taskId);
-    if (!referral) return;
-    await this.emit(manager, referral, [{ state: 'requested' }], traceparent);
-    await this.gateOnConsent(manager, referral, traceparent);
+    const step: PendingStep = {
+      id: randomUUID(),
+      commands: [{ kind: 'read-source', task: { ...task, id: intake.taskId } }],
+      events: [{ state: 'requested' }],
+      traceparent,
+      attempts: 0,
+    };
+    await this.steps.insertReferral(manager, intake, step);
   }
 
   async consentGranted(
@@ -135,8 +149,8 @@ export class ReferralWorkflowService {
     traceparent?: string,
   ): Promise<void> {
     for (const referral of await this.lockOpenForPatient(manager, patientId)) {
-      if (referral.state === 'awaiting-consent')
-        await this.gateOnConsent(manager, referral, traceparent);
+      if (referral.pending || referral.state === 'awaiting-consent')
+        await this.offer(manager, referral, { kind: 'consent-granted' }, traceparent);
     }
   }
 
@@ -146,20 +160,8 @@ export class ReferralWorkflowService {
     organizationId: string | null,
     traceparent?: string,
   ): Promise<void> {
-    for (const referral of await this.lockOpenForPatient(manager, patientId)) {
-      const coverage = await this.consents.coverage(manager, patientId);
-      // Another consent still covering the target keeps the referral where it is.
-      if (
-        referral.targetOrganizationId &&
-        coversOrganization(coverage, referral.targetOrganizationId)
-      )
-        continue;
-      const decision = onConsentRevoked(
-        snapshotOf(referral),
-        organizationId ?? referral.targetOrganizationId,
-      );
-      await this.apply(manager, referral, decision, traceparent);
-    }
+    for (const referral of await this.lockOpenForPatient(manager, patientId))
+      await this.offer(manager, referral, { kind: 'consent-revoked', organizationId }, traceparent);
   }
 
   async taskChanged(
@@ -169,35 +171,252 @@ export class ReferralWorkflowService {
   ): Promise<void> {
     const sourceId = sourceTaskIdOfCboTask(task);
     if (sourceId) {
-      // By the source id, not by cbo_task_id: a referral whose routing to this Task has not
-      // committed yet is locked (or, while taken in, advisory-locked) by the routing transaction,
-      // so this waits for it and then sees the Task id; a lookup by cbo_task_id would find
-      // nothing and drop the change for good.
+      // By the source id, not by cbo_task_id: the routing that made this Task may not have
+      // recorded its id yet; its step is then open, and the change waits behind it.
       await this.lockReferralId(manager, sourceId);
       const referral = await this.lock(manager, sourceId);
-      if (referral?.cboTaskId === task.id)
-        await this.cboTaskChanged(manager, referral, factsOf(task), traceparent);
+      if (referral)
+        await this.offer(manager, referral, { kind: 'task-changed', task }, traceparent);
       return;
     }
     const cboReferral = await this.lockBy(manager, 'cbo_task_id', task.id);
     if (cboReferral) {
-      await this.cboTaskChanged(manager, cboReferral, factsOf(task), traceparent);
+      await this.offer(manager, cboReferral, { kind: 'task-changed', task }, traceparent);
       return;
     }
     if (task.status === 'cancelled') {
       const source = await this.lock(manager, task.id);
-      if (source)
-        await this.apply(
-          manager,
-          source,
-          onSourceCancelled(snapshotOf(source), task.statusReason?.text),
-          traceparent,
+      if (source) await this.offer(manager, source, { kind: 'task-changed', task }, traceparent);
+    }
+  }
+
+  async acceptanceBreached(
+    manager: EntityManager,
+    referralId: string,
+    attempt: number,
+    traceparent?: string,
+  ) {
+    const referral = await this.lock(manager, referralId);
+    if (referral)
+      await this.offer(manager, referral, { kind: 'acceptance-breached', attempt }, traceparent);
+  }
+
+  /**
+   * Compares one referral with what its CBO Task (as read just before, outside the transaction)
+   * and the patient's consents say now, and decides the moves where it lags behind; returns the
+   * repair decided, if any. The caller carries the step out after commit.
+   */
+  async reconcile(
+    manager: EntityManager,
+    referralId: string,
+    cboTask?: ChangedTask,
+  ): Promise<Repair | undefined> {
+    await this.lockReferralId(manager, referralId);
+    const referral = await this.lock(manager, referralId);
+    if (!referral || referral.pending || !isOpen(referral.state)) return undefined;
+    const from = referral.state;
+    if (referral.state === 'awaiting-consent') {
+      await this.gateOnConsent(manager, referral);
+      return referral.state === from ? undefined : { kind: 'consent', from, to: referral.state };
+    }
+    if (!referral.cboTaskId || cboTask?.id !== referral.cboTaskId) return undefined;
+    const moved = await this.cboTaskChanged(manager, referral, factsOf(cboTask));
+    return moved ? { kind: 'cbo-task', from, to: referral.state } : undefined;
+  }
+
+  /** The CBO Task of an open referral, read for the reconciliation (outside any transaction). */
+  async currentCboTask(referralId: string): Promise<ChangedTask | undefined> {
+    const referral = await this.steps.find(referralId);
+    if (!referral?.cboTaskId || referral.pending || !isOpen(referral.state)) return undefined;
+    try {
+      return { ...(await this.fhir.readTask(referral.cboTaskId)), id: referral.cboTaskId };
+    } catch (error) {
+      if (isGone(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Carries out the open step of a referral, if any: its FHIR writes (no transaction open), then
+   * one transaction that records the results, announces the events and decides what waited.
+   * Returns whether another step is open afterwards.
+   */
+  async carryOut(
+    referralId: string,
+    transaction: <T>(work: (manager: EntityManager) => Promise<T>) => Promise<T>,
+  ): Promise<boolean> {
+    const referral = await this.steps.find(referralId);
+    const step = referral?.pending;
+    if (!referral || !step) return false;
+    let results: StepResults;
+    try {
+      results = await this.act(referral, step);
+    } catch (error) {
+      await this.steps.failed(referralId, step, error);
+      throw error;
+    }
+    return transaction((manager) => this.finish(manager, referralId, step.id, results));
+  }
+
+  private async act(referral: Referral, step: PendingStep): Promise<StepResults> {
+    const results: StepResults = {};
+    let cboTaskId = referral.cboTaskId;
+    for (const command of step.commands) {
+      switch (command.kind) {
+        case 'read-source': {
+          let source: SourceContext;
+          try {
+            source = await this.fhir.sourceContextOf(command.task);
+          } catch (error) {
+            // A change event for a Task the FHIR API no longer has: nothing to route.
+            if (isGone(error)) return { gone: true };
+            throw error;
+          }
+          results.need = this.needOf(source);
+          results.source = keptSource(source);
+          break;
+        }
+        case 'create-cbo-task': {
+          const source = referral.source ?? keptSource(await this.fhir.sourceContext(referral.id));
+          const created = await this.fhir.createCboTask({
+            referralId: referral.id,
+            attempt: command.attempt,
+            organizationId: command.organizationId,
+            source,
+          });
+          results.created = { ...created, serviceId: command.serviceId };
+          cboTaskId = created.taskId;
+          if (created.alreadyExisted) {
+            // An earlier try made the Task; the CBO may have acted on it meanwhile.
+            const task = await this.fhir.readTask(created.taskId);
+            results.catchUp = factsOf({ ...task, id: created.taskId });
+          }
+          break;
+        }
+        case 'cancel-cbo-task':
+          await this.fhir.cancelCboTask(command.cboTaskId, command.reason);
+          break;
+        case 'update-source-task': {
+          const output =
+            command.copyOutputFromCboTask && cboTaskId
+              ? (await this.fhir.readTask(cboTaskId)).output
+              : undefined;
+          await this.fhir.updateSourceTask(referral.id, {
+            status: command.status,
+            statusReason: command.statusReason,
+            businessStatus: command.businessStatus,
+            output,
+          });
+          break;
+        }
+        case 'complete-source-service-request':
+          if (referral.serviceRequestId)
+            await this.fhir.completeServiceRequest(referral.serviceRequestId);
+          break;
+      }
+    }
+    return results;
+  }
+
+  private async finish(
+    manager: EntityManager,
+    referralId: string,
+    stepId: string,
+    results: StepResults,
+  ): Promise<boolean> {
+    const referral = await this.lock(manager, referralId);
+    // Another instance finished this step first.
+    if (!referral || referral.pending?.id !== stepId) return Boolean(referral?.pending);
+    const step = referral.pending;
+    if (results.gone) {
+      await this.steps.forget(manager, referralId);
+      return false;
+    }
+    if (results.need) referral.need = results.need as unknown as Record<string, unknown>;
+    if (results.source) referral.source = results.source;
+    if (results.created) {
+      referral.cboTaskId = results.created.taskId;
+      referral.cboServiceRequestId = results.created.serviceRequestId;
+      referral.targetServiceId = results.created.serviceId;
+    }
+    referral.pending = null;
+    referral.pendingDue = null;
+    await manager.getRepository(Referral).save(referral);
+    await this.emit(manager, referral, step.events, step.traceparent);
+    if (results.source) await this.gateOnConsent(manager, referral, step.traceparent);
+    else if (results.catchUp)
+      await this.cboTaskChanged(manager, referral, results.catchUp, step.traceparent);
+    // Then what waited for this step, until one of them opens a step again.
+    while (!referral.pending) {
+      const next = await this.steps.takeInput(manager, referralId);
+      if (!next) break;
+      await this.decide(manager, referral, next.input, next.traceparent);
+    }
+    return Boolean(referral.pending);
+  }
+
+  /** Decides now, or — while a step of the referral is open — after it, in arrival order. */
+  private async offer(
+    manager: EntityManager,
+    referral: Referral,
+    input: ReferralInput,
+    traceparent?: string,
+  ): Promise<void> {
+    if (referral.pending) await this.steps.queueInput(manager, referral.id, input, traceparent);
+    else await this.decide(manager, referral, input, traceparent);
+  }
+
+  private async decide(
+    manager: EntityManager,
+    referral: Referral,
+    input: ReferralInput,
+    traceparent?: string,
+  ): Promise<void> {
+    switch (input.kind) {
+      case 'consent-granted':
+        if (referral.state === 'awaiting-consent')
+          await this.gateOnConsent(manager, referral, traceparent);
+        return;
+      case 'consent-revoked': {
+        if (!isOpen(referral.state) || !referral.patientId) return;
+        const coverage = await this.consents.coverage(manager, referral.patientId);
+        // Another consent still covering the target keeps the referral where it is.
+        if (
+          referral.targetOrganizationId &&
+          coversOrganization(coverage, referral.targetOrganizationId)
+        )
+          return;
+        const decision = onConsentRevoked(
+          snapshotOf(referral),
+          input.organizationId ?? referral.targetOrganizationId,
         );
+        await this.apply(manager, referral, decision, traceparent);
+        return;
+      }
+      case 'task-changed': {
+        const task = input.task;
+        if (referral.cboTaskId === task.id) {
+          await this.cboTaskChanged(manager, referral, factsOf(task), traceparent);
+        } else if (task.id === referral.id && task.status === 'cancelled') {
+          await this.apply(
+            manager,
+            referral,
+            onSourceCancelled(snapshotOf(referral), task.statusReason?.text),
+            traceparent,
+          );
+        }
+        return;
+      }
+      case 'acceptance-breached': {
+        const cause = acceptanceBreachCause(snapshotOf(referral), input.attempt);
+        if (cause) await this.route(manager, referral, cause, traceparent);
+        return;
+      }
     }
   }
 
   /** Mirrors the CBO Task of a locked referral, or re-routes it after a rejection. */
-  async cboTaskChanged(
+  private async cboTaskChanged(
     manager: EntityManager,
     referral: Referral,
     facts: CboTaskFacts,
@@ -211,48 +430,6 @@ export class ReferralWorkflowService {
     if (outcome.events.length === 0 && outcome.commands.length === 0) return false;
     await this.apply(manager, referral, outcome, traceparent);
     return true;
-  }
-
-  /**
-   * Compares one referral with what its CBO Task and the patient's consents say now, and moves it
-   * through the normal workflow where it lags behind; returns the repair made, if any.
-   */
-  async reconcile(manager: EntityManager, referralId: string): Promise<Repair | undefined> {
-    await this.lockReferralId(manager, referralId);
-    const referral = await this.lock(manager, referralId);
-    if (!referral || !isOpen(referral.state)) return undefined;
-    const from = referral.state;
-    if (referral.state === 'awaiting-consent') {
-      await this.gateOnConsent(manager, referral);
-      return referral.state === from ? undefined : { kind: 'consent', from, to: referral.state };
-    }
-    if (!referral.cboTaskId) return undefined;
-    let task: Omit<ChangedTask, 'id'> & { resourceType?: string };
-    try {
-      task = await this.fhir.readTask(referral.cboTaskId);
-    } catch (error) {
-      if (error instanceof FhirRequestError && (error.status === 404 || error.status === 410))
-        return undefined;
-      throw error;
-    }
-    const moved = await this.cboTaskChanged(
-      manager,
-      referral,
-      factsOf({ ...task, id: referral.cboTaskId }),
-    );
-    return moved ? { kind: 'cbo-task', from, to: referral.state } : undefined;
-  }
-
-  async acceptanceBreached(
-    manager: EntityManager,
-    referralId: string,
-    attempt: number,
-    traceparent?: string,
-  ) {
-    const referral = await this.lock(manager, referralId);
-    if (!referral) return;
-    const cause = acceptanceBreachCause(snapshotOf(referral), attempt);
-    if (cause) await this.route(manager, referral, cause, traceparent);
   }
 
   private async gateOnConsent(
@@ -311,6 +488,10 @@ export class ReferralWorkflowService {
     await this.apply(manager, referral, decision, traceparent);
   }
 
+  /**
+   * Records a decision: the referral's new state at once, and — when it has FHIR writes to make —
+   * a step carried out after commit, which announces the events once the writes are done.
+   */
   private async apply(
     manager: EntityManager,
     referral: Referral,
@@ -319,60 +500,21 @@ export class ReferralWorkflowService {
   ) {
     if (decision.events.length === 0 && decision.commands.length === 0) return;
     Object.assign(referral, decision.patch);
-    let foundCboTask = false;
-    for (const command of decision.commands) {
-      switch (command.kind) {
-        case 'create-cbo-task': {
-          const source = await this.fhir.sourceContext(referral.id);
-          const created = await this.fhir.createCboTask({
-            referralId: referral.id,
-            attempt: command.attempt,
-            organizationId: command.organizationId,
-            source,
-          });
-          referral.cboTaskId = created.taskId;
-          referral.cboServiceRequestId = created.serviceRequestId;
-          referral.targetServiceId = command.serviceId;
-          foundCboTask = created.alreadyExisted;
-          break;
-        }
-        case 'cancel-cbo-task':
-          await this.fhir.cancelCboTask(command.cboTaskId, command.reason);
-          break;
-        case 'update-source-task': {
-          const output =
-            command.copyOutputFromCboTask && referral.cboTaskId
-              ? (await this.fhir.readTask(referral.cboTaskId)).output
-              : undefined;
-          await this.fhir.updateSourceTask(referral.id, {
-            status: command.status,
-            statusReason: command.statusReason,
-            businessStatus: command.businessStatus,
-            output,
-          });
-          break;
-        }
-        case 'complete-source-service-request':
-          if (referral.serviceRequestId)
-            await this.fhir.completeServiceRequest(referral.serviceRequestId);
-          break;
-      }
-    }
     referral.state = decision.state;
     referral.reason = decision.events.at(-1)?.reason ?? referral.reason;
-    await manager.getRepository(Referral).save(referral);
-    await this.emit(manager, referral, decision.events, traceparent);
-    if (foundCboTask && referral.cboTaskId) {
-      // An earlier attempt of this routing made the Task and rolled back; the CBO may have acted
-      // on it meanwhile, and those changes found no referral to move. Catch up with it now.
-      const task = await this.fhir.readTask(referral.cboTaskId);
-      await this.cboTaskChanged(
-        manager,
-        referral,
-        factsOf({ ...task, id: referral.cboTaskId }),
+    if (decision.commands.length > 0) {
+      referral.pending = {
+        id: randomUUID(),
+        commands: decision.commands,
+        events: decision.events,
         traceparent,
-      );
+        attempts: 0,
+      };
+      referral.pendingDue = new Date();
     }
+    await manager.getRepository(Referral).save(referral);
+    if (decision.commands.length === 0)
+      await this.emit(manager, referral, decision.events, traceparent);
   }
 
   private async emit(

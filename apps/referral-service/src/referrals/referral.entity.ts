@@ -1,5 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import type { ReferralState } from '@carerelay/contracts';
+import type { SourceContext } from '../fhir/referral-fhir.gateway';
+import type { PendingStep } from './referral-step';
 
 /** The platform's view of one referral: the source Task an EHR sent and where it stands. */
 @Entity({ name: 'referral' })
@@ -51,6 +53,17 @@ export class Referral {
 
   @Column({ type: 'text', nullable: true })
   reason!: string | null;
+
+  /** The step decided and not yet carried out (see referral-step.ts), if any. */
+  @Column({ type: 'jsonb', nullable: true })
+  pending!: PendingStep | null;
+
+  @Column({ name: 'pending_due', type: 'timestamptz', nullable: true })
+  pendingDue!: Date | null;
+
+  /** What the CBO Tasks are made from, read once at intake (no patient data). */
+  @Column({ type: 'jsonb', nullable: true })
+  source!: SourceContext | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

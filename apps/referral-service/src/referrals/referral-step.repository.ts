@@ -1,0 +1,106 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { safeErrorText, SERVICE_SCHEMA } from '@carerelay/persistence';
+import { Referral } from './referral.entity';
+import { NewReferral } from './referral-intake.rules';
+import { PendingStep, ReferralInput, stepRetryMs } from './referral-step';
+
+/** The referral's open steps and its inbox of events waiting for them. */
+@Injectable()
+export class ReferralStepRepository {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(SERVICE_SCHEMA) private readonly schema: string,
+  ) {}
+
+  /** A new referral with its first step (reading the source); nothing if it is known already. */
+  async insertReferral(
+    manager: EntityManager,
+    intake: NewReferral,
+    step: PendingStep,
+  ): Promise<boolean> {
+    const inserted: unknown[] = await manager.query(
+      `INSERT INTO "${this.schema}".referral
+         (id, source_task_version, requester_organization_id, patient_id, service_request_id, state,
+          pending, pending_due)
+       VALUES ($1, $2, $3, $4, $5, 'requested', $6, now()) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [
+        intake.taskId,
+        intake.taskVersion,
+        intake.requesterOrganizationId ?? null,
+        intake.patientId ?? null,
+        intake.serviceRequestId ?? null,
+        JSON.stringify(step),
+      ],
+    );
+    return inserted.length > 0;
+  }
+
+  /** The referral as committed, without a lock: what a step is carried out from. */
+  find(referralId: string): Promise<Referral | null> {
+    return this.dataSource.getRepository(Referral).findOneBy({ id: referralId });
+  }
+
+  /** Referrals whose open step is due, the longest waiting first. */
+  async due(limit: number, except: string[]): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM "${this.schema}".referral
+        WHERE pending IS NOT NULL AND pending_due <= now() AND NOT (id = ANY($2))
+        ORDER BY pending_due LIMIT $1`,
+      [limit, except],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Counts a failed try of the step and puts the next one off (not through the entity: the
+   * referral has not moved). */
+  async failed(referralId: string, step: PendingStep, error: unknown): Promise<void> {
+    const attempts = step.attempts + 1;
+    await this.dataSource.query(
+      `UPDATE "${this.schema}".referral
+          SET pending = pending || jsonb_build_object('attempts', $3::int, 'lastError', $4::text),
+              pending_due = now() + make_interval(secs => $5::float8 / 1000)
+        WHERE id = $1 AND pending->>'id' = $2`,
+      [referralId, step.id, attempts, safeErrorText(error).slice(0, 500), stepRetryMs(attempts)],
+    );
+  }
+
+  /** A referral whose source Task is gone before anything was announced: as if never taken in. */
+  async forget(manager: EntityManager, referralId: string): Promise<void> {
+    await manager.query(`DELETE FROM "${this.schema}".referral_input WHERE referral_id = $1`, [
+      referralId,
+    ]);
+    await manager.query(`DELETE FROM "${this.schema}".referral WHERE id = $1`, [referralId]);
+  }
+
+  async queueInput(
+    manager: EntityManager,
+    referralId: string,
+    input: ReferralInput,
+    traceparent?: string,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO "${this.schema}".referral_input (referral_id, input, traceparent)
+       VALUES ($1, $2, $3)`,
+      [referralId, JSON.stringify(input), traceparent ?? null],
+    );
+  }
+
+  /** The oldest waiting event of a referral, removed (the caller holds the referral's lock). */
+  async takeInput(
+    manager: EntityManager,
+    referralId: string,
+  ): Promise<{ input: ReferralInput; traceparent?: string } | undefined> {
+    const rows: Array<{ input: ReferralInput; traceparent: string | null }> = await manager.query(
+      // A SELECT around the DELETE: the driver answers it with the rows alone.
+      `WITH taken AS (
+         DELETE FROM "${this.schema}".referral_input
+          WHERE seq = (SELECT min(seq) FROM "${this.schema}".referral_input WHERE referral_id = $1)
+          RETURNING input, traceparent)
+       SELECT input, traceparent FROM taken`,
+      [referralId],
+    );
+    const row = rows[0];
+    return row && { input: row.input, traceparent: row.traceparent ?? undefined };
+  }
+}
