@@ -427,12 +427,16 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       const result = await rebuildReadModel(config, { schema: rebuilt, timeoutMs: 40_000 });
       expect(result.referrals).toBeGreaterThanOrEqual(planned.length);
       const dataSource = app.get(DataSource);
+      // Every column but changed_xid (which transaction wrote the row).
+      const columns = `referral_id, requested_at, routed_at, accepted_at, completed_at,
+        terminal_state, terminal_at, current_state, current_state_at, attempts, reroutes,
+        awaited_consent, requester_org, target_org, patient_key`;
       const differing = async (a: string, b: string) =>
         (
           await dataSource.query(
             `SELECT count(*)::int AS n FROM (
-               SELECT * FROM "${a}".referral WHERE requester_org = $1
-               EXCEPT SELECT * FROM "${b}".referral WHERE requester_org = $1) x`,
+               SELECT ${columns} FROM "${a}".referral WHERE requester_org = $1
+               EXCEPT SELECT ${columns} FROM "${b}".referral WHERE requester_org = $1) x`,
             [requester],
           )
         )[0].n as number;

@@ -70,8 +70,27 @@ export class ReadModelRepository {
          current_state = EXCLUDED.current_state, current_state_at = EXCLUDED.current_state_at,
          attempts = EXCLUDED.attempts, reroutes = EXCLUDED.reroutes,
          awaited_consent = EXCLUDED.awaited_consent, requester_org = EXCLUDED.requester_org,
-         target_org = EXCLUDED.target_org, patient_key = EXCLUDED.patient_key`,
+         target_org = EXCLUDED.target_org, patient_key = EXCLUDED.patient_key,
+         changed_xid = pg_current_xact_id()`,
       [row.referralId],
+    );
+  }
+
+  /** Marks referrals as changed for the readers' incremental refresh (see the migration). */
+  private async touch(manager: EntityManager, where: string, value: string): Promise<void> {
+    await manager.query(
+      `UPDATE "${this.schema}".referral SET changed_xid = pg_current_xact_id() WHERE ${where}`,
+      [value],
+    );
+  }
+
+  private async touchPatient(manager: EntityManager, patientKey: string): Promise<void> {
+    // Two statements: an OR across them would scan the whole table.
+    await this.touch(manager, 'patient_key = $1', patientKey);
+    await this.touch(
+      manager,
+      `referral_id IN (SELECT task_id FROM "${this.schema}".task_link WHERE patient_key = $1)`,
+      patientKey,
     );
   }
 
@@ -98,6 +117,7 @@ export class ReadModelRepository {
         updatedAt,
       ],
     );
+    await this.touchPatient(manager, p.patientKey);
   }
 
   async upsertServiceRequest(
@@ -113,6 +133,11 @@ export class ReadModelRepository {
        WHERE t.source_updated_at <= EXCLUDED.source_updated_at`,
       [sr.id, sr.category, sr.code, updatedAt],
     );
+    await this.touch(
+      manager,
+      `referral_id IN (SELECT task_id FROM "${this.schema}".task_link WHERE service_request_id = $1)`,
+      sr.id,
+    );
   }
 
   async upsertTask(manager: EntityManager, task: TaskFacts, updatedAt: string): Promise<void> {
@@ -126,6 +151,7 @@ export class ReadModelRepository {
        WHERE t.source_updated_at <= EXCLUDED.source_updated_at`,
       [task.taskId, task.serviceRequestId, task.patientKey, updatedAt],
     );
+    await this.touch(manager, 'referral_id = $1', task.taskId);
   }
 
   async upsertCoverage(manager: EntityManager, c: CoverageFacts, updatedAt: string): Promise<void> {
@@ -138,6 +164,7 @@ export class ReadModelRepository {
        WHERE t.source_updated_at <= EXCLUDED.source_updated_at`,
       [c.coverageId, c.patientKey, c.payer, c.active, updatedAt],
     );
+    if (c.patientKey) await this.touchPatient(manager, c.patientKey);
   }
 
   async addFollowupEvent(
@@ -155,6 +182,7 @@ export class ReadModelRepository {
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`,
       [row.dedupeKey, row.referralId, row.kind, row.breached, row.occurredAt],
     );
+    if (row.breached) await this.touch(manager, 'referral_id = $1', row.referralId);
   }
 
   async setConsentState(

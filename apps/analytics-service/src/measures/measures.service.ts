@@ -1,16 +1,61 @@
 import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
 import type { CohortQueryDto } from '../http/analytics-query.dto';
 import type { BreakdownDimension, EquityDimension } from './dimensions';
-import { breakdown, equity, ReferenceGroupError, summarize } from './measures';
+import { FactColumns, type FactDimension } from './fact-columns';
+import {
+  aggregateAll,
+  aggregateBy,
+  breakdownOf,
+  equityOf,
+  ReferenceGroupError,
+  summaryOf,
+} from './measures';
 import { CohortFilter, MeasuresRepository } from './measures.repository';
 
 const DAY = 86_400_000;
 const MAX_PERIOD_DAYS = 3660;
 
-/** Turns a query into a cohort and the cohort into measures; censoring is at the time of asking. */
+/**
+ * Turns a query into a cohort and the cohort into measures; censoring is at the time of asking.
+ * The read model's referrals are held as typed columns, brought up to date from PostgreSQL before
+ * every answer (only the referrals changed since the last read), so a query over a million
+ * referrals scans numbers instead of joining tables.
+ */
 @Injectable()
 export class MeasuresService {
+  private readonly store = new FactColumns();
+  private xmin: string | null = null;
+  private refreshing?: Promise<void>;
+
   constructor(private readonly repository: MeasuresRepository) {}
+
+  /** Reads what changed; concurrent callers share one read that began after they asked. */
+  async refresh(): Promise<void> {
+    const pending = this.refreshing;
+    const next = (async () => {
+      if (pending) await pending.catch(() => undefined);
+      const { xmin } = await this.repository.changes(this.xmin, (rows) => {
+        for (const row of rows) this.store.upsert(row);
+      });
+      this.xmin = xmin;
+    })();
+    this.refreshing = next;
+    try {
+      await next;
+    } finally {
+      if (this.refreshing === next) this.refreshing = undefined;
+    }
+  }
+
+  private async cohort(filter: CohortFilter): Promise<Uint32Array> {
+    await this.refresh();
+    const { from, to, ...equal } = filter;
+    return this.store.select(
+      from.getTime(),
+      to.getTime(),
+      equal as Partial<Record<FactDimension, string>>,
+    );
+  }
 
   filterOf(query: CohortQueryDto, now = new Date()): CohortFilter {
     const to = query.to ? new Date(query.to) : now;
@@ -48,23 +93,31 @@ export class MeasuresService {
   async summary(query: CohortQueryDto) {
     const asOf = new Date();
     const filter = this.filterOf(query, asOf);
-    const { facts, rejections } = await this.repository.cohort(filter);
-    return { ...this.describe(filter, asOf), ...summarize(facts, rejections, asOf) };
+    const rows = await this.cohort(filter);
+    return {
+      ...this.describe(filter, asOf),
+      ...summaryOf(aggregateAll(this.store, rows, asOf)),
+    };
   }
 
   async breakdown(query: CohortQueryDto, by: BreakdownDimension) {
     const asOf = new Date();
     const filter = this.filterOf(query, asOf);
-    const { facts } = await this.repository.cohort(filter);
-    return { ...this.describe(filter, asOf), by, rows: breakdown(facts, by, asOf) };
+    const rows = await this.cohort(filter);
+    return {
+      ...this.describe(filter, asOf),
+      by,
+      rows: breakdownOf(aggregateBy(this.store, rows, by, asOf)),
+    };
   }
 
   async equity(query: CohortQueryDto, dimension: EquityDimension, reference?: string) {
     const asOf = new Date();
     const filter = this.filterOf(query, asOf);
-    const { facts } = await this.repository.cohort(filter);
+    const rows = await this.cohort(filter);
+    const grouped = aggregateBy(this.store, rows, dimension, asOf);
     try {
-      return { ...this.describe(filter, asOf), ...equity(facts, dimension, asOf, { reference }) };
+      return { ...this.describe(filter, asOf), ...equityOf(grouped, dimension, { reference }) };
     } catch (error) {
       if (error instanceof ReferenceGroupError)
         throw new UnprocessableEntityException(error.message);

@@ -1,0 +1,33 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { schemaOf } from '@carerelay/persistence';
+
+/**
+ * Which referrals changed since a reader last looked: the transaction that last changed a
+ * referral's row or anything it joins (Patient, Task, ServiceRequest, Coverage, breaches). A
+ * reader that remembers the oldest transaction still running when it read (its snapshot's xmin)
+ * finds every later change by `changed_xid >= xmin`, including ones that committed late.
+ */
+export class AnalyticsChanges1732300000700 implements MigrationInterface {
+  name = 'AnalyticsChanges1732300000700';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    const s = schemaOf(queryRunner);
+    await queryRunner.query(
+      `ALTER TABLE "${s}".referral ADD COLUMN changed_xid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+    );
+    await queryRunner.query(`CREATE INDEX referral_changed ON "${s}".referral (changed_xid)`);
+    await queryRunner.query(`CREATE INDEX referral_patient ON "${s}".referral (patient_key)`);
+    await queryRunner.query(`CREATE INDEX task_link_patient ON "${s}".task_link (patient_key)`);
+    await queryRunner.query(
+      `CREATE INDEX task_link_service_request ON "${s}".task_link (service_request_id)`,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    const s = schemaOf(queryRunner);
+    await queryRunner.query(`DROP INDEX "${s}".task_link_service_request`);
+    await queryRunner.query(`DROP INDEX "${s}".task_link_patient`);
+    await queryRunner.query(`DROP INDEX "${s}".referral_patient`);
+    await queryRunner.query(`ALTER TABLE "${s}".referral DROP COLUMN changed_xid`);
+  }
+}
