@@ -10,7 +10,7 @@ import {
   ReferenceGroupError,
   summaryOf,
 } from './measures';
-import { CohortFilter, MeasuresRepository } from './measures.repository';
+import { CohortFilter, MeasuresRepository, type ReadSnapshot } from './measures.repository';
 
 const DAY = 86_400_000;
 const MAX_PERIOD_DAYS = 3660;
@@ -24,7 +24,7 @@ const MAX_PERIOD_DAYS = 3660;
 @Injectable()
 export class MeasuresService {
   private readonly store = new FactColumns();
-  private xmin: string | null = null;
+  private snapshot: ReadSnapshot | null = null;
   private refreshing?: Promise<void>;
 
   constructor(private readonly repository: MeasuresRepository) {}
@@ -34,10 +34,10 @@ export class MeasuresService {
     const pending = this.refreshing;
     const next = (async () => {
       if (pending) await pending.catch(() => undefined);
-      const { xmin } = await this.repository.changes(this.xmin, (rows) => {
+      const { snapshot } = await this.repository.changes(this.snapshot, (rows) => {
         for (const row of rows) this.store.upsert(row);
       });
-      this.xmin = xmin;
+      this.snapshot = snapshot;
     })();
     this.refreshing = next;
     try {

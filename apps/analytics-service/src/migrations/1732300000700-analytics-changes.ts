@@ -4,8 +4,8 @@ import { schemaOf } from '@carerelay/persistence';
 /**
  * Which referrals changed since a reader last looked: the transaction that last changed a
  * referral's row or anything it joins (Patient, Task, ServiceRequest, Coverage, breaches). A
- * reader that remembers the oldest transaction still running when it read (its snapshot's xmin)
- * finds every later change by `changed_xid >= xmin`, including ones that committed late.
+ * reader that remembers its snapshot finds every change it could not see: transactions from the
+ * snapshot's xmax on, and those then in progress (its xip list), including ones that committed late.
  */
 export class AnalyticsChanges1732300000700 implements MigrationInterface {
   name = 'AnalyticsChanges1732300000700';
