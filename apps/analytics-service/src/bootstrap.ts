@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { applyServerTimeouts } from '@carerelay/http';
 import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connectEventConsumer } from '@carerelay/messaging';
 import {
   PinoNestLogger,
@@ -27,10 +28,33 @@ export async function startAnalyticsService(
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
     logger: consumerLogger(logger),
   });
+  documentApi(app);
   // init first: it migrates the schema and provisions the topics.
   await app.init();
   await app.startAllMicroservices();
   applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port ?? config.ANALYTICS_SERVICE_PORT, '127.0.0.1');
   return app;
+}
+
+/**
+ * OpenAPI at /docs (UI) and /docs/openapi.json. Public on purpose: it describes the API and
+ * holds no data (no figure, no group name), developers of the dashboard and analysts need it
+ * before they hold a token, and every endpoint it describes still requires one.
+ */
+function documentApi(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('CareRelay analytics')
+      .setDescription(
+        'Closure, timeliness, equity gaps and unmet need of the referral network, from the event ' +
+          'streams. Bearer: an access token of the FHIR API (SMART Backend Services) with role ' +
+          'coordinator or platform. Aggregates only; small cells suppressed.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 }

@@ -475,4 +475,52 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       expect(body.detail.length).toBeGreaterThan(0);
     }
   });
+
+  it('serves its OpenAPI description at /docs without a token, and no data with it', async () => {
+    const json = await get('/docs/openapi.json', null);
+    expect(json.status).toBe(200);
+    const document = (await json.json()) as {
+      paths: Record<string, { get: { security?: unknown[]; parameters: Array<{ name: string }> } }>;
+    };
+    for (const path of [
+      '/analytics/summary',
+      '/analytics/timeseries',
+      '/analytics/breakdown',
+      '/analytics/equity',
+    ]) {
+      expect(document.paths[path].get.security).toEqual([{ bearer: [] }]);
+      expect((await get(path, null)).status).toBe(401);
+    }
+    expect(document.paths['/analytics/equity'].get.parameters.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['dimension', 'reference', 'format', 'from', 'to', 'language']),
+    );
+    expect(JSON.stringify(document)).not.toContain(requester);
+    const ui = await get('/docs', null);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger');
+  });
+
+  it('answers a time series per week, also as CSV', async () => {
+    const weekly = (await (await get(`/analytics/timeseries?${q}`)).json()) as {
+      by: string;
+      rows: Array<{ group: string; referrals: number | null }>;
+    };
+    expect(weekly.by).toBe('week');
+    // The Monday (UTC) of each request, counted here.
+    const expected = new Map<string, number>();
+    for (const p of planned) {
+      const d = new Date(at(p.i / 60));
+      const monday = new Date(
+        Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - ((d.getUTCDay() + 6) % 7)),
+      );
+      const key = monday.toISOString().slice(0, 10);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    expect(weekly.rows.map((r) => r.group).sort()).toEqual([...expected.keys()].sort());
+    for (const row of weekly.rows)
+      if (row.referrals !== null) expect(row.referrals).toBe(expected.get(row.group));
+    const csv = await get(`/analytics/timeseries?${q}&period=day&format=csv`);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect((await csv.text()).split('\r\n')[0]).toContain('group,suppressed');
+  });
 });

@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
 import type { CohortQueryDto } from '../http/analytics-query.dto';
 import type { BreakdownDimension, EquityDimension } from './dimensions';
+import { selectCohort } from './cross-suppression';
 import { FactColumns, type FactDimension } from './fact-columns';
 import {
   aggregateAll,
@@ -47,14 +48,22 @@ export class MeasuresService {
     }
   }
 
-  private async cohort(filter: CohortFilter): Promise<Uint32Array> {
+  private async cohort(
+    filter: CohortFilter,
+    by: BreakdownDimension | null,
+  ): Promise<{ rows: Uint32Array; hidden: boolean; forced: Set<string> }> {
     await this.refresh();
-    const { from, to, ...equal } = filter;
-    return this.store.select(
-      from.getTime(),
-      to.getTime(),
-      equal as Partial<Record<FactDimension, string>>,
-    );
+    const { from, to, ...filters } = filter;
+    const equal = Object.fromEntries(
+      Object.entries(filters).filter(([, v]) => v !== undefined),
+    ) as Partial<Record<FactDimension, string>>;
+    const selection = { fromMs: from.getTime(), toMs: to.getTime(), equal };
+    return selectCohort(this.store, selection, by);
+  }
+
+  /** A hidden cohort shows no group at all. */
+  private forcedOf(grouped: Array<[string, unknown]>, hidden: boolean, forced: Set<string>) {
+    return hidden ? new Set(grouped.map(([group]) => group)) : forced;
   }
 
   filterOf(query: CohortQueryDto, now = new Date()): CohortFilter {
@@ -93,31 +102,38 @@ export class MeasuresService {
   async summary(query: CohortQueryDto) {
     const asOf = new Date();
     const filter = this.filterOf(query, asOf);
-    const rows = await this.cohort(filter);
+    const { rows, hidden } = await this.cohort(filter, null);
     return {
       ...this.describe(filter, asOf),
-      ...summaryOf(aggregateAll(this.store, rows, asOf)),
+      ...summaryOf(aggregateAll(this.store, rows, asOf), hidden),
     };
   }
 
   async breakdown(query: CohortQueryDto, by: BreakdownDimension) {
     const asOf = new Date();
     const filter = this.filterOf(query, asOf);
-    const rows = await this.cohort(filter);
+    const { rows, hidden, forced } = await this.cohort(filter, by);
+    const grouped = aggregateBy(this.store, rows, by, asOf);
     return {
       ...this.describe(filter, asOf),
       by,
-      rows: breakdownOf(aggregateBy(this.store, rows, by, asOf)),
+      rows: breakdownOf(grouped, this.forcedOf(grouped, hidden, forced)),
     };
   }
 
   async equity(query: CohortQueryDto, dimension: EquityDimension, reference?: string) {
     const asOf = new Date();
     const filter = this.filterOf(query, asOf);
-    const rows = await this.cohort(filter);
+    const { rows, hidden, forced } = await this.cohort(filter, dimension);
     const grouped = aggregateBy(this.store, rows, dimension, asOf);
     try {
-      return { ...this.describe(filter, asOf), ...equityOf(grouped, dimension, { reference }) };
+      return {
+        ...this.describe(filter, asOf),
+        ...equityOf(grouped, dimension, {
+          reference,
+          forced: this.forcedOf(grouped, hidden, forced),
+        }),
+      };
     } catch (error) {
       if (error instanceof ReferenceGroupError)
         throw new UnprocessableEntityException(error.message);

@@ -98,9 +98,11 @@ export function summarize(
   return summaryOf(aggregateAll(store, allRows(store), asOf));
 }
 
-export function summaryOf(a: GroupAggregate | undefined): Summary {
+/** `hidden`: the cohort is a suppressed cell of a wider table (see MeasuresService). */
+export function summaryOf(a: GroupAggregate | undefined, hidden = false): Summary {
   const n = a?.referrals ?? 0;
-  if (n > 0 && n < MIN_CELL_SIZE) return { suppressed: true, referrals: null };
+  if ((n > 0 && n < MIN_CELL_SIZE) || (hidden && n > 0))
+    return { suppressed: true, referrals: null };
   if (!a)
     return {
       suppressed: false,
@@ -163,6 +165,16 @@ function rejectionTable(byReason: Map<string, number>, attempts: number): Reject
   }));
 }
 
+/** A table's suppression, with `forced` groups hidden as in another view of the same cells. */
+function suppressed(grouped: ReadonlyArray<[string, GroupAggregate]>, forced: ReadonlySet<string>) {
+  const indexes = new Set(grouped.flatMap(([group], i) => (forced.has(group) ? [i] : [])));
+  return suppressCells(
+    grouped.map(([, g]) => g.referrals),
+    MIN_CELL_SIZE,
+    indexes,
+  );
+}
+
 export interface BreakdownRow {
   group: string;
   suppressed: boolean;
@@ -187,8 +199,11 @@ export function breakdown(
 }
 
 /** Groups of fewer than 11 referrals, and their complements, show no figure at all. */
-export function breakdownOf(grouped: ReadonlyArray<[string, GroupAggregate]>): BreakdownRow[] {
-  const suppression = suppressCells(grouped.map(([, g]) => g.referrals));
+export function breakdownOf(
+  grouped: ReadonlyArray<[string, GroupAggregate]>,
+  forced: ReadonlySet<string> = new Set(),
+): BreakdownRow[] {
+  const suppression = suppressed(grouped, forced);
   return grouped.map(([group, g], i) => {
     if (suppression[i].suppressed) {
       return {
@@ -269,10 +284,10 @@ export function equity(
 export function equityOf(
   grouped: ReadonlyArray<[string, GroupAggregate]>,
   dimension: EquityDimension,
-  options: { reference?: string; alpha?: number } = {},
+  options: { reference?: string; alpha?: number; forced?: ReadonlySet<string> } = {},
 ): EquityTable {
   const alpha = options.alpha ?? 0.05;
-  const suppression = suppressCells(grouped.map(([, g]) => g.referrals));
+  const suppression = suppressed(grouped, options.forced ?? new Set());
   const shown = grouped.filter((_, i) => !suppression[i].suppressed);
   let reference: string | null;
   if (options.reference !== undefined) {
