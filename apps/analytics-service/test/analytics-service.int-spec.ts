@@ -523,4 +523,70 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect((await csv.text()).split('\r\n')[0]).toContain('group,suppressed');
   });
+
+  it('shows unmet need by category and ZIP beside the directory services covering that ZIP', async () => {
+    const service = (id: string, occurredAt: string, available: number, status = 'available') =>
+      newCloudEvent({
+        source: '/carerelay/directory',
+        type: EventTypes.directoryServiceUpserted.type,
+        subject: cboA,
+        data: {
+          organizationId: cboA,
+          serviceId: id,
+          occurredAt,
+          record: {
+            id,
+            organizationId: cboA,
+            name: 'Food pantry',
+            status: 'active',
+            categories: ['food-insecurity'],
+            serviceAreas: [{ kind: 'postal-codes', postalCodes: ['60623', '60624'] }],
+            capacity: { status, available },
+          },
+        },
+      });
+    const producer = testKafka().producer();
+    await producer.connect();
+    // The newer version first, then a stale one that must not win.
+    await producer.send({
+      topic: TOPICS.directoryEvents.name,
+      messages: [
+        service(`svc-${run}`, at(5), 7),
+        service(`svc-${run}`, at(1), 99, 'no-capacity'),
+        service(`svc-${run}-2`, at(5), 3, 'waitlist'),
+      ].map((e) => toKafkaRecord(e, cboA)),
+    });
+    await producer.disconnect();
+    type Row = Record<string, number | string | null | boolean>;
+    const row = await waitFor(
+      async () => {
+        const body = (await (await get(`/analytics/unmet-need?${q}`)).json()) as { rows: Row[] };
+        const found = body.rows.find((r) => r.category === 'food-insecurity' && r.zip === '60623');
+        return found && found.directoryServices === 2 ? found : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the directory services' },
+    );
+    // Counted here: the re-routed referrals are the ones a CBO turned away for capacity.
+    const noCapacity = planned.filter((p) => p.rerouted).length;
+    expect(row).toEqual({
+      category: 'food-insecurity',
+      zip: '60623',
+      suppressed: false,
+      referrals: planned.length,
+      noCapacity,
+      notEligible: 0,
+      outOfArea: 0,
+      noCbo: 0,
+      unmet: noCapacity,
+      unmetRate: Math.round((noCapacity / planned.length) * 1e6) / 1e6,
+      directoryServices: 2,
+      directoryServicesWithCapacity: 1,
+      directoryAvailableUnits: 10,
+    });
+    const csv = await get(`/analytics/unmet-need?${q}&format=csv`);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect((await csv.text()).split('\r\n')[0]).toBe(
+      'category,zip,suppressed,referrals,noCapacity,notEligible,outOfArea,noCbo,unmet,unmetRate,directoryServices,directoryServicesWithCapacity,directoryAvailableUnits',
+    );
+  });
 });

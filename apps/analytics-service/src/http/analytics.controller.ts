@@ -17,6 +17,7 @@ import {
   BreakdownQueryDto,
   CohortQueryDto,
   EquityQueryDto,
+  TableQueryDto,
   TimeSeriesQueryDto,
 } from './analytics-query.dto';
 import { toCsv } from './csv';
@@ -116,6 +117,23 @@ export class AnalyticsController {
       `equity-${query.dimension}.csv`,
       toCsv(result.rows.map((row) => ({ dimension: result.dimension, ...row })) as never),
     );
+  }
+
+  @Get('unmet-need')
+  @ApiOperation({
+    summary: 'Unmet need: referrals turned away for want of a service, by category and ZIP',
+    description:
+      'Per SDOH category and ZIP of the patient: referrals with an attempt ended for no capacity, ' +
+      'not eligible or out of area, and referrals for which no CBO could be found, beside the ' +
+      "directory's active services of that category covering the ZIP (by ZIP list), how many " +
+      `report capacity, and their available units. ${SUPPRESSION}`,
+  })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ description: 'One row per category and ZIP' })
+  async unmetNeed(@Query() query: TableQueryDto, @Res({ passthrough: true }) response: Response) {
+    const result = await this.measures.unmetNeed(query);
+    if (query.format !== 'csv') return result;
+    return csv(response, 'unmet-need.csv', toCsv(result.rows as never));
   }
 }
 

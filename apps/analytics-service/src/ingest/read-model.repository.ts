@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { SERVICE_SCHEMA } from '../analytics-service.config';
+import type { DirectoryServiceFacts } from './directory-facts';
 import type { CoverageFacts, PatientFacts, ServiceRequestFacts, TaskFacts } from './fhir-facts';
 
 export interface ReferralEventRow {
@@ -197,6 +198,37 @@ export class ReadModelRepository {
        ON CONFLICT (patient_key) DO UPDATE SET status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at
        WHERE t.occurred_at <= EXCLUDED.occurred_at`,
       [patientKey, status, occurredAt],
+    );
+  }
+
+  /** A newer record replaces an older one; an older one arriving late changes nothing. */
+  async upsertDirectoryService(
+    manager: EntityManager,
+    d: DirectoryServiceFacts,
+    occurredAt: string,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO "${this.schema}".directory_service AS t (service_id, organization_id, active,
+          categories, postal_codes, other_areas, capacity_status, available, maximum, occurred_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (service_id) DO UPDATE SET
+         organization_id = EXCLUDED.organization_id, active = EXCLUDED.active,
+         categories = EXCLUDED.categories, postal_codes = EXCLUDED.postal_codes,
+         other_areas = EXCLUDED.other_areas, capacity_status = EXCLUDED.capacity_status,
+         available = EXCLUDED.available, maximum = EXCLUDED.maximum, occurred_at = EXCLUDED.occurred_at
+       WHERE t.occurred_at <= EXCLUDED.occurred_at`,
+      [
+        d.serviceId,
+        d.organizationId,
+        d.active,
+        d.categories,
+        d.postalCodes,
+        d.otherAreas,
+        d.capacityStatus,
+        d.available,
+        d.maximum,
+        occurredAt,
+      ],
     );
   }
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SERVICE_SCHEMA } from '../analytics-service.config';
 import { UNKNOWN } from './dimensions';
+import type { DirectoryServiceFacts } from '../ingest/directory-facts';
 import type { FactRow } from './fact-columns';
 
 /** Filters of every measure; the period is on the referral's request time, [from, to). */
@@ -115,6 +116,25 @@ export class MeasuresRepository {
     } finally {
       await runner.release();
     }
+  }
+
+  async directoryServices(): Promise<DirectoryServiceFacts[]> {
+    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT service_id, organization_id, active, categories, postal_codes, other_areas,
+              capacity_status, available, maximum
+         FROM "${this.schema}".directory_service`,
+    );
+    return rows.map((r) => ({
+      serviceId: r.service_id as string,
+      organizationId: r.organization_id as string,
+      active: r.active as boolean,
+      categories: r.categories as string[],
+      postalCodes: r.postal_codes as string[],
+      otherAreas: r.other_areas as number,
+      capacityStatus: r.capacity_status as string | null,
+      available: r.available as number | null,
+      maximum: r.maximum as number | null,
+    }));
   }
 
   private changedSql(where: string): string {

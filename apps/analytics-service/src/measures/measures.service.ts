@@ -11,6 +11,7 @@ import {
   ReferenceGroupError,
   summaryOf,
 } from './measures';
+import { unmetNeed } from './unmet-need';
 import { CohortFilter, MeasuresRepository, type ReadSnapshot } from './measures.repository';
 
 const DAY = 86_400_000;
@@ -139,5 +140,16 @@ export class MeasuresService {
         throw new UnprocessableEntityException(error.message);
       throw error;
     }
+  }
+
+  async unmetNeed(query: CohortQueryDto) {
+    const asOf = new Date();
+    const filter = this.filterOf(query, asOf);
+    const { rows, hidden } = await this.cohort(filter, null);
+    const directory = await this.repository.directoryServices();
+    return {
+      ...this.describe(filter, asOf),
+      rows: unmetNeed(this.store, rows, directory, hidden),
+    };
   }
 }

@@ -21,10 +21,25 @@ export class AnalyticsChanges1732300000700 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX task_link_service_request ON "${s}".task_link (service_request_id)`,
     );
+    // The directory's services as unmet need compares them: what, where, and how much room.
+    await queryRunner.query(`
+      CREATE TABLE "${s}".directory_service (
+        service_id text PRIMARY KEY,
+        organization_id text NOT NULL,
+        active boolean NOT NULL,
+        categories text[] NOT NULL,
+        postal_codes text[] NOT NULL,
+        other_areas integer NOT NULL,
+        capacity_status text,
+        available integer,
+        maximum integer,
+        occurred_at timestamptz NOT NULL
+      )`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const s = schemaOf(queryRunner);
+    await queryRunner.query(`DROP TABLE "${s}".directory_service`);
     await queryRunner.query(`DROP INDEX "${s}".task_link_service_request`);
     await queryRunner.query(`DROP INDEX "${s}".task_link_patient`);
     await queryRunner.query(`DROP INDEX "${s}".referral_patient`);
