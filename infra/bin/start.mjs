@@ -136,6 +136,8 @@ async function main() {
 
   if (!opts['no-simulator']) {
     const args = opts['reject-share'] ? ['--reject-share', opts['reject-share']] : [];
+    // The demo's planted disparities (apps/simulator/src/disparities.ts); SIMULATOR_DISPARITIES=off to drop them.
+    process.env.SIMULATOR_DISPARITIES ??= 'on';
     const sim = network.startSimulator({ rate: Number(opts.rate), args });
     sim.exited.then((code) => {
       if (!shuttingDown) console.log(`!! simulator exited (${code}); the network keeps running`);

@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { startService } from '@carerelay/service';
 import { AnalyticsServiceConfig } from './analytics-service.config';
 import { AppModule } from './app.module';
@@ -15,5 +16,28 @@ export function startAnalyticsService(
     port: options.port ?? config.ANALYTICS_SERVICE_PORT,
     http: false,
     consumer: { groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP },
+    configure: (app) => documentApi(app),
   });
+}
+
+/**
+ * OpenAPI at /docs (UI) and /docs/openapi.json. Public on purpose: it describes the API and
+ * holds no data (no figure, no group name), developers of the dashboard and analysts need it
+ * before they hold a token, and every endpoint it describes still requires one.
+ */
+function documentApi(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('CareRelay analytics')
+      .setDescription(
+        'Closure, timeliness, equity gaps and unmet need of the referral network, from the event ' +
+          'streams. Bearer: an access token of the FHIR API (SMART Backend Services) with role ' +
+          'coordinator or platform. Aggregates only; small cells suppressed.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 }

@@ -427,12 +427,16 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       const result = await rebuildReadModel(config, { schema: rebuilt, timeoutMs: 40_000 });
       expect(result.referrals).toBeGreaterThanOrEqual(planned.length);
       const dataSource = app.get(DataSource);
+      // Every column but changed_xid (which transaction wrote the row).
+      const columns = `referral_id, requested_at, routed_at, accepted_at, completed_at,
+        terminal_state, terminal_at, current_state, current_state_at, attempts, reroutes,
+        awaited_consent, requester_org, target_org, patient_key`;
       const differing = async (a: string, b: string) =>
         (
           await dataSource.query(
             `SELECT count(*)::int AS n FROM (
-               SELECT * FROM "${a}".referral WHERE requester_org = $1
-               EXCEPT SELECT * FROM "${b}".referral WHERE requester_org = $1) x`,
+               SELECT ${columns} FROM "${a}".referral WHERE requester_org = $1
+               EXCEPT SELECT ${columns} FROM "${b}".referral WHERE requester_org = $1) x`,
             [requester],
           )
         )[0].n as number;
@@ -470,5 +474,119 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       expect(body.status).toBe(status);
       expect(body.detail.length).toBeGreaterThan(0);
     }
+  });
+
+  it('serves its OpenAPI description at /docs without a token, and no data with it', async () => {
+    const json = await get('/docs/openapi.json', null);
+    expect(json.status).toBe(200);
+    const document = (await json.json()) as {
+      paths: Record<string, { get: { security?: unknown[]; parameters: Array<{ name: string }> } }>;
+    };
+    for (const path of [
+      '/analytics/summary',
+      '/analytics/timeseries',
+      '/analytics/breakdown',
+      '/analytics/equity',
+    ]) {
+      expect(document.paths[path].get.security).toEqual([{ bearer: [] }]);
+      expect((await get(path, null)).status).toBe(401);
+    }
+    expect(document.paths['/analytics/equity'].get.parameters.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['dimension', 'reference', 'format', 'from', 'to', 'language']),
+    );
+    expect(JSON.stringify(document)).not.toContain(requester);
+    const ui = await get('/docs', null);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger');
+  });
+
+  it('answers a time series per week, also as CSV', async () => {
+    const weekly = (await (await get(`/analytics/timeseries?${q}`)).json()) as {
+      by: string;
+      rows: Array<{ group: string; referrals: number | null }>;
+    };
+    expect(weekly.by).toBe('week');
+    // The Monday (UTC) of each request, counted here.
+    const expected = new Map<string, number>();
+    for (const p of planned) {
+      const d = new Date(at(p.i / 60));
+      const monday = new Date(
+        Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - ((d.getUTCDay() + 6) % 7)),
+      );
+      const key = monday.toISOString().slice(0, 10);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    expect(weekly.rows.map((r) => r.group).sort()).toEqual([...expected.keys()].sort());
+    for (const row of weekly.rows)
+      if (row.referrals !== null) expect(row.referrals).toBe(expected.get(row.group));
+    const csv = await get(`/analytics/timeseries?${q}&period=day&format=csv`);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect((await csv.text()).split('\r\n')[0]).toContain('group,suppressed');
+  });
+
+  it('shows unmet need by category and ZIP beside the directory services covering that ZIP', async () => {
+    const service = (id: string, occurredAt: string, available: number, status = 'available') =>
+      newCloudEvent({
+        source: '/carerelay/directory',
+        type: EventTypes.directoryServiceUpserted.type,
+        subject: cboA,
+        data: {
+          organizationId: cboA,
+          serviceId: id,
+          occurredAt,
+          record: {
+            id,
+            organizationId: cboA,
+            name: 'Food pantry',
+            status: 'active',
+            categories: ['food-insecurity'],
+            serviceAreas: [{ kind: 'postal-codes', postalCodes: ['60623', '60624'] }],
+            capacity: { status, available },
+          },
+        },
+      });
+    const producer = testKafka().producer();
+    await producer.connect();
+    // The newer version first, then a stale one that must not win.
+    await producer.send({
+      topic: TOPICS.directoryEvents.name,
+      messages: [
+        service(`svc-${run}`, at(5), 7),
+        service(`svc-${run}`, at(1), 99, 'no-capacity'),
+        service(`svc-${run}-2`, at(5), 3, 'waitlist'),
+      ].map((e) => toKafkaRecord(e, cboA)),
+    });
+    await producer.disconnect();
+    type Row = Record<string, number | string | null | boolean>;
+    const row = await waitFor(
+      async () => {
+        const body = (await (await get(`/analytics/unmet-need?${q}`)).json()) as { rows: Row[] };
+        const found = body.rows.find((r) => r.category === 'food-insecurity' && r.zip === '60623');
+        return found && found.directoryServices === 2 ? found : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the directory services' },
+    );
+    // Counted here: the re-routed referrals are the ones a CBO turned away for capacity.
+    const noCapacity = planned.filter((p) => p.rerouted).length;
+    expect(row).toEqual({
+      category: 'food-insecurity',
+      zip: '60623',
+      suppressed: false,
+      referrals: planned.length,
+      noCapacity,
+      notEligible: 0,
+      outOfArea: 0,
+      noCbo: 0,
+      unmet: noCapacity,
+      unmetRate: Math.round((noCapacity / planned.length) * 1e6) / 1e6,
+      directoryServices: 2,
+      directoryServicesWithCapacity: 1,
+      directoryAvailableUnits: 10,
+    });
+    const csv = await get(`/analytics/unmet-need?${q}&format=csv`);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect((await csv.text()).split('\r\n')[0]).toBe(
+      'category,zip,suppressed,referrals,noCapacity,notEligible,outOfArea,noCbo,unmet,unmetRate,directoryServices,directoryServicesWithCapacity,directoryAvailableUnits',
+    );
   });
 });

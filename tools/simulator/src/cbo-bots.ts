@@ -1,4 +1,5 @@
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
+import { DISPARITIES, rejection, traitsOf } from './disparities';
 
 /**
  * CBO bots: each acts as one CBO's own FHIR client. It learns of the Tasks addressed to its
@@ -165,13 +166,17 @@ export class CboBots {
       this.stats.ignored += 1;
       return;
     }
-    const reject = roll < this.options.ignoreShare + this.options.rejectShare;
     this.later(between(this.options.acceptDelayMs), async () => {
+      // Planted disparities of the demo (see disparities.ts): some patients are turned away more.
+      const traits = DISPARITIES ? await traitsOf(bot.fhir, taskId) : null;
+      const bias = rejection(DISPARITIES, bot.organizationId, traits, this.options.rejectShare);
+      const reject = roll < this.options.ignoreShare + bias.share;
       const ok = await this.change(bot, taskId, reject ? 'rejected' : 'accepted', (task) => {
         if (task.status !== 'requested') return undefined;
         task.status = reject ? 'rejected' : 'accepted';
         if (reject) {
-          const text = REJECT_REASONS[Math.floor(Math.random() * REJECT_REASONS.length)];
+          const text =
+            bias.reason ?? REJECT_REASONS[Math.floor(Math.random() * REJECT_REASONS.length)];
           task.statusReason = { text };
         }
         return task;

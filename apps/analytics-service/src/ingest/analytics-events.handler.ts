@@ -3,6 +3,7 @@ import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
   CloudEvent,
   ConsentEventV1,
+  DirectoryEventV1,
   EventTypes,
   FhirResourceChangedV1,
   FollowupEventV1,
@@ -17,6 +18,7 @@ import {
   serviceRequestFactsOf,
   taskFactsOf,
 } from './fhir-facts';
+import { directoryServiceFactsOf } from './directory-facts';
 import { ReadModelRepository } from './read-model.repository';
 import { reasonCodeOf } from './reason-codes';
 
@@ -89,6 +91,19 @@ export class AnalyticsEventsHandler {
       CONSENT_STATUS[event.type],
       event.data.occurredAt,
     );
+  }
+
+  @EventPattern([
+    EventTypes.directoryServiceUpserted.type,
+    EventTypes.directoryCapacityChanged.type,
+  ])
+  async onDirectoryService(
+    @Payload() event: CloudEvent<DirectoryEventV1>,
+    @Ctx() context: EventContext,
+  ): Promise<void> {
+    const d = event.data;
+    const facts = directoryServiceFactsOf(d.organizationId, d.serviceId, d.record);
+    if (facts) await this.readModel.upsertDirectoryService(context.manager, facts, d.occurredAt);
   }
 
   @EventPattern(EventTypes.fhirResourceChanged.type)

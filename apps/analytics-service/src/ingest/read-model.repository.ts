@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { SERVICE_SCHEMA } from '@carerelay/persistence';
+import type { DirectoryServiceFacts } from './directory-facts';
 import type { CoverageFacts, PatientFacts, ServiceRequestFacts, TaskFacts } from './fhir-facts';
 
 export interface ReferralEventRow {
@@ -70,8 +71,27 @@ export class ReadModelRepository {
          current_state = EXCLUDED.current_state, current_state_at = EXCLUDED.current_state_at,
          attempts = EXCLUDED.attempts, reroutes = EXCLUDED.reroutes,
          awaited_consent = EXCLUDED.awaited_consent, requester_org = EXCLUDED.requester_org,
-         target_org = EXCLUDED.target_org, patient_key = EXCLUDED.patient_key`,
+         target_org = EXCLUDED.target_org, patient_key = EXCLUDED.patient_key,
+         changed_xid = pg_current_xact_id()`,
       [row.referralId],
+    );
+  }
+
+  /** Marks referrals as changed for the readers' incremental refresh (see the migration). */
+  private async touch(manager: EntityManager, where: string, value: string): Promise<void> {
+    await manager.query(
+      `UPDATE "${this.schema}".referral SET changed_xid = pg_current_xact_id() WHERE ${where}`,
+      [value],
+    );
+  }
+
+  private async touchPatient(manager: EntityManager, patientKey: string): Promise<void> {
+    // Two statements: an OR across them would scan the whole table.
+    await this.touch(manager, 'patient_key = $1', patientKey);
+    await this.touch(
+      manager,
+      `referral_id IN (SELECT task_id FROM "${this.schema}".task_link WHERE patient_key = $1)`,
+      patientKey,
     );
   }
 
@@ -98,6 +118,7 @@ export class ReadModelRepository {
         updatedAt,
       ],
     );
+    await this.touchPatient(manager, p.patientKey);
   }
 
   async upsertServiceRequest(
@@ -113,6 +134,11 @@ export class ReadModelRepository {
        WHERE t.source_updated_at <= EXCLUDED.source_updated_at`,
       [sr.id, sr.category, sr.code, updatedAt],
     );
+    await this.touch(
+      manager,
+      `referral_id IN (SELECT task_id FROM "${this.schema}".task_link WHERE service_request_id = $1)`,
+      sr.id,
+    );
   }
 
   async upsertTask(manager: EntityManager, task: TaskFacts, updatedAt: string): Promise<void> {
@@ -126,6 +152,7 @@ export class ReadModelRepository {
        WHERE t.source_updated_at <= EXCLUDED.source_updated_at`,
       [task.taskId, task.serviceRequestId, task.patientKey, updatedAt],
     );
+    await this.touch(manager, 'referral_id = $1', task.taskId);
   }
 
   async upsertCoverage(manager: EntityManager, c: CoverageFacts, updatedAt: string): Promise<void> {
@@ -138,6 +165,7 @@ export class ReadModelRepository {
        WHERE t.source_updated_at <= EXCLUDED.source_updated_at`,
       [c.coverageId, c.patientKey, c.payer, c.active, updatedAt],
     );
+    if (c.patientKey) await this.touchPatient(manager, c.patientKey);
   }
 
   async addFollowupEvent(
@@ -155,6 +183,7 @@ export class ReadModelRepository {
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`,
       [row.dedupeKey, row.referralId, row.kind, row.breached, row.occurredAt],
     );
+    if (row.breached) await this.touch(manager, 'referral_id = $1', row.referralId);
   }
 
   async setConsentState(
@@ -169,6 +198,37 @@ export class ReadModelRepository {
        ON CONFLICT (patient_key) DO UPDATE SET status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at
        WHERE t.occurred_at <= EXCLUDED.occurred_at`,
       [patientKey, status, occurredAt],
+    );
+  }
+
+  /** A newer record replaces an older one; an older one arriving late changes nothing. */
+  async upsertDirectoryService(
+    manager: EntityManager,
+    d: DirectoryServiceFacts,
+    occurredAt: string,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO "${this.schema}".directory_service AS t (service_id, organization_id, active,
+          categories, postal_codes, other_areas, capacity_status, available, maximum, occurred_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (service_id) DO UPDATE SET
+         organization_id = EXCLUDED.organization_id, active = EXCLUDED.active,
+         categories = EXCLUDED.categories, postal_codes = EXCLUDED.postal_codes,
+         other_areas = EXCLUDED.other_areas, capacity_status = EXCLUDED.capacity_status,
+         available = EXCLUDED.available, maximum = EXCLUDED.maximum, occurred_at = EXCLUDED.occurred_at
+       WHERE t.occurred_at <= EXCLUDED.occurred_at`,
+      [
+        d.serviceId,
+        d.organizationId,
+        d.active,
+        d.categories,
+        d.postalCodes,
+        d.otherAreas,
+        d.capacityStatus,
+        d.available,
+        d.maximum,
+        occurredAt,
+      ],
     );
   }
 }

@@ -7,15 +7,9 @@ import {
   type Interval,
 } from '../stats/proportions';
 import { suppressCells, MIN_CELL_SIZE, type SuppressionReason } from '../stats/suppression';
-import { quantile, timeToEvent } from '../stats/survival';
-import {
-  periodOf,
-  PERIOD_DIMENSIONS,
-  UNKNOWN,
-  type BreakdownDimension,
-  type EquityDimension,
-  type PeriodDimension,
-} from './dimensions';
+import { aggregateGroups, groupRows, type GroupAggregate } from './aggregate';
+import type { BreakdownDimension, EquityDimension } from './dimensions';
+import { FactColumns } from './fact-columns';
 
 /** One referral of the cohort, with its dimensions (codes and bands only). */
 export interface ReferralFact {
@@ -50,45 +44,8 @@ export interface Rejection {
   reasonCode: string | null;
 }
 
-const HOUR = 3_600_000;
-const hoursBetween = (from: Date, to: Date) => (to.getTime() - from.getTime()) / HOUR;
 const round = (value: number | null, digits = 4) =>
   value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits;
-
-/**
- * Time to close, censored: a completed referral closes at its completion; an open one is
- * censored at `asOf`; one that ended without closing (cancelled, failed) is censored when it
- * ended. A median of the closed ones alone would favour the fast ones.
- */
-export function timeToClose(facts: readonly ReferralFact[], asOf: Date) {
-  const summary = timeToEvent(
-    facts.map((f) =>
-      f.completedAt
-        ? { time: hoursBetween(f.requestedAt, f.completedAt), event: true }
-        : {
-            time: Math.max(0, hoursBetween(f.requestedAt, f.terminalAt ?? asOf)),
-            event: false,
-          },
-    ),
-  );
-  return {
-    closed: summary.events,
-    censored: summary.censored,
-    medianHours: round(summary.median),
-    p90Hours: round(summary.p90),
-  };
-}
-
-export function timeToAccept(facts: readonly ReferralFact[]) {
-  const hours = facts
-    .filter((f) => f.acceptedAt)
-    .map((f) => hoursBetween(f.requestedAt, f.acceptedAt!));
-  return {
-    accepted: hours.length,
-    medianHours: round(quantile(hours, 0.5)),
-    p90Hours: round(quantile(hours, 0.9)),
-  };
-}
 
 const rate = (x: number, n: number) => (n === 0 ? null : round(x / n, 6));
 const interval = (i: Interval | null) =>
@@ -110,43 +67,80 @@ export interface Summary {
   referralsBreached?: number;
   routingAttempts?: number;
   rejections?: RejectionRow[];
-  timeToAccept?: ReturnType<typeof timeToAccept>;
-  timeToClose?: ReturnType<typeof timeToClose>;
+  timeToAccept?: GroupAggregate['timeToAccept'];
+  timeToClose?: GroupAggregate['timeToClose'];
 }
 
+/** The aggregates of a whole cohort (one group) and of a cohort grouped by a dimension. */
+export function aggregateAll(store: FactColumns, rows: Uint32Array, asOf: Date) {
+  return aggregateGroups(store, rows, groupRows(store, rows, null), asOf.getTime()).get('all');
+}
+
+export function aggregateBy(
+  store: FactColumns,
+  rows: Uint32Array,
+  by: BreakdownDimension,
+  asOf: Date,
+): Array<[string, GroupAggregate]> {
+  const groups = aggregateGroups(store, rows, groupRows(store, rows, by), asOf.getTime());
+  return [...groups.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+const allRows = (store: FactColumns) => Uint32Array.from({ length: store.size }, (_, i) => i);
+
+/** The summary of a list of referrals (pure; the service uses summaryOf on its store). */
 export function summarize(
   facts: readonly ReferralFact[],
   rejections: readonly Rejection[],
   asOf: Date,
 ): Summary {
-  const n = facts.length;
-  if (n > 0 && n < MIN_CELL_SIZE) return { suppressed: true, referrals: null };
-  const closed = facts.filter((f) => f.completedAt).length;
-  const attempts = facts.reduce((sum, f) => sum + f.attempts, 0);
-  // One ended attempt counts once, whatever was published twice.
-  const ended = new Map<string, string>();
-  for (const r of rejections)
-    ended.set(`${r.referralId}#${r.attempt ?? ''}`, r.reasonCode ?? 'other');
-  const byReason = new Map<string, number>();
-  for (const reason of ended.values()) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  const store = FactColumns.of(facts, rejections);
+  return summaryOf(aggregateAll(store, allRows(store), asOf));
+}
+
+/** `hidden`: the cohort is a suppressed cell of a wider table (see MeasuresService). */
+export function summaryOf(a: GroupAggregate | undefined, hidden = false): Summary {
+  const n = a?.referrals ?? 0;
+  if ((n > 0 && n < MIN_CELL_SIZE) || (hidden && n > 0))
+    return { suppressed: true, referrals: null };
+  if (!a)
+    return {
+      suppressed: false,
+      referrals: 0,
+      routed: 0,
+      accepted: 0,
+      closed: 0,
+      closureRate: null,
+      closureRateCi95: null,
+      awaitingConsent: 0,
+      everAwaitedConsent: 0,
+      reroutes: 0,
+      referralsRerouted: 0,
+      deadlineBreaches: 0,
+      referralsBreached: 0,
+      routingAttempts: 0,
+      rejections: [],
+      timeToAccept: { accepted: 0, medianHours: null, p90Hours: null },
+      timeToClose: { closed: 0, censored: 0, medianHours: null, p90Hours: null },
+    };
   return {
     suppressed: false,
     referrals: n,
-    routed: facts.filter((f) => f.routedAt).length,
-    accepted: facts.filter((f) => f.acceptedAt).length,
-    closed,
-    closureRate: rate(closed, n),
-    closureRateCi95: interval(wilsonInterval(closed, n)),
-    awaitingConsent: facts.filter((f) => f.currentState === 'awaiting-consent').length,
-    everAwaitedConsent: facts.filter((f) => f.awaitedConsent).length,
-    reroutes: facts.reduce((sum, f) => sum + f.reroutes, 0),
-    referralsRerouted: facts.filter((f) => f.reroutes > 0).length,
-    deadlineBreaches: facts.reduce((sum, f) => sum + f.breaches, 0),
-    referralsBreached: facts.filter((f) => f.breaches > 0).length,
-    routingAttempts: attempts,
-    rejections: rejectionTable(byReason, attempts),
-    timeToAccept: timeToAccept(facts),
-    timeToClose: timeToClose(facts, asOf),
+    routed: a.routed,
+    accepted: a.accepted,
+    closed: a.closed,
+    closureRate: rate(a.closed, n),
+    closureRateCi95: interval(wilsonInterval(a.closed, n)),
+    awaitingConsent: a.awaitingConsent,
+    everAwaitedConsent: a.everAwaitedConsent,
+    reroutes: a.reroutes,
+    referralsRerouted: a.referralsRerouted,
+    deadlineBreaches: a.breaches,
+    referralsBreached: a.referralsBreached,
+    routingAttempts: a.attempts,
+    rejections: rejectionTable(a.reasons, a.attempts),
+    timeToAccept: a.timeToAccept,
+    timeToClose: a.timeToClose,
   };
 }
 
@@ -171,33 +165,14 @@ function rejectionTable(byReason: Map<string, number>, attempts: number): Reject
   }));
 }
 
-const DIMENSION_OF: Record<Exclude<BreakdownDimension, PeriodDimension>, keyof ReferralFact> = {
-  cbo: 'cbo',
-  category: 'category',
-  requester: 'requester',
-  race: 'race',
-  ethnicity: 'ethnicity',
-  language: 'language',
-  zip: 'zip',
-  payer: 'payer',
-  ageBand: 'ageBand',
-  sex: 'sex',
-};
-
-export function groupOf(fact: ReferralFact, by: BreakdownDimension): string {
-  if ((PERIOD_DIMENSIONS as readonly string[]).includes(by))
-    return periodOf(fact.requestedAt, by as PeriodDimension);
-  const value = fact[DIMENSION_OF[by as Exclude<BreakdownDimension, PeriodDimension>]];
-  return typeof value === 'string' && value.length > 0 ? value : UNKNOWN;
-}
-
-function groups(facts: readonly ReferralFact[], by: BreakdownDimension) {
-  const map = new Map<string, ReferralFact[]>();
-  for (const fact of facts) {
-    const key = groupOf(fact, by);
-    map.set(key, [...(map.get(key) ?? []), fact]);
-  }
-  return [...map.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+/** A table's suppression, with `forced` groups hidden as in another view of the same cells. */
+function suppressed(grouped: ReadonlyArray<[string, GroupAggregate]>, forced: ReadonlySet<string>) {
+  const indexes = new Set(grouped.flatMap(([group], i) => (forced.has(group) ? [i] : [])));
+  return suppressCells(
+    grouped.map(([, g]) => g.referrals),
+    MIN_CELL_SIZE,
+    indexes,
+  );
 }
 
 export interface BreakdownRow {
@@ -214,14 +189,21 @@ export interface BreakdownRow {
   deadlineBreaches: number | null;
 }
 
-/** Groups of fewer than 11 referrals, and their complements, show no figure at all. */
 export function breakdown(
   facts: readonly ReferralFact[],
   by: BreakdownDimension,
   asOf: Date,
 ): BreakdownRow[] {
-  const grouped = groups(facts, by);
-  const suppression = suppressCells(grouped.map(([, g]) => g.length));
+  const store = FactColumns.of(facts);
+  return breakdownOf(aggregateBy(store, allRows(store), by, asOf));
+}
+
+/** Groups of fewer than 11 referrals, and their complements, show no figure at all. */
+export function breakdownOf(
+  grouped: ReadonlyArray<[string, GroupAggregate]>,
+  forced: ReadonlySet<string> = new Set(),
+): BreakdownRow[] {
+  const suppression = suppressed(grouped, forced);
   return grouped.map(([group, g], i) => {
     if (suppression[i].suppressed) {
       return {
@@ -238,18 +220,17 @@ export function breakdown(
         deadlineBreaches: null,
       };
     }
-    const close = timeToClose(g, asOf);
     return {
       group,
       suppressed: false,
-      referrals: g.length,
-      routed: g.filter((f) => f.routedAt).length,
-      accepted: g.filter((f) => f.acceptedAt).length,
-      closed: close.closed,
-      closureRate: rate(close.closed, g.length),
-      medianHoursToClose: close.medianHours,
-      censored: close.censored,
-      deadlineBreaches: g.reduce((sum, f) => sum + f.breaches, 0),
+      referrals: g.referrals,
+      routed: g.routed,
+      accepted: g.accepted,
+      closed: g.closed,
+      closureRate: rate(g.closed, g.referrals),
+      medianHoursToClose: g.timeToClose.medianHours,
+      censored: g.timeToClose.censored,
+      deadlineBreaches: g.breaches,
     };
   });
 }
@@ -283,15 +264,30 @@ export class ReferenceGroupError extends Error {
 }
 
 /** Each group's closure beside the reference group's (default: the largest shown group). */
+export interface EquityTable {
+  dimension: EquityDimension;
+  reference: string | null;
+  method: string;
+  rows: EquityRow[];
+}
+
 export function equity(
   facts: readonly ReferralFact[],
   dimension: EquityDimension,
   asOf: Date,
   options: { reference?: string; alpha?: number } = {},
-): { dimension: EquityDimension; reference: string | null; method: string; rows: EquityRow[] } {
+): EquityTable {
+  const store = FactColumns.of(facts);
+  return equityOf(aggregateBy(store, allRows(store), dimension, asOf), dimension, options);
+}
+
+export function equityOf(
+  grouped: ReadonlyArray<[string, GroupAggregate]>,
+  dimension: EquityDimension,
+  options: { reference?: string; alpha?: number; forced?: ReadonlySet<string> } = {},
+): EquityTable {
   const alpha = options.alpha ?? 0.05;
-  const grouped = groups(facts, dimension);
-  const suppression = suppressCells(grouped.map(([, g]) => g.length));
+  const suppression = suppressed(grouped, options.forced ?? new Set());
   const shown = grouped.filter((_, i) => !suppression[i].suppressed);
   let reference: string | null;
   if (options.reference !== undefined) {
@@ -303,13 +299,14 @@ export function equity(
     reference = options.reference;
   } else {
     reference =
-      [...shown].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0]?.[0] ??
-      null;
+      [...shown].sort(
+        (a, b) => b[1].referrals - a[1].referrals || a[0].localeCompare(b[0]),
+      )[0]?.[0] ?? null;
   }
-  const referenceFacts = grouped.find(([group]) => group === reference)?.[1] ?? [];
-  const refClosed = referenceFacts.filter((f) => f.completedAt).length;
-  const refN = referenceFacts.length;
-  const refClose = timeToClose(referenceFacts, asOf);
+  const referenceGroup = grouped.find(([group]) => group === reference)?.[1];
+  const refClosed = referenceGroup?.closed ?? 0;
+  const refN = referenceGroup?.referrals ?? 0;
+  const refClose = referenceGroup?.timeToClose ?? { medianHours: null };
   const rows: EquityRow[] = grouped.map(([group, g], i) => {
     const base = {
       group,
@@ -336,25 +333,25 @@ export function equity(
         flagged: false,
       };
     }
-    const close = timeToClose(g, asOf);
+    const close = g.timeToClose;
     const closed = close.closed;
     const compared = reference !== null && group !== reference;
-    const ci = compared ? newcombeInterval(closed, g.length, refClosed, refN) : null;
-    const groupRate = closed / g.length;
+    const ci = compared ? newcombeInterval(closed, g.referrals, refClosed, refN) : null;
+    const groupRate = closed / g.referrals;
     const refRate = refN > 0 ? refClosed / refN : null;
     return {
       ...base,
       suppressed: false,
-      referrals: g.length,
+      referrals: g.referrals,
       closed,
-      closureRate: rate(closed, g.length),
+      closureRate: rate(closed, g.referrals),
       medianHoursToClose: close.medianHours,
       censored: close.censored,
       difference: ci ? round(ci.difference, 6) : null,
       ratio: compared && refRate ? round(groupRate / refRate, 6) : null,
       ci95: ci ? interval(ci) : null,
       intervalExcludesZero: ci ? ci.lower > 0 || ci.upper < 0 : null,
-      pValue: compared ? newcombePValue(closed, g.length, refClosed, refN) : null,
+      pValue: compared ? newcombePValue(closed, g.referrals, refClosed, refN) : null,
       qValue: null,
       flagged: false,
     };

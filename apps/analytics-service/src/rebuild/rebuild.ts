@@ -12,6 +12,7 @@ export const ANALYTICS_TOPICS = [
   TOPICS.followupEvents.name,
   TOPICS.consentEvents.name,
   TOPICS.fhirChanges.name,
+  TOPICS.directoryEvents.name,
 ];
 
 export class RebuildRefused extends Error {

@@ -1,0 +1,189 @@
+import { UNKNOWN } from './dimensions';
+import type { ReferralFact, Rejection } from './measures';
+
+/** The dimensions a row carries, dictionary-coded. */
+export const FACT_DIMENSIONS = [
+  'cbo',
+  'category',
+  'requester',
+  'race',
+  'ethnicity',
+  'language',
+  'zip',
+  'payer',
+  'ageBand',
+  'sex',
+] as const;
+export type FactDimension = (typeof FACT_DIMENSIONS)[number];
+
+const ROUTED = 1;
+const AWAITED_CONSENT = 2;
+const AWAITING_CONSENT = 4;
+const CLOSED = 8;
+const ENDED = 16;
+const ACCEPTED = 32;
+
+/** One referral's row as the store takes it (from the read model or from facts). */
+export interface FactRow {
+  fact: ReferralFact;
+  /** The coded reason of each ended attempt, one per attempt. */
+  reasons: readonly string[];
+}
+
+class Dictionary {
+  readonly values: string[] = [];
+  private readonly codes = new Map<string, number>();
+  code(value: string | null): number {
+    const v = value && value.length > 0 ? value : UNKNOWN;
+    let code = this.codes.get(v);
+    if (code === undefined) {
+      code = this.values.length;
+      this.values.push(v);
+      this.codes.set(v, code);
+    }
+    return code;
+  }
+  find(value: string): number | undefined {
+    return this.codes.get(value);
+  }
+}
+
+/**
+ * The referrals of the read model as typed columns, one row per referral: a query scans a few
+ * megabytes of numbers instead of building an object per referral, and durations are whole
+ * seconds so that Kaplan–Meier sorts with a two-pass radix sort. Exact counts; times to the second.
+ */
+export class FactColumns {
+  size = 0;
+  private capacity = 0;
+  private readonly rowOf = new Map<string, number>();
+  requestedMs = new Float64Array(0);
+  /** Seconds from request to acceptance, to completion, and to the end (any terminal state). */
+  acceptSec = new Uint32Array(0);
+  closeSec = new Uint32Array(0);
+  endSec = new Uint32Array(0);
+  flags = new Uint8Array(0);
+  attempts = new Uint16Array(0);
+  reroutes = new Uint16Array(0);
+  breaches = new Uint16Array(0);
+  readonly dims = new Map<FactDimension, Uint16Array>();
+  readonly dictionaries = new Map<FactDimension, Dictionary>(
+    FACT_DIMENSIONS.map((d) => [d, new Dictionary()]),
+  );
+  /** Ended attempts per coded reason. */
+  readonly reasons = new Map<string, Uint16Array>();
+
+  constructor() {
+    for (const d of FACT_DIMENSIONS) this.dims.set(d, new Uint16Array(0));
+  }
+
+  static of(facts: readonly ReferralFact[], rejections: readonly Rejection[] = []): FactColumns {
+    // One ended attempt counts once, whatever was published twice (the last reason seen).
+    const ended = new Map<string, Map<string, string>>();
+    for (const r of rejections) {
+      const attempts = ended.get(r.referralId) ?? new Map<string, string>();
+      attempts.set(String(r.attempt ?? ''), r.reasonCode ?? 'other');
+      ended.set(r.referralId, attempts);
+    }
+    const store = new FactColumns();
+    for (const fact of facts)
+      store.upsert({ fact, reasons: [...(ended.get(fact.referralId)?.values() ?? [])] });
+    return store;
+  }
+
+  dictionary(dimension: FactDimension): readonly string[] {
+    return this.dictionaries.get(dimension)!.values;
+  }
+
+  /** The code of a value of a dimension, or undefined when no row has it. */
+  codeOf(dimension: FactDimension, value: string): number | undefined {
+    return this.dictionaries.get(dimension)!.find(value);
+  }
+
+  upsert({ fact, reasons }: FactRow): void {
+    let row = this.rowOf.get(fact.referralId);
+    if (row === undefined) {
+      row = this.size++;
+      this.ensure(this.size);
+      this.rowOf.set(fact.referralId, row);
+    }
+    const requested = fact.requestedAt.getTime();
+    const sec = (at: Date | null) =>
+      at ? Math.max(0, Math.round((at.getTime() - requested) / 1000)) : 0;
+    this.requestedMs[row] = requested;
+    this.acceptSec[row] = sec(fact.acceptedAt);
+    this.closeSec[row] = sec(fact.completedAt);
+    this.endSec[row] = sec(fact.terminalAt);
+    this.flags[row] =
+      (fact.routedAt ? ROUTED : 0) |
+      (fact.awaitedConsent ? AWAITED_CONSENT : 0) |
+      (fact.currentState === 'awaiting-consent' ? AWAITING_CONSENT : 0) |
+      (fact.completedAt ? CLOSED : 0) |
+      (fact.terminalAt ? ENDED : 0) |
+      (fact.acceptedAt ? ACCEPTED : 0);
+    this.attempts[row] = Math.min(fact.attempts, 65535);
+    this.reroutes[row] = Math.min(fact.reroutes, 65535);
+    this.breaches[row] = Math.min(fact.breaches, 65535);
+    for (const d of FACT_DIMENSIONS)
+      this.dims.get(d)![row] = this.dictionaries.get(d)!.code(fact[d]);
+    for (const column of this.reasons.values()) column[row] = 0;
+    for (const reason of reasons) {
+      let column = this.reasons.get(reason);
+      if (!column) {
+        column = new Uint16Array(this.capacity);
+        this.reasons.set(reason, column);
+      }
+      column[row]++;
+    }
+  }
+
+  private ensure(size: number): void {
+    if (size <= this.capacity) return;
+    const capacity = Math.max(1024, this.capacity * 2, size);
+    const grow = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T): T => {
+      const next = new (a.constructor as new (n: number) => T)(capacity);
+      next.set(a);
+      return next;
+    };
+    this.requestedMs = grow(this.requestedMs);
+    this.acceptSec = grow(this.acceptSec);
+    this.closeSec = grow(this.closeSec);
+    this.endSec = grow(this.endSec);
+    this.flags = grow(this.flags);
+    this.attempts = grow(this.attempts);
+    this.reroutes = grow(this.reroutes);
+    this.breaches = grow(this.breaches);
+    for (const d of FACT_DIMENSIONS) this.dims.set(d, grow(this.dims.get(d)!));
+    for (const [reason, column] of this.reasons) this.reasons.set(reason, grow(column));
+    this.capacity = capacity;
+  }
+
+  /** Rows requested in [fromMs, toMs) with every given dimension equal to its value. */
+  select(fromMs: number, toMs: number, equal: Partial<Record<FactDimension, string>>): Uint32Array {
+    const tests: Array<[Uint16Array, number]> = [];
+    for (const d of FACT_DIMENSIONS) {
+      const value = equal[d];
+      if (value === undefined) continue;
+      const code = this.codeOf(d, value);
+      if (code === undefined) return new Uint32Array(0);
+      tests.push([this.dims.get(d)!, code]);
+    }
+    const out = new Uint32Array(this.size);
+    let n = 0;
+    const requested = this.requestedMs;
+    rows: for (let row = 0; row < this.size; row++) {
+      const at = requested[row];
+      if (at < fromMs || at >= toMs) continue;
+      for (let t = 0; t < tests.length; t++) if (tests[t][0][row] !== tests[t][1]) continue rows;
+      out[n++] = row;
+    }
+    return out.subarray(0, n);
+  }
+
+  isClosed = (row: number) => (this.flags[row] & CLOSED) !== 0;
+  isEnded = (row: number) => (this.flags[row] & ENDED) !== 0;
+  isAccepted = (row: number) => (this.flags[row] & ACCEPTED) !== 0;
+  isRouted = (row: number) => (this.flags[row] & ROUTED) !== 0;
+  awaitedConsent = (row: number) => (this.flags[row] & AWAITED_CONSENT) !== 0;
+  isAwaitingConsent = (row: number) => (this.flags[row] & AWAITING_CONSENT) !== 0;
+}

@@ -1,0 +1,89 @@
+import type { FhirApiClient, Resource } from '@carerelay/fhir-client';
+
+/**
+ * Planted disparities of the demo, so that the coordinators' analytics show a real, statistically
+ * flagged gap: CBO bots turn some patients away more often than others. Off unless
+ * SIMULATOR_DISPARITIES is `on` (npm start sets it) or a JSON DisparityConfig.
+ */
+export interface DisparityConfig {
+  /** At a share of the CBOs (chosen by a stable hash of their id), this language is rejected `factor` times as often. */
+  language: { code: string; factor: number; cboShare: number };
+  /** Too little capacity in one ZIP for one category: its referrals are rejected this often. */
+  shortage: { zip: string; category: string; rejectShare: number };
+}
+
+export const DEFAULT_DISPARITIES: DisparityConfig = {
+  language: { code: 'es', factor: 3, cboShare: 0.5 },
+  shortage: { zip: '60623', category: 'housing-instability', rejectShare: 0.8 },
+};
+
+export function disparitiesFrom(value: string | undefined): DisparityConfig | null {
+  if (!value || value === 'off') return null;
+  if (value === 'on') return DEFAULT_DISPARITIES;
+  const custom = JSON.parse(value) as Partial<DisparityConfig>;
+  return { ...DEFAULT_DISPARITIES, ...custom };
+}
+
+export const DISPARITIES = disparitiesFrom(process.env.SIMULATOR_DISPARITIES);
+
+export interface PatientTraits {
+  language?: string;
+  zip?: string;
+  categories: string[];
+}
+
+/** A stable share in [0, 1) of an organization id (FNV-1a, then a murmur finalizer to spread it). */
+function shareOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
+}
+
+/** The reject share (and reason) for one Task at one CBO; the base share when no disparity applies. */
+export function rejection(
+  config: DisparityConfig | null,
+  organizationId: string,
+  traits: PatientTraits | null,
+  baseShare: number,
+): { share: number; reason?: string } {
+  if (!config || !traits) return { share: baseShare };
+  const { shortage, language } = config;
+  if (traits.zip === shortage.zip && traits.categories.includes(shortage.category))
+    return { share: shortage.rejectShare, reason: 'No capacity: our waitlist is full this month' };
+  if (traits.language === language.code && shareOf(organizationId) < language.cboShare)
+    return { share: Math.min(1, baseShare * language.factor) };
+  return { share: baseShare };
+}
+
+/** What the CBO sees of the referred patient: language, home ZIP, and the request's category. */
+export async function traitsOf(fhir: FhirApiClient, taskId: string): Promise<PatientTraits | null> {
+  try {
+    const task = await fhir.read('Task', taskId);
+    const ref = (field: unknown) => (field as { reference?: string } | undefined)?.reference;
+    const [patient, request] = await Promise.all([
+      ref(task.for) ? fhir.read('Patient', ref(task.for)!.split('/')[1]) : undefined,
+      ref(task.focus) ? fhir.read('ServiceRequest', ref(task.focus)!.split('/')[1]) : undefined,
+    ]);
+    const codes = (resource: Resource | undefined, path: string) =>
+      ((resource?.[path] as Array<{ coding?: Array<{ code?: string }> }>) ?? []).flatMap(
+        (c) => c.coding?.map((x) => x.code ?? '') ?? [],
+      );
+    const communication = (patient?.communication ?? []) as Array<{
+      language?: { coding?: Array<{ code?: string }> };
+      preferred?: boolean;
+    }>;
+    const preferred = communication.find((c) => c.preferred) ?? communication[0];
+    const address = ((patient?.address ?? []) as Array<{ use?: string; postalCode?: string }>).find(
+      (a) => a.use !== 'old',
+    );
+    return {
+      language: preferred?.language?.coding?.[0]?.code,
+      zip: address?.postalCode?.slice(0, 5),
+      categories: codes(request, 'category'),
+    };
+  } catch {
+    return null; // not readable: no disparity for this one
+  }
+}
