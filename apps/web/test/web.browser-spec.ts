@@ -290,7 +290,8 @@ describe('the web app in Chromium', () => {
     const { page } = kenwood;
     const none = await page.request.put('/api/session/language', { data: { language: 'es' } });
     expect(none.status()).toBe(403);
-    const other = await signIn('cm2.kenwood');
+    // Another session of the same person: its token is not this session's.
+    const other = await signIn('cm.kenwood');
     const foreignToken = (await (await other.page.request.get('/api/session')).json()).csrfToken;
     const wrong = await page.request.put('/api/session/language', {
       headers: { 'x-csrf-token': foreignToken },

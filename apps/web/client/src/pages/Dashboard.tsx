@@ -56,9 +56,10 @@ export function Dashboard() {
   }, []);
   useEffect(() => {
     setEquity(undefined);
+    // Too few referrals for any group (or for the reference group) is an answer, not a failure.
     api<{ rows: EquityRow[] }>(`/api/analytics/equity?dimension=${dimension}`).then(
       (r) => setEquity(r.rows),
-      (e: Error) => setError(e.message),
+      () => setEquity([]),
     );
   }, [dimension]);
 
