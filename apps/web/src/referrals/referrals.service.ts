@@ -141,9 +141,23 @@ export class ReferralsService {
     const history = await this.fhir
       .request<Bundle>(user, 'GET', `Task/${encodeURIComponent(id)}/_history?_count=50`)
       .catch(() => ({ resourceType: 'Bundle', entry: [] }) as Bundle);
-    const requester = await this.organizationName(user, taskRequesterId(task));
+    // The CBO's copy is requested by the platform; the hospital's own request (basedOn) names
+    // the referring organization and clinician, when the FHIR API lets us read it.
+    const originalId = (
+      serviceRequest?.basedOn as Array<{ reference?: string }> | undefined
+    )?.[0]?.reference?.match(/^ServiceRequest\/([A-Za-z0-9\-.]{1,64})$/)?.[1];
+    const original =
+      originalId && !awaitingConsent
+        ? await this.fhir
+            .request(user, 'GET', `ServiceRequest/${originalId}`)
+            .catch(() => undefined)
+        : undefined;
+    const referringOrg =
+      taskRequesterId({ resourceType: 'Task', requester: original?.requester }) ??
+      taskRequesterId(task);
+    const requester = await this.organizationName(user, referringOrg);
     const summary = summarize(task, serviceRequest, this.names, this.policy, new Date());
-    const clinician = (serviceRequest?.requester as { display?: string } | undefined)?.display;
+    const clinician = (original?.requester as { display?: string } | undefined)?.display;
     return {
       ...summary,
       requester,
