@@ -21,13 +21,12 @@ for (const dir of [outDir, path.join(outDir, 'assets')]) {
   if (!fs.existsSync(dir)) continue;
   for (const name of fs.readdirSync(dir)) {
     const file = path.join(dir, name);
-    if (!fs.statSync(file).isFile()) continue;
+    if (!fs.statSync(file).isFile() || name.endsWith('.gz')) continue;
     const content = fs.readFileSync(file);
-    files.push({
-      name: path.relative(outDir, file),
-      size: content.length,
-      gzip: gzipSync(content).length,
-    });
+    const gzip = gzipSync(content, { level: 9 });
+    // Served as is to browsers that accept gzip (apps/web/src/static/spa.ts).
+    if (/\.(js|css)$/.test(name)) fs.writeFileSync(`${file}.gz`, gzip);
+    files.push({ name: path.relative(outDir, file), size: content.length, gzip: gzip.length });
   }
 }
 console.log(

@@ -21,6 +21,23 @@ export function securityHeaders(_req: Request, res: Response, next: NextFunction
 export function serveSpa(app: Express, clientDir: string): boolean {
   const index = path.join(clientDir, 'index.html');
   if (!fs.existsSync(index)) return false;
+  // The build writes a gzipped copy of every script and stylesheet: sent to browsers that take it.
+  const assets = path.join(clientDir, 'assets');
+  app.use('/assets', (req: Request, res: Response, next: NextFunction) => {
+    const type = /\.js$/.test(req.path)
+      ? 'text/javascript'
+      : /\.css$/.test(req.path)
+        ? 'text/css'
+        : '';
+    const file = path.join(assets, path.basename(req.path));
+    const accepts = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    if (!type || !accepts || !fs.existsSync(`${file}.gz`)) return next();
+    res.setHeader('content-type', `${type}; charset=utf-8`);
+    res.setHeader('content-encoding', 'gzip');
+    res.setHeader('vary', 'Accept-Encoding');
+    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+    res.sendFile(`${file}.gz`);
+  });
   app.use(
     '/assets',
     express.static(path.join(clientDir, 'assets'), {
