@@ -41,6 +41,8 @@ beforeAll(async () => {
     portBase: PORT_BASE,
     stateDir: path.join(ROOT, '.carerelay', 'browser'),
     quiet: true,
+    // A busy shared machine can take minutes to start every app.
+    readyTimeoutMs: 300_000,
     log: (line: string) => process.stderr.write(`[browser network] ${line}\n`),
   });
   const proc = network.processes.find((p) => p.app === 'web');
@@ -71,7 +73,7 @@ beforeAll(async () => {
     ],
   });
   fs.mkdirSync(SHOTS, { recursive: true });
-}, 400_000);
+}, 900_000);
 
 afterAll(async () => {
   await browser?.close();

@@ -75,8 +75,8 @@ export class ReferralsService {
       const org = await this.fhir
         .request(user, 'GET', `Organization/${encodeURIComponent(id)}`)
         .catch(() => undefined);
-      if (!org) return id;
-      this.names.set(id, String(org.name ?? id));
+      // An organization without a readable record is shown by its id (and not asked again).
+      this.names.set(id, String(org?.name ?? id));
     }
     return this.names.get(id);
   }
