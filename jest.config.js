@@ -1,6 +1,7 @@
 // One jest config for every tier: *.spec.ts (unit, pure logic), *.int-spec.ts (real Kafka and
 // PostgreSQL), test/e2e/*.e2e-spec.ts (the network started as a user starts it),
-// test/security/*.sec-spec.ts (attacks on started services).
+// test/security/*.sec-spec.ts (attacks on started services), test/browser/*.browser-spec.ts
+// (Chromium on a started network).
 const { compilerOptions } = require('./tsconfig.json');
 
 const moduleNameMapper = {};
@@ -44,6 +45,10 @@ module.exports = {
       },
     ),
     tier('e2e', ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], {
+      globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
+    }),
+    // Real Chromium (Debian's package) driving the web app on a started network.
+    tier('browser', ['<rootDir>/test/browser/**/*.browser-spec.ts'], {
       globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
     }),
     // An attacker's requests against started services: every refusal proven, nothing written.

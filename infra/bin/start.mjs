@@ -55,6 +55,13 @@ function printWelcome(network, opts) {
     `${network.fhirBaseUrl}  (metadata: ${network.fhirBaseUrl}/metadata)`,
   );
   line('SMART token endpoint', `${network.fhirBaseUrl}/auth/token  (private_key_jwt, ES384/RS384)`);
+  const web = network.processes.find((p) => p.app === 'web' && p.status === 'ready');
+  if (web) {
+    line('Web app (people)', `${web.url}/  (case managers, CBO admins, coordinators)`);
+    console.log(
+      `${''.padEnd(22)} demo people (password CareRelay-demo-2026): cm.kenwood, admin.kenwood, cm.streeterville, admin.streeterville, coordinator`,
+    );
+  }
   for (const p of network.processes) {
     if (p.app === 'fhir-api') continue;
     const what = p.hospital ? `stand-in EHR FHIR server of ${p.hospital}: ${p.url}/fhir` : p.url;

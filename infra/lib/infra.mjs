@@ -822,7 +822,45 @@ export async function infraStatus() {
  * Must work before node_modules exists, so it uses node built-ins only.
  * @returns {Promise<boolean>} whether npm ci ran
  */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The browser tests drive Debian's `chromium` package (never a browser download). When
+ * /usr/bin/chromium is missing and we run as root on a Debian-like system, this runs
+ * `apt-get update` and `apt-get install -y chromium` (non-interactive; about 100 MB). Otherwise it
+ * says what to install; the browser tests then fail with that message.
+ */
+export async function ensureChromium({ quiet = false } = {}) {
+  const log = makeLogger(quiet);
+  if (fs.existsSync(CHROMIUM)) {
+    log.info(`browser: ${CHROMIUM} is installed`);
+    return false;
+  }
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !fs.existsSync('/usr/bin/apt-get')) {
+    log.action(
+      `browser: ${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`,
+    );
+    return false;
+  }
+  log.action("browser: installing Debian's chromium package (apt-get install -y chromium)");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', 'chromium'],
+  ]) {
+    const code = await new Promise((resolve) => {
+      const child = spawn('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+      child.once('error', () => resolve(127));
+      child.once('close', (c) => resolve(c ?? 1));
+    });
+    if (code !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${code})`);
+  }
+  return true;
+}
+
 export async function ensureDependencies({ quiet = false } = {}) {
+  await ensureChromium({ quiet });
   const log = makeLogger(quiet);
   const lockFile = path.join(ROOT, 'package-lock.json');
   const hidden = path.join(ROOT, 'node_modules', '.package-lock.json');

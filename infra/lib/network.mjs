@@ -133,6 +133,7 @@ export function networkEnv({
   platform,
   authMode = 'smart',
   secrets,
+  webClients,
 }) {
   const fhirBaseUrl = fhirBaseUrlOf(portBase);
   const portOf = (app) => processes.find((p) => p.app === app)?.port;
@@ -172,6 +173,21 @@ export function networkEnv({
     if (p.app === 'directory-service') env.DIRECTORY_SEED_SAMPLE = 'true';
     // Encrypts the EHR endpoints' private keys at rest (ehr_endpoint_credentials).
     if (p.app === 'ehr-connector' && secrets) env.EHR_CREDENTIALS_KEY = secrets.ehrCredentialsKey;
+    // The web app acts with its organizations' clients, which the FHIR API trusts to name the
+    // signed-in person (X-On-Behalf-Of) in its AuditEvents; npm start seeds the demo people.
+    if (p.app === 'web') {
+      env.WEB_SEED_DEMO = 'true';
+      env.WEB_FHIR_CLIENTS = JSON.stringify(
+        (webClients ?? []).map(({ organizationId, role, clientId, privateJwk }) => ({
+          organizationId,
+          role,
+          clientId,
+          privateJwk,
+        })),
+      );
+    }
+    if (p.app === 'fhir-api' && webClients?.length)
+      env.FHIR_ON_BEHALF_OF_CLIENTS = webClients.map((c) => c.clientId).join(',');
     if (p.app === 'ehr-server') {
       env.EHR_SERVER_HOST = HOST;
       env.EHR_SERVER_ORGANIZATION_ID = p.hospital;
@@ -225,7 +241,9 @@ export function distIsFresh(root = ROOT) {
         if (entry.name !== 'node_modules' && entry.name !== 'test') stack.push(rel);
         continue;
       }
-      if (!entry.name.endsWith('.ts') || /\.(int-)?spec\.ts$/.test(entry.name)) continue;
+      // .tsx and .css: the web app's single-page app, built by the same `npm run build`.
+      if (!/\.(tsx?|css)$/.test(entry.name) || /\.(int-|browser-)?spec\.ts$/.test(entry.name))
+        continue;
       checked += 1;
       if (fs.statSync(path.join(root, rel)).mtimeMs > built)
         return { fresh: false, reason: `${rel} changed` };
@@ -446,6 +464,62 @@ export async function ensureSecrets({ stateDir }) {
   const secrets = { ehrCredentialsKey: randomBytes(32).toString('base64') };
   fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * The organizations whose people sign in to the demo's web app (apps/web/src/accounts/
+ * demo-people.ts names the same): two CBOs and the coordinator.
+ */
+export const WEB_DEMO_ORGANIZATIONS = [
+  { organizationId: 'org-0003', role: 'cbo' },
+  { organizationId: 'org-0021', role: 'cbo' },
+  { organizationId: 'cook-county-health', role: 'coordinator' },
+];
+
+/**
+ * The web app's SMART clients, one per organization of WEB_DEMO_ORGANIZATIONS: ES384 keys kept
+ * in <stateDir>/web-clients.json (mode 600), registered with the CLI before the apps start so
+ * that the FHIR API knows them as trusted web apps (FHIR_ON_BEHALF_OF_CLIENTS). Reused while
+ * every registration is active.
+ */
+export async function ensureWebClients({ stateDir, env, log }) {
+  const file = path.join(stateDir, 'web-clients.json');
+  const cliEnv = { DATABASE_URL: env.DATABASE_URL, FHIR_BASE_URL: env.FHIR_BASE_URL };
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const listed = await runCliJson(['clients:list'], cliEnv);
+    const active = new Set(listed.filter((c) => c.active).map((c) => c.client_id));
+    if (
+      saved.length === WEB_DEMO_ORGANIZATIONS.length &&
+      saved.every((c) => active.has(c.clientId))
+    ) {
+      log(`web clients ${saved.map((c) => c.clientId).join(', ')} (reused, ${file})`);
+      return saved;
+    }
+  }
+  const { generateKeyPair, exportJWK } = await import('jose');
+  fs.mkdirSync(path.join(stateDir, 'jwks'), { recursive: true });
+  const clients = [];
+  for (const org of WEB_DEMO_ORGANIZATIONS) {
+    const kid = `web-${org.organizationId}-${Date.now().toString(36)}`;
+    const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES384', use: 'sig' };
+    const publicJwks = {
+      keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES384', use: 'sig' }],
+    };
+    const jwksFile = path.join(stateDir, 'jwks', `web-${org.organizationId}.jwks.json`);
+    fs.writeFileSync(jwksFile, `${JSON.stringify(publicJwks, null, 2)}\n`);
+    const added = await runCliJson(
+      ['clients:add', '--org', org.organizationId, '--role', org.role, '--jwks', jwksFile],
+      cliEnv,
+    );
+    clients.push({ ...org, clientId: added.client_id, privateJwk });
+  }
+  fs.writeFileSync(file, `${JSON.stringify(clients, null, 2)}\n`, { mode: 0o600 });
+  log(
+    `web clients registered for ${WEB_DEMO_ORGANIZATIONS.map((o) => o.organizationId).join(', ')}`,
+  );
+  return clients;
 }
 
 /**
@@ -706,6 +780,9 @@ export async function startNetwork(o) {
       env: baseEnv['fhir-api'],
       log,
     });
+    network.webClients = planned.some((p) => p.app === 'web')
+      ? await ensureWebClients({ stateDir, env: baseEnv['fhir-api'], log })
+      : [];
     mark('platform-client');
     network.platformTokens = platformTokens({
       fhirBaseUrl: network.fhirBaseUrl,
@@ -722,6 +799,7 @@ export async function startNetwork(o) {
         platform: network.platform,
         authMode: network.authMode,
         secrets: network.secrets,
+        webClients: network.webClients,
       })[name];
     const launch = (p, envOverride = {}) => {
       const child = spawnNode([p.entry], { ...envFor(p.name), ...envOverride });

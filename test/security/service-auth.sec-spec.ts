@@ -138,7 +138,9 @@ beforeAll(async () => {
     log: (line: string) => process.stderr.write(`[security network] ${line}\n`),
   });
   const services = [...new Set(network.processes.map((p) => p.app))].filter(
-    (app) => !['fhir-api', 'ehr-server'].includes(app),
+    // The web app authenticates people by session cookie, not access tokens: its refusals
+    // (no session, wrong role, other organization, CSRF) are proven by test/browser.
+    (app) => !['fhir-api', 'ehr-server', 'web'].includes(app),
   );
   byApp = routesByApp(services);
   for (const role of ['ehr', 'cbo', 'coordinator'] as const) {

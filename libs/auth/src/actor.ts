@@ -7,6 +7,11 @@ export interface RequestActor {
   organizationId: string;
   role: 'ehr' | 'cbo' | 'coordinator' | 'platform';
   scopes: string[];
+  /**
+   * The person a trusted web app acts for (its username), recorded in the AuditEvent. Set by the
+   * FHIR API's guard only for clients listed in FHIR_ON_BEHALF_OF_CLIENTS.
+   */
+  onBehalfOf?: string;
 }
 
 export type ActorRole = RequestActor['role'];

@@ -55,6 +55,8 @@ const ACTION_OF: Readonly<Record<AuditSubtype, AuditAction>> = {
 export const actionOf = (subtype: AuditSubtype): AuditAction => ACTION_OF[subtype];
 
 export const CLIENT_ID_SYSTEM = 'urn:carerelay:client-id';
+/** The username of a person signed in to a trusted web app (X-On-Behalf-Of). */
+export const WEB_USER_SYSTEM = 'urn:carerelay:web-user';
 export const AUDIT_SOURCE_OBSERVER = 'CareRelay fhir-api';
 
 export interface AuditRecordInput {
@@ -190,6 +192,27 @@ export function buildAuditEvent(input: AuditRecordInput): AuditEvent {
         who: { reference: `Organization/${input.actor.organizationId}` },
         requestor: false,
       },
+      // The person a trusted web app acted for: the audit trail names them, not only the app.
+      ...(input.actor.onBehalfOf
+        ? [
+            {
+              type: {
+                coding: [
+                  {
+                    system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type',
+                    code: 'humanuser',
+                    display: 'human user',
+                  },
+                ],
+              },
+              who: {
+                identifier: { system: WEB_USER_SYSTEM, value: input.actor.onBehalfOf },
+                display: input.actor.onBehalfOf,
+              },
+              requestor: true,
+            },
+          ]
+        : []),
     ],
     source: {
       observer: { display: AUDIT_SOURCE_OBSERVER },

@@ -5,6 +5,7 @@ import {
   entityReferences,
   outcomeOfStatus,
 } from './audit-event.builder';
+import { OnBehalfOfClients, onBehalfOfFor } from '../auth/auth.guard';
 import { auditWhere, dateRange, parseAuditQuery } from './audit-search';
 import type { RequestActor } from '../request-actor';
 
@@ -166,5 +167,63 @@ describe('audit search parameters', () => {
       '(organization_id = ANY($1::text[]) OR client_id = ANY($2::text[])) AND entity_refs && $3::text[] AND recorded >= $4::timestamptz',
     );
     expect(params).toEqual([['h1'], ['crc_9'], ['Task/1'], '2026-01-01T00:00:00.000Z']);
+  });
+});
+
+describe('AuditEvent of a trusted web app acting for a person', () => {
+  const actor = {
+    clientId: 'crc_web',
+    organizationId: 'org-0003',
+    role: 'cbo' as const,
+    scopes: ['system/*.cruds'],
+  };
+
+  it('names the person as a requesting human user beside the client and its organization', () => {
+    const event = buildAuditEvent({
+      actor: { ...actor, onBehalfOf: 'cm.kenwood' },
+      subtype: 'update',
+      resourceType: 'Task',
+      ids: ['t1'],
+      outcome: 0,
+    });
+    const person = event.agent.find((a) => a.type?.coding?.[0]?.code === 'humanuser');
+    expect(person?.who).toEqual({
+      identifier: { system: 'urn:carerelay:web-user', value: 'cm.kenwood' },
+      display: 'cm.kenwood',
+    });
+    expect(person?.requestor).toBe(true);
+    expect(event.agent).toHaveLength(3);
+  });
+
+  it('names no person when the client acts for itself', () => {
+    const event = buildAuditEvent({
+      actor,
+      subtype: 'read',
+      resourceType: 'Task',
+      ids: ['t1'],
+      outcome: 0,
+    });
+    expect(event.agent).toHaveLength(2);
+  });
+});
+
+describe('X-On-Behalf-Of', () => {
+  const trusted = new OnBehalfOfClients(new Set(['crc_web']));
+
+  it('is taken from a trusted web app only', () => {
+    expect(onBehalfOfFor('cm.kenwood', 'crc_web', trusted)).toBe('cm.kenwood');
+    expect(onBehalfOfFor(undefined, 'crc_other', trusted)).toBeUndefined();
+  });
+
+  it('is refused from any other client (403) and when malformed (400)', () => {
+    expect(() => onBehalfOfFor('cm.kenwood', 'crc_other', trusted)).toThrow(
+      expect.objectContaining({ status: 403 }),
+    );
+    expect(() => onBehalfOfFor('Robert"); DROP', 'crc_web', trusted)).toThrow(
+      expect.objectContaining({ status: 400 }),
+    );
+    expect(() => onBehalfOfFor(['a', 'b'], 'crc_web', trusted)).toThrow(
+      expect.objectContaining({ status: 400 }),
+    );
   });
 });

@@ -14,6 +14,8 @@ import { MAX_ACCESS_TOKEN_TTL_SECONDS } from './access-token';
  *    `database` (a key generated once and kept in the schema's auth_signing_keys table, shared by
  *    every process on that database) or `memory` (generated at start; one process only).
  *  - FHIR_ACCESS_TOKEN_TTL_SECONDS: access token lifetime, 1..300 (default 300).
+ *  - FHIR_ON_BEHALF_OF_CLIENTS: client ids of trusted web apps (apps/web), comma-separated: only
+ *    their requests may name the signed-in person (X-On-Behalf-Of), recorded in the AuditEvent.
  */
 export class AuthConfig {
   @Matches(/^https?:\/\/[^\s?#]+\/fhir$/, { message: 'must be an http(s) URL ending in /fhir' })
@@ -38,7 +40,16 @@ export class AuthConfig {
   @Min(1)
   @Max(MAX_ACCESS_TOKEN_TTL_SECONDS)
   FHIR_ACCESS_TOKEN_TTL_SECONDS = MAX_ACCESS_TOKEN_TTL_SECONDS;
+
+  @Matches(/^([A-Za-z0-9_-]{1,100}(,[A-Za-z0-9_-]{1,100})*)?$/, {
+    message: 'must be a comma-separated list of client ids',
+  })
+  FHIR_ON_BEHALF_OF_CLIENTS = '';
 }
+
+/** The header a trusted web app names its signed-in person with (a username). */
+export const ON_BEHALF_OF_HEADER = 'x-on-behalf-of';
+export const ON_BEHALF_OF_PATTERN = /^[a-z0-9._@-]{3,100}$/;
 
 /** The route prefix of every FHIR route (controllers are declared under `fhir`). */
 export const FHIR_ROUTE_PREFIX = '/fhir';

@@ -2,9 +2,16 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { bearerTokenOf } from '@carerelay/auth';
-import { unauthorized } from '@carerelay/fhir';
+import { badRequest, forbidden, unauthorized } from '@carerelay/fhir';
 import { AccessTokens, InvalidAccessToken } from './access-token';
-import { FHIR_ROUTE_PREFIX, JWKS_PATH, SMART_CONFIGURATION_PATH, TOKEN_PATH } from './auth.config';
+import {
+  FHIR_ROUTE_PREFIX,
+  JWKS_PATH,
+  ON_BEHALF_OF_HEADER,
+  ON_BEHALF_OF_PATTERN,
+  SMART_CONFIGURATION_PATH,
+  TOKEN_PATH,
+} from './auth.config';
 import { ClientRegistry } from './client-registry';
 import { IS_PUBLIC } from './public.decorator';
 import type { RequestWithActor } from './request-actor';
@@ -52,6 +59,30 @@ export class ClientStatusCache {
   }
 }
 
+/** Client ids of the trusted web apps that may name the person they act for. */
+export class OnBehalfOfClients {
+  constructor(readonly clientIds: ReadonlySet<string>) {}
+}
+
+/**
+ * The person a request names (X-On-Behalf-Of), accepted only from a trusted web app's client:
+ * any other client naming a person is refused (403), a malformed name too (400).
+ */
+export function onBehalfOfFor(
+  header: string | string[] | undefined,
+  clientId: string,
+  trusted: OnBehalfOfClients,
+): string | undefined {
+  if (header === undefined) return undefined;
+  if (!trusted.clientIds.has(clientId)) {
+    throw forbidden('This client may not act on behalf of a person');
+  }
+  if (typeof header !== 'string' || !ON_BEHALF_OF_PATTERN.test(header)) {
+    throw badRequest('X-On-Behalf-Of must be a username');
+  }
+  return header;
+}
+
 /**
  * Every /fhir route but metadata, the SMART configuration and the token endpoint needs a valid
  * access token (`Authorization: Bearer <token>`). The guard sets `request.actor`; a missing,
@@ -65,6 +96,7 @@ export class FhirAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: AccessTokens,
     @Inject(ClientStatusCache) private readonly clients: ClientStatusCache,
+    @Inject(OnBehalfOfClients) private readonly onBehalfOf: OnBehalfOfClients,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -94,7 +126,12 @@ export class FhirAuthGuard implements CanActivate {
       if (!(await this.clients.isActive(actor.clientId))) {
         return challenge('invalid_token', 'The client is disabled');
       }
-      request.actor = actor;
+      const person = onBehalfOfFor(
+        request.headers[ON_BEHALF_OF_HEADER],
+        actor.clientId,
+        this.onBehalfOf,
+      );
+      request.actor = person ? { ...actor, onBehalfOf: person } : actor;
       return true;
     } catch (error) {
       if (error instanceof InvalidAccessToken) {

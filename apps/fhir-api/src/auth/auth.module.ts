@@ -7,7 +7,7 @@ import { AuditSearch } from '../audit/audit-search';
 import { AuditService } from '../audit/audit.service';
 import { AccessTokens } from './access-token';
 import { AuthConfig, baseUrlAliasesOf } from './auth.config';
-import { ClientStatusCache, FhirAuthGuard } from './auth.guard';
+import { ClientStatusCache, FhirAuthGuard, OnBehalfOfClients } from './auth.guard';
 import { ClientRegistry } from './client-registry';
 import { JtiStore } from './jti-store';
 import { loadSigningKey, type SigningKeySource, type TokenSigningKey } from './signing-key';
@@ -100,6 +100,10 @@ export class AuthModule {
         provide: ClientStatusCache,
         inject: [ClientRegistry],
         useFactory: (registry: ClientRegistry) => new ClientStatusCache(registry),
+      },
+      {
+        provide: OnBehalfOfClients,
+        useValue: new OnBehalfOfClients(new Set(baseUrlAliasesOf(env.FHIR_ON_BEHALF_OF_CLIENTS))),
       },
       FhirAuthGuard,
       {

@@ -1,0 +1,266 @@
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Card,
+  Group,
+  Loader,
+  NativeSelect,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  Title,
+} from '@mantine/core';
+import { useCallback, useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { api, ApiError } from '../api';
+import { navigate } from '../router';
+import { when, type Summary } from './Inbox';
+
+interface Detail extends Summary {
+  clinician?: string;
+  statusReason?: string;
+  patient?: { name?: string; phone?: string; email?: string; language?: string };
+  history: Array<{ version?: string; status: string; at?: string; reason?: string }>;
+}
+type Action = 'accept' | 'reject' | 'start' | 'hold' | 'resume' | 'complete';
+const NEXT: Record<string, Action[]> = {
+  requested: ['accept', 'reject'],
+  accepted: ['start', 'hold', 'complete'],
+  'in-progress': ['hold', 'complete'],
+  'on-hold': ['resume', 'complete'],
+};
+const REASONS = [
+  'no-capacity',
+  'not-eligible',
+  'out-of-area',
+  'unable-to-contact',
+  'declined-by-patient',
+  'other',
+];
+
+export function Referral({ id }: { id: string }) {
+  const { t, i18n } = useTranslation();
+  const [referral, setReferral] = useState<Detail>();
+  const [error, setError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
+  const [pending, setPending] = useState<Action>();
+  const [reason, setReason] = useState('no-capacity');
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      setReferral(await api<Detail>(`/api/referrals/${encodeURIComponent(id)}`));
+    } catch (e) {
+      setError(
+        e instanceof ApiError && e.status === 404 ? t('referral.notFound') : (e as Error).message,
+      );
+    }
+  }, [id, t]);
+  useEffect(() => void load(), [load]);
+  // What another case manager changes shows without reload.
+  useEffect(() => {
+    const source = new EventSource('/api/live');
+    source.addEventListener('task', (event) => {
+      if ((JSON.parse((event as MessageEvent).data) as { id: string }).id === id) void load();
+    });
+    return () => source.close();
+  }, [id, load]);
+
+  const run = async (action: Action) => {
+    setBusy(true);
+    setNotice(undefined);
+    setError(undefined);
+    try {
+      const body: Record<string, string> = { action };
+      if (action === 'reject') body.reason = reason;
+      if ((action === 'reject' || action === 'hold') && text) body.text = text;
+      if (action === 'complete') body.outcome = text;
+      setReferral(
+        await api<Detail>(`/api/referrals/${encodeURIComponent(id)}/actions`, {
+          method: 'POST',
+          body,
+        }),
+      );
+      setNotice(t('referral.done'));
+      setPending(undefined);
+      setText('');
+    } catch (e) {
+      setError((e as Error).message);
+      if (e instanceof ApiError && e.status === 409) void load();
+    } finally {
+      setBusy(false);
+    }
+  };
+  const choose = (action: Action) => {
+    if (action === 'reject' || action === 'hold' || action === 'complete') setPending(action);
+    else void run(action);
+  };
+
+  const back = (
+    <Anchor
+      href="/inbox"
+      c="blue.9"
+      onClick={(e) => {
+        e.preventDefault();
+        navigate('/inbox');
+      }}
+    >
+      ← {t('referral.back')}
+    </Anchor>
+  );
+  if (!referral)
+    return (
+      <Stack>
+        {back}
+        {error ? (
+          <Alert color="red" role="alert">
+            {error}
+          </Alert>
+        ) : (
+          <Loader aria-label={t('common.loading')} />
+        )}
+      </Stack>
+    );
+
+  return (
+    <Stack>
+      {back}
+      <Title order={1}>{t('referral.title', { id: referral.id })}</Title>
+      <Group>
+        <Badge size="lg" color="gray.8" variant="outline" data-testid="referral-status">
+          {t(`status.${referral.status}`, { defaultValue: referral.status })}
+        </Badge>
+        {referral.statusReason && (
+          <Text size="sm">
+            {t('referral.reason')}: {referral.statusReason}
+          </Text>
+        )}
+      </Group>
+      {notice && (
+        <Alert color="green" role="status">
+          {notice}
+        </Alert>
+      )}
+      {error && (
+        <Alert color="red" role="alert">
+          {error}
+        </Alert>
+      )}
+      <Card withBorder>
+        <dl className="facts">
+          <dt>{t('referral.need')}</dt>
+          <dd>{referral.need || '—'}</dd>
+          <dt>{t('referral.from')}</dt>
+          <dd>{referral.requester ?? '—'}</dd>
+          {referral.clinician && (
+            <>
+              <dt>{t('referral.clinician')}</dt>
+              <dd>{referral.clinician}</dd>
+            </>
+          )}
+          <dt>{t('referral.deadline')}</dt>
+          <dd>
+            {referral.deadline ? when(referral.deadline, i18n.language) : t('referral.noDeadline')}
+          </dd>
+        </dl>
+      </Card>
+      <Card withBorder>
+        <Title order={2} size="h3">
+          {t('referral.patient')}
+        </Title>
+        {referral.awaitingConsent || !referral.patient ? (
+          <Alert color="yellow" data-testid="awaiting-consent" mt="sm">
+            {t('referral.awaitingConsent')}
+          </Alert>
+        ) : (
+          <dl className="facts" data-testid="patient">
+            <dt>{t('referral.name')}</dt>
+            <dd>{referral.patient.name || '—'}</dd>
+            <dt>{t('referral.phone')}</dt>
+            <dd>{referral.patient.phone ?? '—'}</dd>
+            <dt>{t('referral.email')}</dt>
+            <dd>{referral.patient.email ?? '—'}</dd>
+            <dt>{t('referral.language')}</dt>
+            <dd>{referral.patient.language ?? '—'}</dd>
+          </dl>
+        )}
+      </Card>
+      {(NEXT[referral.status] ?? []).length > 0 && (
+        <Card withBorder>
+          <Title order={2} size="h3" mb="sm">
+            {t('referral.actions')}
+          </Title>
+          <Group>
+            {(NEXT[referral.status] ?? []).map((action) => (
+              <Button
+                key={action}
+                variant={action === 'reject' ? 'outline' : 'filled'}
+                color={action === 'reject' ? 'red.9' : undefined}
+                disabled={busy}
+                onClick={() => choose(action)}
+              >
+                {t(`referral.${action}`)}
+              </Button>
+            ))}
+          </Group>
+          {pending && (
+            <Stack mt="md">
+              {pending === 'reject' && (
+                <NativeSelect
+                  label={t('referral.rejectReason')}
+                  value={reason}
+                  onChange={(e) => setReason(e.currentTarget.value)}
+                  data={REASONS.map((r) => ({ value: r, label: t(`reasons.${r}`) }))}
+                />
+              )}
+              <Textarea
+                label={t(
+                  pending === 'complete'
+                    ? 'referral.outcome'
+                    : pending === 'hold'
+                      ? 'referral.holdText'
+                      : 'referral.rejectText',
+                )}
+                required={pending === 'complete'}
+                value={text}
+                onChange={(e) => setText(e.currentTarget.value)}
+              />
+              <Group>
+                <Button
+                  loading={busy}
+                  disabled={pending === 'complete' && !text.trim()}
+                  onClick={() => void run(pending)}
+                >
+                  {t('referral.confirm')}
+                </Button>
+                <Button variant="subtle" color="gray.9" onClick={() => setPending(undefined)}>
+                  {t('referral.cancel')}
+                </Button>
+              </Group>
+            </Stack>
+          )}
+        </Card>
+      )}
+      <Card withBorder>
+        <Title order={2} size="h3">
+          {t('referral.history')}
+        </Title>
+        <Table data-testid="history">
+          <Table.Tbody>
+            {referral.history.map((h) => (
+              <Table.Tr key={h.version ?? h.at}>
+                <Table.Td>{when(h.at, i18n.language)}</Table.Td>
+                <Table.Td>{t(`status.${h.status}`, { defaultValue: h.status })}</Table.Td>
+                <Table.Td>{h.reason ?? ''}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Card>
+    </Stack>
+  );
+}

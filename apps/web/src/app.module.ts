@@ -1,0 +1,65 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { brokersOf } from '@carerelay/config';
+import { MessagingModule } from '@carerelay/messaging';
+import { ObservabilityModule } from '@carerelay/observability';
+import { PersistenceModule } from '@carerelay/persistence';
+import { AccountsController } from './accounts/accounts.controller';
+import { AccountsService } from './accounts/accounts.service';
+import { DemoSeed } from './accounts/demo-seed';
+import { OidcController } from './accounts/oidc.controller';
+import { SessionGuard } from './accounts/session.guard';
+import { SessionsRepository } from './accounts/sessions.repository';
+import { UsersRepository } from './accounts/users.repository';
+import { DashboardController } from './dashboard/dashboard.controller';
+import { LiveController } from './live/live.controller';
+import { LiveUpdatesService } from './live/live-updates.service';
+import { WEB_MIGRATIONS } from './migrations';
+import { FhirGateway } from './referrals/fhir.gateway';
+import { ReferralsController } from './referrals/referrals.controller';
+import { ReferralsService } from './referrals/referrals.service';
+import { WEB_CONFIG, WEB_SERVICE_NAME, WebConfig } from './web.config';
+
+@Module({})
+export class AppModule {
+  static register(config: WebConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PersistenceModule.forService({
+          url: config.DATABASE_URL,
+          schema: config.WEB_DB_SCHEMA,
+          entities: [],
+          migrations: WEB_MIGRATIONS,
+          applicationName: 'carerelay-web',
+        }),
+        // For /health/ready (Kafka) and the topics; the web app publishes nothing.
+        MessagingModule.forRoot({
+          serviceName: WEB_SERVICE_NAME,
+          schema: config.WEB_DB_SCHEMA,
+          brokers: brokersOf(config),
+          runOutboxRelay: false,
+        }),
+        ObservabilityModule,
+      ],
+      controllers: [
+        AccountsController,
+        OidcController,
+        ReferralsController,
+        LiveController,
+        DashboardController,
+      ],
+      providers: [
+        { provide: WEB_CONFIG, useValue: config },
+        { provide: APP_GUARD, useClass: SessionGuard },
+        UsersRepository,
+        SessionsRepository,
+        AccountsService,
+        DemoSeed,
+        FhirGateway,
+        ReferralsService,
+        LiveUpdatesService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { MessagingTables1732300000000 } from '@carerelay/messaging';
+import { WebAccounts1732900000000 } from './1732900000000-web-accounts';
+
+export const WEB_MIGRATIONS = [MessagingTables1732300000000, WebAccounts1732900000000];

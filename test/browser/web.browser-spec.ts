@@ -1,0 +1,350 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { deriveReferralNeed, rankServices } from '@carerelay/directory';
+import type { FhirApiClient, Resource } from '@carerelay/fhir-client';
+import { fhirClientFor } from '../../tools/simulator/src/credentials';
+import { demoDirectory } from '../../tools/simulator/src/demo-network';
+import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
+import { DEMO_PASSWORD } from '../../apps/web/src/accounts/demo-people';
+import { loadNetworkModule, waitFor, type Network } from './browser-network';
+
+/**
+ * The web app in Debian's Chromium (playwright-core, no browser download) on the network as npm
+ * start runs it: sign-in per role, the live inbox, the whole loop through the UI, isolation of
+ * organizations, CSRF, lockout, axe, screenshots.
+ */
+
+const ROOT = path.join(__dirname, '..', '..');
+const PORT_BASE = Number(process.env.CARERELAY_E2E_PORT_BASE ?? 18180);
+const SHOTS = path.join(ROOT, '.carerelay-screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const KENWOOD = 'org-0003';
+const STREETERVILLE = 'org-0021';
+
+let network: Network;
+let web: string;
+let browser: Browser;
+let ehr: FhirApiClient;
+let coordinatorFhir: FhirApiClient;
+const generator = new ReferralGenerator(demoDirectory(), {
+  hospitalIds: ['hosp-northside'],
+  platformOrganizationId: 'carerelay-platform',
+  seed: Date.now() % 1_000_000,
+});
+
+beforeAll(async () => {
+  network = await loadNetworkModule().startNetwork({
+    skipBacklog: true,
+    owner: `browser:${process.pid}`,
+    portBase: PORT_BASE,
+    stateDir: path.join(ROOT, '.carerelay', 'browser'),
+    quiet: true,
+    // A busy shared machine can take minutes to start every app.
+    readyTimeoutMs: 300_000,
+    log: (line: string) => process.stderr.write(`[browser network] ${line}\n`),
+  });
+  const proc = network.processes.find((p) => p.app === 'web');
+  if (!proc || proc.status !== 'ready')
+    throw new Error(`web app not ready: ${network.problems.join('; ')}`);
+  web = proc.url;
+  ehr = fhirClientFor(
+    network.clients.find((c) => c.organizationId === 'hosp-northside')! as never,
+    network.fhirBaseUrl,
+  );
+  coordinatorFhir = fhirClientFor(
+    network.clients.find((c) => c.role === 'coordinator')! as never,
+    network.fhirBaseUrl,
+  );
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: npm test installs Debian's chromium package`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+}, 900_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await network?.stop({ stopInfrastructure: false });
+}, 60_000);
+
+async function signIn(
+  username: string,
+  password = DEMO_PASSWORD,
+  viewport = { width: 1280, height: 900 },
+) {
+  const context = await browser.newContext({ viewport, baseURL: web });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByLabel('Username').fill(username);
+  await page.locator('input[name=password]').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('signed-in-as').waitFor({ timeout: 15_000 });
+  return { context, page };
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS, `${name}-desktop.png`), fullPage: true });
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(SHOTS, `${name}-phone.png`), fullPage: true });
+  if (size) await page.setViewportSize(size);
+}
+
+async function axe(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** A generated food or housing referral whose first choice in the directory is `organizationId`. */
+function referralFor(organizationId: string) {
+  const directory = demoDirectory();
+  for (let i = 0; i < 5000; i++) {
+    const referral = generator.next();
+    const entries = (referral.bundle.entry as Array<{ resource: Resource }>).map((e) => e.resource);
+    const serviceRequest = entries.find((r) => r.resourceType === 'ServiceRequest');
+    const patient = entries.find((r) => r.resourceType === 'Patient');
+    const need = deriveReferralNeed({ serviceRequest, patient } as never).need;
+    const top = rankServices(need, directory.services, {
+      organizations: directory.organizations,
+      locations: directory.locations,
+      limit: 1,
+    })[0];
+    if (top?.organizationId === organizationId) return referral;
+  }
+  throw new Error(`no generated referral goes to ${organizationId}`);
+}
+
+const idFromLocation = (bundle: Resource, type: string): string => {
+  for (const entry of (bundle.entry ?? []) as Array<{ response?: { location?: string } }>) {
+    const match = entry.response?.location?.match(new RegExp(`${type}/([^/]+)`));
+    if (match) return match[1];
+  }
+  throw new Error(`no ${type} in the transaction response`);
+};
+
+/** The EHR sends a referral; returns the source Task id and the CBO Task once routed. */
+async function sendReferral(organizationId: string) {
+  const response = await ehr.transaction(structuredClone(referralFor(organizationId).bundle));
+  const sourceTaskId = idFromLocation(response, 'Task');
+  return { sourceTaskId };
+}
+
+async function cboTaskOf(sourceTaskId: string): Promise<Resource> {
+  return waitFor(`the CBO Task of Task/${sourceTaskId}`, async () => {
+    const found = await coordinatorFhir.search('Task', { 'part-of': `Task/${sourceTaskId}` });
+    return (found.entry ?? []).map((e) => e.resource!).find((t) => t.status === 'requested');
+  });
+}
+
+describe('the web app in Chromium', () => {
+  let kenwood: { context: BrowserContext; page: Page };
+  let sourceTaskId: string;
+  let cboTaskId: string;
+
+  it('signs in as a case manager, a CBO admin and the coordinator: each sees their own home', async () => {
+    const signInPage = await (await browser.newContext({ baseURL: web })).newPage();
+    await signInPage.goto('/');
+    await signInPage.getByLabel('Username').waitFor();
+    expect(await axe(signInPage)).toEqual([]);
+    await shoot(signInPage, 'sign-in');
+    await signInPage.context().close();
+
+    kenwood = await signIn('cm.kenwood');
+    await kenwood.page.getByRole('heading', { name: 'Referrals for your organization' }).waitFor();
+    const admin = await signIn('admin.kenwood');
+    await admin.page.getByRole('link', { name: 'People' }).click();
+    await admin.page.getByText('cm2.kenwood').waitFor();
+    await admin.context.close();
+    const coordinator = await signIn('coordinator');
+    await coordinator.page.getByRole('heading', { name: 'Network dashboard' }).waitFor();
+    expect(coordinator.page.url()).toMatch(/\/dashboard$/);
+    await coordinator.context.close();
+  }, 60_000);
+
+  it('a referral sent by the EHR over FHIR appears in the right inbox without reload', async () => {
+    const { page } = kenwood;
+    await page.getByTestId('inbox-table').or(page.getByText('No referrals match.')).waitFor();
+    await page.waitForTimeout(1000); // the live stream is open
+    const marker = await page.evaluate(
+      () => ((globalThis as unknown as { marker: number }).marker = Math.random()),
+    );
+    const sent = await sendReferral(KENWOOD);
+    sourceTaskId = sent.sourceTaskId;
+    const cboTask = await cboTaskOf(sourceTaskId);
+    expect(cboTask.owner.reference).toBe(`Organization/${KENWOOD}`);
+    cboTaskId = cboTask.id!;
+    const row = page.locator(`[data-referral-id="${cboTaskId}"]`);
+    const started = Date.now();
+    await row.waitFor({ timeout: 10_000 });
+    process.stderr.write(
+      `[browser] the referral showed in the inbox ${Date.now() - started} ms after routing was seen\n`,
+    );
+    // The same page: no reload happened.
+    expect(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker)).toBe(
+      marker,
+    );
+    expect(await axe(page)).toEqual([]);
+    await shoot(page, 'inbox');
+  }, 90_000);
+
+  it('the case manager accepts and completes it in the UI; the EHR Task reads completed', async () => {
+    const { page } = kenwood;
+    await page.getByRole('link', { name: `Open referral ${cboTaskId}` }).click();
+    await page.getByRole('heading', { name: `Referral ${cboTaskId}` }).waitFor();
+    await page.getByTestId('patient').or(page.getByTestId('awaiting-consent')).waitFor();
+    expect(await axe(page)).toEqual([]);
+    await shoot(page, 'referral');
+    await page.getByRole('button', { name: 'Accept' }).click();
+    await page.getByTestId('referral-status').getByText('Accepted').waitFor();
+    await page.getByRole('button', { name: 'Start work' }).click();
+    await page.getByTestId('referral-status').getByText('In progress').waitFor();
+    await page.getByRole('button', { name: 'Complete' }).click();
+    await page.getByLabel(/Outcome/).fill('Enrolled in the weekly food pantry program');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByTestId('referral-status').getByText('Completed').waitFor();
+    await page.getByTestId('history').getByText('Completed').waitFor();
+
+    const source = await waitFor('the source Task completed', async () => {
+      const task = await ehr.read('Task', sourceTaskId);
+      return task.status === 'completed' ? task : undefined;
+    });
+    expect(source.status).toBe('completed');
+    // The audit trail names the person, not just the organization's client.
+    const audit = await coordinatorFhir.search('AuditEvent', {
+      entity: `Task/${cboTaskId}`,
+      _count: 50,
+    });
+    const people = (audit.entry ?? []).flatMap((e) =>
+      (e.resource!.agent as Array<{ who?: { identifier?: { system?: string; value?: string } } }>)
+        .map((a) => a.who?.identifier)
+        .filter((i) => i?.system === 'urn:carerelay:web-user')
+        .map((i) => i!.value),
+    );
+    expect(people).toContain('cm.kenwood');
+  }, 120_000);
+
+  it('the coordinator dashboard counts it', async () => {
+    const { page, context } = await signIn('coordinator');
+    await page.getByRole('heading', { name: 'Network dashboard' }).waitFor();
+    // Fewer than 11 referrals hide the whole summary (privacy): send enough for it to show.
+    for (let i = 0; i < 11; i++) await ehr.transaction(structuredClone(generator.next().bundle));
+    const closed = await waitFor(
+      'the dashboard counting a closed loop',
+      async () => {
+        await page.reload();
+        const text = await page.getByTestId('card-closed').textContent({ timeout: 5000 });
+        return text && /^\d+$/.test(text) && Number(text) >= 1 ? Number(text) : undefined;
+      },
+      60_000,
+    );
+    expect(closed).toBeGreaterThanOrEqual(1);
+    await page.getByTestId('equity-table').or(page.getByText('No groups to show yet.')).waitFor();
+    expect(await axe(page)).toEqual([]);
+    await shoot(page, 'dashboard');
+    const csv = await page.request.get('/api/analytics/equity?dimension=race&format=csv');
+    expect(csv.status()).toBe(200);
+    expect(csv.headers()['content-type']).toMatch(/text\/csv/);
+    await context.close();
+  }, 120_000);
+
+  it("a CBO user never sees another CBO's referral: not by URL, not by the API", async () => {
+    const other = await signIn('cm.streeterville');
+    await other.page.goto(`/referrals/${cboTaskId}`);
+    await other.page
+      .getByText('This referral does not exist or is not addressed to your organization.')
+      .waitFor();
+    await expect(other.page.locator('[data-testid="patient"]').count()).resolves.toBe(0);
+    const byApi = await other.page.request.get(`/api/referrals/${cboTaskId}`);
+    expect(byApi.status()).toBe(404);
+    const list = await (await other.page.request.get('/api/referrals')).json();
+    expect(list.referrals.map((r: { id: string }) => r.id)).not.toContain(cboTaskId);
+    // Acting on it with Streeterville's own session and CSRF token is refused too.
+    const session = await (await other.page.request.get('/api/session')).json();
+    const act = await other.page.request.post(`/api/referrals/${cboTaskId}/actions`, {
+      headers: { 'x-csrf-token': session.csrfToken },
+      data: { action: 'reject', reason: 'other' },
+    });
+    expect(act.status()).toBe(404);
+    // The coordinator's session cannot use the case managers' API at all.
+    const coordinator = await signIn('coordinator');
+    expect((await coordinator.page.request.get(`/api/referrals/${cboTaskId}`)).status()).toBe(403);
+    await coordinator.context.close();
+    await other.context.close();
+    expect(STREETERVILLE).not.toBe(KENWOOD);
+  }, 60_000);
+
+  it("refuses a state change without the CSRF token, or with another session's", async () => {
+    const { page } = kenwood;
+    const none = await page.request.put('/api/session/language', { data: { language: 'es' } });
+    expect(none.status()).toBe(403);
+    // Another session of the same person: its token is not this session's.
+    const other = await signIn('cm.kenwood');
+    const foreignToken = (await (await other.page.request.get('/api/session')).json()).csrfToken;
+    const wrong = await page.request.put('/api/session/language', {
+      headers: { 'x-csrf-token': foreignToken },
+      data: { language: 'es' },
+    });
+    expect(wrong.status()).toBe(403);
+    const own = (await (await page.request.get('/api/session')).json()).csrfToken;
+    const right = await page.request.put('/api/session/language', {
+      headers: { 'x-csrf-token': own },
+      data: { language: 'en' },
+    });
+    expect(right.status()).toBe(204);
+    await other.context.close();
+  }, 60_000);
+
+  it('locks an account after repeated failures; a CBO admin resets it', async () => {
+    const admin = await signIn('admin.kenwood');
+    const csrf = (await (await admin.page.request.get('/api/session')).json()).csrfToken;
+    const people = await (await admin.page.request.get('/api/users')).json();
+    const target = people.find((p: { username: string }) => p.username === 'cm2.kenwood');
+    const reset = async () =>
+      (
+        await (
+          await admin.page.request.post(`/api/users/${target.id}/password-reset`, {
+            headers: { 'x-csrf-token': csrf },
+          })
+        ).json()
+      ).temporaryPassword as string;
+    const password = await reset();
+    const attempt = (p: string) =>
+      admin.page.request.post('/api/session', { data: { username: 'cm2.kenwood', password: p } });
+    // (Each attempt from the admin's page signs in nobody else: a failed one sets no cookie.)
+    for (let i = 0; i < 5; i++) expect((await attempt(`wrong-${i}`)).status()).toBe(401);
+    expect((await attempt(password)).status()).toBe(401); // locked: even the right password fails
+    const fresh = await reset();
+    const context = await browser.newContext({ baseURL: web });
+    const ok = await context.request.post('/api/session', {
+      data: { username: 'cm2.kenwood', password: fresh },
+    });
+    expect(ok.status()).toBe(200);
+    expect(ok.headers()['set-cookie']).toMatch(/HttpOnly/i);
+    expect(ok.headers()['set-cookie']).toMatch(/SameSite=Strict/i);
+    await context.close();
+    // Another organization's admin cannot reset Kenwood's people.
+    const otherAdmin = await signIn('admin.streeterville');
+    const otherCsrf = (await (await otherAdmin.page.request.get('/api/session')).json()).csrfToken;
+    const refused = await otherAdmin.page.request.post(`/api/users/${target.id}/password-reset`, {
+      headers: { 'x-csrf-token': otherCsrf },
+    });
+    expect(refused.status()).toBe(404);
+    await otherAdmin.context.close();
+    await admin.context.close();
+  }, 60_000);
+});
