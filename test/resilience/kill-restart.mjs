@@ -63,8 +63,8 @@ const CARERELAY_VERSION_EXTENSION =
   'https://carerelay.example/fhir/StructureDefinition/carerelay-task-version';
 const versionOnEhr = (task) =>
   task?.extension?.find((e) => e.url === CARERELAY_VERSION_EXTENSION)?.valueInteger ?? 0;
-// Consumer groups of the harness itself, not of the services.
-const HARNESS_GROUP = /^(resilience-driver|carerelay-harness)/;
+// Consumer groups of the harness and of the network's live summary, not of the services.
+const HARNESS_GROUP = /^(resilience-driver|carerelay-harness|carerelay-summary)/;
 
 /** A call to a stand-in EHR server (no auth: the hospital's own side). */
 async function ehrRequest(base, method, pathname, body) {
@@ -199,6 +199,8 @@ async function run(network, kafka, postgres) {
   // The database partition: referral-service is restarted once, before the run, with its
   // DATABASE_URL through a proxy the harness can cut.
   let proxy;
+  // Environment a restarted service keeps (a kill -9 must not take it out from behind the proxy).
+  const envOverrides = {};
   const partitioned = async () => {
     if (proxy) return proxy;
     const url = new URL(process.env.DATABASE_URL);
@@ -206,9 +208,11 @@ async function run(network, kafka, postgres) {
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
     await network.killProcess('referral-service', 'SIGTERM');
-    const { ok } = await network.restartProcess('referral-service', {
-      DATABASE_URL: url.toString(),
-    });
+    envOverrides['referral-service'] = { DATABASE_URL: url.toString() };
+    const { ok } = await network.restartProcess(
+      'referral-service',
+      envOverrides['referral-service'],
+    );
     if (!ok) throw new Error('referral-service did not start behind the database proxy');
     return proxy;
   };
@@ -474,7 +478,7 @@ async function run(network, kafka, postgres) {
           const proc = await network.killProcess(name, 'SIGKILL');
           log(`kill -9 ${name} (pid ${proc.pid}, exit ${proc.exitCode}); ${sent}/${COUNT} sent`);
           await sleep(Number(opts['down-ms']));
-          const { ok, proc: again } = await network.restartProcess(name);
+          const { ok, proc: again } = await network.restartProcess(name, envOverrides[name]);
           await done({ ok, pid: again.pid });
         }
         await sleep(Number(opts['gap-ms']));
@@ -648,7 +652,8 @@ async function run(network, kafka, postgres) {
           const versions = (history.entry ?? [])
             .map((e) => e.resource)
             .filter(Boolean)
-            .sort((a, b) => Number(a.meta?.versionId) - Number(b.meta?.versionId));
+            // Version ids of the stand-in EHR are not numbers: in the order they were written.
+            .sort((a, b) => Date.parse(a.meta?.lastUpdated) - Date.parse(b.meta?.lastUpdated));
           const sourceHistory = await withRetry(
             () => raw.history({ resourceType: 'Task', id: ref.taskId }),
             { deadline: Date.now() + 60_000 },
