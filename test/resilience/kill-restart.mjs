@@ -869,7 +869,12 @@ async function run(network, kafka, postgres) {
         ['not as planned', String(mismatches.length)],
         [
           'time to settle',
-          `${secs(figures.settleMs)} from the first Bundle${figures.afterKillsMs !== undefined ? `, ${secs(figures.afterKillsMs)} after the last restart` : ''}`,
+          `${secs(figures.settleMs)} from the first Bundle` +
+            (figures.afterKillsMs === undefined
+              ? ''
+              : figures.afterKillsMs >= 0
+                ? `, ${secs(figures.afterKillsMs)} after the last restart`
+                : `, ${secs(-figures.afterKillsMs)} before the last fault ended`),
         ],
         [
           'driver errors (retried)',
