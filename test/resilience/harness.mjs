@@ -50,46 +50,96 @@ export function startPrivateKafka({ dir, port, log }) {
 }
 
 /**
- * The machine's PostgreSQL server, stopped as a crash would (immediate mode: no checkpoint, every
- * session cut) and started again: the services must reconnect and lose nothing committed.
+ * A PostgreSQL server of the run's own (initdb in a fresh directory, its own port), so that its
+ * crash and restart disturb no one else on the machine. PostgreSQL refuses to run as root: as
+ * root, the server runs as the `postgres` user. `crash()` stops it in immediate mode (every
+ * session cut, no checkpoint: WAL recovery at the next start), `start()` starts it on the same
+ * data.
  */
-export function postgresCluster() {
-  const run = (args) =>
+export async function startPrivatePostgres({ port, log }) {
+  const bin = (name) => {
+    for (const dir of [
+      ...fs
+        .readdirSync('/usr/lib/postgresql', { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => path.join('/usr/lib/postgresql', d.name, 'bin'))
+        .sort()
+        .reverse(),
+    ])
+      if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+    return name;
+  };
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd, args) =>
     new Promise((resolve, reject) => {
-      const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const [file, argv] = asRoot
+        ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]]
+        : [cmd, args];
+      const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (d) => (output += d));
       child.stderr.on('data', (d) => (output += d));
       child.once('error', reject);
       child.once('exit', (code) =>
-        code === 0 ? resolve(output) : reject(new Error(`${args.join(' ')}: ${output.trim()}`)),
+        code === 0
+          ? resolve(output)
+          : reject(new Error(`${cmd} ${args.join(' ')}: ${output.trim()}`)),
       );
     });
-  const cluster = async () => {
-    const listed = await run(['pg_lsclusters', '--no-header']);
-    const line = listed
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `carerelay-pg-${port}-`));
+  fs.chmodSync(dir, 0o755);
+  const data = path.join(dir, 'data');
+  if (asRoot) {
+    const entry = fs
+      .readFileSync('/etc/passwd', 'utf8')
       .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .find((cols) => cols[2] === String(process.env.PGPORT || 5432));
-    if (!line) throw new Error('no local PostgreSQL cluster on the port the network uses');
-    return [line[0], line[1]];
+      .map((l) => l.split(':'))
+      .find((cols) => cols[0] === 'postgres');
+    if (!entry) throw new Error('no postgres user to run PostgreSQL as (it refuses root)');
+    fs.chownSync(dir, Number(entry[2]), Number(entry[3]));
+  }
+  const started = Date.now();
+  await run(bin('initdb'), [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ]);
+  fs.appendFileSync(
+    path.join(data, 'postgresql.conf'),
+    [
+      '',
+      `port = ${port}`,
+      `listen_addresses = '${HOST}'`,
+      `unix_socket_directories = '${dir}'`,
+      'max_connections = 400',
+      'shared_buffers = 128MB',
+      'fsync = on',
+      'synchronous_commit = on',
+      '',
+    ].join('\n'),
+  );
+  const pgLog = path.join(dir, 'postgres.log');
+  const start = async () => {
+    await run(bin('pg_ctl'), ['-D', data, '-l', pgLog, '-w', '-t', '120', 'start']);
   };
+  await start();
+  log(`private PostgreSQL at ${HOST}:${port} (data ${data}) in ${secs(Date.now() - started)}`);
   return {
+    port,
+    dir,
+    url: `postgres://postgres@${HOST}:${port}`,
     async crash() {
-      const [version, name] = await cluster();
-      await run([
-        'pg_ctlcluster',
-        '--skip-systemctl-redirect',
-        version,
-        name,
-        'stop',
-        '-m',
-        'immediate',
-      ]);
+      await run(bin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
     },
-    async start() {
-      const [version, name] = await cluster();
-      await run(['pg_ctlcluster', '--skip-systemctl-redirect', version, name, 'start']);
+    start,
+    async stop() {
+      await run(bin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -114,6 +164,73 @@ export async function dlqCounts(brokers) {
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * Every message on the dead-letter topics (headers as text), and for each other topic the
+ * consumer groups that read it (those with a committed offset on it).
+ */
+export async function dlqMessages(brokers) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const kafka = new Kafka({
+    clientId: 'carerelay-harness-dlq',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const messages = [];
+  const groupsOf = {};
+  try {
+    const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+    for (const groupId of groups)
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics }))
+        if (partitions.some((p) => Number(p.offset) >= 0)) (groupsOf[topic] ??= []).push(groupId);
+    const high = new Map();
+    for (const topic of topics.filter((t) => t.endsWith('.dlq')))
+      for (const o of await admin.fetchTopicOffsets(topic))
+        if (Number(o.high) > Number(o.low)) high.set(`${topic}/${o.partition}`, Number(o.high));
+    if (high.size > 0) {
+      const consumer = kafka.consumer({ groupId: `carerelay-harness-dlq-${process.pid}` });
+      await consumer.connect();
+      await consumer.subscribe({
+        topics: [...new Set([...high.keys()].map((k) => k.split('/')[0]))],
+        fromBeginning: true,
+      });
+      const remaining = new Set(high.keys());
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, 60_000);
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ topic, partition, message }) => {
+              messages.push({
+                topic,
+                partition,
+                offset: Number(message.offset),
+                key: message.key?.toString(),
+                headers: Object.fromEntries(
+                  Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]),
+                ),
+              });
+              if (Number(message.offset) + 1 >= high.get(`${topic}/${partition}`)) {
+                remaining.delete(`${topic}/${partition}`);
+                if (remaining.size === 0) {
+                  clearTimeout(timer);
+                  resolve();
+                }
+              }
+            },
+          })
+          .catch(reject);
+      });
+      await consumer.disconnect().catch(() => undefined);
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  return { messages, groupsOf };
 }
 
 /**
@@ -213,11 +330,11 @@ export async function messagesByKey(brokers, keys) {
 // ---------------------------------------------------------------------------------------------
 // A fresh database
 
-export async function freshDatabase(name) {
+export async function freshDatabase(name, serverUrl) {
   const pg = (await import('pg')).default;
   const user = encodeURIComponent(process.env.PGUSER || 'postgres');
   const password = process.env.PGPASSWORD ? `:${encodeURIComponent(process.env.PGPASSWORD)}` : '';
-  const server = `postgres://${user}${password}@${HOST}:${process.env.PGPORT || 5432}`;
+  const server = serverUrl ?? `postgres://${user}${password}@${HOST}:${process.env.PGPORT || 5432}`;
   const client = new pg.Client({ connectionString: `${server}/postgres` });
   await client.connect();
   try {
@@ -239,9 +356,18 @@ export async function freshDatabase(name) {
  * @param {number} o.portBase apps at portBase.. portBase + 11
  * @param {number} o.kafkaPort private broker (controller at + 1)
  * @param {boolean} [o.build] npm run build first (default false: dist/ as it is)
+ * @param {number} [o.postgresPort] a private PostgreSQL server on this port (startPrivatePostgres)
+ *   instead of the machine's
  * @param {(line: string) => void} o.log
  */
-export async function startIsolatedNetwork({ name, portBase, kafkaPort, build = false, log }) {
+export async function startIsolatedNetwork({
+  name,
+  portBase,
+  kafkaPort,
+  postgresPort,
+  build = false,
+  log,
+}) {
   const stateDir = path.join(STATE_DIR, name);
   fs.mkdirSync(stateDir, { recursive: true });
   const kafka = await startPrivateKafka({
@@ -250,9 +376,11 @@ export async function startIsolatedNetwork({ name, portBase, kafkaPort, build = 
     log,
   });
   let network;
+  let postgres;
   try {
+    if (postgresPort) postgres = await startPrivatePostgres({ port: postgresPort, log });
     const database = `carerelay_${name.replace(/[^a-z0-9]+/gi, '_')}`;
-    process.env.DATABASE_URL = await freshDatabase(database);
+    process.env.DATABASE_URL = await freshDatabase(database, postgres?.url);
     process.env.KAFKA_BROKERS = kafka.brokers;
     log(`database ${database} (fresh)`);
     fs.rmSync(path.join(stateDir, 'logs'), { recursive: true, force: true });
@@ -263,33 +391,39 @@ export async function startIsolatedNetwork({ name, portBase, kafkaPort, build = 
       build,
       install: false,
       quiet: true,
+      // A loaded machine (others' builds and tests) can take minutes to start a service.
+      readyTimeoutMs: 300_000,
       log: (line) => log(`[network] ${line}`),
       step: (step) => log(`[network] -- ${step}`),
     });
   } catch (error) {
     await kafka.stop();
+    await postgres?.stop();
     throw error;
   }
   const notReady = network.processes.filter((p) => p.status !== 'ready');
   if (notReady.length > 0) {
     await network.stop({ stopInfrastructure: false });
     await kafka.stop();
+    await postgres?.stop();
     throw new Error(`not ready: ${notReady.map((p) => `${p.name} (${p.status})`).join(', ')}`);
   }
   return {
     network,
     kafka,
+    postgres,
     stateDir,
     async stop() {
       await network.stop({ stopInfrastructure: false }).catch(() => undefined);
       await kafka.stop();
+      await postgres?.stop();
     },
   };
 }
 
 /**
  * A TCP proxy the harness controls, to cut one service off from a server (PostgreSQL) while the
- * others keep it: `partition()` drops every connection through it and leaves new ones hanging
+ * others keep it, or to take a server down as its clients see it (`down()`, `up()`): `partition()` drops every connection through it and leaves new ones hanging
  * unanswered (as a lost network does, not a refusing one); `heal()` lets them through again.
  */
 export async function startCuttableProxy({ targetPort, targetHost = HOST }) {
@@ -311,8 +445,24 @@ export async function startCuttableProxy({ targetPort, targetHost = HOST }) {
     upstream.pipe(client);
   });
   await new Promise((resolve) => server.listen(0, HOST, resolve));
+  const port = server.address().port;
   return {
-    port: server.address().port,
+    port,
+    /** The far side down: the port closed (connections refused), every connection through cut. */
+    async down() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+    /** Up again on the same port. */
+    async up() {
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, HOST, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
     partition() {
       cut = true;
       for (const socket of sockets) socket.destroy();
@@ -324,7 +474,7 @@ export async function startCuttableProxy({ targetPort, targetHost = HOST }) {
     },
     async stop() {
       for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      if (server.listening) await new Promise((resolve) => server.close(resolve));
     },
   };
 }

@@ -25,6 +25,7 @@
 // 1..k without gaps) and their statuses, one filler-order ServiceRequest per attempt. Also counted:
 // messages on every dead-letter topic. Exit code 1 on any mismatch, duplicate, unsettled
 // referral or dead-lettered message.
+/* global AbortSignal */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,8 +36,8 @@ import {
   loadDist,
   machine,
   messagesByKey,
-  postgresCluster,
   printTable,
+  dlqMessages,
   startCuttableProxy,
   prng,
   secs,
@@ -57,6 +58,29 @@ const CBO_TASK_SYSTEM = 'https://carerelay.example/fhir/identifier/cbo-task';
 const FILLER_ORDER_SYSTEM = 'https://carerelay.example/fhir/identifier/filler-order';
 const ACTIVE = new Set(['draft', 'requested', 'received', 'accepted', 'ready', 'in-progress']);
 const SOURCE_FINAL = new Set(['completed', 'on-hold', 'failed', 'cancelled', 'rejected']);
+// The CareRelay version an EHR Task holds (apps/ehr-connector writes it with each push).
+const CARERELAY_VERSION_EXTENSION =
+  'https://carerelay.example/fhir/StructureDefinition/carerelay-task-version';
+const versionOnEhr = (task) =>
+  task?.extension?.find((e) => e.url === CARERELAY_VERSION_EXTENSION)?.valueInteger ?? 0;
+// Consumer groups of the harness and of the network's live summary, not of the services.
+const HARNESS_GROUP = /^(resilience-driver|carerelay-harness|carerelay-summary)/;
+
+/** A call to a stand-in EHR server (no auth: the hospital's own side). */
+async function ehrRequest(base, method, pathname, body) {
+  const response = await fetch(`${base}/${pathname}`, {
+    method,
+    headers: body ? { 'content-type': 'application/fhir+json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  if (!response.ok)
+    throw Object.assign(new Error(`EHR ${method} ${pathname}: HTTP ${response.status}`), {
+      status: response.status,
+    });
+  return text ? JSON.parse(text) : undefined;
+}
 
 const { values: opts } = parseArgs({
   options: {
@@ -71,11 +95,14 @@ const { values: opts } = parseArgs({
     'kill-after': { type: 'string', default: '5' },
     'down-ms': { type: 'string', default: '3000' },
     'partition-ms': { type: 'string', default: '30000' },
+    'ehr-down-ms': { type: 'string', default: '600000' },
+    poison: { type: 'string', default: '6' },
     'gap-ms': { type: 'string', default: '4000' },
     control: { type: 'boolean', default: false },
     'settle-timeout': { type: 'string', default: '900' },
     'port-base': { type: 'string', default: '27080' },
     'kafka-port': { type: 'string', default: '27192' },
+    'postgres-port': { type: 'string' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -83,9 +110,10 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(
     'usage: npm run test:resilience [-- --count 500 --rate 4 --concurrency 8 --seed 4242\n' +
-      '  --kills fhir-api,referral-service,...,kafka,postgres,db-partition | --no-kills  --kill-after <s> --down-ms 3000 --partition-ms 30000 --gap-ms 4000\n' +
+      '  --kills fhir-api,referral-service,...,kafka,postgres,db-partition,ehr | --no-kills  --kill-after <s> --down-ms 3000 --partition-ms 30000 --ehr-down-ms 600000 --gap-ms 4000\n' +
+      '  --poison 6 (invalid events put on the topics: the dead-letter topics must hold exactly them)\n' +
       '  --control (first the same referrals without kills, compared one by one)\n' +
-      '  --settle-timeout <s> --port-base 27080 --kafka-port 27192 --build]',
+      '  --settle-timeout <s> --port-base 27080 --kafka-port 27192 --postgres-port <port base + 100> --build]',
   );
   process.exit(0);
 }
@@ -144,10 +172,12 @@ async function main() {
     name: 'resilience',
     portBase: Number(opts['port-base']),
     kafkaPort: Number(opts['kafka-port']),
+    // PostgreSQL of the run's own: its crash must not take down anyone else's database.
+    postgresPort: Number(opts['postgres-port'] ?? Number(opts['port-base']) + 100),
     build: opts.build,
     log,
   });
-  const { network, kafka } = env;
+  const { network, kafka, postgres } = env;
   let exitCode = 1;
   const stopAll = async () => {
     log('stopping the network and the private broker');
@@ -155,19 +185,22 @@ async function main() {
   };
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
   try {
-    exitCode = await run(network, kafka);
+    exitCode = await run(network, kafka, postgres);
   } finally {
     await stopAll();
   }
   process.exit(exitCode);
 }
 
-async function run(network, kafka) {
+async function run(network, kafka, postgres) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const connectorUrl = () => network.processes.find((p) => p.app === 'ehr-connector')?.url;
   // Faults of the infrastructure under the services, by the names --kills accepts.
-  const postgres = postgresCluster();
   // The database partition: referral-service is restarted once, before the run, with its
   // DATABASE_URL through a proxy the harness can cut.
   let proxy;
+  // Environment a restarted service keeps (a kill -9 must not take it out from behind the proxy).
+  const envOverrides = {};
   const partitioned = async () => {
     if (proxy) return proxy;
     const url = new URL(process.env.DATABASE_URL);
@@ -175,13 +208,31 @@ async function run(network, kafka) {
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
     await network.killProcess('referral-service', 'SIGTERM');
-    const { ok } = await network.restartProcess('referral-service', {
-      DATABASE_URL: url.toString(),
-    });
+    envOverrides['referral-service'] = { DATABASE_URL: url.toString() };
+    const { ok } = await network.restartProcess(
+      'referral-service',
+      envOverrides['referral-service'],
+    );
     if (!ok) throw new Error('referral-service did not start behind the database proxy');
     return proxy;
   };
+  // The hospitals' EHR servers as CareRelay reaches them: through a proxy the harness can take
+  // down. Every referral names its EHR's own Task, so that each change of the source Task is
+  // pushed back to the EHR (apps/ehr-connector's push queue).
+  const ehrLinks = await linkEhrServers();
   const INFRASTRUCTURE_FAULTS = {
+    ehr: {
+      what: `the EHR servers down (connections refused) for ${secs(Number(opts['ehr-down-ms']))}`,
+      downMs: Number(opts['ehr-down-ms']),
+      // Long: the other faults go on meanwhile.
+      background: true,
+      inject: async () => {
+        for (const link of ehrLinks.values()) await link.proxy.down();
+      },
+      recover: async () => {
+        for (const link of ehrLinks.values()) await link.proxy.up();
+      },
+    },
     'db-partition': {
       what: 'referral-service cut off from PostgreSQL (connections dropped, new ones unanswered)',
       downMs: Number(opts['partition-ms']),
@@ -208,10 +259,83 @@ async function run(network, kafka) {
     clients.filter((c) => c.role === 'cbo').map((c) => [c.organizationId, fhir(c)]),
   );
   const coordinator = fhir(clients.find((c) => c.role === 'coordinator'));
+
+  async function linkEhrServers() {
+    const links = new Map();
+    const servers = network.processes.filter((p) => p.app === 'ehr-server' && p.status === 'ready');
+    for (const server of servers) {
+      const proxy = await startCuttableProxy({ targetPort: server.port });
+      const baseUrl = `http://127.0.0.1:${proxy.port}/fhir`;
+      const url = `${connectorUrl()}/ehr-endpoints/${server.hospital}`;
+      const current = await (await network.platformTokens.fetch(url)).json();
+      // Push only: the harness sends the referrals itself (a pull endpoint would take the EHR
+      // Tasks it creates for new referrals).
+      const response = await network.platformTokens.fetch(url, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          organizationId: current.organizationId,
+          baseUrl,
+          auth: 'none',
+          modes: ['push'],
+        }),
+      });
+      if (!response.ok)
+        throw new Error(`EHR endpoint ${server.hospital} via the proxy: HTTP ${response.status}`);
+      links.set(server.hospital, { proxy, baseUrl, direct: `${server.url}/fhir` });
+    }
+    log(`EHR servers behind proxies: ${[...links.keys()].join(', ') || 'none'} (push)`);
+    return links;
+  }
+
+  /** Invalid events put on the topics, each to be dead-lettered by every group that reads it. */
+  async function injectPoison(count) {
+    const producer = new Kafka({
+      clientId: 'resilience-poison',
+      brokers: [kafka.brokers],
+      logLevel: logLevel.NOTHING,
+    }).producer();
+    await producer.connect();
+    const kinds = [
+      ['fhir.changes.v1', 'org.carerelay.fhir.resource-changed.v1'],
+      ['referral.events.v1', 'org.carerelay.referral.routed.v1'],
+      ['consent.events.v1', 'org.carerelay.consent.granted.v1'],
+    ];
+    const injected = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const [topic, type] = kinds[i % kinds.length];
+        const key = `poison-${process.pid}-${i}`;
+        // Half not JSON at all, half JSON that fails the type's schema.
+        const value = i % 2 === 0 ? '{not json' : JSON.stringify({ poison: i });
+        const [meta] = await producer.send({
+          topic,
+          acks: -1,
+          messages: [
+            {
+              key,
+              value,
+              headers: {
+                ce_specversion: '1.0',
+                ce_id: `${key}-${Date.now()}`,
+                ce_source: '/resilience/poison',
+                ce_type: type,
+                ce_time: new Date().toISOString(),
+                ce_subject: key,
+              },
+            },
+          ],
+        });
+        injected.push({ topic, key, partition: meta.partition, offset: Number(meta.baseOffset) });
+      }
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+    return injected;
+  }
   log(`clients: ${ehrs.size} EHRs, ${cbos.size} CBOs, a coordinator`);
 
   // Nudges from referral.events.v1: a referral that moved is looked at again at once.
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
   const consumer = new Kafka({
     clientId: 'resilience-driver',
     brokers: [kafka.brokers],
@@ -266,6 +390,7 @@ async function run(network, kafka) {
       kills: [],
     };
     const t0 = Date.now();
+    figures.startedAt = t0;
     const deadline = t0 + Number(opts['settle-timeout']) * 1000;
 
     // 1. Sender: paced, bounded concurrency, retried until accepted.
@@ -277,6 +402,25 @@ async function run(network, kafka) {
         await sleep(ref.index * interval);
         await sendLimiter.run(async () => {
           try {
+            const link = ehrLinks.get(ref.referral.hospitalId);
+            if (link) {
+              // The EHR's own Task first (the hospital's side: never through the proxy);
+              // CareRelay's copy names it, so that its changes are pushed back.
+              const task = ref.referral.bundle.entry.find(
+                (e) => e.resource.resourceType === 'Task',
+              ).resource;
+              // eslint-disable-next-line @typescript-eslint/no-unused-vars
+              const { identifier, focus, for: patient, ...own } = task;
+              const created = await withRetry(
+                () => ehrRequest(link.direct, 'POST', 'Task', { ...own, resourceType: 'Task' }),
+                { deadline: Date.now() + 180_000 },
+              );
+              ref.ehr = { link, taskId: created.id };
+              task.identifier = [
+                ...(task.identifier ?? []),
+                { system: `${link.baseUrl}/Task`, value: created.id },
+              ];
+            }
             const response = await withRetry(
               () => ehrs.get(ref.referral.hospitalId).transaction(ref.referral.bundle),
               { deadline: Date.now() + 180_000, onRetry: () => (figures.sendRetries += 1) },
@@ -294,38 +438,52 @@ async function run(network, kafka) {
       }),
     ).then(() => (figures.sentAt = Date.now()));
 
-    // 2. Kills, one service after another, while referrals flow.
+    // 2. Poison, then the kills, one fault after another, while referrals flow (a background
+    //    fault, the long EHR outage, lasts while the next ones go on).
     const killing = (async () => {
       await sleep(Number(opts['kill-after']) * 1000);
+      if (Number(opts.poison) > 0) {
+        figures.poison = await injectPoison(Number(opts.poison));
+        log(`${figures.poison.length} poison messages put on the topics`);
+      }
+      const background = [];
       for (const name of kills) {
         const killedAt = Date.now();
         const fault = INFRASTRUCTURE_FAULTS[name];
-        let ok = true;
-        let again;
+        const done = async ({ ok, pid }) => {
+          const readyMs = Date.now() - killedAt;
+          log(
+            `restarted ${name} (pid ${pid}): ${ok ? 'ready' : 'NOT READY'} ${secs(readyMs)} after the kill`,
+          );
+          figures.kills.push({ name, ok, downMs: readyMs, at: killedAt - t0 });
+          if (name === 'ehr') figures.ehrBackAt = Date.now();
+        };
         if (fault) {
           await fault.inject();
           log(`${fault.what}; ${sent}/${COUNT} sent`);
-          await sleep(fault.downMs ?? Number(opts['down-ms']));
-          try {
-            await fault.recover();
-          } catch (error) {
-            ok = false;
-            log(`!! ${name} did not come back: ${error.message}`);
-          }
-          again = { pid: name === 'kafka' ? kafka.pid : '-' };
+          const recovery = (async () => {
+            await sleep(fault.downMs ?? Number(opts['down-ms']));
+            let ok = true;
+            try {
+              await fault.recover();
+            } catch (error) {
+              ok = false;
+              log(`!! ${name} did not come back: ${error.message}`);
+            }
+            await done({ ok, pid: name === 'kafka' ? kafka.pid : '-' });
+          })();
+          if (fault.background) background.push(recovery);
+          else await recovery;
         } else {
           const proc = await network.killProcess(name, 'SIGKILL');
           log(`kill -9 ${name} (pid ${proc.pid}, exit ${proc.exitCode}); ${sent}/${COUNT} sent`);
           await sleep(Number(opts['down-ms']));
-          ({ ok, proc: again } = await network.restartProcess(name));
+          const { ok, proc: again } = await network.restartProcess(name, envOverrides[name]);
+          await done({ ok, pid: again.pid });
         }
-        const readyMs = Date.now() - killedAt;
-        log(
-          `restarted ${name} (pid ${again.pid}): ${ok ? 'ready' : 'NOT READY'} ${secs(readyMs)} after the kill`,
-        );
-        figures.kills.push({ name, ok, downMs: readyMs, at: killedAt - t0 });
         await sleep(Number(opts['gap-ms']));
       }
+      await Promise.all(background);
       if (kills.length) figures.killsDoneAt = Date.now();
     })();
 
@@ -386,6 +544,7 @@ async function run(network, kafka) {
         }),
       ),
     );
+    if (ehrLinks.size > 0) await ehrCatchUp(list, figures);
     return { label, list, figures };
 
     /** One look at a referral: the next CBO step if any, else is it settled? */
@@ -451,6 +610,86 @@ async function run(network, kafka) {
     }
   }
 
+  /**
+   * The EHRs' side: waits (bounded by --settle-timeout) until every EHR Task holds its source
+   * Task's last version, then reads each EHR Task's history: the CareRelay versions it went
+   * through must rise, each with the source Task's status at that version (updated in order,
+   * nothing older written over newer).
+   */
+  async function ehrCatchUp(list, figures) {
+    const linked = list.filter((r) => r.ehr && r.final);
+    const limiter = new Limiter(8);
+    const deadline = Date.now() + Number(opts['settle-timeout']) * 1000;
+    let behind = linked;
+    for (;;) {
+      const still = [];
+      await Promise.all(
+        behind.map((ref) =>
+          limiter.run(async () => {
+            const task = await withRetry(
+              () => ehrRequest(ref.ehr.link.direct, 'GET', `Task/${ref.ehr.taskId}`),
+              { deadline: Date.now() + 60_000 },
+            );
+            if (versionOnEhr(task) < ref.final.version) still.push(ref);
+          }),
+        ),
+      );
+      behind = still;
+      if (behind.length === 0 || Date.now() > deadline) break;
+      log(`EHR Tasks: ${linked.length - behind.length}/${linked.length} up to date`);
+      await sleep(5000);
+    }
+    figures.ehrCaughtUpAt = Date.now();
+    figures.ehrBehind = behind.length;
+    const raw = await coordinator.raw();
+    await Promise.all(
+      linked.map((ref) =>
+        limiter.run(async () => {
+          const history = await withRetry(
+            () => ehrRequest(ref.ehr.link.direct, 'GET', `Task/${ref.ehr.taskId}/_history`),
+            { deadline: Date.now() + 60_000 },
+          );
+          const versions = (history.entry ?? [])
+            .map((e) => e.resource)
+            .filter(Boolean)
+            // Version ids of the stand-in EHR are not numbers: in the order they were written.
+            .sort((a, b) => Date.parse(a.meta?.lastUpdated) - Date.parse(b.meta?.lastUpdated));
+          const sourceHistory = await withRetry(
+            () => raw.history({ resourceType: 'Task', id: ref.taskId }),
+            { deadline: Date.now() + 60_000 },
+          );
+          const statusAt = new Map(
+            (sourceHistory.entry ?? [])
+              .map((e) => e.resource)
+              .filter(Boolean)
+              .map((t) => [Number(t.meta?.versionId), t.status]),
+          );
+          const written = versions
+            .map((v) => ({ version: versionOnEhr(v), status: v.status }))
+            .filter((w) => w.version > 0);
+          const problems = [];
+          written.forEach((w, i) => {
+            if (i > 0 && w.version <= written[i - 1].version)
+              problems.push(`v${w.version} written after v${written[i - 1].version}`);
+            if (statusAt.has(w.version) && statusAt.get(w.version) !== w.status)
+              problems.push(`v${w.version} ${w.status} (source ${statusAt.get(w.version)})`);
+          });
+          const last = written.at(-1);
+          if (!last || last.version !== ref.final.version || last.status !== ref.final.status)
+            problems.push(
+              `holds v${last?.version ?? 0} ${last?.status ?? '-'}, source v${ref.final.version} ${ref.final.status}`,
+            );
+          ref.ehr.writes = written.length;
+          ref.ehr.problem = problems.join('; ') || undefined;
+        }),
+      ),
+    );
+    const response = await network.platformTokens
+      .fetch(`${connectorUrl()}/push/deliveries?state=parked`)
+      .catch(() => undefined);
+    figures.parked = response?.ok ? (await response.json()).length : 'unknown';
+  }
+
   async function cboTasksOf(sourceTaskId) {
     const found = await coordinator.search('Task', {
       'part-of': `Task/${sourceTaskId}`,
@@ -486,7 +725,7 @@ async function run(network, kafka) {
     );
     return {
       status: source.status,
-      businessStatus: source.businessStatus?.text,
+      version: Number(source.meta?.versionId),
       statusReason: source.statusReason?.text,
       cboStatuses: byAttempt.map((t) => t.status),
       cboOwners: byAttempt.map((t) => t.owner?.reference),
@@ -630,23 +869,56 @@ async function run(network, kafka) {
         ['not as planned', String(mismatches.length)],
         [
           'time to settle',
-          `${secs(figures.settleMs)} from the first Bundle${figures.afterKillsMs !== undefined ? `, ${secs(figures.afterKillsMs)} after the last restart` : ''}`,
+          `${secs(figures.settleMs)} from the first Bundle` +
+            (figures.afterKillsMs === undefined
+              ? ''
+              : figures.afterKillsMs >= 0
+                ? `, ${secs(figures.afterKillsMs)} after the last restart`
+                : `, ${secs(-figures.afterKillsMs)} before the last fault ended`),
         ],
         [
           'driver errors (retried)',
           `${figures.driverErrors}${figures.lastDriverError ? ` (last: ${figures.lastDriverError.slice(0, 100)})` : ''}`,
         ],
       ];
+      const linked = list.filter((r) => r.ehr && r.final);
+      const ehrProblems = linked.filter((r) => r.ehr.problem);
+      if (linked.length > 0) {
+        rows.push([
+          'EHR Tasks (pushed back)',
+          `${linked.length} linked, ${linked.reduce((n, r) => n + (r.ehr.writes ?? 0), 0)} versions written, ` +
+            `not in order or not up to date ${ehrProblems.length}, parked deliveries ${figures.parked}`,
+        ]);
+        rows.push([
+          'EHR caught up',
+          `${figures.ehrBehind ? `NOT: ${figures.ehrBehind} behind` : 'all up to date'} ` +
+            (figures.ehrBackAt
+              ? `${secs(figures.ehrCaughtUpAt - figures.ehrBackAt)} after the EHR came back`
+              : `${secs(figures.ehrCaughtUpAt - figures.startedAt)} from the first Bundle`),
+        ]);
+      }
       for (const k of figures.kills)
         rows.push([
-          `  kill -9 ${k.name}`,
+          `  ${INFRASTRUCTURE_FAULTS[k.name] ? 'fault' : 'kill -9'} ${k.name}`,
           `at ${secs(k.at)}, ready again ${secs(k.downMs)} later${k.ok ? '' : ' (NOT READY)'}`,
         ]);
       printTable(label, rows);
       for (const [r, why] of mismatches.slice(0, 20))
         console.log(`  !! #${r.index} Task/${r.taskId}: ${why} (${r.final?.statusReason ?? ''})`);
+      for (const r of ehrProblems.slice(0, 20))
+        console.log(
+          `  !! #${r.index} EHR Task/${r.ehr.taskId} of Task/${r.taskId}: ${r.ehr.problem}`,
+        );
+      if (ehrProblems.length)
+        failures.push(`${label}: ${ehrProblems.length} EHR Tasks not updated in order`);
+      if (typeof figures.parked === 'number' && figures.parked > 0)
+        failures.push(`${label}: ${figures.parked} push deliveries parked`);
       const troubled = [
-        ...new Set([...mismatches.map(([r]) => r), ...list.filter((r) => !r.settledAt)]),
+        ...new Set([
+          ...mismatches.map(([r]) => r),
+          ...list.filter((r) => !r.settledAt),
+          ...ehrProblems,
+        ]),
       ].filter((r) => r.taskId);
       for (const r of troubled.slice(0, 5)) await tellStory(r);
       if (mismatches.length)
@@ -669,11 +941,52 @@ async function run(network, kafka) {
       printTable('kill run vs control', [['referrals whose final state differs', String(differ)]]);
       if (differ) failures.push(`${differ} referrals differ from the control run`);
     }
+    // Exactly the injected poison, once per consumer group that reads its topic; nothing else.
+    const injected = Object.values(results).flatMap((r) => r.figures.poison ?? []);
+    const { messages: dead, groupsOf } = await dlqMessages(kafka.brokers);
+    const slot = (topic, partition, offset, group) => `${topic}/${partition}@${offset} ${group}`;
+    const expected = new Set(
+      injected.flatMap((p) =>
+        (groupsOf[p.topic] ?? [])
+          .filter((g) => !HARNESS_GROUP.test(g))
+          .map((g) => slot(p.topic, p.partition, p.offset, g)),
+      ),
+    );
+    const seen = new Map();
+    for (const m of dead) {
+      const key = slot(
+        m.headers.dlq_original_topic,
+        Number(m.headers.dlq_original_partition),
+        Number(m.headers.dlq_original_offset),
+        m.headers.dlq_consumer,
+      );
+      seen.set(key, [...(seen.get(key) ?? []), m]);
+    }
+    const unexpected = [...seen.entries()].filter(([key]) => !expected.has(key));
+    const twice = [...seen.entries()].filter(([key, ms]) => expected.has(key) && ms.length > 1);
+    const missing = [...expected].filter((key) => !seen.has(key));
     printTable('dead-letter topics', [
       ...Object.entries(dlq).map(([topic, n]) => [topic, String(n)]),
       ['total', String(dlqTotal)],
+      [
+        'poison injected',
+        `${injected.length} messages, expected ${expected.size} dead letters (one per reading group)`,
+      ],
+      [
+        'dead letters',
+        `as injected ${expected.size - missing.length}, missing ${missing.length}, not injected ${unexpected.length}, twice ${twice.length}`,
+      ],
     ]);
-    if (dlqTotal) failures.push(`${dlqTotal} dead-lettered messages`);
+    for (const [key, ms] of unexpected.slice(0, 10))
+      console.log(
+        `  !! dead letter not injected: ${key} key ${ms[0].key} ${ms[0].headers.ce_type ?? ''}: ${(ms[0].headers.dlq_error ?? '').slice(0, 160)}`,
+      );
+    for (const key of missing.slice(0, 10)) console.log(`  !! poison not dead-lettered: ${key}`);
+    if (unexpected.length)
+      failures.push(`${unexpected.length} dead-lettered messages not injected`);
+    if (missing.length) failures.push(`${missing.length} poison messages not dead-lettered`);
+    // (A group killed between writing a dead letter and committing its offset writes it again:
+    // at least once, shown above, not a loss.)
     // The reconciliation's repairs, from referral-service's log (its metric restarts with it).
     let repairs = 'no log';
     try {

@@ -123,6 +123,7 @@ export class AppModule {
                 initialBackoffMs: config.PUSH_INITIAL_BACKOFF_MS,
                 maxBackoffMs: config.PUSH_MAX_BACKOFF_MS,
               },
+              outageParkAfterMs: config.PUSH_OUTAGE_PARK_AFTER_MS,
               logger,
             }),
         },

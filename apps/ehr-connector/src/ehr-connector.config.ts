@@ -88,6 +88,17 @@ export class EhrConnectorConfig extends ServiceConfig {
   @Max(100)
   PUSH_MAX_ATTEMPTS = 10;
 
+  /**
+   * Push: an EHR that cannot be reached (no answer, 5xx, 408, 429) is waited out this long, from
+   * when a version was queued, before that version is parked: an EHR down for maintenance is
+   * caught up in order once it is back, with no replay. Refusals (other 4xx) park after
+   * PUSH_MAX_ATTEMPTS at once.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(7 * 24 * 3_600_000)
+  PUSH_OUTAGE_PARK_AFTER_MS = 3_600_000;
+
   @IsInt()
   @Min(10)
   @Max(60_000)

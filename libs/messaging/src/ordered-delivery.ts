@@ -10,6 +10,11 @@ export interface OrderedDeliveryHandlers<T extends QueuedDelivery> {
   retry: RetryPolicy;
   /** Before an item: deliver it, skip it (nothing to send any more), or stop here. */
   before?: (item: T) => Promise<'deliver' | 'skip' | 'stop'>;
+  /**
+   * Whether a failed attempt parks the item (default: once `retry.maxAttempts` is reached); e.g.
+   * an unreachable receiver waited out longer than a refusing one.
+   */
+  parks?: (item: T, error: unknown, attempts: number) => boolean;
   /** Sends the item and records it delivered; throws when it could not be delivered. */
   deliver: (item: T) => Promise<void>;
   /**
@@ -45,7 +50,8 @@ export async function deliverInOrder<T extends QueuedDelivery>(
       delivered.push(item);
     } catch (error) {
       const attempts = item.attempts + 1;
-      const parked = attempts >= handlers.retry.maxAttempts;
+      const parked =
+        handlers.parks?.(item, error, attempts) ?? attempts >= handlers.retry.maxAttempts;
       await handlers.failed(item, error, {
         attempts,
         parked,

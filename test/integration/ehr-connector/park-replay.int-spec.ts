@@ -42,6 +42,8 @@ describe('ehr-connector push: parking after the attempt limit, and replay', () =
     ehrServer = await startEhrServer({ port: 0 });
     connector = await startTestConnector(api.baseUrl, {
       PUSH_MAX_ATTEMPTS: '3',
+      // The outage here (the EHR server stopped) parks at the attempt limit, not after an hour.
+      PUSH_OUTAGE_PARK_AFTER_MS: '0',
       PUSH_INITIAL_BACKOFF_MS: '50',
       PUSH_MAX_BACKOFF_MS: '200',
       PUSH_POLL_MS: '50',

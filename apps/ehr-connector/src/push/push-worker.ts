@@ -1,3 +1,4 @@
+import { FhirRequestError, TokenRequestError } from '@carerelay/fhir-client';
 import { DataSource } from 'typeorm';
 import { deliverInOrder, PollingLoop, type RetryPolicy } from '@carerelay/messaging';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
@@ -7,11 +8,45 @@ import type { PushDelivery, PushQueue } from './push-queue';
 
 export const pushChannel = (schema: string): string => `carerelay_ehr_push_${schema}`;
 
+const TRANSIENT_STATUS = (status: number): boolean =>
+  status === 0 || status === 408 || status === 429 || status >= 500;
+
+/** The EHR (or its token endpoint) did not answer, or answered "not now": an outage. */
+export function isOutage(error: unknown): boolean {
+  if (error instanceof FhirRequestError || error instanceof TokenRequestError)
+    return TRANSIENT_STATUS(error.status);
+  // fhir-kit-client's own errors (the raw client): { response: { status } }.
+  const status = (error as { response?: { status?: unknown } } | undefined)?.response?.status;
+  if (typeof status === 'number') return TRANSIENT_STATUS(status);
+  return error instanceof TypeError && error.message === 'fetch failed';
+}
+
+/**
+ * Whether a failed version is parked now: after `maxAttempts`, at once for a refusal, and for an
+ * outage only once it has waited `outageParkAfterMs` since it was queued (an EHR down for a
+ * while is waited out, and then gets every version in order without a coordinator's replay).
+ */
+export function parks(o: {
+  attempts: number;
+  maxAttempts: number;
+  outage: boolean;
+  waitedMs: number;
+  outageParkAfterMs: number;
+}): boolean {
+  if (o.attempts < o.maxAttempts) return false;
+  return !o.outage || o.waitedMs >= o.outageParkAfterMs;
+}
+
 export interface PushWorkerOptions {
   schema: string;
   pollMs: number;
   concurrency: number;
   retry: RetryPolicy;
+  /**
+   * How long an unreachable EHR is waited out (from when a version was queued) before the
+   * version is parked after `retry.maxAttempts`; refusals park after `retry.maxAttempts` at once.
+   */
+  outageParkAfterMs?: number;
   logger?: Pick<Console, 'warn' | 'error' | 'log'>;
   /** Called after each delivery (metrics, benchmarks). */
   onDelivered?: (delivery: PushDelivery) => void;
@@ -20,8 +55,8 @@ export interface PushWorkerOptions {
 /**
  * Drains the push queue: for each Task with a due delivery, under the Task's lock, writes its
  * pending versions to the EHR in version order. A failure backs off (exponential, full jitter)
- * and holds the Task's later versions behind it; after `retry.maxAttempts` the version is parked
- * (visible at GET /push/deliveries?state=parked, replayable) and the later versions go on.
+ * and holds the Task's later versions behind it; after `retry.maxAttempts` (and, while the EHR
+ * is unreachable, `outageParkAfterMs`) the version is parked (visible at GET /push/deliveries?state=parked, replayable) and the later versions go on.
  * Woken by LISTEN/NOTIFY when the consumer queues something; polling stays.
  */
 export class PushWorker {
@@ -83,6 +118,14 @@ export class PushWorker {
       let endpoint: EhrEndpoint | undefined; // read once per Task and pass
       delivered = await deliverInOrder(await this.queue.pendingOf(manager, taskId), {
         retry: this.options.retry,
+        parks: (delivery, error, attempts) =>
+          parks({
+            attempts,
+            maxAttempts: this.options.retry.maxAttempts,
+            outage: isOutage(error),
+            waitedMs: Date.now() - Date.parse(delivery.createdAt),
+            outageParkAfterMs: this.options.outageParkAfterMs ?? 0,
+          }),
         before: async (delivery) => {
           if (delivery.version <= deliveredVersion) {
             await this.queue.markSuperseded(manager, delivery);
