@@ -29,6 +29,9 @@ export async function startReferralService(
     onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
     logger: consumerLogger(logger),
     ignores: ignoredByReferralWorkflow,
+    // Handlers only decide (no network call in the transaction) and lock per referral, so more
+    // partitions at once cost little and keep one slow partition from holding the others back.
+    partitionsConsumedConcurrently: 8,
     // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
     isTransient: (error) =>
       error instanceof FhirRequestError &&
