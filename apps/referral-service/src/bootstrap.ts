@@ -21,6 +21,9 @@ export function startReferralService(
       // The FHIR API down or overloaded: wait for it rather than dead-letter the referral.
       isTransient: isTransientFhirError,
       ignores: ignoredByReferralWorkflow,
+      // Handlers only decide (no network call in the transaction) and lock per referral, so more
+      // partitions at once cost little and keep one slow partition from holding the others back.
+      partitionsConsumedConcurrently: 8,
     },
   });
 }

@@ -21,6 +21,7 @@ export function connectEventConsumer(
     onDeadLetter?: (topic: string, error: string) => void;
     isTransient?: (error: unknown) => boolean;
     ignores?: (event: CloudEvent) => boolean;
+    partitionsConsumedConcurrently?: number;
     logger?: ConsumerLogger;
   } = {},
 ): KafkaEventsServer {
@@ -32,6 +33,7 @@ export function connectEventConsumer(
     onDeadLetter: overrides.onDeadLetter,
     isTransient: overrides.isTransient,
     ignores: overrides.ignores,
+    partitionsConsumedConcurrently: overrides.partitionsConsumedConcurrently,
     logger: overrides.logger ?? console,
   });
   // Listeners are bound at connect time unless deferred, and filters must be set before that;

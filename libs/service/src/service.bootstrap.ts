@@ -33,6 +33,8 @@ export interface StartServiceOptions {
     isTransient?: (error: unknown) => boolean;
     /** Events this service never handles: passed over before any SQL. */
     ignores?: (event: CloudEvent) => boolean;
+    /** Partitions handled at once (kafkajs; default 3). */
+    partitionsConsumedConcurrently?: number;
   };
   /** Middleware and settings of this service, before init. */
   configure?: (app: NestExpressApplication, logger: Logger) => void;
@@ -59,6 +61,7 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
       logger: consumerLogger(logger),
       isTransient: options.consumer.isTransient,
       ignores: options.consumer.ignores,
+      partitionsConsumedConcurrently: options.consumer.partitionsConsumedConcurrently,
     });
   }
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.
