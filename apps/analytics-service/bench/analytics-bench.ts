@@ -315,7 +315,7 @@ async function main(): Promise<void> {
     if (!first.ok) throw new Error(`summary: ${first.status} ${await first.text()}`);
     const summary = (await first.json()) as { referrals: number };
     console.log(
-      `first query (loads ${summary.referrals.toLocaleString('en')} referrals into the columns): ${ms(performance.now() - started)}`,
+      `first answer (${summary.referrals.toLocaleString('en')} referrals; waits for the columns loaded at start): ${ms(performance.now() - started)}`,
     );
     const queries: Array<[string, string]> = [
       ['summary, whole year', `/analytics/summary?${year}`],

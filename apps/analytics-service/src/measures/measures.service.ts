@@ -1,4 +1,9 @@
-import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import {
+  BadRequestException,
+  Injectable,
+  OnApplicationBootstrap,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import type { CohortQueryDto } from '../http/analytics-query.dto';
 import type { BreakdownDimension, EquityDimension } from './dimensions';
 import { selectCohort } from './cross-suppression';
@@ -24,12 +29,18 @@ const MAX_PERIOD_DAYS = 3660;
  * referrals scans numbers instead of joining tables.
  */
 @Injectable()
-export class MeasuresService {
+export class MeasuresService implements OnApplicationBootstrap {
   private readonly store = new FactColumns();
   private snapshot: ReadSnapshot | null = null;
   private refreshing?: Promise<void>;
 
   constructor(private readonly repository: MeasuresRepository) {}
+
+  /** Loads the columns at start, so that the first coordinator does not wait for them. */
+  onApplicationBootstrap(): void {
+    // A failure here is retried by the first query's own refresh.
+    this.refresh().catch(() => undefined);
+  }
 
   /** Reads what changed; concurrent callers share one read that began after they asked. */
   async refresh(): Promise<void> {
