@@ -12,3 +12,4 @@ export * from './connect-event-consumer';
 export * from './messaging.metrics';
 export * from './polling-loop';
 export * from './ordered-delivery';
+export * from './kafka-settling';

@@ -1,6 +1,7 @@
 import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kafkajs';
 import type { KafkaRecord, TopicDefinition } from '@carerelay/contracts';
 import type { MessageBus, Subscription, SubscriptionOptions } from './message-bus';
+import { whenBrokerSettled } from './kafka-settling';
 
 export interface KafkajsBusOptions {
   brokers: string[];
@@ -108,6 +109,7 @@ export class KafkajsMessageBus implements MessageBus {
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((topic) => !existing.has(topic.name));
       if (missing.length > 0) {
+        // Another service may be creating the same topics right now (false: they exist).
         await admin.createTopics({
           waitForLeaders: true,
           topics: missing.map((topic) => ({
@@ -121,7 +123,9 @@ export class KafkajsMessageBus implements MessageBus {
         });
       }
       // Topics created by an older catalog with fewer partitions get more; never fewer.
-      const metadata = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.name) });
+      const metadata = await whenBrokerSettled(() =>
+        admin.fetchTopicMetadata({ topics: topics.map((t) => t.name) }),
+      );
       const grow = topics.flatMap((topic) => {
         const current = metadata.topics.find((t) => t.name === topic.name)?.partitions.length ?? 0;
         return current < topic.partitions ? [{ topic: topic.name, count: topic.partitions }] : [];

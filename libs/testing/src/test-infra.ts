@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
+import { whenBrokerSettled } from '@carerelay/messaging';
 import {
   dropSchema,
   openServiceDataSource,
@@ -138,7 +139,7 @@ export async function startGroupAtLatest(groupId: string, topics: string[]): Pro
   await admin.connect();
   try {
     for (const topic of topics) {
-      const offsets = await admin.fetchTopicOffsets(topic);
+      const offsets = await whenBrokerSettled(() => admin.fetchTopicOffsets(topic));
       await admin.setOffsets({
         groupId,
         topic,
