@@ -233,6 +233,7 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       TOPICS.followupEvents.name,
       TOPICS.consentEvents.name,
       TOPICS.fhirChanges.name,
+      TOPICS.directoryEvents.name,
     ];
     await startGroupAtLatest(groupId, topics);
     const config = loadConfig(AnalyticsServiceConfig, { ...testEnv(), LOG_LEVEL: 'warn' });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
-import { whenBrokerSettled } from '@carerelay/messaging';
+import { TOPICS } from '@carerelay/contracts';
+import { KafkajsMessageBus, whenBrokerSettled } from '@carerelay/messaging';
 import {
   dropSchema,
   openServiceDataSource,
@@ -135,6 +136,13 @@ export async function collectTopics(topics: string[]): Promise<{
  * every earlier test run's events.
  */
 export async function startGroupAtLatest(groupId: string, topics: string[]): Promise<void> {
+  // On a fresh broker the catalog's topics may not exist yet: made as the services make them.
+  const catalog = Object.values(TOPICS).filter((topic) => topics.includes(topic.name));
+  await new KafkajsMessageBus({
+    clientId: uniqueName('test'),
+    brokers: testEnv().KAFKA_BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+  }).ensureTopics(catalog);
   const admin = testKafka().admin();
   await admin.connect();
   try {
