@@ -435,9 +435,14 @@ export class FhirInteractions {
         'value',
       );
     const resource = this.validate(await this.unredact(tx, input), resourceType, tx.actor);
-    const existing = await tx.current(resourceType, id, { forUpdate: true });
+    let existing = await tx.current(resourceType, id, { forUpdate: true });
+    if (!existing && (await tx.exists(resourceType, id))) {
+      // Either another tenant's (404), or made by a concurrent create-by-update that committed
+      // after the read above: a new read sees it, and this request updates it.
+      existing = await tx.current(resourceType, id, { forUpdate: true });
+      if (!existing) throw notFound(`${resourceType}/${id} is not known`);
+    }
     if (!existing) {
-      if (await tx.exists(resourceType, id)) throw notFound(`${resourceType}/${id} is not known`);
       if (options.ifMatch !== undefined)
         throw preconditionFailed(
           `${resourceType}/${id} does not exist (If-Match ${etagOf(options.ifMatch)})`,
