@@ -8,7 +8,7 @@ import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
 import { DEMO_PASSWORD } from '../../apps/web/src/accounts/demo-people';
-import { loadNetworkModule, waitFor, type Network } from './browser-network';
+import { loadNetworkModule, waitFor, type Network } from '../support/started-network';
 
 /**
  * The web app in Debian's Chromium (playwright-core, no browser download) on the network as npm
@@ -144,11 +144,18 @@ async function sendReferral(organizationId: string) {
   return { sourceTaskId };
 }
 
+/** How long and how often the browser tests ask the FHIR API: a minute, every 300 ms. */
+const BROWSER_WAIT = [60_000, 300] as const;
+
 async function cboTaskOf(sourceTaskId: string): Promise<Resource> {
-  return waitFor(`the CBO Task of Task/${sourceTaskId}`, async () => {
-    const found = await coordinatorFhir.search('Task', { 'part-of': `Task/${sourceTaskId}` });
-    return (found.entry ?? []).map((e) => e.resource!).find((t) => t.status === 'requested');
-  });
+  return waitFor(
+    `the CBO Task of Task/${sourceTaskId}`,
+    async () => {
+      const found = await coordinatorFhir.search('Task', { 'part-of': `Task/${sourceTaskId}` });
+      return (found.entry ?? []).map((e) => e.resource!).find((t) => t.status === 'requested');
+    },
+    ...BROWSER_WAIT,
+  );
 }
 
 describe('the web app in Chromium', () => {
@@ -223,10 +230,14 @@ describe('the web app in Chromium', () => {
     await page.getByTestId('referral-status').getByText('Completed').waitFor();
     await page.getByTestId('history').getByText('Completed').waitFor();
 
-    const source = await waitFor('the source Task completed', async () => {
-      const task = await ehr.read('Task', sourceTaskId);
-      return task.status === 'completed' ? task : undefined;
-    });
+    const source = await waitFor(
+      'the source Task completed',
+      async () => {
+        const task = await ehr.read('Task', sourceTaskId);
+        return task.status === 'completed' ? task : undefined;
+      },
+      ...BROWSER_WAIT,
+    );
     expect(source.status).toBe('completed');
     // The audit trail names the person, not just the organization's client.
     const audit = await coordinatorFhir.search('AuditEvent', {
@@ -254,7 +265,7 @@ describe('the web app in Chromium', () => {
         const text = await page.getByTestId('card-closed').textContent({ timeout: 5000 });
         return text && /^\d+$/.test(text) && Number(text) > closedBefore ? Number(text) : undefined;
       },
-      60_000,
+      ...BROWSER_WAIT,
     );
     expect(closed).toBeGreaterThan(closedBefore);
     await page.getByTestId('equity-table').or(page.getByText('No groups to show yet.')).waitFor();

@@ -3,10 +3,11 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { TOPICS } from '@carerelay/contracts';
 import { FhirApiClient, type Bundle, type Resource } from '@carerelay/fhir-client';
-import { fhirClientFor, type DemoClient } from '../../tools/simulator/src/credentials';
+import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
 import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
+import { loadNetworkModule, sleep, waitFor, type Network } from '../support/started-network';
 
 /**
  * Closing the loop in the hospitals' own EHR servers, on the network started exactly as
@@ -17,66 +18,11 @@ import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
  * Procedure (copied onto the EHR server) as its output. Everything through fhir-kit-client.
  */
 
-interface NetworkProcess {
-  name: string;
-  app: string;
-  url: string;
-  port: number;
-  status: string;
-}
-interface Network {
-  fhirBaseUrl: string;
-  processes: NetworkProcess[];
-  problems: string[];
-  clients: DemoClient[];
-  infraEnv: { KAFKA_BROKERS: string; DATABASE_URL: string };
-  /** fetch with the platform client's bearer token (the services' APIs need one). */
-  platformTokens: { fetch: typeof fetch; token: () => Promise<string> };
-  ehrServers?: Record<string, { baseUrl: string; mode: 'push' | 'pull' }>;
-  stop: (options?: { stopInfrastructure?: boolean }) => Promise<unknown>;
-}
-interface NetworkModule {
-  startNetwork: (options: Record<string, unknown>) => Promise<Network>;
-}
-
 const ROOT = path.join(__dirname, '..', '..');
-
-// infra/lib/network.mjs is an ES module: loaded with Node's own require (>= 20.19 loads ESM),
-// not jest's, as test/e2e/network.e2e-spec.ts does.
-function loadNetworkModule(): NetworkModule {
-  const builtin = (
-    process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
-  ).getBuiltinModule('node:module');
-  return builtin.createRequire(__filename)(
-    path.join(ROOT, 'infra', 'lib', 'network.mjs'),
-  ) as NetworkModule;
-}
 
 // Its own ports (network.e2e-spec.ts uses 18080+), so the two files never collide.
 const PORT_BASE = Number(process.env.CARERELAY_E2E_EHR_PORT_BASE ?? 18180);
 const PLATFORM = 'carerelay-platform';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
-  );
-}
 
 /** The order of the IG's Task lifecycle: an EHR Task's history must never go back in it. */
 const RANK: Record<string, number> = {

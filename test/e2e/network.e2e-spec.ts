@@ -18,6 +18,7 @@ import {
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
 import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
+import { loadNetworkModule, sleep, waitFor, type Network } from '../support/started-network';
 
 /**
  * The network started exactly as `npm start` starts it (infra/lib/network.mjs, without the
@@ -25,64 +26,8 @@ import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
  * EHRs, the CBOs and the coordinator, plain HTTP for health and metrics.
  */
 
-interface NetworkProcess {
-  name: string;
-  app: string;
-  url: string;
-  port: number;
-  status: string;
-  health?: string;
-}
-interface Network {
-  fhirBaseUrl: string;
-  stateDir: string;
-  infraEnv: { KAFKA_BROKERS: string; DATABASE_URL: string };
-  /** fetch with the platform client's bearer token (the services' APIs need one). */
-  platformTokens: { fetch: typeof fetch; token: () => Promise<string> };
-  processes: NetworkProcess[];
-  problems: string[];
-  clients: DemoClient[];
-  stop: (options?: { stopInfrastructure?: boolean }) => Promise<unknown>;
-}
-interface NetworkModule {
-  startNetwork: (options: Record<string, unknown>) => Promise<Network>;
-}
-
-// infra/lib/network.mjs is an ES module: load it with Node's own require (>= 20.19 loads ESM),
-// not jest's, the way libs/fhir-client loads fhir-kit-client.
-function loadNetworkModule(): NetworkModule {
-  const builtin = (
-    process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
-  ).getBuiltinModule('node:module');
-  return builtin.createRequire(__filename)(
-    path.join(__dirname, '..', '..', 'infra', 'lib', 'network.mjs'),
-  ) as NetworkModule;
-}
-
 const PORT_BASE = Number(process.env.CARERELAY_E2E_PORT_BASE ?? 18080);
 const ROOT = path.join(__dirname, '..', '..');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
-  );
-}
 
 const idFromLocation = (bundle: Bundle, type: string): string => {
   for (const entry of bundle.entry ?? []) {

@@ -1,50 +1,53 @@
 import path from 'node:path';
+import type { DemoClient } from '../../tools/simulator/src/credentials';
 
-/** The network as npm start runs it (infra/lib/network.mjs), for the browser tests. */
+/**
+ * The network as `npm start` starts it (infra/lib/network.mjs), for the tiers that drive it from
+ * outside: e2e and browser.
+ */
 export interface NetworkProcess {
   name: string;
   app: string;
   url: string;
   port: number;
   status: string;
-}
-export interface DemoClient {
-  clientId: string;
-  organizationId: string;
-  name: string;
-  role: 'ehr' | 'cbo' | 'coordinator' | 'platform';
-  alg: 'ES384' | 'RS384';
-  privateJwk: Record<string, unknown>;
-  publicJwks: { keys: unknown[] };
+  health?: string;
 }
 export interface Network {
   fhirBaseUrl: string;
   stateDir: string;
+  infraEnv: { KAFKA_BROKERS: string; DATABASE_URL: string };
+  /** fetch with the platform client's bearer token (the services' APIs need one). */
+  platformTokens: { fetch: typeof fetch; token: () => Promise<string> };
   processes: NetworkProcess[];
   problems: string[];
   clients: DemoClient[];
-  ehrServers?: Record<string, { baseUrl: string; mode: string }>;
+  ehrServers?: Record<string, { baseUrl: string; mode: 'push' | 'pull' }>;
   stop: (options?: { stopInfrastructure?: boolean }) => Promise<unknown>;
 }
-
-// infra/lib/network.mjs is an ES module: Node's own require loads it (>= 20.19), not jest's.
-export function loadNetworkModule(): {
+export interface NetworkModule {
   startNetwork: (options: Record<string, unknown>) => Promise<Network>;
-} {
+}
+
+// infra/lib/network.mjs is an ES module: load it with Node's own require (>= 20.19 loads ESM),
+// not jest's, the way libs/fhir-client loads fhir-kit-client.
+export function loadNetworkModule(): NetworkModule {
   const builtin = (
     process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
   ).getBuiltinModule('node:module');
   return builtin.createRequire(__filename)(
     path.join(__dirname, '..', '..', 'infra', 'lib', 'network.mjs'),
-  ) as never;
+  ) as NetworkModule;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The probe's first defined answer, asked every `intervalMs` until `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
+  timeoutMs = 90_000,
+  intervalMs = 500,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -55,9 +58,9 @@ export async function waitFor<T>(
     } catch (error) {
       lastError = error;
     }
-    await sleep(300);
+    await sleep(intervalMs);
   }
   throw new Error(
-    `timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+    `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
   );
 }
