@@ -106,19 +106,19 @@ export class FhirApiConfig extends HttpServiceConfig {
   @IsInt()
   @Min(1)
   @Max(10_000)
-  FHIR_MAX_IN_FLIGHT = 64;
+  FHIR_MAX_IN_FLIGHT = 32;
 
   /** Requests that may wait for admission; beyond, 503 with Retry-After at once. */
   @IsInt()
   @Min(0)
   @Max(100_000)
-  FHIR_MAX_QUEUED = 128;
+  FHIR_MAX_QUEUED = 64;
 
   /** Longest wait for admission before 503 (ms): a waiting request does not grow slow. */
   @IsInt()
   @Min(0)
   @Max(60_000)
-  FHIR_MAX_QUEUE_WAIT_MS = 500;
+  FHIR_MAX_QUEUE_WAIT_MS = 250;
 
   /**
    * Hosts (names or IP literals, comma-separated) a Subscription may notify over plain http and
