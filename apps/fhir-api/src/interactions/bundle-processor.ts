@@ -1,12 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { unsafeQueryProblem } from '@carerelay/http';
-import { safeErrorStack } from '@carerelay/persistence';
+import { isDatabaseUnavailable, safeErrorStack } from '@carerelay/persistence';
 import {
   badRequest,
   collectReferences,
   FhirError,
   internalError,
+  serviceUnavailable,
   rewriteReferences,
 } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
@@ -468,7 +469,11 @@ export class BundleProcessor {
         responses.push(this.responseEntry(result));
       } catch (error) {
         const fhirError =
-          error instanceof FhirError ? locateInBundle(error, index) : internalError();
+          error instanceof FhirError
+            ? locateInBundle(error, index)
+            : isDatabaseUnavailable(error)
+              ? serviceUnavailable()
+              : internalError();
         // Only the error's kind: a driver's message may quote the entry's resource.
         if (!(error instanceof FhirError))
           this.logger.error(`batch entry failed: ${safeErrorStack(error)}`);
