@@ -29,7 +29,7 @@ import { RefusedInputInterceptor } from './http/refused-input.interceptor';
 import { BundleProcessor } from './interactions/bundle-processor';
 import { FhirInteractions } from './interactions/fhir-interactions';
 import { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS } from './migrations';
-import { ResourceStore } from './store/resource-store';
+import { ResourceStore } from './store/resource.store';
 
 export { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS };
 

@@ -19,7 +19,7 @@ import { AuditedStore } from '../interactions/audited';
 import { BundleProcessor } from '../interactions/bundle-processor';
 import { etagOf, parseIfMatch } from '../interactions/etag';
 import { FhirInteractions, type InteractionResult } from '../interactions/fhir-interactions';
-import { ResourceStore } from '../store/resource-store';
+import { ResourceStore } from '../store/resource.store';
 import { sendFhir } from './fhir-response';
 
 export const CAPABILITY_STATEMENT = Symbol('CAPABILITY_STATEMENT');

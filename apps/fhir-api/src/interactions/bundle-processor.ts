@@ -12,7 +12,8 @@ import {
 import type { RequestActor } from '../request-actor';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import type { AuditService } from '../audit/audit.service';
-import type { ResourceStore, StoreTransaction } from '../store/resource-store';
+import type { ResourceStore } from '../store/resource.store';
+import type { StoreTransaction } from '../store/store.transaction';
 import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
 import { etagOf, parseIfMatch } from './etag';
