@@ -18,7 +18,8 @@ import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';
 import { BundleProcessor } from '../interactions/bundle-processor';
 import { etagOf, parseIfMatch } from '../interactions/etag';
-import { FhirInteractions, type InteractionResult } from '../interactions/fhir-interactions';
+import { FhirInteractions } from '../interactions/fhir.interactions';
+import type { InteractionResult } from '../interactions/interaction.results';
 import { ResourceStore } from '../store/resource.store';
 import { sendFhir } from './fhir-response';
 

@@ -6,7 +6,7 @@ import { FhirError } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { ResourceStore } from '../store/resource.store';
 import type { StoreTransaction } from '../store/store.transaction';
-import type { InteractionResult } from './fhir-interactions';
+import type { InteractionResult } from './interaction.results';
 
 export interface AuditWhat {
   subtype: AuditSubtype;

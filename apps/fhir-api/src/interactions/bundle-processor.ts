@@ -18,12 +18,9 @@ import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
-import {
-  assertSupportedType,
-  authorize,
-  FhirInteractions,
-  type InteractionResult,
-} from './fhir-interactions';
+import type { FhirInteractions } from './fhir.interactions';
+import type { InteractionResult } from './interaction.results';
+import { assertSupportedType, authorize } from './interaction.rules';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

@@ -5,7 +5,7 @@ import type { StoredResource } from '../store/stored-resource.model';
 import { locateInBundle, statusLine } from './bundle-processor';
 import { conditionalKey, conditionalQuery } from './conditional';
 import { etagOf, parseIfMatch } from './etag';
-import { assertSupportedType, taskRoleOf } from './fhir-interactions';
+import { assertSupportedType, taskRoleOf } from './interaction.rules';
 
 const actor = (role: RequestActor['role'], organizationId = 'org-1'): RequestActor => ({
   clientId: 'c',
