@@ -13,17 +13,15 @@ import {
 import type { RequestActor } from '../request-actor';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import type { AuditService } from '../audit/audit.service';
-import type { ResourceStore, StoreTransaction } from '../store/resource-store';
+import type { ResourceStore } from '../store/resource.store';
+import type { StoreTransaction } from '../store/store.transaction';
 import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
-import {
-  assertSupportedType,
-  authorize,
-  FhirInteractions,
-  type InteractionResult,
-} from './fhir-interactions';
+import type { FhirInteractions } from './fhir.interactions';
+import type { InteractionResult } from './interaction.results';
+import { assertSupportedType, authorize } from './interaction.rules';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
