@@ -73,8 +73,16 @@ export function capabilityStatement(
   });
   const rest = statement.rest![0];
   // Update on a new id creates the resource (PUT Type/id): say so. AuditEvents are the server's.
-  for (const resource of rest.resource ?? [])
-    resource.updateCreate = resource.type !== 'AuditEvent';
+  // Conditional update (PUT Type?criteria) wherever update is; conditional delete one at a time
+  // wherever delete is.
+  for (const resource of rest.resource ?? []) {
+    const writable = resource.type !== 'AuditEvent';
+    resource.updateCreate = writable;
+    resource.conditionalUpdate = writable;
+    resource.conditionalDelete = resource.interaction?.some((i) => i.code === 'delete')
+      ? 'single'
+      : 'not-supported';
+  }
   if (rest.security) {
     const base = baseUrl.replace(/\/+$/, '');
     rest.security.description =

@@ -12,7 +12,13 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { CapabilityStatement, Resource } from '@medplum/fhirtypes';
-import { informational, parseSubsetting, subsetResource, type Subsetting } from '@carerelay/fhir';
+import {
+  informational,
+  methodNotAllowed,
+  parseSubsetting,
+  subsetResource,
+  type Subsetting,
+} from '@carerelay/fhir';
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';
@@ -35,6 +41,17 @@ const header = (req: Request, name: string): string | undefined => {
 function queryOf(req: Request): URLSearchParams {
   const q = req.originalUrl.indexOf('?');
   return new URLSearchParams(q === -1 ? '' : req.originalUrl.slice(q + 1));
+}
+
+/** The criteria of a conditional update or delete: its query, which must not be empty. */
+function criteriaOf(req: Request): string {
+  const q = req.originalUrl.indexOf('?');
+  const criteria = q === -1 ? '' : req.originalUrl.slice(q + 1);
+  if (criteria === '')
+    throw methodNotAllowed(
+      `${req.method} needs a resource id (Type/id) or search criteria (Type?criteria)`,
+    );
+  return criteria;
 }
 
 /** The answer of a read or search as `_summary` / `_elements` ask: each match subsetted. */
@@ -192,6 +209,43 @@ export class FhirController {
       (tx) => this.interactions.create(tx, type, req.body, { ifNoneExist }),
     );
     this.send(req, res, result);
+  }
+
+  /** Conditional update: `PUT Type?criteria` (a PUT to the type with no query is refused). */
+  @Put(':type')
+  async conditionalUpdate(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type } = req.params as Record<string, string>;
+    const criteria = criteriaOf(req);
+    const ifMatch = parseIfMatch(header(req, 'if-match'));
+    const result = await this.audited.write(
+      actorOf(req),
+      { subtype: 'update', resourceType: type, query: criteria },
+      (tx) => this.interactions.conditionalUpdate(tx, type, criteria, req.body, { ifMatch }),
+    );
+    this.send(req, res, result);
+  }
+
+  /** Conditional delete: `DELETE Type?criteria`, one resource at a time. */
+  @Delete(':type')
+  async conditionalDelete(@Req() req: FhirRequest, @Res() res: Response): Promise<void> {
+    const { type } = req.params as Record<string, string>;
+    const criteria = criteriaOf(req);
+    const result = await this.audited.write(
+      actorOf(req),
+      { subtype: 'delete', resourceType: type, query: criteria },
+      (tx) => this.interactions.conditionalDelete(tx, type, criteria),
+    );
+    const deleted = result.stored;
+    sendFhir(
+      res,
+      200,
+      informational(
+        deleted
+          ? `${type}/${deleted.id} deleted`
+          : `No ${type} matched the criteria: nothing deleted`,
+      ),
+      deleted ? { ETag: etagOf(deleted.versionId) } : {},
+    );
   }
 
   @Get(':type/:id')

@@ -36,13 +36,55 @@ export function conditionalKey(actor: RequestActor, query: URLSearchParams): str
   return `${scope} ${sorted.toString()}`;
 }
 
-export const severalMatches = (resourceType: string, query: URLSearchParams) =>
+export type ConditionalInteraction = 'create' | 'update' | 'delete';
+
+export const severalMatches = (
+  resourceType: string,
+  query: URLSearchParams,
+  interaction: ConditionalInteraction = 'create',
+) =>
   preconditionFailed(
-    `The conditional create matched several ${resourceType} resources (${query.toString().slice(0, 200)})`,
+    `The conditional ${interaction} matched several ${resourceType} resources (${query.toString().slice(0, 200)}): make the criteria more selective`,
   );
 
+/** The parsed criteria of a conditional interaction: at least one search parameter. */
+function conditionalRequest(
+  tx: StoreTransaction,
+  resourceType: string,
+  raw: string,
+  interaction: ConditionalInteraction,
+) {
+  const query = conditionalQuery(resourceType, raw);
+  const request = parseSearchRequest(resourceType, query, { localBaseUrls: tx.localBaseUrls });
+  if (request.filters.length === 0) {
+    throw badRequest(
+      `A conditional ${interaction} needs at least one search parameter`,
+      undefined,
+      'value',
+    );
+  }
+  return { query, request };
+}
+
 /**
- * Looks up the match of a conditional create, claiming its key in the unique table when there
+ * The one resource the actor can see that matches a conditional delete's criteria, or undefined
+ * when none does; several: 412 (this server deletes one resource at a time).
+ */
+export async function singleMatch(
+  tx: StoreTransaction,
+  resourceType: string,
+  raw: string,
+  interaction: ConditionalInteraction,
+): Promise<StoredResource | undefined> {
+  const { query, request } = conditionalRequest(tx, resourceType, raw, interaction);
+  const ids = await tx.matchingIds(request, 2);
+  if (ids.length > 1) throw severalMatches(resourceType, query, interaction);
+  return ids.length === 0 ? undefined : tx.current(resourceType, ids[0]);
+}
+
+/**
+ * Looks up the match of a conditional create (or of a conditional update, which creates when
+ * nothing matches), claiming its key in the unique table when there
  * is none so that a concurrent twin waits for this transaction and then finds its resource.
  * Returns the existing resource, or undefined when `newId` may be created.
  */
@@ -51,19 +93,12 @@ export async function resolveConditional(
   resourceType: string,
   ifNoneExist: string,
   newId: string,
+  interaction: ConditionalInteraction = 'create',
 ): Promise<StoredResource | undefined> {
-  const query = conditionalQuery(resourceType, ifNoneExist);
-  const request = parseSearchRequest(resourceType, query, { localBaseUrls: tx.localBaseUrls });
-  if (request.filters.length === 0) {
-    throw badRequest(
-      'A conditional create needs at least one search parameter',
-      undefined,
-      'value',
-    );
-  }
+  const { query, request } = conditionalRequest(tx, resourceType, ifNoneExist, interaction);
   const find = async (): Promise<StoredResource | undefined | null> => {
     const ids = await tx.matchingIds(request, 2);
-    if (ids.length > 1) throw severalMatches(resourceType, query);
+    if (ids.length > 1) throw severalMatches(resourceType, query, interaction);
     if (ids.length === 0) return null;
     return tx.current(resourceType, ids[0]);
   };

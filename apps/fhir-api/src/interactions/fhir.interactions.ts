@@ -116,6 +116,26 @@ export class FhirInteractions {
     return this.writes.delete(tx, resourceType, id);
   }
 
+  /** `PUT Type?criteria` (write.interactions.ts). */
+  conditionalUpdate(
+    tx: StoreTransaction,
+    resourceType: string,
+    criteria: string,
+    body: unknown,
+    options: { ifMatch?: number } = {},
+  ): Promise<InteractionResult> {
+    return this.writes.conditionalUpdate(tx, resourceType, criteria, body, options);
+  }
+
+  /** `DELETE Type?criteria` (write.interactions.ts). */
+  conditionalDelete(
+    tx: StoreTransaction,
+    resourceType: string,
+    criteria: string,
+  ): Promise<InteractionResult> {
+    return this.writes.conditionalDelete(tx, resourceType, criteria);
+  }
+
   /** A `searchset` Bundle. `query` is the request's query string (GET) or form body (POST). */
   search(
     tx: StoreTransaction,

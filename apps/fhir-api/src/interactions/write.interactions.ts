@@ -8,7 +8,7 @@ import {
   preconditionFailed,
 } from '@carerelay/fhir';
 import type { StoreTransaction } from '../store/store.transaction';
-import { resolveConditional } from './conditional';
+import { resolveConditional, singleMatch } from './conditional';
 import { etagOf } from './etag';
 import { found, type InteractionResult, view } from './interaction.results';
 import { assertId, authorize } from './interaction.rules';
@@ -102,6 +102,55 @@ export class WriteInteractions {
     checkUpdate(tx.actor, existing, resource, options.ifMatch);
     const stored = await tx.write(resource, 'PUT', existing);
     return found(this.base, await view(tx, stored), 200);
+  }
+
+  /**
+   * Conditional update (`PUT Type?criteria`, R4 3.1.0.4.3). One visible match: it is updated (a
+   * body id must be that resource's). No match: created, under the body's id if it has one (as
+   * create-by-update), else a new one; concurrent twins are serialized on the criteria as
+   * conditional creates are, so only one of them creates. Several matches: 412.
+   */
+  async conditionalUpdate(
+    tx: StoreTransaction,
+    resourceType: string,
+    criteria: string,
+    body: unknown,
+    options: { ifMatch?: number } = {},
+  ): Promise<InteractionResult> {
+    authorize(tx.actor, resourceType, 'update');
+    const input = resourceBody(body, resourceType);
+    if (input.id !== undefined) assertId(String(input.id));
+    const newId = input.id ?? tx.newId();
+    const match = await resolveConditional(tx, resourceType, criteria, newId, 'update');
+    if (match) {
+      if (input.id !== undefined && input.id !== match.id)
+        throw badRequest(
+          `The resource id "${String(input.id).slice(0, 64)}" is not that of the resource the criteria matched`,
+          `${resourceType}.id`,
+          'value',
+        );
+      return this.update(tx, resourceType, match.id, { ...input, id: match.id }, options);
+    }
+    if (options.ifMatch !== undefined)
+      throw preconditionFailed(`No ${resourceType} matches the criteria (If-Match)`);
+    if (input.id !== undefined) return this.update(tx, resourceType, newId, input, options);
+    return this.create(tx, resourceType, input, { id: newId });
+  }
+
+  /**
+   * Conditional delete (`DELETE Type?criteria`): the one visible match is deleted as by
+   * `DELETE Type/id`; no match deletes nothing (200, said in an OperationOutcome); several: 412
+   * (conditionalDelete `single`).
+   */
+  async conditionalDelete(
+    tx: StoreTransaction,
+    resourceType: string,
+    criteria: string,
+  ): Promise<InteractionResult> {
+    authorize(tx.actor, resourceType, 'delete');
+    const match = await singleMatch(tx, resourceType, criteria, 'delete');
+    if (!match) return { status: 200 };
+    return this.delete(tx, resourceType, match.id);
   }
 
   /**
