@@ -169,9 +169,10 @@ function serviceRequestRules(
   options: ReferralRuleOptions,
 ): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
-  // The SDOH category slice is 0..* and open: a ServiceRequest may have no category, or only
-  // categories of other systems (the domain is then derived from the code where it can be). A
-  // category coding in the IG's own code system must still be one of its SDOH domains.
+  // No SDOH category is required: IG versions differ on the slice's cardinality and EHRs send
+  // ServiceRequests without one, or with categories of other systems only (the domain is then
+  // derived from the code where it can be). A category coding in the IG's own code system must
+  // still be one of its SDOH domains.
   (sr.category ?? []).forEach((category, i) => {
     const unknown = category.coding?.find(
       (coding) =>
