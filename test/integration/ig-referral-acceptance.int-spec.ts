@@ -28,12 +28,7 @@ import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/boots
 import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
 import { startReferralService } from '../../apps/referral-service/src/bootstrap';
 import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
-import {
-  fixture,
-  PATIENT,
-  SERVICE_REQUEST,
-  TASK_POSTED,
-} from '../../libs/fhir/test-fixtures/load';
+import { fixture, PATIENT, SERVICE_REQUEST, TASK_POSTED } from '../../libs/fhir/test-fixtures/load';
 
 const SNOMED = 'http://snomed.info/sct';
 const FOOD_PANTRY_HELP = '467771000124109';
@@ -147,7 +142,12 @@ describe('IG referrals are accepted and routed', () => {
       [pantry, 'Community Pantry'],
       [rentHelp, 'Rent Help'],
     ]) {
-      const organization: Organization = { id: organizationId, name, networks: [], identifiers: [] };
+      const organization: Organization = {
+        id: organizationId,
+        name,
+        networks: [],
+        identifiers: [],
+      };
       await publish(
         EventTypes.directoryOrganizationUpserted,
         directoryEvent(organization, organizationId),
@@ -156,18 +156,24 @@ describe('IG referrals are accepted and routed', () => {
     await publish(
       EventTypes.directoryServiceUpserted,
       directoryEvent(
-        service(`${pantry}-svc`, pantry, ['food-insecurity'], [
-          { system: SNOMED, code: FOOD_PANTRY_HELP },
-        ]),
+        service(
+          `${pantry}-svc`,
+          pantry,
+          ['food-insecurity'],
+          [{ system: SNOMED, code: FOOD_PANTRY_HELP }],
+        ),
         pantry,
       ),
     );
     await publish(
       EventTypes.directoryServiceUpserted,
       directoryEvent(
-        service(`${rentHelp}-svc`, rentHelp, ['housing-instability'], [
-          { system: LOCAL_CODES, code: RENT_HELP },
-        ]),
+        service(
+          `${rentHelp}-svc`,
+          rentHelp,
+          ['housing-instability'],
+          [{ system: LOCAL_CODES, code: RENT_HELP }],
+        ),
         rentHelp,
       ),
     );
@@ -360,8 +366,7 @@ describe('IG referrals are accepted and routed', () => {
     });
     const patientLocation = (response.entry![1] as { response: { location: string } }).response
       .location;
-    const srLocation = (response.entry![0] as { response: { location: string } }).response
-      .location;
+    const srLocation = (response.entry![0] as { response: { location: string } }).response.location;
     const sr = await ehr.read('ServiceRequest', srLocation.split('/')[1]);
     expect(sr.subject).toEqual({ reference: `Patient/${patientLocation.split('/')[1]}` });
   });
