@@ -176,13 +176,15 @@ export async function startKafkaBroker({ dir, port, fresh = false, log = () => u
   const logFile = path.join(dir, 'kafka.log');
   let child;
   let exited;
-  const launch = async () => {
+  // A broker restarted after kill -9 first recovers every partition's log: on a loaded machine
+  // that alone can take minutes, so a restart is given longer than a fresh start.
+  const launch = async ({ timeoutMs = 60_000 } = {}) => {
     const launchedAt = Date.now();
     child = launchKafka({ dir, properties, logFile });
     exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       await waitForKafka(brokers, {
-        timeoutMs: 60_000,
+        timeoutMs,
         intervalMs: 250,
         alive: () => child.exitCode === null && child.signalCode === null,
         what: `private Kafka (pid ${child.pid})`,
@@ -216,6 +218,7 @@ export async function startKafkaBroker({ dir, port, fresh = false, log = () => u
       child.kill('SIGKILL');
       await exited;
     },
-    restart: launch,
+    /** Starts the broker again on its data (as after a crash); `timeoutMs` default 5 min. */
+    restart: ({ timeoutMs = 300_000 } = {}) => launch({ timeoutMs }),
   };
 }

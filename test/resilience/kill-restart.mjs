@@ -463,13 +463,18 @@ async function run(network, kafka, postgres) {
           log(`${fault.what}; ${sent}/${COUNT} sent`);
           const recovery = (async () => {
             await sleep(fault.downMs ?? Number(opts['down-ms']));
-            let ok = true;
-            try {
-              await fault.recover();
-            } catch (error) {
-              ok = false;
-              log(`!! ${name} did not come back: ${error.message}`);
+            // As an operator would: a start that did not come up is tried again, a few times.
+            let ok = false;
+            for (let attempt = 1; attempt <= 3 && !ok; attempt++) {
+              try {
+                await fault.recover();
+                ok = true;
+              } catch (error) {
+                log(`!! ${name} did not come back (attempt ${attempt} of 3): ${error.message}`);
+              }
             }
+            // Nothing can settle without it: stop waiting, the run has failed.
+            if (!ok) figures.recoveryFailed = name;
             await done({ ok, pid: name === 'kafka' ? kafka.pid : '-' });
           })();
           if (fault.background) background.push(recovery);
@@ -497,7 +502,7 @@ async function run(network, kafka, postgres) {
       );
     }, 10_000);
     const inFlight = new Set();
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !figures.recoveryFailed) {
       const open = list.filter((r) => r.taskId && !r.settledAt);
       if (open.length === 0 && figures.sentAt) break;
       const now = Date.now();

@@ -27,9 +27,9 @@ import { CAPABILITY_STATEMENT, FhirController } from './http/fhir.controller';
 import { FhirRateLimitInterceptor, FhirRateLimiter } from './http/fhir-rate-limit';
 import { RefusedInputInterceptor } from './http/refused-input.interceptor';
 import { BundleProcessor } from './interactions/bundle-processor';
-import { FhirInteractions } from './interactions/fhir-interactions';
+import { FhirInteractions } from './interactions/fhir.interactions';
 import { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS } from './migrations';
-import { ResourceStore } from './store/resource-store';
+import { ResourceStore } from './store/resource.store';
 
 export { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS };
 

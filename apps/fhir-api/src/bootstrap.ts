@@ -9,6 +9,7 @@ import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
 import type { RequestWithActor } from './request-actor';
 import { acceptMiddleware } from './http/accept.middleware';
+import { admissionMiddleware } from './http/admission.middleware';
 
 export interface RunningFhirApi {
   app: INestApplication;
@@ -48,6 +49,15 @@ export async function startFhirApi(
               ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
               : undefined;
           },
+        }),
+      );
+      // Overload becomes fast 503s here, before a body is read or a connection is taken.
+      app.use(
+        '/fhir',
+        admissionMiddleware({
+          maxInFlight: config.FHIR_MAX_IN_FLIGHT,
+          maxQueued: config.FHIR_MAX_QUEUED,
+          maxWaitMs: config.FHIR_MAX_QUEUE_WAIT_MS,
         }),
       );
       app.use('/fhir', acceptMiddleware());

@@ -102,6 +102,24 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Max(200)
   FHIR_DB_POOL_SIZE = 20;
 
+  /** Admission control: FHIR requests served at once (more wait, see below). */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  FHIR_MAX_IN_FLIGHT = 32;
+
+  /** Requests that may wait for admission; beyond, 503 with Retry-After at once. */
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  FHIR_MAX_QUEUED = 64;
+
+  /** Longest wait for admission before 503 (ms): a waiting request does not grow slow. */
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  FHIR_MAX_QUEUE_WAIT_MS = 250;
+
   /**
    * Hosts (names or IP literals, comma-separated) a Subscription may notify over plain http and
    * at internal addresses (loopback, private, link-local). Empty: https to public hosts only.

@@ -145,6 +145,13 @@ export function unsupportedMediaType(diagnostics = 'Unsupported media type'): Fh
   return single(415, 'not-supported', diagnostics);
 }
 
+/** 503: a dependency (the database) is unavailable; the client should retry later. */
+export function serviceUnavailable(
+  diagnostics = 'The service is temporarily unavailable; retry later',
+): FhirError {
+  return single(503, 'transient', diagnostics);
+}
+
 /** 500 with a generic message: internal details stay in the logs, never in the response. */
 export function internalError(diagnostics = 'Internal server error'): FhirError {
   return single(500, 'exception', diagnostics);

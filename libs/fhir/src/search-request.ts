@@ -418,6 +418,17 @@ const MODIFIERS_BY_TYPE: Record<string, readonly string[]> = {
   uri: [],
 };
 
+/** What the parsers of one query share: the request being built and how to skip a parameter. */
+interface SearchParse {
+  resourceType: string;
+  params: ReadonlyMap<string, SearchParamInfo>;
+  options: ParseSearchOptions;
+  result: FhirSearchRequest;
+  seenControl: Set<string>;
+  /** Strict: throws `error`; lenient: lists `name` in `ignored`. */
+  skip(name: string, error: Error): void;
+}
+
 /**
  * Parses and validates a search on `resourceType`. Throws a FhirError: 404 for an unknown
  * resource type, 400 for an unknown parameter (strict), a bad modifier, prefix or value.
@@ -430,13 +441,10 @@ export function parseSearchRequest(
   if (!isR4ResourceType(resourceType)) {
     throw notFound(`Unknown resource type "${resourceType}"`);
   }
-  const lenient = options.handling === 'lenient';
-  const params = searchParametersFor(resourceType);
   const entries = entriesOf(query);
   if (entries.length > MAX_QUERY_PARAMETERS) {
     throw badRequest(`Too many search parameters (at most ${MAX_QUERY_PARAMETERS})`);
   }
-
   const result: FhirSearchRequest = {
     resourceType,
     filters: [],
@@ -447,270 +455,345 @@ export function parseSearchRequest(
     revinclude: [],
     ignored: [],
   };
-  const seenControl = new Set<string>();
-  const skip = (name: string, error: Error): void => {
-    if (!lenient) {
-      throw error;
-    }
-    result.ignored.push(name);
+  const parse: SearchParse = {
+    resourceType,
+    params: searchParametersFor(resourceType),
+    options,
+    result,
+    seenControl: new Set<string>(),
+    skip: (name, error) => {
+      if (options.handling !== 'lenient') {
+        throw error;
+      }
+      result.ignored.push(name);
+    },
   };
-
   for (const [name, rawValue] of entries) {
-    if (rawValue.length > MAX_SEARCH_VALUE_LENGTH) {
-      throw badRequest(`The value of "${name}" is too long`, undefined, 'value');
-    }
-    const colon = name.indexOf(':');
-    const code = colon === -1 ? name : name.slice(0, colon);
-    const modifier = colon === -1 ? undefined : name.slice(colon + 1);
-
-    if (code.startsWith('_') && !params.has(code)) {
-      if (SINGLE_VALUED_CONTROL.has(code)) {
-        if (modifier !== undefined) {
-          throw badRequest(`${name}: modifiers are not allowed on ${code}`, undefined, 'value');
-        }
-        if (seenControl.has(code)) {
-          throw badRequest(`${code} may be given only once`, undefined, 'value');
-        }
-        seenControl.add(code);
-      }
-      if (rawValue === '') {
-        continue;
-      }
-      switch (code) {
-        case '_count':
-          result.count = Math.min(parseNonNegativeInt('_count', rawValue), MAX_SEARCH_COUNT);
-          continue;
-        case '_offset':
-          result.offset = parseNonNegativeInt('_offset', rawValue, MAX_SEARCH_OFFSET);
-          continue;
-        case '_sort':
-          for (const key of rawValue.split(',')) {
-            if (key === '_lastUpdated' || key === '-_lastUpdated') {
-              result.sort.push({ param: '_lastUpdated', descending: key.startsWith('-') });
-            } else {
-              throw badRequest(
-                `Sorting by "${key}" is not supported (only _lastUpdated and -_lastUpdated)`,
-                undefined,
-                'not-supported',
-              );
-            }
-          }
-          continue;
-        case '_summary':
-          if (rawValue === 'count') {
-            result.summary = 'count';
-          } else if (!['true', 'text', 'data', 'false'].includes(rawValue)) {
-            throw badRequest(
-              `_summary must be true, text, data, count or false`,
-              undefined,
-              'value',
-            );
-          }
-          // true, text and data subset each match (subsetting.ts), after the search.
-          continue;
-        case '_elements':
-          if (modifier !== undefined)
-            throw badRequest(`${name}: modifiers are not allowed on _elements`, undefined, 'value');
-          continue;
-        case '_total':
-          if (rawValue === 'none' || rawValue === 'estimate' || rawValue === 'accurate') {
-            result.total = rawValue;
-          } else {
-            throw badRequest(`Invalid _total "${rawValue}"`, undefined, 'value');
-          }
-          continue;
-        case '_pretty':
-          if (rawValue !== 'true' && rawValue !== 'false') {
-            throw badRequest('_pretty must be true or false', undefined, 'value');
-          }
-          result.pretty = rawValue === 'true';
-          continue;
-        case '_format': {
-          const format = rawValue.split(';')[0].trim().toLowerCase();
-          if (!['json', 'application/json', 'application/fhir+json'].includes(format)) {
-            throw badRequest(
-              `_format=${rawValue} is not supported (JSON only)`,
-              undefined,
-              'not-supported',
-            );
-          }
-          continue;
-        }
-        case '_include':
-        case '_revinclude':
-          if (modifier !== undefined) {
-            skip(name, badRequest(`${name} is not supported`, undefined, 'not-supported'));
-            continue;
-          }
-          (code === '_include' ? result.include : result.revinclude).push(
-            parseInclude(resourceType, rawValue, code === '_revinclude'),
-          );
-          continue;
-        default:
-          skip(
-            name,
-            UNSUPPORTED_CONTROL.has(code)
-              ? badRequest(
-                  `Search parameter "${code}" is not supported`,
-                  undefined,
-                  'not-supported',
-                )
-              : badRequest(
-                  `Unknown search parameter "${name}" for ${resourceType}`,
-                  undefined,
-                  'not-supported',
-                ),
-          );
-          continue;
-      }
-    }
-
-    if (code.includes('.') || (modifier !== undefined && modifier.includes('.'))) {
-      skip(
-        name,
-        badRequest(`Chained search "${name}" is not supported`, undefined, 'not-supported'),
-      );
-      continue;
-    }
-    const info = params.get(code);
-    if (!info) {
-      skip(
-        name,
-        badRequest(
-          `Unknown search parameter "${code}" for ${resourceType}`,
-          undefined,
-          'not-supported',
-        ),
-      );
-      continue;
-    }
-    if (!info.supported) {
-      skip(
-        name,
-        badRequest(
-          `Search parameter "${code}" (${info.type}) is not supported`,
-          undefined,
-          'not-supported',
-        ),
-      );
-      continue;
-    }
-    if (rawValue === '') {
-      continue;
-    }
-
-    if (modifier === 'missing') {
-      if (rawValue !== 'true' && rawValue !== 'false') {
-        throw badRequest(`${name} must be true or false`, undefined, 'value');
-      }
-      result.filters.push({
-        param: code,
-        kind: 'missing',
-        paramType: info.type,
-        missing: rawValue === 'true',
-      });
-      continue;
-    }
-    let typeModifier: string | undefined;
-    if (modifier !== undefined && !MODIFIERS_BY_TYPE[info.type]?.includes(modifier)) {
-      if (info.type === 'reference' && isR4ResourceType(modifier)) {
-        if (info.targets.length > 0 && !info.targets.includes(modifier)) {
-          throw badRequest(
-            `Parameter "${code}" cannot reference a ${modifier}`,
-            undefined,
-            'value',
-          );
-        }
-        typeModifier = modifier;
-      } else {
-        skip(
-          name,
-          badRequest(
-            `Modifier ":${modifier}" is not supported on "${code}"`,
-            undefined,
-            'not-supported',
-          ),
-        );
-        continue;
-      }
-    }
-
-    const rawValues = splitEscaped(rawValue, ',').filter((v) => v !== '');
-    if (rawValues.length === 0) {
-      continue;
-    }
-    if (rawValues.length > MAX_OR_VALUES) {
-      throw badRequest(
-        `Too many values for "${code}" (at most ${MAX_OR_VALUES})`,
-        undefined,
-        'value',
-      );
-    }
-
-    switch (info.type) {
-      case 'token':
-        result.filters.push({
-          param: code,
-          kind: 'token',
-          not: modifier === 'not',
-          values: rawValues.map((v) => parseToken(code, v)),
-        });
-        break;
-      case 'string':
-        result.filters.push({
-          param: code,
-          kind: 'string',
-          match:
-            modifier === 'exact' ? 'exact' : modifier === 'contains' ? 'contains' : 'starts-with',
-          values: rawValues.map((v) => {
-            const value = unescape(v);
-            return { value, normalized: normalizeSearchString(value) };
-          }),
-        });
-        break;
-      case 'reference':
-        result.filters.push({
-          param: code,
-          kind: 'reference',
-          values: [
-            ...new Set(
-              rawValues.flatMap((v) => parseReferenceValue(info, v, typeModifier, options)),
-            ),
-          ],
-        });
-        break;
-      case 'date':
-        result.filters.push({
-          param: code,
-          kind: 'date',
-          values: rawValues.map((v) => parseDate(code, unescape(v))),
-        });
-        break;
-      case 'number':
-        result.filters.push({
-          param: code,
-          kind: 'number',
-          values: rawValues.map((v) => parseNumber(code, unescape(v))),
-        });
-        break;
-      case 'quantity':
-        result.filters.push({
-          param: code,
-          kind: 'quantity',
-          values: rawValues.map((v) => parseQuantity(code, v)),
-        });
-        break;
-      case 'uri':
-        result.filters.push({ param: code, kind: 'uri', values: rawValues.map(unescape) });
-        break;
-      default:
-        skip(
-          name,
-          badRequest(`Search parameter "${code}" is not supported`, undefined, 'not-supported'),
-        );
-    }
+    parseEntry(parse, name, rawValue);
   }
   return result;
+}
+
+/** One `name=value` of the query: a control parameter (`_count`, `_include`…) or a filter. */
+function parseEntry(parse: SearchParse, name: string, rawValue: string): void {
+  if (rawValue.length > MAX_SEARCH_VALUE_LENGTH) {
+    throw badRequest(`The value of "${name}" is too long`, undefined, 'value');
+  }
+  const colon = name.indexOf(':');
+  const code = colon === -1 ? name : name.slice(0, colon);
+  const modifier = colon === -1 ? undefined : name.slice(colon + 1);
+  if (code.startsWith('_') && !parse.params.has(code)) {
+    parseControl(parse, name, code, modifier, rawValue);
+  } else {
+    parseFilterEntry(parse, name, code, modifier, rawValue);
+  }
+}
+
+/** The result parameters (`_count`, `_sort`, `_include`…), which are not search parameters. */
+function parseControl(
+  parse: SearchParse,
+  name: string,
+  code: string,
+  modifier: string | undefined,
+  rawValue: string,
+): void {
+  const { result } = parse;
+  if (SINGLE_VALUED_CONTROL.has(code)) {
+    if (modifier !== undefined) {
+      throw badRequest(`${name}: modifiers are not allowed on ${code}`, undefined, 'value');
+    }
+    if (parse.seenControl.has(code)) {
+      throw badRequest(`${code} may be given only once`, undefined, 'value');
+    }
+    parse.seenControl.add(code);
+  }
+  if (rawValue === '') {
+    return;
+  }
+  switch (code) {
+    case '_count':
+      result.count = Math.min(parseNonNegativeInt('_count', rawValue), MAX_SEARCH_COUNT);
+      return;
+    case '_offset':
+      result.offset = parseNonNegativeInt('_offset', rawValue, MAX_SEARCH_OFFSET);
+      return;
+    case '_sort':
+      result.sort.push(...parseSort(rawValue));
+      return;
+    case '_summary':
+      if (parseSummary(rawValue)) {
+        result.summary = 'count';
+      }
+      return;
+    case '_elements':
+      if (modifier !== undefined)
+        throw badRequest(`${name}: modifiers are not allowed on _elements`, undefined, 'value');
+      return;
+    case '_total':
+      result.total = parseTotal(rawValue);
+      return;
+    case '_pretty':
+      result.pretty = parsePretty(rawValue);
+      return;
+    case '_format':
+      checkFormat(rawValue);
+      return;
+    case '_include':
+    case '_revinclude':
+      if (modifier !== undefined) {
+        parse.skip(name, badRequest(`${name} is not supported`, undefined, 'not-supported'));
+        return;
+      }
+      (code === '_include' ? result.include : result.revinclude).push(
+        parseInclude(parse.resourceType, rawValue, code === '_revinclude'),
+      );
+      return;
+    default:
+      parse.skip(
+        name,
+        UNSUPPORTED_CONTROL.has(code)
+          ? badRequest(`Search parameter "${code}" is not supported`, undefined, 'not-supported')
+          : badRequest(
+              `Unknown search parameter "${name}" for ${parse.resourceType}`,
+              undefined,
+              'not-supported',
+            ),
+      );
+  }
+}
+
+function parseSort(rawValue: string): SortRule[] {
+  return rawValue.split(',').map((key) => {
+    if (key === '_lastUpdated' || key === '-_lastUpdated') {
+      return { param: '_lastUpdated', descending: key.startsWith('-') };
+    }
+    throw badRequest(
+      `Sorting by "${key}" is not supported (only _lastUpdated and -_lastUpdated)`,
+      undefined,
+      'not-supported',
+    );
+  });
+}
+
+/** True for `_summary=count`; true, text and data subset each match (subsetting.ts), after the search. */
+function parseSummary(rawValue: string): boolean {
+  if (rawValue === 'count') {
+    return true;
+  }
+  if (!['true', 'text', 'data', 'false'].includes(rawValue)) {
+    throw badRequest(`_summary must be true, text, data, count or false`, undefined, 'value');
+  }
+  return false;
+}
+
+function parseTotal(rawValue: string): NonNullable<FhirSearchRequest['total']> {
+  if (rawValue === 'none' || rawValue === 'estimate' || rawValue === 'accurate') {
+    return rawValue;
+  }
+  throw badRequest(`Invalid _total "${rawValue}"`, undefined, 'value');
+}
+
+function parsePretty(rawValue: string): boolean {
+  if (rawValue !== 'true' && rawValue !== 'false') {
+    throw badRequest('_pretty must be true or false', undefined, 'value');
+  }
+  return rawValue === 'true';
+}
+
+function checkFormat(rawValue: string): void {
+  const format = rawValue.split(';')[0].trim().toLowerCase();
+  if (!['json', 'application/json', 'application/fhir+json'].includes(format)) {
+    throw badRequest(
+      `_format=${rawValue} is not supported (JSON only)`,
+      undefined,
+      'not-supported',
+    );
+  }
+}
+
+/** A search parameter of the type: its filter, unless it is unknown or unsupported (skipped). */
+function parseFilterEntry(
+  parse: SearchParse,
+  name: string,
+  code: string,
+  modifier: string | undefined,
+  rawValue: string,
+): void {
+  const info = supportedParameter(parse, name, code, modifier);
+  if (!info || rawValue === '') {
+    return;
+  }
+  if (modifier === 'missing') {
+    parse.result.filters.push(parseMissing(name, code, info, rawValue));
+    return;
+  }
+  const typeModifier = referenceTypeModifier(code, info, modifier);
+  if (
+    modifier !== undefined &&
+    !MODIFIERS_BY_TYPE[info.type]?.includes(modifier) &&
+    !typeModifier
+  ) {
+    parse.skip(
+      name,
+      badRequest(
+        `Modifier ":${modifier}" is not supported on "${code}"`,
+        undefined,
+        'not-supported',
+      ),
+    );
+    return;
+  }
+  const rawValues = splitEscaped(rawValue, ',').filter((v) => v !== '');
+  if (rawValues.length === 0) {
+    return;
+  }
+  if (rawValues.length > MAX_OR_VALUES) {
+    throw badRequest(
+      `Too many values for "${code}" (at most ${MAX_OR_VALUES})`,
+      undefined,
+      'value',
+    );
+  }
+  const filter = parseFilter(info, code, modifier, typeModifier, rawValues, parse.options);
+  if (filter) {
+    parse.result.filters.push(filter);
+  } else {
+    parse.skip(
+      name,
+      badRequest(`Search parameter "${code}" is not supported`, undefined, 'not-supported'),
+    );
+  }
+}
+
+/** The parameter's definition, or undefined once skipped: chained, unknown or unsupported. */
+function supportedParameter(
+  parse: SearchParse,
+  name: string,
+  code: string,
+  modifier: string | undefined,
+): SearchParamInfo | undefined {
+  if (code.includes('.') || (modifier !== undefined && modifier.includes('.'))) {
+    parse.skip(
+      name,
+      badRequest(`Chained search "${name}" is not supported`, undefined, 'not-supported'),
+    );
+    return undefined;
+  }
+  const info = parse.params.get(code);
+  if (!info) {
+    parse.skip(
+      name,
+      badRequest(
+        `Unknown search parameter "${code}" for ${parse.resourceType}`,
+        undefined,
+        'not-supported',
+      ),
+    );
+    return undefined;
+  }
+  if (!info.supported) {
+    parse.skip(
+      name,
+      badRequest(
+        `Search parameter "${code}" (${info.type}) is not supported`,
+        undefined,
+        'not-supported',
+      ),
+    );
+    return undefined;
+  }
+  return info;
+}
+
+function parseMissing(
+  name: string,
+  code: string,
+  info: SearchParamInfo,
+  rawValue: string,
+): SearchFilter {
+  if (rawValue !== 'true' && rawValue !== 'false') {
+    throw badRequest(`${name} must be true or false`, undefined, 'value');
+  }
+  return { param: code, kind: 'missing', paramType: info.type, missing: rawValue === 'true' };
+}
+
+/** `subject:Patient=…`: the resource type a reference parameter's modifier names, if it does. */
+function referenceTypeModifier(
+  code: string,
+  info: SearchParamInfo,
+  modifier: string | undefined,
+): string | undefined {
+  if (modifier === undefined || MODIFIERS_BY_TYPE[info.type]?.includes(modifier)) {
+    return undefined;
+  }
+  if (info.type !== 'reference' || !isR4ResourceType(modifier)) {
+    return undefined;
+  }
+  if (info.targets.length > 0 && !info.targets.includes(modifier)) {
+    throw badRequest(`Parameter "${code}" cannot reference a ${modifier}`, undefined, 'value');
+  }
+  return modifier;
+}
+
+/** The filter of one parameter's comma-separated values; undefined for a type not searched. */
+function parseFilter(
+  info: SearchParamInfo,
+  code: string,
+  modifier: string | undefined,
+  typeModifier: string | undefined,
+  rawValues: string[],
+  options: ParseSearchOptions,
+): SearchFilter | undefined {
+  switch (info.type) {
+    case 'token':
+      return {
+        param: code,
+        kind: 'token',
+        not: modifier === 'not',
+        values: rawValues.map((v) => parseToken(code, v)),
+      };
+    case 'string':
+      return {
+        param: code,
+        kind: 'string',
+        match:
+          modifier === 'exact' ? 'exact' : modifier === 'contains' ? 'contains' : 'starts-with',
+        values: rawValues.map((v) => {
+          const value = unescape(v);
+          return { value, normalized: normalizeSearchString(value) };
+        }),
+      };
+    case 'reference':
+      return {
+        param: code,
+        kind: 'reference',
+        values: [
+          ...new Set(rawValues.flatMap((v) => parseReferenceValue(info, v, typeModifier, options))),
+        ],
+      };
+    case 'date':
+      return {
+        param: code,
+        kind: 'date',
+        values: rawValues.map((v) => parseDate(code, unescape(v))),
+      };
+    case 'number':
+      return {
+        param: code,
+        kind: 'number',
+        values: rawValues.map((v) => parseNumber(code, unescape(v))),
+      };
+    case 'quantity':
+      return {
+        param: code,
+        kind: 'quantity',
+        values: rawValues.map((v) => parseQuantity(code, v)),
+      };
+    case 'uri':
+      return { param: code, kind: 'uri', values: rawValues.map(unescape) };
+    default:
+      return undefined;
+  }
 }
 
 /** The same query with `_count`/`_offset` set: for `next`/`previous` links of a searchset Bundle. */

@@ -5,3 +5,4 @@ export * from './validation';
 export * from './http-app';
 export * from './rate-limit';
 export * from './server-timeouts';
+export * from './admission-gate';

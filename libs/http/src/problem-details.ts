@@ -7,7 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { safeErrorStack } from '@carerelay/persistence';
+import { isDatabaseUnavailable, safeErrorStack } from '@carerelay/persistence';
 
 export const PROBLEM_JSON = 'application/problem+json; charset=utf-8';
 
@@ -80,6 +80,7 @@ export function toProblem(error: unknown): ProblemDetails {
   }
   const input = INPUT_SQLSTATES[sqlStateOf(error) ?? ''];
   if (input) return problem(input.status, `The request ${input.detail}.`);
+  if (isDatabaseUnavailable(error)) return problem(503, 'the service is temporarily unavailable');
   return problem(500, 'internal error');
 }
 
@@ -94,6 +95,9 @@ export function sendProblem(
   res.setHeader('Content-Type', PROBLEM_JSON);
   res.end(JSON.stringify(body));
 }
+
+/** What a caller is told to wait while the database is unreachable (restarts take seconds). */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 /** An error that writes its own answer (a refused token with its WWW-Authenticate challenge). */
 export interface AnswersHttp {
@@ -118,6 +122,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     // Only the error's kind and stack frames: a driver's message may quote the input.
     if (body.status >= 500) this.logger.error(safeErrorStack(exception));
     const headers: Record<string, string> = {};
+    if (body.status === 503) headers['Retry-After'] = String(UNAVAILABLE_RETRY_AFTER_SECONDS);
     if (exception instanceof HttpException) {
       const retryAfter = (exception.getResponse() as { retryAfter?: unknown })?.retryAfter;
       if (typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);

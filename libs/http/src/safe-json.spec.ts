@@ -75,4 +75,10 @@ describe('toProblem', () => {
     expect(JSON.stringify(p)).not.toMatch(/1961|Jane/);
     expect(toProblem(new Error('boom'))).toMatchObject({ status: 500, detail: 'internal error' });
   });
+
+  it('answers 503 (not 500) while the database is unreachable, saying nothing of it', () => {
+    const refused = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    expect(toProblem(refused)).toMatchObject({ status: 503, title: 'Service unavailable' });
+    expect(JSON.stringify(toProblem(refused))).not.toMatch(/5432|ECONNREFUSED/);
+  });
 });

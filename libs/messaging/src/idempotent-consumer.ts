@@ -1,4 +1,4 @@
-import { safeErrorText } from '@carerelay/persistence';
+import { isInfrastructureError, safeErrorText } from '@carerelay/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   CloudEvent,
@@ -257,19 +257,6 @@ export class IdempotentConsumer {
     );
     this.options.onDeadLetter?.(message.topic, error.name);
   }
-}
-
-// PostgreSQL connection loss, serialization failures and deadlocks, and socket errors: worth
-// retrying, never a reason to dead-letter.
-const TRANSIENT_PG_CODES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300']);
-const TRANSIENT_SOCKET = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated/;
-
-export function isInfrastructureError(error: unknown): boolean {
-  const code =
-    (error as { code?: string })?.code ??
-    (error as { driverError?: { code?: string } })?.driverError?.code;
-  if (code && (TRANSIENT_PG_CODES.has(code) || code.startsWith('08'))) return true;
-  return TRANSIENT_SOCKET.test(String((error as Error)?.message ?? ''));
 }
 
 function asError(failure: unknown): Error {

@@ -2,3 +2,4 @@ export * from './data-source.factory';
 export * from './schema-of';
 export * from './persistence.module';
 export * from './safe-error';
+export * from './infrastructure-error';

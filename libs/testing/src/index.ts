@@ -2,3 +2,4 @@ export * from './test-infra';
 export * from './service-process';
 export * from './test-tokens';
 export * from './use-test-tokens';
+export * from './tcp-proxy';

@@ -1,4 +1,5 @@
-import { safeErrorStack, safeErrorText } from '@carerelay/persistence';
+import { isDatabaseUnavailable, safeErrorStack, safeErrorText } from '@carerelay/persistence';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '@carerelay/http';
 import {
   ArgumentsHost,
   Catch,
@@ -14,7 +15,7 @@ import { outcomeOfStatus } from '../audit/audit-event.builder';
 import { AuditService, markAudited, wasAudited } from '../audit/audit.service';
 import type { RequestWithActor } from '../request-actor';
 import type { IssueCode } from '@carerelay/fhir';
-import { FhirError, internalError } from '@carerelay/fhir';
+import { FhirError, internalError, serviceUnavailable } from '@carerelay/fhir';
 import { ThrottledError } from './fhir-rate-limit';
 import { sendFhirError } from './fhir-response';
 
@@ -51,6 +52,7 @@ export function toFhirHttpError(error: unknown): FhirError {
       },
     ]);
   }
+  if (isDatabaseUnavailable(error)) return serviceUnavailable();
   return internalError();
 }
 
@@ -105,6 +107,7 @@ export class FhirExceptionFilter implements ExceptionFilter {
     if (error.status === 413 || error.status === 415) headers.Connection = 'close';
     if (exception instanceof ThrottledError)
       headers['Retry-After'] = String(exception.retryAfterSeconds);
+    if (error.status === 503) headers['Retry-After'] = String(UNAVAILABLE_RETRY_AFTER_SECONDS);
     sendFhirError(res, error, headers);
   }
 
@@ -113,7 +116,14 @@ export class FhirExceptionFilter implements ExceptionFilter {
     exception: unknown,
     error: FhirError,
   ): Promise<void> {
-    if (!this.audit || !req.actor || wasAudited(exception) || error.status === 401) return;
+    if (
+      !this.audit ||
+      !req.actor ||
+      wasAudited(exception) ||
+      error.status === 401 ||
+      error.status === 503
+    )
+      return;
     const path = (req.originalUrl ?? req.url).split('?')[0];
     const type = path.replace(/^\/fhir\/?/, '').split('/')[0];
     try {

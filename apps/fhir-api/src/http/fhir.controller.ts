@@ -18,8 +18,9 @@ import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';
 import { BundleProcessor } from '../interactions/bundle-processor';
 import { etagOf, parseIfMatch } from '../interactions/etag';
-import { FhirInteractions, type InteractionResult } from '../interactions/fhir-interactions';
-import { ResourceStore } from '../store/resource-store';
+import { FhirInteractions } from '../interactions/fhir.interactions';
+import type { InteractionResult } from '../interactions/interaction.results';
+import { ResourceStore } from '../store/resource.store';
 import { sendFhir } from './fhir-response';
 
 export const CAPABILITY_STATEMENT = Symbol('CAPABILITY_STATEMENT');

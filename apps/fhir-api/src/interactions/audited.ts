@@ -4,8 +4,9 @@ import { outcomeOfStatus } from '../audit/audit-event.builder';
 import { AuditService, markAudited } from '../audit/audit.service';
 import { FhirError } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
-import type { ResourceStore, StoreTransaction } from '../store/resource-store';
-import type { InteractionResult } from './fhir-interactions';
+import type { ResourceStore } from '../store/resource.store';
+import type { StoreTransaction } from '../store/store.transaction';
+import type { InteractionResult } from './interaction.results';
 
 export interface AuditWhat {
   subtype: AuditSubtype;

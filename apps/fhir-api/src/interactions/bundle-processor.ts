@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { unsafeQueryProblem } from '@carerelay/http';
-import { safeErrorStack } from '@carerelay/persistence';
+import { isDatabaseUnavailable, safeErrorStack } from '@carerelay/persistence';
 import {
   badRequest,
   collectReferences,
@@ -9,23 +9,22 @@ import {
   internalError,
   parseSearchRequest,
   preconditionFailed,
+  serviceUnavailable,
   rewriteReferences,
 } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import type { AuditService } from '../audit/audit.service';
-import type { ResourceStore, StoreTransaction } from '../store/resource-store';
+import type { ResourceStore } from '../store/resource.store';
+import type { StoreTransaction } from '../store/store.transaction';
 import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
 import { conditionalQuery } from './conditional';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
-import {
-  assertSupportedType,
-  authorize,
-  FhirInteractions,
-  type InteractionResult,
-} from './fhir-interactions';
+import type { FhirInteractions } from './fhir.interactions';
+import type { InteractionResult } from './interaction.results';
+import { assertSupportedType, authorize } from './interaction.rules';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -536,7 +535,11 @@ export class BundleProcessor {
         responses.push(this.responseEntry(result));
       } catch (error) {
         const fhirError =
-          error instanceof FhirError ? locateInBundle(error, index) : internalError();
+          error instanceof FhirError
+            ? locateInBundle(error, index)
+            : isDatabaseUnavailable(error)
+              ? serviceUnavailable()
+              : internalError();
         // Only the error's kind: a driver's message may quote the entry's resource.
         if (!(error instanceof FhirError))
           this.logger.error(`batch entry failed: ${safeErrorStack(error)}`);

@@ -1,4 +1,6 @@
-import { badRequest, preconditionFailed } from '@carerelay/fhir';
+import { badRequest, FhirError, parseSearchRequest, preconditionFailed } from '@carerelay/fhir';
+import type { StoredResource } from '../store/stored-resource.model';
+import type { StoreTransaction } from '../store/store.transaction';
 import type { RequestActor } from '../request-actor';
 
 /**
@@ -38,3 +40,49 @@ export const severalMatches = (resourceType: string, query: URLSearchParams) =>
   preconditionFailed(
     `The conditional create matched several ${resourceType} resources (${query.toString().slice(0, 200)})`,
   );
+
+/**
+ * Looks up the match of a conditional create, claiming its key in the unique table when there
+ * is none so that a concurrent twin waits for this transaction and then finds its resource.
+ * Returns the existing resource, or undefined when `newId` may be created.
+ */
+export async function resolveConditional(
+  tx: StoreTransaction,
+  resourceType: string,
+  ifNoneExist: string,
+  newId: string,
+): Promise<StoredResource | undefined> {
+  const query = conditionalQuery(resourceType, ifNoneExist);
+  const request = parseSearchRequest(resourceType, query, { localBaseUrls: tx.localBaseUrls });
+  if (request.filters.length === 0) {
+    throw badRequest(
+      'A conditional create needs at least one search parameter',
+      undefined,
+      'value',
+    );
+  }
+  const find = async (): Promise<StoredResource | undefined | null> => {
+    const ids = await tx.matchingIds(request, 2);
+    if (ids.length > 1) throw severalMatches(resourceType, query);
+    if (ids.length === 0) return null;
+    return tx.current(resourceType, ids[0]);
+  };
+  const key = conditionalKey(tx.actor, query);
+  const first = await find();
+  if (first) return first;
+  if (await tx.claimConditionalKey(resourceType, key, newId)) return undefined;
+  // Another transaction holds (or held) the key: it has ended now; it may have created the match.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await tx.lockConditionalKey(resourceType, key);
+    const again = await find();
+    if (again) return again;
+    if (await tx.moveConditionalKey(resourceType, key, newId)) return undefined;
+  }
+  throw new FhirError(409, [
+    {
+      severity: 'error',
+      code: 'conflict',
+      diagnostics: 'Concurrent conditional creates did not settle; retry',
+    },
+  ]);
+}

@@ -3,7 +3,7 @@ import type { RequestActor } from '../request-actor';
 import { dateCondition, filterCondition } from './search-sql';
 import { SqlParams } from './sql';
 import { involvedOrganizations, organizationsOf, visibilityFilter } from './visibility';
-import { isRetryable } from './resource-store';
+import { isRetryable } from './resource.store';
 import { matchesOnPatientData, readableFilter } from './consent-access';
 
 const actor = (role: RequestActor['role'], organizationId = 'org-1'): RequestActor => ({

@@ -11,7 +11,7 @@ import {
 } from '@carerelay/messaging';
 import { extractSearchIndex, searchIndexMatches, type FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
-import type { ResourceStore } from '../store/resource-store';
+import type { ResourceStore } from '../store/resource.store';
 import {
   notificationBundle,
   parseFilter,

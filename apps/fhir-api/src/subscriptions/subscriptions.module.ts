@@ -18,7 +18,7 @@ import {
   type MessagingModuleOptions,
 } from '@carerelay/messaging';
 import { fhirBodyMiddleware } from '../http/fhir-body.middleware';
-import { ResourceStore } from '../store/resource-store';
+import { ResourceStore } from '../store/resource.store';
 import { SubscriptionEngine } from './subscription-engine';
 import { SubscriptionStore } from './subscription-store';
 import {

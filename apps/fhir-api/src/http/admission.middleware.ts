@@ -1,0 +1,67 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Gauge } from 'prom-client';
+import { AdmissionGate, type AdmissionLimits } from '@carerelay/http';
+import { serviceUnavailable } from '@carerelay/fhir';
+import { metricsRegistry } from '@carerelay/observability';
+import { sendFhirError } from './fhir-response';
+
+const refusedTotal = new Counter({
+  name: 'carerelay_fhir_admission_refused_total',
+  help: 'FHIR requests refused (503) because the server was at its admission limits',
+  registers: [metricsRegistry],
+});
+
+// Every gate of this process (tests start several apps in one).
+const gates = new Set<AdmissionGate>();
+const sum = (of: (gate: AdmissionGate) => number) =>
+  [...gates].reduce((total, gate) => total + of(gate), 0);
+new Gauge({
+  name: 'carerelay_fhir_requests_in_flight',
+  help: 'FHIR requests being served',
+  registers: [metricsRegistry],
+  collect() {
+    this.set(sum((gate) => gate.active));
+  },
+});
+new Gauge({
+  name: 'carerelay_fhir_requests_queued',
+  help: 'FHIR requests waiting for admission',
+  registers: [metricsRegistry],
+  collect() {
+    this.set(sum((gate) => gate.waiting));
+  },
+});
+
+/** Seconds a refused client is told to wait: load sheds in about a second. */
+export const ADMISSION_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Admission control in front of every FHIR route: over the limits a request gets 503 with
+ * Retry-After at once, before its body is read, instead of joining an unbounded queue.
+ */
+export function admissionMiddleware(limits: AdmissionLimits) {
+  const gate = new AdmissionGate(limits);
+  gates.add(gate);
+
+  return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
+    if (!(await gate.enter())) {
+      refusedTotal.inc();
+      sendFhirError(
+        response,
+        serviceUnavailable('The server is busy; retry later'),
+        // The body was not read: close rather than leave it on the connection.
+        { 'Retry-After': String(ADMISSION_RETRY_AFTER_SECONDS), Connection: 'close' },
+      );
+      return;
+    }
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      gate.leave();
+    };
+    response.once('finish', leave);
+    response.once('close', leave);
+    next();
+  };
+}

@@ -1,0 +1,111 @@
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import { pageQuery, parseSearchRequest } from '@carerelay/fhir';
+import { actorMay } from '../auth/assert-scope';
+import type { StoredResource } from '../store/stored-resource.model';
+import type { StoreTransaction } from '../store/store.transaction';
+import { checkSearchCost, searchCost } from './cost';
+import { type InteractionResult, viewAll } from './interaction.results';
+import { authorize, type InteractionLimits } from './interaction.rules';
+
+/** search-type: a `searchset` Bundle of what the actor may read, paged, with its includes. */
+export class SearchInteractions {
+  constructor(
+    private readonly baseUrl: () => string,
+    private readonly limits: InteractionLimits,
+  ) {}
+
+  private get base(): string {
+    return this.baseUrl();
+  }
+
+  /** A `searchset` Bundle. `query` is the request's query string (GET) or form body (POST). */
+  async search(
+    tx: StoreTransaction,
+    resourceType: string,
+    query: URLSearchParams,
+    handling: 'strict' | 'lenient' = 'strict',
+  ): Promise<InteractionResult> {
+    authorize(tx.actor, resourceType, 'search');
+    const request = parseSearchRequest(resourceType, query, {
+      handling,
+      localBaseUrls: tx.localBaseUrls,
+    });
+    // _include/_revinclude of types the actor may not read are dropped silently.
+    const actor = tx.actor;
+    request.include = request.include.filter(
+      (i) => i.targetType === undefined || actorMay(actor, i.targetType, 'read'),
+    );
+    request.revinclude = request.revinclude.filter((i) => actorMay(actor, i.sourceType, 'read'));
+    if (!query.has('_count')) request.count = this.limits.defaultCount;
+    request.count = Math.min(request.count, this.limits.maxCount);
+    if (this.limits.maxSearchCost !== undefined)
+      checkSearchCost(
+        searchCost(request.count, request.include.length + request.revinclude.length, this.limits),
+        { maxSearchCost: this.limits.maxSearchCost },
+      );
+    const withTotal = request.total !== 'none';
+    const found = await tx.search(request, { withTotal });
+    const result = {
+      ...found,
+      included: found.included.filter((s) => actorMay(actor, s.resourceType, 'read')),
+    };
+    const selfQuery = pageQuery(query, { offset: request.offset, count: request.count });
+    const links: NonNullable<Bundle['link']> = [
+      { relation: 'self', url: `${this.base}/${resourceType}?${selfQuery.toString()}` },
+    ];
+    const more = withTotal
+      ? request.offset + request.count < result.total
+      : result.matches.length === request.count;
+    if (request.summary !== 'count' && request.count > 0 && more) {
+      const next = pageQuery(query, {
+        offset: request.offset + request.count,
+        count: request.count,
+      });
+      links.push({ relation: 'next', url: `${this.base}/${resourceType}?${next.toString()}` });
+    }
+    if (request.offset > 0 && request.count > 0) {
+      const previous = pageQuery(query, {
+        offset: Math.max(0, request.offset - request.count),
+        count: request.count,
+      });
+      links.push({
+        relation: 'previous',
+        url: `${this.base}/${resourceType}?${previous.toString()}`,
+      });
+    }
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
+    if (withTotal) bundle.total = result.total;
+    const entries: BundleEntry[] = [
+      ...(await viewAll(tx, result.matches, request.filters)).map((s) => this.entryOf(s, 'match')),
+      ...(await viewAll(tx, result.included)).map((s) => this.entryOf(s, 'include')),
+    ];
+    if (entries.length > 0) bundle.entry = entries;
+    if (request.ignored.length > 0) {
+      bundle.entry = [
+        ...(bundle.entry ?? []),
+        {
+          resource: {
+            resourceType: 'OperationOutcome',
+            issue: [
+              {
+                severity: 'warning',
+                code: 'not-supported',
+                diagnostics: `Ignored search parameters: ${request.ignored.join(', ')}`,
+              },
+            ],
+          },
+          search: { mode: 'outcome' },
+        },
+      ];
+    }
+    return { status: 200, body: bundle };
+  }
+
+  private entryOf(s: StoredResource, mode: 'match' | 'include'): BundleEntry {
+    return {
+      fullUrl: `${this.base}/${s.resourceType}/${s.id}`,
+      resource: s.resource,
+      search: { mode },
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import type { EntityManager } from 'typeorm';
+import { EventTypes } from '@carerelay/contracts';
+import type { OutboxWriter } from '@carerelay/messaging';
+import { currentTraceparent } from '@carerelay/observability';
+import type { StoredResource } from './stored-resource.model';
+import { involvedOrganizations } from './visibility';
+
+/** Appends the `fhir.changes.v1` event of a version just stored to the transaction's outbox. */
+export async function appendResourceChange(
+  outbox: OutboxWriter,
+  manager: EntityManager,
+  stored: StoredResource,
+  previous: StoredResource | undefined,
+): Promise<void> {
+  const { resourceType, id } = stored;
+  await outbox.append(
+    manager,
+    EventTypes.fhirResourceChanged,
+    {
+      resourceType,
+      id,
+      versionId: String(stored.versionId),
+      action: stored.deleted ? 'delete' : previous && !previous.deleted ? 'update' : 'create',
+      lastUpdated: stored.lastUpdated,
+      organizations: involvedOrganizations(stored.orgs),
+      resource: stored.resource as unknown as Record<string, unknown>,
+    },
+    {
+      // The resource as the CloudEvents subject, the request's correlation id as its traceparent.
+      subject: `${resourceType}/${id}`,
+      traceparent: currentTraceparent(),
+    },
+  );
+}

@@ -1,0 +1,185 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { EntityManager } from 'typeorm';
+import type { SearchIndexRow } from '@carerelay/fhir';
+import type { RequestActor } from '../request-actor';
+import { readableFilter } from './consent-access';
+import { SqlParams } from './sql';
+import {
+  RESOURCE_COLUMNS,
+  type ResourceRow,
+  type StoredResource,
+  toStored,
+  type WriteMethod,
+} from './stored-resource.model';
+import type { ResourceOrganizations } from './visibility';
+
+const HISTORY_COLUMNS = `h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
+  h.requester_org, h.owner_org, h.other_orgs, r.patient_id`;
+
+/** One version as written: the row of `resources` (current) and of `resource_history`. */
+export interface VersionRow {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  content: Resource;
+  orgs: ResourceOrganizations;
+  patientId: string | null;
+  method: WriteMethod;
+}
+
+/**
+ * The SQL of the versioned resources of one transaction: `resources` (current versions),
+ * `resource_history` and `search_index`. Every read is limited to what the actor may read.
+ */
+export class ResourceRepository {
+  private readonly s: string;
+
+  constructor(
+    private readonly manager: EntityManager,
+    private readonly actor: RequestActor,
+    private readonly schema: string,
+  ) {
+    this.s = `"${schema}"`;
+  }
+
+  private async rows(sql: string, params: unknown[]): Promise<ResourceRow[]> {
+    return (await this.manager.query(sql, params)) as ResourceRow[];
+  }
+
+  /** The current version (deleted or not) if the actor may see it; `forUpdate` locks the row. */
+  async current(
+    resourceType: string,
+    id: string,
+    forUpdate: boolean,
+  ): Promise<StoredResource | undefined> {
+    const p = new SqlParams();
+    const sql = `SELECT ${RESOURCE_COLUMNS} FROM ${this.s}.resources r
+      WHERE r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}
+        AND ${readableFilter(this.actor, 'r', p, this.schema)}${forUpdate ? ' FOR UPDATE' : ''}`;
+    const [row] = await this.rows(sql, p.values);
+    return row ? toStored(row) : undefined;
+  }
+
+  /** Locks the current rows of these (unique) resources that exist, in (type, id) order. */
+  async lockInOrder(keys: Array<{ resourceType: string; id: string }>): Promise<void> {
+    await this.manager.query(
+      `SELECT 1 FROM ${this.s}.resources r
+        JOIN unnest($1::text[], $2::text[]) AS k(resource_type, id)
+          ON r.resource_type = k.resource_type AND r.id = k.id
+        ORDER BY r.resource_type COLLATE "C", r.id COLLATE "C"
+        FOR UPDATE OF r`,
+      [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
+    );
+  }
+
+  /** Does a resource with this id exist at all (visible or not)? */
+  async exists(resourceType: string, id: string): Promise<boolean> {
+    const rows = await this.manager.query(
+      `SELECT 1 FROM ${this.s}.resources WHERE resource_type = $1 AND id = $2`,
+      [resourceType, id],
+    );
+    return rows.length > 0;
+  }
+
+  /** One version, if the actor may see the resource (judged on its current version). */
+  async version(
+    resourceType: string,
+    id: string,
+    versionId: number,
+  ): Promise<StoredResource | undefined> {
+    const p = new SqlParams();
+    const sql = `SELECT ${HISTORY_COLUMNS}
+      FROM ${this.s}.resource_history h
+      JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
+      WHERE h.resource_type = ${p.add(resourceType)} AND h.id = ${p.add(id)}
+        AND h.version_id = ${p.add(versionId)} AND ${readableFilter(this.actor, 'r', p, this.schema)}`;
+    const [row] = await this.rows(sql, p.values);
+    return row ? toStored(row) : undefined;
+  }
+
+  /** `_history` of one resource or of a type: newest first, visible resources only. */
+  async history(query: {
+    resourceType: string;
+    id?: string;
+    since?: string;
+    count: number;
+    offset: number;
+  }): Promise<{ entries: StoredResource[]; total: number }> {
+    const p = new SqlParams();
+    const where = [`h.resource_type = ${p.add(query.resourceType)}`];
+    if (query.id !== undefined) where.push(`h.id = ${p.add(query.id)}`);
+    if (query.since) where.push(`h.last_updated >= ${p.add(query.since)}::timestamptz`);
+    where.push(readableFilter(this.actor, 'r', p, this.schema));
+    const from = `FROM ${this.s}.resource_history h
+      JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
+      WHERE ${where.join(' AND ')}`;
+    const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+    const rows = await this.rows(
+      `SELECT ${HISTORY_COLUMNS} ${from}
+       ORDER BY h.last_updated DESC, h.id, h.version_id DESC
+       LIMIT ${p.add(query.count)} OFFSET ${p.add(query.offset)}`,
+      p.values,
+    );
+    return { entries: rows.map(toStored), total: n as number };
+  }
+
+  /**
+   * Stores a version: the current row (inserted on a create, else updated), its history row and
+   * its search index (replaced; none for a deletion).
+   */
+  async saveVersion(
+    version: VersionRow,
+    created: boolean,
+    searchIndex: readonly SearchIndexRow[],
+  ): Promise<void> {
+    const { resourceType, id, orgs } = version;
+    const values = [
+      resourceType,
+      id,
+      version.versionId,
+      version.lastUpdated,
+      version.deleted,
+      version.content,
+      orgs.requesterOrg,
+      orgs.ownerOrg,
+      orgs.otherOrgs,
+    ];
+    if (!created) {
+      await this.manager.query(
+        `UPDATE ${this.s}.resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
+           requester_org = $7, owner_org = $8, other_orgs = $9, patient_id = $10
+         WHERE resource_type = $1 AND id = $2`,
+        [...values, version.patientId],
+      );
+      await this.manager.query(
+        `DELETE FROM ${this.s}.search_index WHERE resource_type = $1 AND id = $2`,
+        [resourceType, id],
+      );
+    } else {
+      await this.manager.query(
+        `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
+           requester_org, owner_org, other_orgs, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [...values, version.patientId],
+      );
+    }
+    await this.manager.query(
+      `INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted, content,
+         requester_org, owner_org, other_orgs, method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [...values, version.method],
+    );
+    if (searchIndex.length > 0) {
+      await this.manager.query(
+        `INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
+           value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
+         SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
+           x.value_reference, x.value_date_start, x.value_date_end, x.value_number
+         FROM jsonb_to_recordset($3::jsonb) AS x(param text, type text, system text, code text,
+           value_string text, value_string_normalized text, value_reference text,
+           value_date_start timestamptz, value_date_end timestamptz, value_number float8)`,
+        [resourceType, id, JSON.stringify(searchIndex)],
+      );
+    }
+  }
+}

@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import type { Consent, Resource } from '@medplum/fhirtypes';
+import type { EntityManager } from 'typeorm';
+import type { OutboxWriter } from '@carerelay/messaging';
+import { extractSearchIndex, type FhirSearchRequest } from '@carerelay/fhir';
+import type { RequestActor } from '../request-actor';
+import { AccessGrantRepository } from './access-grant.repository';
+import { AccessGrants } from './access-grant.service';
+import { ConditionalKeyRepository } from './conditional-key.repository';
+import { consentRuleRows, patientIdOf } from './consent-access';
+import { ConsentRuleRepository } from './consent-rule.repository';
+import { Disclosure } from './disclosure.service';
+import { appendResourceChange } from './resource-change.event';
+import { ResourceRepository } from './resource.repository';
+import { SearchRepository } from './search.repository';
+import { ResourceSearch, type SearchResult } from './search.service';
+import type { StoredResource, WriteMethod } from './stored-resource.model';
+import { organizationsOf } from './visibility';
+
+export interface StoreOptions {
+  schema: string;
+  localBaseUrls: () => readonly string[];
+  attempts: number;
+}
+
+/**
+ * One database transaction of the resource store, as the interactions see it: reads limited to
+ * what the actor may read, writes of new versions (with their history, search index, consent
+ * rules, access grants and `fhir.changes.v1` event), conditional-create keys, the disclosure
+ * decision, and checks deferred to the end of the transaction.
+ */
+export class StoreTransaction {
+  /** One instant for every write of the transaction. */
+  readonly now = new Date().toISOString();
+  private readonly resources: ResourceRepository;
+  private readonly searchRepository: SearchRepository;
+  private readonly searches: ResourceSearch;
+  private readonly conditionalKeys: ConditionalKeyRepository;
+  private readonly consentRules: ConsentRuleRepository;
+  private readonly grants: AccessGrants;
+  private readonly disclosure: Disclosure;
+
+  constructor(
+    readonly manager: EntityManager,
+    readonly actor: RequestActor,
+    private readonly options: StoreOptions,
+    private readonly outbox: OutboxWriter,
+  ) {
+    const schema = options.schema;
+    this.resources = new ResourceRepository(manager, actor, schema);
+    this.searchRepository = new SearchRepository(manager, actor, schema);
+    this.searches = new ResourceSearch(this.searchRepository);
+    this.conditionalKeys = new ConditionalKeyRepository(manager, schema);
+    this.consentRules = new ConsentRuleRepository(manager, schema);
+    this.grants = new AccessGrants(new AccessGrantRepository(manager, schema), actor);
+    this.disclosure = new Disclosure(this.consentRules, actor);
+  }
+
+  private readonly deferred: { check: () => Promise<void>; locate?: (e: unknown) => unknown }[] =
+    [];
+
+  /** How errors of checks deferred from now on are reported (the Bundle entry being processed). */
+  locateDeferred?: (error: unknown) => unknown;
+
+  /**
+   * A check that needs the transaction's other writes (a Consent's Patient created by a later
+   * entry of the same Bundle): run once every write is done, before commit; its error rolls
+   * everything back.
+   */
+  defer(check: () => Promise<void>): void {
+    this.deferred.push({ check, locate: this.locateDeferred });
+  }
+
+  async runDeferred(): Promise<void> {
+    for (let next = this.deferred.shift(); next; next = this.deferred.shift()) {
+      try {
+        await next.check();
+      } catch (error) {
+        throw next.locate ? next.locate(error) : error;
+      }
+    }
+  }
+
+  get localBaseUrls(): readonly string[] {
+    return this.options.localBaseUrls();
+  }
+
+  newId(): string {
+    return randomUUID();
+  }
+
+  /** The current version (deleted or not) if the actor may see it; `forUpdate` locks the row. */
+  current(
+    resourceType: string,
+    id: string,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<StoredResource | undefined> {
+    return this.resources.current(resourceType, id, options.forUpdate === true);
+  }
+
+  /**
+   * Locks the current rows of these resources (those that exist), always in (type, id) order, so
+   * that two transactions writing the same resources in different orders queue instead of
+   * deadlocking. The later per-resource FOR UPDATE then finds its row already held.
+   */
+  async lockInOrder(keys: Array<{ resourceType: string; id: string }>): Promise<void> {
+    if (keys.length === 0) return;
+    const unique = [...new Map(keys.map((k) => [`${k.resourceType}/${k.id}`, k])).values()];
+    await this.resources.lockInOrder(unique);
+  }
+
+  /** Does a resource with this id exist at all (visible or not)? For id collisions only. */
+  exists(resourceType: string, id: string): Promise<boolean> {
+    return this.resources.exists(resourceType, id);
+  }
+
+  /** One version, if the actor may see the resource (judged on its current version). */
+  version(
+    resourceType: string,
+    id: string,
+    versionId: number,
+  ): Promise<StoredResource | undefined> {
+    return this.resources.version(resourceType, id, versionId);
+  }
+
+  /** `_history` of one resource or of a type: newest first, visible resources only. */
+  history(query: {
+    resourceType: string;
+    id?: string;
+    since?: string;
+    count: number;
+    offset: number;
+  }): Promise<{ entries: StoredResource[]; total: number }> {
+    return this.resources.history(query);
+  }
+
+  /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
+  search(request: FhirSearchRequest, options: { withTotal?: boolean } = {}): Promise<SearchResult> {
+    return this.searches.search(request, options);
+  }
+
+  /** How many visible current resources match (for conditional create), at most `limit`. */
+  matchingIds(request: FhirSearchRequest, limit: number): Promise<string[]> {
+    return this.searchRepository.matchingIds(request, limit);
+  }
+
+  /**
+   * Claims a conditional-create key (type + normalised query) for `id`. Returns false when
+   * another transaction holds it (this call waits for that transaction to end first), so the
+   * caller searches again and finds what the other one created.
+   */
+  claimConditionalKey(resourceType: string, queryKey: string, id: string): Promise<boolean> {
+    return this.conditionalKeys.claim(resourceType, queryKey, id);
+  }
+
+  /** Waits for (and holds until commit) the row of a conditional-create key. */
+  lockConditionalKey(resourceType: string, queryKey: string): Promise<void> {
+    return this.conditionalKeys.lock(resourceType, queryKey);
+  }
+
+  /**
+   * Points a key (locked by lockConditionalKey) at `id`: its former resource no longer matches
+   * the query (changed or deleted).
+   */
+  async moveConditionalKey(resourceType: string, queryKey: string, id: string): Promise<boolean> {
+    return (
+      (await this.conditionalKeys.move(resourceType, queryKey, id)) ||
+      this.conditionalKeys.claim(resourceType, queryKey, id)
+    );
+  }
+
+  /**
+   * THE disclosure decision for one stored resource the actor asked for through any channel (read,
+   * vread, search and its includes, history, batch and transaction answers, conditional-create
+   * matches, Subscription notifications): what the actor is shown of it, or undefined when
+   * nothing. `stored` comes from a query under readableFilter (undefined: not readable); on top of
+   * it, a CBO's referral Task whose patient no consent lets it see is shown redacted
+   * (consent-access.ts redactTask: "awaiting consent") — or not at all when it was matched on
+   * patient data (a search or subscription filter on what redaction hides).
+   */
+  disclose(
+    stored: StoredResource | undefined,
+    options: { matchedOn?: readonly { param: string }[] } = {},
+  ): Promise<StoredResource | undefined> {
+    return this.disclosure.disclose(stored, options);
+  }
+
+  /** Does a consent in force cover disclosing this patient's data to the (CBO) actor now? */
+  coversActor(patientId: string): Promise<boolean> {
+    return this.disclosure.coversActor(patientId);
+  }
+
+  /**
+   * Stores a new version: `previous` undefined = create. The resource's meta.versionId and
+   * meta.lastUpdated are set here; the caller has validated it.
+   */
+  async write(
+    resource: Resource,
+    method: WriteMethod,
+    previous: StoredResource | undefined,
+    options: { deleted?: boolean } = {},
+  ): Promise<StoredResource> {
+    const versionId = (previous?.versionId ?? 0) + 1;
+    const deleted = options.deleted === true;
+    const content = {
+      ...resource,
+      meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated: this.now },
+    } as Resource;
+    const stored: StoredResource = {
+      resourceType: content.resourceType,
+      id: content.id as string,
+      versionId,
+      lastUpdated: this.now,
+      deleted,
+      method,
+      resource: content,
+      orgs: organizationsOf(
+        content,
+        { previous: previous?.orgs, actor: this.actor },
+        this.localBaseUrls,
+      ),
+      patientId: patientIdOf(content, this.localBaseUrls),
+    };
+    await this.resources.saveVersion(
+      {
+        ...stored,
+        content,
+        method,
+        patientId: stored.patientId ?? null,
+      },
+      previous === undefined,
+      deleted ? [] : extractSearchIndex(content, { localBaseUrls: this.localBaseUrls }),
+    );
+    if (stored.resourceType === 'Consent')
+      await this.consentRules.replace(
+        stored.id,
+        deleted ? [] : consentRuleRows(content as Consent),
+      );
+    await this.grants.afterWrite(stored);
+    await appendResourceChange(this.outbox, this.manager, stored, previous);
+    return stored;
+  }
+}
