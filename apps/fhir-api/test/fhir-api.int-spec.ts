@@ -548,10 +548,10 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
       expect(answer.status).toBe(400);
       expect(answer.body.issue[0].expression[0]).toMatch(/^Bundle\.entry\[3\]\.resource\.status/);
       const rule = referralBundle('rolled-back-2');
-      delete (rule.entry![1].resource as unknown as Record<string, unknown>).category;
+      delete (rule.entry![1].resource as unknown as Record<string, unknown>).code;
       const ruleAnswer = await http(api.baseUrl, 'POST', '', rule);
       expect(ruleAnswer.status).toBe(422);
-      expect(ruleAnswer.body.issue[0].expression).toEqual(['Bundle.entry[1].resource.category']);
+      expect(ruleAnswer.body.issue[0].expression).toEqual(['Bundle.entry[1].resource.code']);
     });
 
     it('a transaction with a reference to a fullUrl that is not in it: 400', async () => {

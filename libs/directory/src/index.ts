@@ -11,3 +11,4 @@ export * from './prng';
 export * from './sample-directory';
 export * from './sample-region';
 export * from './referral-need';
+export * from './sdoh-intervention-codes';

@@ -112,6 +112,36 @@ describe('deriveReferralNeed', () => {
     expect(after.age).toBe(35);
   });
 
+  it('derives the SDOH domain from the code when the ServiceRequest has no category (IG slice 0..*)', () => {
+    const { category: _category, ...uncategorized } = foodRequest;
+    const { need, notes } = deriveReferralNeed({ serviceRequest: uncategorized, asOf });
+    expect(need.categories).toEqual(['food-insecurity']);
+    expect(notes).toContain(
+      'ServiceRequest.category has no SDOH domain: food-insecurity derived from ServiceRequest.code',
+    );
+    // A category that names a domain wins over the code.
+    const housing = deriveReferralNeed({
+      serviceRequest: {
+        ...foodRequest,
+        category: [{ coding: [{ system: SDOHCC, code: 'housing-instability' }] }],
+      },
+      asOf,
+    });
+    expect(housing.need.categories).toEqual(['housing-instability']);
+    // A code of no known domain: every category, ranked on the code.
+    const local = deriveReferralNeed({
+      serviceRequest: {
+        ...uncategorized,
+        code: { coding: [{ system: 'https://hospital.example/codes', code: 'rent-help' }] },
+      },
+      asOf,
+    });
+    expect(local.need).toMatchObject({
+      categories: [],
+      codes: [{ system: 'https://hospital.example/codes', code: 'rent-help' }],
+    });
+  });
+
   it('gives clear defaults, each noted, when parts are missing', () => {
     const { need, notes } = deriveReferralNeed({
       serviceRequest: { ...foodRequest, category: [], code: undefined },

@@ -25,6 +25,7 @@ import type { Coding, EligibilityValue, GeoPoint, SdohCategory } from './directo
 import { isSdohCategory, SDOHCC_CODE_SYSTEM } from './directory.model';
 import { isValidGeoPoint, normalizePostalCode } from './geo';
 import { normalizeLanguageTag } from './languages';
+import { sdohDomainsOfCodes } from './sdoh-intervention-codes';
 import type { ReferralNeed } from './service-matching';
 
 export const GEOLOCATION_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/geolocation';
@@ -74,12 +75,18 @@ export function deriveReferralNeed(input: DeriveNeedInput): DerivedNeed {
       }
     }
   }
-  need.categories = categories;
   if (categories.length === 0) {
+    // The IG's category slice is 0..*: the domain then follows from the code where a value set
+    // of the IG puts it in one.
+    const derived = sdohDomainsOfCodes(sr.code?.coding ?? []);
+    categories.push(...derived);
     notes.push(
-      'ServiceRequest.category has no SDOH domain (SDOHCC code system): services of every category are considered',
+      derived.length > 0
+        ? `ServiceRequest.category has no SDOH domain: ${derived.join(', ')} derived from ServiceRequest.code`
+        : 'ServiceRequest.category has no SDOH domain (SDOHCC code system): services of every category are considered',
     );
   }
+  need.categories = categories;
   const codes: Coding[] = (sr.code?.coding ?? [])
     .filter((c) => c.system && c.code)
     .map((c) =>

@@ -5,6 +5,7 @@ import {
   allFixtureNames,
   CONSENT,
   fixture,
+  PATIENT,
   PROCEDURE,
   SERVICE_REQUEST,
   SUB_SERVICE_REQUEST,
@@ -63,6 +64,21 @@ describe('referral Task rules', () => {
       'business-rule',
     ],
     ['a contained focus', (t) => (t.focus = { reference: '#sr' }), 'Task.focus', 'business-rule'],
+    [
+      'a contained focus even when it is there',
+      (t) => {
+        t.contained = [{ ...fixture(SERVICE_REQUEST), id: 'sr' }];
+        t.focus = { reference: '#sr' };
+      },
+      'Task.focus',
+      'business-rule',
+    ],
+    [
+      'a for naming no contained resource',
+      (t) => (t.for = { reference: '#patient' }),
+      'Task.for',
+      'business-rule',
+    ],
     ['no for', (t) => delete t.for, 'Task.for', 'required'],
     [
       'a for that is a Practitioner',
@@ -182,15 +198,17 @@ describe('referral Task rules', () => {
   });
 });
 
+describe('contained references', () => {
+  it('accepts a Task for a Patient contained in it', () => {
+    const task = fixture(TASK_POSTED);
+    task.contained = [{ ...fixture(PATIENT), id: 'patient' }];
+    task.for = { reference: '#patient' };
+    expect(rules(task)).toEqual([]);
+  });
+});
+
 describe('ServiceRequest rules', () => {
   it.each<[string, (s: Json) => void, string, string]>([
-    ['no category', (s) => delete s.category, 'ServiceRequest.category', 'required'],
-    [
-      'no SDOH domain in category',
-      (s) => (s.category = [{ coding: [{ system: 'http://snomed.info/sct', code: '410606002' }] }]),
-      'ServiceRequest.category',
-      'value',
-    ],
     [
       'an unknown SDOH domain',
       (s) =>
@@ -205,7 +223,7 @@ describe('ServiceRequest rules', () => {
             ],
           },
         ]),
-      'ServiceRequest.category',
+      'ServiceRequest.category[0]',
       'value',
     ],
     ['no code', (s) => delete s.code, 'ServiceRequest.code', 'required'],
@@ -226,6 +244,25 @@ describe('ServiceRequest rules', () => {
     const sr = fixture(SERVICE_REQUEST);
     mutate(sr);
     expectIssue(rules(sr), expression, code);
+  });
+
+  it('accepts no category, or categories of other systems only (the SDOH slice is 0..*)', () => {
+    const sr = fixture(SERVICE_REQUEST);
+    delete sr.category;
+    expect(rules(sr)).toEqual([]);
+    sr.category = [{ coding: [{ system: 'http://snomed.info/sct', code: '410606002' }] }];
+    expect(rules(sr)).toEqual([]);
+  });
+
+  it('accepts a subject contained in the ServiceRequest, and refuses one that is not there', () => {
+    const sr = fixture(SERVICE_REQUEST);
+    sr.contained = [{ ...fixture(PATIENT), id: 'patient' }];
+    sr.subject = { reference: '#patient' };
+    expect(rules(sr)).toEqual([]);
+    sr.subject = { reference: '#someone-else' };
+    expectIssue(rules(sr), 'ServiceRequest.subject', 'business-rule');
+    sr.contained = [{ resourceType: 'Practitioner', id: 'someone-else' }];
+    expectIssue(rules(sr), 'ServiceRequest.subject', 'business-rule');
   });
 
   it("requires filler-order on the platform's own sub-referral (the IG examples say original-order)", () => {

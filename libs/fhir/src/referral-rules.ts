@@ -46,6 +46,12 @@ export function isReferralTask(task: Pick<Task, 'code'>): boolean {
   return hasCoding(task.code, TASK_CODE_SYSTEM, TASK_CODE_FULFILL);
 }
 
+/** The resource contained in `container` under `id`. */
+export function containedOf(container: Resource | undefined, id: string): Resource | undefined {
+  const contained = (container as { contained?: Resource[] } | undefined)?.contained;
+  return Array.isArray(contained) ? contained.find((c) => c?.id === id) : undefined;
+}
+
 const required = (expression: string, what: string): OperationOutcomeIssue =>
   issue('error', 'required', `${what} is required`, expression);
 
@@ -61,6 +67,7 @@ function checkReference(
   ref: Reference | undefined,
   expression: string,
   types: readonly string[],
+  container?: Resource,
 ): void {
   if (ref === undefined) {
     issues.push(required(expression, expression));
@@ -71,11 +78,28 @@ function checkReference(
     return;
   }
   const parsed = parseReference(ref.reference);
-  if (!parsed || parsed.kind === 'contained') {
+  if (!parsed) {
     issues.push(rule(expression, `${expression} is not a resolvable reference: ${ref.reference}`));
     return;
   }
-  const type = parsed.kind === 'urn' ? ref.type : parsed.resourceType;
+  let type: string | undefined;
+  if (parsed.kind === 'contained' && !container) {
+    issues.push(
+      rule(
+        expression,
+        `${expression} must reference a resource of its own, not a contained one (${ref.reference})`,
+      ),
+    );
+    return;
+  }
+  if (parsed.kind === 'contained') {
+    // A reference to a resource contained in this one (R4 allows it for any Reference).
+    type = containedOf(container, parsed.id)?.resourceType;
+    if (type === undefined) {
+      issues.push(rule(expression, `${expression} names no contained resource: ${ref.reference}`));
+      return;
+    }
+  } else type = parsed.kind === 'urn' ? ref.type : parsed.resourceType;
   if (type !== undefined && !types.includes(type)) {
     issues.push(
       rule(expression, `${expression} must reference ${types.join(' or ')}, not ${type}`),
@@ -111,19 +135,26 @@ function taskRules(task: Task, options: ReferralRuleOptions): OperationOutcomeIs
       ),
     );
   }
+  // Not contained: the CBO's filler-order ServiceRequest must be basedOn the referral's own.
   checkReference(issues, task.focus, 'Task.focus', ['ServiceRequest']);
-  checkReference(issues, task.for, 'Task.for', ['Patient', 'RelatedPerson', 'Group']);
+  checkReference(issues, task.for, 'Task.for', ['Patient', 'RelatedPerson', 'Group'], task);
   if (!task.authoredOn) {
     issues.push(required('Task.authoredOn', 'Task.authoredOn'));
   }
-  checkReference(issues, task.requester, 'Task.requester', ['PractitionerRole', 'Organization']);
+  checkReference(
+    issues,
+    task.requester,
+    'Task.requester',
+    ['PractitionerRole', 'Organization'],
+    task,
+  );
   (task.output ?? []).forEach((output, i) => {
     if (!hasCoding(output.type, SDOHCC_TEMPORARY_CODES, OUTPUT_RESULTING_ACTIVITY)) {
       return;
     }
     const expression = `Task.output[${i}].value`;
     if (output.valueReference) {
-      checkReference(issues, output.valueReference, expression, ['Procedure']);
+      checkReference(issues, output.valueReference, expression, ['Procedure'], task);
     } else if (!output.valueCodeableConcept) {
       issues.push(
         rule(expression, 'A resulting-activity output must be a Procedure reference or a code'),
@@ -138,29 +169,35 @@ function serviceRequestRules(
   options: ReferralRuleOptions,
 ): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
-  if (!sr.category?.length) {
-    issues.push(required('ServiceRequest.category', 'ServiceRequest.category (an SDOH domain)'));
-  } else if (
-    !sr.category.some((c) =>
-      c.coding?.some(
-        (coding) =>
-          coding.system === SDOHCC_TEMPORARY_CODES && SDOH_CATEGORY_CODES.has(coding.code ?? ''),
-      ),
-    )
-  ) {
-    issues.push(
-      issue(
-        'error',
-        'value',
-        'ServiceRequest.category must include an SDOH domain from the SDOHCC SDOH Category value set',
-        'ServiceRequest.category',
-      ),
+  // No SDOH category is required: IG versions differ on the slice's cardinality and EHRs send
+  // ServiceRequests without one, or with categories of other systems only (the domain is then
+  // derived from the code where it can be). A category coding in the IG's own code system must
+  // still be one of its SDOH domains.
+  (sr.category ?? []).forEach((category, i) => {
+    const unknown = category.coding?.find(
+      (coding) =>
+        coding.system === SDOHCC_TEMPORARY_CODES && !SDOH_CATEGORY_CODES.has(coding.code ?? ''),
     );
-  }
+    if (unknown)
+      issues.push(
+        issue(
+          'error',
+          'value',
+          `ServiceRequest.category ${unknown.code} is not in the SDOHCC SDOH Category value set`,
+          `ServiceRequest.category[${i}]`,
+        ),
+      );
+  });
   if (!sr.code) {
     issues.push(required('ServiceRequest.code', 'ServiceRequest.code'));
   }
-  checkReference(issues, sr.subject, 'ServiceRequest.subject', ['Patient', 'Group', 'Location']);
+  checkReference(
+    issues,
+    sr.subject,
+    'ServiceRequest.subject',
+    ['Patient', 'Group', 'Location'],
+    sr,
+  );
   if (sr.intent === 'filler-order' && !sr.basedOn?.length) {
     issues.push(
       rule(
@@ -200,7 +237,7 @@ function consentRules(consent: Consent): OperationOutcomeIssue[] {
       ),
     );
   }
-  checkReference(issues, consent.patient, 'Consent.patient', ['Patient']);
+  checkReference(issues, consent.patient, 'Consent.patient', ['Patient'], consent);
   if (!consent.dateTime) {
     issues.push(required('Consent.dateTime', 'Consent.dateTime'));
   }
@@ -209,7 +246,13 @@ function consentRules(consent: Consent): OperationOutcomeIssue[] {
       rule('Consent.organization', 'Consent.organization must name exactly one organization'),
     );
   } else {
-    checkReference(issues, consent.organization[0], 'Consent.organization[0]', ['Organization']);
+    checkReference(
+      issues,
+      consent.organization[0],
+      'Consent.organization[0]',
+      ['Organization'],
+      consent,
+    );
   }
   if (!consent.sourceAttachment && !consent.sourceReference) {
     issues.push(

@@ -7,6 +7,8 @@ import {
   collectReferences,
   FhirError,
   internalError,
+  parseSearchRequest,
+  preconditionFailed,
   serviceUnavailable,
   rewriteReferences,
 } from '@carerelay/fhir';
@@ -17,6 +19,7 @@ import type { ResourceStore } from '../store/resource.store';
 import type { StoreTransaction } from '../store/store.transaction';
 import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
+import { conditionalQuery } from './conditional';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
 import type { FhirInteractions } from './fhir.interactions';
@@ -38,6 +41,15 @@ interface ParsedEntry {
 }
 
 const URN = /^urn:(uuid|oid):/;
+/** A conditional reference (transactions only, R4 http 3.1.0.11.2): `Patient?identifier=…`. */
+const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]{0,63})\?(.+)$/;
+
+/** A query with its parameters sorted: `a=1&b=2` and `b=2&a=1` are the same condition. */
+const sortedQuery = (query: URLSearchParams): string =>
+  [...query.entries()]
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .sort()
+    .join('&');
 /** FHIR's processing order inside a transaction. */
 const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
 
@@ -305,6 +317,7 @@ export class BundleProcessor {
     const responses: BundleEntry[] = new Array(entries.length);
     const ids = new Map<string, string>(); // fullUrl → Type/id
     const newIds = new Map<number, string>();
+    const created = new Map<number, string>(); // POST entry index → Type/id (new or matched)
     const ordered = [...entries].sort(
       (a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index,
     );
@@ -338,6 +351,7 @@ export class BundleProcessor {
             }
           }
           if (target === newId) newIds.set(entry.index, newId);
+          created.set(entry.index, `${type}/${target}`);
           if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${target}`);
         } else if (entry.method === 'PUT' && entry.fullUrl) {
           ids.set(entry.fullUrl, `${type}/${entry.path[1]}`);
@@ -359,6 +373,8 @@ export class BundleProcessor {
       tx.locateDeferred = (error) =>
         error instanceof FhirError ? locateInBundle(error, entry.index, type) : error;
       const result = await this.locate(entry, async () => {
+        if (entry.resource)
+          await this.resolveConditionalReferences(tx, entry.resource, entries, created, ids);
         const resource = entry.resource ? rewriteReferences(entry.resource, ids) : undefined;
         if (resource) this.assertNoDanglingUrns(resource);
         switch (entry.method) {
@@ -377,6 +393,58 @@ export class BundleProcessor {
       responses[entry.index] = this.responseEntry(result);
     }
     return responses;
+  }
+
+  /**
+   * Adds to `ids` what each conditional reference of `resource` resolves to: the resource an entry
+   * of this Bundle creates under the same condition (its ifNoneExist), else the one resource the
+   * search finds (in this transaction, so earlier entries count). None or several: 412.
+   */
+  private async resolveConditionalReferences(
+    tx: StoreTransaction,
+    resource: Resource,
+    entries: ParsedEntry[],
+    created: ReadonlyMap<number, string>,
+    ids: Map<string, string>,
+  ): Promise<void> {
+    for (const found of collectReferences(resource)) {
+      const reference = found.reference.reference ?? '';
+      const match = CONDITIONAL_REFERENCE.exec(reference);
+      if (!match || ids.has(reference)) continue;
+      const [, type, text] = match;
+      const where = `${found.path}.reference`;
+      assertSupportedType(type);
+      const query = conditionalQuery(type, text);
+      const condition = sortedQuery(query);
+      const twin = entries.find(
+        (e) =>
+          e.method === 'POST' &&
+          e.path[0] === type &&
+          e.ifNoneExist !== undefined &&
+          sortedQuery(conditionalQuery(type, e.ifNoneExist)) === condition,
+      );
+      const twinTarget = twin && created.get(twin.index);
+      if (twinTarget) {
+        ids.set(reference, twinTarget);
+        continue;
+      }
+      const request = parseSearchRequest(type, query, { localBaseUrls: tx.localBaseUrls });
+      if (request.filters.length === 0)
+        throw badRequest(
+          `Conditional reference ${reference} has no search parameter`,
+          where,
+          'value',
+        );
+      const matches = await tx.matchingIds(request, 2);
+      if (matches.length !== 1) {
+        const error = preconditionFailed(
+          `Conditional reference ${reference.slice(0, 200)} matches ${matches.length === 0 ? 'no' : 'several'} ${type} resources`,
+        );
+        error.issues.forEach((i) => (i.expression = [where]));
+        throw error;
+      }
+      ids.set(reference, `${type}/${matches[0]}`);
+    }
   }
 
   private assertNoDanglingUrns(resource: Resource): void {

@@ -1,15 +1,12 @@
-import { checkTaskTransition, TASK_CODE_SYSTEM } from '@carerelay/fhir';
+import { checkTaskTransition, containedOf, normalizeReference } from '@carerelay/fhir';
 import { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
+import { cboServiceRequest, cboTask, type SourceContext } from './cbo-copy.mapping';
+
+export type { SourceContext } from './cbo-copy.mapping';
 
 export const CARERELAY_IDENTIFIER_SYSTEM = 'https://carerelay.example/fhir/identifier';
 export const CBO_TASK_IDENTIFIER = `${CARERELAY_IDENTIFIER_SYSTEM}/cbo-task`;
 export const FILLER_ORDER_IDENTIFIER = `${CARERELAY_IDENTIFIER_SYSTEM}/filler-order`;
-
-export interface SourceContext {
-  task: Resource;
-  serviceRequest?: Resource;
-  patient?: Resource;
-}
 
 export interface CreatedCboTask {
   taskId: string;
@@ -63,30 +60,54 @@ export class ReferralFhirGateway {
     private readonly platformOrganizationId: string,
   ) {}
 
+  /** Base URLs that name this server in absolute references (the FHIR API's own). */
+  get localBaseUrls(): readonly string[] {
+    return [this.fhir.baseUrl.replace(/\/+$/, '')];
+  }
+
   async sourceContext(taskId: string): Promise<SourceContext> {
     return this.sourceContextOf(await this.fhir.read('Task', taskId));
   }
 
+  /**
+   * The resource a reference of `container` points at: a contained one (`#id`), or one of this
+   * server (relative, or absolute on its base URL); undefined for anything else.
+   */
+  private async resolve(
+    container: Resource | undefined,
+    reference: string | undefined,
+    type: string,
+  ): Promise<Resource | undefined> {
+    if (!container || !reference) return undefined;
+    if (reference.startsWith('#')) {
+      const contained = containedOf(
+        container as Parameters<typeof containedOf>[0],
+        reference.slice(1),
+      );
+      return contained?.resourceType === type ? (contained as Resource) : undefined;
+    }
+    const local = normalizeReference(reference, this.localBaseUrls);
+    if (!local?.startsWith(`${type}/`)) return undefined;
+    return this.fhir.read(type, local.slice(type.length + 1));
+  }
+
   /** The ServiceRequest and Patient of a source Task already in hand (from its change event). */
   async sourceContextOf(task: Resource): Promise<SourceContext> {
-    const focus: string | undefined = task.focus?.reference;
-    const readServiceRequest = focus?.startsWith('ServiceRequest/')
-      ? this.fhir.read('ServiceRequest', focus.split('/')[1])
-      : Promise.resolve(undefined);
-    const readPatient = (subject: string | undefined) =>
-      subject?.startsWith('Patient/')
-        ? this.fhir.read('Patient', subject.split('/')[1])
-        : Promise.resolve(undefined);
+    const readServiceRequest = this.resolve(task, task.focus?.reference, 'ServiceRequest');
     // Both at once when the Task names its patient; else the ServiceRequest's subject.
     if (task.for?.reference) {
       const [serviceRequest, patient] = await Promise.all([
         readServiceRequest,
-        readPatient(task.for.reference),
+        this.resolve(task, task.for.reference, 'Patient'),
       ]);
       return { task, serviceRequest, patient };
     }
     const serviceRequest = await readServiceRequest;
-    const patient = await readPatient(serviceRequest?.subject?.reference);
+    const patient = await this.resolve(
+      serviceRequest,
+      serviceRequest?.subject?.reference,
+      'Patient',
+    );
     return { task, serviceRequest, patient };
   }
 
@@ -100,42 +121,18 @@ export class ReferralFhirGateway {
     const { referralId, attempt, organizationId, source } = input;
     const key = `${referralId}-${attempt}`;
     const now = new Date().toISOString();
-    const platform = { reference: `Organization/${this.platformOrganizationId}` };
-    const serviceRequest: Resource = {
-      resourceType: 'ServiceRequest',
-      identifier: [{ system: FILLER_ORDER_IDENTIFIER, value: key }],
-      status: 'active',
-      intent: 'filler-order',
-      basedOn: source.serviceRequest
-        ? [{ reference: `ServiceRequest/${source.serviceRequest.id}` }]
-        : undefined,
-      category: source.serviceRequest?.category,
-      code: source.serviceRequest?.code,
-      subject: source.serviceRequest?.subject ?? source.task.for,
-      authoredOn: now,
-      requester: platform,
-      performer: [{ reference: `Organization/${organizationId}` }],
-      reasonReference: source.serviceRequest?.reasonReference,
-      supportingInfo: source.serviceRequest?.supportingInfo,
+    const copy = {
+      key,
+      source,
+      organizationId,
+      platformOrganizationId: this.platformOrganizationId,
+      now,
+      fillerOrderIdentifierSystem: FILLER_ORDER_IDENTIFIER,
+      cboTaskIdentifierSystem: CBO_TASK_IDENTIFIER,
+      fillerOrderReference: 'urn:uuid:cbo-service-request',
     };
-    const task: Resource = {
-      resourceType: 'Task',
-      identifier: [{ system: CBO_TASK_IDENTIFIER, value: key }],
-      partOf: [{ reference: `Task/${source.task.id}` }],
-      status: 'requested',
-      intent: 'order',
-      priority: source.task.priority,
-      code: {
-        coding: [
-          { system: TASK_CODE_SYSTEM, code: 'fulfill', display: 'Fulfill the focal request' },
-        ],
-      },
-      focus: { reference: 'urn:uuid:cbo-service-request' },
-      for: source.task.for,
-      authoredOn: now,
-      requester: platform,
-      owner: { reference: `Organization/${organizationId}` },
-    };
+    const serviceRequest = cboServiceRequest(copy);
+    const task = cboTask(copy);
     const bundle: Resource = {
       resourceType: 'Bundle',
       type: 'transaction',

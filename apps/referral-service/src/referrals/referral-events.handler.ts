@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
   CloudEvent,
@@ -11,7 +11,8 @@ import { EventContext } from '@carerelay/messaging';
 import { ConsentView } from '../consent-view/consent-view';
 import { newReferralFrom } from './referral-intake.rules';
 import { ReferralStepRunner } from './referral-step.runner';
-import { ReferralWorkflowService } from './referral-workflow.service';
+import type { ReferralFhirGateway } from '../fhir/referral-fhir.gateway';
+import { REFERRAL_FHIR_GATEWAY, ReferralWorkflowService } from './referral-workflow.service';
 
 /**
  * FHIR changes the workflow passes over, told from the event alone: other resources than Tasks,
@@ -34,6 +35,8 @@ export class ReferralEventsHandler {
     private readonly workflow: ReferralWorkflowService,
     private readonly consents: ConsentView,
     private readonly runner: ReferralStepRunner,
+    @Inject(REFERRAL_FHIR_GATEWAY)
+    private readonly fhir: Pick<ReferralFhirGateway, 'localBaseUrls'>,
   ) {}
 
   /** Wakes the step runner once the handler's transaction commits (a plain context: now). */
@@ -50,8 +53,11 @@ export class ReferralEventsHandler {
   ) {
     const change = event.data;
     if (change.resourceType !== 'Task' || !change.resource) return;
-    const intake = newReferralFrom(change);
-    if (intake) {
+    const intake = newReferralFrom(change, this.fhir.localBaseUrls);
+    if (
+      intake &&
+      (change.action === 'create' || !(await this.workflow.isReferral(intake.taskId)))
+    ) {
       await this.workflow.intake(
         context.manager,
         intake,

@@ -35,16 +35,32 @@ describe('newReferralFrom', () => {
     });
   });
 
-  it('reads ids out of absolute and versioned references', () => {
+  it("reads ids out of versioned references and absolute ones on this server, not another's", () => {
+    const local = 'https://carerelay.example/fhir';
     const absolute = {
       ...sourceTask,
-      for: { reference: 'https://ehr.example.org/fhir/Patient/p9/_history/2' },
+      for: { reference: `${local}/Patient/p9/_history/2` },
+      focus: { reference: `${local}/ServiceRequest/sr9` },
     };
-    expect(newReferralFrom(change(absolute))?.patientId).toBe('p9');
+    expect(newReferralFrom(change(absolute), [local])).toMatchObject({
+      patientId: 'p9',
+      serviceRequestId: 'sr9',
+    });
+    // A Patient of the EHR's own server is not one of this server's.
+    const foreign = {
+      ...sourceTask,
+      for: { reference: 'https://ehr.example.org/fhir/Patient/p9' },
+    };
+    expect(newReferralFrom(change(foreign), [local])?.patientId).toBeUndefined();
+  });
+
+  it('takes in a Task moved to requested by an update (drafted first)', () => {
+    expect(newReferralFrom(change(sourceTask, 'update'))?.taskId).toBeDefined();
   });
 
   it.each([
-    ['an update', change(sourceTask, 'update')],
+    ['a deletion', change(sourceTask, 'delete')],
+    ['an update that is still a draft', change({ ...sourceTask, status: 'draft' }, 'update')],
     ['a CBO sub-task (partOf)', change({ ...sourceTask, partOf: [{ reference: 'Task/source' }] })],
     ['a draft', change({ ...sourceTask, status: 'draft' })],
     ['a filler-order', change({ ...sourceTask, intent: 'filler-order' })],

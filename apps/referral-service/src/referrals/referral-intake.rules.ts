@@ -1,5 +1,5 @@
 import type { FhirResourceChangedV1 } from '@carerelay/contracts';
-import { TASK_CODE_SYSTEM } from '@carerelay/fhir';
+import { normalizeReference, TASK_CODE_SYSTEM } from '@carerelay/fhir';
 
 export interface NewReferral {
   taskId: string;
@@ -23,17 +23,27 @@ interface TaskLike {
   focus?: Reference;
 }
 
-const idOf = (reference: Reference | undefined, type: string): string | undefined => {
-  const match = reference?.reference?.match(new RegExp(`(?:^|/)${type}/([^/]+)(?:/_history/.*)?$`));
-  return match?.[1];
+/** The id of a `type` resource of this server the reference names (relative, or absolute on it). */
+const idOf = (
+  reference: Reference | undefined,
+  type: string,
+  localBaseUrls: readonly string[],
+): string | undefined => {
+  const local = normalizeReference(reference?.reference, localBaseUrls);
+  return local?.startsWith(`${type}/`) ? local.slice(type.length + 1) : undefined;
 };
 
 /**
- * A new referral is a newly created source Task: `requested`, intent order, code fulfill, and not
- * itself part of another Task (the platform's own CBO sub-Tasks are).
+ * A new referral is a source Task that is `requested` — created so, or moved there from `draft`
+ * (its requester may draft it first) — with intent order, code fulfill, and not itself part of
+ * another Task (the platform's own CBO sub-Tasks are). An update of a Task that already is a
+ * referral qualifies too: taking it in again is a no-op (the referral row exists).
  */
-export function newReferralFrom(change: FhirResourceChangedV1): NewReferral | undefined {
-  if (change.resourceType !== 'Task' || change.action !== 'create' || !change.resource)
+export function newReferralFrom(
+  change: FhirResourceChangedV1,
+  localBaseUrls: readonly string[] = [],
+): NewReferral | undefined {
+  if (change.resourceType !== 'Task' || change.action === 'delete' || !change.resource)
     return undefined;
   const task = change.resource as TaskLike;
   const fulfill = task.code?.coding?.some(
@@ -44,8 +54,8 @@ export function newReferralFrom(change: FhirResourceChangedV1): NewReferral | un
   return {
     taskId: change.id,
     taskVersion: change.versionId,
-    requesterOrganizationId: idOf(task.requester, 'Organization'),
-    patientId: idOf(task.for, 'Patient'),
-    serviceRequestId: idOf(task.focus, 'ServiceRequest'),
+    requesterOrganizationId: idOf(task.requester, 'Organization', localBaseUrls),
+    patientId: idOf(task.for, 'Patient', localBaseUrls),
+    serviceRequestId: idOf(task.focus, 'ServiceRequest', localBaseUrls),
   };
 }

@@ -23,6 +23,7 @@ import {
   SourceContext,
   sourceTaskIdOfCboTask,
 } from '../fhir/referral-fhir.gateway';
+import { keptSource } from '../fhir/cbo-copy.mapping';
 import { Referral } from './referral.entity';
 import { NewReferral } from './referral-intake.rules';
 import { ChangedTask, PendingStep, ReferralInput } from './referral-step';
@@ -84,23 +85,6 @@ const snapshotOf = (referral: Referral): ReferralSnapshot => ({
 const isGone = (error: unknown) =>
   error instanceof FhirRequestError && (error.status === 404 || error.status === 410);
 
-/** The parts of the source the CBO Tasks copy; the Patient is read for the need only, not kept. */
-function keptSource(source: SourceContext): SourceContext {
-  const { task, serviceRequest } = source;
-  return {
-    task: { resourceType: 'Task', id: task.id, priority: task.priority, for: task.for },
-    serviceRequest: serviceRequest && {
-      resourceType: 'ServiceRequest',
-      id: serviceRequest.id,
-      category: serviceRequest.category,
-      code: serviceRequest.code,
-      subject: serviceRequest.subject,
-      reasonReference: serviceRequest.reasonReference,
-      supportingInfo: serviceRequest.supportingInfo,
-    },
-  };
-}
-
 /**
  * The workflow in two halves. Deciding runs in the caller's transaction (the consumer's inbox
  * transaction): it locks the referral, applies the pure rules to what it knows locally (the
@@ -141,6 +125,11 @@ export class ReferralWorkflowService {
       attempts: 0,
     };
     await this.steps.insertReferral(manager, intake, step);
+  }
+
+  /** Whether a referral exists for this source Task (taken in before). */
+  async isReferral(taskId: string): Promise<boolean> {
+    return (await this.steps.find(taskId)) !== null;
   }
 
   async consentGranted(
@@ -273,11 +262,13 @@ export class ReferralWorkflowService {
             throw error;
           }
           results.need = this.needOf(source);
-          results.source = keptSource(source);
+          results.source = keptSource(source, this.fhir.localBaseUrls);
           break;
         }
         case 'create-cbo-task': {
-          const source = referral.source ?? keptSource(await this.fhir.sourceContext(referral.id));
+          const source =
+            referral.source ??
+            keptSource(await this.fhir.sourceContext(referral.id), this.fhir.localBaseUrls);
           const created = await this.fhir.createCboTask({
             referralId: referral.id,
             attempt: command.attempt,

@@ -1,0 +1,326 @@
+// Every claim of GET /fhir/metadata exercised against the running API: the formats, the system
+// interactions, and per resource type its interactions, search parameters, _include/_revinclude,
+// conditional create and update-as-create. The test walks the statement itself, so a claim added
+// without support (or a type without a sample here) fails it.
+import { randomUUID } from 'node:crypto';
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  Resource,
+} from '@medplum/fhirtypes';
+import { loadConfig } from '@carerelay/config';
+import { dropSchema } from '@carerelay/persistence';
+import { searchParametersFor } from '@carerelay/fhir';
+import { testEnv, uniqueName } from '@carerelay/testing';
+import { startFhirApi, type RunningFhirApi } from '../src/bootstrap';
+import { FhirApiConfig } from '../src/fhir-api.config';
+
+const PLATFORM = 'carerelay-platform';
+const TEMP = 'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes';
+const SNOMED = 'http://snomed.info/sct';
+
+/** A minimal valid instance of each type (the IG's rules included) for `patient`. */
+function sample(type: string, patient: string): Resource | undefined {
+  const subject = { reference: `Patient/${patient}` };
+  const code = { coding: [{ system: SNOMED, code: '467771000124109' }] };
+  const samples: Record<string, Record<string, unknown>> = {
+    Patient: { name: [{ family: 'Conformance' }] },
+    Task: { status: 'requested', intent: 'order', code: { text: 'call back' }, for: subject },
+    ServiceRequest: {
+      status: 'active',
+      intent: 'order',
+      category: [{ coding: [{ system: TEMP, code: 'food-insecurity' }] }],
+      code,
+      subject,
+    },
+    Procedure: { status: 'completed', code, subject, performedDateTime: '2026-01-02' },
+    Consent: {
+      status: 'active',
+      scope: { coding: [{ code: 'patient-privacy' }] },
+      category: [
+        { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IDSCL' }] },
+      ],
+      patient: subject,
+      dateTime: '2026-01-02',
+      organization: [{ reference: `Organization/${PLATFORM}` }],
+      sourceAttachment: { title: 'signed form' },
+      policyRule: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }],
+      },
+    },
+    Condition: { subject, code },
+    Goal: {
+      lifecycleStatus: 'active',
+      description: { text: 'food security' },
+      subject,
+    },
+    Observation: { status: 'final', code, subject },
+    QuestionnaireResponse: { status: 'completed', subject },
+    Practitioner: { name: [{ family: 'Water' }] },
+    PractitionerRole: { active: true },
+    Organization: { name: 'Conformance CBO' },
+    HealthcareService: { name: 'Pantry' },
+    Location: { name: 'Pantry site' },
+    DocumentReference: { status: 'current', content: [{ attachment: { title: 'note' } }], subject },
+    Group: { type: 'person', actual: true },
+    CareTeam: { subject },
+    RelatedPerson: { patient: subject },
+    Coverage: {
+      status: 'active',
+      beneficiary: subject,
+      payor: [{ reference: `Organization/${PLATFORM}` }],
+    },
+    Device: { status: 'active' },
+    Questionnaire: { status: 'active', url: `http://example.org/Questionnaire/${patient}` },
+  };
+  const body = samples[type];
+  return body ? ({ resourceType: type, ...body } as Resource) : undefined;
+}
+
+/**
+ * A well-formed value for search parameter `name` of `type` (what matters is 200, not 400): a
+ * reference names a type the parameter may point at.
+ */
+function searchValue(type: string, name: string, id: string): string | undefined {
+  const info = searchParametersFor(type).get(name);
+  if (name === '_id') return id;
+  switch (info?.type) {
+    case 'token':
+      return 'http://example.org|x';
+    case 'reference':
+      return `${info.targets[0] ?? type}/${id}`;
+    case 'date':
+      return 'ge2000-01-01';
+    case 'string':
+      return 'a';
+    case 'uri':
+      return 'http://example.org/x';
+    case 'number':
+      return '1';
+    case 'quantity':
+      return '1';
+    default:
+      return undefined;
+  }
+}
+
+describe('CapabilityStatement conformance: every claim is exercised', () => {
+  jest.setTimeout(300_000);
+  const schema = uniqueName('fhir_cap').toLowerCase();
+  let api: RunningFhirApi;
+  let statement: CapabilityStatement;
+  let patientId: string;
+  const failures: string[] = [];
+  let checked = 0;
+
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const response = await fetch(`${api.baseUrl}/${path}`, {
+      method,
+      headers: {
+        'X-Dev-Actor': `platform:${PLATFORM}`,
+        accept: 'application/fhir+json',
+        ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, json, contentType: response.headers.get('content-type') };
+  };
+
+  /** Records a failed claim instead of stopping at the first: the report lists them all. */
+  const expectStatus = (claim: string, actual: number, ...wanted: number[]) => {
+    checked++;
+    if (!wanted.includes(actual)) failures.push(`${claim}: HTTP ${actual}, expected ${wanted}`);
+  };
+
+  beforeAll(async () => {
+    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+    api = await startFhirApi(
+      loadConfig(FhirApiConfig, {
+        KAFKA_BROKERS,
+        DATABASE_URL,
+        FHIR_API_PORT: '0',
+        FHIR_DB_SCHEMA: schema,
+        FHIR_AUTH_DISABLED: 'true',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    statement = (await call('GET', 'metadata')).json as unknown as CapabilityStatement;
+    const patient = await call('POST', 'Patient', sample('Patient', 'x'));
+    patientId = String(patient.json?.id);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await dropSchema(testEnv().DATABASE_URL, schema);
+  });
+
+  it('answers every format, system interaction and resource claim of /metadata', async () => {
+    expect(statement.resourceType).toBe('CapabilityStatement');
+    const rest = statement.rest![0];
+
+    for (const format of statement.format ?? []) {
+      const mime = format === 'json' ? 'application/json' : format;
+      const response = await call(
+        'GET',
+        `metadata?_format=${encodeURIComponent(format)}`,
+        undefined,
+        {
+          accept: mime,
+        },
+      );
+      expectStatus(`format ${format}`, response.status, 200);
+      if (response.json?.resourceType !== 'CapabilityStatement')
+        failures.push(`format ${format}: not answered as JSON`);
+    }
+
+    for (const { code } of rest.interaction ?? []) {
+      const response = await call('POST', '', {
+        resourceType: 'Bundle',
+        type: code,
+        entry: [{ request: { method: 'GET', url: `Patient/${patientId}` } }],
+      });
+      expectStatus(`system ${code}`, response.status, 200);
+      if (response.json?.type !== `${code}-response`)
+        failures.push(`system ${code}: answered ${String(response.json?.type)}`);
+    }
+    for (const operation of rest.operation ?? [])
+      failures.push(`operation ${operation.name}: no check here — add one`);
+
+    for (const resource of rest.resource ?? []) await exercise(resource);
+    expect(failures).toEqual([]);
+    // Every type, interaction and parameter counted once at least: the statement is not empty.
+    expect(checked).toBeGreaterThan((rest.resource ?? []).length * 10);
+  });
+
+  async function exercise(resource: CapabilityStatementRestResource): Promise<void> {
+    const type = resource.type;
+    const interactions = new Set((resource.interaction ?? []).map((i) => i.code));
+    let id: string | undefined;
+    if (type === 'AuditEvent') {
+      // Written by the server only: the Patient created above left one.
+      const search = await call('GET', 'AuditEvent?_count=1');
+      expectStatus('AuditEvent search-type', search.status, 200);
+      const entry = (search.json?.entry as Array<{ resource: Resource }> | undefined)?.[0];
+      id = entry?.resource.id;
+      if (!id) failures.push('AuditEvent: search found none to read');
+    } else {
+      const body = sample(type, patientId);
+      if (!body) {
+        failures.push(`${type}: claimed, but this test has no sample to exercise it with`);
+        return;
+      }
+      if (interactions.has('create')) {
+        const created = await call('POST', type, body);
+        expectStatus(`${type} create`, created.status, 201);
+        if (created.status !== 201)
+          failures.push(`${type} create: ${JSON.stringify(created.json)}`);
+        id = created.json?.id as string | undefined;
+      } else failures.push(`${type}: no create claimed; this test cannot make one`);
+    }
+    if (!id) return;
+
+    if (interactions.has('read'))
+      expectStatus(`${type} read`, (await call('GET', `${type}/${id}`)).status, 200);
+    if (interactions.has('vread'))
+      expectStatus(`${type} vread`, (await call('GET', `${type}/${id}/_history/1`)).status, 200);
+    if (interactions.has('update')) {
+      const current = (await call('GET', `${type}/${id}`)).json!;
+      const updated = await call(
+        'PUT',
+        `${type}/${id}`,
+        { ...current, language: 'en' },
+        {
+          'if-match': `W/"${(current.meta as { versionId: string }).versionId}"`,
+        },
+      );
+      expectStatus(`${type} update`, updated.status, 200);
+    }
+    if (interactions.has('patch')) {
+      const current = (await call('GET', `${type}/${id}`)).json!;
+      const response = await fetch(`${api.baseUrl}/${type}/${id}`, {
+        method: 'PATCH',
+        headers: {
+          'X-Dev-Actor': `platform:${PLATFORM}`,
+          'content-type': 'application/json-patch+json',
+          'if-match': `W/"${(current.meta as { versionId: string }).versionId}"`,
+        },
+        body: JSON.stringify([{ op: 'add', path: '/language', value: 'es' }]),
+      });
+      expectStatus(`${type} patch`, response.status, 200);
+    }
+    if (interactions.has('history-instance'))
+      expectStatus(
+        `${type} history-instance`,
+        (await call('GET', `${type}/${id}/_history`)).status,
+        200,
+      );
+    if (interactions.has('history-type'))
+      expectStatus(`${type} history-type`, (await call('GET', `${type}/_history`)).status, 200);
+    if (interactions.has('search-type')) {
+      const byId = await call('GET', `${type}?_id=${id}`);
+      expectStatus(`${type} search-type`, byId.status, 200);
+      const ids = ((byId.json?.entry as Array<{ resource: Resource }>) ?? []).map(
+        (e) => e.resource.id,
+      );
+      if (!ids.includes(id)) failures.push(`${type} search _id: did not find ${id}`);
+      for (const param of resource.searchParam ?? []) {
+        const value = searchValue(type, param.name, id);
+        if (value === undefined) {
+          failures.push(`${type} search ${param.name}: type ${param.type} not exercised`);
+          continue;
+        }
+        const search = await call('GET', `${type}?${param.name}=${encodeURIComponent(value)}`);
+        expectStatus(`${type} search ${param.name} (${param.type})`, search.status, 200);
+      }
+      for (const include of resource.searchInclude ?? [])
+        expectStatus(
+          `${type} _include=${include}`,
+          (await call('GET', `${type}?_id=${id}&_include=${encodeURIComponent(include)}`)).status,
+          200,
+        );
+      for (const include of resource.searchRevInclude ?? [])
+        expectStatus(
+          `${type} _revinclude=${include}`,
+          (await call('GET', `${type}?_id=${id}&_revinclude=${encodeURIComponent(include)}`))
+            .status,
+          200,
+        );
+    }
+    if (resource.conditionalCreate) {
+      const again = await call('POST', type, sample(type, patientId), {
+        'if-none-exist': `_id=${id}`,
+      });
+      expectStatus(`${type} conditionalCreate (one match)`, again.status, 200);
+    }
+    if (resource.updateCreate) {
+      const newId = randomUUID();
+      const created = await call('PUT', `${type}/${newId}`, {
+        ...sample(type, patientId),
+        id: newId,
+      });
+      expectStatus(`${type} updateCreate`, created.status, 201);
+    }
+    if (!resource.conditionalUpdate && type !== 'AuditEvent') {
+      const refused = await call('PUT', `${type}?_id=${id}`, sample(type, patientId));
+      if (refused.status < 400 || refused.status >= 500)
+        failures.push(`${type}: conditional update not claimed but answered ${refused.status}`);
+    }
+    if (interactions.has('delete')) {
+      expectStatus(`${type} delete`, (await call('DELETE', `${type}/${id}`)).status, 200, 204);
+      expectStatus(`${type} read after delete`, (await call('GET', `${type}/${id}`)).status, 410);
+    }
+  }
+});
