@@ -313,10 +313,34 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
       });
       expectStatus(`${type} updateCreate`, created.status, 201);
     }
-    if (!resource.conditionalUpdate && type !== 'AuditEvent') {
+    if (resource.conditionalUpdate) {
+      // One match: that resource is updated (200), whatever id the body carries not.
+      const body = { ...sample(type, patientId) } as Record<string, unknown>;
+      delete body.id;
+      // With If-Match, which a Task update requires.
+      const current = await call('GET', `${type}/${id}`);
+      const version = (current.json?.meta as { versionId?: string } | undefined)?.versionId;
+      const updated = await call('PUT', `${type}?_id=${id}`, body, {
+        'if-match': `W/"${version}"`,
+      });
+      expectStatus(`${type} conditionalUpdate (one match)`, updated.status, 200);
+    } else if (type !== 'AuditEvent') {
       const refused = await call('PUT', `${type}?_id=${id}`, sample(type, patientId));
       if (refused.status < 400 || refused.status >= 500)
         failures.push(`${type}: conditional update not claimed but answered ${refused.status}`);
+    }
+    if (resource.conditionalDelete === 'single' || resource.conditionalDelete === 'multiple') {
+      const made = await call('POST', type, sample(type, patientId));
+      expectStatus(`${type} create (for conditionalDelete)`, made.status, 201);
+      const deleted = await call('DELETE', `${type}?_id=${made.json?.id}`);
+      expectStatus(`${type} conditionalDelete`, deleted.status, 200, 204);
+      expectStatus(
+        `${type} read after conditionalDelete`,
+        (await call('GET', `${type}/${made.json?.id}`)).status,
+        410,
+      );
+    } else if (interactions.has('delete')) {
+      failures.push(`${type}: delete claimed but conditional delete not`);
     }
     if (interactions.has('delete')) {
       expectStatus(`${type} delete`, (await call('DELETE', `${type}/${id}`)).status, 200, 204);
