@@ -185,7 +185,7 @@ describe('the web app in Chromium', () => {
     const summary = await (await coordinator.page.request.get('/api/analytics/summary')).json();
     closedBefore = summary.suppressed ? 0 : Number(summary.closed ?? 0);
     await coordinator.context.close();
-  }, 60_000);
+  }, 120_000);
 
   it('a referral sent by the EHR over FHIR appears in the right inbox without reload', async () => {
     const { page } = kenwood;
@@ -309,7 +309,7 @@ describe('the web app in Chromium', () => {
         .map((i) => i!.value),
     );
     expect(people).toContain('cm.kenwood');
-  }, 120_000);
+  }, 240_000);
 
   it('the coordinator dashboard counts it', async () => {
     const { page, context } = await signIn('coordinator');
@@ -369,7 +369,7 @@ describe('the web app in Chromium', () => {
     expect(csv.status()).toBe(200);
     expect(csv.headers()['content-type']).toMatch(/text\/csv/);
     await context.close();
-  }, 120_000);
+  }, 180_000);
 
   it("a CBO user never sees another CBO's referral: not by URL, not by the API", async () => {
     const other = await signIn('cm.streeterville');
@@ -513,5 +513,5 @@ describe('the web app in Chromium', () => {
     expect((await read())?.status).toBe(before?.status ?? 'available');
     await other.context.close();
     await context.close();
-  }, 90_000);
+  }, 150_000);
 });

@@ -33,6 +33,8 @@ import {
 
 type Bundle = Resource & { entry?: Array<{ resource?: Resource }> };
 
+const TIMER_CACHE_MS = 10_000;
+
 export interface ContactAttemptInput {
   channel: string;
   outcome: string;
@@ -95,6 +97,7 @@ export class ReferralsService {
   private readonly names = new Map<string, string>();
   /** The referring organization of each referral (source Task id): it never changes. */
   private readonly referringOrganizations = new Map<string, string>();
+  private readonly timerCache = new Map<string, { timers: FollowupTimer[]; until: number }>();
 
   constructor(
     private readonly fhir: FhirGateway,
@@ -197,16 +200,29 @@ export class ReferralsService {
     }
   }
 
-  /** The follow-up service's timers of each referral; none for one it cannot answer about. */
+  /**
+   * The follow-up service's timers of each referral; none for one it cannot answer about. Kept
+   * for a few seconds: every live event reloads every open inbox, and a deadline moves only
+   * when the referral changes stage (an accepted referral then reads its closure timer).
+   */
   private async timersOf(referralIds: readonly string[]): Promise<Map<string, FollowupTimer[]>> {
     const timers = new Map<string, FollowupTimer[]>();
     if (!this.platform.connected) return timers;
+    const now = Date.now();
     await eachLimited(referralIds, 8, async (id) => {
+      const cached = this.timerCache.get(id);
+      if (cached && cached.until > now) return void timers.set(id, cached.timers);
       const found = await this.platform
         .request<FollowupTimer[]>('followup', 'GET', `referrals/${encodeURIComponent(id)}/timers`)
         .catch(() => undefined);
-      if (Array.isArray(found)) timers.set(id, found);
+      if (!Array.isArray(found)) return;
+      timers.set(id, found);
+      // Only a referral with timers is kept: one not yet seen is asked again next time.
+      if (found.length > 0) this.timerCache.set(id, { timers: found, until: now + TIMER_CACHE_MS });
     });
+    if (this.timerCache.size > 5000) {
+      for (const [id, entry] of this.timerCache) if (entry.until <= now) this.timerCache.delete(id);
+    }
     return timers;
   }
 
