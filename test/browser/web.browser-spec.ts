@@ -326,7 +326,7 @@ describe('the web app in Chromium', () => {
       'the dashboard counting a closed loop',
       async () => {
         await page.reload();
-        const text = await page.getByTestId('card-closed').textContent({ timeout: 5000 });
+        const text = await page.getByTestId('card-closed').textContent({ timeout: 15_000 });
         return text && /^\d+$/.test(text) && Number(text) > closedBefore ? Number(text) : undefined;
       },
       ...BROWSER_WAIT,
