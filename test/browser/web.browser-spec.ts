@@ -185,7 +185,7 @@ describe('the web app in Chromium', () => {
     const summary = await (await coordinator.page.request.get('/api/analytics/summary')).json();
     closedBefore = summary.suppressed ? 0 : Number(summary.closed ?? 0);
     await coordinator.context.close();
-  }, 60_000);
+  }, 120_000);
 
   it('a referral sent by the EHR over FHIR appears in the right inbox without reload', async () => {
     const { page } = kenwood;
@@ -202,6 +202,14 @@ describe('the web app in Chromium', () => {
     const row = page.locator(`[data-referral-id="${cboTaskId}"]`);
     const started = Date.now();
     await row.waitFor({ timeout: 10_000 });
+    // "From" names the hospital that sent it (by name when the FHIR API has its Organization),
+    // not the platform that routed it.
+    await row
+      .getByText(/^(Northside Community Hospital|hosp-northside)$/)
+      .waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).not.toMatch(
+      /carerelay-platform|CareRelay Coordination Platform/,
+    );
     process.stderr.write(
       `[browser] the referral showed in the inbox ${Date.now() - started} ms after routing was seen\n`,
     );
@@ -224,11 +232,67 @@ describe('the web app in Chromium', () => {
     await page.getByTestId('referral-status').getByText('Accepted').waitFor();
     await page.getByRole('button', { name: 'Start work' }).click();
     await page.getByTestId('referral-status').getByText('In progress').waitFor();
+
+    // A contact attempt goes to the follow-up service; it is read back from there.
+    await page.getByLabel('How').selectOption('phone');
+    await page.getByLabel('Result').selectOption('left-message');
+    await page.getByLabel('Note about the attempt (optional)').fill('Voicemail, will call Friday');
+    await page.getByRole('button', { name: 'Record contact attempt' }).click();
+    const attempts = page.getByTestId('contact-attempts');
+    await attempts.getByText('Left a message').waitFor();
+    await attempts.getByText('Voicemail, will call Friday').waitFor();
+    const sourceAttempts = await (
+      await network.platformTokens.fetch(
+        `${network.processes.find((p) => p.app === 'followup-service')!.url}/referrals/${sourceTaskId}/contact-attempts`,
+      )
+    ).json();
+    expect(sourceAttempts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          organizationId: KENWOOD,
+          channel: 'phone',
+          outcome: 'left-message',
+        }),
+      ]),
+    );
+    // A note, seen by the organization's people (and nobody else, below).
+    await page.getByLabel('New note (seen by your organization only)').fill('Prefers mornings');
+    await page.getByRole('button', { name: 'Add note' }).click();
+    await page.getByTestId('notes').getByText('Prefers mornings').waitFor();
+    // The deadline is the follow-up service's (its network policy), once it has seen the referral.
+    const detail = await waitFor(
+      "the follow-up service's closure deadline",
+      async () => {
+        const d = await (await page.request.get(`/api/referrals/${cboTaskId}`)).json();
+        return d.deadlineSource === 'followup' ? d : undefined;
+      },
+      ...BROWSER_WAIT,
+    );
+    const timers = (await (
+      await network.platformTokens.fetch(
+        `${network.processes.find((p) => p.app === 'followup-service')!.url}/referrals/${sourceTaskId}/timers`,
+      )
+    ).json()) as Array<{ kind: string; stage: string; status: string; deadlineAt: string }>;
+    const closure = timers.find(
+      (t) => t.kind === 'closure' && t.stage === 'deadline' && t.status !== 'cancelled',
+    );
+    expect(new Date(detail.deadline).toISOString()).toBe(
+      new Date(closure!.deadlineAt).toISOString(),
+    );
+    expect(await axe(page)).toEqual([]);
+    await shoot(page, 'referral-worked');
+
     await page.getByRole('button', { name: 'Complete' }).click();
     await page.getByLabel(/Outcome/).fill('Enrolled in the weekly food pantry program');
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByTestId('referral-status').getByText('Completed').waitFor();
     await page.getByTestId('history').getByText('Completed').waitFor();
+    // Every status change, once each, in order.
+    const statuses = await page
+      .getByTestId('history')
+      .locator('tbody tr td:nth-child(2)')
+      .allTextContents();
+    expect(statuses).toEqual(['New', 'Accepted', 'In progress', 'Completed']);
 
     const source = await waitFor(
       'the source Task completed',
@@ -251,7 +315,7 @@ describe('the web app in Chromium', () => {
         .map((i) => i!.value),
     );
     expect(people).toContain('cm.kenwood');
-  }, 120_000);
+  }, 240_000);
 
   it('the coordinator dashboard counts it', async () => {
     const { page, context } = await signIn('coordinator');
@@ -262,20 +326,56 @@ describe('the web app in Chromium', () => {
       'the dashboard counting a closed loop',
       async () => {
         await page.reload();
-        const text = await page.getByTestId('card-closed').textContent({ timeout: 5000 });
+        const text = await page.getByTestId('card-closed').textContent({ timeout: 15_000 });
         return text && /^\d+$/.test(text) && Number(text) > closedBefore ? Number(text) : undefined;
       },
       ...BROWSER_WAIT,
     );
     expect(closed).toBeGreaterThan(closedBefore);
     await page.getByTestId('equity-table').or(page.getByText('No groups to show yet.')).waitFor();
+    // Groups by name, not code: no race cell reads like an OMB code (2054-5).
+    if (await page.getByTestId('equity-table').count()) {
+      const groups = await page
+        .getByTestId('equity-table')
+        .locator('tbody tr td:first-child span')
+        .allTextContents();
+      expect(groups.filter((g) => /^\d{4}-\d$/.test(g.trim()))).toEqual([]);
+    }
+    await page.getByTestId('equity-explained').waitFor();
+    await page
+      .getByTestId('chart-closure')
+      .or(page.getByRole('region', { name: /week by week/ }).getByText('No groups to show yet.'))
+      .waitFor();
+    await page.getByTestId('by-cbo').waitFor();
+    await page.getByTestId('by-category').waitFor();
+    await page
+      .getByTestId('unmet-table')
+      .or(
+        page.getByRole('region', { name: 'Unmet need by ZIP' }).getByText('No groups to show yet.'),
+      )
+      .waitFor();
+    await page.getByTestId('parked-table').or(page.getByTestId('parked-none')).waitFor();
+    // The directory with capacity, each organization by name.
+    await page
+      .getByTestId('directory-table')
+      .getByText('Kenwood', { exact: false })
+      .first()
+      .waitFor();
     expect(await axe(page)).toEqual([]);
     await shoot(page, 'dashboard');
+    const parked = await page.request.get('/api/operations/parked');
+    expect(parked.status()).toBe(200);
+    // A replay of a delivery that is not parked is "not found", not a 500.
+    const csrf = (await (await page.request.get('/api/session')).json()).csrfToken;
+    const replay = await page.request.post('/api/operations/parked/999999999/replay', {
+      headers: { 'x-csrf-token': csrf },
+    });
+    expect(replay.status()).toBe(404);
     const csv = await page.request.get('/api/analytics/equity?dimension=race&format=csv');
     expect(csv.status()).toBe(200);
     expect(csv.headers()['content-type']).toMatch(/text\/csv/);
     await context.close();
-  }, 120_000);
+  }, 180_000);
 
   it("a CBO user never sees another CBO's referral: not by URL, not by the API", async () => {
     const other = await signIn('cm.streeterville');
@@ -295,13 +395,25 @@ describe('the web app in Chromium', () => {
       data: { action: 'reject', reason: 'other' },
     });
     expect(act.status()).toBe(404);
+    const note = await other.page.request.post(`/api/referrals/${cboTaskId}/notes`, {
+      headers: { 'x-csrf-token': session.csrfToken },
+      data: { text: 'not mine' },
+    });
+    expect(note.status()).toBe(404);
+    const contact = await other.page.request.post(`/api/referrals/${cboTaskId}/contact-attempts`, {
+      headers: { 'x-csrf-token': session.csrfToken },
+      data: { channel: 'phone', outcome: 'reached' },
+    });
+    expect(contact.status()).toBe(404);
+    // Replays are the coordinator's.
+    expect((await other.page.request.get('/api/operations/parked')).status()).toBe(403);
     // The coordinator's session cannot use the case managers' API at all.
     const coordinator = await signIn('coordinator');
     expect((await coordinator.page.request.get(`/api/referrals/${cboTaskId}`)).status()).toBe(403);
     await coordinator.context.close();
     await other.context.close();
     expect(STREETERVILLE).not.toBe(KENWOOD);
-  }, 60_000);
+  }, 90_000);
 
   it("refuses a state change without the CSRF token, or with another session's", async () => {
     const { page } = kenwood;
@@ -362,4 +474,50 @@ describe('the web app in Chromium', () => {
     await otherAdmin.context.close();
     await admin.context.close();
   }, 60_000);
+
+  it("a CBO admin changes a service's capacity; the directory (and so routing) has it", async () => {
+    const { page, context } = await signIn('admin.kenwood');
+    await page.getByRole('link', { name: 'Capacity' }).click();
+    await page.getByRole('heading', { name: "Your organization's services" }).waitFor();
+    const section = page.locator('section[data-service-id]').first();
+    const serviceId = (await section.getAttribute('data-service-id'))!;
+    expect(await axe(page)).toEqual([]);
+    await shoot(page, 'capacity');
+    const directory = network.processes.find((p) => p.app === 'directory-service')!.url;
+    const read = async (): Promise<{ status: string; available?: number } | undefined> =>
+      (
+        (await (
+          await network.platformTokens.fetch(`${directory}/services/${serviceId}`)
+        ).json()) as {
+          capacity?: { status: string; available?: number };
+        }
+      ).capacity;
+    const before = await read();
+    await section.getByLabel('Capacity').selectOption('waitlist');
+    await section.getByRole('button', { name: 'Save' }).click();
+    await section.getByText('Saved. Routing uses the new capacity.').waitFor();
+    expect((await read())?.status).toBe('waitlist');
+    await section.getByTestId('capacity-now').getByText('Now: Waitlist').waitFor();
+    // Put it back as it was, so that routing in later runs is unchanged.
+    const csrf = (await (await page.request.get('/api/session')).json()).csrfToken;
+    const restored = await page.request.patch(`/api/services/${serviceId}/capacity`, {
+      headers: { 'x-csrf-token': csrf },
+      data: {
+        status: before?.status ?? 'available',
+        ...(before?.available !== undefined ? { available: before.available } : {}),
+      },
+    });
+    expect(restored.status()).toBe(200);
+    // Another organization's admin cannot change Kenwood's service.
+    const other = await signIn('admin.streeterville');
+    const otherCsrf = (await (await other.page.request.get('/api/session')).json()).csrfToken;
+    const refused = await other.page.request.patch(`/api/services/${serviceId}/capacity`, {
+      headers: { 'x-csrf-token': otherCsrf },
+      data: { status: 'no-capacity' },
+    });
+    expect(refused.status()).toBe(404);
+    expect((await read())?.status).toBe(before?.status ?? 'available');
+    await other.context.close();
+    await context.close();
+  }, 150_000);
 });

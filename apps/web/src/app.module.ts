@@ -15,6 +15,12 @@ import { DashboardController } from './dashboard/dashboard.controller';
 import { LiveController } from './live/live.controller';
 import { LiveUpdatesService } from './live/live-updates.service';
 import { WEB_MIGRATIONS } from './migrations';
+import { CapacityController } from './operations/capacity.controller';
+import { OperationsController } from './operations/operations.controller';
+import { OperationsService } from './operations/operations.service';
+import { OperatorActionsRepository } from './platform/operator-actions.repository';
+import { ServicesGateway } from './platform/services.gateway';
+import { NotesRepository } from './referrals/notes.repository';
 import { FhirGateway } from './referrals/fhir.gateway';
 import { ReferralsController } from './referrals/referrals.controller';
 import { ReferralsService } from './referrals/referrals.service';
@@ -48,6 +54,8 @@ export class AppModule {
         ReferralsController,
         LiveController,
         DashboardController,
+        CapacityController,
+        OperationsController,
       ],
       providers: [
         { provide: WEB_CONFIG, useValue: config },
@@ -59,6 +67,10 @@ export class AppModule {
         FhirGateway,
         ReferralsService,
         LiveUpdatesService,
+        ServicesGateway,
+        NotesRepository,
+        OperatorActionsRepository,
+        OperationsService,
       ],
     };
   }

@@ -24,6 +24,30 @@ export class WebConfig extends ServiceConfig {
   @Matches(/^https?:\/\/.+/, { message: 'must be an http(s) URL' })
   ANALYTICS_SERVICE_URL = 'http://127.0.0.1:8086';
 
+  /** Contact attempts and deadlines (the follow-up service's timers). */
+  @Matches(/^https?:\/\/.+/, { message: 'must be an http(s) URL' })
+  FOLLOWUP_SERVICE_URL = 'http://127.0.0.1:8084';
+
+  /** Services and their capacity (CBO admins change it here; routing reads it). */
+  @Matches(/^https?:\/\/.+/, { message: 'must be an http(s) URL' })
+  DIRECTORY_SERVICE_URL = 'http://127.0.0.1:8081';
+
+  /** Parked EHR updates and their replay. */
+  @Matches(/^https?:\/\/.+/, { message: 'must be an http(s) URL' })
+  EHR_CONNECTOR_URL = 'http://127.0.0.1:8085';
+
+  /**
+   * The platform's SMART client: the follow-up service's records and timers, directory capacity
+   * writes and the EHR connector's replay admit the platform (or an operator) only, so the web app
+   * calls them with it after checking the person may (their organization's referral or service,
+   * a coordinator for replays). Empty: those parts of the app say they are not connected.
+   */
+  @IsString()
+  PLATFORM_CLIENT_ID = '';
+
+  @Matches(/^$|^\s*\{[\s\S]*\}\s*$/, { message: 'must be a private JWK (JSON) or empty' })
+  PLATFORM_PRIVATE_JWK = '';
+
   /**
    * The SMART Backend Services clients the web app acts with, one per organization whose people
    * sign in: JSON `[{organizationId, role, clientId, privateJwk}]`. Registered as trusted web
@@ -59,7 +83,10 @@ export class WebConfig extends ServiceConfig {
   @IsBoolean()
   WEB_COOKIE_SECURE = false;
 
-  /** Deadlines shown to case managers: acceptance of a new referral, closure of an accepted one. */
+  /**
+   * Deadlines shown to case managers when the follow-up service has no timer for a referral (not
+   * connected, or not yet seen its events): acceptance of a new referral, closure of an accepted one.
+   */
   @IsInt()
   @Min(1)
   @Max(24 * 30)

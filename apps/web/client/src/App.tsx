@@ -1,5 +1,5 @@
 import { Anchor, AppShell, Button, Group, Loader, NativeSelect, Text, Title } from '@mantine/core';
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, setCsrfToken, type Me } from './api';
 import { setLanguage, type Language } from './i18n';
@@ -7,8 +7,11 @@ import { navigate, usePath } from './router';
 import { SignIn } from './pages/SignIn';
 import { Inbox } from './pages/Inbox';
 import { Referral } from './pages/Referral';
-import { Dashboard } from './pages/Dashboard';
 import { Users } from './pages/Users';
+import { Capacity } from './pages/Capacity';
+
+// The dashboard's charts are the biggest part of the client: loaded when a coordinator opens it.
+const Dashboard = lazy(() => import('./pages/Dashboard').then((m) => ({ default: m.Dashboard })));
 
 export function App() {
   const { t, i18n } = useTranslation();
@@ -34,7 +37,13 @@ export function App() {
   const referralId = /^\/referrals\/([A-Za-z0-9\-.]{1,64})$/.exec(path)?.[1];
   let page;
   if (referralId && me.user.role !== 'coordinator') page = <Referral id={referralId} />;
-  else if (path === '/dashboard' && me.user.role === 'coordinator') page = <Dashboard />;
+  else if (path === '/dashboard' && me.user.role === 'coordinator')
+    page = (
+      <Suspense fallback={<Loader aria-label={t('common.loading')} />}>
+        <Dashboard />
+      </Suspense>
+    );
+  else if (path === '/capacity' && me.user.role === 'cbo-admin') page = <Capacity />;
   else if (path === '/users' && me.user.role === 'cbo-admin') page = <Users />;
   else if (path === '/inbox' && me.user.role !== 'coordinator') page = <Inbox />;
   else {
@@ -84,6 +93,7 @@ export function App() {
                 {me.user.role !== 'coordinator' && link('/inbox', t('nav.inbox'))}
                 {me.user.role === 'coordinator' && link('/dashboard', t('nav.dashboard'))}
                 {me.user.role === 'cbo-admin' && link('/users', t('nav.users'))}
+                {me.user.role === 'cbo-admin' && link('/capacity', t('nav.capacity'))}
               </Group>
             </nav>
           </Group>

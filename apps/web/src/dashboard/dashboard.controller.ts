@@ -14,7 +14,7 @@ import { CurrentUser, WebRoles } from '../accounts/web-auth.decorators';
 import { FhirGateway } from '../referrals/fhir.gateway';
 import { WEB_CONFIG, WebConfig } from '../web.config';
 
-const ENDPOINTS = new Set(['summary', 'breakdown', 'equity']);
+const ENDPOINTS = new Set(['summary', 'breakdown', 'equity', 'timeseries', 'unmet-need']);
 const PARAMS = new Set([
   'from',
   'to',
@@ -32,6 +32,7 @@ const PARAMS = new Set([
   'dimension',
   'reference',
   'format',
+  'period',
 ]);
 
 /**

@@ -34,6 +34,8 @@ export interface ReferralSummary {
   authoredOn?: string;
   lastUpdated?: string;
   deadline?: string;
+  /** Whether the deadline is the follow-up service's or the fixed fallback. */
+  deadlineSource?: 'followup' | 'fallback';
   overdue: boolean;
   dueSoon: boolean;
   awaitingConsent: boolean;
@@ -48,6 +50,37 @@ export const taskFocusId = (task: Resource) => refId(task.focus, 'ServiceRequest
 export const taskPatientId = (task: Resource) => refId(task.for, 'Patient');
 export const taskRequesterId = (task: Resource) => refId(task.requester, 'Organization');
 export const taskOwnerId = (task: Resource) => refId(task.owner, 'Organization');
+/** The referral a CBO Task belongs to: the source Task it is partOf (the follow-up service's key). */
+export const taskReferralId = (task: Resource) =>
+  refId((task.partOf as unknown[] | undefined)?.[0], 'Task');
+
+export const CBO_TASK_IDENTIFIER = 'https://carerelay.example/fhir/identifier/cbo-task';
+
+/** Which routing attempt a CBO Task is: its platform identifier is `<referral>-<attempt>`. */
+export function taskAttempt(task: Resource): number | undefined {
+  const identifiers = (task.identifier as Array<{ system?: string; value?: string }>) ?? [];
+  const value = identifiers.find((i) => i.system === CBO_TASK_IDENTIFIER)?.value;
+  const match = value?.match(/-(\d{1,6})$/);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** A timer of the follow-up service (GET /referrals/:id/timers), as far as we read it. */
+export interface FollowupTimer {
+  kind: 'acceptance' | 'reminder' | 'closure';
+  stage: 'warning' | 'deadline' | 'reminder';
+  attempt: number | null;
+  dueAt: string;
+  deadlineAt: string;
+  status: 'pending' | 'fired' | 'cancelled';
+  createdAt?: string;
+}
+
+export interface Deadline {
+  at: Date;
+  /** When "due soon" starts: the policy's warning, when it has one. */
+  warnFrom?: Date;
+  source: 'followup' | 'fallback';
+}
 
 export function isAwaitingConsent(task: Resource): boolean {
   const security = ((task.meta as { security?: Array<{ code?: string }> })?.security ?? []).some(
@@ -72,12 +105,55 @@ export function needOf(serviceRequest: Resource | undefined): { need: string; ca
   return { need: codingText(serviceRequest.code) ?? category ?? '', category };
 }
 
-/** The deadline a case manager works to: acceptance while new, closure once accepted. */
-export function deadlineOf(task: Resource, policy: DeadlinePolicy): Date | undefined {
+/**
+ * The deadline a case manager works to: acceptance while new, closure once accepted. The
+ * follow-up service's timers decide (its network policy, business days, holidays); the fixed
+ * fallback applies only to a referral it has no live timer for (not connected, or its events
+ * not yet seen), so that the inbox still orders work when that service is down.
+ */
+export function deadlineOf(
+  task: Resource,
+  policy: DeadlinePolicy,
+  timers?: readonly FollowupTimer[],
+): Deadline | undefined {
   const authored = Date.parse(String(task.authoredOn ?? ''));
-  if (Number.isNaN(authored) || TERMINAL.has(String(task.status))) return undefined;
-  if (task.status === 'requested') return new Date(authored + policy.acceptWithinHours * 3600_000);
-  return new Date(authored + policy.closeWithinDays * 86_400_000);
+  if (TERMINAL.has(String(task.status))) return undefined;
+  const fromTimers = timers && deadlineFromTimers(task, timers);
+  if (fromTimers) return fromTimers;
+  if (Number.isNaN(authored)) return undefined;
+  if (task.status === 'requested')
+    return { at: new Date(authored + policy.acceptWithinHours * 3600_000), source: 'fallback' };
+  return { at: new Date(authored + policy.closeWithinDays * 86_400_000), source: 'fallback' };
+}
+
+/** The deadline timers of the follow-up service for this CBO Task's stage and attempt. */
+export function deadlineFromTimers(
+  task: Resource,
+  timers: readonly FollowupTimer[],
+): Deadline | undefined {
+  const kind = task.status === 'requested' ? 'acceptance' : 'closure';
+  const attempt = taskAttempt(task);
+  const ofStage = (stage: FollowupTimer['stage']) =>
+    timers
+      .filter(
+        (t) =>
+          t.kind === kind &&
+          t.stage === stage &&
+          t.status !== 'cancelled' &&
+          (kind !== 'acceptance' || attempt === undefined || t.attempt === attempt),
+      )
+      .sort((a, b) => String(b.createdAt ?? '').localeCompare(String(a.createdAt ?? '')))[0];
+  const deadline = ofStage('deadline');
+  if (!deadline) return undefined;
+  const at = new Date(deadline.deadlineAt);
+  if (Number.isNaN(at.getTime())) return undefined;
+  const warning = ofStage('warning');
+  const warnFrom = warning ? new Date(warning.dueAt) : undefined;
+  return {
+    at,
+    ...(warnFrom && !Number.isNaN(warnFrom.getTime()) ? { warnFrom } : {}),
+    source: 'followup',
+  };
 }
 
 export function summarize(
@@ -86,10 +162,14 @@ export function summarize(
   organizationNames: ReadonlyMap<string, string>,
   policy: DeadlinePolicy,
   now: Date,
+  context: { timers?: readonly FollowupTimer[]; referringOrganizationId?: string } = {},
 ): ReferralSummary {
-  const deadline = deadlineOf(task, policy);
-  const left = deadline ? deadline.getTime() - now.getTime() : undefined;
-  const requesterId = taskRequesterId(task);
+  const deadline = deadlineOf(task, policy, context.timers);
+  const left = deadline ? deadline.at.getTime() - now.getTime() : undefined;
+  const warnFrom =
+    deadline?.warnFrom?.getTime() ?? (deadline ? deadline.at.getTime() - DUE_SOON_MS : 0);
+  // The referring organization (the hospital); the Task's own requester is the platform.
+  const requesterId = context.referringOrganizationId ?? taskRequesterId(task);
   return {
     id: String(task.id),
     status: String(task.status),
@@ -97,9 +177,10 @@ export function summarize(
     requester: requesterId ? (organizationNames.get(requesterId) ?? requesterId) : undefined,
     authoredOn: task.authoredOn as string | undefined,
     lastUpdated: (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated,
-    deadline: deadline?.toISOString(),
+    deadline: deadline?.at.toISOString(),
+    deadlineSource: deadline?.source,
     overdue: left !== undefined && left < 0,
-    dueSoon: left !== undefined && left >= 0 && left < DUE_SOON_MS,
+    dueSoon: left !== undefined && left >= 0 && now.getTime() >= warnFrom,
     awaitingConsent: isAwaitingConsent(task),
   };
 }
@@ -131,4 +212,32 @@ export function matchesSearch(summary: ReferralSummary, query: string): boolean 
   return [summary.need, summary.category, summary.requester, summary.id, summary.status]
     .filter((v): v is string => typeof v === 'string')
     .some((v) => fold(v).includes(q));
+}
+
+export interface StatusChange {
+  version?: string;
+  status: string;
+  at?: string;
+  reason?: string;
+}
+
+/**
+ * Every status change of a Task from its versions (any order): the first version and each one
+ * whose status differs from the version before it. Versions that changed something else (the
+ * platform's businessStatus, an output) are not status changes.
+ */
+export function statusChanges(versions: readonly Resource[]): StatusChange[] {
+  const ordered = versions
+    .filter((r) => r?.resourceType === 'Task')
+    .map((r) => ({
+      version: (r.meta as { versionId?: string } | undefined)?.versionId,
+      status: String(r.status),
+      at: (r.meta as { lastUpdated?: string } | undefined)?.lastUpdated,
+      reason: (r.statusReason as { text?: string } | undefined)?.text,
+    }))
+    .sort(
+      (a, b) =>
+        Number(a.version ?? 0) - Number(b.version ?? 0) || String(a.at).localeCompare(String(b.at)),
+    );
+  return ordered.filter((v, i) => i === 0 || v.status !== ordered[i - 1].status);
 }

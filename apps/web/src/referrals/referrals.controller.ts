@@ -1,7 +1,13 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import type { SessionUser } from '../accounts/account.model';
 import { CurrentUser, WebRoles } from '../accounts/web-auth.decorators';
-import { InboxQueryDto, ReferralActionDto, ReferralIdParam } from './referrals.dto';
+import {
+  ContactAttemptDto,
+  InboxQueryDto,
+  NoteDto,
+  ReferralActionDto,
+  ReferralIdParam,
+} from './referrals.dto';
 import { ReferralsService } from './referrals.service';
 import type { ReferralAction } from './referral-actions';
 
@@ -28,5 +34,19 @@ export class ReferralsController {
     @Body() body: ReferralActionDto,
   ) {
     return this.referrals.act(user, params.id, body as unknown as ReferralAction);
+  }
+
+  @Post(':id/contact-attempts')
+  contactAttempt(
+    @CurrentUser() user: SessionUser,
+    @Param() params: ReferralIdParam,
+    @Body() body: ContactAttemptDto,
+  ) {
+    return this.referrals.recordContactAttempt(user, params.id, body);
+  }
+
+  @Post(':id/notes')
+  note(@CurrentUser() user: SessionUser, @Param() params: ReferralIdParam, @Body() body: NoteDto) {
+    return this.referrals.addNote(user, params.id, body.text);
   }
 }

@@ -36,3 +36,44 @@ export class ReferralActionDto {
   @Length(1, 500)
   outcome?: string;
 }
+
+/** The follow-up service's channels and outcomes of a contact attempt (it checks them too). */
+export const CONTACT_CHANNELS = [
+  'phone',
+  'sms',
+  'email',
+  'in-person',
+  'video',
+  'mail',
+  'portal',
+  'other',
+] as const;
+export const CONTACT_OUTCOMES = [
+  'reached',
+  'no-answer',
+  'left-message',
+  'busy',
+  'wrong-number',
+  'declined',
+  'other',
+] as const;
+
+export class ContactAttemptDto {
+  @IsIn(CONTACT_CHANNELS)
+  channel!: (typeof CONTACT_CHANNELS)[number];
+
+  @IsIn(CONTACT_OUTCOMES)
+  outcome!: (typeof CONTACT_OUTCOMES)[number];
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  note?: string;
+}
+
+export class NoteDto {
+  @IsString()
+  @Matches(/\S/, { message: 'text must not be blank' })
+  @Length(1, 4000)
+  text!: string;
+}

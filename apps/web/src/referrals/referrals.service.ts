@@ -8,11 +8,17 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import type { SessionUser } from '../accounts/account.model';
+import { OperatorActionsRepository } from '../platform/operator-actions.repository';
+import { ServiceCallError, ServicesGateway } from '../platform/services.gateway';
 import { WEB_CONFIG, WebConfig } from '../web.config';
 import { FhirCallError, FhirGateway } from './fhir.gateway';
+import { NotesRepository } from './notes.repository';
 import { applyAction, outcomeProcedure, type ReferralAction } from './referral-actions';
 import {
   isAwaitingConsent,
+  statusChanges,
+  taskReferralId,
+  type FollowupTimer,
   matchesFilter,
   matchesSearch,
   summarize,
@@ -26,6 +32,27 @@ import {
 } from './referral-view';
 
 type Bundle = Resource & { entry?: Array<{ resource?: Resource }> };
+
+const TIMER_CACHE_MS = 10_000;
+
+export interface ContactAttemptInput {
+  channel: string;
+  outcome: string;
+  note?: string;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(workers);
+}
 
 /** FHIR answers as a person reads them; the FHIR API's rules decide, we only say it plainly. */
 export function plainError(error: unknown): never {
@@ -51,13 +78,32 @@ export function plainError(error: unknown): never {
   }
 }
 
+/** A follow-up service refusal as a person reads it. */
+export function followupError(error: unknown): never {
+  if (!(error instanceof ServiceCallError)) throw error;
+  if (error.status === 400 || error.status === 422)
+    throw new UnprocessableEntityException(
+      `This contact attempt was not recorded${error.detail ? `: ${error.detail}` : ''}`,
+    );
+  throw new HttpException(
+    'The follow-up service is not answering right now: try again in a moment',
+    502,
+  );
+}
+
 @Injectable()
 export class ReferralsService {
   private readonly policy: DeadlinePolicy;
   private readonly names = new Map<string, string>();
+  /** The referring organization of each referral (source Task id): it never changes. */
+  private readonly referringOrganizations = new Map<string, string>();
+  private readonly timerCache = new Map<string, { timers: FollowupTimer[]; until: number }>();
 
   constructor(
     private readonly fhir: FhirGateway,
+    private readonly platform: ServicesGateway,
+    private readonly notes: NotesRepository,
+    private readonly operatorActions: OperatorActionsRepository,
     @Inject(WEB_CONFIG) config: WebConfig,
   ) {
     this.policy = {
@@ -96,10 +142,21 @@ export class ReferralsService {
     const tasks = resources.filter(
       (r) => r.resourceType === 'Task' && taskOwnerId(r) === user.organizationId,
     );
-    for (const id of new Set(tasks.map(taskRequesterId))) await this.organizationName(user, id);
+    const referralIds = [
+      ...new Set(tasks.map(taskReferralId).filter((id): id is string => id !== undefined)),
+    ];
+    const [timers] = await Promise.all([
+      this.timersOf(referralIds),
+      this.loadReferringOrganizations(referralIds),
+    ]);
+    for (const id of new Set(tasks.map((t) => this.referringOrganizationOf(t))))
+      await this.organizationName(user, id);
     const now = new Date();
     const all = tasks.map((t) =>
-      summarize(t, requests.get(taskFocusId(t)), this.names, this.policy, now),
+      summarize(t, requests.get(taskFocusId(t)), this.names, this.policy, now, {
+        timers: timers.get(taskReferralId(t) ?? ''),
+        referringOrganizationId: this.referringOrganizationOf(t),
+      }),
     );
     const counts = Object.fromEntries(
       (['new', 'accepted', 'in-progress', 'on-hold', 'due-soon', 'overdue'] as const).map((f) => [
@@ -112,6 +169,61 @@ export class ReferralsService {
       counts,
       total: all.length,
     };
+  }
+
+  private referringOrganizationOf(task: Resource): string | undefined {
+    const referralId = taskReferralId(task);
+    return (referralId && this.referringOrganizations.get(referralId)) || taskRequesterId(task);
+  }
+
+  /**
+   * The hospitals that sent these referrals: the requester of each source Task, read as the
+   * platform (a CBO may not read the hospital's Task) in one search, for referrals already
+   * addressed to the person's organization. Unknown ones show the CBO Task's requester.
+   */
+  private async loadReferringOrganizations(referralIds: readonly string[]): Promise<void> {
+    const missing = referralIds.filter((id) => !this.referringOrganizations.has(id));
+    if (missing.length === 0 || !this.platform.connected) return;
+    for (let i = 0; i < missing.length; i += 50) {
+      const ids = missing.slice(i, i + 50);
+      const bundle = await this.platform
+        .request<Bundle>(
+          'fhir',
+          'GET',
+          `Task?_id=${ids.map(encodeURIComponent).join(',')}&_count=50`,
+        )
+        .catch(() => undefined);
+      for (const task of (bundle?.entry ?? []).map((e) => e.resource)) {
+        const requester = task && taskRequesterId(task);
+        if (task?.id && requester) this.referringOrganizations.set(task.id, requester);
+      }
+    }
+  }
+
+  /**
+   * The follow-up service's timers of each referral; none for one it cannot answer about. Kept
+   * for a few seconds: every live event reloads every open inbox, and a deadline moves only
+   * when the referral changes stage (an accepted referral then reads its closure timer).
+   */
+  private async timersOf(referralIds: readonly string[]): Promise<Map<string, FollowupTimer[]>> {
+    const timers = new Map<string, FollowupTimer[]>();
+    if (!this.platform.connected) return timers;
+    const now = Date.now();
+    await eachLimited(referralIds, 8, async (id) => {
+      const cached = this.timerCache.get(id);
+      if (cached && cached.until > now) return void timers.set(id, cached.timers);
+      const found = await this.platform
+        .request<FollowupTimer[]>('followup', 'GET', `referrals/${encodeURIComponent(id)}/timers`)
+        .catch(() => undefined);
+      if (!Array.isArray(found)) return;
+      timers.set(id, found);
+      // Only a referral with timers is kept: one not yet seen is asked again next time.
+      if (found.length > 0) this.timerCache.set(id, { timers: found, until: now + TIMER_CACHE_MS });
+    });
+    if (this.timerCache.size > 5000) {
+      for (const [id, entry] of this.timerCache) if (entry.until <= now) this.timerCache.delete(id);
+    }
+    return timers;
   }
 
   /** The CBO Task of the person's organization; anyone else's is "not found". */
@@ -139,8 +251,15 @@ export class ReferralsService {
         ? await this.fhir.request(user, 'GET', `Patient/${patientId}`).catch(() => undefined)
         : undefined;
     const history = await this.fhir
-      .request<Bundle>(user, 'GET', `Task/${encodeURIComponent(id)}/_history?_count=50`)
+      .request<Bundle>(user, 'GET', `Task/${encodeURIComponent(id)}/_history?_count=1000`)
       .catch(() => ({ resourceType: 'Bundle', entry: [] }) as Bundle);
+    const referralId = taskReferralId(task);
+    const [timers, attempts, notes] = await Promise.all([
+      referralId ? this.timersOf([referralId]) : new Map<string, FollowupTimer[]>(),
+      this.contactAttemptsOf(user, task),
+      this.notes.of(user.organizationId, id),
+      referralId ? this.loadReferringOrganizations([referralId]) : undefined,
+    ]);
     // The CBO's copy is requested by the platform; the hospital's own request (basedOn) names
     // the referring organization and clinician, when the FHIR API lets us read it.
     const originalId = (
@@ -153,10 +272,14 @@ export class ReferralsService {
             .catch(() => undefined)
         : undefined;
     const referringOrg =
-      taskRequesterId({ resourceType: 'Task', requester: original?.requester }) ??
+      (referralId && this.referringOrganizations.get(referralId)) ||
+      taskRequesterId({ resourceType: 'Task', requester: original?.requester }) ||
       taskRequesterId(task);
     const requester = await this.organizationName(user, referringOrg);
-    const summary = summarize(task, serviceRequest, this.names, this.policy, new Date());
+    const summary = summarize(task, serviceRequest, this.names, this.policy, new Date(), {
+      timers: timers.get(referralId ?? ''),
+      referringOrganizationId: referringOrg,
+    });
     const clinician = (original?.requester as { display?: string } | undefined)?.display;
     return {
       ...summary,
@@ -165,17 +288,74 @@ export class ReferralsService {
       statusReason: (task.statusReason as { text?: string } | undefined)?.text,
       awaitingConsent: awaitingConsent || !patient,
       patient: patient ? patientView(patient) : undefined,
-      history: (history.entry ?? [])
-        .map((e) => e.resource!)
-        .filter((r) => r?.resourceType === 'Task')
-        .map((r) => ({
-          version: (r.meta as { versionId?: string })?.versionId,
-          status: String(r.status),
-          at: (r.meta as { lastUpdated?: string })?.lastUpdated,
-          reason: (r.statusReason as { text?: string } | undefined)?.text,
-        }))
-        .sort((a, b) => String(a.at).localeCompare(String(b.at))),
+      history: statusChanges((history.entry ?? []).map((e) => e.resource!)),
+      contactAttempts: attempts,
+      notes,
+      followupConnected: this.platform.connected,
     };
+  }
+
+  /** This organization's contact attempts on the referral (another CBO's earlier ones stay theirs). */
+  private async contactAttemptsOf(user: SessionUser, task: Resource) {
+    const referralId = taskReferralId(task);
+    if (!referralId || !this.platform.connected) return [];
+    const rows = await this.platform
+      .request<
+        Array<{
+          id: string;
+          organizationId: string | null;
+          channel: string;
+          outcome: string;
+          note: string | null;
+          at: string;
+        }>
+      >('followup', 'GET', `referrals/${encodeURIComponent(referralId)}/contact-attempts`)
+      .catch(() => []);
+    return rows
+      .filter((r) => r.organizationId === user.organizationId)
+      .map((r) => ({ id: r.id, channel: r.channel, outcome: r.outcome, note: r.note, at: r.at }))
+      .sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  }
+
+  async recordContactAttempt(user: SessionUser, id: string, attempt: ContactAttemptInput) {
+    const task = await this.ownTask(user, id);
+    const referralId = taskReferralId(task);
+    if (!referralId)
+      throw new UnprocessableEntityException('This referral has no follow-up record to add to');
+    const recorded = await this.platform
+      .request<{ id: string }>(
+        'followup',
+        'POST',
+        `referrals/${encodeURIComponent(referralId)}/contact-attempts`,
+        {
+          channel: attempt.channel,
+          outcome: attempt.outcome,
+          ...(attempt.note?.trim() ? { note: attempt.note.trim() } : {}),
+          organizationId: user.organizationId,
+        },
+      )
+      .catch(followupError);
+    // The follow-up service knows the organization; the person is recorded here.
+    await this.operatorActions.record({
+      username: user.username,
+      organizationId: user.organizationId,
+      action: 'contact-attempt',
+      target: `contact-attempt/${recorded.id}`,
+      detail: { taskId: id, referralId },
+    });
+    return this.referral(user, id);
+  }
+
+  async addNote(user: SessionUser, id: string, text: string) {
+    await this.ownTask(user, id);
+    await this.notes.add({
+      taskId: id,
+      organizationId: user.organizationId,
+      username: user.username,
+      displayName: user.displayName,
+      text: text.trim(),
+    });
+    return this.referral(user, id);
   }
 
   async act(

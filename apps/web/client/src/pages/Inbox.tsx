@@ -23,6 +23,7 @@ export interface Summary {
   requester?: string;
   authoredOn?: string;
   deadline?: string;
+  deadlineSource?: 'followup' | 'fallback';
   overdue: boolean;
   dueSoon: boolean;
   awaitingConsent: boolean;

@@ -24,7 +24,26 @@ interface Detail extends Summary {
   statusReason?: string;
   patient?: { name?: string; phone?: string; email?: string; language?: string };
   history: Array<{ version?: string; status: string; at?: string; reason?: string }>;
+  contactAttempts: Array<{
+    id: string;
+    channel: string;
+    outcome: string;
+    note?: string | null;
+    at: string;
+  }>;
+  notes: Array<{ id: string; author: string; text: string; at: string }>;
+  followupConnected: boolean;
 }
+const CHANNELS = ['phone', 'sms', 'email', 'in-person', 'video', 'mail', 'portal', 'other'];
+const CONTACT_OUTCOMES = [
+  'reached',
+  'no-answer',
+  'left-message',
+  'busy',
+  'wrong-number',
+  'declined',
+  'other',
+];
 type Action = 'accept' | 'reject' | 'start' | 'hold' | 'resume' | 'complete';
 const NEXT: Record<string, Action[]> = {
   requested: ['accept', 'reject'],
@@ -50,6 +69,31 @@ export function Referral({ id }: { id: string }) {
   const [reason, setReason] = useState('no-capacity');
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
+  const [channel, setChannel] = useState('phone');
+  const [contactOutcome, setContactOutcome] = useState('reached');
+  const [contactNote, setContactNote] = useState('');
+  const [note, setNote] = useState('');
+
+  /** A contact attempt or a note: the answer is the referral as it now stands. */
+  const record = async (path: 'contact-attempts' | 'notes', body: object, done: () => void) => {
+    setBusy(true);
+    setNotice(undefined);
+    setError(undefined);
+    try {
+      setReferral(
+        await api<Detail>(`/api/referrals/${encodeURIComponent(id)}/${path}`, {
+          method: 'POST',
+          body,
+        }),
+      );
+      setNotice(t(path === 'notes' ? 'referral.noteAdded' : 'referral.contactRecorded'));
+      done();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const load = useCallback(async () => {
     try {
@@ -165,6 +209,17 @@ export function Referral({ id }: { id: string }) {
           <dt>{t('referral.deadline')}</dt>
           <dd>
             {referral.deadline ? when(referral.deadline, i18n.language) : t('referral.noDeadline')}
+            {referral.deadline && (
+              <Text size="xs" component="span" ml="xs" data-testid="deadline-source">
+                (
+                {t(
+                  referral.deadlineSource === 'followup'
+                    ? 'referral.deadlinePolicy'
+                    : 'referral.deadlineFallback',
+                )}
+                )
+              </Text>
+            )}
           </dd>
         </dl>
       </Card>
@@ -246,10 +301,129 @@ export function Referral({ id }: { id: string }) {
         </Card>
       )}
       <Card withBorder>
+        <Title order={2} size="h3" mb="sm">
+          {t('referral.contacts')}
+        </Title>
+        {referral.contactAttempts.length === 0 ? (
+          <Text size="sm">{t('referral.noContacts')}</Text>
+        ) : (
+          <Table data-testid="contact-attempts">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th scope="col">{t('referral.when')}</Table.Th>
+                <Table.Th scope="col">{t('referral.channel')}</Table.Th>
+                <Table.Th scope="col">{t('referral.contactOutcome')}</Table.Th>
+                <Table.Th scope="col">{t('referral.contactNote')}</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {referral.contactAttempts.map((c) => (
+                <Table.Tr key={c.id}>
+                  <Table.Td>{when(c.at, i18n.language)}</Table.Td>
+                  <Table.Td>{t(`channels.${c.channel}`, { defaultValue: c.channel })}</Table.Td>
+                  <Table.Td>
+                    {t(`contactOutcomes.${c.outcome}`, { defaultValue: c.outcome })}
+                  </Table.Td>
+                  <Table.Td>{c.note ?? ''}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+        {referral.followupConnected ? (
+          <Stack mt="md" gap="xs">
+            <Group align="end" wrap="wrap">
+              <NativeSelect
+                label={t('referral.channel')}
+                value={channel}
+                onChange={(e) => setChannel(e.currentTarget.value)}
+                data={CHANNELS.map((c) => ({ value: c, label: t(`channels.${c}`) }))}
+              />
+              <NativeSelect
+                label={t('referral.contactOutcome')}
+                value={contactOutcome}
+                onChange={(e) => setContactOutcome(e.currentTarget.value)}
+                data={CONTACT_OUTCOMES.map((o) => ({ value: o, label: t(`contactOutcomes.${o}`) }))}
+              />
+            </Group>
+            <Textarea
+              label={t('referral.contactNote')}
+              value={contactNote}
+              onChange={(e) => setContactNote(e.currentTarget.value)}
+            />
+            <Group>
+              <Button
+                disabled={busy}
+                onClick={() =>
+                  void record(
+                    'contact-attempts',
+                    {
+                      channel,
+                      outcome: contactOutcome,
+                      ...(contactNote.trim() ? { note: contactNote } : {}),
+                    },
+                    () => setContactNote(''),
+                  )
+                }
+              >
+                {t('referral.recordContact')}
+              </Button>
+            </Group>
+          </Stack>
+        ) : (
+          <Text size="sm" mt="sm">
+            {t('referral.followupOff')}
+          </Text>
+        )}
+      </Card>
+      <Card withBorder>
+        <Title order={2} size="h3" mb="sm">
+          {t('referral.notes')}
+        </Title>
+        {referral.notes.length === 0 ? (
+          <Text size="sm">{t('referral.noNotes')}</Text>
+        ) : (
+          <Stack gap="xs" data-testid="notes">
+            {referral.notes.map((n) => (
+              <div key={n.id} className="note">
+                <Text size="sm" fw={700}>
+                  {n.author} · {when(n.at, i18n.language)}
+                </Text>
+                <Text size="sm" style={{ whiteSpace: 'pre-wrap' }}>
+                  {n.text}
+                </Text>
+              </div>
+            ))}
+          </Stack>
+        )}
+        <Stack mt="md" gap="xs">
+          <Textarea
+            label={t('referral.newNote')}
+            value={note}
+            onChange={(e) => setNote(e.currentTarget.value)}
+          />
+          <Group>
+            <Button
+              disabled={busy || !note.trim()}
+              onClick={() => void record('notes', { text: note }, () => setNote(''))}
+            >
+              {t('referral.addNote')}
+            </Button>
+          </Group>
+        </Stack>
+      </Card>
+      <Card withBorder>
         <Title order={2} size="h3">
           {t('referral.history')}
         </Title>
         <Table data-testid="history">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th scope="col">{t('referral.when')}</Table.Th>
+              <Table.Th scope="col">{t('referral.statusCol')}</Table.Th>
+              <Table.Th scope="col">{t('referral.reason')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
           <Table.Tbody>
             {referral.history.map((h) => (
               <Table.Tr key={h.version ?? h.at}>
