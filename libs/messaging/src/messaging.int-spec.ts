@@ -5,7 +5,7 @@ import {
   EventTypeDefinition,
   dlqTopicOf,
 } from '@carerelay/contracts';
-import { schemaOf } from '@carerelay/persistence';
+import { createServiceDataSource, schemaOf } from '@carerelay/persistence';
 import {
   collectTopics,
   createTestTopics,
@@ -263,6 +263,40 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
     expect(row.publish_attempts).toBe(2);
     expect(row.last_error).toMatch(/ECONNREFUSED/);
     expect(row.sent_at).not.toBeNull();
+  });
+
+  it('publishes from a pool of its own while every connection of the service pool is taken', async () => {
+    const event = await dataSource.transaction((manager) =>
+      writer.append(manager, thingHappened, { thingId: 'busy-pool', n: 5 }),
+    );
+    // The service's pool: one connection, held by a long request for the whole test.
+    const service = createServiceDataSource({
+      url: testEnv().DATABASE_URL,
+      schema: db.schema,
+      entities: [],
+      migrations: [],
+      poolSize: 1,
+    });
+    await service.initialize();
+    const request = service.createQueryRunner();
+    await request.connect();
+    await request.startTransaction();
+    const running = new OutboxRelay(service, bus, { schema: db.schema, pollMs: 50, poolSize: 1 });
+    const collector = await collectTopics([topic]);
+    try {
+      await running.start();
+      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === event.id), {
+        what: 'the event published while the service pool is busy',
+        timeoutMs: 10_000,
+      });
+    } finally {
+      // The request ends first: a relay stuck behind it would never stop.
+      await request.rollbackTransaction();
+      await request.release();
+      await running.stop();
+      await collector.stop();
+      await service.destroy();
+    }
   });
 
   it('delivers again to a consumer that crashed before committing, and applies the effect once', async () => {
