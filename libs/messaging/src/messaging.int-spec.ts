@@ -96,6 +96,27 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
   const count = async (sql: string, params: unknown[] = []) =>
     (await dataSource.query(sql, params))[0].n as number;
 
+  /** Runs a relay until the event is on its topic (10 s at most), then stops it. */
+  const runUntilPublished = async (
+    running: OutboxRelay,
+    eventId: string,
+    what: string,
+    options: { beforeStop?: () => Promise<void> } = {},
+  ) => {
+    const collector = await collectTopics([topic]);
+    try {
+      await running.start();
+      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === eventId), {
+        what,
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await options.beforeStop?.();
+      await running.stop();
+      await collector.stop();
+    }
+  };
+
   const effectHandler = async (event: { id: string; data: unknown }, manager: EntityManager) => {
     const data = event.data as ThingHappened;
     await manager.query(
@@ -245,17 +266,7 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
       },
     });
     const running = new OutboxRelay(dataSource, flaky, { schema: db.schema, pollMs: 50 });
-    const collector = await collectTopics([topic]);
-    try {
-      await running.start();
-      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === event.id), {
-        what: 'the event published after the refusal',
-        timeoutMs: 10_000,
-      });
-    } finally {
-      await running.stop();
-      await collector.stop();
-    }
+    await runUntilPublished(running, event.id, 'the event published after the refusal');
     const [row] = await dataSource.query(
       `SELECT publish_attempts, last_error, sent_at FROM "${db.schema}".outbox WHERE id = $1`,
       [event.id],
@@ -282,19 +293,15 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
     await request.connect();
     await request.startTransaction();
     const running = new OutboxRelay(service, bus, { schema: db.schema, pollMs: 50, poolSize: 1 });
-    const collector = await collectTopics([topic]);
     try {
-      await running.start();
-      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === event.id), {
-        what: 'the event published while the service pool is busy',
-        timeoutMs: 10_000,
+      await runUntilPublished(running, event.id, 'the event published while the pool is busy', {
+        // The request ends first: a relay stuck behind it would never stop.
+        beforeStop: async () => {
+          await request.rollbackTransaction();
+          await request.release();
+        },
       });
     } finally {
-      // The request ends first: a relay stuck behind it would never stop.
-      await request.rollbackTransaction();
-      await request.release();
-      await running.stop();
-      await collector.stop();
       await service.destroy();
     }
   });
