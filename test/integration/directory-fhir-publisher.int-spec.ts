@@ -1,11 +1,8 @@
 import { TOPICS } from '@carerelay/contracts';
-import { loadConfig } from '@carerelay/config';
 import { SDOHCC_CAPACITY_STATUS_EXTENSION, type Service } from '@carerelay/directory';
 import { FhirApiClient, Resource } from '@carerelay/fhir-client';
-import { dropSchema } from '@carerelay/persistence';
-import { startGroupAtLatest, testEnv, uniqueName, waitFor } from '@carerelay/testing';
-import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
-import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
+import { startGroupAtLatest, uniqueName, waitFor } from '@carerelay/testing';
+import { startTestFhirApi, type TestFhirApi } from '../../apps/fhir-api/test/fhir-api.harness';
 import {
   RunningDirectory,
   http,
@@ -28,9 +25,8 @@ describe('directory-service FHIR publisher → fhir-api', () => {
   const orgId = `org-fhir-${run}`;
   const locationId = `loc-fhir-${run}`;
   const serviceId = `svc-fhir-${run}`;
-  const fhirSchema = uniqueName('fhir_dir').toLowerCase();
 
-  let fhirApi: RunningFhirApi;
+  let fhirApi: TestFhirApi;
   let directory: RunningDirectory;
   let reader: FhirApiClient;
 
@@ -44,19 +40,7 @@ describe('directory-service FHIR publisher → fhir-api', () => {
     );
 
   beforeAll(async () => {
-    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
-    fhirApi = await startFhirApi(
-      loadConfig(FhirApiConfig, {
-        KAFKA_BROKERS,
-        DATABASE_URL,
-        FHIR_API_PORT: '0',
-        FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir',
-        FHIR_DB_SCHEMA: fhirSchema,
-        FHIR_AUTH_DISABLED: 'true',
-        LOG_LEVEL: 'silent',
-        OUTBOX_POLL_MS: '50',
-      }),
-    );
+    fhirApi = await startTestFhirApi();
     const platform = new FhirApiClient(fhirApi.baseUrl, undefined, {
       customHeaders: { 'X-Dev-Actor': 'platform:carerelay-platform' },
     });
@@ -71,7 +55,6 @@ describe('directory-service FHIR publisher → fhir-api', () => {
   afterAll(async () => {
     await directory?.stop();
     await fhirApi?.close();
-    await dropSchema(testEnv().DATABASE_URL, fhirSchema).catch(() => undefined);
   });
 
   it('puts Organization, Location and HealthcareService with the capacity status, and follows capacity changes', async () => {

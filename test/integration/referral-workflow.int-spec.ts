@@ -26,8 +26,7 @@ import {
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
-import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
-import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
+import { startTestFhirApi, type TestFhirApi } from '../../apps/fhir-api/test/fhir-api.harness';
 import { startReferralService } from '../../apps/referral-service/src/bootstrap';
 import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referral-fhir.gateway';
 import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral-reconciler';
@@ -64,9 +63,8 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
   const englishPantry = org('cbo-english-pantry');
   const housing = org('cbo-housing');
   const referralSchema = uniqueName('referral_wf').toLowerCase();
-  const fhirSchema = uniqueName('fhir_wf').toLowerCase();
 
-  let fhirApi: RunningFhirApi;
+  let fhirApi: TestFhirApi;
   let referralService: INestApplication;
   let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
   let changes: { messages: CollectedMessage[]; stop: () => Promise<void> };
@@ -119,18 +117,7 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
 
   beforeAll(async () => {
     const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
-    fhirApi = await startFhirApi(
-      loadConfig(FhirApiConfig, {
-        KAFKA_BROKERS,
-        DATABASE_URL,
-        FHIR_API_PORT: '0',
-        FHIR_BASE_URL: 'http://127.0.0.1:8080/fhir',
-        FHIR_DB_SCHEMA: fhirSchema,
-        FHIR_AUTH_DISABLED: 'true',
-        LOG_LEVEL: 'silent',
-        OUTBOX_POLL_MS: '50',
-      }),
-    );
+    fhirApi = await startTestFhirApi();
     ehr = client(`ehr:${hospital}`);
     groupId = uniqueName('referral-service-wf');
     platformClient = new HookedFhirClient(fhirApi.baseUrl, undefined, {
@@ -203,7 +190,6 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     await referralService?.close();
     await fhirApi?.close();
     await dropSchema(testEnv().DATABASE_URL, referralSchema);
-    await dropSchema(testEnv().DATABASE_URL, fhirSchema);
   });
 
   /** An EHR's referral: Patient, ServiceRequest, Task owned by the platform, in one transaction. */

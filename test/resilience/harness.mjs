@@ -144,15 +144,64 @@ export async function startPrivatePostgres({ port, log }) {
   };
 }
 
+/** A Kafka client of the harness and its connected admin. */
+async function harnessKafka(brokers, clientId) {
+  const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const kafka = new Kafka({ clientId, brokers: [brokers], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  return { kafka, admin };
+}
+
+/** The high watermark of every non-empty partition of `topics`, by `topic/partition`. */
+async function highWatermarks(admin, topics) {
+  const high = new Map();
+  for (const topic of topics)
+    for (const o of await admin.fetchTopicOffsets(topic))
+      if (Number(o.high) > Number(o.low)) high.set(`${topic}/${o.partition}`, Number(o.high));
+  return high;
+}
+
+const headersOf = (message) =>
+  Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]));
+
+/**
+ * Reads the partitions of `high` from the beginning up to their high watermark (a minute at
+ * most), handing each message to `onMessage`, with a group of its own that commits nothing.
+ */
+async function readToEnd(kafka, groupId, high, onMessage) {
+  if (high.size === 0) return;
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  await consumer.subscribe({
+    topics: [...new Set([...high.keys()].map((k) => k.split('/')[0]))],
+    fromBeginning: true,
+  });
+  const remaining = new Set(high.keys());
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, 60_000);
+    consumer
+      .run({
+        autoCommit: false,
+        eachMessage: async ({ topic, partition, message }) => {
+          onMessage(topic, partition, message);
+          if (Number(message.offset) + 1 >= high.get(`${topic}/${partition}`)) {
+            remaining.delete(`${topic}/${partition}`);
+            if (remaining.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          }
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect().catch(() => undefined);
+}
+
 /** Messages on every *.dlq topic (the broker is fresh: the high watermark is the count). */
 export async function dlqCounts(brokers) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const admin = new Kafka({
-    clientId: 'carerelay-harness-dlq',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  const { admin } = await harnessKafka(brokers, 'carerelay-harness-dlq');
   try {
     const topics = (await admin.listTopics()).filter((t) => t.endsWith('.dlq')).sort();
     const counts = {};
@@ -171,14 +220,7 @@ export async function dlqCounts(brokers) {
  * consumer groups that read it (those with a committed offset on it).
  */
 export async function dlqMessages(brokers) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const kafka = new Kafka({
-    clientId: 'carerelay-harness-dlq',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
+  const { kafka, admin } = await harnessKafka(brokers, 'carerelay-harness-dlq');
   const messages = [];
   const groupsOf = {};
   try {
@@ -187,46 +229,23 @@ export async function dlqMessages(brokers) {
     for (const groupId of groups)
       for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics }))
         if (partitions.some((p) => Number(p.offset) >= 0)) (groupsOf[topic] ??= []).push(groupId);
-    const high = new Map();
-    for (const topic of topics.filter((t) => t.endsWith('.dlq')))
-      for (const o of await admin.fetchTopicOffsets(topic))
-        if (Number(o.high) > Number(o.low)) high.set(`${topic}/${o.partition}`, Number(o.high));
-    if (high.size > 0) {
-      const consumer = kafka.consumer({ groupId: `carerelay-harness-dlq-${process.pid}` });
-      await consumer.connect();
-      await consumer.subscribe({
-        topics: [...new Set([...high.keys()].map((k) => k.split('/')[0]))],
-        fromBeginning: true,
-      });
-      const remaining = new Set(high.keys());
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(resolve, 60_000);
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ topic, partition, message }) => {
-              messages.push({
-                topic,
-                partition,
-                offset: Number(message.offset),
-                key: message.key?.toString(),
-                headers: Object.fromEntries(
-                  Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]),
-                ),
-              });
-              if (Number(message.offset) + 1 >= high.get(`${topic}/${partition}`)) {
-                remaining.delete(`${topic}/${partition}`);
-                if (remaining.size === 0) {
-                  clearTimeout(timer);
-                  resolve();
-                }
-              }
-            },
-          })
-          .catch(reject);
-      });
-      await consumer.disconnect().catch(() => undefined);
-    }
+    const high = await highWatermarks(
+      admin,
+      topics.filter((t) => t.endsWith('.dlq')),
+    );
+    await readToEnd(
+      kafka,
+      `carerelay-harness-dlq-${process.pid}`,
+      high,
+      (topic, partition, message) =>
+        messages.push({
+          topic,
+          partition,
+          offset: Number(message.offset),
+          key: message.key?.toString(),
+          headers: headersOf(message),
+        }),
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -239,22 +258,12 @@ export async function dlqMessages(brokers) {
  * story of a referral that did not end as planned.
  */
 export async function messagesByKey(brokers, keys) {
-  const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const kafka = new Kafka({
-    clientId: 'carerelay-harness-story',
-    brokers: [brokers],
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
+  const { kafka, admin } = await harnessKafka(brokers, 'carerelay-harness-story');
   const wanted = new Set(keys);
   const found = [];
   try {
     const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
-    const high = new Map();
-    for (const topic of topics)
-      for (const o of await admin.fetchTopicOffsets(topic))
-        if (Number(o.high) > Number(o.low)) high.set(`${topic}/${o.partition}`, Number(o.high));
+    const high = await highWatermarks(admin, topics);
     const groups = (await admin.listGroups()).groups
       .map((g) => g.groupId)
       .filter((g) => !g.startsWith('carerelay-harness'));
@@ -266,55 +275,31 @@ export async function messagesByKey(brokers, keys) {
             committed.set(`${groupId} ${topic}/${partition}`, Number(offset));
       }
     }
-    if (high.size > 0) {
-      const consumer = kafka.consumer({ groupId: `carerelay-harness-story-${process.pid}` });
-      await consumer.connect();
-      await consumer.subscribe({
-        topics: [...new Set([...high.keys()].map((k) => k.split('/')[0]))],
-        fromBeginning: true,
-      });
-      const remaining = new Set(high.keys());
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(resolve, 60_000);
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ topic, partition, message }) => {
-              const key = message.key?.toString();
-              if (key && wanted.has(key)) {
-                const headers = Object.fromEntries(
-                  Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]),
-                );
-                const offset = Number(message.offset);
-                found.push({
-                  topic,
-                  partition,
-                  offset,
-                  key,
-                  headers,
-                  value: message.value?.toString(),
-                  consumedBy: groups.filter(
-                    (g) => (committed.get(`${g} ${topic}/${partition}`) ?? -1) > offset,
-                  ),
-                  pendingFor: groups.filter((g) => {
-                    const c = committed.get(`${g} ${topic}/${partition}`);
-                    return c !== undefined && c <= offset;
-                  }),
-                });
-              }
-              if (Number(message.offset) + 1 >= high.get(`${topic}/${partition}`)) {
-                remaining.delete(`${topic}/${partition}`);
-                if (remaining.size === 0) {
-                  clearTimeout(timer);
-                  resolve();
-                }
-              }
-            },
-          })
-          .catch(reject);
-      });
-      await consumer.disconnect().catch(() => undefined);
-    }
+    await readToEnd(
+      kafka,
+      `carerelay-harness-story-${process.pid}`,
+      high,
+      (topic, partition, message) => {
+        const key = message.key?.toString();
+        if (!key || !wanted.has(key)) return;
+        const offset = Number(message.offset);
+        found.push({
+          topic,
+          partition,
+          offset,
+          key,
+          headers: headersOf(message),
+          value: message.value?.toString(),
+          consumedBy: groups.filter(
+            (g) => (committed.get(`${g} ${topic}/${partition}`) ?? -1) > offset,
+          ),
+          pendingFor: groups.filter((g) => {
+            const c = committed.get(`${g} ${topic}/${partition}`);
+            return c !== undefined && c <= offset;
+          }),
+        });
+      },
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -326,10 +311,6 @@ export async function messagesByKey(brokers, keys) {
         : 1,
   );
 }
-
-// ---------------------------------------------------------------------------------------------
-// A fresh database
-
 export async function freshDatabase(name, serverUrl) {
   const pg = (await import('pg')).default;
   const user = encodeURIComponent(process.env.PGUSER || 'postgres');

@@ -5,7 +5,7 @@ import {
   EventTypeDefinition,
   dlqTopicOf,
 } from '@carerelay/contracts';
-import { schemaOf } from '@carerelay/persistence';
+import { createServiceDataSource, schemaOf } from '@carerelay/persistence';
 import {
   collectTopics,
   createTestTopics,
@@ -95,6 +95,27 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
   const relay = () => new OutboxRelay(dataSource, bus, { schema: db.schema });
   const count = async (sql: string, params: unknown[] = []) =>
     (await dataSource.query(sql, params))[0].n as number;
+
+  /** Runs a relay until the event is on its topic (10 s at most), then stops it. */
+  const runUntilPublished = async (
+    running: OutboxRelay,
+    eventId: string,
+    what: string,
+    options: { beforeStop?: () => Promise<void> } = {},
+  ) => {
+    const collector = await collectTopics([topic]);
+    try {
+      await running.start();
+      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === eventId), {
+        what,
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await options.beforeStop?.();
+      await running.stop();
+      await collector.stop();
+    }
+  };
 
   const effectHandler = async (event: { id: string; data: unknown }, manager: EntityManager) => {
     const data = event.data as ThingHappened;
@@ -245,17 +266,7 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
       },
     });
     const running = new OutboxRelay(dataSource, flaky, { schema: db.schema, pollMs: 50 });
-    const collector = await collectTopics([topic]);
-    try {
-      await running.start();
-      await waitFor(() => collector.messages.some((m) => m.headers.ce_id === event.id), {
-        what: 'the event published after the refusal',
-        timeoutMs: 10_000,
-      });
-    } finally {
-      await running.stop();
-      await collector.stop();
-    }
+    await runUntilPublished(running, event.id, 'the event published after the refusal');
     const [row] = await dataSource.query(
       `SELECT publish_attempts, last_error, sent_at FROM "${db.schema}".outbox WHERE id = $1`,
       [event.id],
@@ -263,6 +274,36 @@ describe('messaging backbone on real Kafka and PostgreSQL', () => {
     expect(row.publish_attempts).toBe(2);
     expect(row.last_error).toMatch(/ECONNREFUSED/);
     expect(row.sent_at).not.toBeNull();
+  });
+
+  it('publishes from a pool of its own while every connection of the service pool is taken', async () => {
+    const event = await dataSource.transaction((manager) =>
+      writer.append(manager, thingHappened, { thingId: 'busy-pool', n: 5 }),
+    );
+    // The service's pool: one connection, held by a long request for the whole test.
+    const service = createServiceDataSource({
+      url: testEnv().DATABASE_URL,
+      schema: db.schema,
+      entities: [],
+      migrations: [],
+      poolSize: 1,
+    });
+    await service.initialize();
+    const request = service.createQueryRunner();
+    await request.connect();
+    await request.startTransaction();
+    const running = new OutboxRelay(service, bus, { schema: db.schema, pollMs: 50, poolSize: 1 });
+    try {
+      await runUntilPublished(running, event.id, 'the event published while the pool is busy', {
+        // The request ends first: a relay stuck behind it would never stop.
+        beforeStop: async () => {
+          await request.rollbackTransaction();
+          await request.release();
+        },
+      });
+    } finally {
+      await service.destroy();
+    }
   });
 
   it('delivers again to a consumer that crashed before committing, and applies the effect once', async () => {

@@ -26,6 +26,11 @@ export interface MessagingModuleOptions {
   outboxPollMs?: number;
   /** Off only for tools that publish nothing. */
   runOutboxRelay?: boolean;
+  /**
+   * Connections of the outbox relay's own pool (default 1: it runs one transaction at a time);
+   * 0 shares the service's pool, where it queues behind requests.
+   */
+  outboxRelayPoolSize?: number;
 }
 
 @Injectable()
@@ -80,6 +85,7 @@ export class MessagingModule {
               schema: options.schema,
               pollMs: options.outboxPollMs,
               logger: console,
+              poolSize: options.outboxRelayPoolSize ?? 1,
             }),
         },
         MessagingLifecycle,

@@ -1,9 +1,9 @@
 import { safeErrorText } from '@carerelay/persistence';
-import { DataSource, EntityManager } from 'typeorm';
-import { Client } from 'pg';
+import { DataSource, type DataSourceOptions, EntityManager } from 'typeorm';
 import type { MessageBus } from './message-bus';
 import { eventsPublished, trackOutboxBacklog } from './messaging.metrics';
 import { outboxChannel } from './outbox.writer';
+import { PollingLoop } from './polling-loop';
 
 export interface OutboxRow {
   id: string;
@@ -22,6 +22,11 @@ export interface OutboxRelayOptions {
   /** Sent rows older than this are deleted; they stay a while for inspection. */
   keepSentMs?: number;
   logger?: Pick<Console, 'warn' | 'error'>;
+  /**
+   * Connections of a pool of the relay's own while it runs (the service's pool otherwise): a
+   * relay waiting behind requests for a connection of theirs delays every event.
+   */
+  poolSize?: number;
 }
 
 /**
@@ -32,14 +37,11 @@ export interface OutboxRelayOptions {
  * unsent row of that key is held by another relay.
  */
 export class OutboxRelay {
-  private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly keepSentMs: number;
-  private timer?: NodeJS.Timeout;
-  private listener?: Client;
-  private running = false;
-  private draining?: Promise<void>;
-  private wakeRequested = false;
+  private readonly loop: PollingLoop;
+  /** The relay's own pool while it runs (options.poolSize). */
+  private ownPool?: DataSource;
   private lastCleanup = 0;
   published = 0;
 
@@ -48,29 +50,38 @@ export class OutboxRelay {
     private readonly bus: MessageBus,
     private readonly options: OutboxRelayOptions,
   ) {
-    this.pollMs = options.pollMs ?? 200;
     this.batchSize = options.batchSize ?? 200;
     this.keepSentMs = options.keepSentMs ?? 24 * 3600 * 1000;
+    this.loop = new PollingLoop({
+      intervalMs: options.pollMs ?? 200,
+      tick: () => this.tick(),
+      onError: (error) =>
+        this.options.logger?.warn?.(
+          `outbox relay (${this.options.schema}): ${safeErrorText(error)}`,
+        ),
+      notify: {
+        url: (dataSource.options as { url?: string }).url,
+        channel: outboxChannel(options.schema),
+      },
+    });
   }
 
   private untrackBacklog?: () => void;
 
   async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+    if (this.loop.isRunning) return;
+    await this.openOwnPool();
     this.untrackBacklog = trackOutboxBacklog(this.options.schema, () => this.backlog());
-    await this.listen();
-    this.schedule(0);
+    await this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
     this.untrackBacklog?.();
-    if (this.timer) clearTimeout(this.timer);
-    await this.draining;
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => undefined);
+    this.untrackBacklog = undefined;
+    await this.loop.stop();
+    const pool = this.ownPool;
+    this.ownPool = undefined;
+    if (pool?.isInitialized) await pool.destroy().catch(() => undefined);
   }
 
   /** Publishes until the outbox holds nothing this relay can claim; returns how many it sent. */
@@ -85,61 +96,54 @@ export class OutboxRelay {
 
   /** Unsent rows: the backlog a metric or health check reports. */
   async backlog(): Promise<number> {
-    const [row] = await this.dataSource.query(
+    const [row] = await this.db.query(
       `SELECT count(*)::int AS n FROM "${this.options.schema}".outbox WHERE sent_at IS NULL`,
     );
     return row.n;
   }
 
-  private async listen(): Promise<void> {
-    const url = (this.dataSource.options as { url?: string }).url;
-    if (!url) return;
-    const client = new Client({ connectionString: url });
-    client.on('error', () => undefined); // polling goes on without notifications
-    client.on('notification', () => this.wake());
+  /** Where the relay's statements go: its own pool while it runs with one, else the service's. */
+  private get db(): DataSource {
+    return this.ownPool ?? this.dataSource;
+  }
+
+  private async openOwnPool(): Promise<void> {
+    const size = this.options.poolSize;
+    const base = this.dataSource.options as DataSourceOptions & {
+      url?: string;
+      applicationName?: string;
+      extra?: Record<string, unknown>;
+    };
+    if (!size || size < 1 || base.type !== 'postgres' || !base.url) return;
+    const pool = new DataSource({
+      ...base,
+      entities: [],
+      migrations: [],
+      subscribers: [],
+      migrationsRun: false,
+      synchronize: false,
+      applicationName: `${base.applicationName ?? 'carerelay'}-outbox-relay`,
+      extra: { ...(base.extra ?? {}), max: size },
+    } as DataSourceOptions);
     try {
-      await client.connect();
-      await client.query(`LISTEN ${outboxChannel(this.options.schema)}`);
-      this.listener = client;
-    } catch {
-      await client.end().catch(() => undefined);
+      await pool.initialize();
+      this.ownPool = pool;
+    } catch (error) {
+      // Publishing through the service's pool is slower under load, not wrong.
+      this.options.logger?.warn?.(
+        `outbox relay (${this.options.schema}): no pool of its own, sharing the service's: ${safeErrorText(error)}`,
+      );
     }
-  }
-
-  private wake(): void {
-    if (!this.running) return;
-    if (this.draining) {
-      this.wakeRequested = true;
-      return;
-    }
-    this.schedule(0);
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.draining = this.tick().finally(() => {
-        this.draining = undefined;
-        const again = this.wakeRequested;
-        this.wakeRequested = false;
-        this.schedule(again ? 0 : this.pollMs);
-      });
-    }, delayMs);
   }
 
   private async tick(): Promise<void> {
-    try {
-      await this.drain();
-      await this.cleanupSentRows();
-    } catch (error) {
-      this.options.logger?.warn?.(`outbox relay (${this.options.schema}): ${safeErrorText(error)}`);
-    }
+    await this.drain();
+    await this.cleanupSentRows();
   }
 
   private async publishBatch(): Promise<number> {
     let failure: Error | undefined;
-    const sent = await this.dataSource.transaction(async (manager) => {
+    const sent = await this.db.transaction(async (manager) => {
       const rows = await this.claim(manager);
       if (rows.length === 0) return 0;
       try {
@@ -217,7 +221,7 @@ export class OutboxRelay {
   private async cleanupSentRows(): Promise<void> {
     if (Date.now() - this.lastCleanup < 60_000) return;
     this.lastCleanup = Date.now();
-    await this.dataSource.query(
+    await this.db.query(
       `DELETE FROM "${this.options.schema}".outbox WHERE sent_at < now() - ($1::bigint * interval '1 millisecond')`,
       [this.keepSentMs],
     );

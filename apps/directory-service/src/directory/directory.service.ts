@@ -10,7 +10,7 @@ import { DirectoryEventV1, EventTypeDefinition, EventTypes } from '@carerelay/co
 import type { Directory, Location, Organization, Service } from '@carerelay/directory';
 import { OutboxWriter } from '@carerelay/messaging';
 import type { CapacityDto, LocationDto, OrganizationDto, ServiceDto } from '../http/directory.dto';
-import { validationException } from '../http/validation';
+import { validationException } from '@carerelay/http';
 import { DirectoryStore, WriteOutcome, Written } from './directory.store';
 import { sameCapacity, toCapacity, toLocation, toOrganization, toService } from './dto-to-model';
 

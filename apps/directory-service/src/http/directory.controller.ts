@@ -17,7 +17,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { consumeOrRefuse } from '@carerelay/http';
+import { checkId, consumeOrRefuse, strictValidation } from '@carerelay/http';
 import { Roles, type Caller } from '@carerelay/auth';
 import {
   directoryToHsds,
@@ -44,7 +44,6 @@ import {
   ServiceQueryDto,
 } from './directory.dto';
 import { REPUBLISH_LIMITER } from './republish-limiter';
-import { checkId, strictValidation } from './validation';
 
 const created = (response: Response, outcome: string) =>
   response.status(outcome === 'created' ? 201 : 200);

@@ -7,7 +7,7 @@ import {
   ServiceDto,
   ServiceQueryDto,
 } from './directory.dto';
-import { strictValidation } from './validation';
+import { strictValidation } from '@carerelay/http';
 
 const pipe = strictValidation();
 

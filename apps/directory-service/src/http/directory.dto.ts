@@ -31,9 +31,8 @@ import {
   type ServiceStatus,
   type Weekday,
 } from '@carerelay/directory';
+import { ID_MESSAGE, ID_PATTERN } from '@carerelay/http';
 import {
-  ID_MESSAGE,
-  ID_PATTERN,
   IsEligibilityValue,
   IsLanguageTag,
   IsNumberFor,

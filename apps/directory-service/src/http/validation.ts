@@ -2,16 +2,6 @@ import type { ValidationOptions } from 'class-validator';
 import { rule } from '@carerelay/http';
 import { normalizeLanguageTag, normalizePostalCode } from '@carerelay/directory';
 
-// The shared machinery, for the directory's DTOs and controller.
-export {
-  ID_MESSAGE,
-  ID_PATTERN,
-  checkId,
-  describeValidationErrors,
-  strictValidation,
-  validationException,
-} from '@carerelay/http';
-
 export const IsLanguageTag = (options?: ValidationOptions) =>
   rule(
     'isLanguageTag',

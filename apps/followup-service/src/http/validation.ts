@@ -3,8 +3,7 @@ import { rule, strictValidation } from '@carerelay/http';
 import { isValidTimeZone, isLocalDate } from '../policy/business-time';
 import { isDuration } from '../policy/duration';
 
-// The shared machinery; one pipe instance for every body of the service.
-export { ID_PATTERN, checkId } from '@carerelay/http';
+/** One pipe instance for every body of the service. */
 export const bodyValidation = strictValidation();
 
 export const IsDurationSpec = (options?: ValidationOptions) =>

@@ -13,7 +13,8 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Roles } from '@carerelay/auth';
-import { bodyValidation, checkId } from '../http/validation';
+import { checkId } from '@carerelay/http';
+import { bodyValidation } from '../http/validation';
 import { DEFAULT_NETWORK } from './followup-policy';
 import { PolicyDto } from './policy.dto';
 import { policyFromDto, policyView } from './policy.mapping';

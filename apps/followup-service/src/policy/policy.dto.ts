@@ -8,7 +8,8 @@ import {
   Matches,
   ValidateNested,
 } from 'class-validator';
-import { ID_PATTERN, IsDurationSpec, IsLocalDate, IsTimeZone } from '../http/validation';
+import { ID_PATTERN } from '@carerelay/http';
+import { IsDurationSpec, IsLocalDate, IsTimeZone } from '../http/validation';
 import { CalendarKind } from './business-time';
 import { DurationSpec } from './duration';
 

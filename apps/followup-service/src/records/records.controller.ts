@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Post } from '@nestjs/common';
 import { Roles } from '@carerelay/auth';
-import { bodyValidation, checkId } from '../http/validation';
+import { checkId } from '@carerelay/http';
+import { bodyValidation } from '../http/validation';
 import { ContactAttemptDto, FollowupOutcomeDto } from './records.dto';
 import { RecordsService } from './records.service';
 

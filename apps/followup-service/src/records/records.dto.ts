@@ -1,5 +1,5 @@
 import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { ID_PATTERN } from '../http/validation';
+import { ID_PATTERN } from '@carerelay/http';
 
 export const CONTACT_CHANNELS = [
   'phone',
