@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { requestLogger } from '@carerelay/observability';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { TOKEN_PATH } from './auth/auth.config';
 import { loadFhirDefinitions } from '@carerelay/fhir';
@@ -32,6 +33,7 @@ export async function startFhirApi(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options),
     port: config.FHIR_API_PORT,
+    management: managementListenerOf(config),
     host: config.FHIR_API_HOST,
     // FHIR bodies (application/fhir+json) and OperationOutcome errors are the API's own.
     http: false,
