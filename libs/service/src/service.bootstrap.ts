@@ -6,11 +6,13 @@ import { loadConfigOrExit, type ConfigClass } from '@carerelay/config';
 import type { CloudEvent } from '@carerelay/contracts';
 import { applyServerTimeouts, useServiceHttp, type JsonBodyOptions } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
+import type { RequestActor } from '@carerelay/auth';
 import {
   PinoNestLogger,
   consumerLogger,
   createServiceLogger,
   deadLetters,
+  requestLogger,
 } from '@carerelay/observability';
 import {
   listenManagement,
@@ -62,7 +64,21 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
     logger: new PinoNestLogger(logger),
     bodyParser: http === false && options.nestBodyParser === true,
   });
+  app.disable('x-powered-by');
   if (options.management) splitManagementPaths(app);
+  // First of all: one JSON line per request with its caller (request.actor, set by the auth
+  // guard) and its correlation id (traceparent), made current for all the request runs — the
+  // trail of every request, refused ones included.
+  app.use(
+    requestLogger(logger, {
+      identify: (request) => {
+        const actor = (request as { actor?: RequestActor }).actor;
+        return actor
+          ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
+          : undefined;
+      },
+    }),
+  );
   if (http !== false) useServiceHttp(app, http);
   options.configure?.(app, logger);
   app.enableShutdownHooks();
