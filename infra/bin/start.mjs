@@ -73,7 +73,9 @@ function printWelcome(network, opts) {
   for (const p of network.processes) {
     // The stand-in EHR servers are plain FHIR servers, without health or metrics.
     if (p.status === 'ready' && p.app !== 'ehr-server')
-      console.log(`  health ${p.url}/health/ready   metrics ${p.url}/metrics`);
+      console.log(
+        `  ${p.name.padEnd(18)} health ${p.managementUrl ?? p.url}/health/ready   metrics ${p.managementUrl ?? p.url}/metrics`,
+      );
   }
   console.log('');
   if (network.clients) {

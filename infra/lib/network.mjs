@@ -51,6 +51,8 @@ const PORT_OFFSETS = {
 };
 const EHR_SERVER_OFFSET = 10; // 8090, 8091: one per hospital
 const OTHER_APPS_OFFSET = 20;
+/** Each app's management listener (health, metrics): its API port + 40 (8120 for 8080, ...). */
+const MANAGEMENT_OFFSET = 40;
 
 /** Apps that call the FHIR API as the platform client: started once the FHIR API's auth is known. */
 const PLATFORM_CLIENT_APPS = new Set(['referral-service', 'ehr-connector', 'directory-service']);
@@ -107,7 +109,13 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE) {
       continue;
     }
     const offset = PORT_OFFSETS[app] ?? OTHER_APPS_OFFSET + other++;
-    processes.push({ name: app, app, entry, port: portBase + offset });
+    processes.push({
+      name: app,
+      app,
+      entry,
+      port: portBase + offset,
+      managementPort: portBase + MANAGEMENT_OFFSET + offset,
+    });
   }
   return processes;
 }
@@ -169,6 +177,8 @@ export function networkEnv({
   const result = {};
   for (const p of processes) {
     const env = { ...common, [portVarOf(p.app)]: String(p.port) };
+    // Health and metrics off the API's port, where only the operator looks (MANAGEMENT_*).
+    if (p.managementPort) env.MANAGEMENT_PORT = String(p.managementPort);
     // The demo's directory: the sample the seeded CBO clients and bots belong to.
     if (p.app === 'directory-service') env.DIRECTORY_SEED_SAMPLE = 'true';
     // Encrypts the EHR endpoints' private keys at rest (ehr_endpoint_credentials).
@@ -368,12 +378,12 @@ async function httpGet(url, timeoutMs = 2000) {
 }
 
 /**
- * Waits until the process answers /health/ready with 200. An app without /health/ready (404)
- * counts as ready once it answers HTTP at all, and says so.
+ * Waits until the process answers /health/ready (on its management listener) with 200. An app
+ * without /health/ready (404) counts as ready once it answers HTTP at all, and says so.
  */
 async function waitReady(proc, { timeoutMs }) {
   const started = Date.now();
-  const url = `http://${HOST}:${proc.port}/health/ready`;
+  const url = `http://${HOST}:${proc.managementPort ?? proc.port}/health/ready`;
   let last = 'no answer yet';
   while (Date.now() - started < timeoutMs) {
     if (proc.exitCode !== undefined) {
@@ -765,7 +775,9 @@ export async function startNetwork(o) {
     if (!apps.includes('fhir-api')) throw new Error('apps/fhir-api is not built: nothing to run');
     const planned = networkProcesses(apps, portBase);
     const busy = [];
-    for (const p of planned) if (!(await portFree(p.port))) busy.push(`${p.name} :${p.port}`);
+    for (const p of planned)
+      for (const port of [p.port, p.managementPort].filter(Boolean))
+        if (!(await portFree(port))) busy.push(`${p.name} :${port}`);
     if (busy.length > 0) {
       throw new Error(
         `ports in use: ${busy.join(', ')}. Is another network running (npm run status)? ` +
@@ -808,6 +820,7 @@ export async function startNetwork(o) {
         child,
         pid: child.pid,
         url: `http://${HOST}:${p.port}`,
+        ...(p.managementPort ? { managementUrl: `http://${HOST}:${p.managementPort}` } : {}),
         status: 'starting',
         exitCode: undefined,
       };
@@ -1079,7 +1092,14 @@ export function writeNetworkFile(network, owner) {
     // For the CLI run beside it (the file is the owner's only: the URL may hold a password).
     databaseUrl: network.infraEnv?.DATABASE_URL,
     processes: [...network.processes, ...(network.simulator ? [network.simulator] : [])].map(
-      (p) => ({ name: p.name, pid: p.pid, port: p.port, url: p.url, status: p.status }),
+      (p) => ({
+        name: p.name,
+        pid: p.pid,
+        port: p.port,
+        url: p.url,
+        managementUrl: p.managementUrl,
+        status: p.status,
+      }),
     ),
   };
   fs.writeFileSync(

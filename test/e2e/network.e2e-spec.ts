@@ -227,19 +227,25 @@ describe('the network as npm start runs it', () => {
     );
   });
 
-  it('every service answers /health/live, /health/ready and /metrics', async () => {
+  it('every service answers /health/live, /health/ready and /metrics on its management port only', async () => {
     // The stand-in EHR server is a plain FHIR server, not a CareRelay service.
     const services = network.processes.filter((p) => p.app !== 'ehr-server');
     const problems: string[] = [];
     for (const p of services) {
+      if (!p.managementUrl || p.managementUrl === p.url) {
+        problems.push(`${p.name}: no management listener of its own`);
+        continue;
+      }
       for (const route of ['/health/live', '/health/ready', '/metrics']) {
-        const response = await fetch(`${p.url}${route}`).catch(() => undefined);
+        const response = await fetch(`${p.managementUrl}${route}`).catch(() => undefined);
         if (response?.status !== 200) problems.push(`${p.name} ${route}: ${response?.status}`);
         else if (route === '/metrics') {
           const text = await response.text();
           if (!text.includes('process_resident_memory_bytes'))
             problems.push(`${p.name} /metrics: no process metrics`);
         }
+        const onApi = await fetch(`${p.url}${route}`).catch(() => undefined);
+        if (onApi?.status !== 404) problems.push(`${p.name} API port ${route}: ${onApi?.status}`);
       }
     }
     expect(problems).toEqual([]);

@@ -28,6 +28,7 @@ interface NetworkProcess {
   name: string;
   app: string;
   url: string;
+  managementUrl?: string;
   status: string;
 }
 interface Network {
@@ -296,10 +297,23 @@ describe('every route of every service API', () => {
     expect(CALLERS).toContain('admin');
   });
 
-  it('leaves health and metrics open (no PHI)', async () => {
+  it('leaves health and metrics open (no PHI) on the management port only: the API port answers them 404', async () => {
     for (const app of byApp.keys()) {
-      expect((await fetch(`${urlOf(app)}/health/live`)).status).toBe(200);
-      expect((await fetch(`${urlOf(app)}/metrics`)).status).toBe(200);
+      const proc = network.processes.find((p) => p.app === app && p.status === 'ready')!;
+      expect(proc.managementUrl).toMatch(/^http:/);
+      expect(proc.managementUrl).not.toBe(proc.url);
+      for (const route of ['/health/live', '/metrics']) {
+        expect({
+          app,
+          route,
+          status: (await fetch(`${proc.managementUrl}${route}`)).status,
+        }).toEqual({ app, route, status: 200 });
+        expect({ app, route, status: (await fetch(`${proc.url}${route}`)).status }).toEqual({
+          app,
+          route,
+          status: 404,
+        });
+      }
     }
   });
 });

@@ -10,6 +10,8 @@ export interface NetworkProcess {
   app: string;
   url: string;
   port: number;
+  /** Where its /health/* and /metrics answer (MANAGEMENT_PORT); the stand-in EHRs have none. */
+  managementUrl?: string;
   status: string;
   health?: string;
 }

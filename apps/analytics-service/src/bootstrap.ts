@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AnalyticsServiceConfig } from './analytics-service.config';
 import { AppModule } from './app.module';
@@ -14,6 +15,7 @@ export function startAnalyticsService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema ?? config.ANALYTICS_DB_SCHEMA),
     port: options.port ?? config.ANALYTICS_SERVICE_PORT,
+    management: managementListenerOf(config),
     http: false,
     consumer: { groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP },
     configure: (app) => documentApi(app),

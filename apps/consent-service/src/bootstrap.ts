@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { CONSENT_SERVICE_NAME, ConsentServiceConfig } from './consent-service.config';
@@ -13,6 +14,7 @@ export function startConsentService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema),
     port: options.port ?? config.CONSENT_SERVICE_PORT,
+    management: managementListenerOf(config),
     consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME },
   });
 }

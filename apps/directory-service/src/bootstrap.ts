@@ -1,5 +1,6 @@
 import type { INestApplication, LogLevel } from '@nestjs/common';
 import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule, publishesToFhir } from './app.module';
 import { DirectoryServiceConfig } from './directory-service.config';
@@ -33,6 +34,7 @@ export function startDirectoryService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema, options.fhirClient),
     port: options.port ?? config.DIRECTORY_SERVICE_PORT,
+    management: managementListenerOf(config),
     // Whole directories arrive as one HSDS document; every other body is one entry.
     http: {
       limit: '256kb',

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { isTransientFhirError } from '@carerelay/fhir-client';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { EhrConnectorConfig } from './ehr-connector.config';
@@ -11,6 +12,7 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config),
     port: config.EHR_CONNECTOR_PORT,
+    management: managementListenerOf(config),
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
       isTransient: isTransientFhirError,

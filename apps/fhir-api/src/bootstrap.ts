@@ -1,13 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
-import { requestLogger } from '@carerelay/observability';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { TOKEN_PATH } from './auth/auth.config';
 import { loadFhirDefinitions } from '@carerelay/fhir';
 import { tokenRateLimitMiddleware } from './http/fhir-rate-limit';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
-import type { RequestWithActor } from './request-actor';
 import { acceptMiddleware } from './http/accept.middleware';
 import { admissionMiddleware } from './http/admission.middleware';
 
@@ -33,24 +32,14 @@ export async function startFhirApi(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options),
     port: config.FHIR_API_PORT,
+    management: managementListenerOf(config),
     host: config.FHIR_API_HOST,
     // FHIR bodies (application/fhir+json) and OperationOutcome errors are the API's own.
     http: false,
     nestBodyParser: false,
-    configure: (app, logger) => {
-      app.disable('x-powered-by');
-      // First of all: one JSON line per request with its client and correlation id (traceparent),
-      // which the store puts on the fhir.changes.v1 events the request causes.
-      app.use(
-        requestLogger(logger, {
-          identify: (request) => {
-            const actor = (request as unknown as RequestWithActor).actor;
-            return actor
-              ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
-              : undefined;
-          },
-        }),
-      );
+    // startService logs one line per request with its client and traceparent, which the store
+    // puts on the fhir.changes.v1 events the request causes.
+    configure: (app) => {
       // Overload becomes fast 503s here, before a body is read or a connection is taken.
       app.use(
         '/fhir',

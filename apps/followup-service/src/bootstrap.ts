@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { FollowupServiceConfig } from './followup-service.config';
@@ -13,6 +14,7 @@ export function startFollowupService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema ?? config.FOLLOWUP_DB_SCHEMA),
     port: options.port ?? config.FOLLOWUP_SERVICE_PORT,
+    management: managementListenerOf(config),
     consumer: { groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP },
   });
 }

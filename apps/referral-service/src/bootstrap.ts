@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
+import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { ignoredByReferralWorkflow } from './referrals/referral-events.handler';
@@ -15,6 +16,7 @@ export function startReferralService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema, options.fhirClient),
     port: options.port ?? config.REFERRAL_SERVICE_PORT,
+    management: managementListenerOf(config),
     http: false,
     consumer: {
       groupId: options.groupId ?? REFERRAL_SERVICE_NAME,

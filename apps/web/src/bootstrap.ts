@@ -4,7 +4,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import { applyServerTimeouts, useServiceHttp } from '@carerelay/http';
+import { managementListenerOf } from '@carerelay/config';
 import { PinoNestLogger, createServiceLogger } from '@carerelay/observability';
+import { listenManagement, splitManagementPaths } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { parseWebClients } from './referrals/web-clients';
 import { securityHeaders, serveSpa } from './static/spa';
@@ -26,6 +28,8 @@ export async function startWebApp(
     logger: new PinoNestLogger(logger),
     bodyParser: false,
   });
+  const management = managementListenerOf(config);
+  if (management) splitManagementPaths(app);
   app.enableShutdownHooks();
   app.disable('x-powered-by');
   app.use(securityHeaders);
@@ -45,5 +49,6 @@ export async function startWebApp(
   await app.init();
   applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port ?? config.WEB_PORT, config.WEB_HOST);
+  if (management) await listenManagement(app, management);
   return app;
 }

@@ -25,6 +25,8 @@ export interface VerifyAccessTokenOptions {
   issuer: string;
   algorithms?: string[];
   now?: () => number;
+  /** Whether the client's tokens issued at `issuedAt` (epoch s) are revoked (client disabled). */
+  revoked?: (clientId: string, issuedAt: number) => boolean;
 }
 
 /**
@@ -70,5 +72,6 @@ export async function verifyAccessToken(
   ) {
     throw new InvalidAccessToken('invalid token claims');
   }
+  if (options.revoked?.(sub, iat)) throw new InvalidAccessToken('client disabled');
   return { clientId: sub, organizationId: org, role, scopes: splitScopes(scope) };
 }

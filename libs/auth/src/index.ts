@@ -8,3 +8,4 @@ export * from './service-auth.config';
 export * from './service-auth.errors';
 export * from './service-auth.guard';
 export * from './service-auth.module';
+export * from './client-revocations';

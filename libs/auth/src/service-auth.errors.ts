@@ -35,6 +35,9 @@ export class ServiceAuthError extends Error {
         `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`,
       );
     }
+    // A body still arriving is not read: the connection closes after the refusal instead of
+    // draining what an unauthenticated caller sends.
+    if (response.req && !response.req.complete) response.setHeader('Connection', 'close');
     response.setHeader('Content-Type', 'application/problem+json');
     response.status(this.status).end(
       JSON.stringify({

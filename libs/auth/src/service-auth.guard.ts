@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import type { JWTVerifyGetKey } from 'jose';
 import { InvalidAccessToken, verifyAccessToken } from './access-token';
 import { bearerTokenOf, type RequestActor } from './actor';
+import type { ClientRevocations } from './client-revocations';
 import { IS_PUBLIC } from './public.decorator';
 import { admits, ROLES, type Caller } from './roles.decorator';
 import { ServiceAuthError } from './service-auth.errors';
@@ -16,6 +17,8 @@ export class ServiceAuthSettings {
     /** The FHIR API's published keys (createRemoteJWKSet), or a test's local set. */
     readonly keys: JWTVerifyGetKey,
     readonly adminOrganizations: readonly string[],
+    /** Disabled clients (auth.clients.v1): their earlier tokens are refused before they expire. */
+    readonly revocations?: ClientRevocations,
   ) {}
 }
 
@@ -54,14 +57,20 @@ export class ServiceAuthGuard implements CanActivate {
       );
     let actor: RequestActor;
     try {
-      actor = await verifyAccessToken(token, this.settings.keys, { issuer: this.settings.issuer });
+      const revocations = this.settings.revocations;
+      actor = await verifyAccessToken(token, this.settings.keys, {
+        issuer: this.settings.issuer,
+        revoked: revocations ? (client, iat) => revocations.revokes(client, iat) : undefined,
+      });
     } catch (error) {
       if (!(error instanceof InvalidAccessToken)) throw error;
       throw new ServiceAuthError(
         'unauthenticated',
         error.message === 'token expired'
           ? 'The access token has expired'
-          : 'The access token is invalid',
+          : error.message === 'client disabled'
+            ? 'The access token has been revoked'
+            : 'The access token is invalid',
         'invalid_token',
       );
     }

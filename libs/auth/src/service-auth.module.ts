@@ -2,6 +2,8 @@ import { DynamicModule, Injectable, Module, OnApplicationBootstrap } from '@nest
 import { APP_FILTER, APP_GUARD, DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { loadConfig } from '@carerelay/config';
+import { MESSAGE_BUS, type MessageBus } from '@carerelay/messaging';
+import { ClientRevocationFeed, ClientRevocations } from './client-revocations';
 import { undecidedRoutes } from './route-policies';
 import { jwksUrlOf, ServiceAuthConfig } from './service-auth.config';
 import { ServiceAuthErrorFilter } from './service-auth.errors';
@@ -10,6 +12,12 @@ import { ServiceAuthGuard, ServiceAuthSettings } from './service-auth.guard';
 export interface ServiceAuthOptions {
   /** Environment to read ServiceAuthConfig from. Default process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * Follow auth.clients.v1 (needs MessagingModule's bus) so that a disabled client's tokens are
+   * refused at once; the name goes into the feed's consumer group. Unset: tokens of a disabled
+   * client are refused only once they expire.
+   */
+  revocationsOf?: string;
 }
 
 /** Refuses to start a service with an HTTP route that has neither @Roles nor @Public. */
@@ -53,20 +61,34 @@ export class ServiceAuthModule {
     const adminOrganizations = (
       config.SERVICE_AUTH_ADMIN_ORGANIZATIONS ?? config.PLATFORM_ORGANIZATION_ID
     ).split(',');
+    const revocations = options.revocationsOf !== undefined ? new ClientRevocations() : undefined;
+    const feed =
+      options.revocationsOf !== undefined
+        ? [
+            { provide: ClientRevocations, useValue: revocations },
+            {
+              provide: ClientRevocationFeed,
+              inject: [MESSAGE_BUS],
+              useFactory: (bus: MessageBus) =>
+                new ClientRevocationFeed(revocations!, bus, options.revocationsOf!),
+            },
+          ]
+        : [];
     return {
       module: ServiceAuthModule,
       imports: [DiscoveryModule],
       providers: [
         {
           provide: ServiceAuthSettings,
-          useValue: new ServiceAuthSettings(issuer, keys, adminOrganizations),
+          useValue: new ServiceAuthSettings(issuer, keys, adminOrganizations, revocations),
         },
+        ...feed,
         ServiceAuthGuard,
         RoutePolicyCheck,
         { provide: APP_GUARD, useExisting: ServiceAuthGuard },
         { provide: APP_FILTER, useClass: ServiceAuthErrorFilter },
       ],
-      exports: [ServiceAuthSettings],
+      exports: [ServiceAuthSettings, ...(revocations ? [ClientRevocationFeed] : [])],
     };
   }
 }

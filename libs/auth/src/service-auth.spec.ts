@@ -1,6 +1,7 @@
 import { Controller, Get, Post } from '@nestjs/common';
 import { generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { InvalidAccessToken, verifyAccessToken } from './access-token';
+import { ClientRevocations } from './client-revocations';
 import { Public } from './public.decorator';
 import { admits, Roles } from './roles.decorator';
 import { routePoliciesOf, undecidedRoutes } from './route-policies';
@@ -93,5 +94,30 @@ describe('route policies', () => {
     expect(admits(['admin'], actor('coordinator', 'cook-county'), admins)).toBe(false);
     expect(admits(['admin'], actor('cbo', 'carerelay-platform'), admins)).toBe(false);
     expect(admits(['platform', 'admin'], actor('platform', 'x'), admins)).toBe(true);
+  });
+});
+
+describe('client revocations', () => {
+  it('refuses tokens issued up to the disabling (a few seconds of clock skew), not later ones', async () => {
+    const revocations = new ClientRevocations();
+    const disabledAt = Date.parse('2026-01-01T12:00:00Z');
+    revocations.record('c1', disabledAt);
+    const at = disabledAt / 1000;
+    expect(revocations.revokes('c1', at - 200)).toBe(true);
+    expect(revocations.revokes('c1', at + 4)).toBe(true);
+    expect(revocations.revokes('c1', at + 60)).toBe(false);
+    expect(revocations.revokes('c2', at - 200)).toBe(false);
+    // An older announcement does not move the disabling back.
+    revocations.record('c1', disabledAt - 3_600_000);
+    expect(revocations.revokes('c1', at - 10)).toBe(true);
+
+    const { privateKey, publicKey } = await generateKeyPair('ES384');
+    const token = await sign(privateKey, {});
+    await expect(
+      verifyAccessToken(token, publicKey, { issuer: ISSUER, revoked: () => true }),
+    ).rejects.toThrow('client disabled');
+    await expect(
+      verifyAccessToken(token, publicKey, { issuer: ISSUER, revoked: () => false }),
+    ).resolves.toMatchObject({ clientId: 'c1' });
   });
 });

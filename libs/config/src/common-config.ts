@@ -25,6 +25,26 @@ export class ServiceConfig {
   @Min(10)
   @Max(10_000)
   OUTBOX_POLL_MS = 200;
+
+  /**
+   * The management listener: where /health/* and /metrics are served, off the API's port.
+   * Empty: on the API's own port (development, in-process tests); a port (0: any free one):
+   * only there, and the API's port answers them 404.
+   */
+  @Matches(/^(\d{1,5})?$/, { message: 'must be a port number (or empty: the API port)' })
+  MANAGEMENT_PORT = '';
+
+  @IsString()
+  @IsNotEmpty()
+  MANAGEMENT_HOST = '127.0.0.1';
+}
+
+/** Where a service serves health and metrics apart from its API (undefined: on the API port). */
+export function managementListenerOf(
+  config: ServiceConfig,
+): { port: number; host: string } | undefined {
+  if (config.MANAGEMENT_PORT === '') return undefined;
+  return { port: Number(config.MANAGEMENT_PORT), host: config.MANAGEMENT_HOST };
 }
 
 export class HttpServiceConfig extends ServiceConfig {

@@ -55,8 +55,23 @@ export interface ConsentDecision {
   problems: string[];
 }
 
+/** Why a Consent cannot be read: a fixed code, safe to log (the message never quotes values). */
+export type ConsentFormatCode =
+  | 'not-a-consent'
+  | 'id-missing'
+  | 'patient-not-a-patient-reference'
+  | 'status-unknown'
+  | 'provision-type-unknown'
+  | 'no-resource';
+
 export class ConsentFormatError extends Error {
   override name = 'ConsentFormatError';
+  constructor(
+    readonly code: ConsentFormatCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The id of `Type/id` or `http…/Type/id[/_history/n]` when Type is the one expected. */
@@ -85,18 +100,26 @@ const isRecipientRole = (role: CodeableConcept | undefined): boolean =>
  * what any decision needs (an id, a Patient, a known status).
  */
 export function consentDecisionFrom(consent: Consent): ConsentDecision {
-  if (consent?.resourceType !== 'Consent') throw new ConsentFormatError('not a Consent');
-  if (!consent.id) throw new ConsentFormatError('Consent.id is missing');
+  if (consent?.resourceType !== 'Consent')
+    throw new ConsentFormatError('not-a-consent', 'not a Consent');
+  if (!consent.id) throw new ConsentFormatError('id-missing', 'Consent.id is missing');
   const patientId = referencedId(consent.patient, 'Patient');
-  if (!patientId) throw new ConsentFormatError('Consent.patient must reference a Patient');
+  if (!patientId)
+    throw new ConsentFormatError(
+      'patient-not-a-patient-reference',
+      'Consent.patient must reference a Patient',
+    );
   if (!(CONSENT_STATUSES as readonly string[]).includes(consent.status)) {
-    throw new ConsentFormatError(`Consent.status ${JSON.stringify(consent.status)} is unknown`);
+    throw new ConsentFormatError('status-unknown', 'Consent.status is not a known status');
   }
   const problems: string[] = [];
   const provision: ConsentProvision = consent.provision ?? {};
   const type = provision.type ?? 'permit';
   if (type !== 'permit' && type !== 'deny') {
-    throw new ConsentFormatError(`Consent.provision.type ${JSON.stringify(type)} is unknown`);
+    throw new ConsentFormatError(
+      'provision-type-unknown',
+      'Consent.provision.type is neither permit nor deny',
+    );
   }
   if ((provision.provision ?? []).length > 0) {
     problems.push('nested provisions (exceptions) are not interpreted');

@@ -115,6 +115,24 @@ describe('consentDecisionFrom', () => {
     expect(() => decide({ id: undefined })).toThrow(/id/);
   });
 
+  it('names a fixed code for what it cannot read and never quotes the value', () => {
+    const codeOf = (patch: Partial<Consent>) => {
+      try {
+        decide(patch);
+      } catch (error) {
+        const e = error as ConsentFormatError;
+        expect(e.message).not.toMatch(/Quintessa|1931/);
+        return e.code;
+      }
+      return undefined;
+    };
+    expect(codeOf({ status: 'Quintessa 1931-07-19' as Consent['status'] })).toBe('status-unknown');
+    expect(codeOf({ provision: { type: 'Quintessa 1931-07-19' as 'permit' } })).toBe(
+      'provision-type-unknown',
+    );
+    expect(codeOf({ patient: { reference: 'Group/g' } })).toBe('patient-not-a-patient-reference');
+  });
+
   it('records what it cannot interpret: nested provisions, non-Organization recipients, bad dates', () => {
     const nested = decide({ provision: { type: 'permit', provision: [{ type: 'deny' }] } });
     expect(nested.problems).toEqual(['nested provisions (exceptions) are not interpreted']);

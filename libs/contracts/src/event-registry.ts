@@ -1,6 +1,8 @@
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import {
+  ClientDisabledV1,
+  clientDisabledSchema,
   ConsentEventV1,
   DirectoryEventV1,
   FhirResourceChangedV1,
@@ -115,6 +117,13 @@ export const EventTypes = {
     TOPICS.directoryEvents.name,
     directoryEventSchema,
     (d) => d.organizationId,
+  ),
+  clientDisabled: define<ClientDisabledV1>(
+    'auth',
+    'client-disabled',
+    TOPICS.authClients.name,
+    clientDisabledSchema,
+    (d) => d.clientId,
   ),
 } as const;
 

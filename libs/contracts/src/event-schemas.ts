@@ -73,6 +73,13 @@ export interface DirectoryEventV1 {
   record: Record<string, unknown>;
 }
 
+/** A SMART client disabled (`clients:disable`): services refuse its tokens issued until then. */
+export interface ClientDisabledV1 {
+  clientId: string;
+  organizationId: string;
+  disabledAt: string;
+}
+
 const isoDateTime = { type: 'string', format: 'date-time' } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
 const opt = <T extends object>(schema: T) => ({ ...schema, nullable: true as const });
@@ -150,5 +157,16 @@ export const directoryEventSchema: JSONSchemaType<DirectoryEventV1> = {
     occurredAt: isoDateTime,
     serviceId: opt(nonEmpty),
     record: { type: 'object', required: [] },
+  },
+};
+
+export const clientDisabledSchema: JSONSchemaType<ClientDisabledV1> = {
+  type: 'object',
+  required: ['clientId', 'organizationId', 'disabledAt'],
+  additionalProperties: false,
+  properties: {
+    clientId: nonEmpty,
+    organizationId: nonEmpty,
+    disabledAt: isoDateTime,
   },
 };

@@ -18,6 +18,13 @@ export const TOPICS = {
   consentEvents: { name: 'consent.events.v1', partitions: 3, keyedBy: 'patient id' },
   followupEvents: { name: 'followup.events.v1', partitions: 3, keyedBy: 'referral id' },
   directoryEvents: { name: 'directory.events.v1', partitions: 3, keyedBy: 'organization id' },
+  // Only tokens still unexpired (≤ 300 s) need the news: a day is ample.
+  authClients: {
+    name: 'auth.clients.v1',
+    partitions: 3,
+    keyedBy: 'client id',
+    retentionMs: 24 * 3600 * 1000,
+  },
 } as const satisfies Record<string, TopicDefinition>;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS]['name'];

@@ -1,2 +1,3 @@
 export * from './service.bootstrap';
 export * from './service.modules';
+export * from './management.listener';

@@ -6,12 +6,20 @@ import { loadConfigOrExit, type ConfigClass } from '@carerelay/config';
 import type { CloudEvent } from '@carerelay/contracts';
 import { applyServerTimeouts, useServiceHttp, type JsonBodyOptions } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
+import type { RequestActor } from '@carerelay/auth';
 import {
   PinoNestLogger,
   consumerLogger,
   createServiceLogger,
   deadLetters,
+  requestLogger,
 } from '@carerelay/observability';
+import {
+  listenManagement,
+  managementUrlOf,
+  splitManagementPaths,
+  type ManagementListener,
+} from './management.listener';
 
 export interface StartServiceOptions {
   /** The `service` field of every log line. */
@@ -21,12 +29,17 @@ export interface StartServiceOptions {
   port: number;
   host?: string;
   /**
-   * The services' JSON body parser and problem+json errors (libs/http); `false` keeps Nest's own
-   * body parser (services whose HTTP API takes no bodies, and the FHIR API, which has its own).
+   * The services' JSON body parser (run once the caller is authenticated) and problem+json
+   * errors (libs/http); `false`: neither.
    */
   http?: JsonBodyOptions | false;
-  /** Nest's body parser, when `http` is false (the FHIR API parses FHIR bodies itself). */
+  /**
+   * Nest's body parser (before authentication), when `http` is false; default none (services
+   * whose HTTP API takes no bodies, and the FHIR API, which parses FHIR bodies itself).
+   */
   nestBodyParser?: boolean;
+  /** Health and metrics on their own listener (managementListenerOf); unset: on `port`. */
+  management?: ManagementListener;
   /** The service's Kafka consumer (its @EventPattern handlers), if it consumes. */
   consumer?: {
     groupId: string;
@@ -49,8 +62,23 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
   const http = options.http ?? {};
   const app = await NestFactory.create<NestExpressApplication>(options.module, {
     logger: new PinoNestLogger(logger),
-    ...(http !== false || options.nestBodyParser === false ? { bodyParser: false } : {}),
+    bodyParser: http === false && options.nestBodyParser === true,
   });
+  app.disable('x-powered-by');
+  if (options.management) splitManagementPaths(app);
+  // First of all: one JSON line per request with its caller (request.actor, set by the auth
+  // guard) and its correlation id (traceparent), made current for all the request runs — the
+  // trail of every request, refused ones included.
+  app.use(
+    requestLogger(logger, {
+      identify: (request) => {
+        const actor = (request as { actor?: RequestActor }).actor;
+        return actor
+          ? { client: actor.clientId, organization: actor.organizationId, role: actor.role }
+          : undefined;
+      },
+    }),
+  );
   if (http !== false) useServiceHttp(app, http);
   options.configure?.(app, logger);
   app.enableShutdownHooks();
@@ -69,6 +97,7 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
   if (options.consumer) await app.startAllMicroservices();
   applyServerTimeouts(app.getHttpServer());
   await app.listen(options.port, options.host ?? '127.0.0.1');
+  if (options.management) await listenManagement(app, options.management);
   return app;
 }
 
@@ -84,8 +113,13 @@ export function runServiceMain<C extends { LOG_LEVEL: string }>(
   const main = async (): Promise<void> => {
     const config = loadConfigOrExit(configClass);
     const started = await start(config);
+    const app = 'baseUrl' in started ? (started as { app?: INestApplication }).app : started;
     const url = 'baseUrl' in started ? started.baseUrl : await started.getUrl();
-    createServiceLogger(name, config.LOG_LEVEL).info({ url }, 'listening');
+    const management = app ? managementUrlOf(app) : undefined;
+    createServiceLogger(name, config.LOG_LEVEL).info(
+      management ? { url, management } : { url },
+      'listening',
+    );
   };
   main().catch((error: unknown) => {
     createServiceLogger(name).fatal({ err: error }, 'failed to start');

@@ -48,7 +48,9 @@ export function serviceImports(options: ServiceModulesOptions): Array<DynamicMod
         : {}),
     }),
     ObservabilityModule,
-    ...(options.serviceAuth === false ? [] : [ServiceAuthModule.forRoot()]),
+    ...(options.serviceAuth === false
+      ? []
+      : [ServiceAuthModule.forRoot({ revocationsOf: options.serviceName })]),
   ];
 }
 

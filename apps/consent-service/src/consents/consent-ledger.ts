@@ -75,14 +75,16 @@ export class ConsentLedger {
       const resource = change.resource as unknown as Consent | undefined;
       patientId = referencedId(resource?.patient, 'Patient') ?? null;
       try {
-        if (!resource) throw new ConsentFormatError('the change event carries no resource');
+        if (!resource)
+          throw new ConsentFormatError('no-resource', 'the change event carries no resource');
         decision = consentDecisionFrom({ ...resource, id: resource.id ?? change.id });
         patientId = decision.patientId;
       } catch (error) {
         if (!(error instanceof ConsentFormatError)) throw error;
         // Fail closed: what cannot be read grants nothing, and what it replaces stops counting.
         problem = error.message;
-        this.logger.warn(`Consent/${change.id} v${change.versionId} unreadable: ${problem}`);
+        // The code only: a message may one day quote what the Consent holds.
+        this.logger.warn(`Consent/${change.id} v${change.versionId} unreadable (${error.code})`);
       }
     }
 

@@ -168,7 +168,14 @@ export class PullPoller {
           // skipped (the watermark passes it) and named; an update on the EHR brings it back.
           const message = failureOf(error);
           result.refused.push({ ehrTaskId: task.id as string, error: message });
-          this.options.logger?.warn(`ehr pull ${endpoint.id}: Task/${task.id} refused: ${message}`);
+          // Ids and the status only: the EHR's Task id is the remote side's text until checked.
+          const taskId = /^[A-Za-z0-9\-.]{1,64}$/.test(String(task.id))
+            ? task.id
+            : '(malformed id)';
+          const status = error instanceof FhirRequestError ? error.status : 0;
+          this.options.logger?.warn(
+            `ehr pull ${endpoint.id}: Task/${taskId} refused (HTTP ${status})`,
+          );
           const lastUpdated = (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
           await this.dataSource.transaction(async (manager) => {
             await manager.query(

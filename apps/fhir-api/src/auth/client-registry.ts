@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import { DataSource, EntityManager } from 'typeorm';
+import { EventTypes } from '@carerelay/contracts';
+import { OutboxWriter } from '@carerelay/messaging';
 import { isActorRole, type ActorRole } from './request-actor';
 
 /** A registered system client (SMART Backend Services, private_key_jwt). */
@@ -159,16 +161,39 @@ export class ClientRegistry {
     return rows.map(fromRow);
   }
 
-  /** Disables a client: its next token request and its current tokens are refused. */
+  /**
+   * Disables a client: its next token request and its current tokens are refused. The FHIR API
+   * reads `active` (cached a few seconds); the service APIs, which do not read this table, learn
+   * it from auth.clients.v1, written in the same transaction (the fhir-api's outbox).
+   */
   async disable(clientId: string): Promise<boolean> {
-    // Wrapped in a SELECT: TypeORM answers a bare UPDATE with [rows, count], not rows.
-    const rows: unknown[] = await this.db.query(
-      `WITH disabled AS (
-         UPDATE ${this.table} SET active = false, disabled_at = COALESCE(disabled_at, now())
-          WHERE client_id = $1 RETURNING client_id)
-       SELECT client_id FROM disabled`,
-      [clientId],
-    );
-    return rows.length > 0;
+    const run = async (manager: EntityManager): Promise<boolean> => {
+      // Wrapped in a SELECT: TypeORM answers a bare UPDATE with [rows, count], not rows.
+      const rows: Array<{ client_id: string; organization_id: string; disabled_at: Date }> =
+        await manager.query(
+          `WITH disabled AS (
+             UPDATE ${this.table} SET active = false, disabled_at = COALESCE(disabled_at, now())
+              WHERE client_id = $1 RETURNING client_id, organization_id, disabled_at)
+           SELECT client_id, organization_id, disabled_at FROM disabled`,
+          [clientId],
+        );
+      if (rows.length === 0) return false;
+      // Announced again on every disable: a service that missed it (retention) hears it anew.
+      await new OutboxWriter(this.schema, '/carerelay/fhir-api').append(
+        manager,
+        EventTypes.clientDisabled,
+        {
+          clientId: rows[0].client_id,
+          organizationId: rows[0].organization_id,
+          disabledAt: new Date(rows[0].disabled_at).toISOString(),
+        },
+      );
+      return true;
+    };
+    return this.db instanceof DataSource
+      ? this.db.transaction(run)
+      : this.db.queryRunner?.isTransactionActive
+        ? run(this.db)
+        : this.db.transaction(run);
   }
 }
