@@ -28,8 +28,8 @@ import {
 } from '@carerelay/contracts';
 import { brokersOf } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
-import { AnalyticsServiceConfig } from '../src/analytics-service.config';
-import { startAnalyticsService } from '../src/bootstrap';
+import { AnalyticsServiceConfig } from '../apps/analytics-service/src/analytics-service.config';
+import { startAnalyticsService } from '../apps/analytics-service/src/bootstrap';
 
 const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const REFERRALS = int('BENCH_REFERRALS', 1_000_000);
