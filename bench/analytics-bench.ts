@@ -27,6 +27,7 @@ import {
   type ReferralState,
 } from '@carerelay/contracts';
 import { brokersOf } from '@carerelay/config';
+import { KafkajsMessageBus, whenBrokerSettled } from '@carerelay/messaging';
 import { dropSchema } from '@carerelay/persistence';
 import { AnalyticsServiceConfig } from '../apps/analytics-service/src/analytics-service.config';
 import { startAnalyticsService } from '../apps/analytics-service/src/bootstrap';
@@ -226,10 +227,12 @@ async function startGroupAtEnd(kafka: Kafka, groupId: string, topics: string[]):
       await admin.setOffsets({
         groupId,
         topic,
-        partitions: (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({
-          partition,
-          offset: high,
-        })),
+        partitions: (await whenBrokerSettled(() => admin.fetchTopicOffsets(topic))).map(
+          ({ partition, high }) => ({
+            partition,
+            offset: high,
+          }),
+        ),
       });
   } finally {
     await admin.disconnect();
@@ -256,8 +259,17 @@ async function main(): Promise<void> {
       TOPICS.referralEvents.name,
       TOPICS.followupEvents.name,
       TOPICS.consentEvents.name,
+      TOPICS.directoryEvents.name,
       TOPICS.fhirChanges.name,
     ];
+    // On a fresh broker the topics are made as the services make them.
+    const bus = new KafkajsMessageBus({
+      clientId: 'analytics-bench',
+      brokers: brokersOf(config),
+      logLevel: logLevel.NOTHING,
+    });
+    await bus.ensureTopics(Object.values(TOPICS));
+    await bus.close();
     await startGroupAtEnd(kafka, groupId, topics);
     await startGroupAtEnd(kafka, `${groupId}-setup`, topics);
     app = await startAnalyticsService(config, { schema, groupId: `${groupId}-setup`, port: 0 });
