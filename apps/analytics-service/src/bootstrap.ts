@@ -15,7 +15,11 @@ export function startAnalyticsService(
     module: AppModule.register(config, options.schema ?? config.ANALYTICS_DB_SCHEMA),
     port: options.port ?? config.ANALYTICS_SERVICE_PORT,
     http: false,
-    consumer: { groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP },
+    // Batches: a backlog (a replay, a rebuild) is read at thousands of events a second.
+    consumer: {
+      groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP,
+      batch: { maxMessages: 1000 },
+    },
     configure: (app) => documentApi(app),
   });
 }
