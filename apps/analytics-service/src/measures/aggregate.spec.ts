@@ -1,5 +1,11 @@
 import { kaplanMeier, kaplanMeierQuantile } from '../stats/survival';
-import { aggregateGroups, groupRows, kaplanMeierSorted, sortUint32 } from './aggregate';
+import {
+  aggregateGroups,
+  aggregateWholeStore,
+  groupRows,
+  kaplanMeierSorted,
+  sortUint32,
+} from './aggregate';
 import { FactColumns } from './fact-columns';
 import type { ReferralFact } from './measures';
 
@@ -119,5 +125,37 @@ describe('time to close and to accept from the store’s sorted orders', () => {
         p90Hours: toHours(kaplanMeierQuantile(steps, 0.9)),
       });
     });
+  });
+
+  it('answers a cohort of the whole store from its cache and one walk, as the row-level path does', () => {
+    const store = randomStore(60_000, 4);
+    const rows = store.select(0, Infinity, {});
+    // Two moments: what is kept between answers must not depend on the time of asking.
+    for (const asOf of [T0 + 95 * 24 * HOUR, T0 + 96 * 24 * HOUR + 1234]) {
+      for (const by of [null, 'language', 'race'] as const) {
+        const whole = aggregateWholeStore(store, by, asOf)!;
+        const rowLevel = aggregateGroups(store, rows, groupRows(store, rows, by), asOf, {
+          streaming: false,
+        });
+        expect([...whole]).toEqual([...rowLevel]);
+      }
+    }
+    // A changed row is seen by the next answer.
+    store.upsert({
+      reasons: ['no-capacity'],
+      fact: {
+        ...{ referralId: 'r1', requestedAt: new Date(T0), routedAt: null, acceptedAt: null },
+        ...{ completedAt: null, terminalState: null, terminalAt: null, currentState: 'requested' },
+        ...{ attempts: 1, reroutes: 0, awaitedConsent: false, breaches: 0, cbo: 'a' },
+        ...{ category: 'food', requester: 'h', race: 'r9', ethnicity: null, language: 'xx' },
+        ...{ zip: null, payer: null, ageBand: null, sex: 'male' },
+      },
+    });
+    const asOf = T0 + 97 * 24 * HOUR;
+    const all = store.select(0, Infinity, {});
+    expect([...aggregateWholeStore(store, 'language', asOf)!]).toEqual([
+      ...aggregateGroups(store, all, groupRows(store, all, 'language'), asOf, { streaming: false }),
+    ]);
+    expect(aggregateWholeStore(store, 'language', asOf)!.get('xx')!.referrals).toBe(1);
   });
 });

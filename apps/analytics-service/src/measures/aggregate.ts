@@ -291,82 +291,163 @@ function streamedTimes(
   const member = orders.member;
   for (let i = 0; i < rows.length; i++) member[rows[i]] = grouping.codes[i] + 1;
   try {
-    const atRisk = Float64Array.from(size);
-    const survival = new Float64Array(g).fill(1);
-    const time = new Float64Array(g).fill(-1);
-    const pending = new Uint32Array(g);
-    const median = new Float64Array(g).fill(-1);
-    const p90 = new Float64Array(g).fill(-1);
-    const flush = (k: number) => {
-      const events = pending[k];
-      if (events === 0) return;
-      survival[k] *= 1 - events / atRisk[k];
-      if (median[k] < 0 && survival[k] <= 0.5 + 1e-12) median[k] = time[k];
-      if (p90[k] < 0 && survival[k] <= 0.1 + 1e-12) p90[k] = time[k];
-      atRisk[k] -= events;
-      pending[k] = 0;
-    };
-    const step = (row: number, key: number) => {
-      const code = member[row];
-      if (code === 0) return;
-      const k = code - 1;
-      const t = key >>> 1;
-      if (key & 1) {
-        flush(k);
-        atRisk[k]--;
-      } else {
-        if (time[k] !== t) flush(k);
-        time[k] = t;
-        pending[k]++;
-      }
-    };
-    const { ended, endedKeys, open, openRequestedMs } = orders;
-    // Open referrals are censored now: latest request first is shortest time first.
-    const openKey = (x: number) =>
-      x < open.length
-        ? Math.max(0, Math.round((asOfMs - openRequestedMs[x]) / 1000)) * 2 + 1
-        : Infinity;
-    let i = 0;
-    let j = 0;
-    let nextOpen = openKey(0);
-    while (i < ended.length || j < open.length) {
-      if (i < ended.length && endedKeys[i] <= nextOpen) {
-        step(ended[i], endedKeys[i]);
-        i++;
-      } else {
-        step(open[j], nextOpen);
-        nextOpen = openKey(++j);
-      }
-    }
-    for (let k = 0; k < g; k++) flush(k);
-
-    // Time to accept: the smallest x with F(x) ≥ p, i.e. the value at rank ceil(p·n).
-    const rank = (p: number, n: number) => Math.max(0, Math.ceil(p * n - 1e-9) - 1);
-    const seen = new Uint32Array(g);
-    const acceptMedian = new Float64Array(g).fill(-1);
-    const acceptP90 = new Float64Array(g).fill(-1);
-    let left = 0;
-    for (let k = 0; k < g; k++) if (accepted[k] > 0) left++;
-    for (let x = 0; x < orders.accepted.length && left > 0; x++) {
-      const row = orders.accepted[x];
-      const code = member[row];
-      if (code === 0) continue;
-      const k = code - 1;
-      const r = seen[k]++;
-      if (r === rank(0.5, accepted[k])) acceptMedian[k] = store.acceptSec[row];
-      if (r === rank(0.9, accepted[k])) {
-        acceptP90[k] = store.acceptSec[row];
-        left--;
-      }
-    }
-    const orNull = (v: number) => (v < 0 ? null : v);
-    return Array.from({ length: g }, (_, k) => ({
-      closeMedian: orNull(median[k]),
-      closeP90: orNull(p90[k]),
-      acceptMedian: orNull(acceptMedian[k]),
-      acceptP90: orNull(acceptP90[k]),
-    }));
+    const close = streamedClose(orders, member, 1, size, asOfMs);
+    const accept = streamedAccept(store, orders, member, 1, accepted);
+    return Array.from({ length: g }, (_, k) => ({ ...close[k], ...accept[k] }));
   } finally {
     for (let i = 0; i < rows.length; i++) member[rows[i]] = 0;
   }
 }
+
+/**
+ * Kaplan–Meier of each group from one walk of the ended rows by key merged with the open rows by
+ * censoring time. A row's group is `codes[row] - shift` (none when negative); `size` is each
+ * group's number of rows.
+ */
+function streamedClose(
+  orders: SortedOrders,
+  codes: Uint16Array,
+  shift: number,
+  size: Uint32Array,
+  asOfMs: number,
+): Array<{ closeMedian: number | null; closeP90: number | null }> {
+  const g = size.length;
+  const atRisk = Float64Array.from(size);
+  const survival = new Float64Array(g).fill(1);
+  const time = new Float64Array(g).fill(-1);
+  const pending = new Uint32Array(g);
+  const median = new Float64Array(g).fill(-1);
+  const p90 = new Float64Array(g).fill(-1);
+  const flush = (k: number) => {
+    const events = pending[k];
+    if (events === 0) return;
+    survival[k] *= 1 - events / atRisk[k];
+    if (median[k] < 0 && survival[k] <= 0.5 + 1e-12) median[k] = time[k];
+    if (p90[k] < 0 && survival[k] <= 0.1 + 1e-12) p90[k] = time[k];
+    atRisk[k] -= events;
+    pending[k] = 0;
+  };
+  const step = (row: number, key: number) => {
+    const k = codes[row] - shift;
+    if (k < 0) return;
+    const t = key >>> 1;
+    if (key & 1) {
+      flush(k);
+      atRisk[k]--;
+    } else {
+      if (time[k] !== t) flush(k);
+      time[k] = t;
+      pending[k]++;
+    }
+  };
+  const { ended, endedKeys, open, openRequestedMs } = orders;
+  // Open referrals are censored now: latest request first is shortest time first.
+  const openKey = (x: number) =>
+    x < open.length
+      ? Math.max(0, Math.round((asOfMs - openRequestedMs[x]) / 1000)) * 2 + 1
+      : Infinity;
+  let i = 0;
+  let j = 0;
+  let nextOpen = openKey(0);
+  while (i < ended.length || j < open.length) {
+    if (i < ended.length && endedKeys[i] <= nextOpen) {
+      step(ended[i], endedKeys[i]);
+      i++;
+    } else {
+      step(open[j], nextOpen);
+      nextOpen = openKey(++j);
+    }
+  }
+  for (let k = 0; k < g; k++) flush(k);
+  const orNull = (v: number) => (v < 0 ? null : v);
+  return Array.from({ length: g }, (_, k) => ({
+    closeMedian: orNull(median[k]),
+    closeP90: orNull(p90[k]),
+  }));
+}
+
+/** Time to accept: the smallest x with F(x) ≥ p, i.e. the value at rank ceil(p·n). */
+function streamedAccept(
+  store: FactColumns,
+  orders: SortedOrders,
+  codes: Uint16Array,
+  shift: number,
+  accepted: Uint32Array,
+): Array<{ acceptMedian: number | null; acceptP90: number | null }> {
+  const g = accepted.length;
+  const rank = (p: number, n: number) => Math.max(0, Math.ceil(p * n - 1e-9) - 1);
+  const seen = new Uint32Array(g);
+  const acceptMedian = new Float64Array(g).fill(-1);
+  const acceptP90 = new Float64Array(g).fill(-1);
+  let left = 0;
+  for (let k = 0; k < g; k++) if (accepted[k] > 0) left++;
+  for (let x = 0; x < orders.accepted.length && left > 0; x++) {
+    const row = orders.accepted[x];
+    const k = codes[row] - shift;
+    if (k < 0) continue;
+    const r = seen[k]++;
+    if (r === rank(0.5, accepted[k])) acceptMedian[k] = store.acceptSec[row];
+    if (r === rank(0.9, accepted[k])) {
+      acceptP90[k] = store.acceptSec[row];
+      left--;
+    }
+  }
+  const orNull = (v: number) => (v < 0 ? null : v);
+  return Array.from({ length: g }, (_, k) => ({
+    acceptMedian: orNull(acceptMedian[k]),
+    acceptP90: orNull(acceptP90[k]),
+  }));
+}
+
+/**
+ * A cohort of every row of the store (a period covering all of it, no filter): what does not
+ * depend on the time of asking (counts, reasons, time to accept) is kept per version of the store
+ * and dimension, and each answer walks only the Kaplan–Meier orders, with the dimension's column
+ * as the group of each row.
+ */
+export function aggregateWholeStore(
+  store: FactColumns,
+  by: FactDimension | null,
+  asOfMs: number,
+): Map<string, GroupAggregate> | undefined {
+  const orders = store.sortedOrders();
+  if (!orders) return undefined;
+  const key = by ?? '';
+  let cached = wholeStoreCache.get(store)?.get(key);
+  if (!cached || cached.version !== store.version) {
+    const rows = store.select(-Infinity, Infinity, {});
+    const grouping = groupRows(store, rows, by);
+    // Computed once per version, at the time of asking; only time to close is redone per answer.
+    const aggregates = aggregateGroups(store, rows, grouping, asOfMs, { streaming: true });
+    const size = new Uint32Array(grouping.names.length);
+    grouping.names.forEach((name, k) => (size[k] = aggregates.get(name)?.referrals ?? 0));
+    cached = { version: store.version, names: grouping.names, size, aggregates };
+    const perStore = wholeStoreCache.get(store) ?? new Map();
+    perStore.set(key, cached);
+    wholeStoreCache.set(store, perStore);
+  }
+  const codes = by === null ? orders.member : store.dims.get(by)!;
+  const close = streamedClose(orders, codes, 0, cached.size, asOfMs);
+  const result = new Map<string, GroupAggregate>();
+  cached.names.forEach((name, k) => {
+    const a = cached.aggregates.get(name);
+    if (!a) return;
+    result.set(name, {
+      ...a,
+      timeToClose: {
+        ...a.timeToClose,
+        medianHours: hours(close[k].closeMedian),
+        p90Hours: hours(close[k].closeP90),
+      },
+    });
+  });
+  return result;
+}
+
+const wholeStoreCache = new WeakMap<
+  FactColumns,
+  Map<
+    string,
+    { version: number; names: string[]; size: Uint32Array; aggregates: Map<string, GroupAggregate> }
+  >
+>();
