@@ -19,8 +19,6 @@ export function startAnalyticsService(
     consumer: {
       groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP,
       batch: { maxMessages: 1000 },
-      // referral.events.v1 and fhir.changes.v1 have six partitions each.
-      partitionsConsumedConcurrently: 6,
     },
     configure: (app) => documentApi(app),
   });

@@ -81,7 +81,6 @@ export class FactColumns {
   /** Bumped by every upsert: what was derived from an older version is stale. */
   version = 0;
   private sorted?: SortedOrders;
-  private span?: { version: number; min: number; max: number; all: Uint32Array | undefined };
   private capacity = 0;
   private readonly rowOf = new Map<string, number>();
   requestedMs = new Float64Array(0);
@@ -198,20 +197,6 @@ export class FactColumns {
       tests.push([this.dims.get(d)!, code]);
     }
     const requested = this.requestedMs;
-    if (tests.length === 0) {
-      // A period covering every row: the same (cached) list of all rows.
-      if (this.span?.version !== this.version) {
-        let min = Infinity;
-        let max = -Infinity;
-        for (let row = 0; row < this.size; row++) {
-          min = Math.min(min, requested[row]);
-          max = Math.max(max, requested[row]);
-        }
-        this.span = { version: this.version, min, max, all: undefined };
-      }
-      if (fromMs <= this.span.min && toMs > this.span.max)
-        return (this.span.all ??= Uint32Array.from({ length: this.size }, (_, i) => i));
-    }
     const out = new Uint32Array(this.size);
     let n = 0;
     rows: for (let row = 0; row < this.size; row++) {
