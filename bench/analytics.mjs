@@ -1,5 +1,5 @@
 // npm run bench:analytics -- [--port-base 24000]
-// Builds, then runs apps/analytics-service/bench/analytics-bench.ts from dist (DATABASE_URL and
+// Builds, then runs bench/analytics-bench.ts from dist (DATABASE_URL and
 // KAFKA_BROKERS as for the services: npm run infra:up). The service listens on port base + 1,
 // the bench's token keys on port base + 2.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,6 @@ run('npx', ['tsc', '-p', 'tsconfig.build.json']);
 run(process.execPath, [
   '-r',
   './infra/lib/register-paths.cjs',
-  'dist/apps/analytics-service/bench/analytics-bench.js',
+  'dist/bench/analytics-bench.js',
   ...process.argv.slice(2),
 ]);

@@ -17,7 +17,11 @@ export function startAnalyticsService(
     port: options.port ?? config.ANALYTICS_SERVICE_PORT,
     management: managementListenerOf(config),
     http: false,
-    consumer: { groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP },
+    // Batches: a backlog (a replay, a rebuild) is read at thousands of events a second.
+    consumer: {
+      groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP,
+      batch: { maxMessages: 1000 },
+    },
     configure: (app) => documentApi(app),
   });
 }

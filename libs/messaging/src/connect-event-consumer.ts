@@ -22,6 +22,7 @@ export function connectEventConsumer(
     isTransient?: (error: unknown) => boolean;
     ignores?: (event: CloudEvent) => boolean;
     partitionsConsumedConcurrently?: number;
+    batch?: { maxMessages?: number };
     logger?: ConsumerLogger;
   } = {},
 ): KafkaEventsServer {
@@ -34,6 +35,7 @@ export function connectEventConsumer(
     isTransient: overrides.isTransient,
     ignores: overrides.ignores,
     partitionsConsumedConcurrently: overrides.partitionsConsumedConcurrently,
+    batch: overrides.batch,
     logger: overrides.logger ?? console,
   });
   // Listeners are bound at connect time unless deferred, and filters must be set before that;

@@ -20,6 +20,35 @@ export interface EventHandlingContext {
   attempt: number;
   /** Runs `fn` once the transaction has committed (not if it rolls back). */
   afterCommit?: (fn: () => void) => void;
+  /**
+   * Hands `item` to `writer`, which writes every item handed to it in this transaction at once
+   * (one multi-row statement for a whole batch), just before the transaction commits.
+   */
+  defer?: <T>(writer: BatchWriter<T>, item: T) => void;
+}
+
+/**
+ * Writes the items that handlers of one transaction deferred to it, in the order they were
+ * handed over. Writers run in the order they were first used, before the transaction commits.
+ */
+export interface BatchWriter<T> {
+  write(manager: EntityManager, items: T[]): Promise<void>;
+}
+
+/** The writes deferred in one transaction, by writer. */
+export class DeferredWrites {
+  private readonly pending = new Map<BatchWriter<unknown>, unknown[]>();
+
+  readonly add = <T>(writer: BatchWriter<T>, item: T): void => {
+    const items = this.pending.get(writer as BatchWriter<unknown>);
+    if (items) items.push(item);
+    else this.pending.set(writer as BatchWriter<unknown>, [item]);
+  };
+
+  async flush(manager: EntityManager): Promise<void> {
+    for (const [writer, items] of this.pending) await writer.write(manager, items);
+    this.pending.clear();
+  }
 }
 
 export type EventHandler = (event: CloudEvent, context: EventHandlingContext) => Promise<void>;
@@ -49,6 +78,13 @@ export interface IdempotentConsumerOptions {
    * no effect to apply once. Must decide from the event alone.
    */
   ignores?: (event: CloudEvent) => boolean;
+  /**
+   * Batch mode (opt-in): up to `maxMessages` consecutive messages of a partition are applied in
+   * one transaction (one inbox statement for all, deferred writes flushed once), then one offset
+   * commit. If that transaction fails, nothing of it stays and the batch is handled again message
+   * by message (each with its retries and dead letter), so one bad message costs only itself.
+   */
+  batch?: { maxMessages?: number };
 }
 
 export interface ConsumerLogger {
@@ -67,6 +103,13 @@ export class PoisonMessageError extends Error {
 }
 
 export type Outcome = 'applied' | 'duplicate' | 'skipped' | 'dead-lettered';
+
+interface BatchEntry {
+  message: DeliveredMessage;
+  event?: CloudEvent;
+  handler?: EventHandler;
+  outcome?: Outcome;
+}
 
 /**
  * Applies each event's effect exactly once: the inbox row (consumer, event id) and the effect
@@ -101,6 +144,14 @@ export class IdempotentConsumer {
       handle: async (message, heartbeat) => {
         await this.process(message, heartbeat);
       },
+      ...(this.options.batch
+        ? {
+            maxBatchSize: this.options.batch.maxMessages,
+            handleBatch: async (messages: DeliveredMessage[], heartbeat: () => Promise<void>) => {
+              await this.processBatch(messages, heartbeat);
+            },
+          }
+        : {}),
     });
     return this.subscription;
   }
@@ -131,7 +182,107 @@ export class IdempotentConsumer {
   ): Promise<Outcome> {
     const started = process.hrtime.bigint();
     const { outcome, event } = await this.processMessage(message, heartbeat);
+    this.record(message, outcome, event, Number(process.hrtime.bigint() - started) / 1e9);
+    return outcome;
+  }
+
+  /**
+   * Applies consecutive messages of one partition in one transaction (see `batch`): returns each
+   * message's outcome, in order. Resolves only once every effect has committed.
+   */
+  async processBatch(
+    messages: DeliveredMessage[],
+    heartbeat: () => Promise<void> = async () => undefined,
+  ): Promise<Outcome[]> {
+    const started = process.hrtime.bigint();
+    const entries: BatchEntry[] = [];
+    for (const message of messages) {
+      let event: CloudEvent;
+      try {
+        event = fromKafkaRecord(message);
+        this.registry.validate(event.type, event.data);
+      } catch (error) {
+        await this.deadLetter(message, error, 1);
+        entries.push({ message, outcome: 'dead-lettered' });
+        continue;
+      }
+      const handler = this.options.handlerFor(event.type);
+      if (!handler || this.options.ignores?.(event))
+        entries.push({ message, event, outcome: 'skipped' });
+      else entries.push({ message, event, handler });
+    }
+    const todo = entries.filter((e) => e.handler);
+    if (todo.length > 0) {
+      try {
+        await this.applyBatch(todo);
+      } catch (error) {
+        // Nothing of the batch committed: each message on its own, so that a bad one is retried
+        // and dead-lettered alone and the others are applied (once: the inbox decides again).
+        this.options.logger?.warn?.(
+          `${this.options.groupId}: batch of ${todo.length} failed, handling its messages one by one: ${safeErrorText(error)}`,
+        );
+        for (const entry of todo) {
+          entry.outcome = (await this.processMessage(entry.message, heartbeat)).outcome;
+        }
+      }
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const e of entries) this.record(e.message, e.outcome!, e.event, seconds);
+    return entries.map((e) => e.outcome!);
+  }
+
+  private async applyBatch(entries: BatchEntry[]): Promise<void> {
+    const committed: Array<() => void> = [];
+    const outcomes = new Map<BatchEntry, Outcome>();
+    await this.dataSource.transaction(async (manager) => {
+      // A message delivered twice in one batch counts once: the first.
+      const first = new Map<string, BatchEntry>();
+      for (const entry of entries) {
+        if (first.has(entry.event!.id)) outcomes.set(entry, 'duplicate');
+        else first.set(entry.event!.id, entry);
+      }
+      const unique = [...first.values()];
+      const inserted: Array<{ event_id: string }> = await manager.query(
+        `INSERT INTO "${this.options.schema}".inbox (consumer, event_id, event_type, topic, partition, "offset")
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+         ON CONFLICT DO NOTHING RETURNING event_id`,
+        [
+          this.options.groupId,
+          unique.map((e) => e.event!.id),
+          unique.map((e) => e.event!.type),
+          unique.map((e) => e.message.topic),
+          unique.map((e) => e.message.partition),
+          unique.map((e) => e.message.offset),
+        ],
+      );
+      const fresh = new Set(inserted.map((row) => row.event_id));
+      const deferred = new DeferredWrites();
+      for (const entry of unique) {
+        if (!fresh.has(entry.event!.id)) {
+          outcomes.set(entry, 'duplicate');
+          continue;
+        }
+        await entry.handler!(entry.event!, {
+          manager,
+          message: entry.message,
+          attempt: 1,
+          afterCommit: (fn) => committed.push(fn),
+          defer: deferred.add,
+        });
+        outcomes.set(entry, 'applied');
+      }
+      await deferred.flush(manager);
+    });
+    for (const [entry, outcome] of outcomes) entry.outcome = outcome;
+    for (const fn of committed) fn();
+  }
+
+  private record(
+    message: DeliveredMessage,
+    outcome: Outcome,
+    event: CloudEvent | undefined,
+    seconds: number,
+  ): void {
     const consumer = this.options.groupId;
     eventsConsumed.inc({ consumer, type: event?.type ?? 'invalid', outcome });
     eventHandlingSeconds.observe({ consumer }, seconds);
@@ -150,7 +301,6 @@ export class IdempotentConsumer {
         ms: Math.round(seconds * 1000),
       });
     }
-    return outcome;
   }
 
   private async processMessage(
@@ -220,7 +370,15 @@ export class IdempotentConsumer {
         ],
       );
       if (inserted.length === 0) return 'duplicate';
-      await handler(event, { manager, message, attempt, afterCommit: (fn) => committed.push(fn) });
+      const deferred = new DeferredWrites();
+      await handler(event, {
+        manager,
+        message,
+        attempt,
+        afterCommit: (fn) => committed.push(fn),
+        defer: deferred.add,
+      });
+      await deferred.flush(manager);
       return 'applied';
     });
     for (const fn of committed) fn();

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { CloudEvent, eventRegistry } from '@carerelay/contracts';
 import type { DeliveredMessage, MessageBus } from './message-bus';
 import {
+  BatchWriter,
   EventHandlingContext,
   IdempotentConsumer,
   IdempotentConsumerOptions,
@@ -25,6 +26,15 @@ export class EventContext extends BaseRpcContext<[EventHandlingContext]> {
     const register = this.args[0].afterCommit;
     if (register) register(fn);
     else fn();
+  }
+  /**
+   * Hands `item` to `writer`, which writes all the items of the transaction at once just before
+   * it commits (a whole batch's in one statement when the consumer runs in batch mode).
+   */
+  async defer<T>(writer: BatchWriter<T>, item: T): Promise<void> {
+    const defer = this.args[0].defer;
+    if (defer) defer(writer, item);
+    else await writer.write(this.manager, [item]);
   }
 }
 

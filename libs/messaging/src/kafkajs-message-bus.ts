@@ -71,27 +71,57 @@ export class KafkajsMessageBus implements MessageBus {
       topics: options.topics,
       fromBeginning: options.fromBeginning ?? true,
     });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
-      eachMessage: async ({ topic, partition, message, heartbeat }) => {
-        await options.handle(
-          {
-            topic,
-            partition,
-            offset: message.offset,
-            key: message.key,
-            value: message.value,
-            headers: message.headers,
-          },
-          heartbeat,
-        );
-        // Commit the next offset to read, only after the effect has committed.
-        await consumer.commitOffsets([
-          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
-        ]);
-      },
-    });
+    const handleBatch = options.handleBatch;
+    const commitAfter = (topic: string, partition: number, offset: string) =>
+      // The next offset to read, only after the effect has committed.
+      consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
+    if (handleBatch) {
+      const size = Math.max(1, options.maxBatchSize ?? 500);
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+        eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
+          const { topic, partition } = batch;
+          for (let i = 0; i < batch.messages.length; i += size) {
+            // Rebalanced or stopping: what is left is read again from the committed offset.
+            if (!isRunning() || isStale()) return;
+            const chunk = batch.messages.slice(i, i + size).map((message) => ({
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key,
+              value: message.value,
+              headers: message.headers,
+            }));
+            await handleBatch(chunk, heartbeat);
+            const last = chunk[chunk.length - 1].offset;
+            await commitAfter(topic, partition, last);
+            resolveOffset(last);
+            await heartbeat();
+          }
+        },
+      });
+    } else {
+      await consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
+          await options.handle(
+            {
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key,
+              value: message.value,
+              headers: message.headers,
+            },
+            heartbeat,
+          );
+          await commitAfter(topic, partition, message.offset);
+        },
+      });
+    }
     return {
       groupId: options.groupId,
       ready: () => ready,

@@ -27,6 +27,13 @@ export interface SubscriptionOptions {
   topics: string[];
   /** Called once per message; the subscription commits offset + 1 only after it resolves. */
   handle: (message: DeliveredMessage, heartbeat: () => Promise<void>) => Promise<void>;
+  /**
+   * When set, called instead of `handle` with up to `maxBatchSize` consecutive messages of one
+   * partition; the subscription commits the last offset + 1 only after it resolves. A rejection
+   * commits nothing of the batch: the messages are delivered again.
+   */
+  handleBatch?: (messages: DeliveredMessage[], heartbeat: () => Promise<void>) => Promise<void>;
+  maxBatchSize?: number;
   fromBeginning?: boolean;
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;

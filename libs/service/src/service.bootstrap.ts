@@ -48,6 +48,8 @@ export interface StartServiceOptions {
     ignores?: (event: CloudEvent) => boolean;
     /** Partitions handled at once (kafkajs; default 3). */
     partitionsConsumedConcurrently?: number;
+    /** Batch mode: a partition's consecutive messages in one transaction (IdempotentConsumer). */
+    batch?: { maxMessages?: number };
   };
   /** Middleware and settings of this service, before init. */
   configure?: (app: NestExpressApplication, logger: Logger) => void;
@@ -90,6 +92,7 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
       isTransient: options.consumer.isTransient,
       ignores: options.consumer.ignores,
       partitionsConsumedConcurrently: options.consumer.partitionsConsumedConcurrently,
+      batch: options.consumer.batch,
     });
   }
   // init first: it migrates the schema and provisions the topics the consumer subscribes to.

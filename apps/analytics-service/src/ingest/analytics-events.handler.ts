@@ -35,8 +35,9 @@ const CONSENT_STATUS: Record<string, string> = {
 };
 
 /**
- * Feeds the read model, each event in its inbox transaction: a redelivered event is skipped by
- * the inbox, and every write is an upsert that does not depend on what arrived before.
+ * Feeds the read model in the inbox transaction (the consumer runs in batch mode: many events per
+ * transaction, their rows written together): a redelivered event is skipped by the inbox, and
+ * every write is an upsert that does not depend on what arrived before.
  */
 @Controller()
 export class AnalyticsEventsHandler {
@@ -48,7 +49,7 @@ export class AnalyticsEventsHandler {
     @Ctx() context: EventContext,
   ): Promise<void> {
     const d = event.data;
-    await this.readModel.addReferralEvent(context.manager, {
+    await context.defer(this.readModel.referralEvents, {
       eventId: event.id,
       referralId: d.referralId,
       state: d.state,
@@ -69,7 +70,7 @@ export class AnalyticsEventsHandler {
     const d = event.data;
     // A timer fires once: its id identifies the breach even if it is published twice.
     const timerId = typeof d.detail?.timerId === 'string' ? d.detail.timerId : undefined;
-    await this.readModel.addFollowupEvent(context.manager, {
+    await context.defer(this.readModel.followupEvents, {
       dedupeKey: timerId ? `timer:${timerId}` : `event:${event.id}`,
       referralId: d.referralId,
       kind: d.kind,
@@ -85,12 +86,11 @@ export class AnalyticsEventsHandler {
   ): Promise<void> {
     const key = patientKeyOf(event.data.patientId);
     if (!key) return;
-    await this.readModel.setConsentState(
-      context.manager,
-      key,
-      CONSENT_STATUS[event.type],
-      event.data.occurredAt,
-    );
+    await context.defer(this.readModel.consentStates, {
+      patientKey: key,
+      status: CONSENT_STATUS[event.type],
+      occurredAt: event.data.occurredAt,
+    });
   }
 
   @EventPattern([
@@ -103,7 +103,8 @@ export class AnalyticsEventsHandler {
   ): Promise<void> {
     const d = event.data;
     const facts = directoryServiceFactsOf(d.organizationId, d.serviceId, d.record);
-    if (facts) await this.readModel.upsertDirectoryService(context.manager, facts, d.occurredAt);
+    if (facts)
+      await context.defer(this.readModel.directoryServices, { facts, updatedAt: d.occurredAt });
   }
 
   @EventPattern(EventTypes.fhirResourceChanged.type)
@@ -113,28 +114,28 @@ export class AnalyticsEventsHandler {
   ): Promise<void> {
     const d = event.data;
     if (d.action === 'delete' || !d.resource) return;
-    const manager = context.manager;
+    const updatedAt = d.lastUpdated;
     switch (d.resourceType) {
       case 'Patient':
-        return this.readModel.upsertPatient(
-          manager,
-          patientFactsOf(d.id, d.resource, new Date(d.lastUpdated)),
-          d.lastUpdated,
-        );
+        return context.defer(this.readModel.patients, {
+          facts: patientFactsOf(d.id, d.resource, new Date(d.lastUpdated)),
+          updatedAt,
+        });
       case 'ServiceRequest':
-        return this.readModel.upsertServiceRequest(
-          manager,
-          serviceRequestFactsOf(d.id, d.resource),
-          d.lastUpdated,
-        );
+        return context.defer(this.readModel.serviceRequests, {
+          facts: serviceRequestFactsOf(d.id, d.resource),
+          updatedAt,
+        });
       case 'Task':
-        return this.readModel.upsertTask(manager, taskFactsOf(d.id, d.resource), d.lastUpdated);
+        return context.defer(this.readModel.tasks, {
+          facts: taskFactsOf(d.id, d.resource),
+          updatedAt,
+        });
       case 'Coverage':
-        return this.readModel.upsertCoverage(
-          manager,
-          coverageFactsOf(d.id, d.resource),
-          d.lastUpdated,
-        );
+        return context.defer(this.readModel.coverages, {
+          facts: coverageFactsOf(d.id, d.resource),
+          updatedAt,
+        });
       default:
         return;
     }

@@ -1,6 +1,6 @@
 import { periodOf, PERIOD_DIMENSIONS, type BreakdownDimension } from './dimensions';
 import type { PeriodDimension } from './dimensions';
-import { FactColumns, type FactDimension } from './fact-columns';
+import { FactColumns, type FactDimension, type SortedOrders } from './fact-columns';
 
 /** Everything the measures need of a group of referrals. */
 export interface GroupAggregate {
@@ -138,6 +138,7 @@ export function aggregateGroups(
   rows: Uint32Array,
   grouping: Grouping,
   asOfMs: number,
+  options: { streaming?: boolean } = {},
 ): Map<string, GroupAggregate> {
   const g = grouping.names.length;
   const size = new Uint32Array(g);
@@ -146,17 +147,11 @@ export function aggregateGroups(
     size[grouping.codes[i]]++;
     if (store.isAccepted(rows[i])) accepted[grouping.codes[i]]++;
   }
-  // Each group's keys in one contiguous slice of one buffer.
-  const closeStart = new Uint32Array(g + 1);
-  const acceptStart = new Uint32Array(g + 1);
-  for (let k = 0; k < g; k++) {
-    closeStart[k + 1] = closeStart[k] + size[k];
-    acceptStart[k + 1] = acceptStart[k] + accepted[k];
-  }
-  const closeKeys = new Uint32Array(rows.length);
-  const acceptKeys = new Uint32Array(acceptStart[g]);
-  const closeFill = closeStart.slice(0, g);
-  const acceptFill = acceptStart.slice(0, g);
+  // Most of the store: walk its sorted orders (no sort per query); a small cohort: sort its keys.
+  const orders =
+    (options.streaming ?? rows.length >= Math.max(STREAMING_MIN, store.size / 4)) && g < 65535
+      ? store.sortedOrders()
+      : undefined;
   const aggregates = Array.from({ length: g }, () => ({
     routed: 0,
     closed: 0,
@@ -169,13 +164,12 @@ export function aggregateGroups(
     attempts: 0,
     reasons: new Map<string, number>(),
   }));
+  const reasonColumns = [...store.reasons];
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
-    const k = grouping.codes[i];
-    const a = aggregates[k];
-    const closed = store.isClosed(row);
+    const a = aggregates[grouping.codes[i]];
     if (store.isRouted(row)) a.routed++;
-    if (closed) a.closed++;
+    if (store.isClosed(row)) a.closed++;
     if (store.isAwaitingConsent(row)) a.awaitingConsent++;
     if (store.awaitedConsent(row)) a.everAwaitedConsent++;
     const reroutes = store.reroutes[row];
@@ -185,46 +179,275 @@ export function aggregateGroups(
     a.breaches += breaches;
     if (breaches > 0) a.referralsBreached++;
     a.attempts += store.attempts[row];
-    let key: number;
-    if (closed) key = store.closeSec[row] * 2;
-    else if (store.isEnded(row)) key = store.endSec[row] * 2 + 1;
-    else key = Math.max(0, Math.round((asOfMs - store.requestedMs[row]) / 1000)) * 2 + 1;
-    closeKeys[closeFill[k]++] = key;
-    if (store.isAccepted(row)) acceptKeys[acceptFill[k]++] = store.acceptSec[row];
-  }
-  for (const [reason, column] of store.reasons) {
-    for (let i = 0; i < rows.length; i++) {
-      const n = column[rows[i]];
-      if (n === 0) continue;
-      const reasons = aggregates[grouping.codes[i]].reasons;
-      reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+    if (!store.hasReasons(row)) continue;
+    for (const [reason, column] of reasonColumns) {
+      const n = column[row];
+      if (n > 0) a.reasons.set(reason, (a.reasons.get(reason) ?? 0) + n);
     }
   }
-  const scratch = new Uint32Array(rows.length);
+  const times = orders
+    ? streamedTimes(store, orders, rows, grouping, size, accepted, asOfMs)
+    : sortedTimes(store, rows, grouping, size, accepted, asOfMs);
   const result = new Map<string, GroupAggregate>();
   for (let k = 0; k < g; k++) {
     if (size[k] === 0) continue;
-    const close = kaplanMeierSorted(
-      sortUint32(closeKeys.subarray(closeStart[k], closeStart[k + 1]), scratch),
-    );
-    const accepts = sortUint32(acceptKeys.subarray(acceptStart[k], acceptStart[k + 1]), scratch);
     const a = aggregates[k];
+    const t = times[k];
     result.set(grouping.names[k], {
       ...a,
       referrals: size[k],
       accepted: accepted[k],
       timeToAccept: {
         accepted: accepted[k],
-        medianHours: hours(quantileSorted(accepts, 0.5)),
-        p90Hours: hours(quantileSorted(accepts, 0.9)),
+        medianHours: hours(t.acceptMedian),
+        p90Hours: hours(t.acceptP90),
       },
       timeToClose: {
         closed: a.closed,
         censored: size[k] - a.closed,
-        medianHours: hours(close.median),
-        p90Hours: hours(close.p90),
+        medianHours: hours(t.closeMedian),
+        p90Hours: hours(t.closeP90),
       },
     });
   }
   return result;
 }
+
+/** Below this many rows a cohort's keys are sorted; above, the store's orders are walked. */
+const STREAMING_MIN = 50_000;
+
+interface GroupTimes {
+  closeMedian: number | null;
+  closeP90: number | null;
+  acceptMedian: number | null;
+  acceptP90: number | null;
+}
+
+/** Kaplan–Meier key of a row: seconds × 2, + 1 when censored (open ones at `asOfMs`). */
+function closeKeyOf(store: FactColumns, row: number, asOfMs: number): number {
+  if (store.isClosed(row)) return store.closeSec[row] * 2;
+  if (store.isEnded(row)) return store.endSec[row] * 2 + 1;
+  return Math.max(0, Math.round((asOfMs - store.requestedMs[row]) / 1000)) * 2 + 1;
+}
+
+/** Each group's keys sorted (radix) and read as one curve per group. */
+function sortedTimes(
+  store: FactColumns,
+  rows: Uint32Array,
+  grouping: Grouping,
+  size: Uint32Array,
+  accepted: Uint32Array,
+  asOfMs: number,
+): GroupTimes[] {
+  const g = grouping.names.length;
+  // Each group's keys in one contiguous slice of one buffer.
+  const closeStart = new Uint32Array(g + 1);
+  const acceptStart = new Uint32Array(g + 1);
+  for (let k = 0; k < g; k++) {
+    closeStart[k + 1] = closeStart[k] + size[k];
+    acceptStart[k + 1] = acceptStart[k] + accepted[k];
+  }
+  const closeKeys = new Uint32Array(rows.length);
+  const acceptKeys = new Uint32Array(acceptStart[g]);
+  const closeFill = closeStart.slice(0, g);
+  const acceptFill = acceptStart.slice(0, g);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const k = grouping.codes[i];
+    closeKeys[closeFill[k]++] = closeKeyOf(store, row, asOfMs);
+    if (store.isAccepted(row)) acceptKeys[acceptFill[k]++] = store.acceptSec[row];
+  }
+  const scratch = new Uint32Array(rows.length);
+  return Array.from({ length: g }, (_, k) => {
+    const close = kaplanMeierSorted(
+      sortUint32(closeKeys.subarray(closeStart[k], closeStart[k + 1]), scratch),
+    );
+    const accepts = sortUint32(acceptKeys.subarray(acceptStart[k], acceptStart[k + 1]), scratch);
+    return {
+      closeMedian: close.median,
+      closeP90: close.p90,
+      acceptMedian: quantileSorted(accepts, 0.5),
+      acceptP90: quantileSorted(accepts, 0.9),
+    };
+  });
+}
+
+/**
+ * The same figures from one walk of the store's sorted orders: ended rows by key merged with
+ * open rows by censoring time, each cohort row advancing its group's Kaplan–Meier curve exactly
+ * as kaplanMeierSorted does (at a tied time, events before censorings); then accepted rows by
+ * time to accept until every group has reached its p90 rank.
+ */
+function streamedTimes(
+  store: FactColumns,
+  orders: SortedOrders,
+  rows: Uint32Array,
+  grouping: Grouping,
+  size: Uint32Array,
+  accepted: Uint32Array,
+  asOfMs: number,
+): GroupTimes[] {
+  const g = grouping.names.length;
+  const member = orders.member;
+  for (let i = 0; i < rows.length; i++) member[rows[i]] = grouping.codes[i] + 1;
+  try {
+    const close = streamedClose(orders, member, 1, size, asOfMs);
+    const accept = streamedAccept(store, orders, member, 1, accepted);
+    return Array.from({ length: g }, (_, k) => ({ ...close[k], ...accept[k] }));
+  } finally {
+    for (let i = 0; i < rows.length; i++) member[rows[i]] = 0;
+  }
+}
+
+/**
+ * Kaplan–Meier of each group from one walk of the ended rows by key merged with the open rows by
+ * censoring time. A row's group is `codes[row] - shift` (none when negative); `size` is each
+ * group's number of rows.
+ */
+function streamedClose(
+  orders: SortedOrders,
+  codes: Uint16Array,
+  shift: number,
+  size: Uint32Array,
+  asOfMs: number,
+): Array<{ closeMedian: number | null; closeP90: number | null }> {
+  const g = size.length;
+  const atRisk = Float64Array.from(size);
+  const survival = new Float64Array(g).fill(1);
+  const time = new Float64Array(g).fill(-1);
+  const pending = new Uint32Array(g);
+  const median = new Float64Array(g).fill(-1);
+  const p90 = new Float64Array(g).fill(-1);
+  const flush = (k: number) => {
+    const events = pending[k];
+    if (events === 0) return;
+    survival[k] *= 1 - events / atRisk[k];
+    if (median[k] < 0 && survival[k] <= 0.5 + 1e-12) median[k] = time[k];
+    if (p90[k] < 0 && survival[k] <= 0.1 + 1e-12) p90[k] = time[k];
+    atRisk[k] -= events;
+    pending[k] = 0;
+  };
+  const step = (row: number, key: number) => {
+    const k = codes[row] - shift;
+    if (k < 0) return;
+    const t = key >>> 1;
+    if (key & 1) {
+      flush(k);
+      atRisk[k]--;
+    } else {
+      if (time[k] !== t) flush(k);
+      time[k] = t;
+      pending[k]++;
+    }
+  };
+  const { ended, endedKeys, open, openRequestedMs } = orders;
+  // Open referrals are censored now: latest request first is shortest time first.
+  const openKey = (x: number) =>
+    x < open.length
+      ? Math.max(0, Math.round((asOfMs - openRequestedMs[x]) / 1000)) * 2 + 1
+      : Infinity;
+  let i = 0;
+  let j = 0;
+  let nextOpen = openKey(0);
+  while (i < ended.length || j < open.length) {
+    if (i < ended.length && endedKeys[i] <= nextOpen) {
+      step(ended[i], endedKeys[i]);
+      i++;
+    } else {
+      step(open[j], nextOpen);
+      nextOpen = openKey(++j);
+    }
+  }
+  for (let k = 0; k < g; k++) flush(k);
+  const orNull = (v: number) => (v < 0 ? null : v);
+  return Array.from({ length: g }, (_, k) => ({
+    closeMedian: orNull(median[k]),
+    closeP90: orNull(p90[k]),
+  }));
+}
+
+/** Time to accept: the smallest x with F(x) ≥ p, i.e. the value at rank ceil(p·n). */
+function streamedAccept(
+  store: FactColumns,
+  orders: SortedOrders,
+  codes: Uint16Array,
+  shift: number,
+  accepted: Uint32Array,
+): Array<{ acceptMedian: number | null; acceptP90: number | null }> {
+  const g = accepted.length;
+  const rank = (p: number, n: number) => Math.max(0, Math.ceil(p * n - 1e-9) - 1);
+  const seen = new Uint32Array(g);
+  const acceptMedian = new Float64Array(g).fill(-1);
+  const acceptP90 = new Float64Array(g).fill(-1);
+  let left = 0;
+  for (let k = 0; k < g; k++) if (accepted[k] > 0) left++;
+  for (let x = 0; x < orders.accepted.length && left > 0; x++) {
+    const row = orders.accepted[x];
+    const k = codes[row] - shift;
+    if (k < 0) continue;
+    const r = seen[k]++;
+    if (r === rank(0.5, accepted[k])) acceptMedian[k] = store.acceptSec[row];
+    if (r === rank(0.9, accepted[k])) {
+      acceptP90[k] = store.acceptSec[row];
+      left--;
+    }
+  }
+  const orNull = (v: number) => (v < 0 ? null : v);
+  return Array.from({ length: g }, (_, k) => ({
+    acceptMedian: orNull(acceptMedian[k]),
+    acceptP90: orNull(acceptP90[k]),
+  }));
+}
+
+/**
+ * A cohort of every row of the store (a period covering all of it, no filter): what does not
+ * depend on the time of asking (counts, reasons, time to accept) is kept per version of the store
+ * and dimension, and each answer walks only the Kaplan–Meier orders, with the dimension's column
+ * as the group of each row.
+ */
+export function aggregateWholeStore(
+  store: FactColumns,
+  by: FactDimension | null,
+  asOfMs: number,
+): Map<string, GroupAggregate> | undefined {
+  const orders = store.sortedOrders();
+  if (!orders) return undefined;
+  const key = by ?? '';
+  let cached = wholeStoreCache.get(store)?.get(key);
+  if (!cached || cached.version !== store.version) {
+    const rows = store.select(-Infinity, Infinity, {});
+    const grouping = groupRows(store, rows, by);
+    // Computed once per version, at the time of asking; only time to close is redone per answer.
+    const aggregates = aggregateGroups(store, rows, grouping, asOfMs, { streaming: true });
+    const size = new Uint32Array(grouping.names.length);
+    grouping.names.forEach((name, k) => (size[k] = aggregates.get(name)?.referrals ?? 0));
+    cached = { version: store.version, names: grouping.names, size, aggregates };
+    const perStore = wholeStoreCache.get(store) ?? new Map();
+    perStore.set(key, cached);
+    wholeStoreCache.set(store, perStore);
+  }
+  const codes = by === null ? orders.member : store.dims.get(by)!;
+  const close = streamedClose(orders, codes, 0, cached.size, asOfMs);
+  const result = new Map<string, GroupAggregate>();
+  cached.names.forEach((name, k) => {
+    const a = cached.aggregates.get(name);
+    if (!a) return;
+    result.set(name, {
+      ...a,
+      timeToClose: {
+        ...a.timeToClose,
+        medianHours: hours(close[k].closeMedian),
+        p90Hours: hours(close[k].closeP90),
+      },
+    });
+  });
+  return result;
+}
+
+const wholeStoreCache = new WeakMap<
+  FactColumns,
+  Map<
+    string,
+    { version: number; names: string[]; size: Uint32Array; aggregates: Map<string, GroupAggregate> }
+  >
+>();

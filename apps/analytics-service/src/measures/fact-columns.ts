@@ -22,6 +22,29 @@ const AWAITING_CONSENT = 4;
 const CLOSED = 8;
 const ENDED = 16;
 const ACCEPTED = 32;
+const HAS_REASONS = 64;
+
+/** Row numbers packed beside a sort key in one float64 (exact below 2^53). */
+const ROW_BITS = 2 ** 24;
+
+/**
+ * The store's rows in the orders time-to-event measures read them: ended referrals by their
+ * Kaplan–Meier key (duration × 2 + censored), open ones by request time, latest first (their
+ * censoring time at any moment ascending), accepted ones by time to accept. Built once per
+ * version of the store, so a query over most of the store walks them instead of sorting.
+ */
+export interface SortedOrders {
+  version: number;
+  ended: Uint32Array;
+  /** The key of each row of `ended`, in the same order. */
+  endedKeys: Uint32Array;
+  open: Uint32Array;
+  /** The request time of each row of `open`, in the same order. */
+  openRequestedMs: Float64Array;
+  accepted: Uint32Array;
+  /** Scratch for a query's group codes by row (code + 1; 0: not in the cohort); left zeroed. */
+  member: Uint16Array;
+}
 
 /** One referral's row as the store takes it (from the read model or from facts). */
 export interface FactRow {
@@ -55,6 +78,9 @@ class Dictionary {
  */
 export class FactColumns {
   size = 0;
+  /** Bumped by every upsert: what was derived from an older version is stale. */
+  version = 0;
+  private sorted?: SortedOrders;
   private capacity = 0;
   private readonly rowOf = new Map<string, number>();
   requestedMs = new Float64Array(0);
@@ -101,6 +127,7 @@ export class FactColumns {
   }
 
   upsert({ fact, reasons }: FactRow): void {
+    this.version++;
     let row = this.rowOf.get(fact.referralId);
     if (row === undefined) {
       row = this.size++;
@@ -120,7 +147,8 @@ export class FactColumns {
       (fact.currentState === 'awaiting-consent' ? AWAITING_CONSENT : 0) |
       (fact.completedAt ? CLOSED : 0) |
       (fact.terminalAt ? ENDED : 0) |
-      (fact.acceptedAt ? ACCEPTED : 0);
+      (fact.acceptedAt ? ACCEPTED : 0) |
+      (reasons.length > 0 ? HAS_REASONS : 0);
     this.attempts[row] = Math.min(fact.attempts, 65535);
     this.reroutes[row] = Math.min(fact.reroutes, 65535);
     this.breaches[row] = Math.min(fact.breaches, 65535);
@@ -168,9 +196,9 @@ export class FactColumns {
       if (code === undefined) return new Uint32Array(0);
       tests.push([this.dims.get(d)!, code]);
     }
+    const requested = this.requestedMs;
     const out = new Uint32Array(this.size);
     let n = 0;
-    const requested = this.requestedMs;
     rows: for (let row = 0; row < this.size; row++) {
       const at = requested[row];
       if (at < fromMs || at >= toMs) continue;
@@ -180,6 +208,44 @@ export class FactColumns {
     return out.subarray(0, n);
   }
 
+  /** The sorted orders of this version of the store (undefined past 2^24 rows). */
+  sortedOrders(): SortedOrders | undefined {
+    if (this.size >= ROW_BITS) return undefined;
+    if (this.sorted?.version === this.version) return this.sorted;
+    const ended: number[] = [];
+    const open: number[] = [];
+    const accepted: number[] = [];
+    const limit = 2 ** 28;
+    for (let row = 0; row < this.size; row++) {
+      const flags = this.flags[row];
+      // Keys that would not fit beside the row number (durations over eight years): no orders.
+      if (this.closeSec[row] >= limit || this.endSec[row] >= limit || this.acceptSec[row] >= limit)
+        return undefined;
+      if (flags & CLOSED) ended.push(this.closeSec[row] * 2 * ROW_BITS + row);
+      else if (flags & ENDED) ended.push((this.endSec[row] * 2 + 1) * ROW_BITS + row);
+      else open.push(row);
+      if (flags & ACCEPTED) accepted.push(this.acceptSec[row] * ROW_BITS + row);
+    }
+    const rowsOf = (packed: Float64Array) => Uint32Array.from(packed, (v) => v % ROW_BITS);
+    const endedSorted = new Float64Array(ended).sort();
+    const requested = this.requestedMs;
+    const openSorted = Uint32Array.from(open).sort((a, b) => requested[b] - requested[a]);
+    this.sorted = {
+      version: this.version,
+      ended: rowsOf(endedSorted),
+      endedKeys: Uint32Array.from(endedSorted, (v) => Math.floor(v / ROW_BITS)),
+      open: openSorted,
+      openRequestedMs: Float64Array.from(openSorted, (row) => requested[row]),
+      accepted: rowsOf(new Float64Array(accepted).sort()),
+      member:
+        this.sorted?.member.length === this.capacity
+          ? this.sorted.member
+          : new Uint16Array(this.capacity),
+    };
+    return this.sorted;
+  }
+
+  hasReasons = (row: number) => (this.flags[row] & HAS_REASONS) !== 0;
   isClosed = (row: number) => (this.flags[row] & CLOSED) !== 0;
   isEnded = (row: number) => (this.flags[row] & ENDED) !== 0;
   isAccepted = (row: number) => (this.flags[row] & ACCEPTED) !== 0;

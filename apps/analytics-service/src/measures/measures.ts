@@ -7,9 +7,13 @@ import {
   type Interval,
 } from '../stats/proportions';
 import { suppressCells, MIN_CELL_SIZE, type SuppressionReason } from '../stats/suppression';
-import { aggregateGroups, groupRows, type GroupAggregate } from './aggregate';
-import type { BreakdownDimension, EquityDimension } from './dimensions';
-import { FactColumns } from './fact-columns';
+import { aggregateGroups, aggregateWholeStore, groupRows, type GroupAggregate } from './aggregate';
+import { PERIOD_DIMENSIONS, type BreakdownDimension, type EquityDimension } from './dimensions';
+import { FactColumns, type FactDimension } from './fact-columns';
+
+/** Every row of a large store (selected rows are in row order): the whole-store path applies. */
+const coversStore = (store: FactColumns, rows: Uint32Array) =>
+  rows.length === store.size && rows.length >= 50_000;
 
 /** One referral of the cohort, with its dimensions (codes and bands only). */
 export interface ReferralFact {
@@ -73,6 +77,8 @@ export interface Summary {
 
 /** The aggregates of a whole cohort (one group) and of a cohort grouped by a dimension. */
 export function aggregateAll(store: FactColumns, rows: Uint32Array, asOf: Date) {
+  const whole = coversStore(store, rows) && aggregateWholeStore(store, null, asOf.getTime());
+  if (whole) return whole.get('all');
   return aggregateGroups(store, rows, groupRows(store, rows, null), asOf.getTime()).get('all');
 }
 
@@ -82,7 +88,11 @@ export function aggregateBy(
   by: BreakdownDimension,
   asOf: Date,
 ): Array<[string, GroupAggregate]> {
-  const groups = aggregateGroups(store, rows, groupRows(store, rows, by), asOf.getTime());
+  const whole =
+    coversStore(store, rows) &&
+    !(PERIOD_DIMENSIONS as readonly string[]).includes(by) &&
+    aggregateWholeStore(store, by as FactDimension, asOf.getTime());
+  const groups = whole || aggregateGroups(store, rows, groupRows(store, rows, by), asOf.getTime());
   return [...groups.entries()].sort((a, b) => a[0].localeCompare(b[0]));
 }
 
