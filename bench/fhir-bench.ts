@@ -12,7 +12,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '@carerelay/config';
 import type { Resource, SmartBackendCredentials } from '@carerelay/fhir-client';
 import { dropSchema } from '@carerelay/persistence';
-import { ClientRegistry } from '../apps/fhir-api/src/auth/client-registry';
+import { ClientRegistry } from '../apps/fhir-api/src/auth/client.registry';
 import { tokenUrlOf } from '../apps/fhir-api/src/auth/auth.config';
 import { startFhirApi, type RunningFhirApi } from '../apps/fhir-api/src/bootstrap';
 import { FhirApiConfig } from '../apps/fhir-api/src/fhir-api.config';

@@ -29,7 +29,7 @@ import {
 import { startTestFhirApi, type TestFhirApi } from '../../apps/fhir-api/test/fhir-api.harness';
 import { startReferralService } from '../../apps/referral-service/src/bootstrap';
 import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referral-fhir.gateway';
-import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral-reconciler';
+import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral.reconciler';
 import { ReferralEventsHandler } from '../../apps/referral-service/src/referrals/referral-events.handler';
 import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
 

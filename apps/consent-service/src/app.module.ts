@@ -7,7 +7,7 @@ import {
   ConsentServiceConfig,
 } from './consent-service.config';
 import { ConsentChangeHandler } from './consents/consent-change.handler';
-import { ConsentLedger } from './consents/consent-ledger';
+import { ConsentLedger } from './consents/consent.ledger';
 import { ConsentTimerPoller } from './consents/consent-timer.poller';
 import { ConsentsController } from './http/consents.controller';
 import { CONSENT_MIGRATIONS } from './migrations';

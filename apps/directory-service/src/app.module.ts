@@ -14,7 +14,7 @@ import {
 } from './fhir/directory-fhir.publisher';
 import { DirectoryController } from './http/directory.controller';
 import { DIRECTORY_MIGRATIONS } from './migrations';
-import { SEED_SAMPLE, SampleSeeder } from './seed/sample-seeder';
+import { SEED_SAMPLE, SampleSeeder } from './seed/sample.seeder';
 
 /** The CloudEvents source of this service's events (MessagingModule names it so). */
 export const DIRECTORY_SOURCE = `/carerelay/${DIRECTORY_SERVICE_NAME}`;

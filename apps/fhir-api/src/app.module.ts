@@ -26,7 +26,7 @@ import { FhirExceptionFilter } from './http/fhir-exception.filter';
 import { CAPABILITY_STATEMENT, FhirController } from './http/fhir.controller';
 import { FhirRateLimitInterceptor, FhirRateLimiter } from './http/fhir-rate-limit';
 import { RefusedInputInterceptor } from './http/refused-input.interceptor';
-import { BundleProcessor } from './interactions/bundle-processor';
+import { BundleProcessor } from './interactions/bundle.processor';
 import { FhirInteractions } from './interactions/fhir.interactions';
 import { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS } from './migrations';
 import { ResourceStore } from './store/resource.store';

@@ -13,7 +13,7 @@ import { RecordsRepository } from './records/records.repository';
 import { RecordsService } from './records/records.service';
 import { ReferralEventsHandler } from './timers/referral-events.handler';
 import { TimerPlanner } from './timers/timer-planner';
-import { POLLER_OPTIONS, TimerPoller } from './timers/timer-poller';
+import { POLLER_OPTIONS, TimerPoller } from './timers/timer.poller';
 import { TimerStore } from './timers/timer.store';
 
 @Module({})

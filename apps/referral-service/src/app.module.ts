@@ -8,7 +8,7 @@ import { DirectoryViewHandler } from './directory-view/directory-view.handler';
 import { ReferralFhirGateway } from './fhir/referral-fhir.gateway';
 import { REFERRAL_MIGRATIONS } from './migrations';
 import { ReconciliationRepository } from './reconciliation/reconciliation.repository';
-import { ReferralReconciler } from './reconciliation/referral-reconciler';
+import { ReferralReconciler } from './reconciliation/referral.reconciler';
 import { REFERRAL_CONFIG } from './referral-config.token';
 import {
   REFERRAL_SCHEMA,

@@ -1,6 +1,6 @@
 import { IsInt, Max, Min } from 'class-validator';
 import { ConfigError, loadConfig } from './load-config';
-import { ServiceConfig, brokersOf } from './common-config';
+import { ServiceConfig, brokersOf } from './common.config';
 
 class ExampleConfig extends ServiceConfig {
   @IsInt()

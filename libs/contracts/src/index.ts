@@ -1,4 +1,4 @@
 export * from './topics';
 export * from './cloud-event';
 export * from './event-schemas';
-export * from './event-registry';
+export * from './event.registry';

@@ -3,7 +3,7 @@ export * from './fhir-definitions';
 export * from './json-patch';
 export * from './operation-outcome';
 export * from './references';
-export * from './referral-rules';
+export * from './referral.rules';
 export * from './resource-validation';
 export * from './sdohcc-definitions';
 export * from './search-index';

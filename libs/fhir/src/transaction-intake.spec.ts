@@ -1,6 +1,6 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { collectReferences, rewriteReferences } from './references';
-import { validateReferralRules } from './referral-rules';
+import { validateReferralRules } from './referral.rules';
 import { validateFhirResource } from './resource-validation';
 import { extractSearchIndex } from './search-index';
 import { searchIndexMatches } from './search-match';

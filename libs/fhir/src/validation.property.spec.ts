@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirError } from './operation-outcome';
 import { collectReferences, rewriteReferences } from './references';
-import { assertReferralRules } from './referral-rules';
+import { assertReferralRules } from './referral.rules';
 import { assertValidFhirResource, validateFhirResource } from './resource-validation';
 import { extractSearchIndex } from './search-index';
 import { parseSearchRequest } from './search-request';

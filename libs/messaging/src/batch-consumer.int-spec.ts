@@ -18,7 +18,7 @@ import {
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
-import { BatchWriter, IdempotentConsumer, Outcome } from './idempotent-consumer';
+import { BatchWriter, IdempotentConsumer, Outcome } from './idempotent.consumer';
 import { KafkajsMessageBus } from './kafkajs-message-bus';
 import type { DeliveredMessage } from './message-bus';
 import { MessagingTables1732300000000 } from './messaging-tables.migration';

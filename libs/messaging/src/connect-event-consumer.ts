@@ -3,7 +3,7 @@ import { NestMicroservice } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { CloudEvent } from '@carerelay/contracts';
-import type { ConsumerLogger } from './idempotent-consumer';
+import type { ConsumerLogger } from './idempotent.consumer';
 import { KafkaEventsServer } from './kafka-events.server';
 import type { MessageBus } from './message-bus';
 import { MESSAGE_BUS, MESSAGING_OPTIONS, MessagingModuleOptions } from './messaging.module';

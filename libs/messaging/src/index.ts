@@ -4,7 +4,7 @@ export * from './messaging-tables.migration';
 export * from './outbox.writer';
 export * from './outbox.relay';
 export * from './retry-policy';
-export * from './idempotent-consumer';
+export * from './idempotent.consumer';
 export * from './topic-provisioner';
 export * from './kafka-events.server';
 export * from './messaging.module';

@@ -8,7 +8,7 @@ import {
   EventHandlingContext,
   IdempotentConsumer,
   IdempotentConsumerOptions,
-} from './idempotent-consumer';
+} from './idempotent.consumer';
 
 /** What a Nest `@EventPattern` handler receives as `@Ctx()`. */
 export class EventContext extends BaseRpcContext<[EventHandlingContext]> {

@@ -16,7 +16,7 @@ import {
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
-import { IdempotentConsumer, Outcome, TransientError } from './idempotent-consumer';
+import { IdempotentConsumer, Outcome, TransientError } from './idempotent.consumer';
 import { KafkajsMessageBus } from './kafkajs-message-bus';
 import type { DeliveredMessage, MessageBus } from './message-bus';
 import { MessagingTables1732300000000 } from './messaging-tables.migration';

@@ -4,7 +4,7 @@ import { FhirApiClient } from '@carerelay/fhir-client';
 import { waitFor } from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
 import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
-import { PullPoller } from '../../../apps/ehr-connector/src/pull/pull-poller';
+import { PullPoller } from '../../../apps/ehr-connector/src/pull/pull.poller';
 import { EhrEndpointRegistry } from '../../../apps/ehr-connector/src/registry/ehr-endpoint.registry';
 import { CARERELAY_VERSION_EXTENSION } from '../../../apps/ehr-connector/src/fhir/ehr-identity';
 import {

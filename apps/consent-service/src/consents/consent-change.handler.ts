@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CloudEvent, EventTypes, FhirResourceChangedV1 } from '@carerelay/contracts';
 import { EventContext } from '@carerelay/messaging';
-import { ConsentLedger } from './consent-ledger';
+import { ConsentLedger } from './consent.ledger';
 
 /** Consent creates, updates and deletes on fhir.changes.v1; other resource types are skipped. */
 @Controller()

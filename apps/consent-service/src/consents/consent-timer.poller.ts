@@ -9,7 +9,7 @@ import {
 import { DataSource } from 'typeorm';
 import { PollingLoop } from '@carerelay/messaging';
 import { CONSENT_CONFIG, ConsentServiceConfig } from '../consent-service.config';
-import { ConsentLedger } from './consent-ledger';
+import { ConsentLedger } from './consent.ledger';
 
 /**
  * Fires the durable timers of consent_timer: when a consent period starts or ends, the patient's

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { Roles } from '@carerelay/auth';
 import { Inject } from '@nestjs/common';
 import { isDisclosureAllowed, isInForce } from '@carerelay/consent';
-import { ConsentLedger } from '../consents/consent-ledger';
+import { ConsentLedger } from '../consents/consent.ledger';
 import { DecisionQuery, PatientParams } from './consent-queries.dto';
 import { strictValidation } from '@carerelay/http';
 import { SERVICE_SCHEMA } from '@carerelay/persistence';

@@ -1,6 +1,6 @@
 import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
 import { Roles } from '@carerelay/auth';
-import { PullPoller, type PullRefusal } from './pull-poller';
+import { PullPoller, type PullRefusal } from './pull.poller';
 
 /**
  * EHR Tasks a pull could not bring into CareRelay as they are (a 4xx from CareRelay or from the

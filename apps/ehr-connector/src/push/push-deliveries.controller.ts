@@ -8,7 +8,7 @@ import {
   Query,
 } from '@nestjs/common';
 import { PushQueue, type DeliveryState, type PushDelivery } from './push-queue';
-import { PushWorker } from './push-worker';
+import { PushWorker } from './push.worker';
 import { Roles } from '@carerelay/auth';
 
 const STATES: DeliveryState[] = ['pending', 'delivered', 'superseded', 'parked'];

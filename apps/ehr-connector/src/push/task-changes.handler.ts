@@ -8,7 +8,7 @@ import { relativeTo } from '../fhir/fhir-clients';
 import { ehrIdOf } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import { PushQueue } from './push-queue';
-import { pushChannel } from './push-worker';
+import { pushChannel } from './push.worker';
 
 export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
 

@@ -12,7 +12,7 @@ import {
   SMART_CONFIGURATION_PATH,
   TOKEN_PATH,
 } from './auth.config';
-import { ClientRegistry } from './client-registry';
+import { ClientRegistry } from './client.registry';
 import { IS_PUBLIC } from './public.decorator';
 import type { RequestWithActor } from './request-actor';
 

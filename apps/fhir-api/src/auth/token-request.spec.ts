@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK, type KeyLike, SignJWT } from 'jose';
-import type { RegisteredClient } from './client-registry';
+import type { RegisteredClient } from './client.registry';
 import {
   AUTHENTICATION_FAILED,
   authenticateTokenRequest,

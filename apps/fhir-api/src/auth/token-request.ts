@@ -6,7 +6,7 @@ import {
   jwtVerify,
   type JWTPayload,
 } from 'jose';
-import type { RegisteredClient } from './client-registry';
+import type { RegisteredClient } from './client.registry';
 import { grantScopes, splitScopes } from './scopes';
 
 /**

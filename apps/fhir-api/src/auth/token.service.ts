@@ -1,7 +1,7 @@
 import { AccessTokens, type IssuedToken } from './access-token';
 import { tokenUrlOf } from './auth.config';
-import { ClientRegistry } from './client-registry';
-import { JtiStore } from './jti-store';
+import { ClientRegistry } from './client.registry';
+import { JtiStore } from './jti.store';
 import { authenticateTokenRequest } from './token-request';
 
 /** The FHIR base URL as clients see it; a function because it may be known only after listen. */

@@ -22,7 +22,7 @@ import {
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AuditService } from '../audit/audit.service';
 import { AuditedStore } from '../interactions/audited';
-import { BundleProcessor } from '../interactions/bundle-processor';
+import { BundleProcessor } from '../interactions/bundle.processor';
 import { etagOf, parseIfMatch } from '../interactions/etag';
 import { FhirInteractions } from '../interactions/fhir.interactions';
 import type { InteractionResult } from '../interactions/interaction.results';

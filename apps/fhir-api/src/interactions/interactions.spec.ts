@@ -2,7 +2,7 @@ import type { Task } from '@medplum/fhirtypes';
 import { badRequest, FhirError, unprocessable } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import type { StoredResource } from '../store/stored-resource.model';
-import { locateInBundle, statusLine } from './bundle-processor';
+import { locateInBundle, statusLine } from './bundle.processor';
 import { conditionalKey, conditionalQuery } from './conditional';
 import { etagOf, parseIfMatch } from './etag';
 import { assertSupportedType, taskRoleOf } from './interaction.rules';

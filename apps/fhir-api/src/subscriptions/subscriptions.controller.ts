@@ -12,8 +12,8 @@ import {
   type StoredSubscription,
 } from './backport';
 import { checkEndpoint, type EndpointPolicy } from './endpoint-policy';
-import { SubscriptionEngine } from './subscription-engine';
-import { SubscriptionStore } from './subscription-store';
+import { SubscriptionEngine } from './subscription.engine';
+import { SubscriptionStore } from './subscription.store';
 
 export const SUBSCRIPTIONS_BASE_URL = Symbol('SUBSCRIPTIONS_BASE_URL');
 export const SUBSCRIPTION_ENDPOINTS = Symbol('SUBSCRIPTION_ENDPOINTS');

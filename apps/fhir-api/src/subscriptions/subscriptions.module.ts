@@ -19,8 +19,8 @@ import {
 } from '@carerelay/messaging';
 import { fhirBodyMiddleware } from '../http/fhir-body.middleware';
 import { ResourceStore } from '../store/resource.store';
-import { SubscriptionEngine } from './subscription-engine';
-import { SubscriptionStore } from './subscription-store';
+import { SubscriptionEngine } from './subscription.engine';
+import { SubscriptionStore } from './subscription.store';
 import {
   SUBSCRIPTION_ENDPOINTS,
   SUBSCRIPTIONS_BASE_URL,

@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import type { ReferralEventV1 } from '@carerelay/contracts';
 import { DEFAULT_NETWORK } from '../policy/followup-policy';
 import { PolicyStore } from '../policy/policy.store';
-import { ReferralTrack, TimerPlan, planActivity, planReferralEvent } from './timer-rules';
+import { ReferralTrack, TimerPlan, planActivity, planReferralEvent } from './timer.rules';
 import { TimerStore } from './timer.store';
 
 /** Loads a referral's track and policy, plans with the pure rules, and writes the result. */

@@ -7,7 +7,7 @@ import {
   TimerKind,
   TimerStage,
   emptyTrack,
-} from './timer-rules';
+} from './timer.rules';
 
 export interface TimerRow {
   id: string;

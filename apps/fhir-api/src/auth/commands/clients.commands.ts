@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataSource } from 'typeorm';
-import { ClientRegistrationError, ClientRegistry, type RegisteredClient } from '../client-registry';
+import { ClientRegistrationError, ClientRegistry, type RegisteredClient } from '../client.registry';
 import { CLI_EXIT, type CliIo } from '@carerelay/config';
 import { tokenUrlOf } from '../auth.config';
 

@@ -1,5 +1,5 @@
 import { FhirRequestError, TokenRequestError } from '@carerelay/fhir-client';
-import { isOutage, parks } from './push-worker';
+import { isOutage, parks } from './push.worker';
 
 const HOUR = 3_600_000;
 const decide = (attempts: number, outage: boolean, waitedMs: number) =>

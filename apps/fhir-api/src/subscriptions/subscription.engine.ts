@@ -19,9 +19,9 @@ import {
   type NotificationType,
   type StoredSubscription,
 } from './backport';
-import type { PendingEvent, SubscriptionStore } from './subscription-store';
+import type { PendingEvent, SubscriptionStore } from './subscription.store';
 import { checkHeaders, type EndpointPolicy } from './endpoint-policy';
-import { DeliveryFailed, postNotification } from './notification-delivery';
+import { DeliveryFailed, postNotification } from './notification.delivery';
 
 export interface SubscriptionEngineOptions {
   groupId: string;

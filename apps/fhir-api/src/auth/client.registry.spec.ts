@@ -1,5 +1,5 @@
 import { exportJWK, generateKeyPair } from 'jose';
-import { ClientRegistrationError, validateClientJwks } from './client-registry';
+import { ClientRegistrationError, validateClientJwks } from './client.registry';
 
 describe('validateClientJwks', () => {
   it('accepts public RSA (≥ 2048 bits) and EC P-384 keys with a kid', async () => {

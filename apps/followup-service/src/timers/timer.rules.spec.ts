@@ -6,7 +6,7 @@ import {
   emptyTrack,
   planActivity,
   planReferralEvent,
-} from './timer-rules';
+} from './timer.rules';
 
 const policy: FollowupPolicy = {
   ...DEFAULT_POLICY,

@@ -1,6 +1,6 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { FhirError } from './operation-outcome';
-import { assertReferralRules, isReferralTask, validateReferralRules } from './referral-rules';
+import { assertReferralRules, isReferralTask, validateReferralRules } from './referral.rules';
 import {
   allFixtureNames,
   CONSENT,

@@ -1,4 +1,4 @@
-import { followupEventOf } from './timer-poller';
+import { followupEventOf } from './timer.poller';
 import { TimerRow } from './timer.store';
 
 const timer = (more: Partial<TimerRow>): TimerRow => ({
