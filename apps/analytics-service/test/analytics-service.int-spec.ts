@@ -421,11 +421,13 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     );
   });
 
+  // The topics hold every earlier suite's events too (CI's broker is shared by the whole run):
+  // the rebuild reads them all, so it gets minutes, not the 90 s of the other tests.
   it('analytics:rebuild reads the topics from the start into fresh tables with the same numbers', async () => {
     const config = loadConfig(AnalyticsServiceConfig, { ...testEnv(), LOG_LEVEL: 'warn' });
     const rebuilt = `${schema}_rb`;
     try {
-      const result = await rebuildReadModel(config, { schema: rebuilt, timeoutMs: 40_000 });
+      const result = await rebuildReadModel(config, { schema: rebuilt, timeoutMs: 240_000 });
       expect(result.referrals).toBeGreaterThanOrEqual(planned.length);
       const dataSource = app.get(DataSource);
       // Every column but changed_xid (which transaction wrote the row).
@@ -451,7 +453,7 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     } finally {
       await dropSchema(testEnv().DATABASE_URL, rebuilt);
     }
-  });
+  }, 300_000);
 
   it('admits coordinators and the platform only, and answers bad parameters with problem+json', async () => {
     expect((await get(`/analytics/summary?${q}`, 'platform')).status).toBe(200);

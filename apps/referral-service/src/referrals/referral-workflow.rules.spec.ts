@@ -163,13 +163,14 @@ describe('mirroring the CBO Task', () => {
       { taskId: 'cbo-task-1', status: 'completed' },
     );
     if (decision === 'reroute') throw new Error('unexpected');
+    // The order first: the EHR never reads a completed Task whose ServiceRequest is still active.
     expect(decision.commands).toEqual([
+      { kind: 'complete-source-service-request' },
       expect.objectContaining({
         kind: 'update-source-task',
         status: 'completed',
         copyOutputFromCboTask: true,
       }),
-      { kind: 'complete-source-service-request' },
     ]);
   });
 

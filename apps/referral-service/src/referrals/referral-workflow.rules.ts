@@ -200,7 +200,10 @@ export function onCboTaskChanged(
           organizationId: referral.targetOrganizationId ?? undefined,
         },
       ],
+      // The extra commands (completing the ServiceRequest) go first: an EHR that sees its Task
+      // completed then finds the order completed too, never a completed Task on an active order.
       commands: [
+        ...extra,
         {
           kind: 'update-source-task',
           status,
@@ -209,7 +212,6 @@ export function onCboTaskChanged(
           copyOutputFromCboTask:
             status === 'completed' || status === 'in-progress' || status === 'on-hold',
         },
-        ...extra,
       ],
       patch: { state },
     };
