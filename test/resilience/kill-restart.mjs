@@ -63,8 +63,11 @@ const CARERELAY_VERSION_EXTENSION =
   'https://carerelay.example/fhir/StructureDefinition/carerelay-task-version';
 const versionOnEhr = (task) =>
   task?.extension?.find((e) => e.url === CARERELAY_VERSION_EXTENSION)?.valueInteger ?? 0;
-// Consumer groups of the harness and of the network's live summary, not of the services.
-const HARNESS_GROUP = /^(resilience-driver|carerelay-harness|carerelay-summary)/;
+// Consumer groups of the harness and of the network's live summary, not of the services; and the
+// web app's live feed, which only tells open browsers "this Task changed" and passes over what
+// it cannot read (nothing of it is lost: the page reads the Task itself), so it dead-letters
+// nothing.
+const HARNESS_GROUP = /^(resilience-driver|carerelay-harness|carerelay-summary|web-live)/;
 
 /** A call to a stand-in EHR server (no auth: the hospital's own side). */
 async function ehrRequest(base, method, pathname, body) {
