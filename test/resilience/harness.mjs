@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { ROOT, STATE_DIR } from '../../infra/lib/infra.mjs';
+import tcpProxy from '../../infra/lib/tcp-proxy.cjs';
 import { startNetwork, startPrivateKafka as startPrivateBroker } from '../../infra/lib/network.mjs';
 
 const require = createRequire(import.meta.url);
@@ -402,63 +403,9 @@ export async function startIsolatedNetwork({
   };
 }
 
-/**
- * A TCP proxy the harness controls, to cut one service off from a server (PostgreSQL) while the
- * others keep it, or to take a server down as its clients see it (`down()`, `up()`): `partition()` drops every connection through it and leaves new ones hanging
- * unanswered (as a lost network does, not a refusing one); `heal()` lets them through again.
- */
-export async function startCuttableProxy({ targetPort, targetHost = HOST }) {
-  const net = await import('node:net');
-  const sockets = new Set();
-  let cut = false;
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.once('close', () => sockets.delete(client));
-    client.on('error', () => client.destroy());
-    if (cut) return; // accepted, never answered: the far side is gone
-    const upstream = net.connect(targetPort, targetHost);
-    sockets.add(upstream);
-    upstream.once('close', () => sockets.delete(upstream));
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise((resolve) => server.listen(0, HOST, resolve));
-  const port = server.address().port;
-  return {
-    port,
-    /** The far side down: the port closed (connections refused), every connection through cut. */
-    async down() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-    /** Up again on the same port. */
-    async up() {
-      await new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, HOST, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    },
-    partition() {
-      cut = true;
-      for (const socket of sockets) socket.destroy();
-    },
-    heal() {
-      cut = false;
-      // Connections made during the cut hang; ending them makes the clients reconnect.
-      for (const socket of sockets) socket.destroy();
-    },
-    async stop() {
-      for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+/** A proxy that cuts one service off from a server (infra/lib/tcp-proxy.cjs). */
+export const startCuttableProxy = ({ targetPort, targetHost = HOST }) =>
+  tcpProxy.startTcpProxy({ host: targetHost, port: targetPort });
 
 // ---------------------------------------------------------------------------------------------
 // Small things

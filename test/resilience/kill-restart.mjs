@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Resilience: kill -9 of each service during a run of N referrals; with --kills kafka,postgres,
-// db-partition also of the Kafka broker (kill -9, then restarted on its data), of PostgreSQL
-// (stopped in immediate mode, as a crash would, then started) and of referral-service's network
-// path to PostgreSQL (cut for --down-ms: connections dropped, new ones left unanswered).
+// db-partition,db-silence also of the Kafka broker (kill -9, then restarted on its data), of
+// PostgreSQL (stopped in immediate mode, as a crash would, then started) and of referral-service's
+// network path to PostgreSQL for --partition-ms (db-partition: connections dropped, new ones left
+// unanswered; db-silence: connections kept but nothing passes, as a lost route looks).
 //
 //   npm run test:resilience [-- --count 500 --rate 4 --control --kills fhir-api,referral-service]
 //
@@ -113,7 +114,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(
     'usage: npm run test:resilience [-- --count 500 --rate 4 --concurrency 8 --seed 4242\n' +
-      '  --kills fhir-api,referral-service,...,kafka,postgres,db-partition,ehr | --no-kills  --kill-after <s> --down-ms 3000 --partition-ms 30000 --ehr-down-ms 600000 --gap-ms 4000\n' +
+      '  --kills fhir-api,referral-service,...,kafka,postgres,db-partition,db-silence,ehr | --no-kills  --kill-after <s> --down-ms 3000 --partition-ms 30000 --ehr-down-ms 600000 --gap-ms 4000\n' +
       '  --poison 6 (invalid events put on the topics: the dead-letter topics must hold exactly them)\n' +
       '  --control (first the same referrals without kills, compared one by one)\n' +
       '  --settle-timeout <s> --port-base 27080 --kafka-port 27192 --postgres-port <port base + 100> --build]',
@@ -242,6 +243,13 @@ async function run(network, kafka, postgres) {
       inject: async () => (await partitioned()).partition(),
       recover: async () => (await partitioned()).heal(),
     },
+    // The network fault nothing announces: only the service's own timeouts notice it.
+    'db-silence': {
+      what: "referral-service's network to PostgreSQL silent (connections kept, nothing passes)",
+      downMs: Number(opts['partition-ms']),
+      inject: async () => (await partitioned()).blackhole(),
+      recover: async () => (await partitioned()).heal(),
+    },
     kafka: {
       what: 'kill -9 of the Kafka broker',
       inject: () => kafka.kill(),
@@ -362,7 +370,7 @@ async function run(network, kafka, postgres) {
   try {
     const results = {};
     const kills = opts['no-kills'] ? [] : opts.kills.split(',').filter(Boolean);
-    if (kills.includes('db-partition')) await partitioned();
+    if (kills.includes('db-partition') || kills.includes('db-silence')) await partitioned();
     if (opts.control) results.control = await batch('control (no kills)', []);
     results.main = await batch(kills.length ? 'kill -9 run' : 'run without kills', kills);
     return report(results);

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { brokersOf } from '@carerelay/config';
+import { brokersOf, databaseTimeoutsOf } from '@carerelay/config';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
 import { PersistenceModule } from '@carerelay/persistence';
@@ -38,6 +38,7 @@ export class AppModule {
           entities: [],
           migrations: WEB_MIGRATIONS,
           applicationName: 'carerelay-web',
+          timeouts: databaseTimeoutsOf(config),
         }),
         // For /health/ready (Kafka) and the topics; the web app publishes nothing.
         MessagingModule.forRoot({

@@ -14,6 +14,22 @@ export class ServiceConfig {
   @Matches(POSTGRES_URL, { message: 'must be a postgres:// URL' })
   DATABASE_URL: string = undefined as unknown as string;
 
+  /** How long to wait on PostgreSQL before calling it unreachable (libs/persistence). */
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DB_CONNECT_TIMEOUT_MS = 10_000;
+
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  DB_QUERY_TIMEOUT_MS = 120_000;
+
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
@@ -53,5 +69,12 @@ export class HttpServiceConfig extends ServiceConfig {
   @Max(65535)
   PORT = 0;
 }
+
+/** The database timeouts, as libs/persistence takes them. */
+export const databaseTimeoutsOf = (config: ServiceConfig) => ({
+  connectMs: config.DB_CONNECT_TIMEOUT_MS,
+  queryMs: config.DB_QUERY_TIMEOUT_MS,
+  idleInTransactionMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+});
 
 export const brokersOf = (config: ServiceConfig): string[] => config.KAFKA_BROKERS.split(',');

@@ -9,6 +9,9 @@ export interface KafkajsBusOptions {
   logLevel?: logLevel;
 }
 
+/** How long a consumer that stopped for good is left before a new one takes its place. */
+const CONSUMER_REPLACE_DELAY_MS = 2_000;
+
 export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
@@ -55,6 +58,45 @@ export class KafkajsMessageBus implements MessageBus {
   }
 
   async subscribe(options: SubscriptionOptions): Promise<Subscription> {
+    let joined: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (joined = resolve));
+    let closed = false;
+    let consumer: Consumer;
+    // kafkajs restarts a crashed consumer only after errors it deems retriable; after any other
+    // (a TypeError, a non-retriable protocol error) the consumer stays stopped and the service
+    // would read nothing more while looking healthy. Such a consumer is replaced here.
+    const replace = async (dead: Consumer, why: string): Promise<void> => {
+      if (closed) return;
+      console.error(
+        `kafka consumer ${options.groupId} stopped for good (${why}); a new one in ${CONSUMER_REPLACE_DELAY_MS} ms`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, CONSUMER_REPLACE_DELAY_MS));
+      if (closed) return;
+      this.consumers.delete(dead);
+      await dead.disconnect().catch(() => undefined);
+      try {
+        consumer = await this.runConsumer(options, () => undefined, replace);
+      } catch (error) {
+        await replace(dead, (error as Error).name);
+      }
+    };
+    consumer = await this.runConsumer(options, () => joined(), replace);
+    return {
+      groupId: options.groupId,
+      ready: () => ready,
+      close: async () => {
+        closed = true;
+        this.consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  private async runConsumer(
+    options: SubscriptionOptions,
+    onJoin: () => void,
+    onDead: (consumer: Consumer, why: string) => Promise<void>,
+  ): Promise<Consumer> {
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
@@ -63,14 +105,21 @@ export class KafkajsMessageBus implements MessageBus {
       retry: { initialRetryTime: 200, retries: 10 },
     });
     this.consumers.add(consumer);
-    let joined: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (joined = resolve));
-    consumer.on(consumer.events.GROUP_JOIN, () => joined());
-    await consumer.connect();
-    await consumer.subscribe({
-      topics: options.topics,
-      fromBeginning: options.fromBeginning ?? true,
+    consumer.on(consumer.events.GROUP_JOIN, onJoin);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) void onDead(consumer, payload.error.name);
     });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({
+        topics: options.topics,
+        fromBeginning: options.fromBeginning ?? true,
+      });
+    } catch (error) {
+      this.consumers.delete(consumer);
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
     const handleBatch = options.handleBatch;
     const commitAfter = (topic: string, partition: number, offset: string) =>
       // The next offset to read, only after the effect has committed.
@@ -122,14 +171,7 @@ export class KafkajsMessageBus implements MessageBus {
         },
       });
     }
-    return {
-      groupId: options.groupId,
-      ready: () => ready,
-      close: async () => {
-        this.consumers.delete(consumer);
-        await consumer.disconnect();
-      },
-    };
+    return consumer;
   }
 
   async ensureTopics(topics: TopicDefinition[]): Promise<void> {

@@ -25,6 +25,7 @@ export class PollingLoop {
   private ticking?: Promise<void>;
   private wakeAgain = false;
   private listener?: Client;
+  private relistenTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: PollingLoopOptions) {}
 
@@ -44,6 +45,7 @@ export class PollingLoop {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.relistenTimer) clearTimeout(this.relistenTimer);
     await this.ticking;
     const listener = this.listener;
     this.listener = undefined;
@@ -93,17 +95,38 @@ export class PollingLoop {
 
   private async listen(): Promise<void> {
     const notify = this.options.notify;
-    if (!notify?.url) return;
-    const client = new Client({ connectionString: notify.url });
-    client.on('error', () => undefined); // polling goes on without notifications
+    if (!notify?.url || !this.running) return;
+    const client = new Client({
+      connectionString: notify.url,
+      connectionTimeoutMillis: 10_000,
+      // A LISTEN connection only ever reads: keep-alive is how a silently cut one is noticed.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    let lost = false;
+    const relisten = () => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === client) this.listener = undefined;
+      void client.end().catch(() => undefined);
+      // Polling goes on meanwhile; notifications resume once connected again.
+      if (this.running) {
+        this.relistenTimer = setTimeout(() => void this.listen(), LISTEN_RETRY_MS);
+        this.relistenTimer.unref();
+      }
+    };
+    client.on('error', relisten);
+    client.on('end', relisten);
     client.on('notification', () => this.wake());
     try {
       await client.connect();
       await client.query(`LISTEN ${notify.channel}`);
-      if (this.running) this.listener = client;
+      if (this.running && !lost) this.listener = client;
       else await client.end();
     } catch {
-      await client.end().catch(() => undefined);
+      relisten();
     }
   }
 }
+
+const LISTEN_RETRY_MS = 2_000;

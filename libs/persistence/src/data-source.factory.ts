@@ -12,11 +12,53 @@ export interface ServiceDataSourceOptions {
   migrations: MigrationList;
   poolSize?: number;
   applicationName?: string;
+  timeouts?: Partial<DatabaseTimeouts>;
+}
+
+/**
+ * How long the service waits on PostgreSQL before it calls the database unreachable. Without
+ * them a connection cut by the network (no reset, nothing more arrives) hangs its query, and the
+ * consumer or poller awaiting it, until TCP gives up many minutes later.
+ */
+export interface DatabaseTimeouts {
+  /** A free connection from the pool, or a new one's first answer. */
+  connectMs: number;
+  /** A statement's answer; past it the client drops the connection (migrations have none). */
+  queryMs: number;
+  /**
+   * Server side: a session idle inside a transaction this long is ended, so that the row locks
+   * of a client cut off mid-transaction do not hold up every other instance.
+   */
+  idleInTransactionMs: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
+  connectMs: 10_000,
+  queryMs: 120_000,
+  idleInTransactionMs: 60_000,
+};
+
+/** The pool settings (pg) that carry the timeouts and TCP keep-alive. */
+export function poolSettingsOf(
+  timeouts: Partial<DatabaseTimeouts> = {},
+  { withQueryTimeout = true } = {},
+): Record<string, unknown> {
+  const t = { ...DEFAULT_DATABASE_TIMEOUTS, ...timeouts };
+  return {
+    connectionTimeoutMillis: t.connectMs,
+    ...(withQueryTimeout ? { query_timeout: t.queryMs } : {}),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    options: `-c idle_in_transaction_session_timeout=${Math.round(t.idleInTransactionMs)}`,
+  };
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export function createServiceDataSource(options: ServiceDataSourceOptions): DataSource {
+export function createServiceDataSource(
+  options: ServiceDataSourceOptions,
+  { forMigrations = false } = {},
+): DataSource {
   if (!SCHEMA_NAME.test(options.schema)) throw new Error(`invalid schema name ${options.schema}`);
   const config: DataSourceOptions = {
     type: 'postgres',
@@ -31,7 +73,10 @@ export function createServiceDataSource(options: ServiceDataSourceOptions): Data
     // Off: a failed query's log line would carry its parameters, i.e. the resource (PHI).
     logging: false,
     applicationName: options.applicationName ?? `carerelay-${options.schema}`,
-    extra: { max: options.poolSize ?? 10 },
+    extra: {
+      max: forMigrations ? 1 : (options.poolSize ?? 10),
+      ...poolSettingsOf(options.timeouts, { withQueryTimeout: !forMigrations }),
+    },
   };
   return new DataSource(config);
 }
@@ -44,9 +89,17 @@ export async function openServiceDataSource(
   options: ServiceDataSourceOptions,
 ): Promise<DataSource> {
   await ensureSchema(options.url, options.schema);
+  // Migrations on a connection of their own without a query timeout: building an index on a
+  // large table may take longer than any statement of the running service should.
+  const migrator = createServiceDataSource(options, { forMigrations: true });
+  await migrator.initialize();
+  try {
+    await migrator.runMigrations({ transaction: 'each' });
+  } finally {
+    await migrator.destroy();
+  }
   const dataSource = createServiceDataSource(options);
   await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: 'each' });
   return dataSource;
 }
 

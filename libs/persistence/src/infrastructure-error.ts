@@ -1,9 +1,10 @@
-// The database is down, restarting, unreachable or out of connections, or a socket failed.
-const UNAVAILABLE_PG_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
+// The database is down, restarting, unreachable or out of connections, or a socket failed; or
+// the server ended a session left idle in a transaction (its client was cut off).
+const UNAVAILABLE_PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '25P03']);
 // Serialization failures and deadlocks: the next attempt will likely succeed.
 const RETRYABLE_PG_CODES = new Set(['40001', '40P01']);
 const UNAVAILABLE_SOCKET =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded when trying to connect/;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded when trying to connect|Query read timeout/;
 
 const sqlStateOf = (error: unknown): string | undefined =>
   (error as { code?: string })?.code ??

@@ -1,6 +1,6 @@
 import type { DynamicModule, Provider, Type } from '@nestjs/common';
 import { ServiceAuthModule } from '@carerelay/auth';
-import { brokersOf, type ServiceConfig } from '@carerelay/config';
+import { brokersOf, databaseTimeoutsOf, type ServiceConfig } from '@carerelay/config';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
 import {
@@ -42,6 +42,7 @@ export function serviceImports(options: ServiceModulesOptions): Array<DynamicMod
       schema,
       entities: options.entities ?? [],
       migrations: options.migrations,
+      timeouts: databaseTimeoutsOf(config),
       ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
       ...(options.applicationName !== undefined
         ? { applicationName: options.applicationName }

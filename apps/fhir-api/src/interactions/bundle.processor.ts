@@ -1,17 +1,16 @@
 import { Logger } from '@nestjs/common';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { unsafeQueryProblem } from '@carerelay/http';
-import { isDatabaseUnavailable, safeErrorStack } from '@carerelay/persistence';
+import { safeErrorStack } from '@carerelay/persistence';
 import {
   badRequest,
   collectReferences,
   FhirError,
-  internalError,
   parseSearchRequest,
   preconditionFailed,
-  serviceUnavailable,
   rewriteReferences,
 } from '@carerelay/fhir';
+import { toFhirHttpError } from '../http/fhir-exception.filter';
 import type { RequestActor } from '../request-actor';
 import type { AuditSubtype } from '../audit/audit-event.builder';
 import type { AuditService } from '../audit/audit.service';
@@ -535,11 +534,7 @@ export class BundleProcessor {
         responses.push(this.responseEntry(result));
       } catch (error) {
         const fhirError =
-          error instanceof FhirError
-            ? locateInBundle(error, index)
-            : isDatabaseUnavailable(error)
-              ? serviceUnavailable()
-              : internalError();
+          error instanceof FhirError ? locateInBundle(error, index) : toFhirHttpError(error);
         // Only the error's kind: a driver's message may quote the entry's resource.
         if (!(error instanceof FhirError))
           this.logger.error(`batch entry failed: ${safeErrorStack(error)}`);
