@@ -1,17 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
-import {
-  EventTypes,
-  TOPICS,
-  newCloudEvent,
-  toKafkaRecord,
-  type CloudEvent,
-  type ConsentEventV1,
-  type DirectoryEventV1,
-  type EventTypeDefinition,
-} from '@carerelay/contracts';
+import { EventTypes, TOPICS, type ConsentEventV1 } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
-import type { Coding, Organization, Service } from '@carerelay/directory';
 import { FhirApiClient, Resource } from '@carerelay/fhir-client';
 import { Client as PgClient } from 'pg';
 import { dropSchema } from '@carerelay/persistence';
@@ -19,11 +9,11 @@ import {
   collectTopics,
   startGroupAtLatest,
   testEnv,
-  testKafka,
   uniqueName,
   waitFor,
   type CollectedMessage,
 } from '@carerelay/testing';
+import { publishCbos, publishEvent } from './directory.fixtures';
 import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
 import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
 import { startReferralService } from '../../apps/referral-service/src/bootstrap';
@@ -63,43 +53,7 @@ describe('IG referrals are accepted and routed', () => {
     new FhirApiClient(fhirApi.baseUrl, undefined, { customHeaders: { 'X-Dev-Actor': actor } });
   const asPlatform = () => client(`platform:${platform}`);
 
-  const publish = async <T>(definition: EventTypeDefinition<T>, data: T) => {
-    const event = newCloudEvent({ source: '/carerelay/test', type: definition.type, data });
-    const producer = testKafka().producer();
-    await producer.connect();
-    await producer.send({
-      topic: definition.topic,
-      messages: [toKafkaRecord(event as CloudEvent, definition.keyOf(data))],
-    });
-    await producer.disconnect();
-  };
-
-  const service = (
-    id: string,
-    organizationId: string,
-    categories: Service['categories'],
-    codes: Coding[],
-  ): Service => ({
-    id,
-    organizationId,
-    name: `${id} service`,
-    status: 'active',
-    categories,
-    codes,
-    languages: ['en'],
-    serviceAreas: [{ kind: 'postal-codes', postalCodes: [zip] }],
-    eligibility: { rules: [] },
-    schedule: [],
-    capacity: { status: 'available' },
-    locationIds: [],
-  });
-
-  const directoryEvent = (record: Organization | Service, organizationId: string) =>
-    ({
-      organizationId,
-      occurredAt: new Date().toISOString(),
-      record: record as unknown as Record<string, unknown>,
-    }) satisfies DirectoryEventV1;
+  const publish = publishEvent;
 
   beforeAll(async () => {
     const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
@@ -138,45 +92,20 @@ describe('IG referrals are accepted and routed', () => {
     events = await collectTopics([TOPICS.referralEvents.name]);
     db = new PgClient({ connectionString: DATABASE_URL });
     await db.connect();
-    for (const [organizationId, name] of [
-      [pantry, 'Community Pantry'],
-      [rentHelp, 'Rent Help'],
-    ]) {
-      const organization: Organization = {
-        id: organizationId,
-        name,
-        networks: [],
-        identifiers: [],
-      };
-      await publish(
-        EventTypes.directoryOrganizationUpserted,
-        directoryEvent(organization, organizationId),
-      );
-    }
-    await publish(
-      EventTypes.directoryServiceUpserted,
-      directoryEvent(
-        service(
-          `${pantry}-svc`,
-          pantry,
-          ['food-insecurity'],
-          [{ system: SNOMED, code: FOOD_PANTRY_HELP }],
-        ),
-        pantry,
-      ),
-    );
-    await publish(
-      EventTypes.directoryServiceUpserted,
-      directoryEvent(
-        service(
-          `${rentHelp}-svc`,
-          rentHelp,
-          ['housing-instability'],
-          [{ system: LOCAL_CODES, code: RENT_HELP }],
-        ),
-        rentHelp,
-      ),
-    );
+    await publishCbos(zip, [
+      {
+        id: pantry,
+        name: 'Community Pantry',
+        categories: ['food-insecurity'],
+        codes: [{ system: SNOMED, code: FOOD_PANTRY_HELP }],
+      },
+      {
+        id: rentHelp,
+        name: 'Rent Help',
+        categories: ['housing-instability'],
+        codes: [{ system: LOCAL_CODES, code: RENT_HELP }],
+      },
+    ]);
   });
 
   afterAll(async () => {

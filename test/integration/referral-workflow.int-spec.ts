@@ -1,17 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
-import {
-  EventTypes,
-  TOPICS,
-  newCloudEvent,
-  toKafkaRecord,
-  type CloudEvent,
-  type ConsentEventV1,
-  type DirectoryEventV1,
-  type EventTypeDefinition,
-} from '@carerelay/contracts';
+import { EventTypes, TOPICS, newCloudEvent, type ConsentEventV1 } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
-import type { Location, Organization, Service } from '@carerelay/directory';
 import { FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
 import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -22,11 +12,11 @@ import {
   collectTopics,
   startGroupAtLatest,
   testEnv,
-  testKafka,
   uniqueName,
   waitFor,
 } from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../apps/fhir-api/test/fhir-api.harness';
+import { publishCbos, publishEvent } from './directory.fixtures';
 import { startReferralService } from '../../apps/referral-service/src/bootstrap';
 import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referral-fhir.gateway';
 import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral.reconciler';
@@ -75,45 +65,7 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     new FhirApiClient(fhirApi.baseUrl, undefined, { customHeaders: { 'X-Dev-Actor': actor } });
   let ehr: FhirApiClient;
 
-  const publish = async <T>(definition: EventTypeDefinition<T>, data: T) => {
-    const event = newCloudEvent({ source: '/carerelay/test', type: definition.type, data });
-    const producer = testKafka().producer();
-    await producer.connect();
-    await producer.send({
-      topic: definition.topic,
-      messages: [toKafkaRecord(event as CloudEvent, definition.keyOf(data))],
-    });
-    await producer.disconnect();
-  };
-
-  const service = (
-    id: string,
-    organizationId: string,
-    categories: Service['categories'],
-    languages: string[],
-  ): Service => ({
-    id,
-    organizationId,
-    name: `${id} service`,
-    status: 'active',
-    categories,
-    codes: [],
-    languages,
-    serviceAreas: [{ kind: 'postal-codes', postalCodes: [zip] }],
-    eligibility: { rules: [] },
-    schedule: [],
-    capacity: { status: 'available' },
-    locationIds: [],
-  });
-
-  const directoryEvent = (
-    record: Organization | Service | Location,
-    organizationId: string,
-  ): DirectoryEventV1 => ({
-    organizationId,
-    occurredAt: new Date().toISOString(),
-    record: record as unknown as Record<string, unknown>,
-  });
+  const publish = publishEvent;
 
   beforeAll(async () => {
     const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
@@ -147,40 +99,16 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     changes = await collectTopics([TOPICS.fhirChanges.name]);
     db = new PgClient({ connectionString: DATABASE_URL });
     await db.connect();
-    for (const [organizationId, name] of [
-      [spanishPantry, 'Despensa Comunitaria'],
-      [englishPantry, 'Community Pantry'],
-      [housing, 'Housing Help'],
-    ]) {
-      const organization: Organization = {
-        id: organizationId,
-        name,
-        networks: [],
-        identifiers: [],
-      };
-      await publish(
-        EventTypes.directoryOrganizationUpserted,
-        directoryEvent(organization, organizationId),
-      );
-    }
-    await publish(
-      EventTypes.directoryServiceUpserted,
-      directoryEvent(
-        service(`${spanishPantry}-svc`, spanishPantry, ['food-insecurity'], ['es', 'en']),
-        spanishPantry,
-      ),
-    );
-    await publish(
-      EventTypes.directoryServiceUpserted,
-      directoryEvent(
-        service(`${englishPantry}-svc`, englishPantry, ['food-insecurity'], ['en']),
-        englishPantry,
-      ),
-    );
-    await publish(
-      EventTypes.directoryServiceUpserted,
-      directoryEvent(service(`${housing}-svc`, housing, ['housing-instability'], ['es']), housing),
-    );
+    await publishCbos(zip, [
+      {
+        id: spanishPantry,
+        name: 'Despensa Comunitaria',
+        categories: ['food-insecurity'],
+        languages: ['es', 'en'],
+      },
+      { id: englishPantry, name: 'Community Pantry', categories: ['food-insecurity'] },
+      { id: housing, name: 'Housing Help', categories: ['housing-instability'], languages: ['es'] },
+    ]);
   });
 
   afterAll(async () => {

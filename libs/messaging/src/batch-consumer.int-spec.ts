@@ -1,12 +1,5 @@
 import { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
-import {
-  CloudEvent,
-  EventRegistry,
-  EventTypeDefinition,
-  dlqTopicOf,
-  newCloudEvent,
-  toKafkaRecord,
-} from '@carerelay/contracts';
+import { CloudEvent, dlqTopicOf, newCloudEvent, toKafkaRecord } from '@carerelay/contracts';
 import { schemaOf } from '@carerelay/persistence';
 import {
   collectTopics,
@@ -22,26 +15,15 @@ import { BatchWriter, IdempotentConsumer, Outcome } from './idempotent.consumer'
 import { KafkajsMessageBus } from './kafkajs-message-bus';
 import type { DeliveredMessage } from './message-bus';
 import { MessagingTables1732300000000 } from './messaging-tables.migration';
+import { testEventType, type TestThing } from './test-event.fixture';
 
 // A test-only event type on a one-partition topic of its own: a backlog arrives as one batch.
-interface Counted {
-  thingId: string;
-  n: number;
-}
-const topic = uniqueName('test.batches').replace(/_/g, '-');
-const counted: EventTypeDefinition<Counted> = {
-  type: 'org.carerelay.test.counted.v1',
+type Counted = TestThing;
+const {
   topic,
-  version: 1,
-  keyOf: (data) => data.thingId,
-  schema: {
-    type: 'object',
-    required: ['thingId', 'n'],
-    additionalProperties: false,
-    properties: { thingId: { type: 'string', minLength: 1 }, n: { type: 'integer' } },
-  },
-};
-const registry = new EventRegistry([counted as EventTypeDefinition]);
+  definition: counted,
+  registry,
+} = testEventType('test.batches', 'org.carerelay.test.counted.v1');
 const POISON = 666;
 
 class BatchEffects1732300000002 implements MigrationInterface {

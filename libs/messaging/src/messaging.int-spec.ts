@@ -1,10 +1,5 @@
 import { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
-import {
-  EventRegistry,
-  EventSchemaError,
-  EventTypeDefinition,
-  dlqTopicOf,
-} from '@carerelay/contracts';
+import { EventSchemaError, dlqTopicOf } from '@carerelay/contracts';
 import { createServiceDataSource, schemaOf } from '@carerelay/persistence';
 import {
   collectTopics,
@@ -22,26 +17,15 @@ import type { DeliveredMessage, MessageBus } from './message-bus';
 import { MessagingTables1732300000000 } from './messaging-tables.migration';
 import { OutboxRelay, OutboxRow } from './outbox.relay';
 import { OutboxWriter } from './outbox.writer';
+import { testEventType, type TestThing } from './test-event.fixture';
 
 // A test-only event type on a topic of its own, so runs never see each other's messages.
-interface ThingHappened {
-  thingId: string;
-  n: number;
-}
-const topic = uniqueName('test.things').replace(/_/g, '-');
-const thingHappened: EventTypeDefinition<ThingHappened> = {
-  type: 'org.carerelay.test.thing-happened.v1',
+type ThingHappened = TestThing;
+const {
   topic,
-  version: 1,
-  keyOf: (data) => data.thingId,
-  schema: {
-    type: 'object',
-    required: ['thingId', 'n'],
-    additionalProperties: false,
-    properties: { thingId: { type: 'string', minLength: 1 }, n: { type: 'integer' } },
-  },
-};
-const registry = new EventRegistry([thingHappened as EventTypeDefinition]);
+  definition: thingHappened,
+  registry,
+} = testEventType('test.things', 'org.carerelay.test.thing-happened.v1');
 
 class EffectsTable1732300000001 implements MigrationInterface {
   name = 'EffectsTable1732300000001';
