@@ -15,6 +15,7 @@ export function startAnalyticsService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema ?? config.ANALYTICS_DB_SCHEMA),
     port: options.port ?? config.ANALYTICS_SERVICE_PORT,
+    host: config.API_HOST,
     management: managementListenerOf(config),
     http: false,
     // Batches: a backlog (a replay, a rebuild) is read at thousands of events a second.

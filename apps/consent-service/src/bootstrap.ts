@@ -14,6 +14,7 @@ export function startConsentService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema),
     port: options.port ?? config.CONSENT_SERVICE_PORT,
+    host: config.API_HOST,
     management: managementListenerOf(config),
     consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME },
   });

@@ -34,6 +34,7 @@ export function startDirectoryService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema, options.fhirClient),
     port: options.port ?? config.DIRECTORY_SERVICE_PORT,
+    host: config.API_HOST,
     management: managementListenerOf(config),
     // Whole directories arrive as one HSDS document; every other body is one entry.
     http: {

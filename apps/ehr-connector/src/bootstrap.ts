@@ -12,6 +12,7 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config),
     port: config.EHR_CONNECTOR_PORT,
+    host: config.API_HOST,
     management: managementListenerOf(config),
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,

@@ -33,7 +33,7 @@ export async function startFhirApi(
     module: AppModule.register(config, options),
     port: config.FHIR_API_PORT,
     management: managementListenerOf(config),
-    host: config.FHIR_API_HOST,
+    host: config.API_HOST,
     // FHIR bodies (application/fhir+json) and OperationOutcome errors are the API's own.
     http: false,
     nestBodyParser: false,

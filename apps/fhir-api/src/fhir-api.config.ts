@@ -1,7 +1,6 @@
 import {
   IsBoolean,
   IsInt,
-  IsString,
   Matches,
   Max,
   Min,
@@ -34,10 +33,6 @@ export class FhirApiConfig extends HttpServiceConfig {
   /** The FHIR base as clients see it: fullUrl, Location and links are built on it. */
   @Matches(/^https?:\/\/[^\s?#]+\/fhir$/, { message: 'must be an http(s) URL ending in /fhir' })
   FHIR_BASE_URL = 'http://localhost:8080/fhir';
-
-  /** Interface to bind; loopback by default. */
-  @IsString()
-  FHIR_API_HOST = '127.0.0.1';
 
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
   FHIR_DB_SCHEMA = 'fhir_api';

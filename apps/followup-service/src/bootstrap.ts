@@ -14,6 +14,7 @@ export function startFollowupService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema ?? config.FOLLOWUP_DB_SCHEMA),
     port: options.port ?? config.FOLLOWUP_SERVICE_PORT,
+    host: config.API_HOST,
     management: managementListenerOf(config),
     consumer: { groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP },
   });

@@ -16,6 +16,7 @@ export function startReferralService(
     logLevel: config.LOG_LEVEL,
     module: AppModule.register(config, options.schema, options.fhirClient),
     port: options.port ?? config.REFERRAL_SERVICE_PORT,
+    host: config.API_HOST,
     management: managementListenerOf(config),
     http: false,
     consumer: {

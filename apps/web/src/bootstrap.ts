@@ -48,7 +48,7 @@ export async function startWebApp(
   }
   await app.init();
   applyServerTimeouts(app.getHttpServer());
-  await app.listen(options.port ?? config.WEB_PORT, config.WEB_HOST);
+  await app.listen(options.port ?? config.WEB_PORT, config.API_HOST);
   if (management) await listenManagement(app, management);
   return app;
 }

@@ -11,9 +11,6 @@ export class WebConfig extends ServiceConfig {
   @Max(65535)
   WEB_PORT = 8087;
 
-  @IsString()
-  WEB_HOST = '127.0.0.1';
-
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case PostgreSQL schema name' })
   WEB_DB_SCHEMA = 'web';
 

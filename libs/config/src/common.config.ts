@@ -53,6 +53,14 @@ export class ServiceConfig {
   @IsString()
   @IsNotEmpty()
   MANAGEMENT_HOST = '127.0.0.1';
+
+  /**
+   * The address the API listens on: loopback by default; `0.0.0.0` where the callers are on
+   * other hosts (containers of one compose network, pods behind a service).
+   */
+  @IsString()
+  @IsNotEmpty()
+  API_HOST = '127.0.0.1';
 }
 
 /** Where a service serves health and metrics apart from its API (undefined: on the API port). */
