@@ -11,10 +11,18 @@ const refusedTotal = new Counter({
   registers: [metricsRegistry],
 });
 
-// Every gate of this process (tests start several apps in one).
-const gates = new Set<AdmissionGate>();
-const sum = (of: (gate: AdmissionGate) => number) =>
-  [...gates].reduce((total, gate) => total + of(gate), 0);
+// Every gate of this process (tests start several apps in one), held weakly: a closed app's
+// gate goes with its middleware instead of staying in the sums for the life of the process.
+const gates = new Set<WeakRef<AdmissionGate>>();
+const sum = (of: (gate: AdmissionGate) => number) => {
+  let total = 0;
+  for (const ref of gates) {
+    const gate = ref.deref();
+    if (gate) total += of(gate);
+    else gates.delete(ref);
+  }
+  return total;
+};
 new Gauge({
   name: 'carerelay_fhir_requests_in_flight',
   help: 'FHIR requests being served',
@@ -41,7 +49,7 @@ export const ADMISSION_RETRY_AFTER_SECONDS = 1;
  */
 export function admissionMiddleware(limits: AdmissionLimits) {
   const gate = new AdmissionGate(limits);
-  gates.add(gate);
+  gates.add(new WeakRef(gate));
 
   return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
     if (!(await gate.enter())) {
