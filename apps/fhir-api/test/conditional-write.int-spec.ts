@@ -127,6 +127,120 @@ describe('conditional update and delete', () => {
     expect(nothing.body.issue[0].diagnostics).toContain('nothing deleted');
   });
 
+  describe('as Bundle entries', () => {
+    const bundle = (type: 'transaction' | 'batch', entry: unknown[]) => ({
+      resourceType: 'Bundle',
+      type,
+      entry,
+    });
+    const upsert = (mrn: string, family: string, fullUrl?: string) => ({
+      ...(fullUrl ? { fullUrl } : {}),
+      resource: patient(mrn, family),
+      request: { method: 'PUT', url: `Patient?${byMrn(mrn)}` },
+    });
+    /** A Patient created in the same Bundle that links to the upserted one by its fullUrl. */
+    const linked = (mrn: string, to: string) => ({
+      resource: {
+        ...patient(mrn, 'Linked'),
+        link: [{ other: { reference: to }, type: 'seealso' }],
+      },
+      request: { method: 'POST', url: 'Patient' },
+    });
+
+    it('a transaction upserts by criteria, and its fullUrl resolves to the resource it acted on', async () => {
+      const mrn = `tx-up-${run}`;
+      const first = await call(
+        ehr,
+        'POST',
+        '/',
+        bundle('transaction', [
+          upsert(mrn, 'First', 'urn:uuid:up-1'),
+          linked(`tx-l1-${run}`, 'urn:uuid:up-1'),
+        ]),
+      );
+      expect(first.status).toBe(200);
+      expect(first.body.entry[0].response.status).toBe('201 Created');
+      const id = first.body.entry[0].resource.id as string;
+      expect(first.body.entry[1].resource.link[0].other.reference).toBe(`Patient/${id}`);
+
+      const second = await call(
+        ehr,
+        'POST',
+        '/',
+        bundle('transaction', [
+          upsert(mrn, 'Second', 'urn:uuid:up-2'),
+          linked(`tx-l2-${run}`, 'urn:uuid:up-2'),
+        ]),
+      );
+      expect(second.status).toBe(200);
+      expect(second.body.entry[0].response.status).toBe('200 OK');
+      expect(second.body.entry[0].resource).toMatchObject({ id, meta: { versionId: '2' } });
+      expect(second.body.entry[1].resource.link[0].other.reference).toBe(`Patient/${id}`);
+      expect(await countOf(ehr, mrn)).toBe(1);
+    });
+
+    it('a transaction deletes by criteria; no match deletes nothing; several fail it whole', async () => {
+      const mrn = `tx-del-${run}`;
+      const made = await call(ehr, 'POST', '/Patient', patient(mrn, 'Doomed'));
+      const deleted = await call(
+        ehr,
+        'POST',
+        '/',
+        bundle('transaction', [
+          { request: { method: 'DELETE', url: `Patient?${byMrn(mrn)}` } },
+          { request: { method: 'DELETE', url: `Patient?${byMrn(`tx-none-${run}`)}` } },
+        ]),
+      );
+      expect(deleted.status).toBe(200);
+      expect(
+        deleted.body.entry.map((e: { response: { status: string } }) => e.response.status),
+      ).toEqual(['204 No Content', '200 OK']); // the match deleted as by DELETE Patient/id
+      expect((await call(ehr, 'GET', `/Patient/${made.body.id}`)).status).toBe(410);
+
+      const family = `TxTwin${run}`;
+      for (const twin of [`tt1-${run}`, `tt2-${run}`])
+        expect((await call(ehr, 'POST', '/Patient', patient(twin, family))).status).toBe(201);
+      const refused = await call(
+        ehr,
+        'POST',
+        '/',
+        bundle('transaction', [
+          {
+            resource: patient(`tt3-${run}`, family),
+            request: { method: 'PUT', url: `Patient?family=${family}` },
+          },
+          linked(`tt4-${run}`, `Patient?${byMrn(`tt1-${run}`)}`),
+        ]),
+      );
+      expect(refused.status).toBe(412);
+      expect(refused.body.issue[0].expression).toEqual(['Bundle.entry[0]']);
+      expect(await countOf(ehr, `tt3-${run}`)).toBe(0);
+      expect(await countOf(ehr, `tt4-${run}`)).toBe(0);
+    });
+
+    it('a batch upserts and deletes by criteria, each entry on its own', async () => {
+      const mrn = `batch-up-${run}`;
+      const answer = await call(
+        ehr,
+        'POST',
+        '/',
+        bundle('batch', [
+          upsert(mrn, 'One'),
+          { request: { method: 'PUT', url: 'Patient' }, resource: patient(mrn, 'NoCriteria') },
+          { request: { method: 'DELETE', url: `Patient?${byMrn(`batch-none-${run}`)}` } },
+        ]),
+      );
+      expect(answer.status).toBe(200);
+      expect(
+        answer.body.entry.map((e: { response: { status: string } }) => e.response.status),
+      ).toEqual(['201 Created', '400 Bad Request', '200 OK']);
+      const again = await call(ehr, 'POST', '/', bundle('batch', [upsert(mrn, 'Two')]));
+      expect(again.body.entry[0].response.status).toBe('200 OK');
+      expect(again.body.entry[0].resource.id).toBe(answer.body.entry[0].resource.id);
+      expect(await countOf(ehr, mrn)).toBe(1);
+    });
+  });
+
   it('the CapabilityStatement says so', async () => {
     const statement = (await http(api.baseUrl, 'GET', '/metadata')).body;
     const patientCap = statement.rest[0].resource.find(

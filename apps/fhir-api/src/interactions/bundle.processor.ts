@@ -18,7 +18,7 @@ import type { ResourceStore } from '../store/resource.store';
 import type { StoreTransaction } from '../store/store.transaction';
 import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
-import { conditionalQuery } from './conditional';
+import { conditionalQuery, resolveConditional, singleMatch } from './conditional';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
 import type { FhirInteractions } from './fhir.interactions';
@@ -37,6 +37,8 @@ interface ParsedEntry {
   resource?: Resource;
   ifMatch?: number;
   ifNoneExist?: string;
+  /** The search of a conditional update or delete (`PUT Type?…`, `DELETE Type?…`). */
+  criteria?: string;
 }
 
 const URN = /^urn:(uuid|oid):/;
@@ -277,11 +279,15 @@ export class BundleProcessor {
           'value',
         );
       }
-      if (method === 'PUT' && path.length !== 2) {
+    }
+    if (method === 'PUT' || method === 'DELETE') {
+      const criteria = q === -1 ? '' : url.slice(q + 1);
+      if (path.length === 1 && criteria !== '') parsed.criteria = criteria;
+      else if (path.length !== 2 || q !== -1) {
         throw badRequest(
-          'A PUT entry url is Type/id (conditional update is not supported)',
+          `A ${method} entry url is Type/id, or Type?criteria for a conditional ${method === 'PUT' ? 'update' : 'delete'}`,
           `${where}.request.url`,
-          'not-supported',
+          'value',
         );
       }
     }
@@ -302,13 +308,6 @@ export class BundleProcessor {
       }
       parsed.ifNoneExist = request.ifNoneExist;
     }
-    if (method === 'DELETE' && path.length !== 2) {
-      throw badRequest(
-        'A DELETE entry url is Type/id (conditional delete is not supported)',
-        `${where}.request.url`,
-        'not-supported',
-      );
-    }
     return parsed;
   }
 
@@ -321,11 +320,21 @@ export class BundleProcessor {
       (a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index,
     );
 
-    // 1. Ids: a POST gets a new id or, with ifNoneExist, the id of the resource that matches.
+    // 1. Ids: a POST gets a new id or, with ifNoneExist, the id of the resource that matches; a
+    // conditional update or delete becomes the plain one of the resource its criteria match.
     for (const entry of ordered) {
       const type = entry.path[0];
       await this.locate(entry, async () => {
         assertSupportedType(type);
+        if (entry.criteria !== undefined) {
+          const target = await this.resolveCriteria(tx, entry);
+          if (target === undefined) {
+            // A conditional delete that matches nothing deletes nothing.
+            responses[entry.index] = this.responseEntry({ status: 200 });
+            return;
+          }
+          entry.path = [type, target];
+        }
         if (entry.method === 'POST') {
           if ((entry.resource as Resource).resourceType !== type) {
             throw badRequest(`The resource is not a ${type}`, 'resourceType', 'invalid');
@@ -392,6 +401,37 @@ export class BundleProcessor {
       responses[entry.index] = this.responseEntry(result);
     }
     return responses;
+  }
+
+  /**
+   * The id a conditional entry acts on, as the REST interaction decides it: an update's one match
+   * or, with none, the body's id or a new one (its key claimed against concurrent twins); a
+   * delete's one match, or undefined. Several matches: 412.
+   */
+  private async resolveCriteria(
+    tx: StoreTransaction,
+    entry: ParsedEntry,
+  ): Promise<string | undefined> {
+    const type = entry.path[0];
+    const criteria = entry.criteria!;
+    if (entry.method === 'DELETE') return (await singleMatch(tx, type, criteria, 'delete'))?.id;
+    const resource = entry.resource as Resource;
+    if (resource.resourceType !== type)
+      throw badRequest(`The resource is not a ${type}`, 'resourceType', 'invalid');
+    const newId = resource.id ?? tx.newId();
+    const match = await resolveConditional(tx, type, criteria, newId, 'update');
+    if (match && resource.id !== undefined && resource.id !== match.id) {
+      throw badRequest(
+        `The resource id "${String(resource.id).slice(0, 64)}" is not that of the resource the criteria matched`,
+        `${type}.id`,
+        'value',
+      );
+    }
+    if (!match && entry.ifMatch !== undefined)
+      throw preconditionFailed(`No ${type} matches the criteria (If-Match)`);
+    const target = match?.id ?? newId;
+    entry.resource = { ...resource, id: target };
+    return target;
   }
 
   /**
@@ -514,15 +554,21 @@ export class BundleProcessor {
           this.locate(entry, async () => {
             switch (entry.method) {
               case 'DELETE':
-                return this.interactions.delete(tx, type, entry.path[1]);
+                return entry.criteria !== undefined
+                  ? this.interactions.conditionalDelete(tx, type, entry.criteria)
+                  : this.interactions.delete(tx, type, entry.path[1]);
               case 'POST':
                 return this.interactions.create(tx, type, entry.resource, {
                   ifNoneExist: entry.ifNoneExist,
                 });
               case 'PUT':
-                return this.interactions.update(tx, type, entry.path[1], entry.resource, {
-                  ifMatch: entry.ifMatch,
-                });
+                return entry.criteria !== undefined
+                  ? this.interactions.conditionalUpdate(tx, type, entry.criteria, entry.resource, {
+                      ifMatch: entry.ifMatch,
+                    })
+                  : this.interactions.update(tx, type, entry.path[1], entry.resource, {
+                      ifMatch: entry.ifMatch,
+                    });
               case 'GET':
                 return this.read(tx, entry);
             }
