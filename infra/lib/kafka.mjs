@@ -1,7 +1,8 @@
 // The one Kafka broker starter and the one broker probe. The shared broker of npm start,
 // npm test and infra:up (infra.mjs) and the private brokers of the benchmarks and the resilience
-// harness (network.mjs startPrivateKafka) are the same single-node KRaft broker, run from the
-// cached jars of .carerelay/kafka/libs, differing only in port, data directory and lifetime.
+// harness (network/private-kafka.mjs startPrivateKafka) are the same single-node KRaft broker,
+// run from the cached jars of .carerelay/kafka/libs, differing only in port, data directory and
+// lifetime.
 //
 // Plain Node ESM; kafkajs is imported lazily (this file loads before node_modules exists).
 import { spawn } from 'node:child_process';

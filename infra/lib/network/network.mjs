@@ -1,8 +1,8 @@
 // The whole CareRelay network on one machine, as `npm start` runs it and as the e2e suite starts
 // it: dependencies -> Kafka + PostgreSQL -> build -> the platform's own SMART client (CLI) ->
-// every service in dist/apps and the stand-in EHR servers (dist/tools) as its own process, each waited on at
-// /health/ready -> demo seed (clients, directory) -> optionally the referral simulator and CBO
-// bots. One place, networkEnv() (apps.mjs), computes every app's environment.
+// every service in dist/apps and the stand-in EHR servers (dist/tools) as its own process, each
+// waited on at /health/ready -> demo seed (clients, directory) -> optionally the referral
+// simulator and CBO bots. One place, networkEnv() (apps.mjs), computes every app's environment.
 import fs from 'node:fs';
 import path from 'node:path';
 
