@@ -7,10 +7,10 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+
+import { HOST, ROOT, sleep, tcpAnswers } from './common.mjs';
 import {
   KAFKA_LIBS,
   formatKafkaStorage,
@@ -21,7 +21,7 @@ import {
   waitForKafka,
 } from './kafka.mjs';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { ROOT };
 export const STATE_DIR = path.join(ROOT, '.carerelay');
 const STATE_FILE = path.join(STATE_DIR, 'infra.json');
 const LOCK_FILE = path.join(STATE_DIR, 'infra.lock');
@@ -40,7 +40,6 @@ const PG_DIR = path.join(STATE_DIR, 'postgres');
 const PG_DATA = path.join(PG_DIR, 'data');
 const PG_LOG = path.join(PG_DIR, 'postgres.log');
 
-const HOST = '127.0.0.1';
 const kafkaPort = () => Number(process.env.KAFKA_PORT || 9092);
 const kafkaControllerPort = () => Number(process.env.KAFKA_CONTROLLER_PORT || kafkaPort() + 1);
 const pgPort = () => Number(process.env.PGPORT || 5432);
@@ -57,7 +56,6 @@ export function defaultDatabase() {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 function makeLogger(quiet) {
@@ -115,19 +113,6 @@ function processMatches(pid, needle) {
   } catch {
     return true; // no /proc (macOS): trust the pid
   }
-}
-
-function tcpAnswers(port, host = HOST, timeoutMs = 1000) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 function tail(file, lines = 30) {

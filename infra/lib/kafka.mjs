@@ -1,20 +1,19 @@
 // The one Kafka broker starter and the one broker probe. The shared broker of npm start,
 // npm test and infra:up (infra.mjs) and the private brokers of the benchmarks and the resilience
-// harness (network.mjs startPrivateKafka) are the same single-node KRaft broker, run from the
-// cached jars of .carerelay/kafka/libs, differing only in port, data directory and lifetime.
+// harness (network/private-kafka.mjs startPrivateKafka) are the same single-node KRaft broker,
+// run from the cached jars of .carerelay/kafka/libs, differing only in port, data directory and
+// lifetime.
 //
 // Plain Node ESM; kafkajs is imported lazily (this file loads before node_modules exists).
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { HOST, ROOT, sleep } from './common.mjs';
+
 export const KAFKA_LIBS = path.join(ROOT, '.carerelay', 'kafka', 'libs');
 export const KAFKA_LOG4J = path.join(ROOT, 'infra', 'kafka', 'log4j2.properties');
-const HOST = '127.0.0.1';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Does a broker answer at `brokers` (comma-separated host:port)? Asks for the cluster; never
