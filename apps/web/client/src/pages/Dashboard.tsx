@@ -12,14 +12,14 @@ import {
   NativeSelect,
   SimpleGrid,
   Stack,
-  Table,
   Text,
   Title,
 } from '@mantine/core';
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api';
-import { csvHref } from '../csv';
+import { DataTable, type Column } from '../components/DataTable';
+import { csvOfList } from '../csv';
 import { groupLabel } from '../groups';
 
 interface SummaryData {
@@ -82,6 +82,13 @@ interface DirectoryEntry {
   capacity?: { status: string; available?: number; unit?: string };
 }
 const DIMENSIONS = ['race', 'ethnicity', 'language', 'zip', 'payer', 'ageBand', 'sex'];
+// Each analytics table is read from its path, and downloaded as CSV from the same path.
+const SERIES = '/api/analytics/timeseries?period=week';
+const BY_CBO = '/api/analytics/breakdown?by=cbo';
+const BY_CATEGORY = '/api/analytics/breakdown?by=category';
+const UNMET = '/api/analytics/unmet-need';
+const equityPath = (dimension: string) => `/api/analytics/equity?dimension=${dimension}`;
+const asCsv = (path: string) => `${path}${path.includes('?') ? '&' : '?'}format=csv`;
 const pct = (v: number | null | undefined) =>
   v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`;
 const days = (hours: number | null | undefined) =>
@@ -142,10 +149,10 @@ export function Dashboard() {
         (r) => set(r.rows),
         () => set([]),
       );
-    void rows('/api/analytics/timeseries?period=week', setSeries);
-    void rows('/api/analytics/breakdown?by=cbo', setByCbo);
-    void rows('/api/analytics/breakdown?by=category', setByCategory);
-    api<{ rows: UnmetRow[] }>('/api/analytics/unmet-need').then(
+    void rows(SERIES, setSeries);
+    void rows(BY_CBO, setByCbo);
+    void rows(BY_CATEGORY, setByCategory);
+    api<{ rows: UnmetRow[] }>(UNMET).then(
       (r) => setUnmet(r.rows),
       () => setUnmet([]),
     );
@@ -162,7 +169,7 @@ export function Dashboard() {
   useEffect(() => {
     setEquity(undefined);
     // Too few referrals for any group (or for the reference group) is an answer, not a failure.
-    api<{ rows: EquityRow[] }>(`/api/analytics/equity?dimension=${dimension}`).then(
+    api<{ rows: EquityRow[] }>(equityPath(dimension)).then(
       (r) => setEquity(r.rows),
       () => setEquity([]),
     );
@@ -200,33 +207,34 @@ export function Dashboard() {
   const loading = <Loader aria-label={t('common.loading')} />;
   const empty = <Text>{t('dashboard.empty')}</Text>;
 
+  /** Rows once loaded; while loading a spinner, and none a sentence. */
+  const loaded = <Row,>(rows: Row[] | undefined, table: (rows: Row[]) => ReactNode) =>
+    !rows ? loading : rows.length === 0 ? empty : table(rows);
+  // Too few referrals in a group to show its count without identifying people.
+  const referralsColumn: Column<{ suppressed: boolean; referrals: number | null }> = {
+    header: t('dashboard.referrals'),
+    cell: (r) => (r.suppressed ? t('dashboard.small') : count(r.referrals)),
+  };
+  const rateColumn: Column<{ closureRate: number | null }> = {
+    header: t('dashboard.rate'),
+    cell: (r) => pct(r.closureRate),
+  };
+
   const breakdownTable = (rows: BreakdownRow[], dim: string, testId: string) => (
-    <Table.ScrollContainer minWidth={520}>
-      <Table striped data-testid={testId}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th scope="col">{t(`dashboard.by.${dim}`)}</Table.Th>
-            <Table.Th scope="col">{t('dashboard.referrals')}</Table.Th>
-            <Table.Th scope="col">{t('dashboard.closed')}</Table.Th>
-            <Table.Th scope="col">{t('dashboard.rate')}</Table.Th>
-            <Table.Th scope="col">{t('dashboard.medianClose')}</Table.Th>
-            <Table.Th scope="col">{t('dashboard.breaches')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {rows.map((r) => (
-            <Table.Tr key={r.group}>
-              <Table.Td>{label(dim, r.group)}</Table.Td>
-              <Table.Td>{r.suppressed ? t('dashboard.small') : count(r.referrals)}</Table.Td>
-              <Table.Td>{count(r.closed)}</Table.Td>
-              <Table.Td>{pct(r.closureRate)}</Table.Td>
-              <Table.Td>{days(r.medianHoursToClose)}</Table.Td>
-              <Table.Td>{count(r.deadlineBreaches)}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <DataTable
+      testId={testId}
+      minWidth={520}
+      rows={rows}
+      rowKey={(r) => r.group}
+      columns={[
+        { header: t(`dashboard.by.${dim}`), cell: (r) => label(dim, r.group) },
+        referralsColumn,
+        { header: t('dashboard.closed'), cell: (r) => count(r.closed) },
+        rateColumn,
+        { header: t('dashboard.medianClose'), cell: (r) => days(r.medianHoursToClose) },
+        { header: t('dashboard.breaches'), cell: (r) => count(r.deadlineBreaches) },
+      ]}
+    />
   );
 
   const chartData = (series ?? [])
@@ -269,7 +277,7 @@ export function Dashboard() {
 
       <Section
         title={t('dashboard.overTime')}
-        csv="/api/analytics/timeseries?period=week&format=csv"
+        csv={asCsv(SERIES)}
         help={t('dashboard.overTimeHelp')}
       >
         {!series && loading}
@@ -305,24 +313,14 @@ export function Dashboard() {
         )}
       </Section>
 
-      <Section title={t('dashboard.byCbo')} csv="/api/analytics/breakdown?by=cbo&format=csv">
-        {!byCbo ? loading : byCbo.length === 0 ? empty : breakdownTable(byCbo, 'cbo', 'by-cbo')}
+      <Section title={t('dashboard.byCbo')} csv={asCsv(BY_CBO)}>
+        {loaded(byCbo, (rows) => breakdownTable(rows, 'cbo', 'by-cbo'))}
       </Section>
-      <Section
-        title={t('dashboard.byCategory')}
-        csv="/api/analytics/breakdown?by=category&format=csv"
-      >
-        {!byCategory
-          ? loading
-          : byCategory.length === 0
-            ? empty
-            : breakdownTable(byCategory, 'category', 'by-category')}
+      <Section title={t('dashboard.byCategory')} csv={asCsv(BY_CATEGORY)}>
+        {loaded(byCategory, (rows) => breakdownTable(rows, 'category', 'by-category'))}
       </Section>
 
-      <Section
-        title={t('dashboard.equity')}
-        csv={`/api/analytics/equity?dimension=${dimension}&format=csv`}
-      >
+      <Section title={t('dashboard.equity')} csv={asCsv(equityPath(dimension))}>
         <Text size="sm">{t('dashboard.equityHelp')}</Text>
         <List size="sm" my="xs" data-testid="equity-explained">
           <List.Item>{t('dashboard.explainRate')}</List.Item>
@@ -339,114 +337,89 @@ export function Dashboard() {
           maw={280}
           mb="sm"
         />
-        {!equity && loading}
-        {equity && equity.length === 0 && empty}
-        {equity && equity.length > 0 && (
-          <Table.ScrollContainer minWidth={560}>
-            <Table striped data-testid="equity-table">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t('dashboard.group')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.referrals')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.rate')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.difference')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.interval')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.flag')}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {equity.map((row) => (
-                  <Table.Tr key={row.group}>
-                    <Table.Td>
-                      <span title={row.group}>{label(dimension, row.group)}</span>{' '}
-                      {row.reference && (
-                        <Badge variant="outline" color="gray.8">
-                          {t('dashboard.reference')}
-                        </Badge>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      {row.suppressed ? t('dashboard.small') : count(row.referrals)}
-                    </Table.Td>
-                    <Table.Td>{pct(row.closureRate)}</Table.Td>
-                    <Table.Td>{pct(row.difference)}</Table.Td>
-                    <Table.Td>
-                      {row.ci95 ? `${pct(row.ci95.lower)} … ${pct(row.ci95.upper)}` : '—'}
-                    </Table.Td>
-                    <Table.Td>
-                      {row.flagged ? (
-                        <Badge color="red.9" variant="outline">
-                          {t('dashboard.flagged')}
-                        </Badge>
-                      ) : (
-                        ''
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        )}
+        {loaded(equity, (rows) => (
+          <DataTable
+            testId="equity-table"
+            minWidth={560}
+            rows={rows}
+            rowKey={(row) => row.group}
+            columns={[
+              {
+                header: t('dashboard.group'),
+                cell: (row) => (
+                  <>
+                    <span title={row.group}>{label(dimension, row.group)}</span>{' '}
+                    {row.reference && (
+                      <Badge variant="outline" color="gray.8">
+                        {t('dashboard.reference')}
+                      </Badge>
+                    )}
+                  </>
+                ),
+              },
+              referralsColumn,
+              rateColumn,
+              { header: t('dashboard.difference'), cell: (row) => pct(row.difference) },
+              {
+                header: t('dashboard.interval'),
+                cell: (row) => (row.ci95 ? `${pct(row.ci95.lower)} … ${pct(row.ci95.upper)}` : '—'),
+              },
+              {
+                header: t('dashboard.flag'),
+                cell: (row) =>
+                  row.flagged ? (
+                    <Badge color="red.9" variant="outline">
+                      {t('dashboard.flagged')}
+                    </Badge>
+                  ) : (
+                    ''
+                  ),
+              },
+            ]}
+          />
+        ))}
       </Section>
 
-      <Section
-        title={t('dashboard.unmet')}
-        csv="/api/analytics/unmet-need?format=csv"
-        help={t('dashboard.unmetHelp')}
-      >
-        {!unmet && loading}
-        {unmet && unmet.length === 0 && empty}
-        {unmet && unmet.length > 0 && (
-          <Table.ScrollContainer minWidth={560}>
-            <Table striped data-testid="unmet-table">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t('dashboard.zip')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.by.category')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.referrals')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.turnedAway')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.servicesThere')}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {[...unmet]
-                  .sort((a, b) => (b.unmet ?? -1) - (a.unmet ?? -1))
-                  .map((r) => (
-                    <Table.Tr key={`${r.category}|${r.zip}`}>
-                      <Table.Td>{label('zip', r.zip)}</Table.Td>
-                      <Table.Td>{label('category', r.category)}</Table.Td>
-                      <Table.Td>
-                        {r.suppressed ? t('dashboard.small') : count(r.referrals)}
-                      </Table.Td>
-                      <Table.Td>
-                        {count(r.unmet)} {r.unmetRate !== null ? `(${pct(r.unmetRate)})` : ''}
-                      </Table.Td>
-                      <Table.Td>
-                        {t('dashboard.withCapacity', {
-                          total: r.directoryServices,
-                          open: r.directoryServicesWithCapacity,
-                        })}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        )}
+      <Section title={t('dashboard.unmet')} csv={asCsv(UNMET)} help={t('dashboard.unmetHelp')}>
+        {loaded(unmet, (rows) => (
+          <DataTable
+            testId="unmet-table"
+            minWidth={560}
+            rows={[...rows].sort((a, b) => (b.unmet ?? -1) - (a.unmet ?? -1))}
+            rowKey={(r) => `${r.category}|${r.zip}`}
+            columns={[
+              { header: t('dashboard.zip'), cell: (r) => label('zip', r.zip) },
+              { header: t('dashboard.by.category'), cell: (r) => label('category', r.category) },
+              referralsColumn,
+              {
+                header: t('dashboard.turnedAway'),
+                cell: (r) => (
+                  <>
+                    {count(r.unmet)} {r.unmetRate !== null ? `(${pct(r.unmetRate)})` : ''}
+                  </>
+                ),
+              },
+              {
+                header: t('dashboard.servicesThere'),
+                cell: (r) =>
+                  t('dashboard.withCapacity', {
+                    total: r.directoryServices,
+                    open: r.directoryServicesWithCapacity,
+                  }),
+              },
+            ]}
+          />
+        ))}
       </Section>
 
       <Section
         title={t('dashboard.parked')}
         help={t('dashboard.parkedHelp')}
-        csv={
-          Array.isArray(parked)
-            ? csvHref(
-                ['delivery', 'task', 'status', 'attempts', 'lastError', 'changedAt'],
-                parked.map((p) => [p.id, p.taskId, p.status, p.attempts, p.lastError, p.changedAt]),
-              )
-            : undefined
-        }
+        csv={csvOfList(
+          parked,
+          ['delivery', 'task', 'status', 'attempts', 'lastError', 'changedAt'],
+          (p) => [p.id, p.taskId, p.status, p.attempts, p.lastError, p.changedAt],
+        )}
       >
         {parked === undefined && loading}
         {typeof parked === 'string' && <Text>{t('common.error', { message: parked })}</Text>}
@@ -454,91 +427,78 @@ export function Dashboard() {
           <Text data-testid="parked-none">{t('dashboard.parkedNone')}</Text>
         )}
         {Array.isArray(parked) && parked.length > 0 && (
-          <Table.ScrollContainer minWidth={560}>
-            <Table striped data-testid="parked-table">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t('dashboard.task')}</Table.Th>
-                  <Table.Th scope="col">{t('inbox.status')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.attempts')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.lastError')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.replay')}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {parked.map((p) => (
-                  <Table.Tr key={p.id}>
-                    <Table.Td>{p.taskId}</Table.Td>
-                    <Table.Td>
-                      {p.status ? t(`status.${p.status}`, { defaultValue: p.status }) : '—'}
-                    </Table.Td>
-                    <Table.Td>{p.attempts}</Table.Td>
-                    <Table.Td>{p.lastError ?? ''}</Table.Td>
-                    <Table.Td>
-                      <Button size="xs" onClick={() => void replay(p.id)}>
-                        {t('dashboard.replayTask', { id: p.taskId })}
-                      </Button>
-                      {p.lastReplay && (
-                        <Text size="xs">
-                          {t('dashboard.lastReplay', { name: p.lastReplay.username })}
-                        </Text>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <DataTable
+            testId="parked-table"
+            minWidth={560}
+            rows={parked}
+            rowKey={(p) => p.id}
+            columns={[
+              { header: t('dashboard.task'), cell: (p) => p.taskId },
+              {
+                header: t('inbox.status'),
+                cell: (p) => (p.status ? t(`status.${p.status}`, { defaultValue: p.status }) : '—'),
+              },
+              { header: t('dashboard.attempts'), cell: (p) => p.attempts },
+              { header: t('dashboard.lastError'), cell: (p) => p.lastError ?? '' },
+              {
+                header: t('dashboard.replay'),
+                cell: (p) => (
+                  <>
+                    <Button size="xs" onClick={() => void replay(p.id)}>
+                      {t('dashboard.replayTask', { id: p.taskId })}
+                    </Button>
+                    {p.lastReplay && (
+                      <Text size="xs">
+                        {t('dashboard.lastReplay', { name: p.lastReplay.username })}
+                      </Text>
+                    )}
+                  </>
+                ),
+              },
+            ]}
+          />
         )}
       </Section>
 
       <Section
         title={t('dashboard.directory')}
-        csv={
-          Array.isArray(directory)
-            ? csvHref(
-                ['organization', 'service', 'categories', 'capacity', 'available', 'unit'],
-                directory.map((d) => [
-                  d.organization,
-                  d.name,
-                  d.categories.join(' '),
-                  d.capacity?.status,
-                  d.capacity?.available,
-                  d.capacity?.unit,
-                ]),
-              )
-            : undefined
-        }
+        csv={csvOfList(
+          directory,
+          ['organization', 'service', 'categories', 'capacity', 'available', 'unit'],
+          (d) => [
+            d.organization,
+            d.name,
+            d.categories.join(' '),
+            d.capacity?.status,
+            d.capacity?.available,
+            d.capacity?.unit,
+          ],
+        )}
       >
         {directory === undefined && loading}
         {typeof directory === 'string' && <Text>{t('common.error', { message: directory })}</Text>}
         {Array.isArray(directory) && (
-          <Table.ScrollContainer minWidth={560}>
-            <Table striped data-testid="directory-table">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t('dashboard.organization')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.service')}</Table.Th>
-                  <Table.Th scope="col">{t('dashboard.by.category')}</Table.Th>
-                  <Table.Th scope="col">{t('capacity.title')}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {directory.map((d) => (
-                  <Table.Tr key={d.id}>
-                    <Table.Td>{d.organization}</Table.Td>
-                    <Table.Td>{d.name}</Table.Td>
-                    <Table.Td>{d.categories.map((c) => label('category', c)).join(', ')}</Table.Td>
-                    <Table.Td>
-                      {d.capacity
-                        ? `${t(`capacityStatus.${d.capacity.status}`)}${d.capacity.available !== undefined ? ` · ${d.capacity.available} ${d.capacity.unit ?? ''}` : ''}`
-                        : t('capacityStatus.unknown')}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <DataTable
+            testId="directory-table"
+            minWidth={560}
+            rows={directory}
+            rowKey={(d) => d.id}
+            columns={[
+              { header: t('dashboard.organization'), cell: (d) => d.organization },
+              { header: t('dashboard.service'), cell: (d) => d.name },
+              {
+                header: t('dashboard.by.category'),
+                cell: (d) => d.categories.map((c) => label('category', c)).join(', '),
+              },
+              {
+                header: t('capacity.title'),
+                cell: (d) =>
+                  d.capacity
+                    ? `${t(`capacityStatus.${d.capacity.status}`)}${d.capacity.available !== undefined ? ` · ${d.capacity.available} ${d.capacity.unit ?? ''}` : ''}`
+                    : t('capacityStatus.unknown'),
+              },
+            ]}
+          />
         )}
       </Section>
     </Stack>

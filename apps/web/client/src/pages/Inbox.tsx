@@ -6,7 +6,6 @@ import {
   Loader,
   NativeSelect,
   Stack,
-  Table,
   Text,
   TextInput,
   Title,
@@ -14,6 +13,7 @@ import {
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api';
+import { DataTable } from '../components/DataTable';
 import { navigate } from '../router';
 
 export interface Summary {
@@ -113,65 +113,67 @@ export function Inbox() {
       {!data && !error && <Loader aria-label={t('common.loading')} />}
       {data && data.referrals.length === 0 && <Text>{t('inbox.empty')}</Text>}
       {data && data.referrals.length > 0 && (
-        <Table.ScrollContainer minWidth={560}>
-          <Table striped highlightOnHover data-testid="inbox-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">{t('inbox.need')}</Table.Th>
-                <Table.Th scope="col">{t('inbox.status')}</Table.Th>
-                <Table.Th scope="col">{t('inbox.from')}</Table.Th>
-                <Table.Th scope="col">{t('inbox.received')}</Table.Th>
-                <Table.Th scope="col">{t('inbox.deadline')}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {data.referrals.map((r) => (
-                <Table.Tr key={r.id} data-referral-id={r.id}>
-                  <Table.Td>
-                    <Anchor
-                      href={`/referrals/${r.id}`}
-                      c="blue.9"
-                      aria-label={t('inbox.open', { id: r.id })}
-                      onClick={(e) => {
-                        e.preventDefault();
-                        navigate(`/referrals/${r.id}`);
-                      }}
-                    >
-                      {r.need || r.id}
-                    </Anchor>
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap={4}>
-                      <Badge color="gray.8" variant="outline">
-                        {t(`status.${r.status}`, { defaultValue: r.status })}
-                      </Badge>
-                      {r.awaitingConsent && (
-                        <Badge color="yellow.9" variant="outline">
-                          {t('inbox.awaitingConsent')}
-                        </Badge>
-                      )}
-                    </Group>
-                  </Table.Td>
-                  <Table.Td>{r.requester ?? '—'}</Table.Td>
-                  <Table.Td>{when(r.authoredOn, i18n.language)}</Table.Td>
-                  <Table.Td>
-                    {when(r.deadline, i18n.language)}{' '}
-                    {r.overdue && (
-                      <Badge color="red.9" variant="outline">
-                        {t('inbox.overdue')}
-                      </Badge>
-                    )}
-                    {r.dueSoon && (
-                      <Badge color="orange.9" variant="outline">
-                        {t('inbox.dueSoon')}
-                      </Badge>
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <DataTable
+          testId="inbox-table"
+          minWidth={560}
+          highlightOnHover
+          rows={data.referrals}
+          rowKey={(r) => r.id}
+          rowProps={(r) => ({ 'data-referral-id': r.id })}
+          columns={[
+            {
+              header: t('inbox.need'),
+              cell: (r) => (
+                <Anchor
+                  href={`/referrals/${r.id}`}
+                  c="blue.9"
+                  aria-label={t('inbox.open', { id: r.id })}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    navigate(`/referrals/${r.id}`);
+                  }}
+                >
+                  {r.need || r.id}
+                </Anchor>
+              ),
+            },
+            {
+              header: t('inbox.status'),
+              cell: (r) => (
+                <Group gap={4}>
+                  <Badge color="gray.8" variant="outline">
+                    {t(`status.${r.status}`, { defaultValue: r.status })}
+                  </Badge>
+                  {r.awaitingConsent && (
+                    <Badge color="yellow.9" variant="outline">
+                      {t('inbox.awaitingConsent')}
+                    </Badge>
+                  )}
+                </Group>
+              ),
+            },
+            { header: t('inbox.from'), cell: (r) => r.requester ?? '—' },
+            { header: t('inbox.received'), cell: (r) => when(r.authoredOn, i18n.language) },
+            {
+              header: t('inbox.deadline'),
+              cell: (r) => (
+                <>
+                  {when(r.deadline, i18n.language)}{' '}
+                  {r.overdue && (
+                    <Badge color="red.9" variant="outline">
+                      {t('inbox.overdue')}
+                    </Badge>
+                  )}
+                  {r.dueSoon && (
+                    <Badge color="orange.9" variant="outline">
+                      {t('inbox.dueSoon')}
+                    </Badge>
+                  )}
+                </>
+              ),
+            },
+          ]}
+        />
       )}
     </Stack>
   );

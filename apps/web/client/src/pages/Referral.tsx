@@ -8,7 +8,6 @@ import {
   Loader,
   NativeSelect,
   Stack,
-  Table,
   Text,
   Textarea,
   Title,
@@ -16,6 +15,7 @@ import {
 import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, ApiError } from '../api';
+import { DataTable } from '../components/DataTable';
 import { navigate } from '../router';
 import { when, type Summary } from './Inbox';
 
@@ -307,28 +307,24 @@ export function Referral({ id }: { id: string }) {
         {referral.contactAttempts.length === 0 ? (
           <Text size="sm">{t('referral.noContacts')}</Text>
         ) : (
-          <Table data-testid="contact-attempts">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">{t('referral.when')}</Table.Th>
-                <Table.Th scope="col">{t('referral.channel')}</Table.Th>
-                <Table.Th scope="col">{t('referral.contactOutcome')}</Table.Th>
-                <Table.Th scope="col">{t('referral.contactNote')}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {referral.contactAttempts.map((c) => (
-                <Table.Tr key={c.id}>
-                  <Table.Td>{when(c.at, i18n.language)}</Table.Td>
-                  <Table.Td>{t(`channels.${c.channel}`, { defaultValue: c.channel })}</Table.Td>
-                  <Table.Td>
-                    {t(`contactOutcomes.${c.outcome}`, { defaultValue: c.outcome })}
-                  </Table.Td>
-                  <Table.Td>{c.note ?? ''}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <DataTable
+            testId="contact-attempts"
+            striped={false}
+            rows={referral.contactAttempts}
+            rowKey={(c) => c.id}
+            columns={[
+              { header: t('referral.when'), cell: (c) => when(c.at, i18n.language) },
+              {
+                header: t('referral.channel'),
+                cell: (c) => t(`channels.${c.channel}`, { defaultValue: c.channel }),
+              },
+              {
+                header: t('referral.contactOutcome'),
+                cell: (c) => t(`contactOutcomes.${c.outcome}`, { defaultValue: c.outcome }),
+              },
+              { header: t('referral.contactNote'), cell: (c) => c.note ?? '' },
+            ]}
+          />
         )}
         {referral.followupConnected ? (
           <Stack mt="md" gap="xs">
@@ -416,24 +412,20 @@ export function Referral({ id }: { id: string }) {
         <Title order={2} size="h3">
           {t('referral.history')}
         </Title>
-        <Table data-testid="history">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">{t('referral.when')}</Table.Th>
-              <Table.Th scope="col">{t('referral.statusCol')}</Table.Th>
-              <Table.Th scope="col">{t('referral.reason')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {referral.history.map((h) => (
-              <Table.Tr key={h.version ?? h.at}>
-                <Table.Td>{when(h.at, i18n.language)}</Table.Td>
-                <Table.Td>{t(`status.${h.status}`, { defaultValue: h.status })}</Table.Td>
-                <Table.Td>{h.reason ?? ''}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <DataTable
+          testId="history"
+          striped={false}
+          rows={referral.history}
+          rowKey={(h) => h.version ?? h.at ?? ''}
+          columns={[
+            { header: t('referral.when'), cell: (h) => when(h.at, i18n.language) },
+            {
+              header: t('referral.statusCol'),
+              cell: (h) => t(`status.${h.status}`, { defaultValue: h.status }),
+            },
+            { header: t('referral.reason'), cell: (h) => h.reason ?? '' },
+          ]}
+        />
       </Card>
     </Stack>
   );

@@ -1,7 +1,8 @@
-import { Alert, Badge, Button, Stack, Table, Title } from '@mantine/core';
+import { Alert, Badge, Button, Stack, Title } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api';
+import { DataTable } from '../components/DataTable';
 
 interface Person {
   id: string;
@@ -32,41 +33,37 @@ export function Users() {
     <Stack>
       <Title order={1}>{t('users.title')}</Title>
       {message && <Alert role="status">{message}</Alert>}
-      <Table.ScrollContainer minWidth={480}>
-        <Table>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">{t('users.username')}</Table.Th>
-              <Table.Th scope="col">{t('users.name')}</Table.Th>
-              <Table.Th scope="col">{t('users.role')}</Table.Th>
-              <Table.Th scope="col">
-                <span className="visually-hidden">{t('users.reset')}</span>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {people.map((p) => (
-              <Table.Tr key={p.id}>
-                <Table.Td>
-                  {p.username}{' '}
-                  {p.locked && (
-                    <Badge color="red.9" variant="outline">
-                      {t('users.locked')}
-                    </Badge>
-                  )}
-                </Table.Td>
-                <Table.Td>{p.displayName}</Table.Td>
-                <Table.Td>{t(`roles.${p.role}`)}</Table.Td>
-                <Table.Td>
-                  <Button size="xs" variant="outline" onClick={() => void reset(p)}>
-                    {t('users.reset')}
-                  </Button>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+      <DataTable
+        minWidth={480}
+        striped={false}
+        rows={people}
+        rowKey={(p) => p.id}
+        columns={[
+          {
+            header: t('users.username'),
+            cell: (p) => (
+              <>
+                {p.username}{' '}
+                {p.locked && (
+                  <Badge color="red.9" variant="outline">
+                    {t('users.locked')}
+                  </Badge>
+                )}
+              </>
+            ),
+          },
+          { header: t('users.name'), cell: (p) => p.displayName },
+          { header: t('users.role'), cell: (p) => t(`roles.${p.role}`) },
+          {
+            header: <span className="visually-hidden">{t('users.reset')}</span>,
+            cell: (p) => (
+              <Button size="xs" variant="outline" onClick={() => void reset(p)}>
+                {t('users.reset')}
+              </Button>
+            ),
+          },
+        ]}
+      />
     </Stack>
   );
 }
