@@ -207,6 +207,23 @@ describe('IG referrals are accepted and routed', () => {
     expect(routed.explanation.chosen.reasons.join(' ')).toMatch(/Provides the requested service/);
   });
 
+  it('routes a ServiceRequest whose requester and performer are identifier-only references', async () => {
+    const patientId = await createPatient();
+    const sr = igServiceRequest(`Patient/${patientId}`);
+    // EHRs often name the ordering clinician by NPI and the intended performer by a directory
+    // identifier, with no resource on this server to point to.
+    const npi = { system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' };
+    sr.requester = { identifier: npi, display: 'Dr. Ana Ruiz' };
+    sr.performer = [{ identifier: { system: 'urn:test:cbo-directory', value: 'pantry-1' } }];
+    const created = await ehr.create<Resource>(sr);
+    expect(created.requester).toEqual({ identifier: npi, display: 'Dr. Ana Ruiz' });
+    const task = await ehr.create<Resource>(
+      igTask(`ServiceRequest/${created.id}`, `Patient/${patientId}`),
+    );
+    const { routed } = await routedTo(task.id!, pantry);
+    expect(routed.targetOrganizationId).toBe(pantry);
+  });
+
   it('routes a ServiceRequest with a contained Condition, which the CBO copy keeps', async () => {
     const patientId = await createPatient();
     const sr = igServiceRequest(`Patient/${patientId}`);
