@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { poolSettingsOf } from '@carerelay/persistence';
 
 /**
  * The loop of a durable poller: runs `tick` now and then every `intervalMs`, never two ticks at
@@ -96,12 +97,11 @@ export class PollingLoop {
   private async listen(): Promise<void> {
     const notify = this.options.notify;
     if (!notify?.url || !this.running) return;
+    // The pools' connect timeout and keep-alive: a LISTEN connection only ever reads, so
+    // keep-alive is how a silently cut one is noticed.
     const client = new Client({
       connectionString: notify.url,
-      connectionTimeoutMillis: 10_000,
-      // A LISTEN connection only ever reads: keep-alive is how a silently cut one is noticed.
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
+      ...poolSettingsOf({}, { withQueryTimeout: false }),
     });
     let lost = false;
     const relisten = () => {

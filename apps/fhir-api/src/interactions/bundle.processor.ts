@@ -18,7 +18,7 @@ import type { ResourceStore } from '../store/resource.store';
 import type { StoreTransaction } from '../store/store.transaction';
 import { AuditedStore, type AuditWhat } from './audited';
 import { bundleCost, checkBundleCost, type CostLimits } from './cost';
-import { conditionalQuery, resolveConditional, singleMatch } from './conditional';
+import { conditionalQuery, conditionalUpdateTarget, singleMatch } from './conditional';
 import { etagOf, parseIfMatch } from './etag';
 import type { Interaction } from '../auth/scopes';
 import type { FhirInteractions } from './fhir.interactions';
@@ -418,20 +418,9 @@ export class BundleProcessor {
     const resource = entry.resource as Resource;
     if (resource.resourceType !== type)
       throw badRequest(`The resource is not a ${type}`, 'resourceType', 'invalid');
-    const newId = resource.id ?? tx.newId();
-    const match = await resolveConditional(tx, type, criteria, newId, 'update');
-    if (match && resource.id !== undefined && resource.id !== match.id) {
-      throw badRequest(
-        `The resource id "${String(resource.id).slice(0, 64)}" is not that of the resource the criteria matched`,
-        `${type}.id`,
-        'value',
-      );
-    }
-    if (!match && entry.ifMatch !== undefined)
-      throw preconditionFailed(`No ${type} matches the criteria (If-Match)`);
-    const target = match?.id ?? newId;
-    entry.resource = { ...resource, id: target };
-    return target;
+    const { id } = await conditionalUpdateTarget(tx, type, criteria, resource, entry.ifMatch);
+    entry.resource = { ...resource, id };
+    return id;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, parseSearchRequest, preconditionFailed } from '@carerelay/fhir';
 import type { StoredResource } from '../store/stored-resource.model';
 import type { StoreTransaction } from '../store/store.transaction';
@@ -120,4 +121,32 @@ export async function resolveConditional(
       diagnostics: 'Concurrent conditional creates did not settle; retry',
     },
   ]);
+}
+
+/**
+ * The id a conditional update (`PUT Type?criteria`, R4 3.1.0.4.3) acts on: its one visible match
+ * (a body id must be that resource's: 400), else the body's id or a new one, claimed against
+ * concurrent twins as conditional creates are (with If-Match and no match: 412). Several: 412.
+ */
+export async function conditionalUpdateTarget(
+  tx: StoreTransaction,
+  resourceType: string,
+  criteria: string,
+  input: Resource,
+  ifMatch?: number,
+): Promise<{ id: string; matched: boolean }> {
+  const newId = input.id ?? tx.newId();
+  const match = await resolveConditional(tx, resourceType, criteria, newId, 'update');
+  if (match) {
+    if (input.id !== undefined && input.id !== match.id)
+      throw badRequest(
+        `The resource id "${String(input.id).slice(0, 64)}" is not that of the resource the criteria matched`,
+        `${resourceType}.id`,
+        'value',
+      );
+    return { id: match.id, matched: true };
+  }
+  if (ifMatch !== undefined)
+    throw preconditionFailed(`No ${resourceType} matches the criteria (If-Match)`);
+  return { id: newId, matched: false };
 }

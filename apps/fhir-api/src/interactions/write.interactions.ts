@@ -8,7 +8,7 @@ import {
   preconditionFailed,
 } from '@carerelay/fhir';
 import type { StoreTransaction } from '../store/store.transaction';
-import { resolveConditional, singleMatch } from './conditional';
+import { conditionalUpdateTarget, resolveConditional, singleMatch } from './conditional';
 import { etagOf } from './etag';
 import { found, type InteractionResult, view } from './interaction.results';
 import { assertId, authorize } from './interaction.rules';
@@ -120,21 +120,17 @@ export class WriteInteractions {
     authorize(tx.actor, resourceType, 'update');
     const input = resourceBody(body, resourceType);
     if (input.id !== undefined) assertId(String(input.id));
-    const newId = input.id ?? tx.newId();
-    const match = await resolveConditional(tx, resourceType, criteria, newId, 'update');
-    if (match) {
-      if (input.id !== undefined && input.id !== match.id)
-        throw badRequest(
-          `The resource id "${String(input.id).slice(0, 64)}" is not that of the resource the criteria matched`,
-          `${resourceType}.id`,
-          'value',
-        );
-      return this.update(tx, resourceType, match.id, { ...input, id: match.id }, options);
-    }
-    if (options.ifMatch !== undefined)
-      throw preconditionFailed(`No ${resourceType} matches the criteria (If-Match)`);
-    if (input.id !== undefined) return this.update(tx, resourceType, newId, input, options);
-    return this.create(tx, resourceType, input, { id: newId });
+    const target = await conditionalUpdateTarget(
+      tx,
+      resourceType,
+      criteria,
+      input,
+      options.ifMatch,
+    );
+    // A match, or a body id (create-by-update): the plain update of that id.
+    if (target.matched || input.id !== undefined)
+      return this.update(tx, resourceType, target.id, { ...input, id: target.id }, options);
+    return this.create(tx, resourceType, input, { id: target.id });
   }
 
   /**
