@@ -46,13 +46,23 @@ export class OutboxWriter {
       data,
     });
     const record = toKafkaRecord(event, options.key ?? definition.keyOf(data));
+    // One round trip: the row, and a NOTIFY (delivered on commit only) that wakes the relay sooner
+    // than its next poll. A data-modifying CTE always runs, whatever the outer SELECT reads.
     await manager.query(
-      `INSERT INTO "${this.schema}".outbox (id, topic, key, type, headers, payload)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [event.id, definition.topic, record.key, event.type, record.headers, JSON.stringify(data)],
+      `WITH appended AS (
+         INSERT INTO "${this.schema}".outbox (id, topic, key, type, headers, payload)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
+       SELECT pg_notify($7, '') FROM appended`,
+      [
+        event.id,
+        definition.topic,
+        record.key,
+        event.type,
+        record.headers,
+        JSON.stringify(data),
+        outboxChannel(this.schema),
+      ],
     );
-    // Delivered on commit only; wakes the relay sooner than its next poll.
-    await manager.query('SELECT pg_notify($1, $2)', [outboxChannel(this.schema), '']);
     return event;
   }
 }

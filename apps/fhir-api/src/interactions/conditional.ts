@@ -104,9 +104,13 @@ export async function resolveConditional(
     return tx.current(resourceType, ids[0]);
   };
   const key = conditionalKey(tx.actor, query);
-  const first = await find();
-  if (first) return first;
-  if (await tx.claimConditionalKey(resourceType, key, newId)) return undefined;
+  const first = await tx.matchOrClaimConditionalKey(request, 2, key, newId);
+  if (first.ids.length > 1) throw severalMatches(resourceType, query, interaction);
+  if (first.claimed) return undefined;
+  const match = first.ids.length === 1 ? await tx.current(resourceType, first.ids[0]) : undefined;
+  if (match) return match;
+  if (first.ids.length === 1 && (await tx.claimConditionalKey(resourceType, key, newId)))
+    return undefined;
   // Another transaction holds (or held) the key: it has ended now; it may have created the match.
   for (let attempt = 0; attempt < 5; attempt++) {
     await tx.lockConditionalKey(resourceType, key);

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { SqlParams } from './sql';
 
 /**
  * The unique keys of conditional creates (type + normalised query → id): a concurrent twin of a
@@ -25,6 +26,31 @@ export class ConditionalKeyRepository {
       [resourceType, queryKey, id],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * The ids `matchSql` finds and, only when it finds none, the claim of the key for `id` — one
+   * round trip for the common case of a conditional create. `claimed` is false when something
+   * matched or another transaction holds the key (this call then waited for it to end).
+   */
+  async matchOrClaim(
+    matchSql: string,
+    p: SqlParams,
+    resourceType: string,
+    queryKey: string,
+    id: string,
+  ): Promise<{ ids: string[]; claimed: boolean }> {
+    const rows = (await this.manager.query(
+      `WITH matched AS (${matchSql}),
+       claimed AS (
+         INSERT INTO ${this.s}.conditional_create_keys (resource_type, query_key, id)
+         SELECT ${p.add(resourceType)}, ${p.add(queryKey)}, ${p.add(id)}
+         WHERE NOT EXISTS (SELECT 1 FROM matched)
+         ON CONFLICT (resource_type, query_key) DO NOTHING RETURNING id)
+       SELECT ARRAY(SELECT id FROM matched ORDER BY id) AS ids, EXISTS (SELECT 1 FROM claimed) AS claimed`,
+      p.values,
+    )) as { ids: string[]; claimed: boolean }[];
+    return rows[0];
   }
 
   /** Waits for (and holds until commit) the row of a key. */

@@ -9,10 +9,15 @@ export class ConsentRuleRepository {
     private readonly schema: string,
   ) {}
 
-  /** Replaces the rules of one Consent. */
-  async replace(consentId: string, rows: readonly ConsentRuleRow[]): Promise<void> {
+  /** Replaces the rules of one Consent; a new Consent (`created`) has none to remove. */
+  async replace(
+    consentId: string,
+    rows: readonly ConsentRuleRow[],
+    created = false,
+  ): Promise<void> {
     const s = `"${this.schema}"`;
-    await this.manager.query(`DELETE FROM ${s}.consent_rules WHERE consent_id = $1`, [consentId]);
+    if (!created)
+      await this.manager.query(`DELETE FROM ${s}.consent_rules WHERE consent_id = $1`, [consentId]);
     if (rows.length === 0) return;
     await this.manager.query(
       `INSERT INTO ${s}.consent_rules (consent_id, organization_key, patient_id, kind, active,

@@ -146,40 +146,32 @@ export class ResourceRepository {
       orgs.ownerOrg,
       orgs.otherOrgs,
     ];
-    if (!created) {
-      await this.manager.query(
-        `UPDATE ${this.s}.resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
+    // One statement, one round trip: the current row, its history row and its search index. The
+    // CTEs share one snapshot, so the DELETE removes only the index rows of the previous version.
+    const current = created
+      ? `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
+           requester_org, owner_org, other_orgs, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+      : `UPDATE ${this.s}.resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
            requester_org = $7, owner_org = $8, other_orgs = $9, patient_id = $10
-         WHERE resource_type = $1 AND id = $2`,
-        [...values, version.patientId],
-      );
-      await this.manager.query(
-        `DELETE FROM ${this.s}.search_index WHERE resource_type = $1 AND id = $2`,
-        [resourceType, id],
-      );
-    } else {
-      await this.manager.query(
-        `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
-           requester_org, owner_org, other_orgs, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [...values, version.patientId],
-      );
-    }
+         WHERE resource_type = $1 AND id = $2`;
+    const previousIndex = created
+      ? ''
+      : `previous_index AS (DELETE FROM ${this.s}.search_index WHERE resource_type = $1 AND id = $2),`;
     await this.manager.query(
-      `INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted, content,
-         requester_org, owner_org, other_orgs, method) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [...values, version.method],
+      `WITH current_row AS (${current}),
+       ${previousIndex}
+       history_row AS (
+         INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted,
+           content, requester_org, owner_org, other_orgs, method)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11))
+       INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
+         value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
+       SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
+         x.value_reference, x.value_date_start, x.value_date_end, x.value_number
+       FROM jsonb_to_recordset($12::jsonb) AS x(param text, type text, system text, code text,
+         value_string text, value_string_normalized text, value_reference text,
+         value_date_start timestamptz, value_date_end timestamptz, value_number float8)`,
+      [...values, version.patientId, version.method, JSON.stringify(searchIndex)],
     );
-    if (searchIndex.length > 0) {
-      await this.manager.query(
-        `INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
-           value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
-         SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
-           x.value_reference, x.value_date_start, x.value_date_end, x.value_number
-         FROM jsonb_to_recordset($3::jsonb) AS x(param text, type text, system text, code text,
-           value_string text, value_string_normalized text, value_reference text,
-           value_date_start timestamptz, value_date_end timestamptz, value_number float8)`,
-        [resourceType, id, JSON.stringify(searchIndex)],
-      );
-    }
   }
 }

@@ -67,11 +67,13 @@ export class SearchRepository {
   /** The ids of the matches, at most `limit`. */
   async matchingIds(request: FhirSearchRequest, limit: number): Promise<string[]> {
     const p = new SqlParams();
-    const rows = await this.manager.query(
-      `SELECT r.id FROM ${this.s}.resources r WHERE ${this.matching(request, p)} ORDER BY r.id LIMIT ${p.add(limit)}`,
-      p.values,
-    );
+    const rows = await this.manager.query(this.matchingIdsQuery(request, limit, p), p.values);
     return (rows as { id: string }[]).map((row) => row.id);
+  }
+
+  /** The statement of matchingIds, for a caller that runs it inside a larger one. */
+  matchingIdsQuery(request: FhirSearchRequest, limit: number, p: SqlParams): string {
+    return `SELECT r.id FROM ${this.s}.resources r WHERE ${this.matching(request, p)} ORDER BY r.id LIMIT ${p.add(limit)}`;
   }
 
   /** The references the search parameter `param` of these resources holds. */

@@ -13,6 +13,7 @@ import { Disclosure } from './disclosure.service';
 import { appendResourceChange } from './resource-change.event';
 import { ResourceRepository } from './resource.repository';
 import { SearchRepository } from './search.repository';
+import { SqlParams } from './sql';
 import { ResourceSearch, type SearchResult } from './search.service';
 import type { StoredResource, WriteMethod } from './stored-resource.model';
 import { organizationsOf } from './visibility';
@@ -153,6 +154,21 @@ export class StoreTransaction {
     return this.conditionalKeys.claim(resourceType, queryKey, id);
   }
 
+  /**
+   * matchingIds, and when nothing matches, claimConditionalKey — in one round trip. `claimed` is
+   * false when something matched or another transaction holds the key.
+   */
+  matchOrClaimConditionalKey(
+    request: FhirSearchRequest,
+    limit: number,
+    queryKey: string,
+    id: string,
+  ): Promise<{ ids: string[]; claimed: boolean }> {
+    const p = new SqlParams();
+    const matchSql = this.searchRepository.matchingIdsQuery(request, limit, p);
+    return this.conditionalKeys.matchOrClaim(matchSql, p, request.resourceType, queryKey, id);
+  }
+
   /** Waits for (and holds until commit) the row of a conditional-create key. */
   lockConditionalKey(resourceType: string, queryKey: string): Promise<void> {
     return this.conditionalKeys.lock(resourceType, queryKey);
@@ -235,6 +251,7 @@ export class StoreTransaction {
       await this.consentRules.replace(
         stored.id,
         deleted ? [] : consentRuleRows(content as Consent),
+        previous === undefined,
       );
     await this.grants.afterWrite(stored);
     await appendResourceChange(this.outbox, this.manager, stored, previous);
