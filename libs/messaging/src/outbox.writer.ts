@@ -17,6 +17,16 @@ export interface AppendOptions {
 
 export const outboxChannel = (schema: string): string => `carerelay_outbox_${schema}`;
 
+/** The outbox columns an event's `values` fill, in order. */
+export const OUTBOX_INSERT_COLUMNS = 'id, topic, key, type, headers, payload';
+
+export interface PreparedOutboxEvent<T> {
+  event: CloudEvent<T>;
+  values: readonly unknown[];
+  /** The relay's NOTIFY channel. */
+  channel: string;
+}
+
 /**
  * Writes events into the service's outbox inside the caller's transaction: the event exists
  * exactly when the state change that it announces commits.
@@ -28,14 +38,19 @@ export class OutboxWriter {
     private readonly registry: EventRegistry = eventRegistry,
   ) {}
 
-  async append<T>(
+  /**
+   * Validates and builds an event for the caller's transaction without writing it: for a
+   * repository that inserts the row (`values`, in `OUTBOX_INSERT_COLUMNS` order) and NOTIFYs
+   * `channel` in a statement of its own making, to save a round trip. `append` writes it.
+   */
+  prepare<T>(
     manager: EntityManager,
     definition: EventTypeDefinition<T>,
     data: T,
     options: AppendOptions = {},
-  ): Promise<CloudEvent<T>> {
+  ): PreparedOutboxEvent<T> {
     if (!manager.queryRunner?.isTransactionActive) {
-      throw new Error('OutboxWriter.append must run inside the transaction of the state change');
+      throw new Error('An outbox event must be written inside the transaction of the state change');
     }
     this.registry.validate(definition.type, data);
     const event = newCloudEvent({
@@ -46,22 +61,35 @@ export class OutboxWriter {
       data,
     });
     const record = toKafkaRecord(event, options.key ?? definition.keyOf(data));
-    // One round trip: the row, and a NOTIFY (delivered on commit only) that wakes the relay sooner
-    // than its next poll. A data-modifying CTE always runs, whatever the outer SELECT reads.
-    await manager.query(
-      `WITH appended AS (
-         INSERT INTO "${this.schema}".outbox (id, topic, key, type, headers, payload)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
-       SELECT pg_notify($7, '') FROM appended`,
-      [
+    return {
+      event,
+      values: [
         event.id,
         definition.topic,
         record.key,
         event.type,
         record.headers,
         JSON.stringify(data),
-        outboxChannel(this.schema),
       ],
+      channel: outboxChannel(this.schema),
+    };
+  }
+
+  async append<T>(
+    manager: EntityManager,
+    definition: EventTypeDefinition<T>,
+    data: T,
+    options: AppendOptions = {},
+  ): Promise<CloudEvent<T>> {
+    const { event, values, channel } = this.prepare(manager, definition, data, options);
+    // One round trip: the row, and a NOTIFY (delivered on commit only) that wakes the relay sooner
+    // than its next poll. A data-modifying CTE always runs, whatever the outer SELECT reads.
+    await manager.query(
+      `WITH appended AS (
+         INSERT INTO "${this.schema}".outbox (${OUTBOX_INSERT_COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
+       SELECT pg_notify($7, '') FROM appended`,
+      [...values, channel],
     );
     return event;
   }

@@ -1,19 +1,19 @@
 import type { EntityManager } from 'typeorm';
 import { EventTypes } from '@carerelay/contracts';
-import type { OutboxWriter } from '@carerelay/messaging';
+import type { OutboxWriter, PreparedOutboxEvent } from '@carerelay/messaging';
 import { currentTraceparent } from '@carerelay/observability';
 import type { StoredResource } from './stored-resource.model';
 import { involvedOrganizations } from './visibility';
 
-/** Appends the `fhir.changes.v1` event of a version just stored to the transaction's outbox. */
-export async function appendResourceChange(
+/** The `fhir.changes.v1` event of a version, for the transaction that stores it to write. */
+export function resourceChangeEvent(
   outbox: OutboxWriter,
   manager: EntityManager,
   stored: StoredResource,
   previous: StoredResource | undefined,
-): Promise<void> {
+): PreparedOutboxEvent<unknown> {
   const { resourceType, id } = stored;
-  await outbox.append(
+  return outbox.prepare(
     manager,
     EventTypes.fhirResourceChanged,
     {

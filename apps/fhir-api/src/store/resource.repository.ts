@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { EntityManager } from 'typeorm';
 import type { SearchIndexRow } from '@carerelay/fhir';
+import { OUTBOX_INSERT_COLUMNS, type PreparedOutboxEvent } from '@carerelay/messaging';
 import type { RequestActor } from '../request-actor';
 import { readableFilter } from './consent-access';
 import { SqlParams } from './sql';
@@ -133,6 +134,7 @@ export class ResourceRepository {
     version: VersionRow,
     created: boolean,
     searchIndex: readonly SearchIndexRow[],
+    event: PreparedOutboxEvent<unknown>,
   ): Promise<void> {
     const { resourceType, id, orgs } = version;
     const values = [
@@ -146,8 +148,9 @@ export class ResourceRepository {
       orgs.ownerOrg,
       orgs.otherOrgs,
     ];
-    // One statement, one round trip: the current row, its history row and its search index. The
-    // CTEs share one snapshot, so the DELETE removes only the index rows of the previous version.
+    // One statement, one round trip: the current row, its history row, its search index and its
+    // change event (with the NOTIFY that wakes the outbox relay, delivered on commit). The CTEs
+    // share one snapshot, so the DELETE removes only the index rows of the previous version.
     const current = created
       ? `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
            requester_org, owner_org, other_orgs, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
@@ -163,15 +166,27 @@ export class ResourceRepository {
        history_row AS (
          INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted,
            content, requester_org, owner_org, other_orgs, method)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11))
-       INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
-         value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
-       SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
-         x.value_reference, x.value_date_start, x.value_date_end, x.value_number
-       FROM jsonb_to_recordset($12::jsonb) AS x(param text, type text, system text, code text,
-         value_string text, value_string_normalized text, value_reference text,
-         value_date_start timestamptz, value_date_end timestamptz, value_number float8)`,
-      [...values, version.patientId, version.method, JSON.stringify(searchIndex)],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11)),
+       index_rows AS (
+         INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
+           value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
+         SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
+           x.value_reference, x.value_date_start, x.value_date_end, x.value_number
+         FROM jsonb_to_recordset($12::jsonb) AS x(param text, type text, system text, code text,
+           value_string text, value_string_normalized text, value_reference text,
+           value_date_start timestamptz, value_date_end timestamptz, value_number float8)),
+       event_row AS (
+         INSERT INTO ${this.s}.outbox (${OUTBOX_INSERT_COLUMNS})
+         VALUES ($13, $14, $15, $16, $17, $18))
+       SELECT pg_notify($19, '')`,
+      [
+        ...values,
+        version.patientId,
+        version.method,
+        JSON.stringify(searchIndex),
+        ...event.values,
+        event.channel,
+      ],
     );
   }
 }

@@ -10,7 +10,7 @@ import { ConditionalKeyRepository } from './conditional-key.repository';
 import { consentRuleRows, patientIdOf } from './consent-access';
 import { ConsentRuleRepository } from './consent-rule.repository';
 import { Disclosure } from './disclosure.service';
-import { appendResourceChange } from './resource-change.event';
+import { resourceChangeEvent } from './resource-change.event';
 import { ResourceRepository } from './resource.repository';
 import { SearchRepository } from './search.repository';
 import { SqlParams } from './sql';
@@ -246,6 +246,7 @@ export class StoreTransaction {
       },
       previous === undefined,
       deleted ? [] : extractSearchIndex(content, { localBaseUrls: this.localBaseUrls }),
+      resourceChangeEvent(this.outbox, this.manager, stored, previous),
     );
     if (stored.resourceType === 'Consent')
       await this.consentRules.replace(
@@ -254,7 +255,6 @@ export class StoreTransaction {
         previous === undefined,
       );
     await this.grants.afterWrite(stored);
-    await appendResourceChange(this.outbox, this.manager, stored, previous);
     return stored;
   }
 }
