@@ -2,7 +2,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { findUnsafeJson, unsafeQueryProblem } from '@carerelay/http';
 import {
   badRequest,
+  FHIR_XML_MEDIA_TYPES,
   FhirError,
+  fhirXmlToJson,
   JSON_PATCH_MEDIA_TYPE,
   tooLarge,
   unsupportedMediaType,
@@ -19,6 +21,7 @@ export type RequestWithRefusal = Request & { [REFUSED_INPUT]?: FhirError };
 export const MAX_FHIR_JSON_DEPTH = 100;
 
 const JSON_TYPES = new Set(['application/fhir+json', 'application/json', 'application/json+fhir']);
+const XML_TYPES = new Set(FHIR_XML_MEDIA_TYPES);
 const FORM = 'application/x-www-form-urlencoded';
 
 function mediaType(req: Request): string | undefined {
@@ -72,7 +75,9 @@ function readBody(req: Request, maxBytes: number): Promise<Buffer> {
 
 /**
  * Reads request bodies of the FHIR API itself: FHIR JSON (application/fhir+json or
- * application/json), or a JSON Patch document for PATCH, capped at `maxBytes` (413), parsed strictly (400 on malformed JSON), and the
+ * application/json), FHIR XML (application/fhir+xml, converted to FHIR JSON before any check), or
+ * a JSON Patch document for PATCH, capped at `maxBytes` (413), parsed strictly (400 on malformed
+ * JSON or XML), and the
  * form body of `POST [type]/_search`. A URL, search value or body with a NUL character, an
  * unpaired surrogate or a hostile depth is refused (400) before it reaches the store. Refusals
  * are left on the request (REFUSED_INPUT) for RefusedInputInterceptor.
@@ -104,9 +109,9 @@ export function fhirBodyMiddleware(maxBytes: number) {
           throw unsupportedMediaType(
             `PATCH takes a JSON Patch document (Content-Type ${JSON_PATCH_MEDIA_TYPE}), not ${type ?? 'missing'}`,
           );
-      } else if (type === undefined || !JSON_TYPES.has(type)) {
+      } else if (type === undefined || (!JSON_TYPES.has(type) && !XML_TYPES.has(type))) {
         throw unsupportedMediaType(
-          `Content-Type must be application/fhir+json (or application/json), not ${type ?? 'missing'}`,
+          `Content-Type must be application/fhir+json or application/fhir+xml, not ${type ?? 'missing'}`,
         );
       }
       const raw = await readBody(req, maxBytes);
@@ -115,8 +120,9 @@ export function fhirBodyMiddleware(maxBytes: number) {
       if (text.trim() === '') throw badRequest('The request has no body', undefined, 'required');
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = XML_TYPES.has(type!) ? fhirXmlToJson(text) : JSON.parse(text);
       } catch (error) {
+        if (error instanceof FhirError) throw error;
         throw badRequest(
           `Malformed JSON: ${(error as Error).message.slice(0, 200)}`,
           undefined,

@@ -1,10 +1,22 @@
 import type { Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
-import { FhirError } from '@carerelay/fhir';
+import { FhirError, fhirJsonToXml } from '@carerelay/fhir';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+export const FHIR_XML = 'application/fhir+xml; charset=utf-8';
 
-/** Writes a FHIR JSON body (or none) with the FHIR content type. */
+export type FhirFormat = 'json' | 'xml';
+
+/** The format content negotiation chose for this response (acceptMiddleware); JSON by default. */
+export function setFhirFormat(res: Response, format: FhirFormat): void {
+  res.locals.fhirFormat = format;
+}
+
+function fhirFormatOf(res: Response): FhirFormat {
+  return res.locals?.fhirFormat === 'xml' ? 'xml' : 'json';
+}
+
+/** Writes a FHIR body (or none) in the negotiated format, with its FHIR content type. */
 export function sendFhir(
   res: Response,
   status: number,
@@ -16,6 +28,11 @@ export function sendFhir(
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   if (body === undefined || status === 204) {
     res.end();
+    return;
+  }
+  if (fhirFormatOf(res) === 'xml') {
+    res.setHeader('Content-Type', FHIR_XML);
+    res.end(fhirJsonToXml(body));
     return;
   }
   res.setHeader('Content-Type', FHIR_JSON);
