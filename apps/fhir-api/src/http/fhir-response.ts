@@ -16,6 +16,15 @@ function fhirFormatOf(res: Response): FhirFormat {
   return res.locals?.fhirFormat === 'xml' ? 'xml' : 'json';
 }
 
+/** The resource as FHIR XML; undefined if the converter cannot write it (then it leaves as JSON). */
+function asXml(body: Resource): string | undefined {
+  try {
+    return fhirJsonToXml(body);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes a FHIR body (or none) in the negotiated format, with its FHIR content type. */
 export function sendFhir(
   res: Response,
@@ -31,9 +40,12 @@ export function sendFhir(
     return;
   }
   if (fhirFormatOf(res) === 'xml') {
-    res.setHeader('Content-Type', FHIR_XML);
-    res.end(fhirJsonToXml(body));
-    return;
+    const xml = asXml(body);
+    if (xml !== undefined) {
+      res.setHeader('Content-Type', FHIR_XML);
+      res.end(xml);
+      return;
+    }
   }
   res.setHeader('Content-Type', FHIR_JSON);
   res.end(JSON.stringify(body));
