@@ -3,9 +3,6 @@ import r4 from 'fhirpath/fhir-context/r4';
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { badRequest, unprocessable } from './operation-outcome';
 
-/** The media type of a FHIRPath Patch: a Parameters resource in FHIR JSON (or XML). */
-export const FHIRPATH_PATCH_MEDIA_TYPES = ['application/fhir+json', 'application/fhir+xml'];
-
 type Json = Record<string, unknown>;
 type OperationType = 'add' | 'insert' | 'delete' | 'replace' | 'move';
 

@@ -22,6 +22,7 @@ export const MAX_FHIR_JSON_DEPTH = 100;
 
 const JSON_TYPES = new Set(['application/fhir+json', 'application/json', 'application/json+fhir']);
 const XML_TYPES = new Set(FHIR_XML_MEDIA_TYPES);
+const FHIRPATH_PATCH_TYPES = new Set(['application/fhir+json', 'application/json', ...XML_TYPES]);
 const FORM = 'application/x-www-form-urlencoded';
 
 function mediaType(req: Request): string | undefined {
@@ -76,7 +77,7 @@ function readBody(req: Request, maxBytes: number): Promise<Buffer> {
 /**
  * Reads request bodies of the FHIR API itself: FHIR JSON (application/fhir+json or
  * application/json), FHIR XML (application/fhir+xml, converted to FHIR JSON before any check), or
- * a JSON Patch document for PATCH, capped at `maxBytes` (413), parsed strictly (400 on malformed
+ * for PATCH a JSON Patch document or a FHIRPath Patch (Parameters, JSON or XML), capped at `maxBytes` (413), parsed strictly (400 on malformed
  * JSON or XML), and the
  * form body of `POST [type]/_search`. A URL, search value or body with a NUL character, an
  * unpaired surrogate or a hostile depth is refused (400) before it reaches the store. Refusals
@@ -105,9 +106,9 @@ export function fhirBodyMiddleware(maxBytes: number) {
         return;
       }
       if (req.method === 'PATCH') {
-        if (type !== JSON_PATCH_MEDIA_TYPE)
+        if (type !== JSON_PATCH_MEDIA_TYPE && !FHIRPATH_PATCH_TYPES.has(type ?? ''))
           throw unsupportedMediaType(
-            `PATCH takes a JSON Patch document (Content-Type ${JSON_PATCH_MEDIA_TYPE}), not ${type ?? 'missing'}`,
+            `PATCH takes a JSON Patch document (Content-Type ${JSON_PATCH_MEDIA_TYPE}) or a FHIRPath Patch (Parameters as application/fhir+json or application/fhir+xml), not ${type ?? 'missing'}`,
           );
       } else if (type === undefined || (!JSON_TYPES.has(type) && !XML_TYPES.has(type))) {
         throw unsupportedMediaType(
@@ -131,6 +132,16 @@ export function fhirBodyMiddleware(maxBytes: number) {
       }
       const unsafe = findUnsafeJson(body, MAX_FHIR_JSON_DEPTH);
       if (unsafe) throw badRequest(`The body at ${unsafe.path.slice(0, 200)} ${unsafe.problem}`);
+      // The patch's kind follows its media type: a JSON Patch is an array, a FHIRPath Patch a
+      // Parameters resource, so the interaction can tell one from the other by its shape.
+      if (req.method === 'PATCH' && type === JSON_PATCH_MEDIA_TYPE && !Array.isArray(body))
+        throw badRequest('A JSON Patch document is an array of operations', undefined, 'structure');
+      if (
+        req.method === 'PATCH' &&
+        type !== JSON_PATCH_MEDIA_TYPE &&
+        (body as { resourceType?: unknown } | null)?.resourceType !== 'Parameters'
+      )
+        throw badRequest('A FHIRPath Patch is a Parameters resource', undefined, 'structure');
       (req as Request & { body: unknown }).body = body;
       next();
     } catch (error) {
