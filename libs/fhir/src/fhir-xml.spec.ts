@@ -40,6 +40,14 @@ describe('FHIR XML <-> JSON', () => {
     expect(fhirXmlToJson(fhirJsonToXml(observation))).toEqual(observation);
   });
 
+  it('escapes what XML would misread, and reads it back the same', () => {
+    const family = `O'Brien "Q" <b> & c\r\nline2\ttab é 😀 ]]> -->`;
+    const patient: Resource = { resourceType: 'Patient', name: [{ family }] };
+    const xml = fhirJsonToXml(patient);
+    expect(xml).toContain('&quot;Q&quot; &lt;b&gt; &amp; c&#xD;&#xA;line2');
+    expect(fhirXmlToJson(xml)).toEqual(patient);
+  });
+
   it('ignores comments', () => {
     expect(
       fhirXmlToJson(
