@@ -337,19 +337,15 @@ describe('attacks on the FHIR API’s other doors', () => {
       expect(replaced).toBe(0);
     });
 
-    it('Accept: application/fhir+xml gets 406, not JSON', async () => {
-      const answer = await call(
-        north,
-        'system/*.rs',
-        'GET',
-        `/Patient/${referral.patient}`,
-        undefined,
-        {
-          accept: 'application/fhir+xml',
-        },
-      );
-      expect(answer.status).toBe(406);
-      expect(answer.text).not.toContain('COLIN');
+    it('Accept: a format the server cannot produce gets 406, not JSON; XML gets XML', async () => {
+      const read = async (accept: string) =>
+        call(north, 'system/*.rs', 'GET', `/Patient/${referral.patient}`, undefined, { accept });
+      const turtle = await read('text/turtle');
+      expect(turtle.status).toBe(406);
+      expect(turtle.text).not.toContain('COLIN');
+      const xml = await read('application/fhir+xml');
+      expect(xml.status).toBe(200);
+      expect(xml.text).toMatch(/^<\?xml [^>]*\?><Patient xmlns="http:\/\/hl7\.org\/fhir">/);
     });
 
     it('four concurrent PUT Patient/<new id>: one 201, three 200, never 404', async () => {

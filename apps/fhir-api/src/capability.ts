@@ -29,7 +29,7 @@ export function resourceCapabilities(): ResourceCapability[] {
       versioning: 'versioned-update',
       documentation:
         type === 'Task'
-          ? 'Update requires If-Match (428 without it, 412 when stale); PATCH takes a JSON Patch (application/json-patch+json) and follows the same rules. Status transitions and who may make them follow the SDOHCC referral rules; the owner may change only status, statusReason and output. Not deleted: use entered-in-error.'
+          ? 'Update requires If-Match (428 without it, 412 when stale); PATCH takes a JSON Patch (application/json-patch+json) or a FHIRPath Patch (Parameters, application/fhir+json or application/fhir+xml) and follows the same rules. Status transitions and who may make them follow the SDOHCC referral rules; the owner may change only status, statusReason and output. Not deleted: use entered-in-error.'
           : undefined,
     };
   });

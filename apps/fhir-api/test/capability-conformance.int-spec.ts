@@ -10,7 +10,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
-import { searchParametersFor } from '@carerelay/fhir';
+import { fhirXmlToJson, searchParametersFor } from '@carerelay/fhir';
 import { testEnv, uniqueName } from '@carerelay/testing';
 import { startFhirApi, type RunningFhirApi } from '../src/bootstrap';
 import { FhirApiConfig } from '../src/fhir-api.config';
@@ -130,13 +130,18 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
+    const contentType = response.headers.get('content-type');
     let json: Record<string, unknown> | undefined;
     try {
-      json = text ? JSON.parse(text) : undefined;
+      json = !text
+        ? undefined
+        : contentType?.startsWith('application/fhir+xml')
+          ? (fhirXmlToJson(text) as unknown as Record<string, unknown>)
+          : JSON.parse(text);
     } catch {
       json = undefined;
     }
-    return { status: response.status, json, contentType: response.headers.get('content-type') };
+    return { status: response.status, json, contentType };
   };
 
   /** Records a failed claim instead of stopping at the first: the report lists them all. */
@@ -172,7 +177,9 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
     const rest = statement.rest![0];
 
     for (const format of statement.format ?? []) {
-      const mime = format === 'json' ? 'application/json' : format;
+      const mime =
+        format === 'json' ? 'application/json' : format === 'xml' ? 'application/xml' : format;
+      const xml = format === 'xml' || format.endsWith('+xml');
       const response = await call(
         'GET',
         `metadata?_format=${encodeURIComponent(format)}`,
@@ -182,8 +189,10 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
         },
       );
       expectStatus(`format ${format}`, response.status, 200);
+      if (!response.contentType?.startsWith(xml ? 'application/fhir+xml' : 'application/fhir+json'))
+        failures.push(`format ${format}: answered as ${response.contentType}`);
       if (response.json?.resourceType !== 'CapabilityStatement')
-        failures.push(`format ${format}: not answered as JSON`);
+        failures.push(`format ${format}: not a CapabilityStatement`);
     }
 
     for (const { code } of rest.interaction ?? []) {

@@ -1,8 +1,18 @@
-// PATCH with a JSON Patch document, as FHIR R4's http page and fhir-kit-client's `patch` use it:
+// PATCH with a JSON Patch document, as FHIR R4's http page and fhir-kit-client's `patch` use it,
+// or with a FHIRPath Patch (a Parameters resource, in JSON or XML):
 // the patched resource is stored by the same rules as an update (validation, the Task state
 // machine, If-Match, tenancy); a bad document or a patch that cannot apply changes nothing.
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Consent, Patient, Resource, Task } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  Consent,
+  Parameters,
+  ParametersParameter,
+  Patient,
+  Resource,
+  Task,
+} from '@medplum/fhirtypes';
+import { fhirJsonToXml } from '@carerelay/fhir';
 import {
   bearer,
   fhirKitClient,
@@ -17,8 +27,19 @@ import {
 
 const PLATFORM = 'carerelay-platform';
 const JSON_PATCH = 'application/json-patch+json';
+const FHIR_JSON = 'application/fhir+json';
 
-describe('PATCH (JSON Patch)', () => {
+/** A FHIRPath Patch operation: its type, path and further parts. */
+const operation = (type: string, path: string, ...parts: ParametersParameter[]) => ({
+  name: 'operation',
+  part: [{ name: 'type', valueCode: type }, { name: 'path', valueString: path }, ...parts],
+});
+const fhirPathPatch = (...operations: ParametersParameter[]): Parameters => ({
+  resourceType: 'Parameters',
+  parameter: operations,
+});
+
+describe('PATCH (JSON Patch, FHIRPath Patch)', () => {
   jest.setTimeout(120_000);
   let api: TestFhirApi;
   let ehr: TestClient;
@@ -124,7 +145,11 @@ describe('PATCH (JSON Patch)', () => {
     const fhirJson = await patch(ehr, path, [{ op: 'add', path: '/active', value: true }], {
       'content-type': 'application/fhir+json',
     });
-    expect(fhirJson.status).toBe(415);
+    expect(fhirJson.status).toBe(400);
+    const plain = await patch(ehr, path, [{ op: 'add', path: '/active', value: true }], {
+      'content-type': 'text/plain',
+    });
+    expect(plain.status).toBe(415);
     expect(await read<Patient>(ehr, path)).toEqual(before);
   });
 
@@ -143,5 +168,130 @@ describe('PATCH (JSON Patch)', () => {
       )
     ).body as Bundle;
     expect((audit.entry ?? []).length).toBeGreaterThanOrEqual(2);
+  });
+  describe('FHIRPath Patch', () => {
+    it('patches the Patient: a new version with the change; XML Parameters too', async () => {
+      const path = `/Patient/${referral.patient}`;
+      const before = await read<Patient>(ehr, path);
+      expect(before.birthDate).toBeDefined();
+      const answer = await patch(
+        ehr,
+        path,
+        fhirPathPatch(
+          operation(
+            'add',
+            'Patient',
+            { name: 'name', valueString: 'telecom' },
+            {
+              name: 'value',
+              valueContactPoint: { system: 'email', value: 'fhirpath@example.org' },
+            },
+          ),
+          operation('delete', 'Patient.birthDate'),
+        ),
+        { 'content-type': FHIR_JSON },
+      );
+      expect(answer.status).toBe(200);
+      const after = answer.body as Patient;
+      expect(Number(after.meta!.versionId)).toBe(Number(before.meta!.versionId) + 1);
+      expect(after.telecom).toEqual([
+        ...(before.telecom ?? []),
+        { system: 'email', value: 'fhirpath@example.org' },
+      ]);
+      expect(after.birthDate).toBeUndefined();
+      expect(await read<Patient>(ehr, path)).toEqual(after);
+
+      const xml = await patch(
+        ehr,
+        path,
+        fhirJsonToXml(
+          fhirPathPatch(
+            operation('replace', "Patient.telecom.where(value = 'fhirpath@example.org').value", {
+              name: 'value',
+              valueString: 'xml@example.org',
+            }),
+          ),
+        ),
+        { 'content-type': 'application/fhir+xml', 'if-match': `W/"${after.meta!.versionId}"` },
+      );
+      expect(xml.status).toBe(200);
+      expect((xml.body as Patient).telecom!.at(-1)).toEqual({
+        system: 'email',
+        value: 'xml@example.org',
+      });
+    });
+
+    it('the Task rules of JSON Patch: If-Match, the state machine, what the owner may change', async () => {
+      const path = `/Task/${referral.cboTask}`;
+      const before = await read<Task>(cbo, path);
+      const status = (code: string) =>
+        fhirPathPatch(operation('replace', 'Task.status', { name: 'value', valueCode: code }));
+      const stale = await patch(cbo, path, status('on-hold'), {
+        'content-type': FHIR_JSON,
+        'if-match': `W/"${Number(before.meta!.versionId) + 5}"`,
+      });
+      expect(stale.status).toBe(412);
+      const illegal = await patch(cbo, path, status('requested'), { 'content-type': FHIR_JSON });
+      expect(illegal.status).toBe(422);
+      const notOwners = await patch(
+        cbo,
+        path,
+        fhirPathPatch(
+          operation(
+            'add',
+            'Task',
+            { name: 'name', valueString: 'priority' },
+            {
+              name: 'value',
+              valueCode: 'stat',
+            },
+          ),
+        ),
+        { 'content-type': FHIR_JSON },
+      );
+      expect(notOwners.status).toBe(403);
+      expect(await read<Task>(cbo, path)).toEqual(before);
+
+      const next = before.status === 'on-hold' ? 'in-progress' : 'on-hold';
+      const moved = await patch(cbo, path, status(next), {
+        'content-type': FHIR_JSON,
+        'if-match': `W/"${before.meta!.versionId}"`,
+      });
+      expect(moved.status).toBe(200);
+      expect((moved.body as Task).status).toBe(next);
+    });
+
+    it('a bad Parameters is a 400, an operation that cannot apply a 422 — nothing changes', async () => {
+      const path = `/Patient/${referral.patient}`;
+      const before = await read<Patient>(ehr, path);
+      for (const document of [
+        { resourceType: 'Patient' },
+        fhirPathPatch(operation('upsert', 'Patient.active')),
+        fhirPathPatch(operation('delete', 'Patient.name.where(')),
+        fhirPathPatch(operation('replace', 'Patient.id', { name: 'value', valueId: 'other' })),
+        fhirPathPatch(
+          operation('replace', 'Patient.gender', { name: 'value', valueCode: 'robot' }),
+        ),
+      ]) {
+        const answer = await patch(ehr, path, document, { 'content-type': FHIR_JSON });
+        expect({ document, status: answer.status }).toEqual({ document, status: 400 });
+        expect(answer.body.resourceType).toBe('OperationOutcome');
+      }
+      for (const document of [
+        fhirPathPatch(
+          operation('replace', 'Patient.deceasedDateTime', {
+            name: 'value',
+            valueDateTime: '2020',
+          }),
+        ),
+        fhirPathPatch(
+          operation('replace', "'not an element'", { name: 'value', valueString: 'x' }),
+        ),
+      ]) {
+        const answer = await patch(ehr, path, document, { 'content-type': FHIR_JSON });
+        expect({ document, status: answer.status }).toEqual({ document, status: 422 });
+      }
+      expect(await read<Patient>(ehr, path)).toEqual(before);
+    });
   });
 });

@@ -37,7 +37,7 @@ describe('buildCapabilityStatement', () => {
       status: 'active',
       kind: 'instance',
       fhirVersion: '4.0.1',
-      format: ['application/fhir+json', 'json'],
+      format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
       implementation: { url: 'http://localhost:8080/fhir' },
       instantiates: [
         'http://hl7.org/fhir/us/sdoh-clinicalcare/CapabilityStatement/SDOHCC-CoordinationPlatform',

@@ -216,7 +216,7 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
     date: options.date ?? new Date().toISOString(),
     kind: 'instance',
     fhirVersion: '4.0.1',
-    format: ['application/fhir+json', 'json'],
+    format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
     implementation: {
       description: 'CareRelay Coordination Platform FHIR API',
       url: options.baseUrl,

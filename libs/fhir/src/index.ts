@@ -1,5 +1,7 @@
 export * from './capability-statement';
 export * from './fhir-definitions';
+export * from './fhir-xml';
+export * from './fhirpath-patch';
 export * from './json-patch';
 export * from './operation-outcome';
 export * from './references';

@@ -119,7 +119,7 @@ export function methodNotAllowed(diagnostics = 'Method not allowed'): FhirError 
   return single(405, 'not-supported', diagnostics);
 }
 
-/** 406: the client accepts no format this server produces (FHIR JSON only). */
+/** 406: the client accepts no format this server produces (FHIR JSON and FHIR XML). */
 export function notAcceptable(diagnostics: string): FhirError {
   return single(406, 'not-supported', diagnostics);
 }

@@ -1,4 +1,5 @@
 import { isR4ResourceType } from './fhir-definitions';
+import { FHIR_XML_MEDIA_TYPES } from './fhir-xml';
 import { badRequest, notFound } from './operation-outcome';
 import { FHIR_ID_PATTERN, normalizeReference, parseReference } from './references';
 import {
@@ -600,11 +601,20 @@ function parsePretty(rawValue: string): boolean {
   return rawValue === 'true';
 }
 
+const SEARCH_FORMATS = new Set([
+  'json',
+  'application/json',
+  'application/fhir+json',
+  'xml',
+  ...FHIR_XML_MEDIA_TYPES,
+]);
+
+/** The answer's format is negotiated by the HTTP layer; here only its name is checked. */
 function checkFormat(rawValue: string): void {
   const format = rawValue.split(';')[0].trim().toLowerCase();
-  if (!['json', 'application/json', 'application/fhir+json'].includes(format)) {
+  if (!SEARCH_FORMATS.has(format)) {
     throw badRequest(
-      `_format=${rawValue} is not supported (JSON only)`,
+      `_format=${rawValue} is not supported (JSON or XML only)`,
       undefined,
       'not-supported',
     );

@@ -3,8 +3,7 @@ import type { Request, Response } from 'express';
 import { actorOf, type RequestWithActor } from '../request-actor';
 import { AuthSettings } from '../auth/token.service';
 import { AuditSearch } from './audit-search';
-
-const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+import { sendFhir } from '../http/fhir-response';
 
 function queryOf(req: Request): URLSearchParams {
   const q = req.originalUrl.indexOf('?');
@@ -26,8 +25,7 @@ export class AuditEventController {
   @Get()
   async search(@Req() req: Request & RequestWithActor, @Res() res: Response): Promise<void> {
     const bundle = await this.audit.search(actorOf(req), queryOf(req), this.settings.baseUrl);
-    res.status(200).setHeader('Content-Type', FHIR_JSON);
-    res.end(JSON.stringify(bundle));
+    sendFhir(res, 200, bundle);
   }
 
   @Get(':id')
@@ -37,7 +35,6 @@ export class AuditEventController {
     @Res() res: Response,
   ): Promise<void> {
     const event = await this.audit.read(actorOf(req), id);
-    res.status(200).setHeader('Content-Type', FHIR_JSON);
-    res.end(JSON.stringify(event));
+    sendFhir(res, 200, event);
   }
 }

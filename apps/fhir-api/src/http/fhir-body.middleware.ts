@@ -2,7 +2,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { findUnsafeJson, unsafeQueryProblem } from '@carerelay/http';
 import {
   badRequest,
+  FHIR_XML_MEDIA_TYPES,
   FhirError,
+  fhirXmlToJson,
   JSON_PATCH_MEDIA_TYPE,
   tooLarge,
   unsupportedMediaType,
@@ -19,6 +21,8 @@ export type RequestWithRefusal = Request & { [REFUSED_INPUT]?: FhirError };
 export const MAX_FHIR_JSON_DEPTH = 100;
 
 const JSON_TYPES = new Set(['application/fhir+json', 'application/json', 'application/json+fhir']);
+const XML_TYPES = new Set(FHIR_XML_MEDIA_TYPES);
+const FHIRPATH_PATCH_TYPES = new Set(['application/fhir+json', 'application/json', ...XML_TYPES]);
 const FORM = 'application/x-www-form-urlencoded';
 
 function mediaType(req: Request): string | undefined {
@@ -72,7 +76,9 @@ function readBody(req: Request, maxBytes: number): Promise<Buffer> {
 
 /**
  * Reads request bodies of the FHIR API itself: FHIR JSON (application/fhir+json or
- * application/json), or a JSON Patch document for PATCH, capped at `maxBytes` (413), parsed strictly (400 on malformed JSON), and the
+ * application/json), FHIR XML (application/fhir+xml, converted to FHIR JSON before any check), or
+ * for PATCH a JSON Patch document or a FHIRPath Patch (Parameters, JSON or XML), capped at `maxBytes` (413), parsed strictly (400 on malformed
+ * JSON or XML), and the
  * form body of `POST [type]/_search`. A URL, search value or body with a NUL character, an
  * unpaired surrogate or a hostile depth is refused (400) before it reaches the store. Refusals
  * are left on the request (REFUSED_INPUT) for RefusedInputInterceptor.
@@ -100,13 +106,13 @@ export function fhirBodyMiddleware(maxBytes: number) {
         return;
       }
       if (req.method === 'PATCH') {
-        if (type !== JSON_PATCH_MEDIA_TYPE)
+        if (type !== JSON_PATCH_MEDIA_TYPE && !FHIRPATH_PATCH_TYPES.has(type ?? ''))
           throw unsupportedMediaType(
-            `PATCH takes a JSON Patch document (Content-Type ${JSON_PATCH_MEDIA_TYPE}), not ${type ?? 'missing'}`,
+            `PATCH takes a JSON Patch document (Content-Type ${JSON_PATCH_MEDIA_TYPE}) or a FHIRPath Patch (Parameters as application/fhir+json or application/fhir+xml), not ${type ?? 'missing'}`,
           );
-      } else if (type === undefined || !JSON_TYPES.has(type)) {
+      } else if (type === undefined || (!JSON_TYPES.has(type) && !XML_TYPES.has(type))) {
         throw unsupportedMediaType(
-          `Content-Type must be application/fhir+json (or application/json), not ${type ?? 'missing'}`,
+          `Content-Type must be application/fhir+json or application/fhir+xml, not ${type ?? 'missing'}`,
         );
       }
       const raw = await readBody(req, maxBytes);
@@ -115,8 +121,9 @@ export function fhirBodyMiddleware(maxBytes: number) {
       if (text.trim() === '') throw badRequest('The request has no body', undefined, 'required');
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = XML_TYPES.has(type!) ? fhirXmlToJson(text) : JSON.parse(text);
       } catch (error) {
+        if (error instanceof FhirError) throw error;
         throw badRequest(
           `Malformed JSON: ${(error as Error).message.slice(0, 200)}`,
           undefined,
@@ -125,6 +132,16 @@ export function fhirBodyMiddleware(maxBytes: number) {
       }
       const unsafe = findUnsafeJson(body, MAX_FHIR_JSON_DEPTH);
       if (unsafe) throw badRequest(`The body at ${unsafe.path.slice(0, 200)} ${unsafe.problem}`);
+      // The patch's kind follows its media type: a JSON Patch is an array, a FHIRPath Patch a
+      // Parameters resource, so the interaction can tell one from the other by its shape.
+      if (req.method === 'PATCH' && type === JSON_PATCH_MEDIA_TYPE && !Array.isArray(body))
+        throw badRequest('A JSON Patch document is an array of operations', undefined, 'structure');
+      if (
+        req.method === 'PATCH' &&
+        type !== JSON_PATCH_MEDIA_TYPE &&
+        (body as { resourceType?: unknown } | null)?.resourceType !== 'Parameters'
+      )
+        throw badRequest('A FHIRPath Patch is a Parameters resource', undefined, 'structure');
       (req as Request & { body: unknown }).body = body;
       next();
     } catch (error) {

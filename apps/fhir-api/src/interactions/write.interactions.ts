@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import {
+  applyFhirPathPatch,
   applyJsonPatch,
   badRequest,
   gone,
@@ -150,7 +151,7 @@ export class WriteInteractions {
   }
 
   /**
-   * PATCH with a JSON Patch document: applied to the resource as the actor sees it (a CBO without
+   * PATCH with a JSON Patch document or a FHIRPath Patch (Parameters): applied to the resource as the actor sees it (a CBO without
    * consent patches its redacted Task, as it would PUT it), then stored by the same rules as an
    * update — validation, the Task state machine, tenancy. Without If-Match the version read here,
    * under the row lock, is the one patched, so a concurrent write cannot be overwritten.
@@ -173,7 +174,10 @@ export class WriteInteractions {
       );
     }
     const seen = await view(tx, existing);
-    const patched = applyJsonPatch(seen.resource, document);
+    // The body middleware let through a JSON Patch as an array, a FHIRPath Patch as Parameters.
+    const patched = Array.isArray(document)
+      ? applyJsonPatch(seen.resource, document)
+      : applyFhirPathPatch(seen.resource, document);
     return this.update(tx, resourceType, id, patched, { ifMatch: existing.versionId });
   }
 
