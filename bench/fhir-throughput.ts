@@ -196,7 +196,9 @@ async function main(): Promise<void> {
       concurrency: int('BENCH_CONCURRENCY', 16),
       rate: int('BENCH_RATE', 0),
     };
+    const cpu = process.cpuUsage();
     const api = await inChild(plan, 'api');
+    const { user, system } = process.cpuUsage(cpu);
     // After the API's run, so that its tables hold only its own rows while it is measured.
     const raw = await inChild(plan, 'raw');
     const mode = plan.rate > 0 ? `arrival rate ${plan.rate}/s` : `concurrency ${plan.concurrency}`;
@@ -204,6 +206,9 @@ async function main(): Promise<void> {
       `intake of ${plan.total} referrals (Patient + ServiceRequest + Task + Consent), ${mode}, client in its own process:`,
     );
     console.log(line('FHIR API transaction Bundles', api));
+    console.log(
+      `  ${''.padEnd(34)} server CPU ${((user + system) / 1000 / (plan.total + 1)).toFixed(1)} ms per Bundle (this process: API, relay, Kafka producer)`,
+    );
     console.log(line('raw PostgreSQL inserts, same rows', raw));
     console.log(
       `  the API reaches ${((api.latencies.length / api.seconds / (raw.latencies.length / raw.seconds)) * 100).toFixed(0)}% of the raw insert rate`,
