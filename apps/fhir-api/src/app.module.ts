@@ -193,7 +193,11 @@ export class FhirRestModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(fhirBodyMiddleware(this.config.FHIR_MAX_BODY_BYTES)).forRoutes(FhirController);
+    consumer
+      .apply(
+        fhirBodyMiddleware(this.config.FHIR_MAX_BODY_BYTES, this.config.FHIR_MAX_XML_BODY_BYTES),
+      )
+      .forRoutes(FhirController);
   }
 }
 

@@ -42,6 +42,12 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Max(64 * 1024 * 1024)
   FHIR_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+  /** An XML body's cap (the lower of the two applies): its conversion holds the event loop. */
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  FHIR_MAX_XML_BODY_BYTES = 1024 * 1024;
+
   /** Largest page a search returns (`_count` above it is capped). */
   @IsInt()
   @Min(1)

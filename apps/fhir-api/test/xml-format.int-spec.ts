@@ -27,7 +27,10 @@ describe('FHIR XML', () => {
   let api: TestFhirApi;
 
   beforeAll(async () => {
-    api = await startTestFhirApi({ FHIR_MAX_BODY_BYTES: '65536' });
+    api = await startTestFhirApi({
+      FHIR_MAX_BODY_BYTES: '65536',
+      FHIR_MAX_XML_BODY_BYTES: '32768',
+    });
   });
   afterAll(async () => {
     await api?.close();
@@ -141,6 +144,11 @@ describe('FHIR XML', () => {
         400,
       ],
       [
+        'a body over FHIR_MAX_XML_BODY_BYTES (under FHIR_MAX_BODY_BYTES)',
+        `<Patient ${F}><name><text value="${'x'.repeat(40_000)}"/></name></Patient>`,
+        413,
+      ],
+      [
         'a body over FHIR_MAX_BODY_BYTES',
         `<Patient ${F}><name><text value="${'x'.repeat(70_000)}"/></name></Patient>`,
         413,
@@ -163,6 +171,16 @@ describe('FHIR XML', () => {
       expect(json.status).toBe(status);
       expect(JSON.parse(json.text).resourceType).toBe('OperationOutcome');
       expect(await storeCounts(api)).toEqual(before);
+    });
+
+    it('takes a JSON body of the size refused in XML', async () => {
+      const json = await call(
+        'POST',
+        '/Patient',
+        JSON.stringify({ resourceType: 'Patient', name: [{ text: 'x'.repeat(40_000) }] }),
+        { 'content-type': JSON_TYPE, accept: JSON_TYPE },
+      );
+      expect(json.status).toBe(201);
     });
 
     it('never reads the file an external entity names', async () => {
