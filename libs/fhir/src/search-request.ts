@@ -791,7 +791,7 @@ function parseParameterFilter(
   modifier: string | undefined,
   rawValue: string,
 ): Exclude<SearchFilter, ChainFilter> | undefined {
-  const info = supportedParameter(parse, params, name, code, modifier);
+  const info = supportedParameter(parse, params, name, code);
   if (!info || rawValue === '') {
     return undefined;
   }
@@ -841,7 +841,6 @@ function supportedParameter(
   params: ReadonlyMap<string, SearchParamInfo>,
   name: string,
   code: string,
-  modifier: string | undefined,
 ): SearchParamInfo | undefined {
   const info = params.get(code);
   if (!info) {
