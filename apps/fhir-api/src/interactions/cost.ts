@@ -1,4 +1,4 @@
-import { FhirError, issue } from '@carerelay/fhir';
+import { FhirError, issue, MAX_INCLUDE_ITERATIONS } from '@carerelay/fhir';
 
 /**
  * What a search or a Bundle may cost before it runs. A search's cost is the rows it may
@@ -34,7 +34,8 @@ export function searchQueryCost(
   for (const key of query.keys()) {
     if (key === '_include' || key === '_revinclude') includes += 1;
     // An iterated include may run once per round.
-    else if (key === '_include:iterate' || key === '_revinclude:iterate') includes += 3;
+    else if (key === '_include:iterate' || key === '_revinclude:iterate')
+      includes += MAX_INCLUDE_ITERATIONS;
   }
   return searchCost(count, includes, limits);
 }
