@@ -396,6 +396,15 @@ describe('search a client library expects: chains, _include:iterate, _sort', () 
       expect(walked).toEqual(expected);
     });
 
+    it('sorts a CBO nothing by what redaction hides of a Task it sees redacted', async () => {
+      // Referral a's consent is in force (above), b's is not: cbo-a sees b's Task redacted.
+      const workflow = await search(cboA, 'Task', { _sort: '-authored-on' });
+      expect(keys(workflow)).toEqual([`Task/${a.cboTask}`, `Task/${b.cboTask}`].sort());
+      // period is not shown to it: ordering by it would tell what it holds.
+      const hidden = await search(cboA, 'Task', { _sort: 'period' });
+      expect(keys(hidden)).toEqual([`Task/${a.cboTask}`]);
+    });
+
     it('refuses a key it cannot sort by (400), or skips it with handling=lenient', async () => {
       const refused = await search(platform, 'Task', { _sort: 'focus' }).catch((e: unknown) => e);
       expect((refused as FhirRequestError).status).toBe(400);

@@ -112,7 +112,9 @@ export class SearchInteractions {
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
     if (withTotal) bundle.total = result.total;
     const entries: BundleEntry[] = [
-      ...(await viewAll(tx, result.matches, request.filters)).map((s) => this.entryOf(s, 'match')),
+      ...(await viewAll(tx, result.matches, [...request.filters, ...request.sort])).map((s) =>
+        this.entryOf(s, 'match'),
+      ),
       ...(await viewAll(tx, result.included)).map((s) => this.entryOf(s, 'include')),
     ];
     if (entries.length > 0) bundle.entry = entries;

@@ -38,8 +38,9 @@ export class SearchRepository {
     return [
       `r.resource_type = ${p.add(request.resourceType)}`,
       'NOT r.deleted',
+      // A sort key orders by the values it reads: like a filter, it may look at patient data.
       readableFilter(this.actor, 'r', p, this.schema, {
-        matchedOnPatientData: matchesOnPatientData(request.filters),
+        matchedOnPatientData: matchesOnPatientData([...request.filters, ...request.sort]),
       }),
       ...request.filters.map((f) => filterCondition(f, this.schema, 'r', p, readableTarget)),
     ].join(' AND ');
