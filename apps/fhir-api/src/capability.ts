@@ -26,6 +26,7 @@ export function resourceCapabilities(): ResourceCapability[] {
       interactions,
       searchInclude: DEFAULT_INCLUDES[type] ?? [],
       conditionalCreate: true,
+      searchExtras: true,
       versioning: 'versioned-update',
       documentation:
         type === 'Task'

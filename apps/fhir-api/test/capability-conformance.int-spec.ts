@@ -10,7 +10,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
-import { fhirXmlToJson, searchParametersFor } from '@carerelay/fhir';
+import { CHAINABLE, fhirXmlToJson, ITERATE, searchParametersFor, SORTABLE } from '@carerelay/fhir';
 import { testEnv, uniqueName } from '@carerelay/testing';
 import { startFhirApi, type RunningFhirApi } from '../src/bootstrap';
 import { FhirApiConfig } from '../src/fhir-api.config';
@@ -293,6 +293,47 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
         }
         const search = await call('GET', `${type}?${param.name}=${encodeURIComponent(value)}`);
         expectStatus(`${type} search ${param.name} (${param.type})`, search.status, 200);
+        const doc = param.documentation ?? '';
+        if (doc.includes(CHAINABLE)) {
+          // Each target type the documentation names, chained on its _id.
+          const targets = doc
+            .slice(doc.indexOf('Type one of ') + 12)
+            .split(' (')[0]
+            .split(', ');
+          for (const target of targets)
+            expectStatus(
+              `${type} chain ${param.name}:${target}._id`,
+              (await call('GET', `${type}?${param.name}:${target}._id=${id}`)).status,
+              200,
+            );
+        }
+        if (doc.includes(SORTABLE))
+          for (const key of [param.name, `-${param.name}`])
+            expectStatus(
+              `${type} _sort=${key}`,
+              (await call('GET', `${type}?_id=${id}&_sort=${encodeURIComponent(key)}`)).status,
+              200,
+            );
+      }
+      if (resource.documentation?.includes(ITERATE)) {
+        for (const include of resource.searchInclude ?? [])
+          expectStatus(
+            `${type} _include:iterate=${include}`,
+            (await call('GET', `${type}?_id=${id}&_include:iterate=${encodeURIComponent(include)}`))
+              .status,
+            200,
+          );
+        for (const include of resource.searchRevInclude ?? [])
+          expectStatus(
+            `${type} _revinclude:iterate=${include}`,
+            (
+              await call(
+                'GET',
+                `${type}?_id=${id}&_revinclude:iterate=${encodeURIComponent(include)}`,
+              )
+            ).status,
+            200,
+          );
       }
       for (const include of resource.searchInclude ?? [])
         expectStatus(

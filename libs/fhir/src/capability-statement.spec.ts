@@ -1,6 +1,9 @@
 import type { CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import {
   buildCapabilityStatement,
+  CHAINABLE,
+  ITERATE,
+  SORTABLE,
   defaultResourceCapabilities,
   type CapabilityOptions,
 } from './capability-statement';
@@ -109,6 +112,33 @@ describe('buildCapabilityStatement', () => {
     expect(
       buildCapabilityStatement(options({ smartBackendServices: undefined })).rest?.[0].security,
     ).toBeUndefined();
+  });
+
+  it('documents chains, sort keys and iterated includes where the search offers them', () => {
+    const task = resource('Task', {
+      resources: [
+        {
+          type: 'Task',
+          interactions: ['read', 'search-type'],
+          searchParams: ['patient', 'focus', 'authored-on', 'status'],
+          searchInclude: ['Task:focus'],
+          searchExtras: true,
+        },
+      ],
+    });
+    const doc = (name: string) => task.searchParam?.find((p) => p.name === name)?.documentation;
+    expect(doc('patient')).toContain(`${CHAINABLE}: patient[:Type].<parameter of the target>`);
+    expect(doc('patient')).toContain('Type one of Patient ');
+    expect(doc('focus')).toContain('ServiceRequest');
+    expect(doc('focus')).not.toContain('MedicationRequest');
+    expect(doc('focus')).not.toContain(SORTABLE);
+    expect(doc('authored-on')).toContain(SORTABLE);
+    expect(doc('status')).toContain(SORTABLE);
+    expect(doc('status')).not.toContain(CHAINABLE);
+    expect(task.documentation).toContain(ITERATE);
+    const plain = resource('Task');
+    expect(JSON.stringify(plain)).not.toContain(CHAINABLE);
+    expect(plain.documentation ?? '').not.toContain(ITERATE);
   });
 
   it('lists only the chosen parameters and no search when search-type is not offered', () => {

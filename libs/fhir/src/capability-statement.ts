@@ -4,9 +4,10 @@ import type {
   CapabilityStatementRestResourceSearchParam,
 } from '@medplum/fhirtypes';
 import { isR4ResourceType } from './fhir-definitions';
-import { SUPPORTED_RESOURCE_TYPES } from './resource-validation';
+import { isSupportedResourceType, SUPPORTED_RESOURCE_TYPES } from './resource-validation';
 import { SDOHCC_COORDINATION_PLATFORM_CAPABILITY } from './sdohcc-definitions';
 import { searchParametersFor, supportedSearchParameters } from './search-parameters';
+import { MAX_INCLUDE_ITERATIONS } from './search-request';
 
 /**
  * Builds the server's CapabilityStatement from what is actually implemented: the resource types
@@ -42,7 +43,22 @@ export interface ResourceCapability {
   /** Supported profiles (canonical URLs). */
   supportedProfile?: readonly string[];
   documentation?: string;
+  /**
+   * The generic search's extras: chained reference parameters (one level), `_sort` on the
+   * parameters of a comparable type, `_include:iterate`/`_revinclude:iterate`. Each is said in
+   * the documentation of the parameter (`CHAINABLE`, `SORTABLE`) or of the type (`ITERATE`).
+   */
+  searchExtras?: boolean;
 }
+
+/** The documentation of a reference parameter that may be chained: `<name>[:Type].<param>`. */
+export const CHAINABLE = 'Chainable, one level';
+/** The documentation of a parameter `_sort` orders by. */
+export const SORTABLE = 'Sortable (_sort, - descending)';
+/** The documentation of a type whose includes may be iterated. */
+export const ITERATE = '_include:iterate and _revinclude:iterate';
+/** The parameter types `_sort` orders by (libs/fhir search-request parseSort). */
+const SORTABLE_TYPES = new Set(['date', 'token', 'string', 'number', 'quantity', 'uri']);
 
 export interface CapabilityOptions {
   /** The FHIR base URL, e.g. http://localhost:8080/fhir */
@@ -120,12 +136,18 @@ function searchParamsOf(
       return info;
     });
   }
-  return chosen.map((p) => ({
-    name: p.code,
-    definition: p.url,
-    type: p.type,
-    documentation: p.expression,
-  }));
+  return chosen.map((p) => {
+    let documentation = p.expression;
+    // A chain goes to the types this server stores: said only where there is one.
+    const chainTargets = p.targets.filter((t) => isSupportedResourceType(t));
+    if (capability.searchExtras && p.type === 'reference' && chainTargets.length > 0) {
+      documentation += `. ${CHAINABLE}: ${p.code}[:Type].<parameter of the target>, Type one of ${chainTargets.join(', ')} (needed when the parameter differs between them)`;
+    }
+    if (capability.searchExtras && SORTABLE_TYPES.has(p.type)) {
+      documentation += `. ${SORTABLE}`;
+    }
+    return { name: p.code, definition: p.url, type: p.type, documentation };
+  });
 }
 
 function resourceEntry(capability: ResourceCapability): CapabilityStatementRestResource {
@@ -156,8 +178,14 @@ function resourceEntry(capability: ResourceCapability): CapabilityStatementRestR
   if (capability.supportedProfile?.length) {
     entry.supportedProfile = [...capability.supportedProfile];
   }
-  if (capability.documentation) {
-    entry.documentation = capability.documentation;
+  const documentation = [capability.documentation];
+  if (capability.searchExtras && searchable) {
+    documentation.push(
+      `Search: chained reference parameters (one level, only through resources the client may read), _sort by the parameters marked sortable and _lastUpdated (ties by id), ${ITERATE} of the listed includes (at most ${MAX_INCLUDE_ITERATIONS} rounds).`,
+    );
+  }
+  if (documentation.some(Boolean)) {
+    entry.documentation = documentation.filter(Boolean).join(' ');
   }
   if (searchable) {
     entry.searchParam = searchParamsOf(capability);

@@ -67,11 +67,17 @@ function rowMatches(filter: SearchFilter, row: SearchIndexRow): boolean {
       return row.value_string !== undefined && filter.values.includes(row.value_string);
     case 'missing':
       return true;
+    case 'chain':
+      return false;
   }
 }
 
 /** Does one filter match a resource, given all of the resource's index rows? */
 export function filterMatches(filter: SearchFilter, rows: readonly SearchIndexRow[]): boolean {
+  if (filter.kind === 'chain') {
+    // The rows of one resource cannot tell what its references match (parsers refuse chains here).
+    throw new Error('A chained filter is matched by the store, not in memory');
+  }
   const own = rows.filter((r) => r.param === filter.param);
   if (filter.kind === 'missing') {
     return filter.missing ? own.length === 0 : own.length > 0;

@@ -244,7 +244,7 @@ describe('parseSearchRequest', () => {
     ['a composite parameter', 'code-value-quantity=x', 'code-value-quantity'],
     ['an unsupported modifier', 'status:text=x', ':text'],
     ['a string modifier on a token', 'status:exact=x', ':exact'],
-    ['_include:iterate', '_include:iterate=Task:focus', '_include:iterate'],
+    ['_include:recurse', '_include:recurse=Task:focus', '_include:recurse'],
   ])('rejects %s with a 400 naming it (strict)', (_what, query, named) => {
     const type = query.startsWith('code-value') ? 'Observation' : 'Task';
     const error = failure(() => parse(type, query));
@@ -266,7 +266,10 @@ describe('parseSearchRequest', () => {
     ['_count=1.5', '_count'],
     ['_count=1&_count=2', '_count'],
     ['_offset=10001', '_offset'],
-    ['_sort=status', 'status'],
+    ['_sort=focus', 'focus'],
+    ['_sort=colour', 'colour'],
+    ['_sort=status,-status', 'twice'],
+    ['_sort=-', 'empty'],
     ['_summary=maybe', '_summary'],
     ['_total=all', '_total'],
     ['_format=turtle', '_format'],
@@ -313,6 +316,146 @@ describe('parseSearchRequest', () => {
 
   it('answers 404 for an unknown resource type', () => {
     expect(failure(() => parse('Bogus', 'x=1')).status).toBe(404);
+  });
+});
+
+describe('parseSearchRequest: chained parameters (one level)', () => {
+  const chains = { chains: true };
+
+  it('parses a typed chain into a filter of the target type', () => {
+    const req = parse('Task', 'focus:ServiceRequest.category=http://x|food', chains);
+    expect(req.filters).toEqual([
+      {
+        param: 'focus',
+        kind: 'chain',
+        targetTypes: ['ServiceRequest'],
+        chained: {
+          param: 'category',
+          kind: 'token',
+          not: false,
+          values: [{ system: 'http://x', code: 'food' }],
+        },
+      },
+    ]);
+  });
+
+  it('takes the single target of the parameter when no type is named', () => {
+    const req = parse('Task', 'patient.identifier=http://mrn|123', chains);
+    expect(req.filters).toEqual([
+      {
+        param: 'patient',
+        kind: 'chain',
+        targetTypes: ['Patient'],
+        chained: {
+          param: 'identifier',
+          kind: 'token',
+          not: false,
+          values: [{ system: 'http://mrn', code: '123' }],
+        },
+      },
+    ]);
+  });
+
+  it('searches every target that has the parameter when they agree on its type', () => {
+    const [filter] = parse('Task', 'owner.identifier=http://npi|1', chains).filters;
+    expect(filter.kind).toBe('chain');
+    expect(filter.kind === 'chain' && filter.targetTypes).toEqual(
+      expect.arrayContaining(['Organization', 'Practitioner', 'Patient']),
+    );
+  });
+
+  it('untyped, searches only the types this server stores', () => {
+    const [filter] = parse('Task', 'focus.status=active', chains).filters;
+    expect(filter.kind === 'chain' && filter.targetTypes).toEqual(
+      expect.arrayContaining(['Task', 'ServiceRequest', 'Procedure']),
+    );
+    expect(filter.kind === 'chain' && filter.targetTypes).not.toContain('MedicationRequest');
+  });
+
+  it('keeps modifiers and value rules of the chained parameter', () => {
+    const [filter] = parse('ServiceRequest', 'subject:Patient.name:exact=Abbas', chains).filters;
+    expect(filter).toMatchObject({
+      kind: 'chain',
+      chained: { param: 'name', kind: 'string', match: 'exact', values: [{ value: 'Abbas' }] },
+    });
+    const [missing] = parse('Task', 'focus:ServiceRequest.performer:missing=true', chains).filters;
+    expect(missing).toMatchObject({
+      kind: 'chain',
+      chained: { kind: 'missing', param: 'performer', missing: true },
+    });
+    expect(
+      failure(() => parse('Task', 'focus:ServiceRequest.authored=2020-13-01', chains)).status,
+    ).toBe(400);
+  });
+
+  it.each<[string, string, string]>([
+    ['an unknown chained parameter', 'focus:ServiceRequest.colour=x', 'colour'],
+    ['two levels', 'focus:ServiceRequest.subject.name=x', 'one level'],
+    ['a chain on a token', 'status.code=x', 'status'],
+    ['a chain on an unknown parameter', 'bogus.name=x', 'bogus'],
+    ['an unknown target type', 'focus:Bogus.name=x', 'Bogus'],
+    ['a target the parameter cannot reference', 'owner:Medication.code=x', 'Medication'],
+    ['a parameter no target has', 'patient.category=x', 'category'],
+  ])('rejects %s with a 400 naming it', (_what, query, named) => {
+    const error = failure(() => parse('Task', query, chains));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain(named);
+  });
+
+  it('skips an unknown chain under lenient handling', () => {
+    const req = parse('Task', 'focus:ServiceRequest.colour=x&status=draft', {
+      ...chains,
+      handling: 'lenient',
+    });
+    expect(req.ignored).toEqual(['focus:ServiceRequest.colour']);
+    expect(req.filters).toHaveLength(1);
+  });
+
+  it('refuses chains where the caller cannot follow them (no `chains` option)', () => {
+    expect(failure(() => parse('Task', 'patient.identifier=x')).message).toContain(
+      'patient.identifier',
+    );
+  });
+});
+
+describe('parseSearchRequest: _include:iterate and _revinclude:iterate', () => {
+  it('marks iterated includes, whose source may be any type', () => {
+    const req = parse(
+      'Task',
+      '_include=Task:focus&_include:iterate=ServiceRequest:supporting-info&_revinclude:iterate=Task:part-of',
+    );
+    expect(req.include).toEqual([
+      { sourceType: 'Task', param: 'focus' },
+      { sourceType: 'ServiceRequest', param: 'supporting-info', iterate: true },
+    ]);
+    expect(req.revinclude).toEqual([{ sourceType: 'Task', param: 'part-of', iterate: true }]);
+    expect(parse('Task', '_revinclude:iterate=Consent:patient').revinclude).toEqual([
+      { sourceType: 'Consent', param: 'patient', iterate: true },
+    ]);
+  });
+
+  it('still checks the parameter of an iterated include', () => {
+    expect(failure(() => parse('Task', '_include:iterate=ServiceRequest:status')).status).toBe(400);
+    expect(failure(() => parse('Task', '_include:iterate=*')).status).toBe(400);
+  });
+});
+
+describe('parseSearchRequest: _sort', () => {
+  it('sorts by several keys, - descending, with the type of each parameter', () => {
+    expect(parse('Task', '_sort=status,-authored-on,_id').sort).toEqual([
+      { param: 'status', descending: false, type: 'token' },
+      { param: 'authored-on', descending: true, type: 'date' },
+      { param: '_id', descending: false },
+    ]);
+    expect(parse('Task', '_sort=-_lastUpdated').sort).toEqual([
+      { param: '_lastUpdated', descending: true },
+    ]);
+  });
+
+  it('skips an unsortable key under lenient handling', () => {
+    const req = parse('Task', '_sort=focus,priority', { handling: 'lenient' });
+    expect(req.sort).toEqual([{ param: 'priority', descending: false, type: 'token' }]);
+    expect(req.ignored).toEqual(['_sort=focus']);
   });
 });
 

@@ -1,5 +1,6 @@
 import { isR4ResourceType } from './fhir-definitions';
 import { FHIR_XML_MEDIA_TYPES } from './fhir-xml';
+import { isSupportedResourceType } from './resource-validation';
 import { badRequest, notFound } from './operation-outcome';
 import { FHIR_ID_PATTERN, normalizeReference, parseReference } from './references';
 import {
@@ -21,8 +22,8 @@ import {
  * `extractSearchIndex`, following the rules stated (and executable) in `search-match.ts`.
  *
  * Handling: FHIR `handling=strict` by default. An unknown or unsupported parameter (including
- * chained parameters, `_has`, `_elements`, composite and special parameters, unsupported
- * modifiers) is a 400 naming it. With `handling: 'lenient'` (the client sent
+ * `_has`, composite and special parameters, chains of more than one level or on an unknown
+ * parameter, unsupported modifiers) is a 400 naming it. With `handling: 'lenient'` (the client sent
  * `Prefer: handling=lenient`) unknown and unsupported parameters are skipped and listed in
  * `ignored`; an invalid value of a known parameter is a 400 either way. Empty values
  * (`status=`) are ignored, as FHIR requires.
@@ -90,18 +91,42 @@ export type SearchFilter =
   | (FilterBase & { kind: 'date'; values: DateSearchValue[] })
   | (FilterBase & { kind: 'number'; values: NumberSearchValue[] })
   | (FilterBase & { kind: 'quantity'; values: QuantitySearchValue[] })
-  | (FilterBase & { kind: 'uri'; values: string[] });
+  | (FilterBase & { kind: 'uri'; values: string[] })
+  | ChainFilter;
 
-export interface SortRule {
-  param: '_lastUpdated';
-  descending: boolean;
+/**
+ * A chained parameter, one level (`focus:ServiceRequest.category=…`, `patient.identifier=…`):
+ * `param` is the reference parameter of the searched type; a resource matches when it references
+ * a resource of one of `targetTypes` that matches `chained` (a filter of the target's own
+ * parameters, never itself a chain).
+ */
+export interface ChainFilter extends FilterBase {
+  kind: 'chain';
+  targetTypes: string[];
+  chained: Exclude<SearchFilter, ChainFilter>;
 }
 
-/** `_include=Task:focus[:ServiceRequest]` / `_revinclude=Task:focus`. */
+/** The index column a sort key orders by (date: the start of the range; token: the code). */
+export type SortValueType = 'date' | 'token' | 'string' | 'number' | 'quantity' | 'uri';
+
+export interface SortRule {
+  /** `_lastUpdated`, `_id` (columns of the resource) or a search parameter of the type. */
+  param: string;
+  descending: boolean;
+  /** The parameter's type, for a search parameter (not `_id`/`_lastUpdated`). */
+  type?: SortValueType;
+}
+
+/** Rounds of `_include:iterate` / `_revinclude:iterate` a search follows at most. */
+export const MAX_INCLUDE_ITERATIONS = 3;
+
+/** `_include=Task:focus[:ServiceRequest]` / `_revinclude=Task:focus`, `:iterate` when iterated. */
 export interface IncludeParam {
   sourceType: string;
   param: string;
   targetType?: string;
+  /** `_include:iterate`: applies to included resources too, up to MAX_INCLUDE_ITERATIONS rounds. */
+  iterate?: boolean;
 }
 
 export interface FhirSearchRequest {
@@ -127,6 +152,12 @@ export interface ParseSearchOptions {
   handling?: 'strict' | 'lenient';
   /** This server's base URL(s): absolute reference values on them are made relative. */
   localBaseUrls?: readonly string[];
+  /**
+   * Accept chained parameters (filters of kind `chain`). Only where the filters become SQL: the
+   * in-memory matcher (subscription filters) cannot follow a reference, so elsewhere a chain
+   * stays "not supported".
+   */
+  chains?: boolean;
 }
 
 export type SearchQuery =
@@ -337,8 +368,13 @@ function parseReferenceValue(
   throw badRequest(`Invalid reference "${value}" for parameter "${info.code}"`, undefined, 'value');
 }
 
-function parseInclude(resourceType: string, value: string, reverse: boolean): IncludeParam {
-  const name = reverse ? '_revinclude' : '_include';
+function parseInclude(
+  resourceType: string,
+  value: string,
+  reverse: boolean,
+  iterate = false,
+): IncludeParam {
+  const name = `${reverse ? '_revinclude' : '_include'}${iterate ? ':iterate' : ''}`;
   if (value === '*' || value.endsWith(':*')) {
     throw badRequest(`${name}=${value}: wildcards are not supported`, undefined, 'not-supported');
   }
@@ -350,7 +386,8 @@ function parseInclude(resourceType: string, value: string, reverse: boolean): In
   if (!isR4ResourceType(sourceType)) {
     throw badRequest(`${name}=${value}: unknown resource type "${sourceType}"`, undefined, 'value');
   }
-  if (!reverse && sourceType !== resourceType) {
+  // An iterated include also applies to what was included, whatever its type.
+  if (!reverse && !iterate && sourceType !== resourceType) {
     throw badRequest(
       `${name}=${value}: the source type must be the searched type ${resourceType}`,
       undefined,
@@ -377,14 +414,14 @@ function parseInclude(resourceType: string, value: string, reverse: boolean): In
       );
     }
   }
-  if (reverse && info.targets.length > 0 && !info.targets.includes(resourceType)) {
+  if (reverse && !iterate && info.targets.length > 0 && !info.targets.includes(resourceType)) {
     throw badRequest(
       `${name}=${value}: ${sourceType}.${param} cannot reference a ${resourceType}`,
       undefined,
       'value',
     );
   }
-  if (reverse && targetType !== undefined && targetType !== resourceType) {
+  if (reverse && !iterate && targetType !== undefined && targetType !== resourceType) {
     throw badRequest(
       `${name}=${value}: the target type must be the searched type ${resourceType}`,
       undefined,
@@ -394,6 +431,9 @@ function parseInclude(resourceType: string, value: string, reverse: boolean): In
   const include: IncludeParam = { sourceType, param };
   if (targetType !== undefined) {
     include.targetType = targetType;
+  }
+  if (iterate) {
+    include.iterate = true;
   }
   return include;
 }
@@ -519,7 +559,7 @@ function parseControl(
       result.offset = parseNonNegativeInt('_offset', rawValue, MAX_SEARCH_OFFSET);
       return;
     case '_sort':
-      result.sort.push(...parseSort(rawValue));
+      result.sort.push(...parseSort(parse, rawValue));
       return;
     case '_summary':
       if (parseSummary(rawValue)) {
@@ -541,12 +581,12 @@ function parseControl(
       return;
     case '_include':
     case '_revinclude':
-      if (modifier !== undefined) {
+      if (modifier !== undefined && modifier !== 'iterate') {
         parse.skip(name, badRequest(`${name} is not supported`, undefined, 'not-supported'));
         return;
       }
       (code === '_include' ? result.include : result.revinclude).push(
-        parseInclude(parse.resourceType, rawValue, code === '_revinclude'),
+        parseInclude(parse.resourceType, rawValue, code === '_revinclude', modifier === 'iterate'),
       );
       return;
     default:
@@ -563,17 +603,54 @@ function parseControl(
   }
 }
 
-function parseSort(rawValue: string): SortRule[] {
-  return rawValue.split(',').map((key) => {
-    if (key === '_lastUpdated' || key === '-_lastUpdated') {
-      return { param: '_lastUpdated', descending: key.startsWith('-') };
+const SORTABLE_TYPES: ReadonlySet<string> = new Set<SortValueType>([
+  'date',
+  'token',
+  'string',
+  'number',
+  'quantity',
+  'uri',
+]);
+
+/**
+ * `_sort=a,-b`: `_id`, `_lastUpdated`, or a supported search parameter of the type whose index
+ * rows have one comparable value (date, token, string, number, quantity, uri; not a reference).
+ * Another key is skipped like an unknown parameter (400 strict, listed in `ignored` lenient).
+ */
+function parseSort(parse: SearchParse, rawValue: string): SortRule[] {
+  const rules: SortRule[] = [];
+  const seen = new Set<string>();
+  for (const key of rawValue.split(',')) {
+    const descending = key.startsWith('-');
+    const param = descending ? key.slice(1) : key;
+    if (param === '') {
+      throw badRequest(`_sort=${rawValue}: empty sort key`, undefined, 'value');
     }
-    throw badRequest(
-      `Sorting by "${key}" is not supported (only _lastUpdated and -_lastUpdated)`,
-      undefined,
-      'not-supported',
-    );
-  });
+    if (seen.has(param)) {
+      throw badRequest(`_sort: "${param}" is given twice`, undefined, 'value');
+    }
+    seen.add(param);
+    if (param === '_lastUpdated' || param === '_id') {
+      rules.push({ param, descending });
+      continue;
+    }
+    const info = parse.params.get(param);
+    if (!info?.supported || !SORTABLE_TYPES.has(info.type)) {
+      parse.skip(
+        `_sort=${key}`,
+        badRequest(
+          info
+            ? `Sorting by "${param}" (${info.type}) is not supported`
+            : `Unknown sort parameter "${param}" for ${parse.resourceType}`,
+          undefined,
+          'not-supported',
+        ),
+      );
+      continue;
+    }
+    rules.push({ param, descending, type: info.type as SortValueType });
+  }
+  return rules;
 }
 
 /** True for `_summary=count`; true, text and data subset each match (subsetting.ts), after the search. */
@@ -629,13 +706,107 @@ function parseFilterEntry(
   modifier: string | undefined,
   rawValue: string,
 ): void {
-  const info = supportedParameter(parse, name, code, modifier);
-  if (!info || rawValue === '') {
+  if (name.includes('.')) {
+    const chain = parseChain(parse, name, rawValue);
+    if (chain) parse.result.filters.push(chain);
     return;
   }
+  const filter = parseParameterFilter(parse, parse.params, name, code, modifier, rawValue);
+  if (filter) parse.result.filters.push(filter);
+}
+
+/**
+ * `ref[:Type].param[:modifier]=value`: one level of chaining. The target types: the one named,
+ * else those of the reference parameter's targets that have `param` (all of one parameter type);
+ * none is a 400 naming the chain (lenient: skipped), as is a chain of more than one level.
+ */
+function parseChain(parse: SearchParse, name: string, rawValue: string): ChainFilter | undefined {
+  const unsupported = (message: string) => {
+    parse.skip(name, badRequest(message, undefined, 'not-supported'));
+    return undefined;
+  };
+  if (!parse.options.chains) {
+    return unsupported(`Chained search "${name}" is not supported here`);
+  }
+  const dot = name.indexOf('.');
+  const head = name.slice(0, dot);
+  const tail = name.slice(dot + 1);
+  if (tail.includes('.')) {
+    return unsupported(`Chained search "${name}": only one level of chaining is supported`);
+  }
+  const [refCode, typeModifier, ...extra] = head.split(':');
+  const info = parse.params.get(refCode);
+  if (!info || !info.supported || info.type !== 'reference' || extra.length > 0) {
+    return unsupported(
+      `Chained search "${name}": "${head}" is not a reference search parameter of ${parse.resourceType}`,
+    );
+  }
+  if (typeModifier !== undefined) {
+    if (!isR4ResourceType(typeModifier)) {
+      return unsupported(`Chained search "${name}": unknown resource type "${typeModifier}"`);
+    }
+    if (info.targets.length > 0 && !info.targets.includes(typeModifier)) {
+      throw badRequest(
+        `Parameter "${refCode}" cannot reference a ${typeModifier}`,
+        undefined,
+        'value',
+      );
+    }
+  } else if (info.targets.length === 0) {
+    return unsupported(`Chained search "${name}": name the target type (${refCode}:Type.…)`);
+  }
+  const colon = tail.indexOf(':');
+  const chainedCode = colon === -1 ? tail : tail.slice(0, colon);
+  const chainedModifier = colon === -1 ? undefined : tail.slice(colon + 1);
+  // Untyped: only the types this server stores can be referenced resources that match.
+  const candidates = (
+    typeModifier !== undefined
+      ? [typeModifier]
+      : info.targets.filter((type) => isSupportedResourceType(type))
+  ).filter((type) => searchParametersFor(type).get(chainedCode)?.supported);
+  if (candidates.length === 0) {
+    return unsupported(
+      `Chained search "${name}": unknown search parameter "${chainedCode}" for ${typeModifier ?? info.targets.join(', ')}`,
+    );
+  }
+  const types = new Set(candidates.map((t) => searchParametersFor(t).get(chainedCode)?.type));
+  if (types.size > 1) {
+    return unsupported(
+      `Chained search "${name}": "${chainedCode}" differs between ${candidates.join(', ')}; name the type (${refCode}:Type.${chainedCode})`,
+    );
+  }
+  if (rawValue === '') {
+    return undefined;
+  }
+  const chained = parseParameterFilter(
+    { ...parse, resourceType: candidates[0] },
+    searchParametersFor(candidates[0]),
+    name,
+    chainedCode,
+    chainedModifier,
+    rawValue,
+  );
+  if (!chained) {
+    return undefined;
+  }
+  return { param: refCode, kind: 'chain', targetTypes: candidates, chained };
+}
+
+/** The filter of one (non-chained) parameter of `params`, or undefined once skipped or empty. */
+function parseParameterFilter(
+  parse: SearchParse,
+  params: ReadonlyMap<string, SearchParamInfo>,
+  name: string,
+  code: string,
+  modifier: string | undefined,
+  rawValue: string,
+): Exclude<SearchFilter, ChainFilter> | undefined {
+  const info = supportedParameter(parse, params, name, code);
+  if (!info || rawValue === '') {
+    return undefined;
+  }
   if (modifier === 'missing') {
-    parse.result.filters.push(parseMissing(name, code, info, rawValue));
-    return;
+    return parseMissing(name, code, info, rawValue);
   }
   const typeModifier = referenceTypeModifier(code, info, modifier);
   if (
@@ -651,11 +822,11 @@ function parseFilterEntry(
         'not-supported',
       ),
     );
-    return;
+    return undefined;
   }
   const rawValues = splitEscaped(rawValue, ',').filter((v) => v !== '');
   if (rawValues.length === 0) {
-    return;
+    return undefined;
   }
   if (rawValues.length > MAX_OR_VALUES) {
     throw badRequest(
@@ -665,31 +836,23 @@ function parseFilterEntry(
     );
   }
   const filter = parseFilter(info, code, modifier, typeModifier, rawValues, parse.options);
-  if (filter) {
-    parse.result.filters.push(filter);
-  } else {
+  if (!filter) {
     parse.skip(
       name,
       badRequest(`Search parameter "${code}" is not supported`, undefined, 'not-supported'),
     );
   }
+  return filter;
 }
 
 /** The parameter's definition, or undefined once skipped: chained, unknown or unsupported. */
 function supportedParameter(
   parse: SearchParse,
+  params: ReadonlyMap<string, SearchParamInfo>,
   name: string,
   code: string,
-  modifier: string | undefined,
 ): SearchParamInfo | undefined {
-  if (code.includes('.') || (modifier !== undefined && modifier.includes('.'))) {
-    parse.skip(
-      name,
-      badRequest(`Chained search "${name}" is not supported`, undefined, 'not-supported'),
-    );
-    return undefined;
-  }
-  const info = parse.params.get(code);
+  const info = params.get(code);
   if (!info) {
     parse.skip(
       name,
@@ -720,7 +883,7 @@ function parseMissing(
   code: string,
   info: SearchParamInfo,
   rawValue: string,
-): SearchFilter {
+): Exclude<SearchFilter, ChainFilter> {
   if (rawValue !== 'true' && rawValue !== 'false') {
     throw badRequest(`${name} must be true or false`, undefined, 'value');
   }
@@ -753,7 +916,7 @@ function parseFilter(
   typeModifier: string | undefined,
   rawValues: string[],
   options: ParseSearchOptions,
-): SearchFilter | undefined {
+): Exclude<SearchFilter, ChainFilter> | undefined {
   switch (info.type) {
     case 'token':
       return {

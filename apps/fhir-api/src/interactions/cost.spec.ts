@@ -9,6 +9,15 @@ describe('search and Bundle cost', () => {
     expect(
       searchQueryCost(new URLSearchParams('_count=50&_include=Task:focus&_revinclude=X:y'), limits),
     ).toBe(150);
+    // An iterated include may run once per round (3).
+    expect(
+      searchQueryCost(
+        new URLSearchParams(
+          '_count=10&_include=Task:focus&_include:iterate=ServiceRequest:based-on',
+        ),
+        limits,
+      ),
+    ).toBe(50);
     expect(() => checkSearchCost(1001, limits)).toThrow(/more than 1000/);
     expect(() => checkSearchCost(1000, limits)).not.toThrow();
   });

@@ -1,4 +1,4 @@
-import { FhirError, issue } from '@carerelay/fhir';
+import { FhirError, issue, MAX_INCLUDE_ITERATIONS } from '@carerelay/fhir';
 
 /**
  * What a search or a Bundle may cost before it runs. A search's cost is the rows it may
@@ -30,7 +30,13 @@ export function searchQueryCost(
 ): number {
   const raw = query.get('_count');
   const count = raw !== null && /^\d{1,9}$/.test(raw) ? Number(raw) : limits.defaultCount;
-  const includes = query.getAll('_include').length + query.getAll('_revinclude').length;
+  let includes = 0;
+  for (const key of query.keys()) {
+    if (key === '_include' || key === '_revinclude') includes += 1;
+    // An iterated include may run once per round.
+    else if (key === '_include:iterate' || key === '_revinclude:iterate')
+      includes += MAX_INCLUDE_ITERATIONS;
+  }
   return searchCost(count, includes, limits);
 }
 

@@ -1,11 +1,43 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
-import { pageQuery, parseSearchRequest } from '@carerelay/fhir';
+import {
+  badRequest,
+  type ChainFilter,
+  isSupportedResourceType,
+  type IncludeParam,
+  MAX_INCLUDE_ITERATIONS,
+  pageQuery,
+  parseSearchRequest,
+} from '@carerelay/fhir';
 import { actorMay } from '../auth/assert-scope';
 import type { StoredResource } from '../store/stored-resource.model';
 import type { StoreTransaction } from '../store/store.transaction';
 import { checkSearchCost, searchCost } from './cost';
 import { type InteractionResult, viewAll } from './interaction.results';
 import { authorize, type InteractionLimits } from './interaction.rules';
+
+/** Each include is a query per round: an iterated one, one per round it may run. */
+function includeCost(request: { include: IncludeParam[]; revinclude: IncludeParam[] }): number {
+  return [...request.include, ...request.revinclude].reduce(
+    (sum, i) => sum + (i.iterate ? MAX_INCLUDE_ITERATIONS : 1),
+    0,
+  );
+}
+
+/**
+ * A chain searches its target types: only those the token allows searching (none: 403), and that
+ * this server stores (a named type it does not: 400).
+ */
+function chainTargets(tx: StoreTransaction, filter: ChainFilter): void {
+  const stored = filter.targetTypes.filter((type) => isSupportedResourceType(type));
+  if (stored.length === 0)
+    throw badRequest(
+      `Chained search on ${filter.param}: ${filter.targetTypes.join(', ')} is not stored by this server`,
+      undefined,
+      'not-supported',
+    );
+  filter.targetTypes = stored.filter((type) => actorMay(tx.actor, type, 'search'));
+  if (filter.targetTypes.length === 0) authorize(tx.actor, stored[0], 'search');
+}
 
 /** search-type: a `searchset` Bundle of what the actor may read, paged, with its includes. */
 export class SearchInteractions {
@@ -29,7 +61,9 @@ export class SearchInteractions {
     const request = parseSearchRequest(resourceType, query, {
       handling,
       localBaseUrls: tx.localBaseUrls,
+      chains: true,
     });
+    for (const filter of request.filters) if (filter.kind === 'chain') chainTargets(tx, filter);
     // _include/_revinclude of types the actor may not read are dropped silently.
     const actor = tx.actor;
     request.include = request.include.filter(
@@ -39,12 +73,14 @@ export class SearchInteractions {
     if (!query.has('_count')) request.count = this.limits.defaultCount;
     request.count = Math.min(request.count, this.limits.maxCount);
     if (this.limits.maxSearchCost !== undefined)
-      checkSearchCost(
-        searchCost(request.count, request.include.length + request.revinclude.length, this.limits),
-        { maxSearchCost: this.limits.maxSearchCost },
-      );
+      checkSearchCost(searchCost(request.count, includeCost(request), this.limits), {
+        maxSearchCost: this.limits.maxSearchCost,
+      });
     const withTotal = request.total !== 'none';
-    const found = await tx.search(request, { withTotal });
+    const found = await tx.search(request, {
+      withTotal,
+      includable: (type) => actorMay(actor, type, 'read'),
+    });
     const result = {
       ...found,
       included: found.included.filter((s) => actorMay(actor, s.resourceType, 'read')),
@@ -76,7 +112,9 @@ export class SearchInteractions {
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
     if (withTotal) bundle.total = result.total;
     const entries: BundleEntry[] = [
-      ...(await viewAll(tx, result.matches, request.filters)).map((s) => this.entryOf(s, 'match')),
+      ...(await viewAll(tx, result.matches, [...request.filters, ...request.sort])).map((s) =>
+        this.entryOf(s, 'match'),
+      ),
       ...(await viewAll(tx, result.included)).map((s) => this.entryOf(s, 'include')),
     ];
     if (entries.length > 0) bundle.entry = entries;

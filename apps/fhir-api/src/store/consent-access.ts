@@ -125,9 +125,18 @@ export const TASK_WORKFLOW_SEARCH_PARAMS: ReadonlySet<string> = new Set([
   'owner',
 ]);
 
-/** Does a search on these parameters look at elements that redaction hides? */
-export function matchesOnPatientData(filters: readonly { param: string }[]): boolean {
-  return filters.some((f) => !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param));
+/**
+ * Does a search on these parameters look at elements that redaction hides? A chain does unless
+ * it only goes to directory resources: what it matches is the referenced resource's data.
+ */
+export function matchesOnPatientData(
+  filters: readonly { param: string; kind?: string; targetTypes?: readonly string[] }[],
+): boolean {
+  return filters.some(
+    (f) =>
+      !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param) ||
+      (f.kind === 'chain' && !(f.targetTypes ?? []).every((t) => SHARED_TYPES.includes(t))),
+  );
 }
 
 export interface ReadableOptions {

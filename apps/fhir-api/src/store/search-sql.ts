@@ -1,7 +1,9 @@
 import type {
+  ChainFilter,
   DateSearchValue,
   NumberSearchValue,
   SearchFilter,
+  SortRule,
   TokenSearchValue,
 } from '@carerelay/fhir';
 import { SqlParams } from './sql';
@@ -76,7 +78,7 @@ function numberCondition(v: NumberSearchValue, column: string, p: SqlParams): st
 const any = (conditions: string[]): string =>
   conditions.length === 1 ? conditions[0] : `(${conditions.join(' OR ')})`;
 
-function rowCondition(filter: SearchFilter, s: string, p: SqlParams): string {
+function rowCondition(filter: Exclude<SearchFilter, ChainFilter>, s: string, p: SqlParams): string {
   switch (filter.kind) {
     case 'token':
       return any(filter.values.map((v) => tokenCondition(v, s, p)));
@@ -117,13 +119,45 @@ function rowCondition(filter: SearchFilter, s: string, p: SqlParams): string {
   }
 }
 
-/** One filter as a predicate on `r` (a resources row of schema `schema`). */
+/** The read rule of the actor as a predicate on the resources row aliased by its argument. */
+export type ReadableCondition = (alias: string) => string;
+
+/**
+ * A chain (`focus:ServiceRequest.category=…`): `r` references, through the reference parameter,
+ * a current resource of a target type that the actor may read and that matches the chained
+ * filter. The target's readability is part of the predicate, so a chain never matches through a
+ * resource the actor could not read (it would tell what that resource holds).
+ */
+function chainCondition(
+  filter: ChainFilter,
+  schema: string,
+  r: string,
+  p: SqlParams,
+  readable: ReadableCondition,
+): string {
+  const s = `"${schema}"`;
+  return `EXISTS (SELECT 1 FROM ${s}.search_index cr
+    JOIN ${s}.resources ct ON ct.resource_type = split_part(cr.value_reference, '/', 1)
+      AND ct.id = split_part(cr.value_reference, '/', 2)
+      AND cr.value_reference = ct.resource_type || '/' || ct.id
+    WHERE cr.resource_type = ${r}.resource_type AND cr.id = ${r}.id AND cr.param = ${p.add(filter.param)}
+      AND ct.resource_type = ANY(${p.add(filter.targetTypes)}::text[]) AND NOT ct.deleted
+      AND ${readable('ct')}
+      AND ${filterCondition(filter.chained, schema, 'ct', p, readable)})`;
+}
+
+/**
+ * One filter as a predicate on `r` (a resources row of schema `schema`); `readable` is the
+ * actor's read rule, which a chain applies to the resources it goes through.
+ */
 export function filterCondition(
   filter: SearchFilter,
   schema: string,
   r: string,
   p: SqlParams,
+  readable: ReadableCondition = () => 'FALSE',
 ): string {
+  if (filter.kind === 'chain') return chainCondition(filter, schema, r, p, readable);
   // _id and _lastUpdated are columns of the resource row itself.
   if (filter.param === '_id') {
     if (filter.kind === 'missing') return filter.missing ? 'FALSE' : 'TRUE';
@@ -148,4 +182,40 @@ export function filterCondition(
   }
   const exists = `EXISTS (SELECT 1 FROM ${table} WHERE ${own} AND ${rowCondition(filter, s, p)})`;
   return filter.kind === 'token' && filter.not ? `NOT ${exists}` : exists;
+}
+
+/**
+ * The ORDER BY of a search: each sort key (a parameter with several values sorts by its lowest
+ * ascending and its highest descending; resources without one come last), then the id, in the
+ * first key's direction, so that pages are stable. No key: by last update.
+ */
+export function sortOrder(
+  sort: readonly SortRule[],
+  schema: string,
+  r: string,
+  p: SqlParams,
+): string {
+  const rules = sort.length > 0 ? sort : [{ param: '_lastUpdated', descending: false }];
+  const keys = rules.map((rule) => {
+    const direction = rule.descending ? 'DESC' : 'ASC';
+    if (rule.param === '_lastUpdated') return `${r}.last_updated ${direction}`;
+    if (rule.param === '_id') return `${r}.id ${direction}`;
+    const column =
+      rule.type === 'date'
+        ? 'value_date_start'
+        : rule.type === 'token'
+          ? 'code'
+          : rule.type === 'number' || rule.type === 'quantity'
+            ? 'value_number'
+            : rule.type === 'string'
+              ? 'value_string_normalized'
+              : 'value_string';
+    const aggregate = rule.descending ? 'max' : 'min';
+    return `(SELECT ${aggregate}(so.${column}) FROM "${schema}".search_index so
+      WHERE so.resource_type = ${r}.resource_type AND so.id = ${r}.id AND so.param = ${p.add(rule.param)}) ${direction} NULLS LAST`;
+  });
+  if (!rules.some((rule) => rule.param === '_id')) {
+    keys.push(`${r}.id ${rules[0].descending ? 'DESC' : 'ASC'}`);
+  }
+  return keys.join(', ');
 }

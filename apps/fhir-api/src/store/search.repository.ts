@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import { matchesOnPatientData, readableFilter } from './consent-access';
-import { filterCondition } from './search-sql';
+import { filterCondition, sortOrder } from './search-sql';
 import { SqlParams } from './sql';
 import {
   RESOURCE_COLUMNS,
@@ -32,20 +32,24 @@ export class SearchRepository {
    * when a filter looks at what redaction hides), and its filters.
    */
   private matching(request: FhirSearchRequest, p: SqlParams): string {
+    // What a chain goes through is matched on its own data: a redacted Task is not enough.
+    const readableTarget = (alias: string) =>
+      readableFilter(this.actor, alias, p, this.schema, { matchedOnPatientData: true });
     return [
       `r.resource_type = ${p.add(request.resourceType)}`,
       'NOT r.deleted',
+      // A sort key orders by the values it reads: like a filter, it may look at patient data.
       readableFilter(this.actor, 'r', p, this.schema, {
-        matchedOnPatientData: matchesOnPatientData(request.filters),
+        matchedOnPatientData: matchesOnPatientData([...request.filters, ...request.sort]),
       }),
-      ...request.filters.map((f) => filterCondition(f, this.schema, 'r', p)),
+      ...request.filters.map((f) => filterCondition(f, this.schema, 'r', p, readableTarget)),
     ].join(' AND ');
   }
 
-  /** The total and (unless `countOnly`) one page of the matches, by last update then id. */
+  /** The total and (unless `countOnly`) one page of the matches, in `_sort` order (sortOrder). */
   async page(
     request: FhirSearchRequest,
-    options: { withTotal: boolean; countOnly: boolean; descending: boolean },
+    options: { withTotal: boolean; countOnly: boolean },
   ): Promise<{ matches: StoredResource[]; total: number }> {
     const p = new SqlParams();
     const from = `FROM ${this.s}.resources r WHERE ${this.matching(request, p)}`;
@@ -55,9 +59,8 @@ export class SearchRepository {
       total = n as number;
     }
     if (options.countOnly) return { matches: [], total };
-    const direction = options.descending ? 'DESC' : 'ASC';
     const matches = await this.rows(
-      `SELECT ${RESOURCE_COLUMNS} ${from} ORDER BY r.last_updated ${direction}, r.id ${direction}
+      `SELECT ${RESOURCE_COLUMNS} ${from} ORDER BY ${sortOrder(request.sort, this.schema, 'r', p)}
        LIMIT ${p.add(request.count)} OFFSET ${p.add(request.offset)}`,
       p.values,
     );

@@ -1,4 +1,9 @@
-import { type FhirSearchRequest, type IncludeParam, parseReference } from '@carerelay/fhir';
+import {
+  type FhirSearchRequest,
+  type IncludeParam,
+  MAX_INCLUDE_ITERATIONS,
+  parseReference,
+} from '@carerelay/fhir';
 import type { SearchRepository } from './search.repository';
 import type { StoredResource } from './stored-resource.model';
 
@@ -14,49 +19,70 @@ export class ResourceSearch {
 
   async search(
     request: FhirSearchRequest,
-    options: { withTotal?: boolean } = {},
+    options: {
+      withTotal?: boolean;
+      /** The types the actor may be given (its scopes): no other is included, or iterated from. */
+      includable?: (resourceType: string) => boolean;
+    } = {},
   ): Promise<SearchResult> {
     const { matches, total } = await this.repository.page(request, {
       withTotal: options.withTotal !== false,
       countOnly: request.summary === 'count' || request.count === 0,
-      descending: request.sort[0]?.descending ?? false,
     });
     if (request.summary === 'count' || request.count === 0) {
       return { matches: [], total, included: [] };
     }
-    const included = await this.includes(request, matches);
+    const included = await this.includes(request, matches, options.includable ?? (() => true));
     return { matches, total, included };
   }
 
-  /** Each included resource once, and none that is a match already. */
+  /**
+   * Each included resource once, and none that is a match already. The includes apply to the
+   * matches; the `:iterate` ones then to what the previous round added, for at most
+   * MAX_INCLUDE_ITERATIONS rounds (each resource through the same read rule as the matches).
+   */
   private async includes(
     request: FhirSearchRequest,
     matches: StoredResource[],
+    includable: (resourceType: string) => boolean,
   ): Promise<StoredResource[]> {
     if (matches.length === 0 || (request.include.length === 0 && request.revinclude.length === 0)) {
       return [];
     }
     const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
     const included: StoredResource[] = [];
-    const add = (rows: StoredResource[]) => {
+    const add = (rows: StoredResource[], into: StoredResource[]) => {
       for (const row of rows) {
         const key = `${row.resourceType}/${row.id}`;
-        if (!seen.has(key)) {
+        if (!seen.has(key) && includable(row.resourceType)) {
           seen.add(key);
           included.push(row);
+          into.push(row);
         }
       }
     };
-    const ids = matches.map((m) => m.id);
-    for (const include of request.include) add(await this.forwardInclude(include, ids));
-    for (const include of request.revinclude)
-      add(
-        await this.repository.referencing(
-          include.sourceType,
-          include.param,
-          [...seen].filter((k) => k.startsWith(`${request.resourceType}/`)),
-        ),
-      );
+    let round: StoredResource[] = matches;
+    for (let depth = 0; depth <= MAX_INCLUDE_ITERATIONS && round.length > 0; depth++) {
+      const first = depth === 0;
+      const added: StoredResource[] = [];
+      for (const include of request.include) {
+        if (!first && !include.iterate) continue;
+        const sourceIds = round
+          .filter((r) => r.resourceType === include.sourceType)
+          .map((r) => r.id);
+        if (sourceIds.length > 0) add(await this.forwardInclude(include, sourceIds), added);
+      }
+      for (const include of request.revinclude) {
+        if (!first && !include.iterate) continue;
+        // First round: the resources of the searched type found so far, as a plain _revinclude.
+        const targets = first
+          ? [...seen].filter((k) => k.startsWith(`${request.resourceType}/`))
+          : round.map((r) => `${r.resourceType}/${r.id}`);
+        if (targets.length > 0)
+          add(await this.repository.referencing(include.sourceType, include.param, targets), added);
+      }
+      round = added;
+    }
     return included;
   }
 

@@ -136,7 +136,10 @@ export class StoreTransaction {
   }
 
   /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
-  search(request: FhirSearchRequest, options: { withTotal?: boolean } = {}): Promise<SearchResult> {
+  search(
+    request: FhirSearchRequest,
+    options: Parameters<ResourceSearch['search']>[1] = {},
+  ): Promise<SearchResult> {
     return this.searches.search(request, options);
   }
 
