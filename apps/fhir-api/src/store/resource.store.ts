@@ -30,7 +30,8 @@ export class ResourceStore {
   async run<T>(actor: RequestActor, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction('READ COMMITTED', async (manager) => {
+        // READ COMMITTED: the pool's sessions default to it (poolSettingsOf).
+        return await this.dataSource.transaction(async (manager) => {
           const tx = new StoreTransaction(manager, actor, this.options, this.outbox);
           const result = await fn(tx);
           await tx.runDeferred();
