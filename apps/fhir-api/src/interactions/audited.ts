@@ -65,10 +65,10 @@ export class AuditedStore {
     what: AuditWhat,
     fn: (tx: StoreTransaction) => Promise<T>,
   ): Promise<T> {
-    if (!this.audit) return this.store.run(actor, fn);
+    if (!this.audit) return this.store.read(actor, fn);
     return this.audit.around(
       { actor, ...what },
-      () => this.store.run(actor, fn),
+      () => this.store.read(actor, fn),
       (result) => auditedIds(result) ?? what.ids,
     );
   }

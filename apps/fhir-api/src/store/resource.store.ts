@@ -27,6 +27,18 @@ export class ResourceStore {
     return this.options.schema;
   }
 
+  /**
+   * A read-only interaction (read, search, history) outside any transaction: under READ COMMITTED
+   * each statement reads its own snapshot either way, so BEGIN and COMMIT would buy nothing but
+   * two round trips. A write attempted here fails (the outbox needs a transaction).
+   */
+  async read<T>(actor: RequestActor, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    const tx = new StoreTransaction(this.dataSource.manager, actor, this.options, this.outbox);
+    const result = await fn(tx);
+    await tx.runDeferred();
+    return result;
+  }
+
   async run<T>(actor: RequestActor, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
