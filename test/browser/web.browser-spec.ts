@@ -3,7 +3,10 @@ import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { deriveReferralNeed, rankServices } from '@carerelay/directory';
-import type { FhirApiClient, Resource } from '@carerelay/fhir-client';
+import type { Resource } from '@carerelay/fhir-client';
+import { FhirApiClient } from '@carerelay/fhir-client';
+import { CARERELAY_VERSION_EXTENSION } from '../../apps/ehr-connector/src/fhir/ehr-identity';
+import { startEhrServer } from '../../tools/ehr-server/src/ehr-server';
 import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
@@ -40,6 +43,8 @@ beforeAll(async () => {
     owner: `browser:${process.pid}`,
     portBase: PORT_BASE,
     stateDir: path.join(ROOT, '.carerelay', 'browser'),
+    // An update the EHR refuses is parked after two attempts (a second or so), not ten.
+    appEnv: { 'ehr-connector': { PUSH_MAX_ATTEMPTS: '2' } },
     quiet: true,
     // A busy shared machine can take minutes to start every app.
     readyTimeoutMs: 300_000,
@@ -376,6 +381,123 @@ describe('the web app in Chromium', () => {
     expect(csv.headers()['content-type']).toMatch(/text\/csv/);
     await context.close();
   }, 180_000);
+
+  it('the coordinator replays an EHR update the EHR refused: the EHR Task gets it, the dashboard says who', async () => {
+    const connector = network.processes.find((p) => p.app === 'ehr-connector')!.url;
+    const platform = (path: string, init?: RequestInit) =>
+      network.platformTokens.fetch(`${connector}/${path}`, init);
+    // Northside's own EHR, here, so that it can refuse updates: a second push endpoint of the
+    // hospital, chosen by the EHR Task identity the referral carries.
+    const ehrServer = await startEhrServer({ port: 0 });
+    const endpoint = (enabled: boolean) =>
+      platform('ehr-endpoints/browser-refusing-ehr', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: 'browser-refusing-ehr',
+          organizationId: 'hosp-northside',
+          baseUrl: ehrServer.baseUrl,
+          auth: 'none',
+          modes: ['push'],
+          enabled,
+        }),
+      });
+    const { page, context } = await signIn('coordinator');
+    try {
+      expect((await endpoint(true)).status).toBe(200);
+      const ehrOwn = new FhirApiClient(ehrServer.baseUrl);
+      const ehrTask: Resource = await ehrOwn.create({
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        requester: { reference: 'Organization/hosp-northside' },
+      });
+      const bundle = structuredClone(referralFor(KENWOOD).bundle);
+      const task = (bundle.entry as Array<{ resource: Resource }>)
+        .map((e) => e.resource)
+        .find((r) => r.resourceType === 'Task')!;
+      task.identifier = [
+        ...((task.identifier as unknown[]) ?? []),
+        { system: `${ehrServer.baseUrl}/Task`, value: ehrTask.id },
+      ];
+      ehrServer.refuseWrites(422);
+      const sourceTaskId = idFromLocation(await ehr.transaction(bundle), 'Task');
+
+      type Delivery = { id: string; version: number; state: string };
+      const deliveries = async () =>
+        (await (await platform(`push/deliveries?task=${sourceTaskId}`)).json()) as Delivery[];
+      // The source Task updated (routed), that version parked, nothing left to try.
+      const settled = (what: string) =>
+        waitFor(
+          what,
+          async () => {
+            const version = Number((await ehr.read('Task', sourceTaskId)).meta?.versionId);
+            if (!(version > 1)) return undefined;
+            const all = await deliveries();
+            const latest = all.find((d) => d.version === version);
+            return latest && !all.some((d) => d.state === 'pending') ? all : undefined;
+          },
+          ...BROWSER_WAIT,
+        );
+      expect((await settled('the routed version parked')).map((d) => d.state)).toContain('parked');
+
+      const rows = page.getByTestId('parked-table').locator('tbody tr', { hasText: sourceTaskId });
+      const showParked = async () => {
+        await page.goto('/dashboard');
+        await page.getByTestId('parked-table').or(page.getByTestId('parked-none')).waitFor();
+      };
+      await showParked();
+      expect(await rows.count()).toBeGreaterThan(0);
+      await expect(rows.first().textContent()).resolves.toMatch(/HTTP 422/);
+
+      // Replayed while the EHR still refuses: parked again, and the row says who replayed it.
+      await rows
+        .first()
+        .getByRole('button', { name: `Replay ${sourceTaskId}` })
+        .click();
+      await page.getByText(/queued again/).waitFor();
+      await settled('the replayed version parked again');
+      await showParked();
+      await rows.filter({ hasText: 'last replayed by coordinator' }).first().waitFor();
+      await shoot(page, 'dashboard-parked');
+
+      // The EHR accepts again: each parked version replayed goes (delivered, or superseded by a
+      // newer one delivered), and the EHR Task holds the source Task's latest version.
+      ehrServer.refuseWrites();
+      for (let i = 0; i < 5 && (await rows.count()) > 0; i++) {
+        await rows
+          .first()
+          .getByRole('button', { name: `Replay ${sourceTaskId}` })
+          .click();
+        await page.getByText(/queued again/).waitFor();
+        await waitFor(
+          'the replayed version tried',
+          async () => ((await deliveries()).some((d) => d.state === 'pending') ? undefined : true),
+          ...BROWSER_WAIT,
+        );
+        await showParked();
+      }
+      expect(await rows.count()).toBe(0);
+      const states = (await deliveries()).map((d) => d.state);
+      expect(states).not.toContain('parked');
+      expect(states).toContain('delivered');
+      const source = await ehr.read('Task', sourceTaskId);
+      const onEhr = await ehrOwn.read('Task', ehrTask.id!);
+      expect(onEhr.status).toBe(source.status);
+      expect(
+        (onEhr.extension as Array<{ url: string; valueInteger?: number }> | undefined)?.find(
+          (e) => e.url === CARERELAY_VERSION_EXTENSION,
+        )?.valueInteger,
+      ).toBe(Number(source.meta?.versionId));
+      // The replays are on record, by person.
+      const parkedApi = await page.request.get('/api/operations/parked');
+      expect(parkedApi.status()).toBe(200);
+    } finally {
+      await endpoint(false).catch(() => undefined);
+      await context.close();
+      await ehrServer.close();
+    }
+  }, 240_000);
 
   it("a CBO user never sees another CBO's referral: not by URL, not by the API", async () => {
     const other = await signIn('cm.streeterville');

@@ -8,7 +8,7 @@ import {
 import { FOLLOWUP_MIGRATIONS } from './migrations';
 import { PolicyController } from './policy/policy.controller';
 import { PolicyStore } from './policy/policy.store';
-import { RecordsController } from './records/records.controller';
+import { RecordsController, TimersController } from './records/records.controller';
 import { RecordsRepository } from './records/records.repository';
 import { RecordsService } from './records/records.service';
 import { ReferralEventsHandler } from './timers/referral-events.handler';
@@ -29,7 +29,7 @@ export class AppModule {
           migrations: FOLLOWUP_MIGRATIONS,
         }),
       ],
-      controllers: [ReferralEventsHandler, PolicyController, RecordsController],
+      controllers: [ReferralEventsHandler, PolicyController, RecordsController, TimersController],
       providers: [
         serviceSchemaProvider(schema),
         { provide: PolicyStore, useFactory: () => new PolicyStore(schema) },

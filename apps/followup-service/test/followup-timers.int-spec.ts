@@ -356,6 +356,63 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     expect(JSON.stringify(await badOutcome.json())).toMatch(/property extra should not exist/);
   });
 
+  it('reads the timers of many referrals in one call, only those asked, for the platform only', async () => {
+    const [a, b, other] = [newReferralId(), newReferralId(), newReferralId()];
+    for (const id of [a, b, other]) {
+      await publish(id, 'routed', { attempt: 1, targetOrganizationId: 'cbo-3' });
+    }
+    for (const id of [a, b, other]) {
+      await waitFor(async () => (await timersOf(id)).length > 0, {
+        what: `timers of ${id}`,
+        timeoutMs: 20_000,
+      });
+    }
+    const batch = async (query: string, headers?: Record<string, string>) =>
+      headers
+        ? fetch(`${url}/timers?${query}`, { headers })
+        : tokens.issuer.fetch(`${url}/timers?${query}`);
+
+    // Never asked: unknown-1 has no timers and adds none; `other` is left out.
+    const response = await batch(`referral=${a},${b},unknown-1`);
+    expect(response.status).toBe(200);
+    const timers = (await response.json()) as Array<{ id: string; referralId: string }>;
+    const idsOf = async (id: string) =>
+      (await timersOf(id)).map((t) => (t as unknown as { id: string }).id).sort();
+    expect(timers.map((t) => t.id).sort()).toEqual(
+      [...(await idsOf(a)), ...(await idsOf(b))].sort(),
+    );
+    expect(new Set(timers.map((t) => t.referralId))).toEqual(new Set([a, b]));
+    expect(timers[0]).toMatchObject({ status: expect.stringMatching(/pending|fired|cancelled/) });
+    // The parameter repeated reads the same.
+    const repeated = await batch(`referral=${a}&referral=${b}`);
+    expect(((await repeated.json()) as unknown[]).length).toBe(timers.length);
+
+    const tooMany = Array.from({ length: 101 }, (_, i) => `r-${i}`).join(',');
+    for (const query of [
+      '',
+      'referral=',
+      `referral=${a},bad%20id`,
+      `referral=${tooMany}`,
+      `referral=${a}&x=1`,
+    ]) {
+      const bad = await batch(query);
+      expect({ query, status: bad.status }).toEqual({ query, status: 400 });
+      expect(bad.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(JSON.stringify(await bad.json())).toMatch(/referral|property x/);
+    }
+
+    expect((await fetch(`${url}/timers?referral=${a}`)).status).toBe(401);
+    for (const role of ['cbo', 'coordinator', 'ehr'] as const) {
+      const refused = await batch(`referral=${a}`, await tokens.issuer.headers(role, 'cbo-3'));
+      expect({ role, status: refused.status }).toEqual({ role, status: 403 });
+    }
+    // The per-referral read is guarded alike.
+    const perReferral = await fetch(`${url}/referrals/${a}/timers`, {
+      headers: await tokens.issuer.headers('cbo', 'cbo-3'),
+    });
+    expect(perReferral.status).toBe(403);
+  });
+
   it('answers its health and metrics endpoints with the pending timers gauge', async () => {
     expect((await fetch(`${url}/health/ready`)).status).toBe(200);
     const metrics = await (await fetch(`${url}/metrics`)).text();

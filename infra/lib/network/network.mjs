@@ -46,6 +46,8 @@ import { skipConsumerBacklog, startSummary } from './summary.mjs';
  * @param {boolean} [o.seed] seed the demo network (default true)
  * @param {boolean} [o.skipBacklog] test networks: the services' consumer groups start at the
  *   topics' end (skipConsumerBacklog), not behind everything earlier runs published
+ * @param {Record<string, Record<string, string>>} [o.appEnv] test networks: more settings of an
+ *   app's typed config, by app ({ 'ehr-connector': { PUSH_MAX_ATTEMPTS: '2' } })
  * @param {(line: string) => void} [o.log]
  */
 export async function startNetwork(o) {
@@ -168,7 +170,11 @@ export async function startNetwork(o) {
         webClients: network.webClients,
       })[name];
     const launch = (p, envOverride = {}) => {
-      const child = spawnNode([p.entry], { ...envFor(p.name), ...envOverride });
+      const child = spawnNode([p.entry], {
+        ...envFor(p.name),
+        ...(o.appEnv?.[p.app] ?? {}),
+        ...envOverride,
+      });
       const proc = {
         ...p,
         child,

@@ -33,6 +33,11 @@ export interface RunningEhrServer {
   stop: () => Promise<void>;
   /** Listen again on the same port with the same data. */
   start: () => Promise<void>;
+  /**
+   * Refuse every write with this 4xx status until called without one (tests of an EHR that
+   * rejects updates, which the connector parks); reads still answer.
+   */
+  refuseWrites: (status?: number) => void;
   close: () => Promise<void>;
 }
 
@@ -89,6 +94,7 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const router = new FhirRouter();
   const repo = new MemoryRepository();
+  let refusal: number | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
@@ -103,6 +109,10 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
     }
     let body: unknown;
     const text = await readBody(req, maxBody);
+    if (refusal !== undefined && method !== 'GET') {
+      send(res, refusal, outcomeOf(refusal, 'business-rule', 'this EHR refuses updates for now'));
+      return;
+    }
     if (text.length > 0) {
       try {
         body = JSON.parse(text);
@@ -191,5 +201,10 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
     stop,
     start: listen,
     close: stop,
+    refuseWrites: (status?: number) => {
+      if (status !== undefined && (status < 400 || status > 499))
+        throw new Error('refuseWrites takes a 4xx status');
+      refusal = status;
+    },
   };
 }

@@ -121,6 +121,36 @@ describe('stand-in EHR server: onWrite and transactions', () => {
     }
   });
 
+  it('refuses writes with the given 4xx while told to, and reads still answer', async () => {
+    const ehr = await startEhrServer({ port: 0 });
+    const client: Any = newFhirKitClient({ baseUrl: ehr.baseUrl });
+    const task = await client.create({
+      resourceType: 'Task',
+      body: { resourceType: 'Task', status: 'requested', intent: 'order' },
+    });
+    ehr.refuseWrites(422);
+    try {
+      await expect(
+        client.update({
+          resourceType: 'Task',
+          id: task.id,
+          body: { ...task, status: 'accepted' },
+        }),
+      ).rejects.toMatchObject({ response: { status: 422 } });
+      expect((await client.read({ resourceType: 'Task', id: task.id })).status).toBe('requested');
+      expect(() => ehr.refuseWrites(503)).toThrow(/4xx/);
+    } finally {
+      ehr.refuseWrites();
+    }
+    const accepted = await client.update({
+      resourceType: 'Task',
+      id: task.id,
+      body: { ...task, status: 'accepted' },
+    });
+    expect(accepted.status).toBe('accepted');
+    await ehr.close();
+  });
+
   it('resolves urn:uuid references of a transaction only when they are UUIDs (as FHIR asks)', async () => {
     const ehr = await startEhrServer({ port: 0 });
     try {

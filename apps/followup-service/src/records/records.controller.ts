@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { Roles } from '@carerelay/auth';
 import { checkId } from '@carerelay/http';
 import { bodyValidation } from '../http/validation';
-import { ContactAttemptDto, FollowupOutcomeDto } from './records.dto';
+import { ContactAttemptDto, FollowupOutcomeDto, TimersQuery } from './records.dto';
 import { RecordsService } from './records.service';
 
 /**
@@ -44,5 +44,20 @@ export class RecordsController {
   @Get('timers')
   timersOf(@Param('referralId') referralId: string) {
     return this.records.timersOf(checkId('referralId', referralId));
+  }
+}
+
+/**
+ * The timers of many referrals at once (a coordinator's inbox), guarded as the per-referral
+ * read above: the platform and operators only.
+ */
+@Roles('platform', 'admin')
+@Controller('timers')
+export class TimersController {
+  constructor(private readonly records: RecordsService) {}
+
+  @Get()
+  timersOf(@Query(bodyValidation) query: TimersQuery) {
+    return this.records.timersOfMany(query.referral);
   }
 }

@@ -1,4 +1,15 @@
-import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+} from 'class-validator';
 import { ID_PATTERN } from '@carerelay/http';
 
 export const CONTACT_CHANNELS = [
@@ -70,4 +81,28 @@ export class FollowupOutcomeDto {
   @IsOptional()
   @Matches(ID_PATTERN, { message: 'organizationId must be an id (letters, digits, - or .)' })
   organizationId?: string;
+}
+
+/** How many referrals one GET /timers may name: an inbox page. */
+export const TIMERS_BATCH_MAX = 100;
+
+const commaList = ({ value }: { value: unknown }): unknown => {
+  const parts = Array.isArray(value) ? value : [value];
+  if (!parts.every((part) => typeof part === 'string')) return value;
+  return (parts as string[]).flatMap((part) => part.split(',')).map((part) => part.trim());
+};
+
+/** GET /timers?referral=<id>,<id>,... (or the parameter repeated) */
+export class TimersQuery {
+  @Transform(commaList)
+  @IsArray({ message: 'referral must be a comma-separated list of referral ids' })
+  @ArrayMinSize(1, { message: 'referral must name at least one referral' })
+  @ArrayMaxSize(TIMERS_BATCH_MAX, {
+    message: `referral must name at most ${TIMERS_BATCH_MAX} referrals`,
+  })
+  @Matches(ID_PATTERN, {
+    each: true,
+    message: 'referral must hold referral ids (1-64 of A-Z a-z 0-9 - .)',
+  })
+  referral!: string[];
 }

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { EventTypes } from '@carerelay/contracts';
 import { OutboxWriter } from '@carerelay/messaging';
 import { TimerPlanner } from '../timers/timer-planner';
-import { TimerStore } from '../timers/timer.store';
+import { TimerRow, TimerStore } from '../timers/timer.store';
 import { ContactAttemptDto, FollowupOutcomeDto } from './records.dto';
 import { RecordsRepository } from './records.repository';
 
@@ -19,6 +19,11 @@ function timeOf(at: string | undefined, now: Date): Date {
   }
   return time;
 }
+
+const withStatus = (timer: TimerRow) => ({
+  ...timer,
+  status: timer.firedAt ? 'fired' : timer.cancelledAt ? 'cancelled' : 'pending',
+});
 
 /**
  * Contact attempts and follow-up outcomes: each is stored with `followup.recorded` in one
@@ -91,11 +96,13 @@ export class RecordsService {
 
   /** Every timer of the referral, pending, fired or cancelled, for coordinators. */
   async timersOf(referralId: string) {
-    const rows = await this.timers.forReferral(this.dataSource.manager, referralId);
-    return rows.map((timer) => ({
-      ...timer,
-      status: timer.firedAt ? 'fired' : timer.cancelledAt ? 'cancelled' : 'pending',
-    }));
+    return (await this.timers.forReferral(this.dataSource.manager, referralId)).map(withStatus);
+  }
+
+  /** Every timer of each of these referrals, in one list ordered by referral. */
+  async timersOfMany(referralIds: readonly string[]) {
+    const ids = [...new Set(referralIds)];
+    return (await this.timers.forReferrals(this.dataSource.manager, ids)).map(withStatus);
   }
 
   private async recorded(

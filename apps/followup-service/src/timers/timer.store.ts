@@ -154,6 +154,15 @@ export class TimerStore {
     );
   }
 
+  /** The timers of several referrals in one query, grouped by referral. */
+  async forReferrals(manager: EntityManager, referralIds: readonly string[]): Promise<TimerRow[]> {
+    return manager.query(
+      `SELECT ${TIMER_COLUMNS} FROM "${this.schema}".timer WHERE referral_id = ANY($1)
+        ORDER BY referral_id, created_at, due_at, kind, seq`,
+      [referralIds],
+    );
+  }
+
   /**
    * Claims due timers: locked with SKIP LOCKED so that concurrent pollers (other instances) take
    * other rows, and held until the caller's transaction marks them fired and commits.

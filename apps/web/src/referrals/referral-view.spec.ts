@@ -1,9 +1,11 @@
 import {
+  chunksOf,
   CBO_TASK_IDENTIFIER,
   statusChanges,
   summarize,
   taskAttempt,
   taskReferralId,
+  timersByReferral,
   type FollowupTimer,
   type Resource,
 } from './referral-view';
@@ -106,5 +108,28 @@ describe('status history', () => {
       'on-hold',
     ]);
     expect(changes[3].reason).toBe('Client travelling');
+  });
+});
+
+describe('timers of many referrals in one answer', () => {
+  it('groups a batch answer by referral, an empty list for one without timers', () => {
+    const a1 = timer({ referralId: 'a', kind: 'acceptance' });
+    const a2 = timer({ referralId: 'a', kind: 'reminder', stage: 'reminder' });
+    const b1 = timer({ referralId: 'b', kind: 'closure' });
+    const stray = timer({ referralId: 'z' });
+    const grouped = timersByReferral(['a', 'b', 'c'], [a1, b1, a2, stray]);
+    expect([...grouped.keys()]).toEqual(['a', 'b', 'c']);
+    expect(grouped.get('a')).toEqual([a1, a2]);
+    expect(grouped.get('b')).toEqual([b1]);
+    expect(grouped.get('c')).toEqual([]);
+    expect(grouped.has('z')).toBe(false);
+  });
+
+  it('asks in lists of at most 100 referrals', () => {
+    const ids = Array.from({ length: 250 }, (_, i) => `r-${i}`);
+    const chunks = chunksOf(ids);
+    expect(chunks.map((c) => c.length)).toEqual([100, 100, 50]);
+    expect(chunks.flat()).toEqual(ids);
+    expect(chunksOf([])).toEqual([]);
   });
 });

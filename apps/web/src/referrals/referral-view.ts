@@ -64,8 +64,9 @@ export function taskAttempt(task: Resource): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** A timer of the follow-up service (GET /referrals/:id/timers), as far as we read it. */
+/** A timer of the follow-up service (GET /timers?referral=...), as far as we read it. */
 export interface FollowupTimer {
+  referralId?: string;
   kind: 'acceptance' | 'reminder' | 'closure';
   stage: 'warning' | 'deadline' | 'reminder';
   attempt: number | null;
@@ -73,6 +74,29 @@ export interface FollowupTimer {
   deadlineAt: string;
   status: 'pending' | 'fired' | 'cancelled';
   createdAt?: string;
+}
+
+/** How many referrals one GET /timers of the follow-up service may name. */
+export const TIMERS_BATCH_MAX = 100;
+
+/** `ids` in lists of at most `size` (the follow-up service's batch bound). */
+export function chunksOf<T>(ids: readonly T[], size = TIMERS_BATCH_MAX): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < ids.length; i += size) chunks.push(ids.slice(i, i + size));
+  return chunks;
+}
+
+/**
+ * The timers of a batch answer by referral: every asked referral gets its list (empty when it has
+ * none); a timer of a referral not asked is ignored.
+ */
+export function timersByReferral(
+  asked: readonly string[],
+  timers: readonly FollowupTimer[],
+): Map<string, FollowupTimer[]> {
+  const byReferral = new Map(asked.map((id) => [id, [] as FollowupTimer[]]));
+  for (const timer of timers) byReferral.get(timer.referralId ?? '')?.push(timer);
+  return byReferral;
 }
 
 export interface Deadline {

@@ -15,6 +15,7 @@ import { FhirCallError, FhirGateway } from './fhir.gateway';
 import { NotesRepository } from './notes.repository';
 import { applyAction, outcomeProcedure, type ReferralAction } from './referral-actions';
 import {
+  chunksOf,
   isAwaitingConsent,
   statusChanges,
   taskReferralId,
@@ -26,6 +27,7 @@ import {
   taskOwnerId,
   taskPatientId,
   taskRequesterId,
+  timersByReferral,
   type DeadlinePolicy,
   type InboxFilter,
   type Resource,
@@ -39,19 +41,6 @@ export interface ContactAttemptInput {
   channel: string;
   outcome: string;
   note?: string;
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-) {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(workers);
 }
 
 /** FHIR answers as a person reads them; the FHIR API's rules decide, we only say it plainly. */
@@ -201,25 +190,39 @@ export class ReferralsService {
   }
 
   /**
-   * The follow-up service's timers of each referral; none for one it cannot answer about. Kept
-   * for a few seconds: every live event reloads every open inbox, and a deadline moves only
-   * when the referral changes stage (an accepted referral then reads its closure timer).
+   * The follow-up service's timers of each referral, asked in one call per 100 referrals; none
+   * for those of a call it cannot answer. Kept for a few seconds: every live event reloads every
+   * open inbox, and a deadline moves only when the referral changes stage (an accepted referral
+   * then reads its closure timer).
    */
   private async timersOf(referralIds: readonly string[]): Promise<Map<string, FollowupTimer[]>> {
     const timers = new Map<string, FollowupTimer[]>();
     if (!this.platform.connected) return timers;
     const now = Date.now();
-    await eachLimited(referralIds, 8, async (id) => {
+    const missing: string[] = [];
+    for (const id of new Set(referralIds)) {
       const cached = this.timerCache.get(id);
-      if (cached && cached.until > now) return void timers.set(id, cached.timers);
-      const found = await this.platform
-        .request<FollowupTimer[]>('followup', 'GET', `referrals/${encodeURIComponent(id)}/timers`)
-        .catch(() => undefined);
-      if (!Array.isArray(found)) return;
-      timers.set(id, found);
-      // Only a referral with timers is kept: one not yet seen is asked again next time.
-      if (found.length > 0) this.timerCache.set(id, { timers: found, until: now + TIMER_CACHE_MS });
-    });
+      if (cached && cached.until > now) timers.set(id, cached.timers);
+      else missing.push(id);
+    }
+    await Promise.all(
+      chunksOf(missing).map(async (ids) => {
+        const found = await this.platform
+          .request<FollowupTimer[]>(
+            'followup',
+            'GET',
+            `timers?referral=${ids.map(encodeURIComponent).join(',')}`,
+          )
+          .catch(() => undefined);
+        if (!Array.isArray(found)) return;
+        for (const [id, list] of timersByReferral(ids, found)) {
+          timers.set(id, list);
+          // Only a referral with timers is kept: one not yet seen is asked again next time.
+          if (list.length > 0)
+            this.timerCache.set(id, { timers: list, until: now + TIMER_CACHE_MS });
+        }
+      }),
+    );
     if (this.timerCache.size > 5000) {
       for (const [id, entry] of this.timerCache) if (entry.until <= now) this.timerCache.delete(id);
     }
