@@ -1,3 +1,4 @@
+import type { CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { SUPPORTED_PROFILES, validateFhirResource } from '@carerelay/fhir';
 import { capabilityStatement } from './capability';
 import { SUBSCRIPTION_PROFILE } from './subscriptions/backport';
@@ -28,7 +29,9 @@ describe('capabilityStatement', () => {
   });
 
   it('lists the supported profiles and _revinclude values of the stored types', () => {
-    const byType = new Map(resources(false).map((r) => [r.type, r]));
+    const byType = new Map<string, CapabilityStatementRestResource>(
+      resources(false).map((r) => [r.type, r]),
+    );
     for (const [type, profiles] of Object.entries(SUPPORTED_PROFILES))
       expect({ type, profiles: byType.get(type)?.supportedProfile }).toEqual({ type, profiles });
     expect(byType.get('ServiceRequest')?.searchRevInclude).toEqual(
