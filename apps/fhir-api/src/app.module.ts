@@ -8,7 +8,7 @@ import {
   NestModule,
   Provider,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { OutboxWriter } from '@carerelay/messaging';
 import { serviceImports } from '@carerelay/service';
@@ -18,7 +18,7 @@ import { AuditService } from './audit/audit.service';
 import { tokenUrlOf } from './auth/auth.config';
 import { AuthModule, type AuthModuleOptions } from './auth/auth.module';
 import { AuthSettings } from './auth/token.service';
-import { capabilityStatement } from './capability';
+import { capabilityStatement, SUBSCRIPTIONS_SERVED } from './capability';
 import { FhirApiConfig } from './fhir-api.config';
 import { DevActorGuard } from './http/dev-actor.guard';
 import { fhirBodyMiddleware } from './http/fhir-body.middleware';
@@ -159,14 +159,23 @@ export class FhirRestModule implements NestModule {
         },
         {
           provide: CAPABILITY_STATEMENT,
-          inject: [FhirBase],
-          useFactory: (base: FhirBase) => {
+          inject: [FhirBase, ModuleRef],
+          useFactory: (base: FhirBase, moduleRef: ModuleRef) => {
             const cache = new Map<string, ReturnType<typeof capabilityStatement>>();
+            // Asked at the first request, when every imported module is there.
+            const subscriptionsServed = (): boolean => {
+              try {
+                return moduleRef.get(SUBSCRIPTIONS_SERVED, { strict: false }) === true;
+              } catch {
+                return false;
+              }
+            };
             return () => {
               let statement = cache.get(base.url);
               if (!statement) {
                 statement = capabilityStatement(base.url, {
                   tokenUrl: config.FHIR_AUTH_DISABLED ? undefined : tokenUrlOf(base.url),
+                  subscriptions: subscriptionsServed(),
                 });
                 cache.set(base.url, statement);
               }

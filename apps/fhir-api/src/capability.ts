@@ -3,9 +3,15 @@ import {
   buildCapabilityStatement,
   DEFAULT_INCLUDES,
   type ResourceCapability,
+  revIncludesFor,
+  SUPPORTED_PROFILES,
   SUPPORTED_RESOURCE_TYPES,
   type TypeInteraction,
 } from '@carerelay/fhir';
+import { SUBSCRIPTION_PROFILE } from './subscriptions/backport';
+
+/** Provided by the Subscriptions module: /metadata lists Subscription only where it is served. */
+export const SUBSCRIPTIONS_SERVED = Symbol('SUBSCRIPTIONS_SERVED');
 
 /** The interactions this app implements for every IG resource type (Task: no delete). */
 export function resourceCapabilities(): ResourceCapability[] {
@@ -25,6 +31,9 @@ export function resourceCapabilities(): ResourceCapability[] {
       type,
       interactions,
       searchInclude: DEFAULT_INCLUDES[type] ?? [],
+      // Any stored type may reference this one: _revinclude follows them all.
+      searchRevInclude: revIncludesFor(type, SUPPORTED_RESOURCE_TYPES),
+      supportedProfile: SUPPORTED_PROFILES[type],
       conditionalCreate: true,
       searchExtras: true,
       versioning: 'versioned-update',
@@ -49,9 +58,31 @@ export const AUDIT_EVENT_SEARCH_PARAMS = [
 
 export const SMART_CONFIGURATION = '.well-known/smart-configuration';
 
+/** The Subscriptions Backport (src/subscriptions): what its controller answers. */
+export function subscriptionCapability(): ResourceCapability {
+  return {
+    type: 'Subscription',
+    interactions: ['create', 'read', 'delete'],
+    versioning: 'no-version',
+    conditionalCreate: false,
+    supportedProfile: [SUBSCRIPTION_PROFILE],
+    operations: [
+      {
+        name: 'status',
+        definition:
+          'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status',
+        documentation:
+          'GET Subscription/<id>/$status: a searchset Bundle with its SubscriptionStatus.',
+      },
+    ],
+    documentation:
+      'R5 Subscriptions Backport on R4: topic http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task, filter criteria on owner, requester, status, code, focus, patient; rest-hook channel; payload empty, id-only or full-resource; a handshake on create; heartbeats. Read, $status and delete (the Subscription is turned off) by the organization that created it.',
+  };
+}
+
 export function capabilityStatement(
   baseUrl: string,
-  options: { tokenUrl?: string } = {},
+  options: { tokenUrl?: string; subscriptions?: boolean } = {},
 ): CapabilityStatement {
   const statement = buildCapabilityStatement({
     baseUrl,
@@ -66,6 +97,7 @@ export function capabilityStatement(
         documentation:
           'Written by the server for every read, search and write of patient data; read and searched by coordinators and the platform only (others: 403). agent = Organization/<id> or a client id; date with eq, ne, gt, ge, lt, le; _count (at most 200), _offset, _sort=date|-date.',
       },
+      ...(options.subscriptions ? [subscriptionCapability()] : []),
     ],
     systemInteractions: ['transaction', 'batch'],
     software: { name: 'CareRelay FHIR API', version: '0.1.0' },
@@ -73,16 +105,17 @@ export function capabilityStatement(
     smartBackendServices: options.tokenUrl ? { tokenUrl: options.tokenUrl } : undefined,
   });
   const rest = statement.rest![0];
-  // Update on a new id creates the resource (PUT Type/id): say so. AuditEvents are the server's.
-  // Conditional update (PUT Type?criteria) wherever update is; conditional delete one at a time
-  // wherever delete is.
+  // Update on a new id creates the resource (PUT Type/id): say so. AuditEvents are the server's,
+  // Subscriptions have their own routes. Conditional update (PUT Type?criteria) wherever update
+  // is; conditional delete one at a time wherever delete is.
   for (const resource of rest.resource ?? []) {
-    const writable = resource.type !== 'AuditEvent';
-    resource.updateCreate = writable;
-    resource.conditionalUpdate = writable;
-    resource.conditionalDelete = resource.interaction?.some((i) => i.code === 'delete')
-      ? 'single'
-      : 'not-supported';
+    const generic = (SUPPORTED_RESOURCE_TYPES as readonly string[]).includes(resource.type);
+    resource.updateCreate = generic;
+    resource.conditionalUpdate = generic;
+    resource.conditionalDelete =
+      generic && resource.interaction?.some((i) => i.code === 'delete')
+        ? 'single'
+        : 'not-supported';
   }
   if (rest.security) {
     const base = baseUrl.replace(/\/+$/, '');

@@ -1,19 +1,31 @@
 // Every claim of GET /fhir/metadata exercised against the running API: the formats, the system
 // interactions, and per resource type its interactions, search parameters, _include/_revinclude,
-// conditional create and update-as-create. The test walks the statement itself, so a claim added
-// without support (or a type without a sample here) fails it.
+// conditional create and update-as-create, supported profiles (the IG's example of each is
+// accepted) and operations; Subscription (served with the Subscriptions module, as in main.ts)
+// through a local rest-hook endpoint. The test walks the statement itself, so a claim added
+// without support (or a type or profile without a sample here) fails it.
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
   Resource,
 } from '@medplum/fhirtypes';
 import { loadConfig } from '@carerelay/config';
+import { TOPICS } from '@carerelay/contracts';
 import { dropSchema } from '@carerelay/persistence';
 import { CHAINABLE, fhirXmlToJson, ITERATE, searchParametersFor, SORTABLE } from '@carerelay/fhir';
-import { testEnv, uniqueName } from '@carerelay/testing';
+import { startGroupAtLatest, testEnv, uniqueName } from '@carerelay/testing';
 import { startFhirApi, type RunningFhirApi } from '../src/bootstrap';
 import { FhirApiConfig } from '../src/fhir-api.config';
+import { EXT, TASK_TOPIC } from '../src/subscriptions/backport';
+import {
+  SUBSCRIPTION_MIGRATIONS,
+  SubscriptionsModule,
+} from '../src/subscriptions/subscriptions.module';
 
 const PLATFORM = 'carerelay-platform';
 const TEMP = 'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes';
@@ -77,6 +89,94 @@ function sample(type: string, patient: string): Resource | undefined {
   return body ? ({ resourceType: type, ...body } as Resource) : undefined;
 }
 
+/** The IG's examples (CC0) the repository holds, in an order where references resolve. */
+function igExamples(): Resource[] {
+  const dirs = [join(__dirname, '../../../libs/fhir/test-fixtures'), join(__dirname, 'fixtures')];
+  const order = [
+    'Organization',
+    'Practitioner',
+    'Location',
+    'HealthcareService',
+    'PractitionerRole',
+    'Patient',
+    'Consent',
+    'Condition',
+    'Goal',
+    'ServiceRequest',
+    'Procedure',
+    'Task',
+  ];
+  const byId = new Map<string, Resource>();
+  for (const dir of dirs)
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+      const resource = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Resource;
+      if (resource.id) byId.set(`${resource.resourceType}/${resource.id}`, resource);
+    }
+  const rank = (r: Resource) =>
+    order.includes(r.resourceType) ? order.indexOf(r.resourceType) : order.length;
+  return [...byId.values()].sort((a, b) => rank(a) - rank(b));
+}
+
+/** A canonical without its `|version`. */
+const unversioned = (canonical: string) => canonical.split('|')[0];
+
+/**
+ * A resource claiming `profile`, to be created: the IG's example of it (a Task as it is created
+ * here, `requested`: its later states are reached by updates), else the instance below.
+ */
+function profiled(profile: string, examples: Resource[], patient: string): Resource | undefined {
+  const example = examples.find((r) =>
+    (r.meta?.profile ?? []).some((p) => unversioned(p) === unversioned(profile)),
+  );
+  let body: Record<string, unknown> | undefined;
+  if (example) {
+    body = { ...(example as unknown as Record<string, unknown>) };
+    delete body.id;
+    if (body.resourceType === 'Task') {
+      body.status = 'requested';
+      delete body.businessStatus;
+      delete body.output;
+    }
+  } else if (unversioned(profile).endsWith('/us-core-coverage')) {
+    // No IG example: US Core Coverage's mandatory and Must Support elements.
+    body = {
+      resourceType: 'Coverage',
+      identifier: [
+        {
+          type: {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MB' }],
+          },
+          system: 'http://example.org/member-ids',
+          value: `M-${patient}`,
+        },
+      ],
+      status: 'active',
+      type: { coding: [{ system: 'https://nahdo.org/sopt', code: '2', display: 'MEDICAID' }] },
+      subscriberId: `M-${patient}`,
+      beneficiary: { reference: `Patient/${patient}` },
+      relationship: {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship', code: 'self' },
+        ],
+      },
+      period: { start: '2026-01-01' },
+      payor: [{ reference: 'Organization/SDOHCC-OrganizationPayerExample' }],
+    };
+  }
+  return body ? ({ ...body, meta: { profile: [profile] } } as unknown as Resource) : undefined;
+}
+
+/** A rest-hook endpoint on loopback that answers every notification (the handshake) with 200. */
+async function startSubscriber(): Promise<{ url: string; close: () => Promise<unknown> }> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return { url, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
 /**
  * A well-formed value for search parameter `name` of `type` (what matters is 200, not 400): a
  * reference names a type the parameter may point at.
@@ -110,6 +210,8 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
   let api: RunningFhirApi;
   let statement: CapabilityStatement;
   let patientId: string;
+  let subscriber: Awaited<ReturnType<typeof startSubscriber>>;
+  const examples = igExamples();
   const failures: string[] = [];
   let checked = 0;
 
@@ -152,6 +254,11 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
 
   beforeAll(async () => {
     const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+    subscriber = await startSubscriber();
+    const base = { url: '' };
+    // Only this run's changes: a new group would otherwise replay every earlier run's.
+    const groupId = uniqueName('fhir-api-cap-subscriptions');
+    await startGroupAtLatest(groupId, [TOPICS.fhirChanges.name]);
     api = await startFhirApi(
       loadConfig(FhirApiConfig, {
         KAFKA_BROKERS,
@@ -159,16 +266,27 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
         FHIR_API_PORT: '0',
         FHIR_DB_SCHEMA: schema,
         FHIR_AUTH_DISABLED: 'true',
+        // The test's own subscriber listens on loopback over http.
+        SUBSCRIPTION_ALLOWED_HTTP_HOSTS: '127.0.0.1',
         LOG_LEVEL: 'silent',
       }),
+      {
+        imports: [SubscriptionsModule.register({ baseUrl: () => base.url, groupId })],
+        migrations: SUBSCRIPTION_MIGRATIONS,
+      },
     );
+    base.url = api.baseUrl;
     statement = (await call('GET', 'metadata')).json as unknown as CapabilityStatement;
     const patient = await call('POST', 'Patient', sample('Patient', 'x'));
     patientId = String(patient.json?.id);
+    // The examples reference one another by id: each is put under its own.
+    for (const example of examples)
+      await call('PUT', `${example.resourceType}/${example.id}`, example);
   });
 
   afterAll(async () => {
     await api?.close();
+    await subscriber?.close();
     await dropSchema(testEnv().DATABASE_URL, schema);
   });
 
@@ -209,14 +327,108 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
       failures.push(`operation ${operation.name}: no check here — add one`);
 
     for (const resource of rest.resource ?? []) await exercise(resource);
+    // Served here as in main.ts: /metadata must say so.
+    if (!rest.resource?.some((r) => r.type === 'Subscription'))
+      failures.push('Subscription: served but not listed');
     expect(failures).toEqual([]);
     // Every type, interaction and parameter counted once at least: the statement is not empty.
     expect(checked).toBeGreaterThan((rest.resource ?? []).length * 10);
   });
 
+  /** Each supported profile: a resource claiming it is created, and read back claiming it. */
+  async function exerciseProfiles(resource: CapabilityStatementRestResource): Promise<void> {
+    for (const profile of resource.supportedProfile ?? []) {
+      const body = profiled(profile, examples, patientId);
+      if (body?.resourceType !== resource.type) {
+        failures.push(`${resource.type} supportedProfile ${profile}: no example to exercise it`);
+        continue;
+      }
+      const created = await call('POST', resource.type, body);
+      expectStatus(`${resource.type} create claiming ${profile}`, created.status, 201);
+      if (created.status !== 201) {
+        failures.push(`${resource.type} ${profile}: ${JSON.stringify(created.json)}`);
+        continue;
+      }
+      const read = await call('GET', `${resource.type}/${String(created.json?.id)}`);
+      const claimed = (read.json?.meta as { profile?: string[] } | undefined)?.profile ?? [];
+      if (!claimed.includes(profile))
+        failures.push(`${resource.type} ${profile}: read back claiming ${claimed.join(', ')}`);
+    }
+  }
+
+  /** Subscription has its own routes: create (handshake to the subscriber), read, $status, delete. */
+  async function exerciseSubscription(resource: CapabilityStatementRestResource): Promise<void> {
+    const interactions = new Set((resource.interaction ?? []).map((i) => i.code));
+    for (const code of interactions)
+      if (!['create', 'read', 'delete'].includes(code))
+        failures.push(`Subscription ${code}: no check here — add one`);
+    if (!interactions.has('create')) {
+      failures.push('Subscription: no create claimed; this test cannot make one');
+      return;
+    }
+    // One Subscription claiming every supported profile: created, and answered claiming them.
+    const profiles = resource.supportedProfile ?? [];
+    const created = await call('POST', 'Subscription', {
+      resourceType: 'Subscription',
+      meta: { profile: profiles },
+      status: 'requested',
+      reason: 'conformance',
+      criteria: TASK_TOPIC,
+      _criteria: {
+        extension: [{ url: EXT.filterCriteria, valueString: `Task?patient=Patient/${patientId}` }],
+      },
+      channel: {
+        type: 'rest-hook',
+        endpoint: subscriber.url,
+        payload: 'application/fhir+json',
+        _payload: { extension: [{ url: EXT.payloadContent, valueCode: 'id-only' }] },
+      },
+    });
+    expectStatus('Subscription create', created.status, 201);
+    const id = created.json?.id as string | undefined;
+    if (!id) return;
+    if (created.json?.status !== 'active')
+      failures.push(`Subscription create: ${String(created.json?.status)}, not active`);
+    const answered = (created.json?.meta as { profile?: string[] } | undefined)?.profile ?? [];
+    for (const profile of profiles)
+      if (!answered.includes(profile))
+        failures.push(`Subscription supportedProfile ${profile}: not what the server answers`);
+    if (interactions.has('read'))
+      expectStatus('Subscription read', (await call('GET', `Subscription/${id}`)).status, 200);
+    for (const operation of resource.operation ?? []) {
+      if (operation.name !== 'status') {
+        failures.push(`Subscription operation ${operation.name}: no check here — add one`);
+        continue;
+      }
+      const status = await call('GET', `Subscription/${id}/$status`);
+      expectStatus('Subscription $status', status.status, 200);
+      const entry = (status.json?.entry as Array<{ resource: Resource }> | undefined)?.[0];
+      if (entry?.resource.resourceType !== 'Parameters')
+        failures.push('Subscription $status: no SubscriptionStatus Parameters');
+    }
+    if (interactions.has('delete')) {
+      expectStatus(
+        'Subscription delete',
+        (await call('DELETE', `Subscription/${id}`)).status,
+        200,
+        204,
+      );
+      expectStatus(
+        'Subscription read after delete',
+        (await call('GET', `Subscription/${id}`)).status,
+        404,
+        410,
+      );
+    }
+  }
+
   async function exercise(resource: CapabilityStatementRestResource): Promise<void> {
     const type = resource.type;
     const interactions = new Set((resource.interaction ?? []).map((i) => i.code));
+    if (type === 'Subscription') return exerciseSubscription(resource);
+    await exerciseProfiles(resource);
+    for (const operation of resource.operation ?? [])
+      failures.push(`${type} operation ${operation.name}: no check here — add one`);
     let id: string | undefined;
     if (type === 'AuditEvent') {
       // Written by the server only: the Patient created above left one.

@@ -5,6 +5,7 @@ import {
   ITERATE,
   SORTABLE,
   defaultResourceCapabilities,
+  revIncludesFor,
   type CapabilityOptions,
 } from './capability-statement';
 import { SUPPORTED_RESOURCE_TYPES, validateFhirResource } from './resource-validation';
@@ -229,5 +230,54 @@ describe('buildCapabilityStatement', () => {
     ],
   ])('refuses to claim %s', (_what, overrides, message) => {
     expect(() => buildCapabilityStatement(options(overrides))).toThrow(message);
+  });
+
+  it('derives the _revinclude values from the reference parameters that may point at a type', () => {
+    const onServiceRequest = revIncludesFor('ServiceRequest', SUPPORTED_RESOURCE_TYPES);
+    expect(onServiceRequest).toEqual(
+      expect.arrayContaining(['Task:focus', 'Task:based-on', 'Procedure:based-on']),
+    );
+    // Task.owner cannot reference a ServiceRequest; a type not stored is no source.
+    expect(onServiceRequest).not.toContain('Task:owner');
+    expect(revIncludesFor('Patient', ['Task'])).toEqual(
+      expect.arrayContaining(['Task:owner', 'Task:patient']),
+    );
+    expect(revIncludesFor('Patient', ['Task']).every((v) => v.startsWith('Task:'))).toBe(true);
+    // A canonical (QuestionnaireResponse.questionnaire) is never a Type/id reference to follow.
+    expect(revIncludesFor('Questionnaire', SUPPORTED_RESOURCE_TYPES)).not.toContain(
+      'QuestionnaireResponse:questionnaire',
+    );
+    // Each one is a claim the builder accepts.
+    expect(() =>
+      buildCapabilityStatement(
+        options({
+          resources: [
+            {
+              type: 'Patient',
+              interactions: ['search-type'],
+              searchRevInclude: revIncludesFor('Patient', SUPPORTED_RESOURCE_TYPES),
+            },
+          ],
+        }),
+      ),
+    ).not.toThrow();
+  });
+
+  it('lists supported profiles and operations of a type', () => {
+    const subscription = resource('Subscription', {
+      resources: [
+        {
+          type: 'Subscription',
+          interactions: ['create', 'read', 'delete'],
+          supportedProfile: ['http://example.org/StructureDefinition/p'],
+          operations: [{ name: 'status', definition: 'http://example.org/OperationDefinition/s' }],
+        },
+      ],
+    });
+    expect(subscription).toMatchObject({
+      supportedProfile: ['http://example.org/StructureDefinition/p'],
+      operation: [{ name: 'status', definition: 'http://example.org/OperationDefinition/s' }],
+    });
+    expect(subscription.searchParam).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { getElementDefinition } from '@medplum/core';
 import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
@@ -6,7 +7,11 @@ import type {
 import { isR4ResourceType } from './fhir-definitions';
 import { isSupportedResourceType, SUPPORTED_RESOURCE_TYPES } from './resource-validation';
 import { SDOHCC_COORDINATION_PLATFORM_CAPABILITY } from './sdohcc-definitions';
-import { searchParametersFor, supportedSearchParameters } from './search-parameters';
+import {
+  searchParametersFor,
+  type SearchParamInfo,
+  supportedSearchParameters,
+} from './search-parameters';
 import { MAX_INCLUDE_ITERATIONS } from './search-request';
 
 /**
@@ -42,6 +47,8 @@ export interface ResourceCapability {
   conditionalCreate?: boolean;
   /** Supported profiles (canonical URLs). */
   supportedProfile?: readonly string[];
+  /** Operations on the type or its instances (`$status` is `status`). */
+  operations?: readonly { name: string; definition: string; documentation?: string }[];
   documentation?: string;
   /**
    * The generic search's extras: chained reference parameters (one level), `_sort` on the
@@ -101,6 +108,37 @@ export function defaultResourceCapabilities(): ResourceCapability[] {
     searchInclude: DEFAULT_INCLUDES[type] ?? [],
     conditionalCreate: true,
   }));
+}
+
+/**
+ * True when the parameter finds `Type/id` references: not when every element it reads is a
+ * canonical (kept as its URL, e.g. QuestionnaireResponse.questionnaire), which no `_revinclude`
+ * can follow back to a resource.
+ */
+function followsReferences(source: string, info: SearchParamInfo): boolean {
+  return info.parts.some((part) => {
+    const path = part.expression.split('.');
+    if (path.length !== 2 || path[0] !== source || !/^[a-zA-Z]+$/.test(path[1])) return true;
+    const element = getElementDefinition(source, path[1]);
+    return !element || element.type.some((t) => t.code !== 'canonical');
+  });
+}
+
+/**
+ * The `_revinclude` values that can find resources of `target`: every supported reference
+ * parameter of the `sourceTypes` (the types the server stores) that may point at it, FHIR's
+ * "any type" included, except those on canonical elements. Sorted by source type, then code.
+ */
+export function revIncludesFor(target: string, sourceTypes: readonly string[]): string[] {
+  const values: string[] = [];
+  for (const source of [...sourceTypes].sort()) {
+    for (const info of supportedSearchParameters(source)) {
+      if (info.type !== 'reference') continue;
+      if (info.targets.length > 0 && !info.targets.includes(target)) continue;
+      if (followsReferences(source, info)) values.push(`${source}:${info.code}`);
+    }
+  }
+  return values;
 }
 
 function checkInclude(type: string, value: string, reverse: boolean): void {
@@ -177,6 +215,9 @@ function resourceEntry(capability: ResourceCapability): CapabilityStatementRestR
   };
   if (capability.supportedProfile?.length) {
     entry.supportedProfile = [...capability.supportedProfile];
+  }
+  if (capability.operations?.length) {
+    entry.operation = capability.operations.map((o) => ({ ...o }));
   }
   const documentation = [capability.documentation];
   if (capability.searchExtras && searchable) {

@@ -86,3 +86,34 @@ export const SDOHCC_SEARCH_PARAMETERS: readonly SearchParameter[] = [
     expression: 'ServiceRequest.supportingInfo',
   },
 ];
+
+const SDOHCC_PROFILE = `${SDOHCC_BASE}/StructureDefinition`;
+/** The IG (STU 3) is built on US Core 7.0.0; its CapabilityStatements name that version. */
+const US_CORE_PROFILE = 'http://hl7.org/fhir/us/core/StructureDefinition';
+const US_CORE_VERSION = '7.0.0';
+
+/**
+ * The profiles the server lists as `supportedProfile`, per resource type: the IG's (its
+ * Coordination Platform CapabilityStatement and its examples' `meta.profile`) and US Core's,
+ * only where the server stores resources claiming them — each is exercised against the running
+ * server with the IG's example of it (or, for Coverage, a US Core instance). The server checks
+ * the R4 definitions and the IG's referral rules, not each profile's every constraint.
+ */
+export const SUPPORTED_PROFILES: Readonly<Record<string, readonly string[]>> = {
+  Task: [
+    `${SDOHCC_PROFILE}/SDOHCC-TaskForReferralManagement`,
+    `${SDOHCC_PROFILE}/SDOHCC-TaskForPatient`,
+  ],
+  ServiceRequest: [`${SDOHCC_PROFILE}/SDOHCC-ServiceRequest`],
+  Procedure: [`${SDOHCC_PROFILE}/SDOHCC-Procedure`],
+  Consent: [`${SDOHCC_PROFILE}/SDOHCC-Consent`],
+  Condition: [`${SDOHCC_PROFILE}/SDOHCC-Condition`],
+  Goal: [`${SDOHCC_PROFILE}/SDOHCC-Goal`],
+  HealthcareService: [`${SDOHCC_PROFILE}/SDOHCC-HealthcareServiceForReferralManagement`],
+  Location: [`${SDOHCC_PROFILE}/SDOHCC-Location`],
+  PractitionerRole: [`${SDOHCC_PROFILE}/SDOHCC-practitionerrole`],
+  Patient: [`${US_CORE_PROFILE}/us-core-patient|${US_CORE_VERSION}`],
+  Practitioner: [`${US_CORE_PROFILE}/us-core-practitioner|${US_CORE_VERSION}`],
+  Organization: [`${US_CORE_PROFILE}/us-core-organization|${US_CORE_VERSION}`],
+  Coverage: [`${US_CORE_PROFILE}/us-core-coverage|${US_CORE_VERSION}`],
+};

@@ -28,6 +28,7 @@ import {
 } from './subscriptions.controller';
 import { endpointPolicy, type EndpointPolicy } from './endpoint-policy';
 import { FHIR_API_CONFIG } from '../app.module';
+import { SUBSCRIPTIONS_SERVED } from '../capability';
 import type { FhirApiConfig } from '../fhir-api.config';
 import { SubscriptionTables1732700000000 } from './subscription-tables.migration';
 
@@ -79,6 +80,7 @@ export class SubscriptionsModule implements NestModule {
       controllers: [SubscriptionsController],
       providers: [
         { provide: OPTIONS, useValue: options },
+        { provide: SUBSCRIPTIONS_SERVED, useValue: true },
         { provide: SUBSCRIPTIONS_BASE_URL, useValue: options.baseUrl },
         {
           provide: SUBSCRIPTION_ENDPOINTS,
