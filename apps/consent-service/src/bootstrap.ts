@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
+import { ignoredByConsentLedger } from './consents/consent-change.handler';
 import { CONSENT_SERVICE_NAME, ConsentServiceConfig } from './consent-service.config';
 
 /** Builds and starts the service; tests call it with their own schema and port 0. */
@@ -16,6 +17,7 @@ export function startConsentService(
     port: options.port ?? config.CONSENT_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
-    consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME },
+    // Most FHIR changes are not Consents: passed over before any SQL (no transaction, no inbox row).
+    consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME, ignores: ignoredByConsentLedger },
   });
 }

@@ -4,6 +4,7 @@ import { managementListenerOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { EhrConnectorConfig } from './ehr-connector.config';
+import { ignoredByPushQueue } from './push/task-changes.handler';
 
 /** Builds and starts the connector; tests call it with their own schema, group and port 0. */
 export function startEhrConnector(config: EhrConnectorConfig): Promise<INestApplication> {
@@ -17,6 +18,7 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
       isTransient: isTransientFhirError,
+      ignores: ignoredByPushQueue,
     },
   });
 }

@@ -40,7 +40,8 @@ export class ServiceConfig {
   @IsInt()
   @Min(10)
   @Max(10_000)
-  OUTBOX_POLL_MS = 200;
+  /** The relay's fallback poll: a commit's NOTIFY wakes it at once. */
+  OUTBOX_POLL_MS = 1000;
 
   /**
    * The management listener: where /health/* and /metrics are served, off the API's port.

@@ -4,6 +4,11 @@ import { CloudEvent, EventTypes, FhirResourceChangedV1 } from '@carerelay/contra
 import { EventContext } from '@carerelay/messaging';
 import { ConsentLedger } from './consent.ledger';
 
+/** FHIR changes the ledger passes over, told from the event alone: other resources than Consents. */
+export const ignoredByConsentLedger = (event: CloudEvent): boolean =>
+  event.type === EventTypes.fhirResourceChanged.type &&
+  (event.data as FhirResourceChangedV1).resourceType !== 'Consent';
+
 /** Consent creates, updates and deletes on fhir.changes.v1; other resource types are skipped. */
 @Controller()
 export class ConsentChangeHandler {
@@ -14,7 +19,7 @@ export class ConsentChangeHandler {
     @Payload() event: CloudEvent<FhirResourceChangedV1>,
     @Ctx() context: EventContext,
   ): Promise<void> {
-    if (event.data.resourceType !== 'Consent') return;
+    if (ignoredByConsentLedger(event)) return;
     await this.ledger.applyConsentChange(context.manager, event.data, event.traceparent);
   }
 }

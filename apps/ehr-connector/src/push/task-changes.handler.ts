@@ -13,6 +13,16 @@ import { pushChannel } from './push.worker';
 export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
 
 /**
+ * FHIR changes the push queue passes over, told from the event alone: anything but an update of
+ * a Task with its resource, the only changes it pushes.
+ */
+export const ignoredByPushQueue = (event: CloudEvent): boolean => {
+  if (event.type !== EventTypes.fhirResourceChanged.type) return false;
+  const change = event.data as FhirResourceChangedV1;
+  return change.resourceType !== 'Task' || change.action !== 'update' || !change.resource;
+};
+
+/**
  * fhir.changes.v1 → the push queue: an update of a source Task whose requester organization has
  * a push endpoint, and which carries that EHR's Task identity (recorded at pull time), queues
  * that Task version for the EHR — in the inbox transaction, so it is queued exactly once.
@@ -33,8 +43,8 @@ export class TaskChangesHandler {
     @Payload() event: CloudEvent<FhirResourceChangedV1>,
     @Ctx() context: EventContext,
   ): Promise<void> {
+    if (ignoredByPushQueue(event)) return;
     const change = event.data;
-    if (change.resourceType !== 'Task' || change.action !== 'update' || !change.resource) return;
     const task = change.resource as Resource;
     const requester = relativeTo(task.requester?.reference, this.carerelayBaseUrl);
     if (!requester?.startsWith('Organization/')) return;

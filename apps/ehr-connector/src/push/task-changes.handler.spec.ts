@@ -1,0 +1,39 @@
+import { EventTypes, newCloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
+import { ignoredByPushQueue } from './task-changes.handler';
+
+const change = (fields: Partial<FhirResourceChangedV1>) =>
+  newCloudEvent({
+    source: '/test',
+    type: EventTypes.fhirResourceChanged.type,
+    data: {
+      resourceType: 'Task',
+      id: 't1',
+      versionId: '2',
+      action: 'update',
+      lastUpdated: '2026-12-03T00:00:00Z',
+      organizations: [],
+      resource: { resourceType: 'Task', id: 't1' },
+      ...fields,
+    } as FhirResourceChangedV1,
+  });
+
+describe('ignoredByPushQueue', () => {
+  it('keeps an update of a Task', () => {
+    expect(ignoredByPushQueue(change({}))).toBe(false);
+  });
+
+  it.each([
+    ['a create', { action: 'create' as const }],
+    ['a delete', { action: 'delete' as const }],
+    ['another resource type', { resourceType: 'Patient' }],
+    ['a change without its resource', { resource: undefined }],
+  ])('passes over %s', (_what, fields) => {
+    expect(ignoredByPushQueue(change(fields))).toBe(true);
+  });
+
+  it('never passes over an event of another type', () => {
+    expect(ignoredByPushQueue({ ...change({ resourceType: 'Patient' }), type: 'other' })).toBe(
+      false,
+    );
+  });
+});
