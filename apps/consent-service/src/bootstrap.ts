@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { CONSENT_SERVICE_NAME, ConsentServiceConfig } from './consent-service.config';
@@ -16,6 +16,7 @@ export function startConsentService(
     port: options.port ?? config.CONSENT_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME },
   });
 }
