@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AnalyticsServiceConfig } from './analytics-service.config';
 import { AppModule } from './app.module';
@@ -17,6 +17,7 @@ export function startAnalyticsService(
     port: options.port ?? config.ANALYTICS_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     http: false,
     // Batches: a backlog (a replay, a rebuild) is read at thousands of events a second.
     consumer: {

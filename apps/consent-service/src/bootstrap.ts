@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { ignoredByConsentLedger } from './consents/consent-change.handler';
@@ -17,6 +17,7 @@ export function startConsentService(
     port: options.port ?? config.CONSENT_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     // Most FHIR changes are not Consents: passed over before any SQL (no transaction, no inbox row).
     consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME, ignores: ignoredByConsentLedger },
   });

@@ -1,6 +1,6 @@
 import type { INestApplication, LogLevel } from '@nestjs/common';
 import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule, publishesToFhir } from './app.module';
 import { DirectoryServiceConfig } from './directory-service.config';
@@ -36,6 +36,7 @@ export function startDirectoryService(
     port: options.port ?? config.DIRECTORY_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     // Whole directories arrive as one HSDS document; every other body is one entry.
     http: {
       limit: '256kb',

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { isTransientFhirError } from '@carerelay/fhir-client';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { EhrConnectorConfig } from './ehr-connector.config';
@@ -15,6 +15,7 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     port: config.EHR_CONNECTOR_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
       isTransient: isTransientFhirError,

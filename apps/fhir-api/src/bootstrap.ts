@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { TOKEN_PATH } from './auth/auth.config';
 import { loadFhirDefinitions } from '@carerelay/fhir';
@@ -33,6 +33,7 @@ export async function startFhirApi(
     module: AppModule.register(config, options),
     port: config.FHIR_API_PORT,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     host: config.API_HOST,
     // FHIR bodies (application/fhir+json) and OperationOutcome errors are the API's own.
     http: false,

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { FollowupServiceConfig } from './followup-service.config';
@@ -16,6 +16,7 @@ export function startFollowupService(
     port: options.port ?? config.FOLLOWUP_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     consumer: { groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP },
   });
 }

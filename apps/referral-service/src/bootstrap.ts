@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { FhirApiClient, isTransientFhirError } from '@carerelay/fhir-client';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { ignoredByReferralWorkflow } from './referrals/referral-events.handler';
@@ -18,6 +18,7 @@ export function startReferralService(
     port: options.port ?? config.REFERRAL_SERVICE_PORT,
     host: config.API_HOST,
     management: managementListenerOf(config),
+    tls: tlsFilesOf(config),
     http: false,
     consumer: {
       groupId: options.groupId ?? REFERRAL_SERVICE_NAME,

@@ -4,9 +4,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import { applyServerTimeouts, useServiceHttp } from '@carerelay/http';
-import { managementListenerOf } from '@carerelay/config';
+import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { PinoNestLogger, createServiceLogger } from '@carerelay/observability';
-import { listenManagement, splitManagementPaths } from '@carerelay/service';
+import { httpsOptionsOf, listenManagement, splitManagementPaths } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { parseWebClients } from './referrals/web-clients';
 import { securityHeaders, serveSpa } from './static/spa';
@@ -24,9 +24,12 @@ export async function startWebApp(
 ): Promise<INestApplication> {
   parseWebClients(config.WEB_FHIR_CLIENTS); // a bad client list stops the start, named
   const logger = createServiceLogger('web', config.LOG_LEVEL);
+  const tls = tlsFilesOf(config);
+  const httpsOptions = tls ? httpsOptionsOf(tls) : undefined;
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
     logger: new PinoNestLogger(logger),
     bodyParser: false,
+    ...(httpsOptions ? { httpsOptions } : {}),
   });
   const management = managementListenerOf(config);
   if (management) splitManagementPaths(app);

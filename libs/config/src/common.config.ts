@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
 
 const BROKER_LIST = /^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/;
 const POSTGRES_URL = /^postgres(ql)?:\/\/.+/;
@@ -62,6 +62,38 @@ export class ServiceConfig {
   @IsString()
   @IsNotEmpty()
   API_HOST = '127.0.0.1';
+
+  /**
+   * Native TLS on the API's port: a PEM certificate (its chain after it) and its PEM private
+   * key, both or neither, read at start. Empty: plain HTTP (behind a TLS-terminating proxy).
+   * The management listener stays plain HTTP.
+   */
+  @ValidateIf((config: ServiceConfig) => config.TLS_KEY_FILE !== '')
+  @IsNotEmpty({ message: 'must be set with TLS_KEY_FILE (both or neither)' })
+  TLS_CERT_FILE = '';
+
+  @ValidateIf((config: ServiceConfig) => config.TLS_CERT_FILE !== '')
+  @IsNotEmpty({ message: 'must be set with TLS_CERT_FILE (both or neither)' })
+  TLS_KEY_FILE = '';
+
+  @IsIn(['TLSv1.2', 'TLSv1.3'])
+  TLS_MIN_VERSION: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.2';
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** The API listener's certificate and key files (undefined: plain HTTP). */
+export function tlsFilesOf(config: ServiceConfig): TlsFiles | undefined {
+  if (config.TLS_CERT_FILE === '' || config.TLS_KEY_FILE === '') return undefined;
+  return {
+    certFile: config.TLS_CERT_FILE,
+    keyFile: config.TLS_KEY_FILE,
+    minVersion: config.TLS_MIN_VERSION,
+  };
 }
 
 /** Where a service serves health and metrics apart from its API (undefined: on the API port). */

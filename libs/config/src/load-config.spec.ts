@@ -1,6 +1,6 @@
 import { IsInt, Max, Min } from 'class-validator';
 import { ConfigError, loadConfig } from './load-config';
-import { ServiceConfig, brokersOf } from './common.config';
+import { ServiceConfig, brokersOf, tlsFilesOf } from './common.config';
 
 class ExampleConfig extends ServiceConfig {
   @IsInt()
@@ -40,6 +40,24 @@ describe('loadConfig', () => {
   it('rejects a broker list without ports', () => {
     expect(() => loadConfig(ExampleConfig, { ...valid, KAFKA_BROKERS: 'localhost' })).toThrow(
       /KAFKA_BROKERS/,
+    );
+  });
+
+  it('takes TLS certificate and key files together, or neither', () => {
+    expect(tlsFilesOf(loadConfig(ExampleConfig, valid))).toBeUndefined();
+    expect(
+      tlsFilesOf(
+        loadConfig(ExampleConfig, { ...valid, TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' }),
+      ),
+    ).toEqual({ certFile: '/c.pem', keyFile: '/k.pem', minVersion: 'TLSv1.2' });
+    expect(() => loadConfig(ExampleConfig, { ...valid, TLS_CERT_FILE: '/c.pem' })).toThrow(
+      /TLS_KEY_FILE \(missing\): must be set with TLS_CERT_FILE/,
+    );
+    expect(() => loadConfig(ExampleConfig, { ...valid, TLS_KEY_FILE: '/k.pem' })).toThrow(
+      /TLS_CERT_FILE \(missing\): must be set with TLS_KEY_FILE/,
+    );
+    expect(() => loadConfig(ExampleConfig, { ...valid, TLS_MIN_VERSION: 'TLSv1.1' })).toThrow(
+      /TLS_MIN_VERSION/,
     );
   });
 });

@@ -1,3 +1,4 @@
 export * from './service.bootstrap';
 export * from './service.modules';
 export * from './management.listener';
+export * from './tls.listener';

@@ -2,7 +2,7 @@ import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
-import { loadConfigOrExit, type ConfigClass } from '@carerelay/config';
+import { loadConfigOrExit, type ConfigClass, type TlsFiles } from '@carerelay/config';
 import type { CloudEvent } from '@carerelay/contracts';
 import { applyServerTimeouts, useServiceHttp, type JsonBodyOptions } from '@carerelay/http';
 import { connectEventConsumer } from '@carerelay/messaging';
@@ -20,6 +20,7 @@ import {
   splitManagementPaths,
   type ManagementListener,
 } from './management.listener';
+import { httpsOptionsOf } from './tls.listener';
 
 export interface StartServiceOptions {
   /** The `service` field of every log line. */
@@ -38,6 +39,8 @@ export interface StartServiceOptions {
    * whose HTTP API takes no bodies, and the FHIR API, which parses FHIR bodies itself).
    */
   nestBodyParser?: boolean;
+  /** HTTPS on `port` with these files (tlsFilesOf); unset: plain HTTP. */
+  tls?: TlsFiles;
   /** Health and metrics on their own listener (managementListenerOf); unset: on `port`. */
   management?: ManagementListener;
   /** The service's Kafka consumer (its @EventPattern handlers), if it consumes. */
@@ -62,9 +65,12 @@ export interface StartServiceOptions {
 export async function startService(options: StartServiceOptions): Promise<NestExpressApplication> {
   const logger = createServiceLogger(options.name, options.logLevel);
   const http = options.http ?? {};
+  // Read before anything starts: a bad certificate or key stops the start at once.
+  const httpsOptions = options.tls ? httpsOptionsOf(options.tls) : undefined;
   const app = await NestFactory.create<NestExpressApplication>(options.module, {
     logger: new PinoNestLogger(logger),
     bodyParser: http === false && options.nestBodyParser === true,
+    ...(httpsOptions ? { httpsOptions } : {}),
   });
   app.disable('x-powered-by');
   if (options.management) splitManagementPaths(app);
