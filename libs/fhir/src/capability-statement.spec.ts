@@ -97,6 +97,17 @@ describe('buildCapabilityStatement', () => {
     expect(resource('ServiceRequest').searchInclude).toEqual([
       'ServiceRequest:supporting-info',
       'ServiceRequest:patient',
+      'ServiceRequest:requester',
+      'ServiceRequest:performer',
+    ]);
+    // The IG's SHALL/SHOULD includes of the Coordination Platform.
+    expect(resource('Group').searchInclude).toEqual(['Group:member']);
+    expect(resource('Consent').searchInclude).toEqual([
+      'Consent:source-reference:DocumentReference',
+    ]);
+    expect(resource('PractitionerRole').searchInclude).toEqual([
+      'PractitionerRole:organization',
+      'PractitionerRole:practitioner',
     ]);
     expect(resource('HealthcareService').searchInclude).toEqual(['HealthcareService:location']);
   });

@@ -96,8 +96,16 @@ export const DEFAULT_INTERACTIONS: readonly TypeInteraction[] = [
 /** The includes the IG's Coordination Platform CapabilityStatement asks for. */
 export const DEFAULT_INCLUDES: Readonly<Record<string, readonly string[]>> = {
   Task: ['Task:focus', 'Task:output'],
-  ServiceRequest: ['ServiceRequest:supporting-info', 'ServiceRequest:patient'],
+  ServiceRequest: [
+    'ServiceRequest:supporting-info',
+    'ServiceRequest:patient',
+    'ServiceRequest:requester',
+    'ServiceRequest:performer',
+  ],
   HealthcareService: ['HealthcareService:location'],
+  Consent: ['Consent:source-reference:DocumentReference'],
+  Group: ['Group:member'],
+  PractitionerRole: ['PractitionerRole:organization', 'PractitionerRole:practitioner'],
 };
 
 /** The IG resource types with DEFAULT_INTERACTIONS and DEFAULT_INCLUDES. */
