@@ -107,7 +107,7 @@ export function capabilityStatement(
   const rest = statement.rest![0];
   // Update on a new id creates the resource (PUT Type/id): say so. AuditEvents are the server's,
   // Subscriptions have their own routes. Conditional update (PUT Type?criteria) wherever update
-  // is; conditional delete one at a time wherever delete is.
+  // is; conditional delete one at a time wherever delete is; conditional read wherever read is.
   for (const resource of rest.resource ?? []) {
     const generic = (SUPPORTED_RESOURCE_TYPES as readonly string[]).includes(resource.type);
     resource.updateCreate = generic;
@@ -115,6 +115,11 @@ export function capabilityStatement(
     resource.conditionalDelete =
       generic && resource.interaction?.some((i) => i.code === 'delete')
         ? 'single'
+        : 'not-supported';
+    // If-None-Match and If-Modified-Since on reads (304).
+    resource.conditionalRead =
+      generic && resource.interaction?.some((i) => i.code === 'read')
+        ? 'full-support'
         : 'not-supported';
   }
   if (rest.security) {

@@ -561,6 +561,27 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
           200,
         );
     }
+    if (resource.conditionalRead === 'full-support') {
+      const current = await call('GET', `${type}/${id}`);
+      const version = (current.json?.meta as { versionId?: string } | undefined)?.versionId;
+      expectStatus(
+        `${type} conditionalRead (If-None-Match)`,
+        (await call('GET', `${type}/${id}`, undefined, { 'if-none-match': `W/"${version}"` }))
+          .status,
+        304,
+      );
+      expectStatus(
+        `${type} conditionalRead (If-Modified-Since)`,
+        (
+          await call('GET', `${type}/${id}`, undefined, {
+            'if-modified-since': new Date(Date.now() + 60_000).toUTCString(),
+          })
+        ).status,
+        304,
+      );
+    } else if (resource.conditionalRead && resource.conditionalRead !== 'not-supported') {
+      failures.push(`${type}: conditionalRead ${resource.conditionalRead} has no check`);
+    }
     if (resource.conditionalCreate) {
       const again = await call('POST', type, sample(type, patientId), {
         'if-none-exist': `_id=${id}`,
