@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { PATH_METADATA } from '@nestjs/common/constants';
 import { CALLERS, routePoliciesOf, type Caller, type RoutePolicy } from '@carerelay/auth';
 import { SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { SCOPES_BY_ROLE, tokenUrlOf, type DemoClient } from '../../tools/simulator/src/credentials';
@@ -72,7 +73,9 @@ function routesByApp(apps: string[]): Map<string, RoutePolicy[]> {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const exports = require(file) as Record<string, unknown>;
       for (const value of Object.values(exports)) {
-        if (typeof value === 'function') routes.push(...routePoliciesOf(value as never));
+        // Nest controller classes only: a controller file may also export plain functions.
+        if (typeof value === 'function' && Reflect.hasMetadata(PATH_METADATA, value))
+          routes.push(...routePoliciesOf(value as never));
       }
     }
     byApp.set(app, routes);

@@ -3,3 +3,4 @@ export * from './schema-of';
 export * from './persistence.module';
 export * from './safe-error';
 export * from './infrastructure-error';
+export * from './group.writer';

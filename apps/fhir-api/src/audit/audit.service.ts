@@ -1,4 +1,4 @@
-import { safeErrorText } from '@carerelay/persistence';
+import { GroupWriter, safeErrorText } from '@carerelay/persistence';
 import { Logger } from '@nestjs/common';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { DataSource, EntityManager } from 'typeorm';
@@ -12,6 +12,20 @@ import {
 } from './audit-event.builder';
 
 type Db = DataSource | EntityManager;
+
+/** An audit_events row, as its columns name it. */
+interface AuditRow {
+  id: string;
+  recorded: string;
+  action: AuditEvent['action'];
+  subtype: string;
+  outcome: AuditEvent['outcome'];
+  client_id: string;
+  organization_id: string;
+  resource_type: string | null;
+  entity_refs: string[];
+  content: AuditEvent;
+}
 
 const AUDITED = new WeakSet<object>();
 
@@ -41,22 +55,57 @@ export class AuditService {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema ${schema}`);
   }
 
+  /**
+   * AuditEvents written outside any transaction (reads, searches, failures): concurrent ones go
+   * out together in one multi-row INSERT, and each caller still waits for its own row.
+   */
+  private readonly standalone = new GroupWriter<AuditRow>((rows) =>
+    this.dataSource
+      .query(
+        `INSERT INTO "${this.schema}".audit_events
+           (id, recorded, action, subtype, outcome, client_id, organization_id, resource_type, entity_refs, content)
+         SELECT x.id, x.recorded, x.action, x.subtype, x.outcome, x.client_id, x.organization_id,
+           x.resource_type, x.entity_refs, x.content
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, recorded timestamptz, action text,
+           subtype text, outcome text, client_id text, organization_id text, resource_type text,
+           entity_refs text[], content jsonb)`,
+        [JSON.stringify(rows)],
+      )
+      .then(() => undefined),
+  );
+
   async record(db: Db | undefined, input: AuditRecordInput): Promise<AuditEvent> {
     const event = buildAuditEvent(input);
-    await (db ?? this.dataSource).query(
+    const row: AuditRow = {
+      id: event.id!,
+      recorded: event.recorded,
+      action: event.action,
+      subtype: input.subtype,
+      outcome: event.outcome,
+      client_id: input.actor.clientId,
+      organization_id: input.actor.organizationId,
+      resource_type: input.resourceType ?? null,
+      entity_refs: entityReferences(input),
+      content: event,
+    };
+    if (db === undefined) {
+      await this.standalone.write(row);
+      return event;
+    }
+    await db.query(
       `INSERT INTO "${this.schema}".audit_events
          (id, recorded, action, subtype, outcome, client_id, organization_id, resource_type, entity_refs, content)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
       [
-        event.id,
-        event.recorded,
-        event.action,
-        input.subtype,
-        event.outcome,
-        input.actor.clientId,
-        input.actor.organizationId,
-        input.resourceType ?? null,
-        entityReferences(input),
+        row.id,
+        row.recorded,
+        row.action,
+        row.subtype,
+        row.outcome,
+        row.client_id,
+        row.organization_id,
+        row.resource_type,
+        row.entity_refs,
         JSON.stringify(event),
       ],
     );

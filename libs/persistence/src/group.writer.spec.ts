@@ -1,0 +1,57 @@
+import { GroupWriter } from './group.writer';
+
+/** A writer whose statements finish when the test says so. */
+function controlledWriter() {
+  const statements: { rows: number[]; finish: (error?: Error) => void }[] = [];
+  const writer = new GroupWriter<number>(
+    (rows) =>
+      new Promise<void>((resolve, reject) =>
+        statements.push({ rows, finish: (error) => (error ? reject(error) : resolve()) }),
+      ),
+    3,
+  );
+  return { writer, statements };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('GroupWriter', () => {
+  it('writes a lone row at once, in a statement of its own', async () => {
+    const { writer, statements } = controlledWriter();
+    const done = writer.write(1);
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1]]);
+    statements[0].finish();
+    await expect(done).resolves.toBeUndefined();
+  });
+
+  it('groups the rows that arrive while a statement is in flight, at most maxRows each', async () => {
+    const { writer, statements } = controlledWriter();
+    const first = writer.write(1);
+    const rest = [2, 3, 4, 5].map((n) => writer.write(n));
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1]]);
+    statements[0].finish();
+    await first;
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1], [2, 3, 4]]);
+    statements[1].finish();
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1], [2, 3, 4], [5]]);
+    statements[2].finish();
+    await Promise.all(rest);
+  });
+
+  it("fails exactly the callers whose statement failed, and keeps writing the others' rows", async () => {
+    const { writer, statements } = controlledWriter();
+    const first = writer.write(1);
+    const second = writer.write(2);
+    await tick();
+    statements[0].finish(new Error('connection lost'));
+    await expect(first).rejects.toThrow('connection lost');
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1], [2]]);
+    statements[1].finish();
+    await expect(second).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * Group commit for rows written on their own (no caller transaction): a row handed in while a
+ * write is in flight waits for it and goes out with the others in the next one, so N concurrent
+ * callers cost about one statement instead of N. Each caller still learns whether its own row was
+ * written: `write` resolves once the statement holding it has committed, and rejects with that
+ * statement's error. With nothing in flight a row goes out at once, so a lone caller waits no
+ * longer than before.
+ */
+export class GroupWriter<T> {
+  private queued: { row: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly writeRows: (rows: T[]) => Promise<void>,
+    private readonly maxRows = 500,
+  ) {}
+
+  write(row: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ row, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queued.length > 0) {
+      const batch = this.queued.splice(0, this.maxRows);
+      try {
+        await this.writeRows(batch.map((entry) => entry.row));
+        for (const entry of batch) entry.resolve();
+      } catch (error) {
+        for (const entry of batch) entry.reject(error);
+      }
+    }
+    this.flushing = false;
+  }
+}
