@@ -60,19 +60,22 @@ export class AuditService {
    * out together in one multi-row INSERT, and each caller still waits for its own row.
    */
   private readonly standalone = new GroupWriter<AuditRow>((rows) =>
-    this.dataSource
-      .query(
-        `INSERT INTO "${this.schema}".audit_events
-           (id, recorded, action, subtype, outcome, client_id, organization_id, resource_type, entity_refs, content)
-         SELECT x.id, x.recorded, x.action, x.subtype, x.outcome, x.client_id, x.organization_id,
-           x.resource_type, x.entity_refs, x.content
-         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, recorded timestamptz, action text,
-           subtype text, outcome text, client_id text, organization_id text, resource_type text,
-           entity_refs text[], content jsonb)`,
-        [JSON.stringify(rows)],
-      )
-      .then(() => undefined),
+    this.insert(this.dataSource, rows),
   );
+
+  /** The one statement that writes audit rows, in a transaction (`db`) or on their own. */
+  private async insert(db: Db, rows: readonly AuditRow[]): Promise<void> {
+    await db.query(
+      `INSERT INTO "${this.schema}".audit_events
+         (id, recorded, action, subtype, outcome, client_id, organization_id, resource_type, entity_refs, content)
+       SELECT x.id, x.recorded, x.action, x.subtype, x.outcome, x.client_id, x.organization_id,
+         x.resource_type, x.entity_refs, x.content
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, recorded timestamptz, action text,
+         subtype text, outcome text, client_id text, organization_id text, resource_type text,
+         entity_refs text[], content jsonb)`,
+      [JSON.stringify(rows)],
+    );
+  }
 
   async record(db: Db | undefined, input: AuditRecordInput): Promise<AuditEvent> {
     const event = buildAuditEvent(input);
@@ -88,27 +91,8 @@ export class AuditService {
       entity_refs: entityReferences(input),
       content: event,
     };
-    if (db === undefined) {
-      await this.standalone.write(row);
-      return event;
-    }
-    await db.query(
-      `INSERT INTO "${this.schema}".audit_events
-         (id, recorded, action, subtype, outcome, client_id, organization_id, resource_type, entity_refs, content)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
-      [
-        row.id,
-        row.recorded,
-        row.action,
-        row.subtype,
-        row.outcome,
-        row.client_id,
-        row.organization_id,
-        row.resource_type,
-        row.entity_refs,
-        JSON.stringify(event),
-      ],
-    );
+    if (db === undefined) await this.standalone.write(row);
+    else await this.insert(db, [row]);
     return event;
   }
 
