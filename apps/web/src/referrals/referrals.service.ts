@@ -173,8 +173,7 @@ export class ReferralsService {
   private async loadReferringOrganizations(referralIds: readonly string[]): Promise<void> {
     const missing = referralIds.filter((id) => !this.referringOrganizations.has(id));
     if (missing.length === 0 || !this.platform.connected) return;
-    for (let i = 0; i < missing.length; i += 50) {
-      const ids = missing.slice(i, i + 50);
+    for (const ids of chunksOf(missing, 50)) {
       const bundle = await this.platform
         .request<Bundle>(
           'fhir',
