@@ -7,7 +7,9 @@
  *      beside the rate at which PostgreSQL takes the same rows as plain INSERTs (one per
  *      transaction) and as multi-row INSERTs, measured in the same run;
  *   2. queries: summary and equity table over the whole year (all 1,000,000 referrals) and with
- *      filters, BENCH_REQUESTS each over HTTP with a coordinator's token: p50/p95/p99.
+ *      filters, BENCH_REQUESTS each over HTTP with a coordinator's token: p50/p95/p99;
+ *   3. the same queries while BENCH_LIVE_RATE (default 100) referral events per second keep
+ *      arriving, so that each answer first takes in what changed.
  *
  *   npm run bench:analytics -- --port-base 24000   (needs DATABASE_URL and KAFKA_BROKERS)
  */
@@ -37,6 +39,8 @@ const int = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const REFERRALS = int('BENCH_REFERRALS', 1_000_000);
 const EVENTS = int('BENCH_EVENTS', 30_000);
 const REQUESTS = int('BENCH_REQUESTS', 100);
+/** Referral events per second published during the live series. */
+const LIVE_RATE = int('BENCH_LIVE_RATE', 100);
 const argv = process.argv.slice(2);
 const portBase = Number(argv[argv.indexOf('--port-base') + 1] || 24000);
 const DAY = 86_400_000;
@@ -346,21 +350,56 @@ async function main(): Promise<void> {
       ],
       ['summary, last 30 days', `/analytics/summary`],
     ];
-    for (const [label, path] of queries) {
-      const times: number[] = [];
-      headers = await tokens.headers();
-      for (let i = 0; i < REQUESTS; i++) {
-        const t = performance.now();
-        const response = await fetch(`${url}${path}`, { headers });
-        if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-        await response.arrayBuffer();
-        times.push(performance.now() - t);
+    const series = async (when: string) => {
+      for (const [label, path] of queries) {
+        const times: number[] = [];
+        headers = await tokens.headers();
+        for (let i = 0; i < REQUESTS; i++) {
+          const t = performance.now();
+          const response = await fetch(`${url}${path}`, { headers });
+          if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+          await response.arrayBuffer();
+          times.push(performance.now() - t);
+        }
+        times.sort((a, b) => a - b);
+        console.log(
+          `${when} ${label.padEnd(32)} n=${REQUESTS}  p50 ${ms(percentile(times, 50))}  p95 ${ms(percentile(times, 95))}  p99 ${ms(percentile(times, 99))}`,
+        );
       }
-      times.sort((a, b) => a - b);
-      console.log(
-        `${label.padEnd(32)} n=${REQUESTS}  p50 ${ms(percentile(times, 50))}  p95 ${ms(percentile(times, 95))}  p99 ${ms(percentile(times, 99))}`,
-      );
+    };
+    await series('idle');
+
+    // 3. The same queries while events keep arriving, as they do in a running network: every
+    // answer then first takes in what changed since the previous one.
+    const live = referralEvents(`${run}-live`, LIVE_RATE * 600);
+    const liveProducer = kafka.producer();
+    await liveProducer.connect();
+    let sent = 0;
+    let sending = true;
+    const tick = 100;
+    const publishing = (async () => {
+      while (sending && sent < live.length) {
+        const batch = live.slice(sent, sent + Math.max(1, Math.round((LIVE_RATE * tick) / 1000)));
+        sent += batch.length;
+        await liveProducer.send({
+          topic: TOPICS.referralEvents.name,
+          messages: batch.map((e) => toKafkaRecord(e, (e.data as ReferralEventV1).referralId)),
+        });
+        await new Promise((resolve) => setTimeout(resolve, tick));
+      }
+    })();
+    const liveStarted = performance.now();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await series('live');
+    } finally {
+      sending = false;
+      await publishing;
+      await liveProducer.disconnect();
     }
+    console.log(
+      `live: ${sent.toLocaleString('en')} events published at ${Math.round(sent / ((performance.now() - liveStarted) / 1000))} events/s during the live series`,
+    );
   } finally {
     await app?.close();
     await pool.end();

@@ -43,8 +43,12 @@ describe('time to close and to accept from the store’s sorted orders', () => {
   /** Random referrals: closed, ended without closing, and open; durations on a coarse grid (ties). */
   function randomStore(n: number, seed: number) {
     const random = lcg(seed);
+    return FactColumns.of(Array.from({ length: n }, (_, i) => randomFact(`r${i}`, random)));
+  }
+
+  function randomFact(referralId: string, random: () => number): ReferralFact {
     const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)];
-    const facts: ReferralFact[] = Array.from({ length: n }, (_, i) => {
+    {
       const requestedAt = new Date(
         T0 + Math.floor(random() * 90 * 24) * HOUR + Math.floor(random() * 4) * 250,
       );
@@ -54,7 +58,7 @@ describe('time to close and to accept from the store’s sorted orders', () => {
       const closed = u < 0.55 ? after(1 + Math.floor(random() * 200) / 2) : null;
       const ended = closed ?? (u < 0.7 ? after(Math.floor(random() * 100)) : null);
       return {
-        referralId: `r${i}`,
+        referralId,
         requestedAt,
         routedAt: after(0.1),
         acceptedAt: accepted,
@@ -77,8 +81,7 @@ describe('time to close and to accept from the store’s sorted orders', () => {
         ageBand: null,
         sex: pick(['female', 'male']),
       };
-    });
-    return FactColumns.of(facts);
+    }
   }
 
   it.each([
@@ -99,6 +102,35 @@ describe('time to close and to accept from the store’s sorted orders', () => {
       const sorted = aggregateGroups(store, rows, grouping, asOf, { streaming: false });
       expect([...streamed]).toEqual([...sorted]);
       expect(sorted.size).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps its sorted orders up to date by merging changed rows in, as a full sort orders them', () => {
+    for (const seed of [5, 6, 7]) {
+      const merged = randomStore(20_000, seed);
+      merged.sortedOrders();
+      const random = lcg(seed * 31);
+      const log: ReferralFact[] = [];
+      // Rounds of changes: existing rows closed, reopened or moved in time, and new rows.
+      for (let round = 0; round < 3; round++) {
+        for (let c = 0; c < 700; c++) {
+          const id =
+            random() < 0.8
+              ? `r${Math.floor(random() * 20_000)}`
+              : `new-${round}-${Math.floor(random() * 300)}`;
+          const change = randomFact(id, random);
+          log.push(change);
+          merged.upsert({ fact: change, reasons: [] });
+        }
+        // The same rows in the same order, with orders sorted from scratch.
+        const sorted = randomStore(20_000, seed);
+        for (const change of log) sorted.upsert({ fact: change, reasons: [] });
+        const a = merged.sortedOrders()!;
+        const b = sorted.sortedOrders()!;
+        for (const key of ['ended', 'endedKeys', 'open', 'openRequestedMs', 'accepted'] as const)
+          expect([...a[key]]).toEqual([...b[key]]);
+        expect(a.ended.length + a.open.length).toBe(merged.size);
+      }
     }
   });
 

@@ -141,18 +141,39 @@ export function aggregateGroups(
   options: { streaming?: boolean } = {},
 ): Map<string, GroupAggregate> {
   const g = grouping.names.length;
-  const size = new Uint32Array(g);
-  const accepted = new Uint32Array(g);
-  for (let i = 0; i < rows.length; i++) {
-    size[grouping.codes[i]]++;
-    if (store.isAccepted(rows[i])) accepted[grouping.codes[i]]++;
-  }
+  const counts = countGroups(store, rows, rows.length, grouping.codes, g);
   // Most of the store: walk its sorted orders (no sort per query); a small cohort: sort its keys.
   const orders =
     (options.streaming ?? rows.length >= Math.max(STREAMING_MIN, store.size / 4)) && g < 65535
       ? store.sortedOrders()
       : undefined;
-  const aggregates = Array.from({ length: g }, () => ({
+  const times = orders
+    ? streamedTimes(store, orders, rows, grouping, counts.size, counts.accepted, asOfMs)
+    : sortedTimes(store, rows, grouping, counts.size, counts.accepted, asOfMs);
+  return groupAggregates(grouping.names, counts, times);
+}
+
+/** The counts of each group, before any time to event. */
+interface GroupCounts {
+  size: Uint32Array;
+  accepted: Uint32Array;
+  others: Array<Omit<GroupAggregate, 'referrals' | 'accepted' | 'timeToAccept' | 'timeToClose'>>;
+}
+
+/**
+ * Counts of `n` rows by group: the i-th row is `rows[i]` (or i itself when rows is null, the
+ * whole store) and its group `codes[i]`.
+ */
+function countGroups(
+  store: FactColumns,
+  rows: Uint32Array | null,
+  n: number,
+  codes: ArrayLike<number>,
+  g: number,
+): GroupCounts {
+  const size = new Uint32Array(g);
+  const accepted = new Uint32Array(g);
+  const others = Array.from({ length: g }, () => ({
     routed: 0,
     closed: 0,
     awaitingConsent: 0,
@@ -165,9 +186,12 @@ export function aggregateGroups(
     reasons: new Map<string, number>(),
   }));
   const reasonColumns = [...store.reasons];
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    const a = aggregates[grouping.codes[i]];
+  for (let i = 0; i < n; i++) {
+    const row = rows ? rows[i] : i;
+    const k = codes[i];
+    const a = others[k];
+    size[k]++;
+    if (store.isAccepted(row)) accepted[k]++;
     if (store.isRouted(row)) a.routed++;
     if (store.isClosed(row)) a.closed++;
     if (store.isAwaitingConsent(row)) a.awaitingConsent++;
@@ -181,30 +205,38 @@ export function aggregateGroups(
     a.attempts += store.attempts[row];
     if (!store.hasReasons(row)) continue;
     for (const [reason, column] of reasonColumns) {
-      const n = column[row];
-      if (n > 0) a.reasons.set(reason, (a.reasons.get(reason) ?? 0) + n);
+      const count = column[row];
+      if (count > 0) a.reasons.set(reason, (a.reasons.get(reason) ?? 0) + count);
     }
   }
-  const times = orders
-    ? streamedTimes(store, orders, rows, grouping, size, accepted, asOfMs)
-    : sortedTimes(store, rows, grouping, size, accepted, asOfMs);
+  return { size, accepted, others };
+}
+
+/** Each group with at least one row, by name. */
+function groupAggregates(
+  names: readonly string[],
+  counts: GroupCounts,
+  times: GroupTimes[],
+): Map<string, GroupAggregate> {
   const result = new Map<string, GroupAggregate>();
-  for (let k = 0; k < g; k++) {
-    if (size[k] === 0) continue;
-    const a = aggregates[k];
+  for (let k = 0; k < names.length; k++) {
+    const size = counts.size[k];
+    if (size === 0) continue;
+    const a = counts.others[k];
     const t = times[k];
-    result.set(grouping.names[k], {
+    result.set(names[k], {
       ...a,
-      referrals: size[k],
-      accepted: accepted[k],
+      reasons: new Map(a.reasons),
+      referrals: size,
+      accepted: counts.accepted[k],
       timeToAccept: {
-        accepted: accepted[k],
+        accepted: counts.accepted[k],
         medianHours: hours(t.acceptMedian),
         p90Hours: hours(t.acceptP90),
       },
       timeToClose: {
         closed: a.closed,
-        censored: size[k] - a.closed,
+        censored: size - a.closed,
         medianHours: hours(t.closeMedian),
         p90Hours: hours(t.closeP90),
       },
@@ -402,8 +434,9 @@ function streamedAccept(
 /**
  * A cohort of every row of the store (a period covering all of it, no filter): what does not
  * depend on the time of asking (counts, reasons, time to accept) is kept per version of the store
- * and dimension, and each answer walks only the Kaplan–Meier orders, with the dimension's column
- * as the group of each row.
+ * and dimension, and each answer walks only the Kaplan–Meier orders. The dimension's column is
+ * the group of each row (with no dimension, the zeroed scratch column: one group), so nothing is
+ * selected, grouped or copied.
  */
 export function aggregateWholeStore(
   store: FactColumns,
@@ -412,42 +445,36 @@ export function aggregateWholeStore(
 ): Map<string, GroupAggregate> | undefined {
   const orders = store.sortedOrders();
   if (!orders) return undefined;
+  const codes = by === null ? orders.member : store.dims.get(by)!;
   const key = by ?? '';
   let cached = wholeStoreCache.get(store)?.get(key);
   if (!cached || cached.version !== store.version) {
-    const rows = store.select(-Infinity, Infinity, {});
-    const grouping = groupRows(store, rows, by);
-    // Computed once per version, at the time of asking; only time to close is redone per answer.
-    const aggregates = aggregateGroups(store, rows, grouping, asOfMs, { streaming: true });
-    const size = new Uint32Array(grouping.names.length);
-    grouping.names.forEach((name, k) => (size[k] = aggregates.get(name)?.referrals ?? 0));
-    cached = { version: store.version, names: grouping.names, size, aggregates };
+    const names = by === null ? ['all'] : [...store.dictionary(by)];
+    const counts = countGroups(store, null, store.size, codes, names.length);
+    const accept = streamedAccept(store, orders, codes, 0, counts.accepted);
+    cached = { version: store.version, names, counts, accept };
     const perStore = wholeStoreCache.get(store) ?? new Map();
     perStore.set(key, cached);
     wholeStoreCache.set(store, perStore);
   }
-  const codes = by === null ? orders.member : store.dims.get(by)!;
-  const close = streamedClose(orders, codes, 0, cached.size, asOfMs);
-  const result = new Map<string, GroupAggregate>();
-  cached.names.forEach((name, k) => {
-    const a = cached.aggregates.get(name);
-    if (!a) return;
-    result.set(name, {
-      ...a,
-      timeToClose: {
-        ...a.timeToClose,
-        medianHours: hours(close[k].closeMedian),
-        p90Hours: hours(close[k].closeP90),
-      },
-    });
-  });
-  return result;
+  const { names, counts, accept } = cached;
+  const close = streamedClose(orders, codes, 0, counts.size, asOfMs);
+  return groupAggregates(
+    names,
+    counts,
+    names.map((_, k) => ({ ...close[k], ...accept[k] })),
+  );
 }
 
 const wholeStoreCache = new WeakMap<
   FactColumns,
   Map<
     string,
-    { version: number; names: string[]; size: Uint32Array; aggregates: Map<string, GroupAggregate> }
+    {
+      version: number;
+      names: string[];
+      counts: GroupCounts;
+      accept: Array<{ acceptMedian: number | null; acceptP90: number | null }>;
+    }
   >
 >();

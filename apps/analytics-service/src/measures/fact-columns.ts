@@ -81,7 +81,16 @@ export class FactColumns {
   /** Bumped by every upsert: what was derived from an older version is stale. */
   version = 0;
   private sorted?: SortedOrders;
+  /**
+   * Rows upserted since the sorted orders were built, so that the next orders merge them in
+   * (a walk of the store) rather than sort it all again; null when so many changed that a sort
+   * is cheaper.
+   */
+  private dirty: number[] | null = [];
   private capacity = 0;
+  /** Earliest and latest request time ever stored. */
+  private readonly requestedBounds = [Infinity, -Infinity];
+  private rowNumbers = new Uint32Array(0);
   private readonly rowOf = new Map<string, number>();
   requestedMs = new Float64Array(0);
   /** Seconds from request to acceptance, to completion, and to the end (any terminal state). */
@@ -134,10 +143,16 @@ export class FactColumns {
       this.ensure(this.size);
       this.rowOf.set(fact.referralId, row);
     }
+    if (this.sorted && this.dirty) {
+      this.dirty.push(row);
+      if (this.dirty.length > Math.max(4096, this.size / 8)) this.dirty = null;
+    }
     const requested = fact.requestedAt.getTime();
     const sec = (at: Date | null) =>
       at ? Math.max(0, Math.round((at.getTime() - requested) / 1000)) : 0;
     this.requestedMs[row] = requested;
+    if (requested < this.requestedBounds[0]) this.requestedBounds[0] = requested;
+    if (requested > this.requestedBounds[1]) this.requestedBounds[1] = requested;
     this.acceptSec[row] = sec(fact.acceptedAt);
     this.closeSec[row] = sec(fact.completedAt);
     this.endSec[row] = sec(fact.terminalAt);
@@ -188,6 +203,8 @@ export class FactColumns {
 
   /** Rows requested in [fromMs, toMs) with every given dimension equal to its value. */
   select(fromMs: number, toMs: number, equal: Partial<Record<FactDimension, string>>): Uint32Array {
+    if (Object.values(equal).every((v) => v === undefined) && this.covers(fromMs, toMs))
+      return this.allRows();
     const tests: Array<[Uint16Array, number]> = [];
     for (const d of FACT_DIMENSIONS) {
       const value = equal[d];
@@ -208,41 +225,191 @@ export class FactColumns {
     return out.subarray(0, n);
   }
 
+  /**
+   * Whether [fromMs, toMs) holds every row's request time. The bounds only widen (a row whose
+   * request time moved leaves them wider than needed), so a yes is always right.
+   */
+  private covers(fromMs: number, toMs: number): boolean {
+    return fromMs <= this.requestedBounds[0] && toMs > this.requestedBounds[1];
+  }
+
+  /** 0, 1, … size - 1, kept between queries (callers must not write to it). */
+  private allRows(): Uint32Array {
+    if (this.rowNumbers.length < this.size) {
+      const next = new Uint32Array(this.capacity);
+      next.set(this.rowNumbers);
+      for (let row = this.rowNumbers.length; row < next.length; row++) next[row] = row;
+      this.rowNumbers = next;
+    }
+    return this.rowNumbers.subarray(0, this.size);
+  }
+
   /** The sorted orders of this version of the store (undefined past 2^24 rows). */
   sortedOrders(): SortedOrders | undefined {
     if (this.size >= ROW_BITS) return undefined;
     if (this.sorted?.version === this.version) return this.sorted;
+    const previous = this.sorted;
+    this.sorted =
+      previous && this.dirty ? this.mergedOrders(previous, this.dirty) : this.builtOrders();
+    this.dirty = [];
+    return this.sorted;
+  }
+
+  /** Keys that would not fit beside the row number (durations over eight years): no orders. */
+  private fits(row: number): boolean {
+    const limit = 2 ** 28;
+    return this.closeSec[row] < limit && this.endSec[row] < limit && this.acceptSec[row] < limit;
+  }
+
+  /** The Kaplan–Meier key of an ended row (duration × 2 + censored), -1 for an open one. */
+  private endedKey(row: number): number {
+    const flags = this.flags[row];
+    if (flags & CLOSED) return this.closeSec[row] * 2;
+    if (flags & ENDED) return this.endSec[row] * 2 + 1;
+    return -1;
+  }
+
+  /** Latest request first; rows requested at the same moment by row number. */
+  private readonly byRequestDescending = (a: number, b: number) =>
+    this.requestedMs[b] - this.requestedMs[a] || a - b;
+
+  private scratchMember(): Uint16Array {
+    return this.sorted?.member.length === this.capacity
+      ? this.sorted.member
+      : new Uint16Array(this.capacity);
+  }
+
+  private builtOrders(): SortedOrders | undefined {
     const ended: number[] = [];
     const open: number[] = [];
     const accepted: number[] = [];
-    const limit = 2 ** 28;
     for (let row = 0; row < this.size; row++) {
-      const flags = this.flags[row];
-      // Keys that would not fit beside the row number (durations over eight years): no orders.
-      if (this.closeSec[row] >= limit || this.endSec[row] >= limit || this.acceptSec[row] >= limit)
-        return undefined;
-      if (flags & CLOSED) ended.push(this.closeSec[row] * 2 * ROW_BITS + row);
-      else if (flags & ENDED) ended.push((this.endSec[row] * 2 + 1) * ROW_BITS + row);
+      if (!this.fits(row)) return undefined;
+      const key = this.endedKey(row);
+      if (key >= 0) ended.push(key * ROW_BITS + row);
       else open.push(row);
-      if (flags & ACCEPTED) accepted.push(this.acceptSec[row] * ROW_BITS + row);
+      if (this.flags[row] & ACCEPTED) accepted.push(this.acceptSec[row] * ROW_BITS + row);
     }
     const rowsOf = (packed: Float64Array) => Uint32Array.from(packed, (v) => v % ROW_BITS);
     const endedSorted = new Float64Array(ended).sort();
-    const requested = this.requestedMs;
-    const openSorted = Uint32Array.from(open).sort((a, b) => requested[b] - requested[a]);
-    this.sorted = {
+    const openSorted = Uint32Array.from(open).sort(this.byRequestDescending);
+    return {
       version: this.version,
       ended: rowsOf(endedSorted),
       endedKeys: Uint32Array.from(endedSorted, (v) => Math.floor(v / ROW_BITS)),
       open: openSorted,
-      openRequestedMs: Float64Array.from(openSorted, (row) => requested[row]),
+      openRequestedMs: Float64Array.from(openSorted, (row) => this.requestedMs[row]),
       accepted: rowsOf(new Float64Array(accepted).sort()),
-      member:
-        this.sorted?.member.length === this.capacity
-          ? this.sorted.member
-          : new Uint16Array(this.capacity),
+      member: this.scratchMember(),
     };
-    return this.sorted;
+  }
+
+  /**
+   * The previous orders without the changed rows, merged with the changed rows' new entries
+   * (sorted on their own): the same orders as a full build, in one walk of each.
+   */
+  private mergedOrders(previous: SortedOrders, dirty: number[]): SortedOrders | undefined {
+    const changed = new Uint8Array(this.size);
+    const ended: number[] = [];
+    const open: number[] = [];
+    const accepted: number[] = [];
+    for (const row of dirty) {
+      if (changed[row]) continue;
+      changed[row] = 1;
+      if (!this.fits(row)) return undefined;
+      const key = this.endedKey(row);
+      if (key >= 0) ended.push(key * ROW_BITS + row);
+      else open.push(row);
+      if (this.flags[row] & ACCEPTED) accepted.push(this.acceptSec[row] * ROW_BITS + row);
+    }
+    const endedAdded = new Float64Array(ended).sort();
+    const acceptedAdded = new Float64Array(accepted).sort();
+    const openAdded = Uint32Array.from(open).sort(this.byRequestDescending);
+
+    // Ended: by key, then row.
+    const endedRows = new Uint32Array(previous.ended.length + endedAdded.length);
+    const endedKeys = new Uint32Array(endedRows.length);
+    let n = 0;
+    {
+      const rows = previous.ended;
+      const keys = previous.endedKeys;
+      let i = 0;
+      for (let j = 0; j < endedAdded.length; j++) {
+        const key = Math.floor(endedAdded[j] / ROW_BITS);
+        const row = endedAdded[j] % ROW_BITS;
+        for (; i < rows.length && (keys[i] < key || (keys[i] === key && rows[i] < row)); i++) {
+          if (changed[rows[i]]) continue;
+          endedRows[n] = rows[i];
+          endedKeys[n++] = keys[i];
+        }
+        endedRows[n] = row;
+        endedKeys[n++] = key;
+      }
+      for (; i < rows.length; i++) {
+        if (changed[rows[i]]) continue;
+        endedRows[n] = rows[i];
+        endedKeys[n++] = keys[i];
+      }
+    }
+    const endedCount = n;
+
+    // Open: latest request first, then row.
+    const openRows = new Uint32Array(previous.open.length + openAdded.length);
+    const openRequestedMs = new Float64Array(openRows.length);
+    n = 0;
+    {
+      const rows = previous.open;
+      const times = previous.openRequestedMs;
+      let i = 0;
+      for (let j = 0; j < openAdded.length; j++) {
+        const row = openAdded[j];
+        const at = this.requestedMs[row];
+        for (; i < rows.length && (times[i] > at || (times[i] === at && rows[i] < row)); i++) {
+          if (changed[rows[i]]) continue;
+          openRows[n] = rows[i];
+          openRequestedMs[n++] = times[i];
+        }
+        openRows[n] = row;
+        openRequestedMs[n++] = at;
+      }
+      for (; i < rows.length; i++) {
+        if (changed[rows[i]]) continue;
+        openRows[n] = rows[i];
+        openRequestedMs[n++] = times[i];
+      }
+    }
+    const openCount = n;
+
+    // Accepted: by time to accept, then row (an unchanged row's time to accept is unchanged).
+    const acceptedRows = new Uint32Array(previous.accepted.length + acceptedAdded.length);
+    n = 0;
+    {
+      const rows = previous.accepted;
+      const seconds = this.acceptSec;
+      let i = 0;
+      for (let j = 0; j < acceptedAdded.length; j++) {
+        const key = Math.floor(acceptedAdded[j] / ROW_BITS);
+        const row = acceptedAdded[j] % ROW_BITS;
+        // A changed row's time to accept is its new one: skip it before comparing.
+        for (; i < rows.length; i++) {
+          const old = rows[i];
+          if (changed[old]) continue;
+          if (seconds[old] > key || (seconds[old] === key && old > row)) break;
+          acceptedRows[n++] = old;
+        }
+        acceptedRows[n++] = row;
+      }
+      for (; i < rows.length; i++) if (!changed[rows[i]]) acceptedRows[n++] = rows[i];
+    }
+    return {
+      version: this.version,
+      ended: endedRows.subarray(0, endedCount),
+      endedKeys: endedKeys.subarray(0, endedCount),
+      open: openRows.subarray(0, openCount),
+      openRequestedMs: openRequestedMs.subarray(0, openCount),
+      accepted: acceptedRows.subarray(0, n),
+      member: this.scratchMember(),
+    };
   }
 
   hasReasons = (row: number) => (this.flags[row] & HAS_REASONS) !== 0;
