@@ -127,10 +127,19 @@ describe('time to close and to accept from the store’s sorted orders', () => {
         for (const change of log) sorted.upsert({ fact: change, reasons: [] });
         const a = merged.sortedOrders()!;
         const b = sorted.sortedOrders()!;
-        for (const key of ['ended', 'endedKeys', 'open', 'openRequestedMs', 'accepted'] as const)
+        for (const key of [
+          'ended',
+          'endedKeys',
+          'open',
+          'openRequestedMs',
+          'accepted',
+          'acceptedKeys',
+        ] as const)
           expect([...a[key]]).toEqual([...b[key]]);
         expect(a.ended.length + a.open.length).toBe(merged.size);
       }
+      // Sorted once, then merged every round.
+      expect(merged.fullSorts).toBe(1);
     }
   });
 

@@ -1,4 +1,5 @@
 import { UNKNOWN } from './dimensions';
+import { spliceOrder, type Entry } from './sorted-splice';
 import type { ReferralFact, Rejection } from './measures';
 
 /** The dimensions a row carries, dictionary-coded. */
@@ -42,8 +43,17 @@ export interface SortedOrders {
   /** The request time of each row of `open`, in the same order. */
   openRequestedMs: Float64Array;
   accepted: Uint32Array;
+  /** The time to accept of each row of `accepted`, in the same order. */
+  acceptedKeys: Uint32Array;
   /** Scratch for a query's group codes by row (code + 1; 0: not in the cohort); left zeroed. */
   member: Uint16Array;
+}
+
+/** Where a row stands in the sorted orders: its ended key (-1: open), request time, time to accept (-1: none). */
+interface OrderKeys {
+  ended: number;
+  requestedMs: number;
+  accept: number;
 }
 
 /** One referral's row as the store takes it (from the read model or from facts). */
@@ -80,13 +90,15 @@ export class FactColumns {
   size = 0;
   /** Bumped by every upsert: what was derived from an older version is stale. */
   version = 0;
+  /** How many times the sorted orders were sorted from scratch (not merged). */
+  fullSorts = 0;
   private sorted?: SortedOrders;
   /**
-   * Rows upserted since the sorted orders were built, so that the next orders merge them in
-   * (a walk of the store) rather than sort it all again; null when so many changed that a sort
-   * is cheaper.
+   * Rows upserted since the sorted orders were built, with where each stood in them then (null:
+   * a new row), so that the next orders move just those rows rather than sort the store again;
+   * null when so many changed that a sort is cheaper.
    */
-  private dirty: number[] | null = [];
+  private dirty: Map<number, OrderKeys | null> | null = new Map();
   private capacity = 0;
   /** Earliest and latest request time ever stored. */
   private readonly requestedBounds = [Infinity, -Infinity];
@@ -138,14 +150,15 @@ export class FactColumns {
   upsert({ fact, reasons }: FactRow): void {
     this.version++;
     let row = this.rowOf.get(fact.referralId);
+    const isNew = row === undefined;
     if (row === undefined) {
       row = this.size++;
       this.ensure(this.size);
       this.rowOf.set(fact.referralId, row);
     }
-    if (this.sorted && this.dirty) {
-      this.dirty.push(row);
-      if (this.dirty.length > Math.max(4096, this.size / 8)) this.dirty = null;
+    if (this.sorted && this.dirty && !this.dirty.has(row)) {
+      this.dirty.set(row, isNew ? null : this.orderKeys(row));
+      if (this.dirty.size > Math.max(4096, this.size / 8)) this.dirty = null;
     }
     const requested = fact.requestedAt.getTime();
     const sec = (at: Date | null) =>
@@ -251,7 +264,7 @@ export class FactColumns {
     const previous = this.sorted;
     this.sorted =
       previous && this.dirty ? this.mergedOrders(previous, this.dirty) : this.builtOrders();
-    this.dirty = [];
+    this.dirty = new Map();
     return this.sorted;
   }
 
@@ -280,6 +293,7 @@ export class FactColumns {
   }
 
   private builtOrders(): SortedOrders | undefined {
+    this.fullSorts++;
     const ended: number[] = [];
     const open: number[] = [];
     const accepted: number[] = [];
@@ -293,121 +307,75 @@ export class FactColumns {
     const rowsOf = (packed: Float64Array) => Uint32Array.from(packed, (v) => v % ROW_BITS);
     const endedSorted = new Float64Array(ended).sort();
     const openSorted = Uint32Array.from(open).sort(this.byRequestDescending);
+    const acceptedSorted = new Float64Array(accepted).sort();
     return {
       version: this.version,
       ended: rowsOf(endedSorted),
       endedKeys: Uint32Array.from(endedSorted, (v) => Math.floor(v / ROW_BITS)),
       open: openSorted,
       openRequestedMs: Float64Array.from(openSorted, (row) => this.requestedMs[row]),
-      accepted: rowsOf(new Float64Array(accepted).sort()),
+      accepted: rowsOf(acceptedSorted),
+      acceptedKeys: Uint32Array.from(acceptedSorted, (v) => Math.floor(v / ROW_BITS)),
       member: this.scratchMember(),
     };
   }
 
+  private orderKeys(row: number): OrderKeys {
+    return {
+      ended: this.endedKey(row),
+      requestedMs: this.requestedMs[row],
+      accept: this.flags[row] & ACCEPTED ? this.acceptSec[row] : -1,
+    };
+  }
+
   /**
-   * The previous orders without the changed rows, merged with the changed rows' new entries
-   * (sorted on their own): the same orders as a full build, in one walk of each.
+   * The previous orders with each changed row taken out where it stood and put in where it
+   * stands now: the same orders as a full sort, for the cost of copying them.
    */
-  private mergedOrders(previous: SortedOrders, dirty: number[]): SortedOrders | undefined {
-    const changed = new Uint8Array(this.size);
-    const ended: number[] = [];
-    const open: number[] = [];
-    const accepted: number[] = [];
-    for (const row of dirty) {
-      if (changed[row]) continue;
-      changed[row] = 1;
+  private mergedOrders(
+    previous: SortedOrders,
+    dirty: Map<number, OrderKeys | null>,
+  ): SortedOrders | undefined {
+    const removed = { ended: [] as Entry[], open: [] as Entry[], accepted: [] as Entry[] };
+    const added = { ended: [] as Entry[], open: [] as Entry[], accepted: [] as Entry[] };
+    const place = (into: typeof added, row: number, keys: OrderKeys) => {
+      if (keys.ended >= 0) into.ended.push([keys.ended, row]);
+      else into.open.push([keys.requestedMs, row]);
+      if (keys.accept >= 0) into.accepted.push([keys.accept, row]);
+    };
+    for (const [row, was] of dirty) {
       if (!this.fits(row)) return undefined;
-      const key = this.endedKey(row);
-      if (key >= 0) ended.push(key * ROW_BITS + row);
-      else open.push(row);
-      if (this.flags[row] & ACCEPTED) accepted.push(this.acceptSec[row] * ROW_BITS + row);
+      if (was) place(removed, row, was);
+      place(added, row, this.orderKeys(row));
     }
-    const endedAdded = new Float64Array(ended).sort();
-    const acceptedAdded = new Float64Array(accepted).sort();
-    const openAdded = Uint32Array.from(open).sort(this.byRequestDescending);
-
-    // Ended: by key, then row.
-    const endedRows = new Uint32Array(previous.ended.length + endedAdded.length);
-    const endedKeys = new Uint32Array(endedRows.length);
-    let n = 0;
-    {
-      const rows = previous.ended;
-      const keys = previous.endedKeys;
-      let i = 0;
-      for (let j = 0; j < endedAdded.length; j++) {
-        const key = Math.floor(endedAdded[j] / ROW_BITS);
-        const row = endedAdded[j] % ROW_BITS;
-        for (; i < rows.length && (keys[i] < key || (keys[i] === key && rows[i] < row)); i++) {
-          if (changed[rows[i]]) continue;
-          endedRows[n] = rows[i];
-          endedKeys[n++] = keys[i];
-        }
-        endedRows[n] = row;
-        endedKeys[n++] = key;
-      }
-      for (; i < rows.length; i++) {
-        if (changed[rows[i]]) continue;
-        endedRows[n] = rows[i];
-        endedKeys[n++] = keys[i];
-      }
-    }
-    const endedCount = n;
-
-    // Open: latest request first, then row.
-    const openRows = new Uint32Array(previous.open.length + openAdded.length);
-    const openRequestedMs = new Float64Array(openRows.length);
-    n = 0;
-    {
-      const rows = previous.open;
-      const times = previous.openRequestedMs;
-      let i = 0;
-      for (let j = 0; j < openAdded.length; j++) {
-        const row = openAdded[j];
-        const at = this.requestedMs[row];
-        for (; i < rows.length && (times[i] > at || (times[i] === at && rows[i] < row)); i++) {
-          if (changed[rows[i]]) continue;
-          openRows[n] = rows[i];
-          openRequestedMs[n++] = times[i];
-        }
-        openRows[n] = row;
-        openRequestedMs[n++] = at;
-      }
-      for (; i < rows.length; i++) {
-        if (changed[rows[i]]) continue;
-        openRows[n] = rows[i];
-        openRequestedMs[n++] = times[i];
-      }
-    }
-    const openCount = n;
-
-    // Accepted: by time to accept, then row (an unchanged row's time to accept is unchanged).
-    const acceptedRows = new Uint32Array(previous.accepted.length + acceptedAdded.length);
-    n = 0;
-    {
-      const rows = previous.accepted;
-      const seconds = this.acceptSec;
-      let i = 0;
-      for (let j = 0; j < acceptedAdded.length; j++) {
-        const key = Math.floor(acceptedAdded[j] / ROW_BITS);
-        const row = acceptedAdded[j] % ROW_BITS;
-        // A changed row's time to accept is its new one: skip it before comparing.
-        for (; i < rows.length; i++) {
-          const old = rows[i];
-          if (changed[old]) continue;
-          if (seconds[old] > key || (seconds[old] === key && old > row)) break;
-          acceptedRows[n++] = old;
-        }
-        acceptedRows[n++] = row;
-      }
-      for (; i < rows.length; i++) if (!changed[rows[i]]) acceptedRows[n++] = rows[i];
-    }
+    const ended = spliceOrder(
+      { rows: previous.ended, keys: previous.endedKeys },
+      removed.ended,
+      added.ended,
+      false,
+    );
+    const open = spliceOrder(
+      { rows: previous.open, keys: previous.openRequestedMs },
+      removed.open,
+      added.open,
+      true,
+    );
+    const accepted = spliceOrder(
+      { rows: previous.accepted, keys: previous.acceptedKeys },
+      removed.accepted,
+      added.accepted,
+      false,
+    );
+    // A row not where its old keys say: rebuild rather than guess.
+    if (!ended || !open || !accepted) return this.builtOrders();
     return {
       version: this.version,
-      ended: endedRows.subarray(0, endedCount),
-      endedKeys: endedKeys.subarray(0, endedCount),
-      open: openRows.subarray(0, openCount),
-      openRequestedMs: openRequestedMs.subarray(0, openCount),
-      accepted: acceptedRows.subarray(0, n),
+      ended: ended.rows,
+      endedKeys: ended.keys,
+      open: open.rows,
+      openRequestedMs: open.keys,
+      accepted: accepted.rows,
+      acceptedKeys: accepted.keys,
       member: this.scratchMember(),
     };
   }
