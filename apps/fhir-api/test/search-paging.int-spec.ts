@@ -69,14 +69,15 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
         });
         for (let round = 0; page; round++) {
           seen.push(...matchIds(page));
-          // Between pages: delete one row already seen and one not yet seen; create one row that
-          // sorts first and one that sorts last. Offset paging skips after the first (the rows
-          // move up) and repeats after the others.
+          // Between pages: delete one row already seen and one not yet seen (one of the last
+          // created); create one row that sorts first and one that sorts last. Offset paging
+          // skips after the first (the rows move up) and repeats after the others.
           const seenOriginal = original.find((id) => seen.includes(id));
           if (seenOriginal && round < 3)
             await writer.delete({ resourceType: 'Organization', id: seenOriginal });
-          const unseen = original.find((id) => !seen.includes(id) && !deletedUnseen.has(id));
-          if (unseen && round < 3) {
+          // Chosen beforehand: a row the reader skipped must not be the one deleted.
+          const unseen = [original[11], original[10], original[9]][round];
+          if (unseen && !seen.includes(unseen)) {
             await writer.delete({ resourceType: 'Organization', id: unseen });
             deletedUnseen.add(unseen);
           }
