@@ -8,6 +8,7 @@ import type { Bundle, Organization, Resource } from '@medplum/fhirtypes';
 import { OutboxWriter } from '@carerelay/messaging';
 import { DEV_ACTOR } from '../src/http/dev-actor.guard';
 import { ResourceStore } from '../src/store/resource.store';
+import type { StoreTransaction } from '../src/store/store.transaction';
 import { fhirKitClient, http, startTestFhirApi, type TestFhirApi } from './fhir-api.harness';
 
 const matchIds = (bundle: Bundle): string[] =>
@@ -195,32 +196,8 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
   });
 
   describe('_lastUpdated polling', () => {
-    it('a change committed late, stamped before one the poller saw, is returned once', async () => {
-      const system = `urn:test:poll:${randomUUID()}`;
-      // A second writer on its own connection, through the store's own write path (saveVersion).
-      const store = new ResourceStore(api.db, new OutboxWriter(api.schema, 'fhir-api-test'), {
-        schema: api.schema,
-        localBaseUrls: () => [],
-        attempts: 1,
-      });
-      let written!: () => void;
-      let release!: () => void;
-      const isWritten = new Promise<void>((resolve) => (written = resolve));
-      const released = new Promise<void>((resolve) => (release = resolve));
-      const slow = store.run(DEV_ACTOR, async (tx) => {
-        const stored = await tx.write(
-          { ...organization(system, 'slow'), id: randomUUID() } as Resource,
-          'POST',
-          undefined,
-        );
-        written();
-        await released;
-        return stored;
-      });
-      await isWritten;
-      const fast = await http(api.baseUrl, 'POST', '/Organization', organization(system, 'fast'));
-      expect(fast.status).toBe(201);
-
+    /** A poller of one identifier system: `poll()` asks for what changed after the last seen. */
+    function poller(system: string) {
       const seen: string[] = [];
       let since = '2000-01-01T00:00:00.000Z';
       const poll = async () => {
@@ -237,17 +214,79 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
           url = linkOf(page, 'next');
         }
       };
-
-      await poll(); // the fast change is committed, the slow one (stamped earlier) is not yet
-      release();
-      const slowStored = await slow;
-      expect(slowStored.lastUpdated < fast.body.meta.lastUpdated).toBe(true);
-      // A poller polls on: the slow change must come, however the polls fall.
-      for (let i = 0; i < 30 && seen.length < 2; i++) {
+      /** Polls on, as a poller does, until `expected` have come (or a bound), then once more. */
+      const pollUntil = async (expected: number) => {
+        for (let i = 0; i < 30 && seen.length < expected; i++) {
+          await poll();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         await poll();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      };
+      return { seen, poll, pollUntil };
+    }
+
+    /** A second writer on its own connection, through the store's own write path (saveVersion). */
+    function slowWriter(
+      system: string,
+      steps: { before?: (tx: StoreTransaction) => Promise<unknown>; writeFirst: boolean },
+    ) {
+      const store = new ResourceStore(api.db, new OutboxWriter(api.schema, 'fhir-api-test'), {
+        schema: api.schema,
+        localBaseUrls: () => [],
+        attempts: 1,
+      });
+      let started!: () => void;
+      let release!: () => void;
+      const isStarted = new Promise<void>((resolve) => (started = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const write = (tx: StoreTransaction) =>
+        tx.write(
+          { ...organization(system, 'slow'), id: randomUUID() } as Resource,
+          'POST',
+          undefined,
+        );
+      const done = store.run(DEV_ACTOR, async (tx) => {
+        await steps.before?.(tx);
+        const stored = steps.writeFirst ? await write(tx) : undefined;
+        started();
+        await released;
+        return stored ?? (await write(tx));
+      });
+      return { isStarted, release, done };
+    }
+
+    it('a change committed late, stamped before one the poller saw, is returned once', async () => {
+      const system = `urn:test:poll:${randomUUID()}`;
+      const slow = slowWriter(system, { writeFirst: true });
+      await slow.isStarted;
+      const fast = await http(api.baseUrl, 'POST', '/Organization', organization(system, 'fast'));
+      expect(fast.status).toBe(201);
+      const { seen, poll, pollUntil } = poller(system);
+      await poll(); // the fast change is committed, the slow one (stamped earlier) is not yet
+      slow.release();
+      const slowStored = await slow.done;
+      expect(slowStored.lastUpdated < fast.body.meta.lastUpdated).toBe(true);
+      await pollUntil(2);
+      expect([...seen].sort()).toEqual([fast.body.id, slowStored.id].sort());
+    });
+
+    it('a transaction that began before a poll and writes after it is returned once', async () => {
+      // Its transaction began (and read) before the fast write and the poll, but took its
+      // transaction id only when it wrote: its stamp must not be its start.
+      const system = `urn:test:poll:${randomUUID()}`;
+      const slow = slowWriter(system, {
+        before: (tx) => tx.current('Organization', randomUUID()),
+        writeFirst: false,
+      });
+      await slow.isStarted;
+      const fast = await http(api.baseUrl, 'POST', '/Organization', organization(system, 'fast'));
+      expect(fast.status).toBe(201);
+      const { seen, poll, pollUntil } = poller(system);
       await poll();
+      expect(seen).toEqual([fast.body.id]); // a reader in flight holds no poll back
+      slow.release();
+      const slowStored = await slow.done;
+      await pollUntil(2);
       expect([...seen].sort()).toEqual([fast.body.id, slowStored.id].sort());
     });
   });
