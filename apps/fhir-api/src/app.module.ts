@@ -28,6 +28,7 @@ import { FhirRateLimitInterceptor, FhirRateLimiter } from './http/fhir-rate-limi
 import { RefusedInputInterceptor } from './http/refused-input.interceptor';
 import { BundleProcessor } from './interactions/bundle.processor';
 import { FhirInteractions } from './interactions/fhir.interactions';
+import { SearchCursors } from './interactions/search-cursor';
 import { FHIR_API_ALL_MIGRATIONS, FHIR_API_MIGRATIONS } from './migrations';
 import { ResourceStore } from './store/resource.store';
 
@@ -140,11 +141,19 @@ export class FhirRestModule implements NestModule {
           provide: FhirInteractions,
           inject: [FhirBase],
           useFactory: (base: FhirBase) =>
-            new FhirInteractions(() => base.url, {
-              defaultCount: Math.min(config.FHIR_DEFAULT_COUNT, config.FHIR_MAX_COUNT),
-              maxCount: config.FHIR_MAX_COUNT,
-              maxSearchCost: config.FHIR_MAX_SEARCH_COST,
-            }),
+            new FhirInteractions(
+              () => base.url,
+              {
+                defaultCount: Math.min(config.FHIR_DEFAULT_COUNT, config.FHIR_MAX_COUNT),
+                maxCount: config.FHIR_MAX_COUNT,
+                maxSearchCost: config.FHIR_MAX_SEARCH_COST,
+              },
+              new SearchCursors(
+                config.FHIR_SEARCH_CURSOR_KEY
+                  ? Buffer.from(config.FHIR_SEARCH_CURSOR_KEY, 'base64url')
+                  : undefined,
+              ),
+            ),
         },
         {
           provide: BundleProcessor,

@@ -64,6 +64,14 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Max(10_000)
   FHIR_MAX_BUNDLE_ENTRIES = 500;
 
+  /**
+   * The key (32 bytes, base64url) that encrypts the keyset cursors of search links. Empty: a
+   * random key per process, so a cursor is good only at the instance that wrote it: set one
+   * shared key where several instances serve one base URL.
+   */
+  @Matches(/^([A-Za-z0-9_-]{43})?$/, { message: 'must be 32 bytes in base64url (43 characters)' })
+  FHIR_SEARCH_CURSOR_KEY = '';
+
   /** The most one search may return: its page times one plus its _include/_revinclude count. */
   @IsInt()
   @Min(1)

@@ -17,7 +17,15 @@ import type {
 import { loadConfig } from '@carerelay/config';
 import { TOPICS } from '@carerelay/contracts';
 import { dropSchema } from '@carerelay/persistence';
-import { CHAINABLE, fhirXmlToJson, ITERATE, searchParametersFor, SORTABLE } from '@carerelay/fhir';
+import {
+  CHAINABLE,
+  fhirXmlToJson,
+  ITERATE,
+  KEYSET_PAGING,
+  LAST_UPDATED_POLLING,
+  searchParametersFor,
+  SORTABLE,
+} from '@carerelay/fhir';
 import { startGroupAtLatest, testEnv, uniqueName } from '@carerelay/testing';
 import { startFhirApi, type RunningFhirApi } from '../src/bootstrap';
 import { FhirApiConfig } from '../src/fhir-api.config';
@@ -527,6 +535,39 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
               200,
             );
       }
+      if (resource.documentation?.includes(KEYSET_PAGING)) {
+        // A page of one: the self, first and last links; the last link's cursor reads back to
+        // the one match; a cursor the server did not write is a 400.
+        const page = await call('GET', `${type}?_id=${id}&_count=1`);
+        const links = (page.json?.link as Array<{ relation: string; url: string }>) ?? [];
+        const relations = links.map((l) => l.relation);
+        for (const relation of ['self', 'first', 'last'])
+          if (!relations.includes(relation))
+            failures.push(`${type} keyset paging: no ${relation} link`);
+        const last = links.find((l) => l.relation === 'last');
+        if (last) {
+          const query = new URL(last.url).search;
+          const answer = await call('GET', `${type}${query}`);
+          expectStatus(`${type} keyset paging: last link`, answer.status, 200);
+          const found = ((answer.json?.entry as Array<{ resource: Resource }>) ?? []).map(
+            (e) => e.resource.id,
+          );
+          if (!found.includes(id)) failures.push(`${type} keyset paging: last link lost ${id}`);
+          if (!query.includes('_cursor=')) failures.push(`${type} keyset paging: no _cursor`);
+        }
+        expectStatus(
+          `${type} keyset paging: a forged cursor`,
+          (await call('GET', `${type}?_id=${id}&_cursor=forged`)).status,
+          400,
+        );
+      }
+      if (resource.documentation?.includes(LAST_UPDATED_POLLING))
+        expectStatus(
+          `${type} _lastUpdated polling`,
+          (await call('GET', `${type}?_id=${id}&_lastUpdated=gt2000-01-01&_sort=_lastUpdated`))
+            .status,
+          200,
+        );
       if (resource.documentation?.includes(ITERATE)) {
         for (const include of resource.searchInclude ?? [])
           expectStatus(

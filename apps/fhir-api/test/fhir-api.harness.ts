@@ -111,6 +111,10 @@ type FhirKitClient = {
   batch(p: { body: Resource }): Promise<Bundle>;
   capabilityStatement(): Promise<Resource>;
   history(p: { resourceType: string; id?: string }): Promise<Bundle>;
+  /** Follows the Bundle's `next` (`previous`) link; undefined without one. */
+  nextPage(p: { bundle: Bundle }): Promise<Bundle> | undefined;
+  prevPage(p: { bundle: Bundle }): Promise<Bundle> | undefined;
+  delete(p: { resourceType: string; id: string }): Promise<unknown>;
 };
 export function fhirKitClient(
   baseUrl: string,

@@ -64,6 +64,15 @@ export const CHAINABLE = 'Chainable, one level';
 export const SORTABLE = 'Sortable (_sort, - descending)';
 /** The documentation of a type whose includes may be iterated. */
 export const ITERATE = '_include:iterate and _revinclude:iterate';
+/**
+ * The documentation of a type whose search pages by keyset cursors: the links of a searchset
+ * carry `_cursor`, so writes between two pages make none skipped or repeated; and `_lastUpdated`
+ * searches read only what no transaction still in flight can add behind (pollable).
+ */
+export const KEYSET_PAGING =
+  'Paging by keyset cursors: the self, first, previous, next and last links carry an opaque _cursor; nothing is skipped or repeated while resources change between pages';
+export const LAST_UPDATED_POLLING =
+  'A _lastUpdated filter or sort reads up to the oldest write still in flight, so polling _lastUpdated=gt<last seen> misses no late commit';
 /** The parameter types `_sort` orders by (libs/fhir search-request parseSort). */
 const SORTABLE_TYPES = new Set(['date', 'token', 'string', 'number', 'quantity', 'uri']);
 
@@ -230,7 +239,7 @@ function resourceEntry(capability: ResourceCapability): CapabilityStatementRestR
   const documentation = [capability.documentation];
   if (capability.searchExtras && searchable) {
     documentation.push(
-      `Search: chained reference parameters (one level, only through resources the client may read), _sort by the parameters marked sortable and _lastUpdated (ties by id), ${ITERATE} of the listed includes (at most ${MAX_INCLUDE_ITERATIONS} rounds).`,
+      `Search: chained reference parameters (one level, only through resources the client may read), _sort by the parameters marked sortable and _lastUpdated (ties by id), ${ITERATE} of the listed includes (at most ${MAX_INCLUDE_ITERATIONS} rounds). ${KEYSET_PAGING}. ${LAST_UPDATED_POLLING}.`,
     );
   }
   if (documentation.some(Boolean)) {

@@ -5,6 +5,7 @@ import {
   MAX_SEARCH_COUNT,
   pageQuery,
   parseSearchRequest,
+  searchScope,
   type FhirSearchRequest,
 } from './search-request';
 
@@ -459,7 +460,40 @@ describe('parseSearchRequest: _sort', () => {
   });
 });
 
+describe('_cursor', () => {
+  it('is kept as sent, for the app to decode', () => {
+    expect(parse('Task', 'status=requested&_cursor=eyJh.b-c_d').cursor).toBe('eyJh.b-c_d');
+  });
+
+  it('refuses a cursor with _offset, twice, or with characters no cursor has', () => {
+    for (const query of ['_cursor=abc&_offset=2', '_cursor=a&_cursor=b', '_cursor=a%20b']) {
+      expect([query, failure(() => parse('Task', query)).status]).toEqual([query, 400]);
+    }
+  });
+});
+
+describe('searchScope', () => {
+  it('names the type and the parameters that choose and order the matches, in any order', () => {
+    const a = searchScope('Task', 'status=requested&_sort=-_lastUpdated&_count=5&_cursor=x');
+    const b = searchScope('Task', '_sort=-_lastUpdated&_format=json&status=requested&_offset=3');
+    expect(a).toBe(b);
+    expect(searchScope('Task', 'status=requested&_sort=_lastUpdated')).not.toBe(a);
+    expect(searchScope('ServiceRequest', 'status=requested&_sort=-_lastUpdated')).not.toBe(a);
+  });
+});
+
 describe('pageQuery', () => {
+  it('puts a cursor in place of the offset', () => {
+    const next = pageQuery('status=requested&_count=10&_offset=20&_cursor=old', {
+      count: 10,
+      cursor: 'new',
+    });
+    expect(next.toString()).toBe('status=requested&_count=10&_cursor=new');
+    expect(pageQuery('status=requested&_cursor=old', { count: 5 }).toString()).toBe(
+      'status=requested&_count=5',
+    );
+  });
+
   it('keeps the search and sets _count/_offset', () => {
     const next = pageQuery('status=requested&_count=10&_offset=0&_include=Task:focus', {
       offset: 10,

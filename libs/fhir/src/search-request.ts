@@ -136,6 +136,11 @@ export interface FhirSearchRequest {
   count: number;
   /** `_offset`, default 0. */
   offset: number;
+  /**
+   * `_cursor`: the opaque keyset position of a `next`/`previous`/`last` link, as sent; the app
+   * decodes it (it alone holds the key). Never together with `_offset`.
+   */
+  cursor?: string;
   /** Empty = the app's default order. */
   sort: SortRule[];
   /** `_summary=count`: return the total only. */
@@ -179,6 +184,7 @@ const UNSUPPORTED_CONTROL = new Set([
 const SINGLE_VALUED_CONTROL = new Set([
   '_count',
   '_offset',
+  '_cursor',
   '_sort',
   '_summary',
   '_total',
@@ -512,6 +518,9 @@ export function parseSearchRequest(
   for (const [name, rawValue] of entries) {
     parseEntry(parse, name, rawValue);
   }
+  if (result.cursor !== undefined && result.offset > 0) {
+    throw badRequest('_cursor and _offset cannot be combined', undefined, 'value');
+  }
   return result;
 }
 
@@ -557,6 +566,15 @@ function parseControl(
       return;
     case '_offset':
       result.offset = parseNonNegativeInt('_offset', rawValue, MAX_SEARCH_OFFSET);
+      return;
+    case '_cursor':
+      if (!/^[A-Za-z0-9_.-]+$/.test(rawValue))
+        throw badRequest(
+          'Invalid _cursor: use the links of a searchset Bundle',
+          undefined,
+          'value',
+        );
+      result.cursor = rawValue;
       return;
     case '_sort':
       result.sort.push(...parseSort(parse, rawValue));
@@ -969,18 +987,40 @@ function parseFilter(
   }
 }
 
-/** The same query with `_count`/`_offset` set: for `next`/`previous` links of a searchset Bundle. */
+/** The paging parameters: the position in a result, not which resources match. */
+const PAGING_PARAMS = new Set(['_count', '_offset', '_cursor']);
+/** Parameters that change how the page is written, not which resources it holds. */
+const PRESENTATION_PARAMS = new Set(['_format', '_pretty', '_summary', '_elements', '_total']);
+
+/**
+ * The same query with `_count` and (when given) `_cursor` set and `_offset` dropped: for the
+ * `self`/`first`/`next`/`previous`/`last` links of a searchset Bundle.
+ */
 export function pageQuery(
   query: SearchQuery,
-  page: { offset: number; count: number },
+  page: { count: number; cursor?: string; offset?: number },
 ): URLSearchParams {
   const out = new URLSearchParams();
   for (const [k, v] of entriesOf(query)) {
-    if (k !== '_offset' && k !== '_count') {
+    if (!PAGING_PARAMS.has(k)) {
       out.append(k, v);
     }
   }
   out.set('_count', String(page.count));
-  out.set('_offset', String(page.offset));
+  if (page.cursor !== undefined) out.set('_cursor', page.cursor);
+  else if (page.offset) out.set('_offset', String(page.offset));
   return out;
+}
+
+/**
+ * What a keyset cursor is bound to: the type and the parameters that choose and order the
+ * matches (sorted, so that their order in the URL does not matter), without paging and
+ * presentation parameters. A cursor presented with another search is refused.
+ */
+export function searchScope(resourceType: string, query: SearchQuery): string {
+  const kept = entriesOf(query)
+    .filter(([k]) => !PAGING_PARAMS.has(k) && !PRESENTATION_PARAMS.has(k))
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .sort();
+  return `${resourceType}?${kept.join('&')}`;
 }

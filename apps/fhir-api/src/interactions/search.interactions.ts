@@ -2,18 +2,23 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import {
   badRequest,
   type ChainFilter,
+  type FhirSearchRequest,
   isSupportedResourceType,
   type IncludeParam,
   MAX_INCLUDE_ITERATIONS,
   pageQuery,
   parseSearchRequest,
+  searchScope,
 } from '@carerelay/fhir';
 import { actorMay } from '../auth/assert-scope';
 import type { StoredResource } from '../store/stored-resource.model';
+import type { KeysetPosition } from '../store/search.repository';
+import type { SearchResult } from '../store/search.service';
 import type { StoreTransaction } from '../store/store.transaction';
 import { checkSearchCost, searchCost } from './cost';
 import { type InteractionResult, viewAll } from './interaction.results';
 import { authorize, type InteractionLimits } from './interaction.rules';
+import { SearchCursors } from './search-cursor';
 
 /** Each include is a query per round: an iterated one, one per round it may run. */
 function includeCost(request: { include: IncludeParam[]; revinclude: IncludeParam[] }): number {
@@ -44,6 +49,7 @@ export class SearchInteractions {
   constructor(
     private readonly baseUrl: () => string,
     private readonly limits: InteractionLimits,
+    private readonly cursors: SearchCursors = new SearchCursors(),
   ) {}
 
   private get base(): string {
@@ -77,38 +83,19 @@ export class SearchInteractions {
         maxSearchCost: this.limits.maxSearchCost,
       });
     const withTotal = request.total !== 'none';
+    const scope = searchScope(resourceType, query);
+    const keyset =
+      request.cursor === undefined ? undefined : await this.cursors.decode(scope, request.cursor);
     const found = await tx.search(request, {
       withTotal,
       includable: (type) => actorMay(actor, type, 'read'),
+      keyset,
     });
     const result = {
       ...found,
       included: found.included.filter((s) => actorMay(actor, s.resourceType, 'read')),
     };
-    const selfQuery = pageQuery(query, { offset: request.offset, count: request.count });
-    const links: NonNullable<Bundle['link']> = [
-      { relation: 'self', url: `${this.base}/${resourceType}?${selfQuery.toString()}` },
-    ];
-    const more = withTotal
-      ? request.offset + request.count < result.total
-      : result.matches.length === request.count;
-    if (request.summary !== 'count' && request.count > 0 && more) {
-      const next = pageQuery(query, {
-        offset: request.offset + request.count,
-        count: request.count,
-      });
-      links.push({ relation: 'next', url: `${this.base}/${resourceType}?${next.toString()}` });
-    }
-    if (request.offset > 0 && request.count > 0) {
-      const previous = pageQuery(query, {
-        offset: Math.max(0, request.offset - request.count),
-        count: request.count,
-      });
-      links.push({
-        relation: 'previous',
-        url: `${this.base}/${resourceType}?${previous.toString()}`,
-      });
-    }
+    const links = await this.pageLinks(resourceType, query, request, keyset, found);
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
     if (withTotal) bundle.total = result.total;
     const entries: BundleEntry[] = [
@@ -137,6 +124,43 @@ export class SearchInteractions {
       ];
     }
     return { status: 200, body: bundle };
+  }
+
+  /**
+   * Keyset paging: `next` reads on after the page's last row, `previous` back from its first,
+   * `last` back from the end, `first` from the start; each is the same search with a cursor
+   * (search-cursor.ts) instead of an offset, so resources written or deleted between two pages
+   * shift nothing: no resource is skipped or shown twice.
+   */
+  private async pageLinks(
+    resourceType: string,
+    query: URLSearchParams,
+    request: FhirSearchRequest,
+    keyset: KeysetPosition | undefined,
+    found: SearchResult,
+  ): Promise<NonNullable<Bundle['link']>> {
+    const url = (params: URLSearchParams) => `${this.base}/${resourceType}?${params.toString()}`;
+    const count = request.count;
+    const self = pageQuery(query, { count, cursor: request.cursor, offset: request.offset });
+    const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: url(self) }];
+    if (request.summary === 'count' || count === 0) return links;
+    const scope = searchScope(resourceType, query);
+    const at = async (direction: KeysetPosition['direction'], key: KeysetPosition['key']) =>
+      url(
+        pageQuery(query, { count, cursor: await this.cursors.encode(scope, { direction, key }) }),
+      );
+    links.push({ relation: 'first', url: url(pageQuery(query, { count })) });
+    const backwards = keyset?.direction === 'before';
+    // An empty page (its rows deleted meanwhile) continues from the position it was asked for.
+    const firstKey = found.keys[0] ?? keyset?.key ?? null;
+    const lastKey = found.keys[found.keys.length - 1] ?? keyset?.key ?? null;
+    const hasPrevious = backwards ? found.more : keyset !== undefined || request.offset > 0;
+    const hasNext = backwards ? keyset.key !== null : found.more;
+    if (hasPrevious && firstKey)
+      links.push({ relation: 'previous', url: await at('before', firstKey) });
+    if (hasNext && lastKey) links.push({ relation: 'next', url: await at('after', lastKey) });
+    links.push({ relation: 'last', url: await at('before', null) });
+    return links;
   }
 
   private entryOf(s: StoredResource, mode: 'match' | 'include'): BundleEntry {

@@ -17,12 +17,27 @@ import type { ResourceOrganizations } from './visibility';
 const HISTORY_COLUMNS = `h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
   h.requester_org, h.owner_org, h.other_orgs, r.patient_id`;
 
+/**
+ * meta.lastUpdated comes from the database, stamped under the same rule as the safe horizon of
+ * `_lastUpdated` searches (SearchRepository.safeHorizon): the clock is read only once the
+ * transaction holds its xid (the CASE orders the two), so a writer in flight is always visible
+ * to the horizon as an xid holder whose xact_start precedes its stamp. Stamping at commit order
+ * instead would serialise every writer on one lock; this costs the intake nothing (it is part of
+ * saveVersion's one statement). Every version of one transaction takes the first one's stamp
+ * (a transaction-local setting), as one instant for the whole transaction.
+ */
+const STAMP_CTE = `stamp AS MATERIALIZED (
+  SELECT COALESCE(NULLIF(current_setting('carerelay.stamp', true), ''),
+    set_config('carerelay.stamp',
+      CASE WHEN pg_current_xact_id() IS NOT NULL THEN
+        to_char(date_trunc('milliseconds', clock_timestamp()) AT TIME ZONE 'UTC',
+          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END,
+      true)) AS at)`;
 /** One version as written: the row of `resources` (current) and of `resource_history`. */
 export interface VersionRow {
   resourceType: string;
   id: string;
   versionId: number;
-  lastUpdated: string;
   deleted: boolean;
   content: Resource;
   orgs: ResourceOrganizations;
@@ -128,65 +143,72 @@ export class ResourceRepository {
 
   /**
    * Stores a version: the current row (inserted on a create, else updated), its history row and
-   * its search index (replaced; none for a deletion).
+   * its search index (replaced; none for a deletion). Returns the version's meta.lastUpdated,
+   * which the database stamps (`version.lastUpdated` and the event's are placeholders).
    */
   async saveVersion(
     version: VersionRow,
     created: boolean,
     searchIndex: readonly SearchIndexRow[],
     event: PreparedOutboxEvent<unknown>,
-  ): Promise<void> {
+  ): Promise<string> {
     const { resourceType, id, orgs } = version;
-    const values = [
-      resourceType,
-      id,
-      version.versionId,
-      version.lastUpdated,
-      version.deleted,
-      version.content,
-      orgs.requesterOrg,
-      orgs.ownerOrg,
-      orgs.otherOrgs,
-    ];
-    // One statement, one round trip: the current row, its history row, its search index and its
-    // change event (with the NOTIFY that wakes the outbox relay, delivered on commit). The CTEs
-    // share one snapshot, so the DELETE removes only the index rows of the previous version.
+    const stamp = '(SELECT at FROM stamp)';
+    const content = `jsonb_set($5::jsonb, '{meta,lastUpdated}', to_jsonb(${stamp}))`;
+    // The change event carries the stamp twice: its lastUpdated and its resource's meta.
+    const payload = `jsonb_set(jsonb_set($17::jsonb, '{lastUpdated}', to_jsonb(${stamp})),
+      '{resource,meta,lastUpdated}', to_jsonb(${stamp}))`;
+    // One statement, one round trip: the stamp, the current row, its history row, its search
+    // index and its change event (with the NOTIFY that wakes the outbox relay, delivered on
+    // commit). The CTEs share one snapshot, so the DELETE removes only the index rows of the
+    // previous version.
     const current = created
       ? `INSERT INTO ${this.s}.resources (resource_type, id, version_id, last_updated, deleted, content,
-           requester_org, owner_org, other_orgs, patient_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-      : `UPDATE ${this.s}.resources SET version_id = $3, last_updated = $4, deleted = $5, content = $6,
-           requester_org = $7, owner_org = $8, other_orgs = $9, patient_id = $10
+           requester_org, owner_org, other_orgs, patient_id)
+         VALUES ($1, $2, $3, ${stamp}::timestamptz, $4, ${content}, $6, $7, $8, $9)`
+      : `UPDATE ${this.s}.resources SET version_id = $3, last_updated = ${stamp}::timestamptz,
+           deleted = $4, content = ${content}, requester_org = $6, owner_org = $7, other_orgs = $8,
+           patient_id = $9
          WHERE resource_type = $1 AND id = $2`;
     const previousIndex = created
       ? ''
       : `previous_index AS (DELETE FROM ${this.s}.search_index WHERE resource_type = $1 AND id = $2),`;
-    await this.manager.query(
-      `WITH current_row AS (${current}),
+    const [row] = (await this.manager.query(
+      `WITH ${STAMP_CTE},
+       current_row AS (${current}),
        ${previousIndex}
        history_row AS (
          INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted,
            content, requester_org, owner_org, other_orgs, method)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11)),
+         VALUES ($1, $2, $3, ${stamp}::timestamptz, $4, ${content}, $6, $7, $8, $10)),
        index_rows AS (
          INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
            value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
          SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
            x.value_reference, x.value_date_start, x.value_date_end, x.value_number
-         FROM jsonb_to_recordset($12::jsonb) AS x(param text, type text, system text, code text,
+         FROM jsonb_to_recordset($11::jsonb) AS x(param text, type text, system text, code text,
            value_string text, value_string_normalized text, value_reference text,
            value_date_start timestamptz, value_date_end timestamptz, value_number float8)),
        event_row AS (
          INSERT INTO ${this.s}.outbox (${OUTBOX_INSERT_COLUMNS})
-         VALUES ($13, $14, $15, $16, $17, $18))
-       SELECT pg_notify($19, '')`,
+         VALUES ($12, $13, $14, $15, $16, ${payload}))
+       SELECT pg_notify($18, ''), ${stamp} AS last_updated`,
       [
-        ...values,
+        resourceType,
+        id,
+        version.versionId,
+        version.deleted,
+        version.content,
+        orgs.requesterOrg,
+        orgs.ownerOrg,
+        orgs.otherOrgs,
         version.patientId,
         version.method,
         JSON.stringify(searchIndex),
         ...event.values,
         event.channel,
       ],
-    );
+    )) as { last_updated: string }[];
+    return row.last_updated;
   }
 }

@@ -184,22 +184,54 @@ export function filterCondition(
   return filter.kind === 'token' && filter.not ? `NOT ${exists}` : exists;
 }
 
+/** One key of a search's order: its SQL value, that value as text (for a cursor), its type. */
+export interface SortKey {
+  expression: string;
+  /** The value as canonical text: what a keyset cursor carries and compares against. */
+  text: string;
+  sqlType: 'timestamptz' | 'text' | 'float8';
+  descending: boolean;
+  /** Only the id is never NULL; other keys sort their NULLs last. */
+  nullable: boolean;
+}
+
+const utcText = (expression: string): string =>
+  `to_char(${expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 /**
- * The ORDER BY of a search: each sort key (a parameter with several values sorts by its lowest
- * ascending and its highest descending; resources without one come last), then the id, in the
- * first key's direction, so that pages are stable. No key: by last update.
+ * The keys of a search's order: each sort key (a parameter with several values sorts by its
+ * lowest ascending and its highest descending; resources without one come last), then the id, in
+ * the first key's direction, so that the order is total (what keyset paging needs). No key: by
+ * last update.
  */
-export function sortOrder(
+export function sortKeys(
   sort: readonly SortRule[],
   schema: string,
   r: string,
   p: SqlParams,
-): string {
+): SortKey[] {
   const rules = sort.length > 0 ? sort : [{ param: '_lastUpdated', descending: false }];
-  const keys = rules.map((rule) => {
-    const direction = rule.descending ? 'DESC' : 'ASC';
-    if (rule.param === '_lastUpdated') return `${r}.last_updated ${direction}`;
-    if (rule.param === '_id') return `${r}.id ${direction}`;
+  const keys = rules.map((rule): SortKey => {
+    const descending = rule.descending;
+    if (rule.param === '_lastUpdated') {
+      const expression = `${r}.last_updated`;
+      return {
+        expression,
+        text: utcText(expression),
+        sqlType: 'timestamptz',
+        descending,
+        nullable: false,
+      };
+    }
+    if (rule.param === '_id') {
+      return {
+        expression: `${r}.id`,
+        text: `${r}.id`,
+        sqlType: 'text',
+        descending,
+        nullable: false,
+      };
+    }
     const column =
       rule.type === 'date'
         ? 'value_date_start'
@@ -210,12 +242,81 @@ export function sortOrder(
             : rule.type === 'string'
               ? 'value_string_normalized'
               : 'value_string';
-    const aggregate = rule.descending ? 'max' : 'min';
-    return `(SELECT ${aggregate}(so.${column}) FROM "${schema}".search_index so
-      WHERE so.resource_type = ${r}.resource_type AND so.id = ${r}.id AND so.param = ${p.add(rule.param)}) ${direction} NULLS LAST`;
+    const aggregate = descending ? 'max' : 'min';
+    const expression = `(SELECT ${aggregate}(so.${column}) FROM "${schema}".search_index so
+      WHERE so.resource_type = ${r}.resource_type AND so.id = ${r}.id AND so.param = ${p.add(rule.param)})`;
+    if (rule.type === 'date')
+      return {
+        expression,
+        text: utcText(expression),
+        sqlType: 'timestamptz',
+        descending,
+        nullable: true,
+      };
+    if (rule.type === 'number' || rule.type === 'quantity')
+      // float8 as text is the shortest exact form (extra_float_digits ≥ 1): it casts back equal.
+      return {
+        expression,
+        text: `${expression}::text`,
+        sqlType: 'float8',
+        descending,
+        nullable: true,
+      };
+    return { expression, text: expression, sqlType: 'text', descending, nullable: true };
   });
   if (!rules.some((rule) => rule.param === '_id')) {
-    keys.push(`${r}.id ${rules[0].descending ? 'DESC' : 'ASC'}`);
+    keys.push({
+      expression: `${r}.id`,
+      text: `${r}.id`,
+      sqlType: 'text',
+      descending: rules[0].descending,
+      nullable: false,
+    });
   }
-  return keys.join(', ');
+  return keys;
+}
+
+/**
+ * The ORDER BY of these keys; `reversed` walks it backwards (a `previous` or `last` page is read
+ * backwards from its edge, then turned round).
+ */
+export function orderBy(keys: readonly SortKey[], reversed = false): string {
+  return keys
+    .map((k) => {
+      const descending = k.descending !== reversed;
+      const nulls = k.nullable ? (reversed ? ' NULLS FIRST' : ' NULLS LAST') : '';
+      return `${k.expression} ${descending ? 'DESC' : 'ASC'}${nulls}`;
+    })
+    .join(', ');
+}
+
+/**
+ * Keyset paging: the rows strictly after (`before`: strictly before) the position `values` (one
+ * text per key, NULL for a resource without the key) in the order of `keys`. Row-wise, with
+ * NULLs last: after (a, b) is `k1 beyond a OR (k1 = a AND k2 beyond b)`.
+ */
+export function keysetCondition(
+  keys: readonly SortKey[],
+  values: readonly (string | null)[],
+  direction: 'after' | 'before',
+  p: SqlParams,
+): string {
+  const alternatives: string[] = [];
+  const equalSoFar: string[] = [];
+  keys.forEach((k, i) => {
+    const value = values[i];
+    const param = value === null ? undefined : `${p.add(value)}::${k.sqlType}`;
+    const forward = direction === 'after';
+    let beyond: string | undefined;
+    if (param === undefined) {
+      // NULLs sort last: nothing is after a NULL; everything with a value is before it.
+      beyond = forward ? undefined : `${k.expression} IS NOT NULL`;
+    } else {
+      const comparison = `${k.expression} ${k.descending === forward ? '<' : '>'} ${param}`;
+      beyond = k.nullable && forward ? `(${comparison} OR ${k.expression} IS NULL)` : comparison;
+    }
+    if (beyond !== undefined) alternatives.push([...equalSoFar, beyond].join(' AND '));
+    equalSoFar.push(param === undefined ? `${k.expression} IS NULL` : `${k.expression} = ${param}`);
+  });
+  return alternatives.length > 0 ? `(${alternatives.map((a) => `(${a})`).join(' OR ')})` : 'FALSE';
 }

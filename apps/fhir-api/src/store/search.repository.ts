@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
-import type { FhirSearchRequest } from '@carerelay/fhir';
+import { badRequest, type FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import { matchesOnPatientData, readableFilter } from './consent-access';
-import { filterCondition, sortOrder } from './search-sql';
+import { filterCondition, keysetCondition, orderBy, sortKeys } from './search-sql';
 import { SqlParams } from './sql';
 import {
   RESOURCE_COLUMNS,
@@ -10,6 +10,32 @@ import {
   type StoredResource,
   toStored,
 } from './stored-resource.model';
+
+/** A keyset position: the sort key of a row (sortKeys, as text), read after or before it. */
+export interface KeysetPosition {
+  direction: 'after' | 'before';
+  /** Null: from the end (a `last` link). */
+  key: (string | null)[] | null;
+}
+
+/** A page of matches, in order, with each one's sort key; `more`: rows follow it, read onwards. */
+export interface SearchPage {
+  matches: StoredResource[];
+  keys: (string | null)[][];
+  total: number;
+  more: boolean;
+}
+
+/**
+ * A search that filters or orders on `_lastUpdated` is read up to the safe horizon: what a
+ * poller sees at an instant never grows behind it later (a slow writer's earlier stamp).
+ */
+export function usesLastUpdated(request: FhirSearchRequest): boolean {
+  return (
+    request.filters.some((f) => f.param === '_lastUpdated' && f.kind !== 'chain') ||
+    request.sort.some((s) => s.param === '_lastUpdated')
+  );
+}
 
 /** The SQL of searches: current, non-deleted resources the actor may read. */
 export class SearchRepository {
@@ -46,25 +72,76 @@ export class SearchRepository {
     ].join(' AND ');
   }
 
-  /** The total and (unless `countOnly`) one page of the matches, in `_sort` order (sortOrder). */
+  /**
+   * The total and (unless `countOnly`) one page of the matches, in `_sort` order (sortKeys): the
+   * first page, or the page after/before a keyset position (`keyset`, from a cursor). A page is
+   * read one row long, to know whether another follows in the direction it was read. Every
+   * filter and the actor's read rule apply to every page: a position only says where to start.
+   */
   async page(
     request: FhirSearchRequest,
-    options: { withTotal: boolean; countOnly: boolean },
-  ): Promise<{ matches: StoredResource[]; total: number }> {
+    options: { withTotal: boolean; countOnly: boolean; keyset?: KeysetPosition },
+  ): Promise<SearchPage> {
     const p = new SqlParams();
-    const from = `FROM ${this.s}.resources r WHERE ${this.matching(request, p)}`;
+    const where = [this.matching(request, p)];
+    if (usesLastUpdated(request)) {
+      where.push(`r.last_updated < ${p.add(await this.safeHorizon())}::timestamptz`);
+    }
+    const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
     let total = -1;
     if (options.withTotal) {
       const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
       total = n as number;
     }
-    if (options.countOnly) return { matches: [], total };
-    const matches = await this.rows(
-      `SELECT ${RESOURCE_COLUMNS} ${from} ORDER BY ${sortOrder(request.sort, this.schema, 'r', p)}
-       LIMIT ${p.add(request.count)} OFFSET ${p.add(request.offset)}`,
+    if (options.countOnly) return { matches: [], keys: [], total, more: false };
+    const keys = sortKeys(request.sort, this.schema, 'r', p);
+    const keyset = options.keyset;
+    // A cursor is the server's own (authenticated), yet of one order: never read it in another.
+    if (keyset?.key && keyset.key.length !== keys.length)
+      throw badRequest('Invalid _cursor for this _sort', undefined, 'value');
+    const backwards = keyset?.direction === 'before';
+    const after = keyset?.key
+      ? ` AND ${keysetCondition(keys, keyset.key, keyset.direction, p)}`
+      : '';
+    const rows = (await this.manager.query(
+      `SELECT ${RESOURCE_COLUMNS}, ARRAY[${keys.map((k) => k.text).join(', ')}]::text[] AS sort_key
+       ${from}${after} ORDER BY ${orderBy(keys, backwards)}
+       LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(keyset ? 0 : request.offset)}`,
       p.values,
+    )) as (ResourceRow & { sort_key: (string | null)[] })[];
+    const more = rows.length > request.count;
+    const page = rows.slice(0, request.count);
+    if (backwards) page.reverse();
+    return {
+      matches: page.map(toStored),
+      keys: page.map((row) => row.sort_key),
+      total,
+      more,
+    };
+  }
+
+  /**
+   * The instant before which every write is committed: rows stamped earlier can no longer
+   * appear, so a `_lastUpdated` poller that saw up to some instant misses nothing behind it.
+   *
+   * A writer stamps its rows (saveVersion) with the clock read *after* it took its transaction
+   * id, so while it runs it is a backend with an xid whose xact_start precedes its stamp; one
+   * that takes its xid after this statement read the backends stamps later than this
+   * statement's start. Hence min(statement start, xact_start of every backend holding an xid),
+   * both from the database's clock, as the stamps are. The page is read by a later statement,
+   * whose snapshot holds every writer that was no longer running here. (The statistics snapshot
+   * is cleared first: inside a transaction it would be the one of its first read.)
+   */
+  async safeHorizon(): Promise<string> {
+    const [{ horizon }] = await this.manager.query(
+      `SELECT CASE WHEN pg_stat_clear_snapshot()::text IS NOT NULL THEN
+         to_char(date_trunc('milliseconds', least(statement_timestamp(),
+           (SELECT min(a.xact_start) FROM pg_stat_activity a
+            WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+              AND a.datname = current_database()))) AT TIME ZONE 'UTC',
+           'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS horizon`,
     );
-    return { matches, total };
+    return horizon as string;
   }
 
   /** The ids of the matches, at most `limit`. */

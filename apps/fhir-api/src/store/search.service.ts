@@ -4,13 +4,17 @@ import {
   MAX_INCLUDE_ITERATIONS,
   parseReference,
 } from '@carerelay/fhir';
-import type { SearchRepository } from './search.repository';
+import type { KeysetPosition, SearchRepository } from './search.repository';
 import type { StoredResource } from './stored-resource.model';
 
 export interface SearchResult {
   matches: StoredResource[];
   total: number;
   included: StoredResource[];
+  /** The sort key of each match (as text, sortKeys), for the cursors of the page's links. */
+  keys: (string | null)[][];
+  /** More matches follow the page in the direction it was read. */
+  more: boolean;
 }
 
 /** Search over the current, non-deleted, visible resources, with `_include`/`_revinclude`. */
@@ -23,17 +27,21 @@ export class ResourceSearch {
       withTotal?: boolean;
       /** The types the actor may be given (its scopes): no other is included, or iterated from. */
       includable?: (resourceType: string) => boolean;
+      /** Where the page starts (a cursor's position); none: the first page. */
+      keyset?: KeysetPosition;
     } = {},
   ): Promise<SearchResult> {
-    const { matches, total } = await this.repository.page(request, {
+    const page = await this.repository.page(request, {
       withTotal: options.withTotal !== false,
       countOnly: request.summary === 'count' || request.count === 0,
+      keyset: options.keyset,
     });
     if (request.summary === 'count' || request.count === 0) {
-      return { matches: [], total, included: [] };
+      return { ...page, matches: [], included: [] };
     }
+    const matches = page.matches;
     const included = await this.includes(request, matches, options.includable ?? (() => true));
-    return { matches, total, included };
+    return { ...page, included };
   }
 
   /**

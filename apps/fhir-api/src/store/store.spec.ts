@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { RequestActor } from '../request-actor';
-import { dateCondition, filterCondition } from './search-sql';
+import { dateCondition, filterCondition, keysetCondition, orderBy, sortKeys } from './search-sql';
 import { SqlParams } from './sql';
 import { involvedOrganizations, organizationsOf, visibilityFilter } from './visibility';
 import { isRetryable } from './resource.store';
@@ -158,5 +158,38 @@ describe('retries', () => {
     expect(isRetryable({ code: '23505' })).toBe(true);
     expect(isRetryable({ code: '22P02' })).toBe(false);
     expect(isRetryable(new Error('x'))).toBe(false);
+  });
+});
+
+describe('keyset paging SQL', () => {
+  const keysOf = (sort: Parameters<typeof sortKeys>[0]) => {
+    const p = new SqlParams();
+    return { p, keys: sortKeys(sort, 's', 'r', p) };
+  };
+
+  it('orders by the sort keys then the id, NULLs last, and backwards for a previous page', () => {
+    const { keys } = keysOf([{ param: 'name', descending: false, type: 'string' }]);
+    expect(keys.map((k) => [k.sqlType, k.descending, k.nullable])).toEqual([
+      ['text', false, true],
+      ['text', false, false],
+    ]);
+    expect(orderBy(keys)).toMatch(/ASC NULLS LAST, r\.id ASC$/);
+    expect(orderBy(keys, true)).toMatch(/DESC NULLS FIRST, r\.id DESC$/);
+  });
+
+  it('reads after a position row-wise, a row without the key after every row with one', () => {
+    const { p, keys } = keysOf([{ param: '_lastUpdated', descending: true }]);
+    const after = keysetCondition(keys, ['2026-01-01T00:00:00.000000Z', 'x'], 'after', p);
+    expect(after).toBe(
+      '((r.last_updated < $1::timestamptz) OR (r.last_updated = $1::timestamptz AND r.id < $2::text))',
+    );
+    const named = keysOf([{ param: 'name', descending: false, type: 'string' }]);
+    const key = named.keys[0].expression;
+    expect(keysetCondition(named.keys, [null, 'x'], 'after', named.p)).toBe(
+      `((${key} IS NULL AND r.id > $2::text))`,
+    );
+    expect(keysetCondition(named.keys, [null, 'x'], 'before', named.p)).toBe(
+      `((${key} IS NOT NULL) OR (${key} IS NULL AND r.id < $3::text))`,
+    );
   });
 });

@@ -31,8 +31,11 @@ export interface StoreOptions {
  * decision, and checks deferred to the end of the transaction.
  */
 export class StoreTransaction {
-  /** One instant for every write of the transaction. */
-  readonly now = new Date().toISOString();
+  /**
+   * What meta.lastUpdated reads until the database stamps the version (saveVersion): the stamp
+   * and the `_lastUpdated` safe horizon must come from one clock, the database's.
+   */
+  private readonly provisional = new Date().toISOString();
   private readonly resources: ResourceRepository;
   private readonly searchRepository: SearchRepository;
   private readonly searches: ResourceSearch;
@@ -223,13 +226,17 @@ export class StoreTransaction {
     const deleted = options.deleted === true;
     const content = {
       ...resource,
-      meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated: this.now },
+      meta: {
+        ...(resource.meta ?? {}),
+        versionId: String(versionId),
+        lastUpdated: this.provisional,
+      },
     } as Resource;
     const stored: StoredResource = {
       resourceType: content.resourceType,
       id: content.id as string,
       versionId,
-      lastUpdated: this.now,
+      lastUpdated: this.provisional,
       deleted,
       method,
       resource: content,
@@ -240,7 +247,7 @@ export class StoreTransaction {
       ),
       patientId: patientIdOf(content, this.localBaseUrls),
     };
-    await this.resources.saveVersion(
+    stored.lastUpdated = await this.resources.saveVersion(
       {
         ...stored,
         content,
@@ -251,6 +258,7 @@ export class StoreTransaction {
       deleted ? [] : extractSearchIndex(content, { localBaseUrls: this.localBaseUrls }),
       resourceChangeEvent(this.outbox, this.manager, stored, previous),
     );
+    (content.meta as { lastUpdated: string }).lastUpdated = stored.lastUpdated;
     if (stored.resourceType === 'Consent')
       await this.consentRules.replace(
         stored.id,
