@@ -179,6 +179,8 @@ export class EhrResourceApplier {
             : null,
         ],
       );
+      // A change refused before and applied now is no longer a refusal.
+      await this.clearRefusal(manager, endpoint, task);
       if (cancelled) this.logCancelled(endpoint, 'Task', task, known.carerelay_task_id);
       return cancelled ? 'cancelled' : 'recorded';
     });
