@@ -1,20 +1,17 @@
 import type { INestApplication } from '@nestjs/common';
 import { EventTypes, TOPICS, type ConsentEventV1 } from '@carerelay/contracts';
-import { loadConfig } from '@carerelay/config';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import { OWNER_MUTABLE_ELEMENTS } from '@carerelay/fhir';
 import { dropSchema } from '@carerelay/persistence';
 import {
   collectTopics,
-  startGroupAtLatest,
   testEnv,
   uniqueName,
   waitFor,
   type CollectedMessage,
 } from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
-import { startReferralService } from '../../../apps/referral-service/src/bootstrap';
-import { ReferralServiceConfig } from '../../../apps/referral-service/src/referral-service.config';
+import { startTestReferralService } from '../referral-service.harness';
 import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
 import { PullPoller } from '../../../apps/ehr-connector/src/pull/pull.poller';
 import { EhrResourceApplier } from '../../../apps/ehr-connector/src/pull/ehr-resource.applier';
@@ -57,34 +54,16 @@ describe('ehr-connector: the Task in sync both ways (pull sees the clinician can
   let events: { messages: CollectedMessage[]; stop: () => Promise<void> };
 
   beforeAll(async () => {
-    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
     api = await startTestFhirApi();
-    const groupId = uniqueName('referral-service-sync');
-    await startGroupAtLatest(groupId, [
-      TOPICS.fhirChanges.name,
-      TOPICS.consentEvents.name,
-      TOPICS.followupEvents.name,
-      TOPICS.directoryEvents.name,
-    ]);
-    referralService = await startReferralService(
-      loadConfig(ReferralServiceConfig, {
-        KAFKA_BROKERS,
-        DATABASE_URL,
-        OUTBOX_POLL_MS: '50',
-        FHIR_API_BASE_URL: api.baseUrl,
-        PLATFORM_ORGANIZATION_ID: PLATFORM_ORG,
-        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
-        PLATFORM_PRIVATE_JWK: '{}',
+    referralService = await startTestReferralService({
+      fhirBaseUrl: api.baseUrl,
+      platformOrganizationId: PLATFORM_ORG,
+      schema: referralSchema,
+      groupId: uniqueName('referral-service-sync'),
+      fhirClient: new FhirApiClient(api.baseUrl, undefined, {
+        customHeaders: { 'X-Dev-Actor': `platform:${PLATFORM_ORG}` },
       }),
-      {
-        schema: referralSchema,
-        groupId,
-        port: 0,
-        fhirClient: new FhirApiClient(api.baseUrl, undefined, {
-          customHeaders: { 'X-Dev-Actor': `platform:${PLATFORM_ORG}` },
-        }),
-      },
-    );
+    });
     events = await collectTopics([TOPICS.referralEvents.name]);
     pullEhrServer = await startEhrServer({ port: 0 });
     pushEhrServer = await startEhrServer({ port: 0 });
