@@ -95,6 +95,14 @@ describe('mergeOntoEhrTask', () => {
     expect(mergeOntoEhrTask(ehrTask('requested'), changes('completed')).kind).toBe('write');
   });
 
+  it('names a status the EHR made up as unknown (it goes to logs and metric labels), and writes nothing', () => {
+    expect(mergeOntoEhrTask(ehrTask('<script>'), changes('accepted'))).toEqual({
+      kind: 'regression',
+      ehrStatus: 'unknown',
+      carerelayStatus: 'accepted',
+    });
+  });
+
   it('a version the EHR holds already (or an older one) is not written', () => {
     const holding = ehrTask('accepted', {
       extension: [{ url: CARERELAY_VERSION_EXTENSION, valueInteger: 3 }],

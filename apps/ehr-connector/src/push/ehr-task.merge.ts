@@ -1,6 +1,7 @@
 import type { Resource } from '@carerelay/fhir-client';
 import {
   OWNER_MUTABLE_ELEMENTS,
+  TASK_STATUSES,
   TERMINAL_TASK_STATUSES,
   isTaskStatusReachable,
   type TaskStatus,
@@ -45,7 +46,10 @@ export type EhrTaskMerge =
  */
 export function mergeOntoEhrTask(current: Resource, changes: OwnerChanges): EhrTaskMerge {
   if (versionOnEhr(current) >= changes.version) return { kind: 'already-there' };
-  const ehrStatus = String(current.status);
+  // The EHR's text is named in logs, delivery errors and metric labels: known codes only.
+  const ehrStatus = TASK_STATUSES.includes(current.status as TaskStatus)
+    ? String(current.status)
+    : 'unknown';
   if (TERMINAL_TASK_STATUSES.includes(ehrStatus as TaskStatus)) {
     return ehrStatus === changes.status
       ? { kind: 'already-there' }
