@@ -56,7 +56,9 @@ export const SDOHCC_COORDINATION_PLATFORM_CAPABILITY = `${SDOHCC_BASE}/Capabilit
 
 /**
  * SearchParameters the IG defines on top of R4 (the IG's CapabilityStatement names them:
- * `Task?output=` / `_include=Task:output` and `_include=ServiceRequest:supporting-info`).
+ * `Task?output=` / `_include=Task:output`, `_include=ServiceRequest:supporting-info` and
+ * `_include=ServiceRequest:pertains-to-goal`; `Group?characteristic-reference=` indexes the
+ * reference-valued characteristics R4's `characteristic-value` composite leaves out).
  * The `output` expression is the IG's `(Task.output.value as Reference)` written with `ofType`,
  * which is the FHIRPath form the evaluator narrows reliably.
  */
@@ -84,6 +86,32 @@ export const SDOHCC_SEARCH_PARAMETERS: readonly SearchParameter[] = [
     base: ['ServiceRequest'],
     type: 'reference',
     expression: 'ServiceRequest.supportingInfo',
+  },
+  {
+    resourceType: 'SearchParameter',
+    id: 'ServiceRequest-pertains-to-goal',
+    url: `${SDOHCC_BASE}/SearchParameter/ServiceRequest-pertains-to-goal`,
+    name: 'ServiceRequestPertainsToGoal',
+    status: 'active',
+    description: 'A Goal referenced by the ServiceRequest resource-pertainsToGoal extension',
+    code: 'pertains-to-goal',
+    base: ['ServiceRequest'],
+    type: 'reference',
+    expression:
+      "ServiceRequest.extension.where(url = 'http://hl7.org/fhir/StructureDefinition/resource-pertainsToGoal').value.ofType(Reference)",
+    target: ['Goal'],
+  },
+  {
+    resourceType: 'SearchParameter',
+    id: 'Group-characteristic-reference',
+    url: `${SDOHCC_BASE}/SearchParameter/Group-characteristic-reference`,
+    name: 'SDOHCCGroupCharacteristicReference',
+    status: 'active',
+    description: 'An entity referenced in a Group characteristic.',
+    code: 'characteristic-reference',
+    base: ['Group'],
+    type: 'reference',
+    expression: 'Group.characteristic.value.ofType(Reference)',
   },
 ];
 
