@@ -184,11 +184,25 @@ async function startSubscriber(): Promise<{ url: string; close: () => Promise<un
 function searchValue(type: string, name: string, id: string): string | undefined {
   const info = searchParametersFor(type).get(name);
   if (name === '_id') return id;
-  switch (info?.type) {
+  if (info?.type === 'composite') {
+    // One well-formed value per component, `$`-separated in the definition's order.
+    const parts = (info.components ?? []).map((c) => valueOfType(c.type, c.targets, type, id));
+    return parts.every((part) => part !== undefined) ? parts.join('$') : undefined;
+  }
+  return info && valueOfType(info.type, info.targets, type, id);
+}
+
+function valueOfType(
+  paramType: string,
+  targets: readonly string[],
+  type: string,
+  id: string,
+): string | undefined {
+  switch (paramType) {
     case 'token':
       return 'http://example.org|x';
     case 'reference':
-      return `${info.targets[0] ?? type}/${id}`;
+      return `${targets[0] ?? type}/${id}`;
     case 'date':
       return 'ge2000-01-01';
     case 'string':
@@ -553,6 +567,14 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
           (await call('GET', `${type}?_id=${id}&_include=${encodeURIComponent(include)}`)).status,
           200,
         );
+      if (resource.documentation?.includes('_has:'))
+        // Reverse chaining through every parameter that may reference the type.
+        for (const include of resource.searchRevInclude ?? [])
+          expectStatus(
+            `${type} _has:${include}:_id`,
+            (await call('GET', `${type}?_has:${include}:_id=${id}`)).status,
+            200,
+          );
       for (const include of resource.searchRevInclude ?? [])
         expectStatus(
           `${type} _revinclude=${include}`,
