@@ -44,6 +44,23 @@ describe('search: deep chains, _has, composites, pertains-to-goal', () => {
     // Two referrals, their Consents only proposed (not in force), routed to cbo-a.
     a = await routedReferral('deep-a', ehr, platform, 'cbo-a');
     b = await routedReferral('deep-b', ehr, platform, 'cbo-a');
+    // cbo-a's Organization, part of a network, both stored (directory data, readable by all).
+    const network = await platform.fhir().create({
+      resourceType: 'Organization',
+      name: 'Deep Food Network',
+    } as Resource);
+    await (
+      await platform.fhir().raw()
+    ).update({
+      resourceType: 'Organization',
+      id: 'cbo-a',
+      body: {
+        resourceType: 'Organization',
+        id: 'cbo-a',
+        name: 'Deep Pantry',
+        partOf: { reference: `Organization/${network.id}` },
+      },
+    });
   });
   afterAll(async () => {
     await api?.close();
@@ -132,17 +149,6 @@ describe('search: deep chains, _has, composites, pertains-to-goal', () => {
     });
 
     it('a chain only through directory resources still finds a CBO its redacted Task; one through patient data does not', async () => {
-      // cbo-a's Organization, part of a network, both stored (directory data, readable by all).
-      const network = await platform.fhir().create({
-        resourceType: 'Organization',
-        name: 'Deep Food Network',
-      } as Resource);
-      await platform.fhir().update({
-        resourceType: 'Organization',
-        id: 'cbo-a',
-        name: 'Deep Pantry',
-        partOf: { reference: `Organization/${network.id}` },
-      } as Resource);
       const throughDirectory = await search(cboA, 'Task', {
         'owner:Organization.partof:Organization.name': 'Deep Food Network',
       });
