@@ -169,7 +169,7 @@ describe('search a client library expects: chains, _include:iterate, _sort', () 
         { 'focus:ServiceRequest.identifier': `${PLACER}|sr-chain-a` },
         { 'patient.identifier': `${MRN}|` },
         { 'subject:Patient.identifier:missing': 'false' },
-        { 'part-of:Task.patient.missing': 'false' },
+        { 'part-of:Task.patient.identifier:missing': 'false' },
       ];
       for (const params of chains) {
         const found = await http(
