@@ -102,6 +102,10 @@ function igExamples(): Resource[] {
     'Consent',
     'Condition',
     'Goal',
+    'Group',
+    'Questionnaire',
+    'QuestionnaireResponse',
+    'Observation',
     'ServiceRequest',
     'Procedure',
     'Task',
@@ -163,7 +167,71 @@ function profiled(profile: string, examples: Resource[], patient: string): Resou
       payor: [{ reference: 'Organization/SDOHCC-OrganizationPayerExample' }],
     };
   }
+  body ??= usCoreInstance(unversioned(profile), patient);
   return body ? ({ ...body, meta: { profile: [profile] } } as unknown as Resource) : undefined;
+}
+
+/**
+ * US Core 7.0.0 CareTeam and DocumentReference (the IG names them, with no example): their
+ * mandatory and Must Support elements. CareTeam: status, subject, participant with role and
+ * member. DocumentReference: status, type (LOINC), the `clinical-note` category slice, subject,
+ * date, author, content.attachment with contentType and url (us-core-6: url or data), format.
+ */
+function usCoreInstance(profile: string, patient: string): Record<string, unknown> | undefined {
+  if (profile.endsWith('/us-core-careteam'))
+    return {
+      resourceType: 'CareTeam',
+      status: 'active',
+      subject: { reference: `Patient/${patient}` },
+      participant: [
+        {
+          role: [
+            {
+              coding: [
+                {
+                  system: 'http://snomed.info/sct',
+                  code: '106328005',
+                  display: 'Social worker',
+                },
+              ],
+            },
+          ],
+          member: { reference: 'Practitioner/SDOHCC-PractitionerDrJanWaterExample' },
+        },
+      ],
+    };
+  if (profile.endsWith('/us-core-documentreference'))
+    return {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      type: { coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Consent' }] },
+      category: [
+        {
+          coding: [
+            {
+              system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+              code: 'clinical-note',
+            },
+          ],
+        },
+      ],
+      subject: { reference: `Patient/${patient}` },
+      date: '2026-01-05T10:00:00Z',
+      author: [{ reference: 'Practitioner/SDOHCC-PractitionerDrJanWaterExample' }],
+      content: [
+        {
+          attachment: {
+            contentType: 'application/pdf',
+            url: 'http://example.org/consents/signed.pdf',
+          },
+          format: {
+            system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode',
+            code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient',
+          },
+        },
+      ],
+    };
+  return undefined;
 }
 
 /** A rest-hook endpoint on loopback that answers every notification (the handshake) with 200. */

@@ -119,12 +119,15 @@ const SDOHCC_PROFILE = `${SDOHCC_BASE}/StructureDefinition`;
 /** The IG (STU 3) is built on US Core 7.0.0; its CapabilityStatements name that version. */
 const US_CORE_PROFILE = 'http://hl7.org/fhir/us/core/StructureDefinition';
 const US_CORE_VERSION = '7.0.0';
+/** Structured Data Capture: the IG's screening Questionnaires and their responses. */
+const SDC_PROFILE = 'http://hl7.org/fhir/uv/sdc/StructureDefinition';
 
 /**
  * The profiles the server lists as `supportedProfile`, per resource type: the IG's (its
  * Coordination Platform CapabilityStatement and its examples' `meta.profile`) and US Core's,
  * only where the server stores resources claiming them — each is exercised against the running
- * server with the IG's example of it (or, for Coverage, a US Core instance). The server checks
+ * server with the IG's example of it (or, for Coverage, CareTeam and DocumentReference, which
+ * have none, an instance of the US Core profile's mandatory and Must Support elements). The server checks
  * the R4 definitions and the IG's referral rules, not each profile's every constraint.
  */
 export const SUPPORTED_PROFILES: Readonly<Record<string, readonly string[]>> = {
@@ -137,7 +140,19 @@ export const SUPPORTED_PROFILES: Readonly<Record<string, readonly string[]>> = {
   Consent: [`${SDOHCC_PROFILE}/SDOHCC-Consent`],
   Condition: [`${SDOHCC_PROFILE}/SDOHCC-Condition`],
   Goal: [`${SDOHCC_PROFILE}/SDOHCC-Goal`],
-  HealthcareService: [`${SDOHCC_PROFILE}/SDOHCC-HealthcareServiceForReferralManagement`],
+  HealthcareService: [
+    `${SDOHCC_PROFILE}/SDOHCC-HealthcareServiceForReferralManagement`,
+    `${SDOHCC_PROFILE}/SDOHCC-HealthcareService`,
+  ],
+  Group: [`${SDOHCC_PROFILE}/SDOHCC-Group`],
+  Observation: [
+    `${SDOHCC_PROFILE}/SDOHCC-ObservationAssessment`,
+    `${SDOHCC_PROFILE}/SDOHCC-ObservationScreeningResponse`,
+  ],
+  Questionnaire: [`${SDC_PROFILE}/sdc-questionnaire-extr-smap`],
+  QuestionnaireResponse: [`${SDC_PROFILE}/sdc-questionnaireresponse`],
+  CareTeam: [`${US_CORE_PROFILE}/us-core-careteam|${US_CORE_VERSION}`],
+  DocumentReference: [`${US_CORE_PROFILE}/us-core-documentreference|${US_CORE_VERSION}`],
   Location: [`${SDOHCC_PROFILE}/SDOHCC-Location`],
   PractitionerRole: [`${SDOHCC_PROFILE}/SDOHCC-practitionerrole`],
   Patient: [`${US_CORE_PROFILE}/us-core-patient|${US_CORE_VERSION}`],
