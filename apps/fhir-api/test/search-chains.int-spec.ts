@@ -6,6 +6,7 @@ import type { Bundle, Consent, Resource } from '@medplum/fhirtypes';
 import { FhirRequestError } from '@carerelay/fhir-client';
 import {
   bearer,
+  bundleKeys,
   http,
   MRN,
   PLACER,
@@ -21,11 +22,7 @@ const PLATFORM = 'carerelay-platform';
 const TEMP = 'http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes';
 const FOOD = `${TEMP}|food-insecurity`;
 
-const keys = (bundle: Bundle) =>
-  (bundle.entry ?? [])
-    .filter((e) => e.resource?.resourceType !== 'OperationOutcome')
-    .map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)
-    .sort();
+const keys = bundleKeys;
 const matchIds = (bundle: Bundle) =>
   (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!.id);
 

@@ -5,6 +5,7 @@
 import type { Bundle, Consent, Resource } from '@medplum/fhirtypes';
 import {
   bearer,
+  bundleKeys,
   http,
   MRN,
   registerClient,
@@ -19,11 +20,7 @@ import { FhirSearchIndexComposite1733200000000 } from '../src/store/search-index
 const PLATFORM = 'carerelay-platform';
 const PERTAINS_TO_GOAL = 'http://hl7.org/fhir/StructureDefinition/resource-pertainsToGoal';
 
-const keys = (bundle: Bundle) =>
-  (bundle.entry ?? [])
-    .filter((e) => e.resource?.resourceType !== 'OperationOutcome')
-    .map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)
-    .sort();
+const keys = bundleKeys;
 
 describe('search: deep chains, _has, composites, pertains-to-goal', () => {
   jest.setTimeout(180_000);
