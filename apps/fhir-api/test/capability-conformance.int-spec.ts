@@ -121,6 +121,28 @@ function igExamples(): Resource[] {
   return [...byId.values()].sort((a, b) => rank(a) - rank(b));
 }
 
+/** The SHALL supportedProfiles of the IG's SDOHCC-CoordinationPlatform (by StructureDefinition id). */
+const IG_SHALL_PROFILES: Record<string, string[]> = {
+  CareTeam: ['us-core-careteam'],
+  Condition: ['SDOHCC-Condition'],
+  Consent: ['SDOHCC-Consent'],
+  DocumentReference: ['us-core-documentreference'],
+  Goal: ['SDOHCC-Goal'],
+  Group: ['SDOHCC-Group'],
+  HealthcareService: ['SDOHCC-HealthcareService'],
+  Location: ['SDOHCC-Location'],
+  Observation: ['SDOHCC-ObservationAssessment', 'SDOHCC-ObservationScreeningResponse'],
+  Organization: ['us-core-organization'],
+  Patient: ['us-core-patient'],
+  Practitioner: ['us-core-practitioner'],
+  PractitionerRole: ['SDOHCC-practitionerrole'],
+  Procedure: ['SDOHCC-Procedure'],
+  Questionnaire: ['sdc-questionnaire-extr-smap'],
+  QuestionnaireResponse: ['sdc-questionnaireresponse'],
+  ServiceRequest: ['SDOHCC-ServiceRequest'],
+  Task: ['SDOHCC-TaskForPatient', 'SDOHCC-TaskForReferralManagement'],
+};
+
 /** A canonical without its `|version`. */
 const unversioned = (canonical: string) => canonical.split('|')[0];
 
@@ -412,6 +434,15 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
     // Served here as in main.ts: /metadata must say so.
     if (!rest.resource?.some((r) => r.type === 'Subscription'))
       failures.push('Subscription: served but not listed');
+    // The IG's Coordination Platform SHALL profiles (docs/conformance.md): each listed.
+    for (const [type, profiles] of Object.entries(IG_SHALL_PROFILES)) {
+      const listed = (rest.resource?.find((r) => r.type === type)?.supportedProfile ?? []).map(
+        unversioned,
+      );
+      for (const profile of profiles)
+        if (!listed.some((p) => p.endsWith(`/${profile}`)))
+          failures.push(`${type}: the IG's SHALL profile ${profile} is not listed`);
+    }
     expect(failures).toEqual([]);
     // Every type, interaction and parameter counted once at least: the statement is not empty.
     expect(checked).toBeGreaterThan((rest.resource ?? []).length * 10);
