@@ -444,3 +444,10 @@ export function taskSubscription(
     },
   } as unknown as Resource;
 }
+
+/** `Type/id` of each resource of a searchset (its OperationOutcome left out), sorted. */
+export const bundleKeys = (bundle: Bundle): string[] =>
+  (bundle.entry ?? [])
+    .filter((e) => e.resource?.resourceType !== 'OperationOutcome')
+    .map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)
+    .sort();

@@ -125,17 +125,34 @@ export const TASK_WORKFLOW_SEARCH_PARAMS: ReadonlySet<string> = new Set([
   'owner',
 ]);
 
+/** The levels below a chain, as matchesOnPatientData reads them. */
+interface LinkedLevel {
+  param: string;
+  kind?: string;
+  targetTypes?: readonly string[];
+  chained?: LinkedLevel;
+}
+
+/** A chain whose every level goes to directory resources only (no `_has` below it). */
+function onlyThroughDirectory(level: LinkedLevel | undefined): boolean {
+  if (level?.kind === 'has') return false;
+  if (level?.kind !== 'chain') return true;
+  return (
+    (level.targetTypes ?? []).every((t) => SHARED_TYPES.includes(t)) &&
+    onlyThroughDirectory(level.chained)
+  );
+}
+
 /**
  * Does a search on these parameters look at elements that redaction hides? A chain does unless
- * it only goes to directory resources: what it matches is the referenced resource's data.
+ * every level of it only goes to directory resources: what it matches is the referenced
+ * resources' data. A `_has` always does (`_has` is no Task workflow parameter): it matches on
+ * what other resources hold about the searched one.
  */
-export function matchesOnPatientData(
-  filters: readonly { param: string; kind?: string; targetTypes?: readonly string[] }[],
-): boolean {
+export function matchesOnPatientData(filters: readonly LinkedLevel[]): boolean {
   return filters.some(
     (f) =>
-      !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param) ||
-      (f.kind === 'chain' && !(f.targetTypes ?? []).every((t) => SHARED_TYPES.includes(t))),
+      !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param) || (f.kind === 'chain' && !onlyThroughDirectory(f)),
   );
 }
 

@@ -183,12 +183,15 @@ export class ResourceRepository {
          VALUES ($1, $2, $3, ${stamp}::timestamptz, $4, ${content}, $6, $7, $8, $10)),
        index_rows AS (
          INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
-           value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
+           value_string_normalized, value_reference, value_date_start, value_date_end, value_number,
+           composite_group, component)
          SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
-           x.value_reference, x.value_date_start, x.value_date_end, x.value_number
+           x.value_reference, x.value_date_start, x.value_date_end, x.value_number,
+           x.composite_group, x.component
          FROM jsonb_to_recordset($11::jsonb) AS x(param text, type text, system text, code text,
            value_string text, value_string_normalized text, value_reference text,
-           value_date_start timestamptz, value_date_end timestamptz, value_number float8)),
+           value_date_start timestamptz, value_date_end timestamptz, value_number float8,
+           composite_group integer, component integer)),
        event_row AS (
          INSERT INTO ${this.s}.outbox (${OUTBOX_INSERT_COLUMNS})
          VALUES ($12, $13, $14, $15, $16, ${payload}))
