@@ -54,7 +54,13 @@ export class HistoryInteractions {
       const current = await tx.current(resourceType, id);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
     }
-    const { entries, total } = await tx.history({ resourceType, id, since, count, offset });
+    const { entries, total, shownTotal } = await tx.history({
+      resourceType,
+      id,
+      since,
+      count,
+      offset,
+    });
     const path = id === undefined ? `${resourceType}/_history` : `${resourceType}/${id}/_history`;
     const links: NonNullable<Bundle['link']> = [
       { relation: 'self', url: `${this.base}/${path}?${query.toString()}` },
@@ -68,7 +74,7 @@ export class HistoryInteractions {
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
-      total,
+      total: shownTotal,
       link: links,
       entry: (await viewAll(tx, entries)).map((s) => {
         const entry: BundleEntry = {

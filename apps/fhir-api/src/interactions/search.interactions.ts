@@ -112,7 +112,8 @@ export class SearchInteractions {
     };
     const links = await this.pageLinks(resourceType, query, request, keyset, found);
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
-    if (withTotal) bundle.total = result.total;
+    // Paging goes by every match; the total tells only what the actor may be shown.
+    if (withTotal) bundle.total = result.shownTotal ?? result.total;
     const entries: BundleEntry[] = [
       ...(await viewAll(tx, result.matches, [...request.filters, ...request.sort])).map((s) =>
         this.entryOf(s, 'match'),

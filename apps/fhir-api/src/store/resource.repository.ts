@@ -3,7 +3,8 @@ import type { EntityManager } from 'typeorm';
 import type { SearchIndexRow } from '@carerelay/fhir';
 import { OUTBOX_INSERT_COLUMNS, type PreparedOutboxEvent } from '@carerelay/messaging';
 import type { RequestActor } from '../request-actor';
-import { readableFilter } from './consent-access';
+import { disclosureGroups, readableFilter } from './consent-access';
+import type { DisclosureGroup } from './disclosure.service';
 import { SqlParams } from './sql';
 import {
   RESOURCE_COLUMNS,
@@ -122,7 +123,7 @@ export class ResourceRepository {
     since?: string;
     count: number;
     offset: number;
-  }): Promise<{ entries: StoredResource[]; total: number }> {
+  }): Promise<{ entries: StoredResource[]; total: number; groups?: DisclosureGroup[] }> {
     const p = new SqlParams();
     const where = [`h.resource_type = ${p.add(query.resourceType)}`];
     if (query.id !== undefined) where.push(`h.id = ${p.add(query.id)}`);
@@ -131,14 +132,29 @@ export class ResourceRepository {
     const from = `FROM ${this.s}.resource_history h
       JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
       WHERE ${where.join(' AND ')}`;
-    const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+    let total: number;
+    let groups: DisclosureGroup[] | undefined;
+    if (this.actor.role === 'cbo') {
+      // What the consent decision looks at, so that the total counts what a CBO is shown.
+      groups = await disclosureGroups(
+        this.manager,
+        from,
+        p.values,
+        'h',
+        'CASE WHEN h.deleted THEN NULL ELSE r.patient_id END',
+      );
+      total = groups.reduce((sum, group) => sum + group.count, 0);
+    } else {
+      const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+      total = n as number;
+    }
     const rows = await this.rows(
       `SELECT ${HISTORY_COLUMNS} ${from}
        ORDER BY h.last_updated DESC, h.id, h.version_id DESC
        LIMIT ${p.add(query.count)} OFFSET ${p.add(query.offset)}`,
       p.values,
     );
-    return { entries: rows.map(toStored), total: n as number };
+    return { entries: rows.map(toStored), total, groups };
   }
 
   /**

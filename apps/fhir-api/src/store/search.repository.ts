@@ -1,8 +1,15 @@
 import type { EntityManager } from 'typeorm';
 import { badRequest, type FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
-import { matchesOnPatientData, readableFilter } from './consent-access';
+import { LABELS_NEEDING_EXPLICIT_CONSENT } from '@carerelay/consent';
+import {
+  disclosureGroups,
+  matchesOnPatientData,
+  readableFilter,
+  securityCodesSql,
+} from './consent-access';
 import { filterCondition, keysetCondition, orderBy, sortKeys } from './search-sql';
+import type { DisclosureGroup } from './disclosure.service';
 import { SqlParams } from './sql';
 import {
   RESOURCE_COLUMNS,
@@ -24,6 +31,8 @@ export interface SearchPage {
   keys: (string | null)[][];
   total: number;
   more: boolean;
+  /** A CBO's matches grouped as the consent decision sees them (for the total it is shown). */
+  groups?: DisclosureGroup[];
 }
 
 /**
@@ -58,9 +67,17 @@ export class SearchRepository {
    * when a filter looks at what redaction hides), and its filters.
    */
   private matching(request: FhirSearchRequest, p: SqlParams): string {
-    // What a chain goes through is matched on its own data: a redacted Task is not enough.
-    const readableTarget = (alias: string) =>
-      readableFilter(this.actor, alias, p, this.schema, { matchedOnPatientData: true });
+    // What a chain goes through is matched on its own data: a redacted Task is not enough. And
+    // the consent decision on labels (made in TypeScript, on what is returned) never sees it: a
+    // CBO's chain goes through no data with a label that needs explicit consent, even consented.
+    const readableTarget = (alias: string) => {
+      const readable = readableFilter(this.actor, alias, p, this.schema, {
+        matchedOnPatientData: true,
+      });
+      if (this.actor.role !== 'cbo') return readable;
+      const sensitive = p.add([...LABELS_NEEDING_EXPLICIT_CONSENT]);
+      return `(${readable} AND NOT (${securityCodesSql(alias)} && ${sensitive}::text[]))`;
+    };
     return [
       `r.resource_type = ${p.add(request.resourceType)}`,
       'NOT r.deleted',
@@ -89,11 +106,16 @@ export class SearchRepository {
     }
     const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
     let total = -1;
-    if (options.withTotal) {
+    let groups: DisclosureGroup[] | undefined;
+    if (options.withTotal && this.actor.role === 'cbo') {
+      // What the consent decision looks at, so that the total counts what a CBO is shown.
+      groups = await disclosureGroups(this.manager, from, p.values, 'r', 'r.patient_id');
+      total = groups.reduce((sum, group) => sum + group.count, 0);
+    } else if (options.withTotal) {
       const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
       total = n as number;
     }
-    if (options.countOnly) return { matches: [], keys: [], total, more: false };
+    if (options.countOnly) return { matches: [], keys: [], total, more: false, groups };
     const keys = sortKeys(request.sort, this.schema, 'r', p);
     const keyset = options.keyset;
     // A cursor is the server's own (authenticated), yet of one order: never read it in another.
@@ -117,6 +139,7 @@ export class SearchRepository {
       keys: page.map((row) => row.sort_key),
       total,
       more,
+      groups,
     };
   }
 
