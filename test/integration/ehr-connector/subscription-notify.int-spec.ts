@@ -258,7 +258,12 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
       bundleOf('event-notification', [placed.task], { payload: 'id-only' }),
     );
     expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ type: 'event-notification', taken: 1, missed: 0 });
+    expect(answer.body).toMatchObject({
+      type: 'event-notification',
+      taken: 1,
+      missed: 0,
+      pulled: false,
+    });
     const [notified] = await carerelayTasksFor(placed.task.id as string);
     expect(notified).toMatchObject({
       status: 'requested',
@@ -327,7 +332,7 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     const skipped = bundleOf('event-notification', [arrives.task], { first: eventCount + 3 });
     const answer = await notify(skipped);
     expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ missed: 2, taken: 0, alreadyApplied: 1 });
+    expect(answer.body).toMatchObject({ missed: 2, pulled: true, taken: 0, alreadyApplied: 1 });
     // The pull took both in (then the event's own Task was already there).
     expect(await carerelayTasksFor(lost.task.id as string)).toHaveLength(1);
     expect(await carerelayTasksFor(arrives.task.id as string)).toHaveLength(1);
@@ -343,6 +348,15 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     const heartbeat = await notify(bundleOf('heartbeat'));
     expect(heartbeat.body).toMatchObject({ type: 'heartbeat', missed: 1 });
     expect(await carerelayTasksFor(silent.task.id as string)).toHaveLength(1);
+    expect(await progress()).toMatchObject({ lastEventNumber: eventCount, gaps: before.gaps + 2 });
+
+    // An `empty` notification names no Task: a pull finds what changed (not a gap).
+    const unnamed = await placeReferralOnEhr(ehr, 'sub-empty');
+    const empty = await notify(
+      bundleOf('event-notification', [unnamed.task], { payload: 'empty' }),
+    );
+    expect(empty.body).toMatchObject({ missed: 0, pulled: true });
+    expect(await carerelayTasksFor(unnamed.task.id as string)).toHaveLength(1);
     expect(await progress()).toMatchObject({ lastEventNumber: eventCount, gaps: before.gaps + 2 });
   });
 });

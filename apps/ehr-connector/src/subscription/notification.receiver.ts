@@ -43,8 +43,10 @@ export interface NotificationOutcome {
   ignored: number;
   /** Tasks CareRelay or the EHR refused as they are (4xx). */
   refused: number;
-  /** Events lost before this notification; > 0 means a catch-up pull ran. */
+  /** Events lost before this notification (a catch-up pull ran). */
   missed: number;
+  /** Whether the endpoint was pulled: events were lost, or named no focus (`empty` content). */
+  pulled: boolean;
 }
 
 type Logger = Pick<Console, 'warn' | 'log'>;
@@ -113,20 +115,26 @@ export class NotificationReceiver {
         ignored: 0,
         refused: 0,
         missed: progress.missed,
+        pulled: false,
       };
       const gap = progress.missed > 0;
+      const carriesEvents =
+        notification.type === 'event-notification' || notification.type === 'query-event';
+      // An `empty` notification names no focus: only a pull can tell what changed.
+      const unnamed = carriesEvents && progress.fresh.some((e) => e.focus === undefined);
       if (gap) {
         subscriptionGaps.inc({ endpoint: endpoint.id });
         this.logger?.warn(
           `ehr subscription ${endpoint.id}: ${progress.missed} event(s) missed after event ${lastApplied} (${notification.type}); catch-up pull`,
         );
-        await this.poller.pollEndpoint(endpoint);
       }
-      const carriesEvents =
-        notification.type === 'event-notification' || notification.type === 'query-event';
+      if (gap || unnamed) {
+        await this.poller.pollEndpoint(endpoint);
+        outcome.pulled = true;
+      }
       if (carriesEvents && progress.fresh.length > 0) {
         const ehr = await this.ehrClients.for(endpoint);
-        for (const event of progress.fresh) {
+        for (const event of progress.fresh.filter((e) => e.focus !== undefined)) {
           const what = await this.apply(endpoint, ehr, event);
           outcome[what]++;
           subscriptionEvents.inc({ endpoint: endpoint.id, outcome: what });
