@@ -14,6 +14,8 @@ import {
   type TestTokenIssuer,
 } from '@carerelay/testing';
 import { startEhrConnector } from '../../../apps/ehr-connector/src/bootstrap';
+import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
+import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
 import { EhrConnectorConfig } from '../../../apps/ehr-connector/src/ehr-connector.config';
 
 import patientFixture from '../../../apps/fhir-api/test/fixtures/Patient-pat-53234.json';
@@ -84,6 +86,49 @@ export async function startTestConnector(
       await app.close();
       await tokens.close();
       await dropSchema(DATABASE_URL, schema);
+    },
+  };
+}
+
+/** CareRelay's FHIR API, the Medplum EHR server and the connector, with a client of each side. */
+export interface EhrTestNetwork {
+  api: TestFhirApi;
+  ehrServer: RunningEhrServer;
+  connector: TestConnector;
+  /** The EHR's own FHIR server, unauthenticated. */
+  ehr: FhirApiClient;
+  /** CareRelay's FHIR API as the platform. */
+  platform: FhirApiClient;
+  /** The CareRelay Tasks pulled from the EHR Task `ehrTaskId` (by its placer identifier). */
+  carerelayTasksFor: (ehrTaskId: string) => Promise<Resource[]>;
+  close: () => Promise<void>;
+}
+
+export async function startEhrTestNetwork(
+  env: Record<string, string> = {},
+): Promise<EhrTestNetwork> {
+  const api = await startTestFhirApi();
+  const ehrServer = await startEhrServer({ port: 0 });
+  const connector = await startTestConnector(api.baseUrl, env);
+  const platform = new FhirApiClient(api.baseUrl, undefined, {
+    customHeaders: { 'X-Dev-Actor': `platform:${PLATFORM_ORG}` },
+  });
+  return {
+    api,
+    ehrServer,
+    connector,
+    ehr: new FhirApiClient(ehrServer.baseUrl),
+    platform,
+    carerelayTasksFor: async (ehrTaskId) => {
+      const found = await platform.search('Task', {
+        identifier: `${ehrServer.baseUrl}/Task|${ehrTaskId}`,
+      });
+      return (found.entry ?? []).map((e) => e.resource as Resource);
+    },
+    close: async () => {
+      await connector.close();
+      await ehrServer.close();
+      await api.close();
     },
   };
 }

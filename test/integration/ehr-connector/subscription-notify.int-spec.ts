@@ -1,6 +1,5 @@
 import { DataSource } from 'typeorm';
 import { FhirApiClient } from '@carerelay/fhir-client';
-import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
 import {
   notificationBundle,
   type NotificationEvent,
@@ -8,14 +7,14 @@ import {
   type PayloadContent,
   type StoredSubscription,
 } from '../../../apps/fhir-api/src/subscriptions/backport';
-import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
 import { PullPoller } from '../../../apps/ehr-connector/src/pull/pull.poller';
 import { EhrEndpointRegistry } from '../../../apps/ehr-connector/src/registry/ehr-endpoint.registry';
 import {
   json,
   PLATFORM_ORG,
   placeReferralOnEhr,
-  startTestConnector,
+  startEhrTestNetwork,
+  type EhrTestNetwork,
   type Resource,
   type TestConnector,
 } from './ehr-connector.harness';
@@ -32,23 +31,19 @@ const ENDPOINT = 'notifying-hospital';
  */
 describe('ehr-connector: referrals by EHR subscription notifications (real Kafka, PostgreSQL, Medplum EHR server)', () => {
   jest.setTimeout(120_000);
-  let api: TestFhirApi;
-  let ehrServer: RunningEhrServer;
+  let network: EhrTestNetwork;
+  let ehrServer: EhrTestNetwork['ehrServer'];
   let connector: TestConnector;
   let ehr: FhirApiClient;
   let platform: FhirApiClient;
+  let carerelayTasksFor: EhrTestNetwork['carerelayTasksFor'];
   let secret: string;
   let notifyUrl: string;
   let eventCount = 0;
 
   beforeAll(async () => {
-    api = await startTestFhirApi();
-    ehrServer = await startEhrServer({ port: 0 });
-    connector = await startTestConnector(api.baseUrl);
-    ehr = new FhirApiClient(ehrServer.baseUrl);
-    platform = new FhirApiClient(api.baseUrl, undefined, {
-      customHeaders: { 'X-Dev-Actor': `platform:${PLATFORM_ORG}` },
-    });
+    network = await startEhrTestNetwork();
+    ({ ehrServer, connector, ehr, platform, carerelayTasksFor } = network);
     const put = await json(`${connector.url}/ehr-endpoints/${ENDPOINT}`, 'PUT', {
       organizationId: HOSPITAL_ORG,
       baseUrl: ehrServer.baseUrl,
@@ -59,9 +54,7 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     notifyUrl = `${connector.url}/ehr-notifications/${ENDPOINT}`;
   });
   afterAll(async () => {
-    await connector?.close();
-    await ehrServer?.close();
-    await api?.close();
+    await network?.close();
   });
 
   const subscriptionOnEhr = (payload: PayloadContent = 'id-only'): StoredSubscription => ({
@@ -116,13 +109,6 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
       type: response.headers.get('content-type'),
       body: text ? JSON.parse(text) : undefined,
     };
-  }
-
-  async function carerelayTasksFor(ehrTaskId: string): Promise<Resource[]> {
-    const found = await platform.search('Task', {
-      identifier: `${ehrServer.baseUrl}/Task|${ehrTaskId}`,
-    });
-    return (found.entry ?? []).map((e) => e.resource as Resource);
   }
 
   const progress = async () =>
