@@ -160,10 +160,12 @@ export async function placeReferralOnEhr(
   ehr: FhirApiClient,
   tag: string,
   platformOwner = `Organization/${PLATFORM_ORG}`,
-  options: { linkConsent?: boolean } = {},
+  options: { linkConsent?: boolean; postalCode?: string } = {},
 ): Promise<{ task: Resource; serviceRequest: Resource; patient: Resource; consent: Resource }> {
   const { id: _p, ...patientBody } = clone(patientFixture) as Resource;
   patientBody.identifier = [{ system: 'http://hospital.example/mrn', value: `mrn-${tag}` }];
+  if (options.postalCode)
+    for (const address of patientBody.address ?? []) address.postalCode = options.postalCode;
   const patient: Resource = await ehr.create({ ...patientBody, resourceType: 'Patient' });
   const { id: _c, ...consentBody } = clone(consentFixture) as Resource;
   consentBody.patient = { reference: `Patient/${patient.id}` };

@@ -1,4 +1,20 @@
+import { randomInt } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { EventTypes, TOPICS, type ConsentEventV1 } from '@carerelay/contracts';
+import { loadConfig } from '@carerelay/config';
+import { dropSchema } from '@carerelay/persistence';
+import {
+  collectTopics,
+  startGroupAtLatest,
+  testEnv,
+  uniqueName,
+  waitFor,
+  type CollectedMessage,
+} from '@carerelay/testing';
+import { startReferralService } from '../../../apps/referral-service/src/bootstrap';
+import { ReferralServiceConfig } from '../../../apps/referral-service/src/referral-service.config';
+import { publishCbos, publishEvent } from '../directory.fixtures';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import {
   notificationBundle,
@@ -25,7 +41,8 @@ const ENDPOINT = 'notifying-hospital';
 /**
  * CareRelay as the client of an EHR's Subscription (R4 Backport, rest-hook): the Medplum EHR
  * server holds the referrals and the Subscription; the test is the EHR's notifier, building its
- * Bundles with the same code CareRelay's own FHIR API notifies with. The endpoint is registered
+ * Bundles with the same code CareRelay's own FHIR API notifies with; referral-service routes what
+ * comes in. The endpoint is registered
  * for push only: no background poll brings anything in, whatever arrives came by notification
  * (or by the catch-up pull a gap triggers).
  */
@@ -41,9 +58,39 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
   let notifyUrl: string;
   let eventCount = 0;
 
+  // Routing, as referral-service does it, to a pantry of a ZIP code of this run only.
+  const zip = String(randomInt(0, 100_000)).padStart(5, '0');
+  const pantry = `cbo-sub-pantry-${zip}-${Date.now().toString(36)}`;
+  const referralSchema = uniqueName('referral_sub').toLowerCase();
+  let referralService: INestApplication;
+  let referralEvents: { messages: CollectedMessage[]; stop: () => Promise<void> };
+
   beforeAll(async () => {
     network = await startEhrTestNetwork();
     ({ ehrServer, connector, ehr, platform, carerelayTasksFor } = network);
+    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+    const groupId = uniqueName('referral-service-sub');
+    await startGroupAtLatest(groupId, [
+      TOPICS.fhirChanges.name,
+      TOPICS.consentEvents.name,
+      TOPICS.followupEvents.name,
+      TOPICS.directoryEvents.name,
+    ]);
+    referralService = await startReferralService(
+      loadConfig(ReferralServiceConfig, {
+        KAFKA_BROKERS,
+        DATABASE_URL,
+        OUTBOX_POLL_MS: '50',
+        FHIR_API_BASE_URL: network.api.baseUrl,
+        PLATFORM_ORGANIZATION_ID: PLATFORM_ORG,
+        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
+        PLATFORM_PRIVATE_JWK: '{}',
+        LOG_LEVEL: 'silent',
+      }),
+      { schema: referralSchema, groupId, port: 0, fhirClient: platform },
+    );
+    referralEvents = await collectTopics([TOPICS.referralEvents.name]);
+    await publishCbos(zip, [{ id: pantry, name: 'Pantry', categories: ['food-insecurity'] }]);
     const put = await json(`${connector.url}/ehr-endpoints/${ENDPOINT}`, 'PUT', {
       organizationId: HOSPITAL_ORG,
       baseUrl: ehrServer.baseUrl,
@@ -54,8 +101,29 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     notifyUrl = `${connector.url}/ehr-notifications/${ENDPOINT}`;
   });
   afterAll(async () => {
+    await referralEvents?.stop();
+    await referralService?.close();
     await network?.close();
+    await dropSchema(testEnv().DATABASE_URL, referralSchema);
   });
+
+  /** referral-service's decision for a CareRelay Task, once the patient's consent is known. */
+  async function routingOf(task: Resource): Promise<Resource> {
+    await publishEvent(EventTypes.consentGranted, {
+      consentId: uniqueName('consent'),
+      patientId: task.for.reference.split('/')[1],
+      organizationId: null,
+      occurredAt: new Date().toISOString(),
+      securityLabels: [],
+    } satisfies ConsentEventV1);
+    return waitFor(
+      () =>
+        referralEvents.messages
+          .map((m) => (m.key === task.id ? JSON.parse(m.value!) : undefined))
+          .find((e) => e?.state === 'routed'),
+      { what: `referral ${task.id} routed`, timeoutMs: 60_000 },
+    );
+  }
 
   const subscriptionOnEhr = (payload: PayloadContent = 'id-only'): StoredSubscription => ({
     id: 'sub-1',
@@ -238,8 +306,8 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     };
   }
 
-  it('an id-only event-notification brings the referral in, read from the EHR, as a pull brings one in', async () => {
-    const placed = await placeReferralOnEhr(ehr, 'sub-id-only');
+  it('an id-only event-notification brings the referral in, read from the EHR, and it is routed as a pulled one', async () => {
+    const placed = await placeReferralOnEhr(ehr, 'sub-id-only', undefined, { postalCode: zip });
     const answer = await notify(
       bundleOf('event-notification', [placed.task], { payload: 'id-only' }),
     );
@@ -258,12 +326,19 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     });
 
     // The same kind of referral by the pull path: CareRelay holds the same thing.
-    const other = await placeReferralOnEhr(ehr, 'sub-pulled');
+    const other = await placeReferralOnEhr(ehr, 'sub-pulled', undefined, { postalCode: zip });
     const endpoint = (await connector.app.get(EhrEndpointRegistry).get(ENDPOINT))!;
     await connector.app.get(PullPoller).pollEndpoint(endpoint);
     const [pulled] = await carerelayTasksFor(other.task.id as string);
     expect(pulled).toBeDefined();
     expect(await shapeOf(notified)).toEqual(await shapeOf(pulled));
+    // And referral-service routes both alike.
+    const [routedNotified, routedPulled] = [await routingOf(notified), await routingOf(pulled)];
+    expect(routedNotified.targetOrganizationId).toBe(pantry);
+    expect(routedPulled.targetOrganizationId).toBe(pantry);
+    expect(routedNotified.explanation.chosen.reasons).toEqual(
+      routedPulled.explanation.chosen.reasons,
+    );
     expect(await progress()).toMatchObject({ lastEventNumber: 1, notifications: 2, gaps: 0 });
   });
 
