@@ -184,15 +184,7 @@ export class AppModule {
             applier: EhrResourceApplier,
             poller: PullPoller,
           ) =>
-            new NotificationReceiver(
-              ds,
-              registry,
-              subscriptions,
-              clients,
-              applier,
-              poller,
-              logger,
-            ),
+            new NotificationReceiver(ds, registry, subscriptions, clients, applier, poller, logger),
         },
         NotifierSecretGuard,
         BackgroundWork,

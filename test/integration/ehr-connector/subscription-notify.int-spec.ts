@@ -2,18 +2,15 @@ import { randomInt } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EventTypes, TOPICS, type ConsentEventV1 } from '@carerelay/contracts';
-import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
 import {
   collectTopics,
-  startGroupAtLatest,
   testEnv,
   uniqueName,
   waitFor,
   type CollectedMessage,
 } from '@carerelay/testing';
-import { startReferralService } from '../../../apps/referral-service/src/bootstrap';
-import { ReferralServiceConfig } from '../../../apps/referral-service/src/referral-service.config';
+import { startTestReferralService } from '../referral-service.harness';
 import { publishCbos, publishEvent } from '../directory.fixtures';
 import { FhirApiClient } from '@carerelay/fhir-client';
 import {
@@ -68,27 +65,14 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
   beforeAll(async () => {
     network = await startEhrTestNetwork();
     ({ ehrServer, connector, ehr, platform, carerelayTasksFor } = network);
-    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
-    const groupId = uniqueName('referral-service-sub');
-    await startGroupAtLatest(groupId, [
-      TOPICS.fhirChanges.name,
-      TOPICS.consentEvents.name,
-      TOPICS.followupEvents.name,
-      TOPICS.directoryEvents.name,
-    ]);
-    referralService = await startReferralService(
-      loadConfig(ReferralServiceConfig, {
-        KAFKA_BROKERS,
-        DATABASE_URL,
-        OUTBOX_POLL_MS: '50',
-        FHIR_API_BASE_URL: network.api.baseUrl,
-        PLATFORM_ORGANIZATION_ID: PLATFORM_ORG,
-        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
-        PLATFORM_PRIVATE_JWK: '{}',
-        LOG_LEVEL: 'silent',
-      }),
-      { schema: referralSchema, groupId, port: 0, fhirClient: platform },
-    );
+    referralService = await startTestReferralService({
+      fhirBaseUrl: network.api.baseUrl,
+      platformOrganizationId: PLATFORM_ORG,
+      schema: referralSchema,
+      groupId: uniqueName('referral-service-sub'),
+      fhirClient: platform,
+      env: { LOG_LEVEL: 'silent' },
+    });
     referralEvents = await collectTopics([TOPICS.referralEvents.name]);
     await publishCbos(zip, [{ id: pantry, name: 'Pantry', categories: ['food-insecurity'] }]);
     const put = await json(`${connector.url}/ehr-endpoints/${ENDPOINT}`, 'PUT', {
@@ -383,6 +367,26 @@ describe('ehr-connector: referrals by EHR subscription notifications (real Kafka
     (swapped.entry as Resource[])[1].resource = { ...forged.task, id: placed.task.id };
     expect((await notify(swapped)).body).toMatchObject({ taken: 0, ignored: 1 });
     expect(await carerelayTasksFor(forged.task.id as string)).toHaveLength(0);
+  });
+
+  it('a later change the EHR notifies (the clinician cancels) is applied as the pull applies it, once', async () => {
+    const placed = await placeReferralOnEhr(ehr, 'sub-cancel');
+    expect((await notify(bundleOf('event-notification', [placed.task]))).body).toMatchObject({
+      taken: 1,
+    });
+    const cancelled = await ehr.updateWithIfMatch('Task', placed.task.id as string, (t) => ({
+      ...t,
+      status: 'cancelled',
+      statusReason: { text: 'patient declined the referral' },
+    }));
+    const change = bundleOf('event-notification', [cancelled]);
+    expect((await notify(change)).body).toMatchObject({ changed: 1, taken: 0, missed: 0 });
+    const [source] = await carerelayTasksFor(placed.task.id as string);
+    expect(source).toMatchObject({
+      status: 'cancelled',
+      statusReason: { text: 'patient declined the referral' },
+    });
+    expect((await notify(change)).body).toMatchObject({ changed: 0, alreadyApplied: 1 });
   });
 
   it('a gap in the event numbers, or a heartbeat counting events that never came, runs a catch-up pull', async () => {
