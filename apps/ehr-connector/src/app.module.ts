@@ -24,6 +24,11 @@ import { EhrEndpointRegistry } from './registry/ehr-endpoint.registry';
 import { EHR_ENDPOINT_RULES } from './registry/ehr-endpoints.controller';
 import type { EhrEndpointRules } from './registry/ehr-endpoint.input';
 import { EhrEndpointsController } from './registry/ehr-endpoints.controller';
+import { EhrNotificationsController } from './subscription/ehr-notifications.controller';
+import { EhrSubscriptionRepository } from './subscription/ehr-subscription.repository';
+import { EhrSubscriptionsController } from './subscription/ehr-subscriptions.controller';
+import { NotificationReceiver } from './subscription/notification.receiver';
+import { NotifierSecretGuard } from './subscription/notifier-secret.guard';
 
 export const EHR_CONNECTOR_CONFIG = Symbol('EHR_CONNECTOR_CONFIG');
 
@@ -71,6 +76,8 @@ export class AppModule {
         EhrEndpointsController,
         PushDeliveriesController,
         PullRefusalsController,
+        EhrSubscriptionsController,
+        EhrNotificationsController,
       ],
       providers: [
         { provide: EHR_CONNECTOR_CONFIG, useValue: config },
@@ -153,6 +160,33 @@ export class AppModule {
               logger,
             }),
         },
+        {
+          provide: EhrSubscriptionRepository,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) =>
+            new EhrSubscriptionRepository(ds, schema, credentialsCipherOf(config)),
+        },
+        {
+          provide: NotificationReceiver,
+          inject: [
+            DataSource,
+            EhrEndpointRegistry,
+            EhrSubscriptionRepository,
+            EhrClients,
+            EhrResourceApplier,
+            PullPoller,
+          ],
+          useFactory: (
+            ds: DataSource,
+            registry: EhrEndpointRegistry,
+            subscriptions: EhrSubscriptionRepository,
+            clients: EhrClients,
+            applier: EhrResourceApplier,
+            poller: PullPoller,
+          ) =>
+            new NotificationReceiver(ds, registry, subscriptions, clients, applier, poller, logger),
+        },
+        NotifierSecretGuard,
         BackgroundWork,
       ],
     };

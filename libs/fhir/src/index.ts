@@ -15,3 +15,4 @@ export * from './search-request';
 export * from './search-values';
 export * from './subsetting';
 export * from './task-status.rules';
+export * from './subscriptions-backport';

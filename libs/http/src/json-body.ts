@@ -41,13 +41,15 @@ export class BodyRefused extends Error {
  */
 export function jsonBodyReader(options: JsonBodyOptions = {}) {
   const limit = options.limit ?? '100kb';
+  // FHIR's own media type too: an EHR's rest-hook notification is application/fhir+json.
+  const type = ['application/json', 'application/fhir+json'];
   const parsers = new Map<string, { parse: ReturnType<typeof json>; limit: string | number }>(
     (options.routes ?? []).map((r) => [
       r.path,
-      { parse: json({ limit: r.limit }), limit: r.limit },
+      { parse: json({ limit: r.limit, type }), limit: r.limit },
     ]),
   );
-  const general = { parse: json({ limit }), limit };
+  const general = { parse: json({ limit, type }), limit };
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
   return (req: Request, res: Response): Promise<void> =>
     new Promise<void>((resolve, reject) => {

@@ -14,6 +14,8 @@ import {
   type TestTokenIssuer,
 } from '@carerelay/testing';
 import { startEhrConnector } from '../../../apps/ehr-connector/src/bootstrap';
+import { startTestFhirApi, type TestFhirApi } from '../../../apps/fhir-api/test/fhir-api.harness';
+import { startEhrServer, type RunningEhrServer } from '../../../tools/ehr-server/src/ehr-server';
 import { EhrConnectorConfig } from '../../../apps/ehr-connector/src/ehr-connector.config';
 
 import patientFixture from '../../../apps/fhir-api/test/fixtures/Patient-pat-53234.json';
@@ -88,6 +90,49 @@ export async function startTestConnector(
   };
 }
 
+/** CareRelay's FHIR API, the Medplum EHR server and the connector, with a client of each side. */
+export interface EhrTestNetwork {
+  api: TestFhirApi;
+  ehrServer: RunningEhrServer;
+  connector: TestConnector;
+  /** The EHR's own FHIR server, unauthenticated. */
+  ehr: FhirApiClient;
+  /** CareRelay's FHIR API as the platform. */
+  platform: FhirApiClient;
+  /** The CareRelay Tasks pulled from the EHR Task `ehrTaskId` (by its placer identifier). */
+  carerelayTasksFor: (ehrTaskId: string) => Promise<Resource[]>;
+  close: () => Promise<void>;
+}
+
+export async function startEhrTestNetwork(
+  env: Record<string, string> = {},
+): Promise<EhrTestNetwork> {
+  const api = await startTestFhirApi();
+  const ehrServer = await startEhrServer({ port: 0 });
+  const connector = await startTestConnector(api.baseUrl, env);
+  const platform = new FhirApiClient(api.baseUrl, undefined, {
+    customHeaders: { 'X-Dev-Actor': `platform:${PLATFORM_ORG}` },
+  });
+  return {
+    api,
+    ehrServer,
+    connector,
+    ehr: new FhirApiClient(ehrServer.baseUrl),
+    platform,
+    carerelayTasksFor: async (ehrTaskId) => {
+      const found = await platform.search('Task', {
+        identifier: `${ehrServer.baseUrl}/Task|${ehrTaskId}`,
+      });
+      return (found.entry ?? []).map((e) => e.resource as Resource);
+    },
+    close: async () => {
+      await connector.close();
+      await ehrServer.close();
+      await api.close();
+    },
+  };
+}
+
 /** A call to the connector's API, as the platform (the test issuer's token) unless `headers` say otherwise. */
 export async function json(
   url: string,
@@ -115,10 +160,12 @@ export async function placeReferralOnEhr(
   ehr: FhirApiClient,
   tag: string,
   platformOwner = `Organization/${PLATFORM_ORG}`,
-  options: { linkConsent?: boolean } = {},
+  options: { linkConsent?: boolean; postalCode?: string } = {},
 ): Promise<{ task: Resource; serviceRequest: Resource; patient: Resource; consent: Resource }> {
   const { id: _p, ...patientBody } = clone(patientFixture) as Resource;
   patientBody.identifier = [{ system: 'http://hospital.example/mrn', value: `mrn-${tag}` }];
+  if (options.postalCode)
+    for (const address of patientBody.address ?? []) address.postalCode = options.postalCode;
   const patient: Resource = await ehr.create({ ...patientBody, resourceType: 'Patient' });
   const { id: _c, ...consentBody } = clone(consentFixture) as Resource;
   consentBody.patient = { reference: `Patient/${patient.id}` };

@@ -41,7 +41,7 @@ export interface PullRefusal {
  * version cannot help. Anything else (a network error, 5xx, 408, 429, 401/403 of our own token)
  * is transient: the poll stops there and the watermark stays before it.
  */
-const isRefusal = (error: unknown): boolean =>
+export const isRefusal = (error: unknown): boolean =>
   error instanceof FhirRequestError &&
   error.status >= 400 &&
   error.status < 500 &&

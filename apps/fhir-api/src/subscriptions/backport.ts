@@ -6,20 +6,19 @@ import type {
   ParametersParameter,
   Resource,
 } from '@medplum/fhirtypes';
-import { parseSearchRequest, unprocessable, type FhirSearchRequest } from '@carerelay/fhir';
+import {
+  BACKPORT_EXT,
+  STATUS_PROFILE,
+  SUBSCRIPTION_PROFILE,
+  TASK_TOPIC,
+  parseSearchRequest,
+  unprocessable,
+  type FhirSearchRequest,
+} from '@carerelay/fhir';
 import { checkHeaders, endpointRefused } from './endpoint-policy';
 
-export const TASK_TOPIC = 'http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task';
-const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
-export const EXT = {
-  filterCriteria: `${BACKPORT}/backport-filter-criteria`,
-  heartbeat: `${BACKPORT}/backport-heartbeat-period`,
-  timeout: `${BACKPORT}/backport-timeout`,
-  payloadContent: `${BACKPORT}/backport-payload-content`,
-  maxCount: `${BACKPORT}/backport-max-count`,
-};
-export const SUBSCRIPTION_PROFILE = `${BACKPORT}/backport-subscription`;
-export const STATUS_PROFILE = `${BACKPORT}/backport-subscription-status-r4`;
+export { SUBSCRIPTION_PROFILE, STATUS_PROFILE, TASK_TOPIC };
+export const EXT = BACKPORT_EXT;
 
 /** The Task topic's filter parameters (the IG's: owner, requester, status, code; plus focus, patient). */
 export const TASK_FILTER_PARAMS = new Set([

@@ -11,7 +11,13 @@ import {
   isEhrCommand,
   runEhrCli,
   type EhrRegistryPort,
+  type EhrSubscriptionPort,
 } from './ehr.commands';
+import {
+  ehrSubscriptionResource,
+  notificationUrlOf,
+  type SubscriptionSetupInput,
+} from '../../subscription/subscription-setup';
 
 /** The registry's upsert/list in memory, with its defaults (owner reference, poll interval). */
 class MemoryRegistry implements EhrRegistryPort {
@@ -51,6 +57,26 @@ const ecPrivateJwk = (kid: string) => ({
 
 let registry: MemoryRegistry;
 let dir: string;
+/** ehr:subscribe's set-ups, answered as setUpSubscription answers (a fixed secret). */
+let subscribed: Array<{ endpointId: string; input: SubscriptionSetupInput }>;
+const subscriptions: EhrSubscriptionPort = {
+  setUp: async (endpointId, input) => {
+    if (!registry.rows.has(endpointId)) return undefined;
+    subscribed.push({ endpointId, input });
+    const endpoint = registry.rows.get(endpointId)!;
+    const url = notificationUrlOf(input.publicUrl, endpointId);
+    return {
+      endpointId,
+      notificationUrl: url,
+      subscription: ehrSubscriptionResource(
+        endpoint,
+        url,
+        'the-secret',
+        input.content ?? 'id-only',
+      ),
+    };
+  },
+};
 
 async function run(argv: string[]) {
   let out = '';
@@ -62,6 +88,7 @@ async function run(argv: string[]) {
       registry.opened++;
       return registry;
     },
+    subscriptions: async () => subscriptions,
     cwd: dir,
   });
   return { code, out, err, json: out ? JSON.parse(out) : undefined };
@@ -71,6 +98,7 @@ const BASE = 'http://127.0.0.1:8091/fhir';
 
 beforeEach(async () => {
   registry = new MemoryRegistry();
+  subscribed = [];
   dir = await mkdtemp(path.join(tmpdir(), 'cli-ehr-'));
 });
 
@@ -308,5 +336,86 @@ describe('registration in the CLI', () => {
   it('derives endpoint ids the validator accepts', () => {
     expect(endpointIdOf('Hosp.North_Side')).toBe('hosp-north-side');
     expect(endpointIdOf('-x')).toBe('x');
+  });
+});
+
+describe('ehr:subscribe', () => {
+  beforeEach(async () => {
+    await run([
+      'ehr:add',
+      '--id',
+      'north',
+      '--org',
+      'hosp-north',
+      '--base',
+      BASE,
+      '--mode',
+      'pull',
+    ]);
+  });
+
+  it('prints the Subscription the EHR must hold: Task topic, rest-hook to the connector, secret header', async () => {
+    const r = await run([
+      'ehr:subscribe',
+      '--id',
+      'north',
+      '--public-url',
+      'https://carerelay.example/ehr-connector/',
+      '--content',
+      'full-resource',
+      '--heartbeat',
+      '300',
+    ]);
+    expect(r).toMatchObject({ code: EHR_EXIT.ok, err: '' });
+    expect(subscribed).toEqual([
+      {
+        endpointId: 'north',
+        input: expect.objectContaining({
+          publicUrl: 'https://carerelay.example/ehr-connector/',
+          content: 'full-resource',
+          heartbeatSeconds: 300,
+        }),
+      },
+    ]);
+    expect(r.json.notificationUrl).toBe(
+      'https://carerelay.example/ehr-connector/ehr-notifications/north',
+    );
+    expect(r.json.subscription).toMatchObject({
+      resourceType: 'Subscription',
+      criteria: 'http://hl7.org/fhir/us/sdoh-clinicalcare/SubscriptionTopic/Task',
+      channel: {
+        type: 'rest-hook',
+        endpoint: 'https://carerelay.example/ehr-connector/ehr-notifications/north',
+        header: ['Authorization: Bearer the-secret'],
+      },
+    });
+  });
+
+  it('refuses what it cannot set up: usage 64, invalid or unknown 65', async () => {
+    expect((await run(['ehr:subscribe', '--id', 'north'])).code).toBe(EHR_EXIT.usage);
+    const bad = await run([
+      'ehr:subscribe',
+      '--id',
+      'north',
+      '--public-url',
+      'ftp://x',
+      '--content',
+      'everything',
+      '--heartbeat',
+      'often',
+    ]);
+    expect(bad.code).toBe(EHR_EXIT.dataError);
+    expect(bad.err).toMatch(/publicUrl/);
+    expect(bad.err).toMatch(/content/);
+    expect(bad.err).toMatch(/heartbeatSeconds/);
+    const unknown = await run([
+      'ehr:subscribe',
+      '--id',
+      'south',
+      '--public-url',
+      'http://c.example',
+    ]);
+    expect(unknown).toMatchObject({ code: EHR_EXIT.dataError, err: 'no EHR endpoint south\n' });
+    expect(subscribed).toEqual([]);
   });
 });

@@ -16,6 +16,15 @@ import {
 } from '../ehr-endpoint.input';
 import { EhrEndpointRegistry, type EhrEndpoint } from '../ehr-endpoint.registry';
 import { EHR_CONNECTOR_MIGRATIONS } from '../../migrations';
+import { EhrClients } from '../../fhir/fhir-clients';
+import { EhrSubscriptionRepository } from '../../subscription/ehr-subscription.repository';
+import {
+  parseSubscriptionSetup,
+  setUpSubscription,
+  SubscriptionNotCreated,
+  type SubscriptionSetupInput,
+  type SubscriptionSetupResult,
+} from '../../subscription/subscription-setup';
 
 export const EHR_USAGE = `  ehr:add --org <Organization id> --base <FHIR base URL> --mode push,pull[,subscribe]
           [--id <endpoint id>] [--auth none|smart --client-id <id> --jwk-file <file>
@@ -28,16 +37,23 @@ export const EHR_USAGE = `  ehr:add --org <Organization id> --base <FHIR base UR
       base URL's origin unless EHR_TOKEN_URL_ALLOWED_ORIGINS lists its origin.
   ehr:list
       Prints every registered EHR endpoint (with its pull watermark and last poll error) as JSON.
+  ehr:subscribe --id <endpoint id> --public-url <the connector's URL as the EHR reaches it>
+          [--content id-only|full-resource] [--heartbeat <seconds>] [--create]
+      Sets up the endpoint's subscription: a new channel secret (stored encrypted with
+      EHR_CREDENTIALS_KEY; an earlier one stops working) and the R4 Backport Subscription the
+      EHR must hold (rest-hook to <public-url>/ehr-notifications/<id>, header
+      "Authorization: Bearer <secret>"), printed as JSON: the only time the secret is shown.
+      With --create it is POSTed to the EHR with the endpoint's credentials.
   ehr:rekey
       Re-encrypts every stored EHR credential under EHR_CREDENTIALS_KEY (after a rotation: the
       old key in EHR_CREDENTIALS_PREVIOUS_KEYS) and prints how many changed.
 
 Environment of ehr:*: DATABASE_URL (required), EHR_CONNECTOR_DB_SCHEMA (default ehr_connector),
 PLATFORM_ORGANIZATION_ID (default carerelay-platform), EHR_CREDENTIALS_KEY (required for
---auth smart and ehr:rekey), EHR_CREDENTIALS_PREVIOUS_KEYS, EHR_TOKEN_URL_ALLOWED_ORIGINS (the
+--auth smart, ehr:subscribe and ehr:rekey), EHR_CREDENTIALS_PREVIOUS_KEYS, EHR_TOKEN_URL_ALLOWED_ORIGINS (the
 ehr-connector's values).`;
 
-export const EHR_EXIT = { ok: 0, usage: 64, dataError: 65 } as const;
+export const EHR_EXIT = { ok: 0, usage: 64, dataError: 65, unavailable: 69 } as const;
 
 /** Environment of the ehr:* commands (validated with libs/config's loadConfig). */
 export class EhrCliConfig {
@@ -71,11 +87,21 @@ export interface EhrRegistryPort {
   reencryptAll(): Promise<number>;
 }
 
+/** What `ehr:subscribe` needs: setUpSubscription on the connector's schema (a fake in unit tests). */
+export interface EhrSubscriptionPort {
+  /** undefined when there is no such endpoint. */
+  setUp(
+    endpointId: string,
+    input: SubscriptionSetupInput,
+  ): Promise<SubscriptionSetupResult | undefined>;
+}
+
 export interface EhrCliContext {
   out: (text: string) => void;
   err: (text: string) => void;
   /** Opened lazily, so that usage and validation errors need no database. */
   registry: () => Promise<EhrRegistryPort>;
+  subscriptions?: () => Promise<EhrSubscriptionPort>;
   /** Resolves a relative --jwk-file (default: the current directory). */
   cwd?: string;
   /** Allowed token URL origins besides the base URL's (EHR_TOKEN_URL_ALLOWED_ORIGINS). */
@@ -170,7 +196,7 @@ export function endpointFromFlags(values: Record<string, unknown>, cwd: string):
   return raw;
 }
 
-export const EHR_COMMANDS = ['ehr:add', 'ehr:list', 'ehr:rekey'] as const;
+export const EHR_COMMANDS = ['ehr:add', 'ehr:list', 'ehr:subscribe', 'ehr:rekey'] as const;
 
 export const isEhrCommand = (command: string | undefined): boolean =>
   (EHR_COMMANDS as readonly (string | undefined)[]).includes(command);
@@ -193,6 +219,7 @@ export async function runEhrCli(argv: string[], context: EhrCliContext): Promise
       context.out(json({ reencrypted }));
       return EHR_EXIT.ok;
     }
+    if (command === 'ehr:subscribe') return await subscribe(rest, context);
     const { values, positionals } = parse(rest, {
       id: { type: 'string' },
       org: { type: 'string' },
@@ -229,6 +256,10 @@ export async function runEhrCli(argv: string[], context: EhrCliContext): Promise
       context.err(`${error.message}\n`);
       return EHR_EXIT.dataError;
     }
+    if (error instanceof SubscriptionNotCreated) {
+      context.err(`${error.message}\n`);
+      return EHR_EXIT.unavailable;
+    }
     if (error instanceof CredentialsUnavailable || error instanceof CredentialsKeyError) {
       context.err(
         `${error instanceof CredentialsKeyError ? error.message : 'EHR_CREDENTIALS_KEY is missing or does not open a stored credential'}\n`,
@@ -244,6 +275,32 @@ export async function runEhrCli(argv: string[], context: EhrCliContext): Promise
   }
 }
 
+async function subscribe(args: string[], context: EhrCliContext): Promise<number> {
+  const { values, positionals } = parse(args, {
+    id: { type: 'string' },
+    'public-url': { type: 'string' },
+    content: { type: 'string' },
+    heartbeat: { type: 'string' },
+    create: { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (!values.id || !values['public-url'])
+    throw new UsageError('ehr:subscribe needs --id and --public-url');
+  if (!context.subscriptions) throw new UsageError('ehr:subscribe is not available here');
+  const heartbeat = values.heartbeat as string | undefined;
+  const input = parseSubscriptionSetup({
+    publicUrl: values['public-url'],
+    content: values.content,
+    heartbeatSeconds:
+      heartbeat === undefined ? undefined : /^\d+$/.test(heartbeat) ? Number(heartbeat) : heartbeat,
+    create: values.create,
+  });
+  const result = await (await context.subscriptions()).setUp(String(values.id), input);
+  if (!result) throw new DataError(`no EHR endpoint ${String(values.id)}`);
+  context.out(json(result));
+  return EHR_EXIT.ok;
+}
+
 /**
  * The registry on the ehr-connector's own schema, migrated with the connector's migrations (the
  * same list the app runs), so that the CLI works whether or not the connector runs; a running
@@ -256,6 +313,33 @@ export function ehrRegistryOn(dataSource: DataSource, config: EhrCliConfig): Ehr
     config.PLATFORM_ORGANIZATION_ID,
     credentialsCipherOf(config),
   );
+}
+
+/** `ehr:subscribe` on the connector's schema: the same set-up as POST /ehr-endpoints/:id/subscription. */
+export function ehrSubscriptionsOn(
+  dataSource: DataSource,
+  config: EhrCliConfig,
+  rules: EhrEndpointRules,
+): EhrSubscriptionPort {
+  const registry = new EhrEndpointRegistry(
+    dataSource,
+    config.EHR_CONNECTOR_DB_SCHEMA,
+    config.PLATFORM_ORGANIZATION_ID,
+    credentialsCipherOf(config),
+  );
+  const subscriptions = new EhrSubscriptionRepository(
+    dataSource,
+    config.EHR_CONNECTOR_DB_SCHEMA,
+    credentialsCipherOf(config),
+  );
+  const clients = new EhrClients(registry, rules);
+  return {
+    setUp: async (endpointId, input) => {
+      const endpoint = await registry.get(endpointId);
+      if (!endpoint) return undefined;
+      return setUpSubscription(endpoint, input, subscriptions, () => clients.for(endpoint));
+    },
+  };
 }
 
 export const ehrConnectorMigrations = (): (new () => { name?: string })[] =>
