@@ -189,7 +189,7 @@ export interface SortKey {
   expression: string;
   /** The value as canonical text: what a keyset cursor carries and compares against. */
   text: string;
-  sqlType: 'timestamptz' | 'text' | 'float8';
+  sqlType: 'timestamptz' | 'text' | 'float8' | 'int';
   descending: boolean;
   /** Only the id is never NULL; other keys sort their NULLs last. */
   nullable: boolean;
@@ -274,6 +274,27 @@ export function sortKeys(
     });
   }
   return keys;
+}
+
+/**
+ * The order of `_history` (rows of resource_history as `h`): newest first, then by id, a
+ * resource's newest version first (versions written in one transaction share their stamp).
+ */
+export function historyKeys(h: string, schema: string, p: SqlParams): SortKey[] {
+  const byUpdateThenId = [
+    { param: '_lastUpdated', descending: true },
+    { param: '_id', descending: false },
+  ];
+  return [
+    ...sortKeys(byUpdateThenId, schema, h, p),
+    {
+      expression: `${h}.version_id`,
+      text: `${h}.version_id::text`,
+      sqlType: 'int',
+      descending: true,
+      nullable: false,
+    },
+  ];
 }
 
 /**

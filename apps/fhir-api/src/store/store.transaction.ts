@@ -11,7 +11,7 @@ import { consentRuleRows, patientIdOf } from './consent-access';
 import { ConsentRuleRepository } from './consent-rule.repository';
 import { Disclosure } from './disclosure.service';
 import { resourceChangeEvent } from './resource-change.event';
-import { ResourceRepository } from './resource.repository';
+import { type HistoryPage, type HistoryQuery, ResourceRepository } from './resource.repository';
 import { SearchRepository } from './search.repository';
 import { SqlParams } from './sql';
 import { ResourceSearch, type SearchResult } from './search.service';
@@ -127,15 +127,19 @@ export class StoreTransaction {
     return this.resources.version(resourceType, id, versionId);
   }
 
-  /** `_history` of one resource or of a type: newest first, visible resources only. */
-  history(query: {
-    resourceType: string;
-    id?: string;
-    since?: string;
-    count: number;
-    offset: number;
-  }): Promise<{ entries: StoredResource[]; total: number }> {
-    return this.resources.history(query);
+  /**
+   * `_history` of one resource or of a type: newest first, visible resources only. A poll (with
+   * `since`) reads up to the safe horizon, as `_lastUpdated` searches do: the one of its first
+   * page (`keyset.horizon`), else taken now; the page says which it read up to.
+   */
+  async history(
+    query: Omit<HistoryQuery, 'horizon'>,
+  ): Promise<HistoryPage & { horizon?: string }> {
+    const horizon =
+      query.since === undefined
+        ? undefined
+        : (query.keyset?.horizon ?? (await this.searchRepository.safeHorizon()));
+    return { ...(await this.resources.history({ ...query, horizon })), horizon };
   }
 
   /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
