@@ -60,6 +60,8 @@ export class HistoryInteractions {
         );
       }
     }
+    if (cursor !== undefined && query.has('_offset'))
+      throw badRequest('_cursor and _offset cannot be combined', undefined, 'value');
     if (id !== undefined) {
       const current = await tx.current(resourceType, id);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);

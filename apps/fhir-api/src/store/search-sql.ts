@@ -189,7 +189,7 @@ export interface SortKey {
   expression: string;
   /** The value as canonical text: what a keyset cursor carries and compares against. */
   text: string;
-  sqlType: 'timestamptz' | 'text' | 'float8' | 'int';
+  sqlType: 'timestamptz' | 'text' | 'float8' | 'int8';
   descending: boolean;
   /** Only the id is never NULL; other keys sort their NULLs last. */
   nullable: boolean;
@@ -290,7 +290,7 @@ export function historyKeys(h: string, schema: string, p: SqlParams): SortKey[] 
     {
       expression: `${h}.version_id`,
       text: `${h}.version_id::text`,
-      sqlType: 'int',
+      sqlType: 'int8',
       descending: true,
       nullable: false,
     },
