@@ -276,6 +276,16 @@ export function sortKeys(
   return keys;
 }
 
+/** A key on a column that is never NULL (the last keys of an order: unique together). */
+export function columnKey(
+  expression: string,
+  sqlType: SortKey['sqlType'],
+  descending: boolean,
+): SortKey {
+  const text = sqlType === 'timestamptz' ? utcText(expression) : `${expression}::text`;
+  return { expression, text, sqlType, descending, nullable: false };
+}
+
 /**
  * The order of `_history` (rows of resource_history as `h`): newest first, then by id, a
  * resource's newest version first (versions written in one transaction share their stamp).
@@ -285,16 +295,7 @@ export function historyKeys(h: string, schema: string, p: SqlParams): SortKey[] 
     { param: '_lastUpdated', descending: true },
     { param: '_id', descending: false },
   ];
-  return [
-    ...sortKeys(byUpdateThenId, schema, h, p),
-    {
-      expression: `${h}.version_id`,
-      text: `${h}.version_id::text`,
-      sqlType: 'int8',
-      descending: true,
-      nullable: false,
-    },
-  ];
+  return [...sortKeys(byUpdateThenId, schema, h, p), columnKey(`${h}.version_id`, 'int8', true)];
 }
 
 /**
