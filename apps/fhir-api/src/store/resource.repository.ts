@@ -160,7 +160,12 @@ export class ResourceRepository {
       offset: query.offset,
       p,
     });
-    return { entries: page.rows.map(toStored), keys: page.keys, more: page.more, total: n as number };
+    return {
+      entries: page.rows.map(toStored),
+      keys: page.keys,
+      more: page.more,
+      total: n as number,
+    };
   }
 
   /**

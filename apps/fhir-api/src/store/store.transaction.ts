@@ -132,9 +132,7 @@ export class StoreTransaction {
    * `since`) reads up to the safe horizon, as `_lastUpdated` searches do: the one of its first
    * page (`keyset.horizon`), else taken now; the page says which it read up to.
    */
-  async history(
-    query: Omit<HistoryQuery, 'horizon'>,
-  ): Promise<HistoryPage & { horizon?: string }> {
+  async history(query: Omit<HistoryQuery, 'horizon'>): Promise<HistoryPage & { horizon?: string }> {
     const horizon =
       query.since === undefined
         ? undefined
