@@ -36,6 +36,16 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
     name,
   });
 
+  /** Polls on, as a poller does, until `expected` have come (or a bound), then once more. */
+  const pollingUntil =
+    (seen: readonly string[], poll: () => Promise<void>) => async (expected: number) => {
+      for (let i = 0; i < 30 && seen.length < expected; i++) {
+        await poll();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await poll();
+    };
+
   /** A second writer on its own connection, through the store's own write path (saveVersion). */
   function slowWriter(
     system: string,
@@ -246,15 +256,7 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
           url = linkOf(page, 'next');
         }
       };
-      /** Polls on, as a poller does, until `expected` have come (or a bound), then once more. */
-      const pollUntil = async (expected: number) => {
-        for (let i = 0; i < 30 && seen.length < expected; i++) {
-          await poll();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        await poll();
-      };
-      return { seen, poll, pollUntil };
+      return { seen, poll, pollUntil: pollingUntil(seen, poll) };
     }
 
     it('a change committed late, stamped before one the poller saw, is returned once', async () => {
@@ -322,14 +324,7 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
         }
         since = next ?? latest;
       };
-      const pollUntil = async (expected: number) => {
-        for (let i = 0; i < 30 && seen.length < expected; i++) {
-          await poll();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        await poll();
-      };
-      return { seen, poll, pollUntil };
+      return { seen, poll, pollUntil: pollingUntil(seen, poll) };
     }
 
     const now = async () =>
