@@ -7,7 +7,6 @@ import { Client as PgClient } from 'pg';
 import { dropSchema } from '@carerelay/persistence';
 import {
   collectTopics,
-  startGroupAtLatest,
   testEnv,
   uniqueName,
   waitFor,
@@ -16,8 +15,7 @@ import {
 import { publishCbos, publishEvent } from './directory.fixtures';
 import { startFhirApi, type RunningFhirApi } from '../../apps/fhir-api/src/bootstrap';
 import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
-import { startReferralService } from '../../apps/referral-service/src/bootstrap';
-import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
+import { startTestReferralService } from './referral-service.harness';
 import { fixture, PATIENT, SERVICE_REQUEST, TASK_POSTED } from '../../libs/fhir/test-fixtures/load';
 
 const SNOMED = 'http://snomed.info/sct';
@@ -70,25 +68,13 @@ describe('IG referrals are accepted and routed', () => {
       }),
     );
     ehr = client(`ehr:${hospital}`);
-    const groupId = uniqueName('referral-service-ig');
-    await startGroupAtLatest(groupId, [
-      TOPICS.fhirChanges.name,
-      TOPICS.consentEvents.name,
-      TOPICS.followupEvents.name,
-      TOPICS.directoryEvents.name,
-    ]);
-    referralService = await startReferralService(
-      loadConfig(ReferralServiceConfig, {
-        KAFKA_BROKERS,
-        DATABASE_URL,
-        OUTBOX_POLL_MS: '50',
-        FHIR_API_BASE_URL: fhirApi.baseUrl,
-        PLATFORM_ORGANIZATION_ID: platform,
-        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
-        PLATFORM_PRIVATE_JWK: '{}',
-      }),
-      { schema: referralSchema, groupId, port: 0, fhirClient: asPlatform() },
-    );
+    referralService = await startTestReferralService({
+      fhirBaseUrl: fhirApi.baseUrl,
+      platformOrganizationId: platform,
+      schema: referralSchema,
+      groupId: uniqueName('referral-service-ig'),
+      fhirClient: asPlatform(),
+    });
     events = await collectTopics([TOPICS.referralEvents.name]);
     db = new PgClient({ connectionString: DATABASE_URL });
     await db.connect();

@@ -1,27 +1,18 @@
 import { INestApplication } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { EventTypes, TOPICS, newCloudEvent, type ConsentEventV1 } from '@carerelay/contracts';
-import { loadConfig } from '@carerelay/config';
 import { FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
 import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { EventContext } from '@carerelay/messaging';
 import { dropSchema } from '@carerelay/persistence';
-import {
-  CollectedMessage,
-  collectTopics,
-  startGroupAtLatest,
-  testEnv,
-  uniqueName,
-  waitFor,
-} from '@carerelay/testing';
+import { CollectedMessage, collectTopics, testEnv, uniqueName, waitFor } from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../apps/fhir-api/test/fhir-api.harness';
 import { publishCbos, publishEvent } from './directory.fixtures';
-import { startReferralService } from '../../apps/referral-service/src/bootstrap';
+import { startTestReferralService } from './referral-service.harness';
 import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referral-fhir.gateway';
 import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral.reconciler';
 import { ReferralEventsHandler } from '../../apps/referral-service/src/referrals/referral-events.handler';
-import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
 
 /** The platform's client, with a hook in front of each update: a test holds or fails a step there. */
 class HookedFhirClient extends FhirApiClient {
@@ -68,33 +59,21 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
   const publish = publishEvent;
 
   beforeAll(async () => {
-    const { KAFKA_BROKERS, DATABASE_URL } = testEnv();
+    const { DATABASE_URL } = testEnv();
     fhirApi = await startTestFhirApi();
     ehr = client(`ehr:${hospital}`);
     groupId = uniqueName('referral-service-wf');
     platformClient = new HookedFhirClient(fhirApi.baseUrl, undefined, {
       customHeaders: { 'X-Dev-Actor': `platform:${platform}` },
     });
-    await startGroupAtLatest(groupId, [
-      TOPICS.fhirChanges.name,
-      TOPICS.consentEvents.name,
-      TOPICS.followupEvents.name,
-      TOPICS.directoryEvents.name,
-    ]);
-    referralService = await startReferralService(
-      loadConfig(ReferralServiceConfig, {
-        KAFKA_BROKERS,
-        DATABASE_URL,
-        OUTBOX_POLL_MS: '50',
-        FHIR_API_BASE_URL: fhirApi.baseUrl,
-        PLATFORM_ORGANIZATION_ID: platform,
-        PLATFORM_CLIENT_ID: 'unused-with-dev-actor',
-        PLATFORM_PRIVATE_JWK: '{}',
-        ROUTING_MAX_ATTEMPTS: '3',
-        ROUTING_WHEN_EXHAUSTED: 'on-hold',
-      }),
-      { schema: referralSchema, groupId, port: 0, fhirClient: platformClient },
-    );
+    referralService = await startTestReferralService({
+      fhirBaseUrl: fhirApi.baseUrl,
+      platformOrganizationId: platform,
+      schema: referralSchema,
+      groupId,
+      fhirClient: platformClient,
+      env: { ROUTING_MAX_ATTEMPTS: '3', ROUTING_WHEN_EXHAUSTED: 'on-hold' },
+    });
     events = await collectTopics([TOPICS.referralEvents.name]);
     changes = await collectTopics([TOPICS.fhirChanges.name]);
     db = new PgClient({ connectionString: DATABASE_URL });

@@ -95,7 +95,14 @@ describe('FHIR API: hostile input is a 4xx OperationOutcome, audited, and writes
     expect(answer.body.issue[0].code).toBe('too-costly');
   });
 
-  const types = fc.constantFrom('Patient', 'Task', 'ServiceRequest', 'Consent', 'Organization');
+  const types = fc.constantFrom(
+    'Patient',
+    'Task',
+    'ServiceRequest',
+    'Consent',
+    'Organization',
+    'Group',
+  );
   const names = fc.oneof(
     fc.constantFrom(
       'name',
@@ -126,6 +133,11 @@ describe('FHIR API: hostile input is a 4xx OperationOutcome, audited, and writes
       'focus',
       'subject:Patient',
       '_has:Task:focus:status',
+      '_has:Task:patient:_has:Task:part-of:owner',
+      'focus:ServiceRequest.patient.identifier',
+      'part-of.part-of.part-of.part-of.status',
+      'owner:Organization.partof:Organization.name',
+      'characteristic-value',
       '_tag',
       '_text',
     ),
@@ -145,6 +157,9 @@ describe('FHIR API: hostile input is a 4xx OperationOutcome, audited, and writes
       '100',
       '1e400',
       'true',
+      'a$b',
+      'x|y$gt2020',
+      '$',
     ),
   );
 

@@ -32,6 +32,10 @@ const IRCP = {
   coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }],
 };
 const PART2 = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: '42CFRPart2' };
+const RESTRICTED = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality',
+  code: 'R',
+};
 
 /** An SDOHCC Consent like the IG example (no provision: the whole network). */
 const sdohConsent = (id: string, patientId: string, extra: Partial<Consent> = {}): Consent => ({
@@ -356,7 +360,8 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
       provision: {
         type: 'permit',
         actor: [{ role: IRCP, reference: { reference: 'Organization/cbo-sud' } }],
-        securityLabel: [PART2],
+        // Restricted (R) data, like Part 2 data, needs a consent that covers it.
+        securityLabel: [PART2, RESTRICTED],
       },
     });
     await publishConsent(named, '1');

@@ -11,6 +11,7 @@ import { FhirApiClient } from '@carerelay/fhir-client';
 import { EHR_CONNECTOR_SERVICE_NAME, EhrConnectorConfig } from './ehr-connector.config';
 import { EhrClients, platformClient } from './fhir/fhir-clients';
 import { EHR_CONNECTOR_MIGRATIONS } from './migrations';
+import { EhrResourceApplier } from './pull/ehr-resource.applier';
 import { PullPoller } from './pull/pull.poller';
 import { PullRefusalsController } from './pull/pull-refusals.controller';
 import { EhrTaskPusher } from './push/ehr-task-pusher';
@@ -103,7 +104,7 @@ export class AppModule {
           provide: EhrTaskPusher,
           inject: [EhrClients, FhirApiClient],
           useFactory: (clients: EhrClients, carerelay: FhirApiClient) =>
-            new EhrTaskPusher(clients, carerelay),
+            new EhrTaskPusher(clients, carerelay, { businessStatus: config.PUSH_BUSINESS_STATUS }),
         },
         {
           provide: PushWorker,
@@ -128,18 +129,27 @@ export class AppModule {
             }),
         },
         {
+          provide: EhrResourceApplier,
+          inject: [DataSource, EhrClients, FhirApiClient],
+          useFactory: (ds: DataSource, clients: EhrClients, carerelay: FhirApiClient) =>
+            new EhrResourceApplier(ds, clients, carerelay, {
+              schema,
+              platformOrganizationId: config.PLATFORM_ORGANIZATION_ID,
+              logger,
+            }),
+        },
+        {
           provide: PullPoller,
-          inject: [DataSource, EhrEndpointRegistry, EhrClients, FhirApiClient],
+          inject: [DataSource, EhrEndpointRegistry, EhrClients, EhrResourceApplier],
           useFactory: (
             ds: DataSource,
             registry: EhrEndpointRegistry,
             clients: EhrClients,
-            carerelay: FhirApiClient,
+            applier: EhrResourceApplier,
           ) =>
-            new PullPoller(ds, registry, clients, carerelay, {
+            new PullPoller(ds, registry, clients, applier, {
               schema,
               tickMs: config.PULL_TICK_MS,
-              platformOrganizationId: config.PLATFORM_ORGANIZATION_ID,
               logger,
             }),
         },

@@ -1,4 +1,5 @@
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsJSON,
@@ -108,6 +109,13 @@ export class EhrConnectorConfig extends ServiceConfig {
   @Min(100)
   @Max(3_600_000)
   PUSH_MAX_BACKOFF_MS = 60_000;
+
+  /**
+   * Push: whether businessStatus is written to EHR Tasks (CareRelay's own FHIR API takes it from
+   * a Task's owner; an EHR that keeps to the IG's owner elements strictly does not).
+   */
+  @IsBoolean()
+  PUSH_BUSINESS_STATUS = true;
 
   /** How often the push worker looks for due deliveries (it is also woken by new ones). */
   @IsInt()

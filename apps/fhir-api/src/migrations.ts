@@ -3,10 +3,15 @@ import { AUDIT_MIGRATIONS } from './audit/migrations';
 import { AUTH_MIGRATIONS } from './auth/migrations';
 import { FhirConsentAccess1732700000000 } from './store/consent-access.migration';
 import { FhirStoreTables1732400000000 } from './store/fhir-store.migration';
+import { FhirSearchIndexComposite1733200000000 } from './store/search-index-composite.migration';
 import { SubscriptionTables1732700000000 } from './subscriptions/subscription-tables.migration';
 
 /** The store's own tables: the outbox (libs/messaging) and the versioned resource store. */
-export const FHIR_API_MIGRATIONS = [MessagingTables1732300000000, FhirStoreTables1732400000000];
+export const FHIR_API_MIGRATIONS = [
+  MessagingTables1732300000000,
+  FhirStoreTables1732400000000,
+  FhirSearchIndexComposite1733200000000,
+];
 
 /**
  * Every migration of the fhir-api schema, in order: the store's, then auth (clients, jti, signing

@@ -111,6 +111,10 @@ function igExamples(): Resource[] {
     'Consent',
     'Condition',
     'Goal',
+    'Group',
+    'Questionnaire',
+    'QuestionnaireResponse',
+    'Observation',
     'ServiceRequest',
     'Procedure',
     'Task',
@@ -125,6 +129,28 @@ function igExamples(): Resource[] {
     order.includes(r.resourceType) ? order.indexOf(r.resourceType) : order.length;
   return [...byId.values()].sort((a, b) => rank(a) - rank(b));
 }
+
+/** The SHALL supportedProfiles of the IG's SDOHCC-CoordinationPlatform (by StructureDefinition id). */
+const IG_SHALL_PROFILES: Record<string, string[]> = {
+  CareTeam: ['us-core-careteam'],
+  Condition: ['SDOHCC-Condition'],
+  Consent: ['SDOHCC-Consent'],
+  DocumentReference: ['us-core-documentreference'],
+  Goal: ['SDOHCC-Goal'],
+  Group: ['SDOHCC-Group'],
+  HealthcareService: ['SDOHCC-HealthcareService'],
+  Location: ['SDOHCC-Location'],
+  Observation: ['SDOHCC-ObservationAssessment', 'SDOHCC-ObservationScreeningResponse'],
+  Organization: ['us-core-organization'],
+  Patient: ['us-core-patient'],
+  Practitioner: ['us-core-practitioner'],
+  PractitionerRole: ['SDOHCC-practitionerrole'],
+  Procedure: ['SDOHCC-Procedure'],
+  Questionnaire: ['sdc-questionnaire-extr-smap'],
+  QuestionnaireResponse: ['sdc-questionnaireresponse'],
+  ServiceRequest: ['SDOHCC-ServiceRequest'],
+  Task: ['SDOHCC-TaskForPatient', 'SDOHCC-TaskForReferralManagement'],
+};
 
 /** A canonical without its `|version`. */
 const unversioned = (canonical: string) => canonical.split('|')[0];
@@ -172,7 +198,71 @@ function profiled(profile: string, examples: Resource[], patient: string): Resou
       payor: [{ reference: 'Organization/SDOHCC-OrganizationPayerExample' }],
     };
   }
+  body ??= usCoreInstance(unversioned(profile), patient);
   return body ? ({ ...body, meta: { profile: [profile] } } as unknown as Resource) : undefined;
+}
+
+/**
+ * US Core 7.0.0 CareTeam and DocumentReference (the IG names them, with no example): their
+ * mandatory and Must Support elements. CareTeam: status, subject, participant with role and
+ * member. DocumentReference: status, type (LOINC), the `clinical-note` category slice, subject,
+ * date, author, content.attachment with contentType and url (us-core-6: url or data), format.
+ */
+function usCoreInstance(profile: string, patient: string): Record<string, unknown> | undefined {
+  if (profile.endsWith('/us-core-careteam'))
+    return {
+      resourceType: 'CareTeam',
+      status: 'active',
+      subject: { reference: `Patient/${patient}` },
+      participant: [
+        {
+          role: [
+            {
+              coding: [
+                {
+                  system: 'http://snomed.info/sct',
+                  code: '106328005',
+                  display: 'Social worker',
+                },
+              ],
+            },
+          ],
+          member: { reference: 'Practitioner/SDOHCC-PractitionerDrJanWaterExample' },
+        },
+      ],
+    };
+  if (profile.endsWith('/us-core-documentreference'))
+    return {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      type: { coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Consent' }] },
+      category: [
+        {
+          coding: [
+            {
+              system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+              code: 'clinical-note',
+            },
+          ],
+        },
+      ],
+      subject: { reference: `Patient/${patient}` },
+      date: '2026-01-05T10:00:00Z',
+      author: [{ reference: 'Practitioner/SDOHCC-PractitionerDrJanWaterExample' }],
+      content: [
+        {
+          attachment: {
+            contentType: 'application/pdf',
+            url: 'http://example.org/consents/signed.pdf',
+          },
+          format: {
+            system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode',
+            code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient',
+          },
+        },
+      ],
+    };
+  return undefined;
 }
 
 /** A rest-hook endpoint on loopback that answers every notification (the handshake) with 200. */
@@ -193,11 +283,25 @@ async function startSubscriber(): Promise<{ url: string; close: () => Promise<un
 function searchValue(type: string, name: string, id: string): string | undefined {
   const info = searchParametersFor(type).get(name);
   if (name === '_id') return id;
-  switch (info?.type) {
+  if (info?.type === 'composite') {
+    // One well-formed value per component, `$`-separated in the definition's order.
+    const parts = (info.components ?? []).map((c) => valueOfType(c.type, c.targets, type, id));
+    return parts.every((part) => part !== undefined) ? parts.join('$') : undefined;
+  }
+  return info && valueOfType(info.type, info.targets, type, id);
+}
+
+function valueOfType(
+  paramType: string,
+  targets: readonly string[],
+  type: string,
+  id: string,
+): string | undefined {
+  switch (paramType) {
     case 'token':
       return 'http://example.org|x';
     case 'reference':
-      return `${info.targets[0] ?? type}/${id}`;
+      return `${targets[0] ?? type}/${id}`;
     case 'date':
       return 'ge2000-01-01';
     case 'string':
@@ -339,6 +443,15 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
     // Served here as in main.ts: /metadata must say so.
     if (!rest.resource?.some((r) => r.type === 'Subscription'))
       failures.push('Subscription: served but not listed');
+    // The IG's Coordination Platform SHALL profiles (docs/conformance.md): each listed.
+    for (const [type, profiles] of Object.entries(IG_SHALL_PROFILES)) {
+      const listed = (rest.resource?.find((r) => r.type === type)?.supportedProfile ?? []).map(
+        unversioned,
+      );
+      for (const profile of profiles)
+        if (!listed.some((p) => p.endsWith(`/${profile}`)))
+          failures.push(`${type}: the IG's SHALL profile ${profile} is not listed`);
+    }
     expect(failures).toEqual([]);
     // Every type, interaction and parameter counted once at least: the statement is not empty.
     expect(checked).toBeGreaterThan((rest.resource ?? []).length * 10);
@@ -605,6 +718,14 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
           (await call('GET', `${type}?_id=${id}&_include=${encodeURIComponent(include)}`)).status,
           200,
         );
+      if (resource.documentation?.includes('_has:'))
+        // Reverse chaining through every parameter that may reference the type.
+        for (const include of resource.searchRevInclude ?? [])
+          expectStatus(
+            `${type} _has:${include}:_id`,
+            (await call('GET', `${type}?_has:${include}:_id=${id}`)).status,
+            200,
+          );
       for (const include of resource.searchRevInclude ?? [])
         expectStatus(
           `${type} _revinclude=${include}`,

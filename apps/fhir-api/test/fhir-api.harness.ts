@@ -227,10 +227,13 @@ export interface TestClient {
   tokenUrl: string;
   privateJwk: JWK;
   alg: 'RS384' | 'ES384';
-  /** A FhirApiClient (fhir-kit-client with SMART Backend Services tokens) with these scopes. */
-  fhir: (scope?: string) => FhirApiClient;
-  /** A fresh access token with these scopes. */
-  token: (scope?: string) => Promise<string>;
+  /**
+   * A FhirApiClient (fhir-kit-client with SMART Backend Services tokens) with these scopes, stating
+   * this purpose of use (none: the registration's default).
+   */
+  fhir: (scope?: string, purposeOfUse?: string) => FhirApiClient;
+  /** A fresh access token with these scopes (and stated purpose of use). */
+  token: (scope?: string, purposeOfUse?: string) => Promise<string>;
 }
 
 /**
@@ -265,13 +268,14 @@ export async function registerClient(
   await rm(dir, { recursive: true, force: true });
   if (code !== 0) throw new Error(`clients:add failed (${code}): ${err}`);
   const printed = JSON.parse(out) as { client_id: string; token_url: string };
-  const tokens = (scope: string) =>
+  const tokens = (scope: string, purposeOfUse?: string) =>
     new SmartBackendTokenSource({
       tokenUrl: printed.token_url,
       clientId: printed.client_id,
       privateJwk,
       alg,
       scope,
+      purposeOfUse,
     });
   return {
     clientId: printed.client_id,
@@ -280,8 +284,9 @@ export async function registerClient(
     tokenUrl: printed.token_url,
     privateJwk,
     alg,
-    fhir: (scope = 'system/*.cruds') => new FhirApiClient(api.baseUrl, tokens(scope)),
-    token: (scope = 'system/*.cruds') => tokens(scope).token(),
+    fhir: (scope = 'system/*.cruds', purposeOfUse?: string) =>
+      new FhirApiClient(api.baseUrl, tokens(scope, purposeOfUse)),
+    token: (scope = 'system/*.cruds', purposeOfUse?: string) => tokens(scope, purposeOfUse).token(),
   };
 }
 
@@ -444,3 +449,10 @@ export function taskSubscription(
     },
   } as unknown as Resource;
 }
+
+/** `Type/id` of each resource of a searchset (its OperationOutcome left out), sorted. */
+export const bundleKeys = (bundle: Bundle): string[] =>
+  (bundle.entry ?? [])
+    .filter((e) => e.resource?.resourceType !== 'OperationOutcome')
+    .map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)
+    .sort();

@@ -59,7 +59,10 @@ export async function verifyAccessToken(
     if (error instanceof joseErrors.JWTExpired) throw new InvalidAccessToken('token expired');
     throw new InvalidAccessToken('invalid token');
   }
-  const { sub, client_id, org, role, scope, exp, iat } = payload as Record<string, unknown>;
+  const { sub, client_id, org, role, scope, exp, iat, purpose_of_use } = payload as Record<
+    string,
+    unknown
+  >;
   if (
     typeof sub !== 'string' ||
     client_id !== sub ||
@@ -68,10 +71,18 @@ export async function verifyAccessToken(
     typeof scope !== 'string' ||
     typeof exp !== 'number' ||
     typeof iat !== 'number' ||
-    exp - iat > MAX_ACCESS_TOKEN_TTL_SECONDS
+    exp - iat > MAX_ACCESS_TOKEN_TTL_SECONDS ||
+    (purpose_of_use !== undefined && typeof purpose_of_use !== 'string')
   ) {
     throw new InvalidAccessToken('invalid token claims');
   }
   if (options.revoked?.(sub, iat)) throw new InvalidAccessToken('client disabled');
-  return { clientId: sub, organizationId: org, role, scopes: splitScopes(scope) };
+  const actor: RequestActor = {
+    clientId: sub,
+    organizationId: org,
+    role,
+    scopes: splitScopes(scope),
+  };
+  if (typeof purpose_of_use === 'string') actor.purposeOfUse = purpose_of_use;
+  return actor;
 }

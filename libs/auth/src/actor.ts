@@ -12,6 +12,11 @@ export interface RequestActor {
    * FHIR API's guard only for clients listed in FHIR_ON_BEHALF_OF_CLIENTS.
    */
   onBehalfOf?: string;
+  /**
+   * The v3 PurposeOfUse code the client reads for (claim `purpose_of_use` of its token): what
+   * purpose-limited consents are checked against. A CBO token always has one (TREAT by default).
+   */
+  purposeOfUse?: string;
 }
 
 export type ActorRole = RequestActor['role'];

@@ -263,8 +263,12 @@ describe('isDisclosureAllowed', () => {
     expect(
       ask([network, namedPart2ViaMeta], 'cbo-food', { labels: [PART2_LABEL, 'R'] }),
     ).toMatchObject({ allowed: true, consentId: 'named-p2' });
-    // other labels do not need explicit consent
-    expect(ask([network], 'cbo-food', { labels: ['R'] })).toMatchObject({ allowed: true });
+    // restricted data needs a consent that covers R; a normal-confidentiality label needs none
+    expect(ask([network], 'cbo-food', { labels: ['R'] })).toMatchObject({
+      allowed: false,
+      code: 'labels-not-covered',
+    });
+    expect(ask([network], 'cbo-food', { labels: ['N'] })).toMatchObject({ allowed: true });
   });
 
   it('prefers a consent naming the recipient over a network-wide one', () => {

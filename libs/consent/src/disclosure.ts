@@ -1,5 +1,17 @@
-import { ConsentDecision, isInForce, namesRecipient } from './consent-decision';
-import { LABELS_NEEDING_EXPLICIT_CONSENT, PART2_LABEL } from './security-labels';
+import type { Coding, Consent } from '@medplum/fhirtypes';
+import {
+  ConsentDecision,
+  consentDecisionFrom,
+  ConsentFormatError,
+  isInForce,
+  namesRecipient,
+} from './consent-decision';
+import {
+  labelCodes,
+  labelsOnDisclosure,
+  LABELS_NEEDING_EXPLICIT_CONSENT,
+  PART2_LABEL,
+} from './security-labels';
 
 export interface DisclosureQuery {
   patientId: string;
@@ -156,4 +168,69 @@ function describeNotInForce(decisions: readonly ConsentDecision[], at: Date): st
     return `consent ${d.consentId} starts at ${d.periodStart}`;
   });
   return `no consent in force: ${parts.join('; ')}`;
+}
+
+/**
+ * The purpose of use of a recipient that states none: care coordination, which v3 PurposeOfUse
+ * files under treatment (TREAT). What a CBO reads a referral's patient data for.
+ */
+export const DEFAULT_PURPOSE_OF_USE = 'TREAT';
+
+/** One resource about a patient, as the disclosure decision needs it. */
+export interface DisclosedData {
+  patientId: string;
+  /** The resource's meta.security. */
+  security?: readonly Coding[];
+}
+
+export interface Recipient {
+  organizationId: string;
+  /** The stated purpose of use (v3 PurposeOfUse code). */
+  purpose: string;
+  at: Date;
+}
+
+export interface DataDisclosure extends DisclosureDecision {
+  /** The label codes of the data the decision was made on. */
+  labels: string[];
+  /** What meta.security the recipient is shown when allowed: with NORDSCLCD for Part 2 data. */
+  security?: Coding[];
+}
+
+/**
+ * May the recipient be shown this resource, given the patient's consents: its security labels
+ * (meta.security) must each be covered when they need explicit consent, 42 CFR Part 2 data needs
+ * a permit naming the recipient, a purpose-limited permit counts only for the stated purpose, and
+ * a label-scoped deny withholds only data with that label (isDisclosureAllowed). What is
+ * disclosed as Part 2 data carries the prohibition on redisclosure (labelsOnDisclosure).
+ */
+export function discloseData(
+  decisions: readonly ConsentDecision[],
+  data: DisclosedData,
+  recipient: Recipient,
+): DataDisclosure {
+  const labels = labelCodes(data.security);
+  const answer = isDisclosureAllowed(decisions, {
+    patientId: data.patientId,
+    organizationId: recipient.organizationId,
+    at: recipient.at,
+    labels,
+    purpose: recipient.purpose,
+  });
+  return answer.allowed
+    ? { ...answer, labels, security: labelsOnDisclosure(data.security) }
+    : { ...answer, labels };
+}
+
+/** The decisions of stored Consents; one that cannot be read at all decides nothing. */
+export function decisionsOf(consents: readonly Consent[]): ConsentDecision[] {
+  const decisions: ConsentDecision[] = [];
+  for (const consent of consents) {
+    try {
+      decisions.push(consentDecisionFrom(consent));
+    } catch (error) {
+      if (!(error instanceof ConsentFormatError)) throw error;
+    }
+  }
+  return decisions;
 }

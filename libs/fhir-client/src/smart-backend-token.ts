@@ -8,6 +8,11 @@ export interface SmartBackendCredentials {
   privateJwk: JWK;
   alg: 'RS384' | 'ES384';
   scope: string;
+  /**
+   * The v3 PurposeOfUse code to state (e.g. `HRESCH`), sent in the assertion as the HL7 UDAP B2B
+   * extension (`extensions.hl7-b2b.purpose_of_use`); absent: the client registration's default.
+   */
+  purposeOfUse?: string;
 }
 
 /** A token request refused or failed; `status` 0 when the server did not answer. */
@@ -42,9 +47,19 @@ export class SmartBackendTokenSource {
   }
 
   private async fetchToken(): Promise<string> {
-    const { tokenUrl, clientId, privateJwk, alg, scope } = this.credentials;
+    const { tokenUrl, clientId, privateJwk, alg, scope, purposeOfUse } = this.credentials;
     const key = await importJWK(privateJwk, alg);
-    const assertion = await new SignJWT({})
+    const claims = purposeOfUse
+      ? {
+          extensions: {
+            'hl7-b2b': {
+              version: '1',
+              purpose_of_use: [`urn:oid:2.16.840.1.113883.5.8#${purposeOfUse}`],
+            },
+          },
+        }
+      : {};
+    const assertion = await new SignJWT(claims)
       .setProtectedHeader({ alg, kid: privateJwk.kid, typ: 'JWT' })
       .setIssuer(clientId)
       .setSubject(clientId)

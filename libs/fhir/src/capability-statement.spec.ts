@@ -99,6 +99,7 @@ describe('buildCapabilityStatement', () => {
       'ServiceRequest:patient',
       'ServiceRequest:requester',
       'ServiceRequest:performer',
+      'ServiceRequest:pertains-to-goal',
     ]);
     // The IG's SHALL/SHOULD includes of the Coordination Platform.
     expect(resource('Group').searchInclude).toEqual(['Group:member']);

@@ -12,6 +12,7 @@ import {
   type SearchParamInfo,
   supportedSearchParameters,
 } from './search-parameters';
+import { MAX_CHAIN_DEPTH } from './search-chain';
 import { MAX_INCLUDE_ITERATIONS } from './search-request';
 
 /**
@@ -51,7 +52,8 @@ export interface ResourceCapability {
   operations?: readonly { name: string; definition: string; documentation?: string }[];
   documentation?: string;
   /**
-   * The generic search's extras: chained reference parameters (one level), `_sort` on the
+   * The generic search's extras: chained reference parameters (up to MAX_CHAIN_DEPTH levels) and
+   * `_has`, `_sort` on the
    * parameters of a comparable type, `_include:iterate`/`_revinclude:iterate`. Each is said in
    * the documentation of the parameter (`CHAINABLE`, `SORTABLE`) or of the type (`ITERATE`).
    */
@@ -59,7 +61,7 @@ export interface ResourceCapability {
 }
 
 /** The documentation of a reference parameter that may be chained: `<name>[:Type].<param>`. */
-export const CHAINABLE = 'Chainable, one level';
+export const CHAINABLE = `Chainable, up to ${MAX_CHAIN_DEPTH} levels`;
 /** The documentation of a parameter `_sort` orders by. */
 export const SORTABLE = 'Sortable (_sort, - descending)';
 /** The documentation of a type whose includes may be iterated. */
@@ -116,6 +118,7 @@ export const DEFAULT_INCLUDES: Readonly<Record<string, readonly string[]>> = {
     'ServiceRequest:patient',
     'ServiceRequest:requester',
     'ServiceRequest:performer',
+    'ServiceRequest:pertains-to-goal',
   ],
   HealthcareService: ['HealthcareService:location'],
   Consent: ['Consent:source-reference:DocumentReference'],
@@ -245,7 +248,7 @@ function resourceEntry(capability: ResourceCapability): CapabilityStatementRestR
   const documentation = [capability.documentation];
   if (capability.searchExtras && searchable) {
     documentation.push(
-      `Search: chained reference parameters (one level, only through resources the client may read), _sort by the parameters marked sortable and _lastUpdated (ties by id), ${ITERATE} of the listed includes (at most ${MAX_INCLUDE_ITERATIONS} rounds). ${KEYSET_PAGING}. ${LAST_UPDATED_POLLING}.`,
+      `Search: chained reference parameters (up to ${MAX_CHAIN_DEPTH} levels, e.g. focus:ServiceRequest.patient.identifier) and reverse chaining (_has:Type:reference:parameter, nestable), only through resources the client may read; composite parameters as code$value tuples matched on one element; _sort by the parameters marked sortable and _lastUpdated (ties by id), ${ITERATE} of the listed includes (at most ${MAX_INCLUDE_ITERATIONS} rounds). ${KEYSET_PAGING}. ${LAST_UPDATED_POLLING}.`,
     );
   }
   if (capability.searchExtras && capability.interactions.includes('history-type')) {

@@ -56,7 +56,9 @@ export const SDOHCC_COORDINATION_PLATFORM_CAPABILITY = `${SDOHCC_BASE}/Capabilit
 
 /**
  * SearchParameters the IG defines on top of R4 (the IG's CapabilityStatement names them:
- * `Task?output=` / `_include=Task:output` and `_include=ServiceRequest:supporting-info`).
+ * `Task?output=` / `_include=Task:output`, `_include=ServiceRequest:supporting-info` and
+ * `_include=ServiceRequest:pertains-to-goal`; `Group?characteristic-reference=` indexes the
+ * reference-valued characteristics R4's `characteristic-value` composite leaves out).
  * The `output` expression is the IG's `(Task.output.value as Reference)` written with `ofType`,
  * which is the FHIRPath form the evaluator narrows reliably.
  */
@@ -85,18 +87,47 @@ export const SDOHCC_SEARCH_PARAMETERS: readonly SearchParameter[] = [
     type: 'reference',
     expression: 'ServiceRequest.supportingInfo',
   },
+  {
+    resourceType: 'SearchParameter',
+    id: 'ServiceRequest-pertains-to-goal',
+    url: `${SDOHCC_BASE}/SearchParameter/ServiceRequest-pertains-to-goal`,
+    name: 'ServiceRequestPertainsToGoal',
+    status: 'active',
+    description: 'A Goal referenced by the ServiceRequest resource-pertainsToGoal extension',
+    code: 'pertains-to-goal',
+    base: ['ServiceRequest'],
+    type: 'reference',
+    expression:
+      "ServiceRequest.extension.where(url = 'http://hl7.org/fhir/StructureDefinition/resource-pertainsToGoal').value.ofType(Reference)",
+    target: ['Goal'],
+  },
+  {
+    resourceType: 'SearchParameter',
+    id: 'Group-characteristic-reference',
+    url: `${SDOHCC_BASE}/SearchParameter/Group-characteristic-reference`,
+    name: 'SDOHCCGroupCharacteristicReference',
+    status: 'active',
+    description: 'An entity referenced in a Group characteristic.',
+    code: 'characteristic-reference',
+    base: ['Group'],
+    type: 'reference',
+    expression: 'Group.characteristic.value.ofType(Reference)',
+  },
 ];
 
 const SDOHCC_PROFILE = `${SDOHCC_BASE}/StructureDefinition`;
 /** The IG (STU 3) is built on US Core 7.0.0; its CapabilityStatements name that version. */
 const US_CORE_PROFILE = 'http://hl7.org/fhir/us/core/StructureDefinition';
 const US_CORE_VERSION = '7.0.0';
+/** Structured Data Capture: the IG's screening Questionnaires and their responses. */
+const SDC_PROFILE = 'http://hl7.org/fhir/uv/sdc/StructureDefinition';
 
 /**
  * The profiles the server lists as `supportedProfile`, per resource type: the IG's (its
  * Coordination Platform CapabilityStatement and its examples' `meta.profile`) and US Core's,
  * only where the server stores resources claiming them — each is exercised against the running
- * server with the IG's example of it (or, for Coverage, a US Core instance). The server checks
+ * server with the IG's example of it (or, for Coverage, CareTeam and DocumentReference, which
+ * have none, an instance of the US Core profile's mandatory and Must Support elements). The server checks
  * the R4 definitions and the IG's referral rules, not each profile's every constraint.
  */
 export const SUPPORTED_PROFILES: Readonly<Record<string, readonly string[]>> = {
@@ -109,7 +140,19 @@ export const SUPPORTED_PROFILES: Readonly<Record<string, readonly string[]>> = {
   Consent: [`${SDOHCC_PROFILE}/SDOHCC-Consent`],
   Condition: [`${SDOHCC_PROFILE}/SDOHCC-Condition`],
   Goal: [`${SDOHCC_PROFILE}/SDOHCC-Goal`],
-  HealthcareService: [`${SDOHCC_PROFILE}/SDOHCC-HealthcareServiceForReferralManagement`],
+  HealthcareService: [
+    `${SDOHCC_PROFILE}/SDOHCC-HealthcareServiceForReferralManagement`,
+    `${SDOHCC_PROFILE}/SDOHCC-HealthcareService`,
+  ],
+  Group: [`${SDOHCC_PROFILE}/SDOHCC-Group`],
+  Observation: [
+    `${SDOHCC_PROFILE}/SDOHCC-ObservationAssessment`,
+    `${SDOHCC_PROFILE}/SDOHCC-ObservationScreeningResponse`,
+  ],
+  Questionnaire: [`${SDC_PROFILE}/sdc-questionnaire-extr-smap`],
+  QuestionnaireResponse: [`${SDC_PROFILE}/sdc-questionnaireresponse`],
+  CareTeam: [`${US_CORE_PROFILE}/us-core-careteam|${US_CORE_VERSION}`],
+  DocumentReference: [`${US_CORE_PROFILE}/us-core-documentreference|${US_CORE_VERSION}`],
   Location: [`${SDOHCC_PROFILE}/SDOHCC-Location`],
   PractitionerRole: [`${SDOHCC_PROFILE}/SDOHCC-practitionerrole`],
   Patient: [`${US_CORE_PROFILE}/us-core-patient|${US_CORE_VERSION}`],

@@ -37,6 +37,9 @@ import { dateToRange, normalizeSearchString, periodToRange, type DateRange } fro
  * - number:    `value_number`
  * - quantity:  `value_number`, `system`, `code` (Quantity.code, else Quantity.unit)
  * - uri:       `value_string` (exact match)
+ * - composite: per element the composite's expression selects, the rows of each component (of
+ *              the component's type) under the composite's code, with `composite_group` (the
+ *              element) and `component` (which part), so a tuple is matched on one element
  */
 
 export type IndexedParamType =
@@ -53,6 +56,12 @@ export interface SearchIndexRow {
   value_date_start?: string;
   value_date_end?: string;
   value_number?: number;
+  /**
+   * A component of a composite parameter: the rows of one element (one `Group.characteristic`)
+   * share `composite_group`; `component` is the index of the component in the definition.
+   */
+  composite_group?: number;
+  component?: number;
 }
 
 export interface ExtractOptions {
@@ -116,7 +125,7 @@ function tokenRows(param: string, tv: TypedValue): SearchIndexRow[] {
 function referenceRows(
   param: string,
   tv: TypedValue,
-  part: SearchExpressionPart,
+  part: Pick<SearchExpressionPart, 'resolveType'>,
   options: ExtractOptions,
 ): SearchIndexRow[] {
   if (tv.type === 'Reference') {
@@ -260,9 +269,9 @@ function uriRows(param: string, tv: TypedValue): SearchIndexRow[] {
 }
 
 function rowsFor(
-  param: SearchParamInfo,
+  param: Pick<SearchParamInfo, 'code' | 'type'>,
   tv: TypedValue,
-  part: SearchExpressionPart,
+  part: Pick<SearchExpressionPart, 'resolveType'>,
   options: ExtractOptions,
 ): SearchIndexRow[] {
   switch (param.type) {
@@ -285,6 +294,24 @@ function rowsFor(
   }
 }
 
+/** The rows of one element of a composite: each component's, tagged with the element's group. */
+function compositeRows(
+  param: SearchParamInfo,
+  element: TypedValue,
+  group: number,
+  options: ExtractOptions,
+): SearchIndexRow[] {
+  return (param.components ?? []).flatMap((component, index) =>
+    evalFhirPathTyped(component.parsed, [element]).flatMap((tv) =>
+      rowsFor({ code: param.code, type: component.type }, tv, {}, options).map((row) => ({
+        ...row,
+        composite_group: group,
+        component: index,
+      })),
+    ),
+  );
+}
+
 /**
  * Evaluates every supported search parameter of the resource's type (R4 definitions + IG) on
  * the resource and returns the index rows, without duplicates. The resource should have been
@@ -302,6 +329,7 @@ export function extractSearchIndex(
     if (!param.supported) {
       continue;
     }
+    let group = 0;
     for (const part of param.parts) {
       let values: TypedValue[];
       try {
@@ -314,7 +342,11 @@ export function extractSearchIndex(
         );
       }
       for (const tv of values) {
-        for (const row of rowsFor(param, tv, part, options)) {
+        const found =
+          param.type === 'composite'
+            ? compositeRows(param, tv, group++, options)
+            : rowsFor(param, tv, part, options);
+        for (const row of found) {
           const key = JSON.stringify(row);
           if (!seen.has(key)) {
             seen.add(key);

@@ -1,5 +1,6 @@
 import type { SearchIndexRow } from './search-index';
-import type { SearchFilter, TokenSearchValue } from './search-request';
+import type { ComponentFilter, CompositeFilter } from './search-composite';
+import type { PlainFilter, SearchFilter, TokenSearchValue } from './search-request';
 import { dateRangeMatches, numberMatches } from './search-values';
 
 /**
@@ -15,6 +16,8 @@ import { dateRangeMatches, numberMatches } from './search-values';
  * - date / number / quantity: see `dateRangeMatches` / `numberMatches`; quantity also requires
  *   the system and code when given.
  * - uri: exact equality.
+ * - composite: one tuple matches when one element (rows of one `composite_group`) has, for each
+ *   component, a row of that component matching the component's value.
  * - `:missing=true`: the resource has no row for the parameter; `false`: at least one.
  */
 
@@ -28,7 +31,10 @@ function tokenMatches(value: TokenSearchValue, row: SearchIndexRow): boolean {
   return value.code === undefined || row.code === value.code;
 }
 
-function rowMatches(filter: SearchFilter, row: SearchIndexRow): boolean {
+function rowMatches(
+  filter: Exclude<PlainFilter, CompositeFilter> | ComponentFilter,
+  row: SearchIndexRow,
+): boolean {
   switch (filter.kind) {
     case 'token':
       return filter.values.some((v) => tokenMatches(v, row));
@@ -67,20 +73,35 @@ function rowMatches(filter: SearchFilter, row: SearchIndexRow): boolean {
       return row.value_string !== undefined && filter.values.includes(row.value_string);
     case 'missing':
       return true;
-    case 'chain':
-      return false;
   }
+}
+
+/** Some element of the composite's rows matches every component of one of the tuples. */
+function compositeMatches(filter: CompositeFilter, rows: readonly SearchIndexRow[]): boolean {
+  const groups = new Set(rows.map((r) => r.composite_group));
+  return filter.values.some((tuple) =>
+    [...groups].some((group) =>
+      tuple.every((component, index) =>
+        rows.some(
+          (r) => r.composite_group === group && r.component === index && rowMatches(component, r),
+        ),
+      ),
+    ),
+  );
 }
 
 /** Does one filter match a resource, given all of the resource's index rows? */
 export function filterMatches(filter: SearchFilter, rows: readonly SearchIndexRow[]): boolean {
-  if (filter.kind === 'chain') {
+  if (filter.kind === 'chain' || filter.kind === 'has') {
     // The rows of one resource cannot tell what its references match (parsers refuse chains here).
     throw new Error('A chained filter is matched by the store, not in memory');
   }
   const own = rows.filter((r) => r.param === filter.param);
   if (filter.kind === 'missing') {
     return filter.missing ? own.length === 0 : own.length > 0;
+  }
+  if (filter.kind === 'composite') {
+    return compositeMatches(filter, own);
   }
   if (filter.kind === 'token' && filter.not) {
     return !own.some((r) => rowMatches(filter, r));

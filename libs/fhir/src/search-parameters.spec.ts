@@ -60,9 +60,9 @@ describe('search parameters from the R4 definitions', () => {
       });
       for (const p of params) {
         expect(p.parts.length).toBeGreaterThan(0);
-        // every part is narrowed to this resource type
+        // every part is narrowed to this resource type (a composite may select the resource)
         for (const part of p.parts) {
-          expect(part.expression).toMatch(new RegExp(`^\\(*${type}\\.`));
+          expect(part.expression).toMatch(new RegExp(`^\\(*${type}(\\.|$)`));
         }
       }
     },
@@ -93,19 +93,32 @@ describe('search parameters from the R4 definitions', () => {
     );
   });
 
-  it('knows but does not support composite, special and full-text parameters', () => {
-    expect(searchParameterFor('Observation', 'code-value-quantity')).toMatchObject({
+  it('supports composites with their components, and knows but does not support special and full-text parameters', () => {
+    expect(searchParameterFor('Group', 'characteristic-value')).toMatchObject({
       type: 'composite',
-      supported: false,
+      supported: true,
+      components: [
+        { code: 'characteristic', type: 'token', expression: 'code' },
+        { code: 'value', type: 'token', expression: 'value' },
+      ],
     });
+    expect(searchParameterFor('Questionnaire', 'context-type-value')?.components).toMatchObject([
+      { code: 'context-type', type: 'token' },
+      { code: 'context', type: 'token', expression: 'value.as(CodeableConcept)' },
+    ]);
     expect(searchParameterFor('Location', 'near')).toMatchObject({
       type: 'special',
       supported: false,
     });
     expect(searchParameterFor('Task', '_text')?.supported).toBe(false);
-    expect(supportedSearchParameters('Observation').map((p) => p.code)).not.toContain(
+    expect(supportedSearchParameters('Observation').map((p) => p.code)).toContain(
       'code-value-quantity',
     );
+    expect(searchParameterFor('ServiceRequest', 'pertains-to-goal')).toMatchObject({
+      type: 'reference',
+      supported: true,
+      targets: ['Goal'],
+    });
   });
 
   it('is empty for an unknown type and caches per type', () => {

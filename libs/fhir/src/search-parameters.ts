@@ -4,7 +4,7 @@ import { allSearchParameterDefinitions, isR4ResourceType } from './fhir-definiti
 
 /**
  * The search parameters of a resource type, derived from the R4 SearchParameter definitions
- * (plus the SDOH Clinical Care IG's `Task:output` and `ServiceRequest:supporting-info`), never
+ * (plus the SDOH Clinical Care IG's, sdohcc-definitions.ts), never
  * written per resource by hand.
  */
 
@@ -43,8 +43,59 @@ export interface SearchParamInfo {
   readonly parts: readonly SearchExpressionPart[];
   /** For reference parameters: the resource types a reference may point at. */
   readonly targets: readonly string[];
-  /** composite and special parameters, and `_text`/`_content`/`_query`, are not supported. */
+  /**
+   * Composite parameters: the components, in order, each evaluated on an element the composite's
+   * expression selects (`Group.characteristic` → `code`, `value`).
+   */
+  readonly components?: readonly SearchParamComponent[];
+  /** special parameters, `_text`/`_content`/`_query`, and composites of unindexable parts are not supported. */
   readonly supported: boolean;
+}
+
+/** One component of a composite parameter: the parameter it is defined by, on a part of the element. */
+export interface SearchParamComponent {
+  /** The code of the component's own parameter (e.g. `characteristic`). */
+  readonly code: string;
+  readonly type: SearchParamType;
+  readonly targets: readonly string[];
+  /** FHIRPath relative to the composite's element, e.g. `value.as(CodeableConcept)`. */
+  readonly expression: string;
+  readonly parsed: FhirPathAtom;
+}
+
+/** The types a composite's component may have: those whose values the index stores. */
+const COMPONENT_TYPES: ReadonlySet<string> = new Set([
+  'token',
+  'string',
+  'date',
+  'number',
+  'quantity',
+  'uri',
+  'reference',
+]);
+
+/** The components of a composite definition, or undefined when one cannot be indexed. */
+function componentsOf(param: SearchParameter): SearchParamComponent[] | undefined {
+  const components: SearchParamComponent[] = [];
+  for (const component of param.component ?? []) {
+    const definition = allSearchParameterDefinitions().find((d) => d.url === component.definition);
+    if (!definition?.code || !component.expression || !COMPONENT_TYPES.has(definition.type ?? ''))
+      return undefined;
+    let parsed: FhirPathAtom;
+    try {
+      parsed = parseFhirPath(component.expression);
+    } catch {
+      return undefined;
+    }
+    components.push({
+      code: definition.code,
+      type: definition.type as SearchParamType,
+      targets: [...(definition.target ?? [])],
+      expression: component.expression,
+      parsed,
+    });
+  }
+  return components.length > 1 ? components : undefined;
 }
 
 /** Parameters every resource has (FHIR R4 "Resource" search parameters) that we support. */
@@ -59,6 +110,11 @@ const cache = new Map<string, ReadonlyMap<string, SearchParamInfo>>();
 function partsFor(resourceType: string, expression: string): SearchExpressionPart[] {
   const prefix = new RegExp(`^\\(*${resourceType}\\.`);
   const parts: SearchExpressionPart[] = [];
+  // A composite may select the resource itself (`Observation` of `code-value-quantity`), which
+  // the per-type split leaves out.
+  if (expression.split('|').some((part) => part.trim() === resourceType)) {
+    parts.push({ expression: resourceType, parsed: parseFhirPath(resourceType) });
+  }
   for (const atom of getExpressionsForResourceType(resourceType, expression)) {
     const text = atom.toString();
     if (!prefix.test(text)) {
@@ -82,12 +138,16 @@ function build(resourceType: string): Map<string, SearchParamInfo> {
   const result = new Map<string, SearchParamInfo>();
   const add = (param: SearchParameter, expressionOverride?: string): void => {
     const type = param.type as SearchParamType;
+    const components = type === 'composite' ? componentsOf(param) : undefined;
     const unsupported =
-      type === 'composite' || type === 'special' || RESOURCE_LEVEL_UNSUPPORTED.has(param.code);
+      (type === 'composite' && !components) ||
+      type === 'special' ||
+      RESOURCE_LEVEL_UNSUPPORTED.has(param.code);
     const expression = expressionOverride ?? param.expression;
     const parts = !unsupported && expression ? partsFor(resourceType, expression) : [];
     const supported = !unsupported && parts.length > 0;
     result.set(param.code, {
+      ...(components ? { components } : {}),
       code: param.code,
       type,
       url: param.url,
@@ -114,8 +174,8 @@ function build(resourceType: string): Map<string, SearchParamInfo> {
 }
 
 /**
- * The search parameters of an R4 resource type, by code. Includes unsupported ones (composite,
- * special, `_text`...) flagged `supported: false` so that a request naming them can be told
+ * The search parameters of an R4 resource type, by code. Includes unsupported ones (special,
+ * `_text`..., a composite with a part the index cannot hold) flagged `supported: false` so that a request naming them can be told
  * "not supported" rather than "unknown". Unknown resource type → empty map.
  */
 export function searchParametersFor(resourceType: string): ReadonlyMap<string, SearchParamInfo> {

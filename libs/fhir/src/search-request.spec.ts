@@ -242,7 +242,7 @@ describe('parseSearchRequest', () => {
     ['_has', '_has:Task:focus:status=requested', '_has'],
     ['a chained parameter', 'patient.name=x', 'patient.name'],
     ['a typed chained parameter', 'subject:Patient.name=x', 'subject:Patient.name'],
-    ['a composite parameter', 'code-value-quantity=x', 'code-value-quantity'],
+    ['a composite value without its parts', 'code-value-quantity=x', 'code-value-quantity'],
     ['an unsupported modifier', 'status:text=x', ':text'],
     ['a string modifier on a token', 'status:exact=x', ':exact'],
     ['_include:recurse', '_include:recurse=Task:focus', '_include:recurse'],
@@ -320,7 +320,7 @@ describe('parseSearchRequest', () => {
   });
 });
 
-describe('parseSearchRequest: chained parameters (one level)', () => {
+describe('parseSearchRequest: chained parameters', () => {
   const chains = { chains: true };
 
   it('parses a typed chain into a filter of the target type', () => {
@@ -391,7 +391,8 @@ describe('parseSearchRequest: chained parameters (one level)', () => {
 
   it.each<[string, string, string]>([
     ['an unknown chained parameter', 'focus:ServiceRequest.colour=x', 'colour'],
-    ['two levels', 'focus:ServiceRequest.subject.name=x', 'one level'],
+    ['four levels', 'part-of.part-of.part-of.part-of.status=x', 'at most 3 levels'],
+    ['a middle level that is no reference', 'focus:ServiceRequest.category.name=x', 'category'],
     ['a chain on a token', 'status.code=x', 'status'],
     ['a chain on an unknown parameter', 'bogus.name=x', 'bogus'],
     ['an unknown target type', 'focus:Bogus.name=x', 'Bogus'],

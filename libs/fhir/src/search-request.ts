@@ -1,8 +1,13 @@
 import { isR4ResourceType } from './fhir-definitions';
 import { FHIR_XML_MEDIA_TYPES } from './fhir-xml';
-import { isSupportedResourceType } from './resource-validation';
 import { badRequest, notFound } from './operation-outcome';
 import { FHIR_ID_PATTERN, normalizeReference, parseReference } from './references';
+import { type ChainFilter, type HasFilter, parseLinkedParameter } from './search-chain';
+import {
+  type ComponentFilter,
+  type CompositeFilter,
+  parseCompositeFilter,
+} from './search-composite';
 import {
   searchParametersFor,
   type SearchParamInfo,
@@ -22,8 +27,8 @@ import {
  * `extractSearchIndex`, following the rules stated (and executable) in `search-match.ts`.
  *
  * Handling: FHIR `handling=strict` by default. An unknown or unsupported parameter (including
- * `_has`, composite and special parameters, chains of more than one level or on an unknown
- * parameter, unsupported modifiers) is a 400 naming it. With `handling: 'lenient'` (the client sent
+ * special parameters, chains or `_has` deeper than MAX_CHAIN_DEPTH or on an unknown parameter,
+ * unsupported modifiers) is a 400 naming it. With `handling: 'lenient'` (the client sent
  * `Prefer: handling=lenient`) unknown and unsupported parameters are skipped and listed in
  * `ignored`; an invalid value of a known parameter is a 400 either way. Empty values
  * (`status=`) are ignored, as FHIR requires.
@@ -79,7 +84,10 @@ interface FilterBase {
 }
 
 /** Several filters are ANDed; the values inside one filter are ORed. */
-export type SearchFilter =
+export type SearchFilter = PlainFilter | ChainFilter | HasFilter;
+
+/** A filter on the searched resource's own index rows. */
+export type PlainFilter =
   | (FilterBase & { kind: 'missing'; paramType: SearchParamType; missing: boolean })
   | (FilterBase & { kind: 'token'; not: boolean; values: TokenSearchValue[] })
   | (FilterBase & {
@@ -92,19 +100,10 @@ export type SearchFilter =
   | (FilterBase & { kind: 'number'; values: NumberSearchValue[] })
   | (FilterBase & { kind: 'quantity'; values: QuantitySearchValue[] })
   | (FilterBase & { kind: 'uri'; values: string[] })
-  | ChainFilter;
+  | CompositeFilter;
 
-/**
- * A chained parameter, one level (`focus:ServiceRequest.category=…`, `patient.identifier=…`):
- * `param` is the reference parameter of the searched type; a resource matches when it references
- * a resource of one of `targetTypes` that matches `chained` (a filter of the target's own
- * parameters, never itself a chain).
- */
-export interface ChainFilter extends FilterBase {
-  kind: 'chain';
-  targetTypes: string[];
-  chained: Exclude<SearchFilter, ChainFilter>;
-}
+export type { ChainFilter, HasFilter } from './search-chain';
+export type { ComponentFilter, CompositeFilter } from './search-composite';
 
 /** The index column a sort key orders by (date: the start of the range; token: the code). */
 export type SortValueType = 'date' | 'token' | 'string' | 'number' | 'quantity' | 'uri';
@@ -158,9 +157,9 @@ export interface ParseSearchOptions {
   /** This server's base URL(s): absolute reference values on them are made relative. */
   localBaseUrls?: readonly string[];
   /**
-   * Accept chained parameters (filters of kind `chain`). Only where the filters become SQL: the
-   * in-memory matcher (subscription filters) cannot follow a reference, so elsewhere a chain
-   * stays "not supported".
+   * Accept chained parameters and `_has` (filters of kind `chain`, `has`). Only where the filters
+   * become SQL: the in-memory matcher (subscription filters) cannot follow a reference, so
+   * elsewhere they stay "not supported".
    */
   chains?: boolean;
 }
@@ -173,7 +172,6 @@ const UNSUPPORTED_CONTROL = new Set([
   '_containedType',
   '_type',
   '_list',
-  '_has',
   '_query',
   '_filter',
   '_text',
@@ -463,6 +461,7 @@ const MODIFIERS_BY_TYPE: Record<string, readonly string[]> = {
   number: [],
   quantity: [],
   uri: [],
+  composite: [],
 };
 
 /** What the parsers of one query share: the request being built and how to skip a parameter. */
@@ -532,7 +531,9 @@ function parseEntry(parse: SearchParse, name: string, rawValue: string): void {
   const colon = name.indexOf(':');
   const code = colon === -1 ? name : name.slice(0, colon);
   const modifier = colon === -1 ? undefined : name.slice(colon + 1);
-  if (code.startsWith('_') && !parse.params.has(code)) {
+  if (code === '_has') {
+    parseLinkedEntry(parse, name, rawValue);
+  } else if (code.startsWith('_') && !parse.params.has(code)) {
     parseControl(parse, name, code, modifier, rawValue);
   } else {
     parseFilterEntry(parse, name, code, modifier, rawValue);
@@ -725,89 +726,39 @@ function parseFilterEntry(
   rawValue: string,
 ): void {
   if (name.includes('.')) {
-    const chain = parseChain(parse, name, rawValue);
-    if (chain) parse.result.filters.push(chain);
+    parseLinkedEntry(parse, name, rawValue);
     return;
   }
   const filter = parseParameterFilter(parse, parse.params, name, code, modifier, rawValue);
   if (filter) parse.result.filters.push(filter);
 }
 
-/**
- * `ref[:Type].param[:modifier]=value`: one level of chaining. The target types: the one named,
- * else those of the reference parameter's targets that have `param` (all of one parameter type);
- * none is a 400 naming the chain (lenient: skipped), as is a chain of more than one level.
- */
-function parseChain(parse: SearchParse, name: string, rawValue: string): ChainFilter | undefined {
-  const unsupported = (message: string) => {
-    parse.skip(name, badRequest(message, undefined, 'not-supported'));
-    return undefined;
-  };
+/** A chain (`ref[:Type].param…`) or `_has:…` (search-chain.ts), where chains are accepted. */
+function parseLinkedEntry(parse: SearchParse, name: string, rawValue: string): void {
   if (!parse.options.chains) {
-    return unsupported(`Chained search "${name}" is not supported here`);
+    const what = name.startsWith('_has') ? 'Reverse chaining (_has)' : `Chained search "${name}"`;
+    parse.skip(name, badRequest(`${what} is not supported here`, undefined, 'not-supported'));
+    return;
   }
-  const dot = name.indexOf('.');
-  const head = name.slice(0, dot);
-  const tail = name.slice(dot + 1);
-  if (tail.includes('.')) {
-    return unsupported(`Chained search "${name}": only one level of chaining is supported`);
-  }
-  const [refCode, typeModifier, ...extra] = head.split(':');
-  const info = parse.params.get(refCode);
-  if (!info || !info.supported || info.type !== 'reference' || extra.length > 0) {
-    return unsupported(
-      `Chained search "${name}": "${head}" is not a reference search parameter of ${parse.resourceType}`,
-    );
-  }
-  if (typeModifier !== undefined) {
-    if (!isR4ResourceType(typeModifier)) {
-      return unsupported(`Chained search "${name}": unknown resource type "${typeModifier}"`);
-    }
-    if (info.targets.length > 0 && !info.targets.includes(typeModifier)) {
-      throw badRequest(
-        `Parameter "${refCode}" cannot reference a ${typeModifier}`,
-        undefined,
-        'value',
-      );
-    }
-  } else if (info.targets.length === 0) {
-    return unsupported(`Chained search "${name}": name the target type (${refCode}:Type.…)`);
-  }
-  const colon = tail.indexOf(':');
-  const chainedCode = colon === -1 ? tail : tail.slice(0, colon);
-  const chainedModifier = colon === -1 ? undefined : tail.slice(colon + 1);
-  // Untyped: only the types this server stores can be referenced resources that match.
-  const candidates = (
-    typeModifier !== undefined
-      ? [typeModifier]
-      : info.targets.filter((type) => isSupportedResourceType(type))
-  ).filter((type) => searchParametersFor(type).get(chainedCode)?.supported);
-  if (candidates.length === 0) {
-    return unsupported(
-      `Chained search "${name}": unknown search parameter "${chainedCode}" for ${typeModifier ?? info.targets.join(', ')}`,
-    );
-  }
-  const types = new Set(candidates.map((t) => searchParametersFor(t).get(chainedCode)?.type));
-  if (types.size > 1) {
-    return unsupported(
-      `Chained search "${name}": "${chainedCode}" differs between ${candidates.join(', ')}; name the type (${refCode}:Type.${chainedCode})`,
-    );
-  }
-  if (rawValue === '') {
-    return undefined;
-  }
-  const chained = parseParameterFilter(
-    { ...parse, resourceType: candidates[0] },
-    searchParametersFor(candidates[0]),
+  const filter = parseLinkedParameter(
+    {
+      skip: parse.skip,
+      parameter: (resourceType, paramName, code, modifier, value) =>
+        parseParameterFilter(
+          { ...parse, resourceType },
+          searchParametersFor(resourceType),
+          paramName,
+          code,
+          modifier,
+          value,
+        ),
+    },
+    parse.resourceType,
     name,
-    chainedCode,
-    chainedModifier,
+    name,
     rawValue,
   );
-  if (!chained) {
-    return undefined;
-  }
-  return { param: refCode, kind: 'chain', targetTypes: candidates, chained };
+  if (filter) parse.result.filters.push(filter);
 }
 
 /** The filter of one (non-chained) parameter of `params`, or undefined once skipped or empty. */
@@ -818,7 +769,7 @@ function parseParameterFilter(
   code: string,
   modifier: string | undefined,
   rawValue: string,
-): Exclude<SearchFilter, ChainFilter> | undefined {
+): PlainFilter | undefined {
   const info = supportedParameter(parse, params, name, code);
   if (!info || rawValue === '') {
     return undefined;
@@ -901,7 +852,7 @@ function parseMissing(
   code: string,
   info: SearchParamInfo,
   rawValue: string,
-): Exclude<SearchFilter, ChainFilter> {
+): PlainFilter {
   if (rawValue !== 'true' && rawValue !== 'false') {
     throw badRequest(`${name} must be true or false`, undefined, 'value');
   }
@@ -934,8 +885,23 @@ function parseFilter(
   typeModifier: string | undefined,
   rawValues: string[],
   options: ParseSearchOptions,
-): Exclude<SearchFilter, ChainFilter> | undefined {
+): PlainFilter | undefined {
   switch (info.type) {
+    case 'composite':
+      return parseCompositeFilter(
+        info,
+        rawValues,
+        splitEscaped,
+        (component, raw) =>
+          parseFilter(
+            { ...component, url: info.url, parts: [], supported: true },
+            component.code,
+            undefined,
+            undefined,
+            [raw],
+            options,
+          ) as ComponentFilter | undefined,
+      );
     case 'token':
       return {
         param: code,

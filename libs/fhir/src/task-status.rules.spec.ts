@@ -7,6 +7,7 @@ import {
   checkTaskCreation,
   checkTaskTransition,
   checkTaskUpdate,
+  isTaskStatusReachable,
   type TaskActorRole,
   type TaskStatus,
 } from './task-status.rules';
@@ -210,5 +211,37 @@ describe('checkStatusReason and checkTaskUpdate', () => {
     // the requester may edit other elements (e.g. cancel with a note)
     const cancel = { ...before, status: 'cancelled' as const, note: [{ text: 'Patient moved' }] };
     expect(checkTaskUpdate(before, cancel, 'requester')).toBeUndefined();
+  });
+});
+
+describe('isTaskStatusReachable', () => {
+  it.each([
+    ['requested', 'requested'],
+    ['requested', 'accepted'],
+    ['requested', 'in-progress'],
+    ['requested', 'completed'],
+    ['requested', 'cancelled'],
+    ['accepted', 'on-hold'],
+    ['on-hold', 'in-progress'],
+    ['in-progress', 'on-hold'],
+    ['in-progress', 'completed'],
+    ['completed', 'entered-in-error'],
+  ])('%s → %s is forward', (from, to) => {
+    expect(isTaskStatusReachable(from, to)).toBe(true);
+  });
+
+  it.each([
+    ['in-progress', 'accepted'],
+    ['accepted', 'requested'],
+    ['on-hold', 'requested'],
+    ['cancelled', 'completed'],
+    ['completed', 'in-progress'],
+    ['rejected', 'accepted'],
+    ['failed', 'completed'],
+    ['entered-in-error', 'cancelled'],
+    ['requested', 'ready'],
+    ['nonsense', 'accepted'],
+  ])('%s → %s goes back (or nowhere)', (from, to) => {
+    expect(isTaskStatusReachable(from, to)).toBe(false);
   });
 });

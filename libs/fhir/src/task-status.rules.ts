@@ -161,6 +161,34 @@ export function checkTaskTransition(
   };
 }
 
+/**
+ * Is `to` ahead of (or the same as) `from` in the lifecycle: reachable through moves of the
+ * table, by anyone? What a copy of a Task kept elsewhere (an EHR's) may be moved to without going
+ * back: `in-progress` → `accepted` is not, a terminal status reaches nothing but
+ * `entered-in-error`.
+ */
+export function isTaskStatusReachable(from: string, to: string): boolean {
+  if (!isTaskStatus(from) || !isTaskStatus(to)) {
+    return false;
+  }
+  const seen = new Set<string>([from]);
+  const queue: string[] = [from];
+  while (queue.length > 0) {
+    const current = queue.shift() as string;
+    if (current === to) {
+      return true;
+    }
+    for (const key of TRANSITIONS.keys()) {
+      const [f, t] = key.split('>');
+      if (f === current && !seen.has(t)) {
+        seen.add(t);
+        queue.push(t);
+      }
+    }
+  }
+  return false;
+}
+
 /** Throwing form of checkTaskTransition. */
 export function assertTaskTransition(from: string, to: string, actorRole: TaskActorRole): void {
   const result = checkTaskTransition(from, to, actorRole);

@@ -186,7 +186,10 @@ describe('search parsing never throws on hostile input', () => {
       'name',
       'code',
       '_has:Task:focus:status',
+      '_has:Task:patient:_has:Task:part-of:owner',
       'subject.name',
+      'focus:ServiceRequest.patient.identifier',
+      'characteristic-value',
       'constructor',
       '__proto__',
     ),
@@ -215,15 +218,16 @@ describe('search parsing never throws on hostile input', () => {
   it('random queries give a request or a 400/404 FhirError', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom('Task', 'ServiceRequest', 'Patient', 'Observation', 'Bogus'),
+        fc.constantFrom('Task', 'ServiceRequest', 'Patient', 'Observation', 'Group', 'Bogus'),
         fc.array(fc.tuple(names, values), { maxLength: 6 }),
-        (type, pairs) => {
+        fc.boolean(),
+        (type, pairs, chains) => {
           const query = new URLSearchParams();
           for (const [k, v] of pairs) {
             query.append(k, v);
           }
           expectOnlyClientErrors(() => {
-            const req = parseSearchRequest(type, query);
+            const req = parseSearchRequest(type, query, { chains });
             expect(req.count).toBeLessThanOrEqual(100);
           }, [400, 404]);
         },

@@ -38,7 +38,21 @@ export interface RunningEhrServer {
    * rejects updates, which the connector parks); reads still answer.
    */
   refuseWrites: (status?: number) => void;
+  /**
+   * Runs `hook` before each write is handled (until called without one), e.g. a clinician's
+   * edit landing between a client's read and its If-Match update (which then gets a 412).
+   */
+  beforeWrite: (hook?: (write: EhrWrite) => Promise<void> | void) => void;
   close: () => Promise<void>;
+}
+
+/** A write as the stand-in EHR server receives it. */
+export interface EhrWrite {
+  method: HttpMethod;
+  /** Path below the base, e.g. `Task/123`. */
+  path: string;
+  ifMatch?: string;
+  body?: unknown;
 }
 
 const METHODS = new Set<HttpMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
@@ -95,6 +109,7 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
   const router = new FhirRouter();
   const repo = new MemoryRepository();
   let refusal: number | undefined;
+  let writeHook: ((write: EhrWrite) => Promise<void> | void) | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
@@ -127,6 +142,15 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
       query[key] = previous === undefined ? value : [...[previous].flat(), value];
     }
     const path = url.pathname.replace(/^\/fhir\/?/, '');
+    if (writeHook && method !== 'GET') {
+      const ifMatch = req.headers['if-match'];
+      await writeHook({
+        method,
+        path,
+        ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined,
+        body,
+      });
+    }
     const request: FhirRequest = {
       method,
       url: `${path}${url.search}`,
@@ -205,6 +229,9 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
       if (status !== undefined && (status < 400 || status > 499))
         throw new Error('refuseWrites takes a 4xx status');
       refusal = status;
+    },
+    beforeWrite: (hook) => {
+      writeHook = hook;
     },
   };
 }

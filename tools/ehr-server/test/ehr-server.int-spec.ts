@@ -151,6 +151,68 @@ describe('stand-in EHR server: onWrite and transactions', () => {
     await ehr.close();
   });
 
+  it('runs a hook before each write: an edit landing between a read and an If-Match update makes it a 412', async () => {
+    const ehr = await startEhrServer({ port: 0 });
+    try {
+      const client: Any = newFhirKitClient({ baseUrl: ehr.baseUrl });
+      const task = await client.create({
+        resourceType: 'Task',
+        body: { resourceType: 'Task', status: 'requested', intent: 'order' },
+      });
+      const seen: Array<{ method: string; path: string; ifMatch?: string }> = [];
+      ehr.beforeWrite(async (write) => {
+        seen.push({ method: write.method, path: write.path, ifMatch: write.ifMatch });
+        ehr.beforeWrite();
+        const current = await ehr.repo.readResource('Task', task.id);
+        await ehr.repo.updateResource({ ...current, note: [{ text: 'clinician' }] });
+      });
+      await expect(
+        client.update({
+          resourceType: 'Task',
+          id: task.id,
+          body: { ...task, status: 'accepted' },
+          options: { headers: { 'If-Match': `W/"${task.meta.versionId}"` } },
+        }),
+      ).rejects.toMatchObject({ response: { status: 412 } });
+      expect(seen).toEqual([
+        { method: 'PUT', path: `Task/${task.id}`, ifMatch: `W/"${task.meta.versionId}"` },
+      ]);
+      const now = await client.read({ resourceType: 'Task', id: task.id });
+      expect(now).toMatchObject({ status: 'requested', note: [{ text: 'clinician' }] });
+    } finally {
+      await ehr.close();
+    }
+  });
+
+  it('searches ServiceRequests by several statuses and _lastUpdated (the pull withdrawal search)', async () => {
+    const ehr = await startEhrServer({ port: 0 });
+    try {
+      const client: Any = newFhirKitClient({ baseUrl: ehr.baseUrl });
+      const make = (status: string) =>
+        client.create({
+          resourceType: 'ServiceRequest',
+          body: { resourceType: 'ServiceRequest', status, intent: 'order', subject: {} },
+        });
+      const active = await make('active');
+      const revoked = await make('revoked');
+      const wrong = await make('entered-in-error');
+      const since = new Date(Date.parse(active.meta.lastUpdated) - 1000).toISOString();
+      const found = await client.search({
+        resourceType: 'ServiceRequest',
+        searchParams: {
+          status: 'revoked,entered-in-error',
+          _lastUpdated: `gt${since}`,
+          _sort: '_lastUpdated',
+        },
+      });
+      expect(found.entry.map((e: Any) => e.resource.id).sort()).toEqual(
+        [revoked.id, wrong.id].sort(),
+      );
+    } finally {
+      await ehr.close();
+    }
+  });
+
   it('resolves urn:uuid references of a transaction only when they are UUIDs (as FHIR asks)', async () => {
     const ehr = await startEhrServer({ port: 0 });
     try {

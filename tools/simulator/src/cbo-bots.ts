@@ -1,5 +1,5 @@
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
-import { DISPARITIES, rejection, traitsOf } from './disparities';
+import { DISPARITIES, rejection, traitsOf, UNREACHED_REASON, unreachedShare } from './disparities';
 
 /**
  * CBO bots: each acts as one CBO's own FHIR client. It learns of the Tasks addressed to its
@@ -45,6 +45,8 @@ export interface BotStats {
   rejected: number;
   started: number;
   completed: number;
+  /** Accepted, then ended `failed`: the client could not be reached (a planted disparity). */
+  unreached: number;
   ignored: number;
   errors: number;
   lastError?: string;
@@ -88,6 +90,7 @@ export class CboBots {
     rejected: 0,
     started: 0,
     completed: 0,
+    unreached: 0,
     ignored: 0,
     errors: 0,
   };
@@ -186,12 +189,13 @@ export class CboBots {
       if (reject) this.stats.rejected += 1;
       else {
         this.stats.accepted += 1;
-        this.later(between(this.options.startDelayMs), () => this.start_(bot, taskId));
+        const unreached = Math.random() < unreachedShare(DISPARITIES, bot.organizationId, traits);
+        this.later(between(this.options.startDelayMs), () => this.start_(bot, taskId, unreached));
       }
     });
   }
 
-  private async start_(bot: CboBotClient, taskId: string): Promise<void> {
+  private async start_(bot: CboBotClient, taskId: string, unreached = false): Promise<void> {
     const ok = await this.change(bot, taskId, 'in-progress', (task) => {
       if (task.status !== 'accepted') return undefined;
       task.status = 'in-progress';
@@ -199,7 +203,20 @@ export class CboBots {
     });
     if (ok !== 'changed') return;
     this.stats.started += 1;
-    this.later(between(this.options.completeDelayMs), () => this.complete(bot, taskId));
+    this.later(between(this.options.completeDelayMs), () =>
+      unreached ? this.giveUp(bot, taskId) : this.complete(bot, taskId),
+    );
+  }
+
+  /** The client could not be reached: the Task ends `failed`, and the referral with it. */
+  private async giveUp(bot: CboBotClient, taskId: string): Promise<void> {
+    const ok = await this.change(bot, taskId, 'failed', (task) => {
+      if (task.status !== 'in-progress') return undefined;
+      task.status = 'failed';
+      task.statusReason = { text: UNREACHED_REASON };
+      return task;
+    });
+    if (ok === 'changed') this.stats.unreached += 1;
   }
 
   private async complete(bot: CboBotClient, taskId: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { DEFAULT_DISPARITIES, disparitiesFrom, rejection } from './disparities';
+import { DEFAULT_DISPARITIES, disparitiesFrom, rejection, unreachedShare } from './disparities';
 
 describe('planted disparities of the demo', () => {
   const traits = (language: string, zip: string, category = 'food-insecurity') => ({
@@ -27,6 +27,16 @@ describe('planted disparities of the demo', () => {
       expect(rejection(DEFAULT_DISPARITIES, id, traits('en', '60601'), 0.1)).toEqual({
         share: 0.1,
       });
+  });
+
+  it('leave the planted language unreached after acceptance at the same CBOs, and no one else', () => {
+    const cbos = Array.from({ length: 400 }, (_, i) => `cbo-${i}`);
+    for (const id of cbos) {
+      const biased = rejection(DEFAULT_DISPARITIES, id, traits('es', '60601'), 0.1).share > 0.1;
+      expect(unreachedShare(DEFAULT_DISPARITIES, id, traits('es', '60601'))).toBe(biased ? 0.3 : 0);
+      expect(unreachedShare(DEFAULT_DISPARITIES, id, traits('en', '60601'))).toBe(0);
+      expect(unreachedShare(null, id, traits('es', '60601'))).toBe(0);
+    }
   });
 
   it('turn housing referrals of the short ZIP away for capacity', () => {

@@ -2,18 +2,24 @@ import type { FhirApiClient, Resource } from '@carerelay/fhir-client';
 
 /**
  * Planted disparities of the demo, so that the coordinators' analytics show a real, statistically
- * flagged gap: CBO bots turn some patients away more often than others. Off unless
- * SIMULATOR_DISPARITIES is `on` (npm start sets it) or a JSON DisparityConfig.
+ * flagged gap: CBO bots turn some patients away more often than others, and fail to reach some
+ * after accepting them. Off unless SIMULATOR_DISPARITIES is `on` (npm start sets it) or a JSON
+ * DisparityConfig.
  */
 export interface DisparityConfig {
-  /** At a share of the CBOs (chosen by a stable hash of their id), this language is rejected `factor` times as often. */
-  language: { code: string; factor: number; cboShare: number };
+  /**
+   * At a share of the CBOs (chosen by a stable hash of their id), this language is rejected
+   * `factor` times as often, and `unreachedShare` of the accepted referrals end `failed` (the CBO
+   * could not reach the client: no one there speaks the language). A rejection is routed on to
+   * another CBO, so it alone barely moves the closure rate; a failure ends the referral.
+   */
+  language: { code: string; factor: number; cboShare: number; unreachedShare: number };
   /** Too little capacity in one ZIP for one category: its referrals are rejected this often. */
   shortage: { zip: string; category: string; rejectShare: number };
 }
 
 export const DEFAULT_DISPARITIES: DisparityConfig = {
-  language: { code: 'es', factor: 3, cboShare: 0.5 },
+  language: { code: 'es', factor: 3, cboShare: 0.5, unreachedShare: 0.3 },
   shortage: { zip: '60623', category: 'housing-instability', rejectShare: 0.8 },
 };
 
@@ -56,6 +62,22 @@ export function rejection(
     return { share: Math.min(1, baseShare * language.factor) };
   return { share: baseShare };
 }
+
+/** The share of accepted referrals that this CBO fails to reach (0 when no disparity applies). */
+export function unreachedShare(
+  config: DisparityConfig | null,
+  organizationId: string,
+  traits: PatientTraits | null,
+): number {
+  if (!config || !traits) return 0;
+  const { language } = config;
+  return traits.language === language.code && shareOf(organizationId) < language.cboShare
+    ? language.unreachedShare
+    : 0;
+}
+
+/** Why a CBO that could not reach the client ends its Task (reads as "unable to contact"). */
+export const UNREACHED_REASON = 'Unable to contact the client: no one here speaks their language';
 
 /** What the CBO sees of the referred patient: language, home ZIP, and the request's category. */
 export async function traitsOf(fhir: FhirApiClient, taskId: string): Promise<PatientTraits | null> {

@@ -2,10 +2,12 @@ import { MessagingTables1732300000000 } from '@carerelay/messaging';
 import { EhrConnectorTables1732600000000 } from './ehr-connector-tables.migration';
 import { EhrEndpointCredentials1733100000000 } from './endpoint-credentials.migration';
 import { EhrConnectorPullRefusals1732800000000 } from './pull-refusals.migration';
+import { EhrConnectorPullVersions1733400000000 } from './pull-versions.migration';
 
 export const EHR_CONNECTOR_MIGRATIONS = [
   MessagingTables1732300000000,
   EhrConnectorTables1732600000000,
   EhrConnectorPullRefusals1732800000000,
   EhrEndpointCredentials1733100000000,
+  EhrConnectorPullVersions1733400000000,
 ];

@@ -1,20 +1,15 @@
 import { DataSource } from 'typeorm';
-import {
-  FhirRequestError,
-  type Bundle,
-  type FhirApiClient,
-  type Resource,
-} from '@carerelay/fhir-client';
+import { FhirRequestError, type Bundle, type Resource } from '@carerelay/fhir-client';
 import { PollingLoop } from '@carerelay/messaging';
 import { failureOf } from '../fhir/failure';
-import { EhrClients, OutboundRefused, relativeTo, sameOrigin } from '../fhir/fhir-clients';
+import { EhrClients, OutboundRefused, sameOrigin } from '../fhir/fhir-clients';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
-import { intakeBundle, type PulledReferral } from './referral-intake';
+import { WITHDRAWN_SERVICE_REQUEST_STATUSES } from './ehr-change.rules';
+import type { ApplyOutcome, EhrResourceApplier } from './ehr-resource.applier';
 
 export interface PullPollerOptions {
   schema: string;
   tickMs: number;
-  platformOrganizationId: string;
   /** How far behind the watermark each search starts (writes committed late on the EHR). */
   overlapMs?: number;
   pageSize?: number;
@@ -23,7 +18,10 @@ export interface PullPollerOptions {
 
 export interface PollResult {
   seen: number;
+  /** New referrals taken in. */
   pulled: number;
+  /** Later changes of pulled referrals that CareRelay followed (cancellations). */
+  applied: number;
   /** EHR Tasks CareRelay refused (4xx): skipped, named in the endpoint's lastPollError. */
   refused: Array<{ ehrTaskId: string; error: string }>;
 }
@@ -50,12 +48,14 @@ const isRefusal = (error: unknown): boolean =>
   ![401, 403, 408, 429].includes(error.status);
 
 /**
- * Polls each pull-mode EHR for `Task?owner=<platform>&status=requested&_lastUpdated=gt<watermark>`
- * (with `_include` of focus and patient where the server honours it, reads otherwise; Consents
- * named by the ServiceRequest's supportingInfo and the patient's active ones) and brings
- * each new referral into CareRelay once: a transaction Bundle of conditional creates through the
- * FHIR API as the platform client, then a row in pulled_tasks and the durable watermark in one
- * local transaction.
+ * Polls each pull-mode EHR with two searches from its watermarks (less an overlap window, for
+ * writes the EHR committed late), each `_sort=_lastUpdated` and paged:
+ * `Task?owner=<platform>&_lastUpdated=gt<…>` (with `_include` of focus and patient where the
+ * server honours them) for new referrals and later changes of pulled ones, and
+ * `ServiceRequest?status=revoked,entered-in-error&_lastUpdated=gt<…>` for referrals withdrawn on
+ * the EHR without a change of the Task. Each resource goes through EhrResourceApplier (taken in
+ * once, a change applied once: versions are kept per pulled resource, so the overlap and a second
+ * poll apply nothing twice); then the search's watermark moves past it, durably.
  */
 export class PullPoller {
   private readonly loop: PollingLoop;
@@ -64,7 +64,7 @@ export class PullPoller {
     private readonly dataSource: DataSource,
     private readonly registry: EhrEndpointRegistry,
     private readonly ehrClients: EhrClients,
-    private readonly carerelay: FhirApiClient,
+    private readonly applier: EhrResourceApplier,
     private readonly options: PullPollerOptions,
   ) {
     this.loop = new PollingLoop({
@@ -133,74 +133,102 @@ export class PullPoller {
   }
 
   private async poll(endpoint: EhrEndpoint): Promise<PollResult> {
+    const current = (await this.registry.get(endpoint.id)) ?? endpoint;
+    const result: PollResult = { seen: 0, pulled: 0, applied: 0, refused: [] };
+    const count = (outcome: ApplyOutcome) => {
+      if (outcome === 'taken-in') result.pulled++;
+      if (outcome === 'cancelled') result.applied++;
+    };
+    await this.search(
+      endpoint,
+      'Task',
+      {
+        owner: endpoint.platformOwnerReference,
+        _include: ['Task:focus', 'Task:patient'],
+      },
+      current.pullWatermark,
+      result,
+      count,
+    );
+    // Until a withdrawal has been seen, from where the Task search started: nothing pulled
+    // before that can have been withdrawn earlier without having been seen by it.
+    const since = current.pullServiceRequestWatermark ?? current.pullWatermark;
+    if (since)
+      await this.search(
+        endpoint,
+        'ServiceRequest',
+        { status: WITHDRAWN_SERVICE_REQUEST_STATUSES.join(',') },
+        since,
+        result,
+        count,
+      );
+    return result;
+  }
+
+  /** One search from a watermark, every page, each match applied and the watermark moved. */
+  private async search(
+    endpoint: EhrEndpoint,
+    resourceType: 'Task' | 'ServiceRequest',
+    criteria: Record<string, string | string[]>,
+    watermark: string | undefined,
+    result: PollResult,
+    count: (outcome: ApplyOutcome) => void,
+  ): Promise<void> {
     const ehr = await this.ehrClients.for(endpoint);
     const params: Record<string, string | string[]> = {
-      owner: endpoint.platformOwnerReference,
-      status: 'requested',
+      ...criteria,
       _sort: '_lastUpdated',
       _count: String(this.options.pageSize ?? 50),
-      _include: ['Task:focus', 'Task:patient'],
     };
-    const current = await this.registry.get(endpoint.id);
-    if (current?.pullWatermark) {
-      const since = Date.parse(current.pullWatermark) - (this.options.overlapMs ?? 2_000);
+    if (watermark) {
+      const since = Date.parse(watermark) - (this.options.overlapMs ?? 2_000);
       params._lastUpdated = `gt${new Date(since).toISOString()}`;
     }
-    const result: PollResult = { seen: 0, pulled: 0, refused: [] };
     const client = await ehr.raw();
     let page: Bundle | undefined = (await client.search({
-      resourceType: 'Task',
+      resourceType,
       searchParams: params as Record<string, string>,
     })) as Bundle;
     while (page) {
       const resources = (page.entry ?? []).map((e) => e.resource).filter(Boolean) as Resource[];
       const included = new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r]));
-      const tasks = (page.entry ?? [])
-        .filter((e) => e.resource?.resourceType === 'Task' && e.search?.mode !== 'include')
+      const matches = (page.entry ?? [])
+        .filter((e) => e.resource?.resourceType === resourceType && e.search?.mode !== 'include')
         .map((e) => e.resource as Resource);
-      for (const task of tasks) {
+      for (const resource of matches) {
         result.seen++;
+        const lastUpdated = (resource.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
         try {
-          if (await this.intake(endpoint, ehr, task, included)) result.pulled++;
+          count(await this.applier.apply(endpoint, resource, included));
+          if (lastUpdated)
+            await this.registry.advanceWatermark(
+              this.dataSource.manager,
+              endpoint.id,
+              lastUpdated,
+              resourceType,
+            );
         } catch (error) {
           if (!isRefusal(error)) throw error;
           // One malformed referral must not hold back every later one of this EHR: it is
           // skipped (the watermark passes it) and named; an update on the EHR brings it back.
-          const message = failureOf(error);
-          result.refused.push({ ehrTaskId: task.id as string, error: message });
-          // Ids and the status only: the EHR's Task id is the remote side's text until checked.
-          const taskId = /^[A-Za-z0-9\-.]{1,64}$/.test(String(task.id))
-            ? task.id
-            : '(malformed id)';
-          const status = error instanceof FhirRequestError ? error.status : 0;
-          this.options.logger?.warn(
-            `ehr pull ${endpoint.id}: Task/${taskId} refused (HTTP ${status})`,
-          );
-          const lastUpdated = (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
           await this.dataSource.transaction(async (manager) => {
-            await manager.query(
-              `INSERT INTO "${this.options.schema}".pull_refusals
-                 (endpoint_id, ehr_task_id, ehr_last_updated, error) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (endpoint_id, ehr_task_id) DO UPDATE SET error = EXCLUDED.error,
-                 ehr_last_updated = EXCLUDED.ehr_last_updated, last_refused_at = now(),
-                 attempts = "${this.options.schema}".pull_refusals.attempts + 1`,
-              [endpoint.id, task.id, lastUpdated ?? null, message.slice(0, 2000)],
-            );
+            const message = await this.applier.recordRefusal(manager, endpoint, resource, error);
+            result.refused.push({
+              ehrTaskId:
+                resourceType === 'Task' ? String(resource.id) : `${resourceType}/${resource.id}`,
+              error: message,
+            });
             if (lastUpdated)
-              await this.registry.advanceWatermark(manager, endpoint.id, lastUpdated);
+              await this.registry.advanceWatermark(manager, endpoint.id, lastUpdated, resourceType);
           });
         }
       }
-      const hasNext: boolean = ((page.link as Array<{ relation?: string }> | undefined) ?? []).some(
-        (l) => l.relation === 'next',
-      );
-      const next = (
+      const next: { relation?: string; url?: string } | undefined = (
         (page.link as Array<{ relation?: string; url?: string }> | undefined) ?? []
       ).find((l) => l.relation === 'next');
       // A next link elsewhere would send the EHR's token to another server.
-      if (hasNext && !sameOrigin(next?.url, endpoint.baseUrl))
-        throw new OutboundRefused('next page');
-      page = hasNext
+      if (next && !sameOrigin(next.url, endpoint.baseUrl)) throw new OutboundRefused('next page');
+      page = next
         ? ((await (
             await ehr.raw()
           ).nextPage({
@@ -208,97 +236,5 @@ export class PullPoller {
           })) as Bundle)
         : undefined;
     }
-    return result;
-  }
-
-  /** Brings one EHR Task into CareRelay unless it was pulled before; true when it was new. */
-  private async intake(
-    endpoint: EhrEndpoint,
-    ehr: FhirApiClient,
-    task: Resource,
-    included: Map<string, Resource>,
-  ): Promise<boolean> {
-    const s = `"${this.options.schema}"`;
-    const [known] = await this.dataSource.query(
-      `SELECT carerelay_task_id FROM ${s}.pulled_tasks WHERE endpoint_id = $1 AND ehr_task_id = $2`,
-      [endpoint.id, task.id],
-    );
-    const lastUpdated = (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
-    if (known) {
-      if (lastUpdated)
-        await this.registry.advanceWatermark(this.dataSource.manager, endpoint.id, lastUpdated);
-      return false;
-    }
-    const referral = await this.gather(endpoint, ehr, task, included);
-    const response = await this.carerelay.transaction(
-      intakeBundle(referral, endpoint, this.options.platformOrganizationId),
-    );
-    const location = (response.entry?.[0] as { response?: { location?: string } } | undefined)
-      ?.response?.location;
-    const carerelayTaskId = location?.match(/Task\/([^/]+)/)?.[1];
-    if (!carerelayTaskId) throw new Error(`intake of Task/${task.id}: no Task in the response`);
-    let inserted = false;
-    await this.dataSource.transaction(async (manager) => {
-      const rows: unknown[] = await manager.query(
-        `INSERT INTO ${s}.pulled_tasks (endpoint_id, ehr_task_id, carerelay_task_id, ehr_last_updated)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING ehr_task_id`,
-        [endpoint.id, task.id, carerelayTaskId, lastUpdated ?? null],
-      );
-      inserted = rows.length > 0;
-      // Refused before, fixed on the EHR since: no longer a refusal.
-      await manager.query(
-        `DELETE FROM ${s}.pull_refusals WHERE endpoint_id = $1 AND ehr_task_id = $2`,
-        [endpoint.id, task.id],
-      );
-      if (lastUpdated) await this.registry.advanceWatermark(manager, endpoint.id, lastUpdated);
-    });
-    if (inserted)
-      this.options.logger?.log(
-        `ehr pull ${endpoint.id}: Task/${task.id} → CareRelay Task/${carerelayTaskId}`,
-      );
-    return inserted;
-  }
-
-  private async gather(
-    endpoint: EhrEndpoint,
-    ehr: FhirApiClient,
-    task: Resource,
-    included: Map<string, Resource>,
-  ): Promise<PulledReferral> {
-    const fetch = async (reference: string | undefined): Promise<Resource | undefined> => {
-      const local = relativeTo(reference, endpoint.baseUrl);
-      if (!local) return undefined;
-      const hit = included.get(local);
-      if (hit) return hit;
-      const [type, id] = local.split('/');
-      const resource = await ehr.read(type, id);
-      included.set(local, resource);
-      return resource;
-    };
-    const focus = await fetch(task.focus?.reference);
-    const serviceRequest = focus?.resourceType === 'ServiceRequest' ? focus : undefined;
-    const patient = await fetch(task.for?.reference ?? serviceRequest?.subject?.reference);
-    const consents: Resource[] = [];
-    for (const info of (serviceRequest?.supportingInfo as Array<{ reference?: string }>) ?? []) {
-      if (!relativeTo(info.reference, endpoint.baseUrl)?.startsWith('Consent/')) continue;
-      const consent = await fetch(info.reference);
-      if (consent) consents.push(consent);
-    }
-    // Many EHRs do not link the Consent from the ServiceRequest: the patient's active Consents.
-    if (patient?.id) {
-      const found = await ehr.search('Consent', {
-        patient: `Patient/${patient.id}`,
-        status: 'active',
-        _count: '20',
-      });
-      for (const entry of found.entry ?? []) {
-        const consent = entry.resource;
-        if (consent?.resourceType !== 'Consent' || consents.some((c) => c.id === consent.id))
-          continue;
-        included.set(`Consent/${consent.id}`, consent);
-        consents.push(consent);
-      }
-    }
-    return { task, serviceRequest, patient, consents };
   }
 }

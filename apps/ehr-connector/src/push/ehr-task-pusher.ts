@@ -1,15 +1,10 @@
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
 import { EhrClients, relativeTo } from '../fhir/fhir-clients';
-import { CARERELAY_VERSION_EXTENSION, carerelayIdentitySystem } from '../fhir/ehr-identity';
+import { carerelayIdentitySystem } from '../fhir/ehr-identity';
 import type { EhrEndpoint } from '../registry/ehr-endpoint.registry';
+import { mergeOntoEhrTask, type EhrTaskMerge, type OwnerChanges } from './ehr-task.merge';
 
-type Extension = { url?: string; valueInteger?: number };
 type Reference = { reference?: string; display?: string };
-
-const versionOnEhr = (task: Resource): number =>
-  ((task.extension as Extension[] | undefined) ?? []).find(
-    (e) => e.url === CARERELAY_VERSION_EXTENSION,
-  )?.valueInteger ?? 0;
 
 /** Makes every reference of `value` absolute on `base` (relative ones only). */
 function absolutize<T>(value: T, base: string): T {
@@ -25,19 +20,32 @@ function absolutize<T>(value: T, base: string): T {
   return out as T;
 }
 
-export type PushResult = 'updated' | 'already-there';
+export type PushResult =
+  | { kind: 'updated' }
+  | { kind: 'already-there' }
+  /** Not written: the EHR's Task is final or ahead of this version (its status named). */
+  | { kind: 'regression'; ehrStatus: string; carerelayStatus: string };
+
+export interface EhrTaskPusherOptions {
+  /** Whether businessStatus is written (an EHR that takes it from the Task's owner). */
+  businessStatus?: boolean;
+}
 
 /**
- * Writes one CareRelay Task version to the EHR's Task with fhir-kit-client: status,
- * statusReason, businessStatus and output (a CareRelay Procedure is created on the EHR server,
- * once, and referenced there; other outputs by absolute CareRelay URL). If-Match on the EHR
- * Task's version; the CareRelay version written is kept on the EHR Task in an extension, and an
- * EHR Task that already holds this version or a newer one is left alone.
+ * Writes one CareRelay Task version to the EHR's Task with fhir-kit-client: read first, then
+ * only what the owner may change (status, statusReason, output, businessStatus where allowed;
+ * mergeOntoEhrTask) merged onto the EHR's current Task, with If-Match on its version (a 412 reads
+ * again and merges again). A CareRelay Procedure is created on the EHR server, once, and
+ * referenced there; other outputs by absolute CareRelay URL. The CareRelay version written is
+ * kept on the EHR Task in an extension: an EHR Task that already holds it or a newer one is left
+ * alone, and so is one whose status this version would move back (a Task the clinician
+ * cancelled stays cancelled).
  */
 export class EhrTaskPusher {
   constructor(
     private readonly ehrClients: EhrClients,
     private readonly carerelay: FhirApiClient,
+    private readonly options: EhrTaskPusherOptions = {},
   ) {}
 
   async push(
@@ -47,35 +55,31 @@ export class EhrTaskPusher {
     version: number,
   ): Promise<PushResult> {
     const ehr = await this.ehrClients.for(endpoint);
-    const procedureCache = new Map<string, string>();
-    // A Procedure is copied onto the EHR only for a version the EHR does not hold yet: read it
-    // first then. Otherwise the If-Match update's own read is the only one (one round trip less).
-    if (this.copiesProcedure(task) && versionOnEhr(await ehr.read('Task', ehrTaskId)) >= version)
-      return 'already-there';
-    const outputs = await this.outputsFor(ehr, task, ehrTaskId, procedureCache);
-    let result: PushResult = 'updated';
-    await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
-      if (versionOnEhr(current) >= version) {
-        result = 'already-there';
-        return undefined;
-      }
-      const next: Resource = { ...current, status: task.status };
-      if (task.statusReason) next.statusReason = task.statusReason;
-      else delete next.statusReason;
-      if (task.businessStatus) next.businessStatus = task.businessStatus;
-      else delete next.businessStatus;
-      if (outputs.length > 0) next.output = outputs;
-      else delete next.output;
-      next.lastModified =
+    const changes = (output: unknown[]): OwnerChanges => ({
+      version,
+      status: String(task.status),
+      statusReason: task.statusReason,
+      businessStatus: task.businessStatus,
+      output,
+      lastModified:
         (task.meta as { lastUpdated?: string } | undefined)?.lastUpdated ??
-        new Date().toISOString();
-      next.extension = [
-        ...((current.extension as Extension[] | undefined) ?? []).filter(
-          (e) => e.url !== CARERELAY_VERSION_EXTENSION,
-        ),
-        { url: CARERELAY_VERSION_EXTENSION, valueInteger: version },
-      ];
-      return next;
+        new Date().toISOString(),
+      allowBusinessStatus: this.options.businessStatus ?? true,
+    });
+    const outcome = (merge: EhrTaskMerge): PushResult =>
+      merge.kind === 'write' ? { kind: 'updated' } : merge;
+    // A Procedure is copied onto the EHR only for a version the EHR will take: decide on a read
+    // first then. Otherwise the If-Match update's own read is the only one (one round trip less).
+    if (this.copiesProcedure(task)) {
+      const before = mergeOntoEhrTask(await ehr.read('Task', ehrTaskId), changes([]));
+      if (before.kind !== 'write') return outcome(before);
+    }
+    const outputs = await this.outputsFor(ehr, task, ehrTaskId, new Map<string, string>());
+    let result: PushResult = { kind: 'updated' };
+    await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
+      const merge = mergeOntoEhrTask(current, changes(outputs));
+      result = outcome(merge);
+      return merge.kind === 'write' ? merge.task : undefined;
     });
     return result;
   }

@@ -161,6 +161,18 @@ export class PushQueue {
     );
   }
 
+  /**
+   * A version the EHR's own state overrides (its Task is final or ahead): superseded, with why,
+   * and counted as the newest the EHR has seen so that nothing older is written after it.
+   */
+  async markNotWritten(manager: EntityManager, delivery: PushDelivery, why: string): Promise<void> {
+    await this.markDelivered(manager, delivery);
+    await manager.query(
+      `UPDATE ${this.s}.push_deliveries SET state = 'superseded', last_error = $2 WHERE id = $1`,
+      [delivery.id, why.slice(0, 2000)],
+    );
+  }
+
   async markSuperseded(manager: EntityManager, delivery: PushDelivery): Promise<void> {
     await manager.query(`UPDATE ${this.s}.push_deliveries SET state = 'superseded' WHERE id = $1`, [
       delivery.id,

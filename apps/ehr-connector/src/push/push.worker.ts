@@ -1,10 +1,20 @@
 import { FhirRequestError, TokenRequestError } from '@carerelay/fhir-client';
+import { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { metricsRegistry } from '@carerelay/observability';
 import { deliverInOrder, PollingLoop, type RetryPolicy } from '@carerelay/messaging';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import type { EhrTaskPusher } from './ehr-task-pusher';
 import { EndpointDisabled, failureOf } from '../fhir/failure';
 import type { PushDelivery, PushQueue } from './push-queue';
+
+/** CareRelay Task versions not written because the EHR's Task was final or ahead. */
+export const pushRegressionsSkipped = new Counter({
+  name: 'carerelay_ehr_push_regressions_skipped_total',
+  help: "CareRelay Task versions not pushed because they would move the EHR's Task status back",
+  labelNames: ['endpoint', 'ehr_status'],
+  registers: [metricsRegistry],
+});
 
 export const pushChannel = (schema: string): string => `carerelay_ehr_push_${schema}`;
 
@@ -136,8 +146,25 @@ export class PushWorker {
         },
         deliver: async (delivery) => {
           if (!endpoint?.enabled) throw new EndpointDisabled();
-          await this.pusher.push(endpoint, delivery.ehrTaskId, delivery.task, delivery.version);
-          await this.queue.markDelivered(manager, delivery);
+          const result = await this.pusher.push(
+            endpoint,
+            delivery.ehrTaskId,
+            delivery.task,
+            delivery.version,
+          );
+          if (result.kind === 'regression') {
+            // The EHR moved on (a clinician cancelled, say): this version is not written, and
+            // nothing older may follow it. Ids and statuses only in the log.
+            await this.queue.markNotWritten(
+              manager,
+              delivery,
+              `not written: the EHR Task is ${result.ehrStatus} (this version: ${result.carerelayStatus})`,
+            );
+            pushRegressionsSkipped.inc({ endpoint: endpoint.id, ehr_status: result.ehrStatus });
+            this.options.logger?.warn(
+              `ehr push ${endpoint.id}: Task/${taskId} v${delivery.version} not written: the EHR Task is ${result.ehrStatus}, this version ${result.carerelayStatus}`,
+            );
+          } else await this.queue.markDelivered(manager, delivery);
           deliveredVersion = delivery.version;
         },
         failed: async (delivery, error, { attempts, parked, delayMs }) => {

@@ -18,6 +18,8 @@ export interface EhrEndpoint {
   pollIntervalSeconds: number;
   enabled: boolean;
   pullWatermark?: string;
+  /** The ServiceRequest search's own watermark (revocations of pulled referrals). */
+  pullServiceRequestWatermark?: string;
   lastPollAt?: string;
   lastPollError?: string;
 }
@@ -36,6 +38,7 @@ interface Row {
   poll_interval_seconds: number;
   enabled: boolean;
   pull_watermark: Date | null;
+  pull_service_request_watermark?: Date | null;
   last_poll_at: Date | null;
   last_poll_error: string | null;
 }
@@ -55,6 +58,7 @@ export function endpointOf(row: Row): EhrEndpoint {
     pollIntervalSeconds: row.poll_interval_seconds,
     enabled: row.enabled,
     pullWatermark: row.pull_watermark?.toISOString(),
+    pullServiceRequestWatermark: row.pull_service_request_watermark?.toISOString(),
     lastPollAt: row.last_poll_at?.toISOString(),
     lastPollError: row.last_poll_error ?? undefined,
   };
@@ -214,10 +218,16 @@ export class EhrEndpointRegistry {
     ]);
   }
 
-  /** Moves the watermark forward only (never back), durably. */
-  async advanceWatermark(manager: EntityManager, id: string, lastUpdated: string): Promise<void> {
+  /** Moves the watermark (of the Task search, or of the ServiceRequest search) forward only, durably. */
+  async advanceWatermark(
+    manager: EntityManager,
+    id: string,
+    lastUpdated: string,
+    search: 'Task' | 'ServiceRequest' = 'Task',
+  ): Promise<void> {
+    const column = search === 'Task' ? 'pull_watermark' : 'pull_service_request_watermark';
     await manager.query(
-      `UPDATE ${this.t} SET pull_watermark = GREATEST(COALESCE(pull_watermark, $2::timestamptz), $2::timestamptz)
+      `UPDATE ${this.t} SET ${column} = GREATEST(COALESCE(${column}, $2::timestamptz), $2::timestamptz)
        WHERE id = $1`,
       [id, lastUpdated],
     );

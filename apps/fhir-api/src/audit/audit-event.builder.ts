@@ -76,6 +76,42 @@ export interface AuditRecordInput {
   at?: Date;
   /** Kept as AuditEvent.id; generated when omitted. */
   id?: string;
+  /** The consent decisions the interaction made (a CBO's reads): an entity detail each. */
+  consentDecisions?: readonly ConsentDecisionRecord[];
+}
+
+/** One consent decision on one resource version (see the fhir-api store's Disclosure). */
+export interface ConsentDecisionRecord {
+  /** `Type/id/_history/n`. */
+  reference: string;
+  shown: 'disclosed' | 'redacted' | 'withheld';
+  /** libs/consent's DisclosureCode (permitted, labels-not-covered, purpose-not-covered, …). */
+  code: string;
+  consentId?: string;
+  labels: readonly string[];
+}
+
+/** AuditEvent.entity.detail type of a consent decision. */
+export const CONSENT_DECISION_DETAIL = 'consent-decision';
+
+const describeDecision = (d: ConsentDecisionRecord): string =>
+  `${d.shown} (${d.code}${d.consentId ? `, Consent/${d.consentId}` : ''})`;
+
+/**
+ * What the outcome description adds for resources the consent decision withheld: the client got
+ * a 404 or a Bundle without them and no reason; the audit trail keeps it.
+ */
+export function withheldSummary(
+  decisions: readonly ConsentDecisionRecord[] = [],
+): string | undefined {
+  const withheld = decisions.filter((d) => d.shown === 'withheld');
+  if (withheld.length === 0) return undefined;
+  return `consent decision withheld ${withheld
+    .map(
+      (d) =>
+        `${d.reference.replace(/\/_history\/.*$/, '')} (${d.code}${d.consentId ? `, Consent/${d.consentId}` : ''})`,
+    )
+    .join('; ')}`;
 }
 
 /** Outcome of an HTTP status: 2xx/3xx → 0, 4xx → 4, 5xx → 8. */
@@ -96,42 +132,68 @@ export function referenceOf(idOrReference: string, resourceType?: string): strin
 }
 
 /** The AuditEvent's entity references (`Type/id`, without _history), for indexing and search. */
-export function entityReferences(input: Pick<AuditRecordInput, 'ids' | 'resourceType'>): string[] {
+export function entityReferences(
+  input: Pick<AuditRecordInput, 'ids' | 'resourceType' | 'consentDecisions'>,
+): string[] {
   const refs = new Set<string>();
-  for (const id of input.ids ?? []) {
+  for (const id of [
+    ...(input.ids ?? []),
+    ...(input.consentDecisions ?? []).map((d) => d.reference),
+  ]) {
     const ref = referenceOf(id, input.resourceType);
     if (ref) refs.add(ref.replace(/\/_history\/.*$/, ''));
   }
   return [...refs];
 }
 
+const SYSTEM_OBJECT = {
+  system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+  code: '2',
+  display: 'System Object',
+};
+
+/** An entity for one resource (a System Object in the Domain Resource role). */
+const resourceEntity = (reference: string): AuditEventEntity => ({
+  what: { reference },
+  type: SYSTEM_OBJECT,
+  role: {
+    system: 'http://terminology.hl7.org/CodeSystem/object-role',
+    code: '4',
+    display: 'Domain Resource',
+  },
+});
+
 export function buildAuditEvent(input: AuditRecordInput): AuditEvent {
   const at = input.at ?? new Date();
+  const outcomeDesc = [input.outcomeDesc, withheldSummary(input.consentDecisions)]
+    .filter(Boolean)
+    .join('; ');
   const entities: AuditEventEntity[] = [];
   for (const id of input.ids ?? []) {
     const reference = referenceOf(id, input.resourceType);
     if (!reference) continue;
-    entities.push({
-      what: { reference },
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-        code: '2',
-        display: 'System Object',
-      },
-      role: {
-        system: 'http://terminology.hl7.org/CodeSystem/object-role',
-        code: '4',
-        display: 'Domain Resource',
-      },
-    });
+    entities.push(resourceEntity(reference));
+  }
+  const bare = (ref: string) => ref.replace(/\/_history\/.*$/, '');
+  for (const decision of input.consentDecisions ?? []) {
+    const detail = {
+      type: CONSENT_DECISION_DETAIL,
+      valueString: describeDecision(decision),
+    };
+    const securityLabel = decision.labels.map((code) => ({ code }));
+    let entity = entities.find(
+      (e) => e.what?.reference && bare(e.what.reference) === bare(decision.reference),
+    );
+    if (!entity) {
+      entity = resourceEntity(decision.reference);
+      entities.push(entity);
+    }
+    entity.detail = [...(entity.detail ?? []), detail];
+    if (securityLabel.length > 0) entity.securityLabel = securityLabel;
   }
   if (input.query !== undefined || (entities.length === 0 && input.resourceType)) {
     entities.push({
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-        code: '2',
-        display: 'System Object',
-      },
+      type: SYSTEM_OBJECT,
       role: {
         system: 'http://terminology.hl7.org/CodeSystem/object-role',
         code: '24',
@@ -161,7 +223,7 @@ export function buildAuditEvent(input: AuditRecordInput): AuditEvent {
     action: input.action ?? actionOf(input.subtype),
     recorded: at.toISOString(),
     outcome: String(input.outcome) as AuditEvent['outcome'],
-    ...(input.outcomeDesc ? { outcomeDesc: input.outcomeDesc.slice(0, 500) } : {}),
+    ...(outcomeDesc ? { outcomeDesc: outcomeDesc.slice(0, 500) } : {}),
     agent: [
       {
         type: {
@@ -178,6 +240,21 @@ export function buildAuditEvent(input: AuditRecordInput): AuditEvent {
           display: input.actor.role,
         },
         requestor: true,
+        // What the token was issued for: what the consent decisions of its reads were made for.
+        ...(input.actor.purposeOfUse
+          ? {
+              purposeOfUse: [
+                {
+                  coding: [
+                    {
+                      system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
+                      code: input.actor.purposeOfUse,
+                    },
+                  ],
+                },
+              ],
+            }
+          : {}),
       },
       {
         type: {

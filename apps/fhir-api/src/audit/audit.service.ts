@@ -106,6 +106,8 @@ export class AuditService {
     input: Omit<AuditRecordInput, 'outcome' | 'outcomeDesc'> & { subtype: AuditSubtype },
     interaction: () => Promise<T>,
     idsOf: (result: T) => readonly string[] | undefined = () => undefined,
+    /** What the interaction learnt that belongs in its AuditEvent, asked once it has ended. */
+    after: () => Pick<AuditRecordInput, 'consentDecisions'> = () => ({}),
   ): Promise<T> {
     let result: T;
     try {
@@ -117,7 +119,12 @@ export class AuditService {
           ? error.issues.map((i) => i.diagnostics ?? i.code).join('; ')
           : 'internal error';
       try {
-        await this.record(undefined, { ...input, outcome: outcomeOfStatus(status), outcomeDesc });
+        await this.record(undefined, {
+          ...input,
+          ...after(),
+          outcome: outcomeOfStatus(status),
+          outcomeDesc,
+        });
         markAudited(error);
       } catch (auditError) {
         this.logger.error(
@@ -126,7 +133,12 @@ export class AuditService {
       }
       throw error;
     }
-    await this.record(undefined, { ...input, ids: idsOf(result) ?? input.ids, outcome: 0 });
+    await this.record(undefined, {
+      ...input,
+      ...after(),
+      ids: idsOf(result) ?? input.ids,
+      outcome: 0,
+    });
     return result;
   }
 }

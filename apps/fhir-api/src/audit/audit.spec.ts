@@ -18,6 +18,54 @@ const actor: RequestActor = {
 const at = new Date('2026-01-02T03:04:05.678Z');
 
 describe('buildAuditEvent', () => {
+  it('records each consent decision on its entity, and what was withheld in outcomeDesc', () => {
+    const event = buildAuditEvent({
+      actor: { ...actor, role: 'cbo', purposeOfUse: 'TREAT' },
+      subtype: 'search-type',
+      resourceType: 'Observation',
+      ids: ['Observation/o1'],
+      query: 'subject=Patient/p1',
+      outcome: 0,
+      at,
+      consentDecisions: [
+        {
+          reference: 'Observation/o1/_history/1',
+          shown: 'disclosed',
+          code: 'permitted',
+          consentId: 'c1',
+          labels: ['42CFRPart2'],
+        },
+        {
+          reference: 'Observation/o2/_history/3',
+          shown: 'withheld',
+          code: 'labels-not-covered',
+          consentId: undefined,
+          labels: ['PSY'],
+        },
+      ],
+    });
+    expect(event.agent[0].purposeOfUse).toEqual([
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }] },
+    ]);
+    expect(event.outcomeDesc).toBe('consent decision withheld Observation/o2 (labels-not-covered)');
+    const o1 = event.entity!.find((e) => e.what?.reference === 'Observation/o1')!;
+    expect(o1.detail).toEqual([
+      { type: 'consent-decision', valueString: 'disclosed (permitted, Consent/c1)' },
+    ]);
+    expect(o1.securityLabel).toEqual([{ code: '42CFRPart2' }]);
+    const o2 = event.entity!.find((e) => e.what?.reference === 'Observation/o2/_history/3')!;
+    expect(o2.detail![0].valueString).toBe('withheld (labels-not-covered)');
+    // an auditor searching the withheld resource finds the event
+    expect(
+      entityReferences({
+        ids: ['Observation/o1'],
+        consentDecisions: [
+          { reference: 'Observation/o2/_history/3', shown: 'withheld', code: 'denied', labels: [] },
+        ],
+      }),
+    ).toEqual(['Observation/o1', 'Observation/o2']);
+  });
+
   it('builds an R4 rest AuditEvent: subtype, action, agent = client + organization, entities, outcome', () => {
     const event = buildAuditEvent({
       actor,

@@ -29,6 +29,12 @@ describe('AccessTokens', () => {
     expect(payload.exp - payload.iat).toBe(300);
   });
 
+  it('carries the purpose of use as claim purpose_of_use', async () => {
+    const tokens = new AccessTokens(key, BASE);
+    const issued = await tokens.issue({ ...actor, purposeOfUse: 'HRESCH' });
+    expect(await tokens.verify(issued.accessToken)).toEqual({ ...actor, purposeOfUse: 'HRESCH' });
+  });
+
   it('refuses lifetimes above five minutes', () => {
     expect(() => new AccessTokens(key, BASE, 301)).toThrow();
     expect(() => new AccessTokens(key, BASE, 0)).toThrow();

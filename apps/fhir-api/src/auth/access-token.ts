@@ -53,6 +53,7 @@ export class AccessTokens {
       org: actor.organizationId,
       role: actor.role,
       scope,
+      ...(actor.purposeOfUse ? { purpose_of_use: actor.purposeOfUse } : {}),
     })
       .setProtectedHeader({ alg: this.key.alg, kid: this.key.kid, typ: 'at+jwt' })
       .setIssuer(this.baseUrl)

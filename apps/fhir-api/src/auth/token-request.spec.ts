@@ -67,10 +67,11 @@ interface AssertionOptions {
   alg?: string;
   kid?: string;
   iat?: number;
+  claims?: Record<string, unknown>;
 }
 
 function assertion(key: TestKey, clientId: string, o: AssertionOptions = {}): Promise<string> {
-  const jwt = new SignJWT({})
+  const jwt = new SignJWT(o.claims ?? {})
     .setProtectedHeader({ alg: o.alg ?? key.alg, kid: o.kid ?? key.kid, typ: 'JWT' })
     .setIssuer(o.iss ?? clientId)
     .setSubject(o.sub ?? clientId)
@@ -130,6 +131,26 @@ describe('authenticateTokenRequest', () => {
     expect(a.grantedScopes).toEqual(['system/Task.rs']);
     const b = await authenticateTokenRequest(form(await assertion(esKey, 'cbo-1')), deps);
     expect(b.client.role).toBe('cbo');
+  });
+
+  it('reads the purpose of use stated in the UDAP hl7-b2b extension of the assertion', async () => {
+    const { deps } = setup([cbo()]);
+    const stating = (purpose_of_use: unknown) =>
+      assertion(esKey, 'cbo-1', { claims: { extensions: { 'hl7-b2b': { purpose_of_use } } } });
+    const none = await authenticateTokenRequest(form(await assertion(esKey, 'cbo-1')), deps);
+    expect(none.purposeOfUse).toBeUndefined();
+    for (const [stated, code] of [
+      [['urn:oid:2.16.840.1.113883.5.8#HRESCH'], 'HRESCH'],
+      [['http://terminology.hl7.org/CodeSystem/v3-ActReason#COC'], 'COC'],
+      [['TREAT'], 'TREAT'],
+    ] as const) {
+      const answer = await authenticateTokenRequest(form(await stating(stated)), deps);
+      expect(answer.purposeOfUse).toBe(code);
+    }
+    for (const bad of ['TREAT', [], ['TREAT', 'HPAYMT'], ['treat'], [7], ['urn:oid:1.2#TREAT']]) {
+      const error = await rejection(authenticateTokenRequest(form(await stating(bad)), deps));
+      expect(error.error).toBe('invalid_request');
+    }
   });
 
   it('narrows the scope to what the role may have', async () => {

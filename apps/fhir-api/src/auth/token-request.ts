@@ -71,6 +71,46 @@ export interface AuthenticatedTokenRequest {
   client: RegisteredClient;
   grantedScopes: string[];
   droppedScopes: string[];
+  /** The purpose of use the client stated in its assertion (statedPurposeOfUse), if any. */
+  purposeOfUse?: string;
+}
+
+/** v3 PurposeOfUse (ActReason) as UDAP writes it: `urn:oid:2.16.840.1.113883.5.8#TREAT`. */
+const PURPOSE_OF_USE_PREFIXES = [
+  'urn:oid:2.16.840.1.113883.5.8#',
+  'http://terminology.hl7.org/CodeSystem/v3-ActReason#',
+];
+const PURPOSE_CODE = /^[A-Z][A-Z0-9]{1,31}$/;
+
+/**
+ * The purpose of use a client states in its (signed) client assertion, as the HL7 UDAP Security
+ * IG's B2B authorization extension carries it: `extensions: { "hl7-b2b": { purpose_of_use:
+ * ["urn:oid:2.16.840.1.113883.5.8#TREAT"] } }`. A bare code (`"TREAT"`) or the v3-ActReason system
+ * URL also do. One purpose per token: every decision the token's reads lead to is made for it.
+ */
+export function statedPurposeOfUse(payload: JWTPayload): string | undefined {
+  const extensions = payload.extensions;
+  if (extensions === undefined) return undefined;
+  const b2b = (extensions as Record<string, unknown> | null)?.['hl7-b2b'];
+  if (b2b === undefined) return undefined;
+  const purposes = (b2b as Record<string, unknown> | null)?.purpose_of_use;
+  if (purposes === undefined) return undefined;
+  if (!Array.isArray(purposes) || purposes.length !== 1 || typeof purposes[0] !== 'string') {
+    throw new OAuthError(
+      'invalid_request',
+      'extensions.hl7-b2b.purpose_of_use must be an array of one v3 PurposeOfUse code',
+    );
+  }
+  const value: string = purposes[0];
+  const prefix = PURPOSE_OF_USE_PREFIXES.find((p) => value.startsWith(p)) ?? '';
+  const code = value.slice(prefix.length);
+  if (!PURPOSE_CODE.test(code)) {
+    throw new OAuthError(
+      'invalid_request',
+      'extensions.hl7-b2b.purpose_of_use must be a v3 PurposeOfUse code',
+    );
+  }
+  return code;
 }
 
 type Form = Record<string, unknown>;
@@ -191,7 +231,8 @@ export async function authenticateTokenRequest(
       `none of the requested scopes may be granted to a ${client.role} client`,
     );
   }
-  return { client, grantedScopes: granted, droppedScopes: dropped };
+  const purposeOfUse = statedPurposeOfUse(payload);
+  return { client, grantedScopes: granted, droppedScopes: dropped, purposeOfUse };
 }
 
 function describeJoseError(error: unknown, tokenUrl: string): string {

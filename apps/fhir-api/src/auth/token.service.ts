@@ -1,3 +1,5 @@
+import { DEFAULT_PURPOSE_OF_USE } from '@carerelay/consent';
+import type { ActorRole } from './request-actor';
 import { AccessTokens, type IssuedToken } from './access-token';
 import { tokenUrlOf } from './auth.config';
 import { ClientRegistry } from './client.registry';
@@ -32,6 +34,13 @@ export interface TokenResponse {
   scope: string;
 }
 
+/**
+ * The purpose of use of a token whose client stated none: a CBO reads for care coordination
+ * (TREAT); the other roles' reads are not decided by purpose, so their tokens carry none.
+ */
+export const defaultPurposeOfUse = (role: ActorRole): string | undefined =>
+  role === 'cbo' ? DEFAULT_PURPOSE_OF_USE : undefined;
+
 /** The token endpoint's work: authenticate the client (token-request.ts), then issue a token. */
 export class TokenService {
   constructor(
@@ -42,7 +51,7 @@ export class TokenService {
   ) {}
 
   async token(form: Record<string, unknown>): Promise<TokenResponse> {
-    const { client, grantedScopes } = await authenticateTokenRequest(form, {
+    const { client, grantedScopes, purposeOfUse } = await authenticateTokenRequest(form, {
       tokenUrl: this.settings.tokenUrl,
       tokenUrlAliases: this.settings.tokenUrlAliases,
       findClient: (id) => this.registry.find(id),
@@ -53,6 +62,7 @@ export class TokenService {
       organizationId: client.organizationId,
       role: client.role,
       scopes: grantedScopes,
+      purposeOfUse: purposeOfUse ?? defaultPurposeOfUse(client.role),
     });
     return {
       access_token: issued.accessToken,

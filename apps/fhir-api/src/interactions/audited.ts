@@ -1,5 +1,5 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import type { AuditSubtype } from '../audit/audit-event.builder';
+import type { AuditSubtype, ConsentDecisionRecord } from '../audit/audit-event.builder';
 import { outcomeOfStatus } from '../audit/audit-event.builder';
 import { AuditService, markAudited } from '../audit/audit.service';
 import { FhirError } from '@carerelay/fhir';
@@ -50,7 +50,8 @@ const failureOf = (error: unknown): { outcome: 0 | 4 | 8 | 12; outcomeDesc: stri
  * Runs store interactions with their AuditEvent (who, which organization, what, when, outcome),
  * through the audit module's AuditService:
  *  - reads and searches: `around` — the AuditEvent is written outside the read's transaction,
- *    after it, whatever its outcome (a failed read is audited with outcome 4 or 8);
+ *    after it, whatever its outcome (a failed read is audited with outcome 4 or 8), with the
+ *    consent decisions the read made (what was disclosed, redacted or withheld, and why);
  *  - writes: `record` inside the write's transaction (the AuditEvent commits with the change and
  *    never without it); a refused or failed write is audited afterwards, outside, with its outcome.
  */
@@ -66,10 +67,16 @@ export class AuditedStore {
     fn: (tx: StoreTransaction) => Promise<T>,
   ): Promise<T> {
     if (!this.audit) return this.store.read(actor, fn);
+    let decisions: () => ConsentDecisionRecord[] = () => [];
     return this.audit.around(
       { actor, ...what },
-      () => this.store.read(actor, fn),
+      () =>
+        this.store.read(actor, (tx) => {
+          decisions = () => tx.consentDecisions();
+          return fn(tx);
+        }),
       (result) => auditedIds(result) ?? what.ids,
+      () => ({ consentDecisions: decisions() }),
     );
   }
 
@@ -88,6 +95,7 @@ export class AuditedStore {
           ...what,
           ids: auditedIds(result) ?? what.ids,
           outcome: 0,
+          consentDecisions: tx.consentDecisions(),
         });
         return result;
       });

@@ -70,7 +70,7 @@ export class HistoryInteractions {
     const scope = searchScope(path, query);
     const keyset = cursor === undefined ? undefined : await this.cursors.decode(scope, cursor);
     const found = await tx.history({ resourceType, id, since, count, offset, keyset });
-    const { entries, total, horizon } = found;
+    const { entries, shownTotal, horizon } = found;
     const links = await this.cursors.pageLinks(
       (params) => `${this.base}/${path}?${params.toString()}`,
       scope,
@@ -84,7 +84,7 @@ export class HistoryInteractions {
       resourceType: 'Bundle',
       type: 'history',
       ...(horizon === undefined ? {} : { meta: { lastUpdated: horizon } }),
-      total,
+      total: shownTotal,
       link: links,
       entry: (await viewAll(tx, entries)).map((s) => {
         const entry: BundleEntry = {

@@ -14,21 +14,24 @@ export const VERSIONED_RESOURCE_LOCATION = (base: string, s: StoredResource): st
   `${base}/${s.resourceType}/${s.id}/_history/${s.versionId}`;
 
 /**
- * What the actor is shown of a stored resource it may read: StoreTransaction.disclose, the one
- * decision every channel applies (a CBO's Task without a covering consent comes back redacted).
+ * What the actor is shown of a stored resource it wrote or matched: StoreTransaction.disclose, the
+ * one decision every channel applies (a CBO's Task without a covering consent comes back
+ * redacted). A resource the consent decision withholds is answered without its content.
  */
 export async function view(tx: StoreTransaction, stored: StoredResource): Promise<StoredResource> {
-  return (await tx.disclose(stored)) ?? stored;
+  return (await tx.disclose(stored)) ?? { ...stored, resource: withoutContent(stored.resource) };
 }
 
+const withoutContent = (resource: Resource): Resource =>
+  ({ resourceType: resource.resourceType, id: resource.id, meta: resource.meta }) as Resource;
+
 /** What the actor is shown of each (those it is shown nothing of are left out). */
-export async function viewAll(
+export function viewAll(
   tx: StoreTransaction,
   list: StoredResource[],
   matchedOn?: readonly { param: string }[],
 ): Promise<StoredResource[]> {
-  const shown = await Promise.all(list.map((s) => tx.disclose(s, { matchedOn })));
-  return shown.filter((s): s is StoredResource => s !== undefined);
+  return tx.discloseAll(list, { matchedOn });
 }
 
 /** The answer of a create or update: the version stored, with its Location. */

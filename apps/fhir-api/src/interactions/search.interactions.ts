@@ -7,6 +7,7 @@ import {
   MAX_INCLUDE_ITERATIONS,
   parseSearchRequest,
   searchScope,
+  type SearchFilter,
 } from '@carerelay/fhir';
 import { actorMay } from '../auth/assert-scope';
 import type { StoredResource } from '../store/stored-resource.model';
@@ -25,10 +26,23 @@ function includeCost(request: { include: IncludeParam[]; revinclude: IncludePara
 }
 
 /**
- * A chain searches its target types: only those the token allows searching (none: 403), and that
- * this server stores (a named type it does not: 400).
+ * A chain searches its target types at every level: only those the token allows searching (none:
+ * 403), and that this server stores (a named type it does not: 400); a `_has` its source type,
+ * under the same rules.
  */
-function chainTargets(tx: StoreTransaction, filter: ChainFilter): void {
+function linkedTargets(tx: StoreTransaction, filter: SearchFilter): void {
+  if (filter.kind === 'has') {
+    if (!isSupportedResourceType(filter.sourceType))
+      throw badRequest(
+        `Reverse chain _has:${filter.sourceType}: ${filter.sourceType} is not stored by this server`,
+        undefined,
+        'not-supported',
+      );
+    authorize(tx.actor, filter.sourceType, 'search');
+    linkedTargets(tx, filter.filter);
+    return;
+  }
+  if (filter.kind !== 'chain') return;
   const stored = filter.targetTypes.filter((type) => isSupportedResourceType(type));
   if (stored.length === 0)
     throw badRequest(
@@ -38,6 +52,7 @@ function chainTargets(tx: StoreTransaction, filter: ChainFilter): void {
     );
   filter.targetTypes = stored.filter((type) => actorMay(tx.actor, type, 'search'));
   if (filter.targetTypes.length === 0) authorize(tx.actor, stored[0], 'search');
+  linkedTargets(tx, filter.chained);
 }
 
 /** search-type: a `searchset` Bundle of what the actor may read, paged, with its includes. */
@@ -65,7 +80,7 @@ export class SearchInteractions {
       localBaseUrls: tx.localBaseUrls,
       chains: true,
     });
-    for (const filter of request.filters) if (filter.kind === 'chain') chainTargets(tx, filter);
+    for (const filter of request.filters) linkedTargets(tx, filter);
     // _include/_revinclude of types the actor may not read are dropped silently.
     const actor = tx.actor;
     request.include = request.include.filter(
@@ -100,7 +115,8 @@ export class SearchInteractions {
       found,
     );
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
-    if (withTotal) bundle.total = result.total;
+    // Paging goes by every match; the total tells only what the actor may be shown.
+    if (withTotal) bundle.total = result.shownTotal ?? result.total;
     const entries: BundleEntry[] = [
       ...(await viewAll(tx, result.matches, [...request.filters, ...request.sort])).map((s) =>
         this.entryOf(s, 'match'),

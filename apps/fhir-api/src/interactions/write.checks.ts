@@ -71,7 +71,7 @@ export async function unredact(tx: StoreTransaction, input: Resource): Promise<R
   if (tx.actor.role !== 'cbo' || input.resourceType !== 'Task' || !input.id) return input;
   const existing = await tx.current('Task', input.id, { forUpdate: true });
   if (!existing || existing.deleted || !existing.patientId) return input;
-  if (await tx.coversActor(existing.patientId)) return input;
+  if (await tx.showsTaskInFull(existing)) return input;
   return unredactTaskUpdate(existing.resource as Task, input as Task);
 }
 

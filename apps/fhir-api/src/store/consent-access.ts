@@ -1,6 +1,13 @@
 import type { Consent, Resource, Task } from '@medplum/fhirtypes';
-import { consentDecisionFrom, ConsentFormatError, WHOLE_NETWORK } from '@carerelay/consent';
+import {
+  consentDecisionFrom,
+  ConsentFormatError,
+  LABELS_NEEDING_EXPLICIT_CONSENT,
+  WHOLE_NETWORK,
+} from '@carerelay/consent';
+import type { EntityManager } from 'typeorm';
 import type { RequestActor } from '../request-actor';
+import type { DisclosureGroup } from './disclosure.service';
 import { normalizeReference, parseReference } from '@carerelay/fhir';
 import { SqlParams } from './sql';
 import { visibilityFilter } from './visibility';
@@ -23,8 +30,10 @@ import { visibilityFilter } from './visibility';
  * events from: reading them directly is never behind (a revocation takes effect in the very
  * transaction that stores it, an expiry at the instant it ends), needs neither the broker nor
  * consent-service to be up, and has no event-ordering window in which a revoked consent still
- * discloses. Not applied: label- or purpose-scoped denies and 42 CFR Part 2 labels on the data
- * (consent-service does not announce them either; its decision endpoint applies them).
+ * discloses. This SQL gate knows only whether some consent covers the CBO; the rest of the
+ * decision — security labels on the data (42 CFR Part 2, PSY, R, …), purpose-limited permits,
+ * label- and purpose-scoped denies — is libs/consent's discloseData, applied to each row a CBO is
+ * given (disclosure.service.ts).
  *
  * What a CBO sees without a covering consent: its own Task, redacted (see redactTask); 404 for
  * every other resource about the patient (Patient, ServiceRequest, Consent, Procedure, …),
@@ -98,6 +107,47 @@ export function coveredSql(schema: string, patient: string, org: string): string
 }
 
 /**
+ * SQL: the distinct meta.security codes of the row aliased `alias` (a `resources` or
+ * `resource_history` row), sorted, as text[]: what the consent decision reads of a resource, for
+ * counting without loading it.
+ */
+export const securityCodesSql = (alias: string): string =>
+  `COALESCE((SELECT array_agg(DISTINCT s->>'code' ORDER BY s->>'code') FROM jsonb_array_elements(
+     CASE WHEN jsonb_typeof(${alias}.content->'meta'->'security') = 'array'
+       THEN ${alias}.content->'meta'->'security' ELSE '[]'::jsonb END) s
+     WHERE s->>'code' IS NOT NULL), '{}'::text[])`;
+
+/**
+ * Counts the rows of `from` (a `FROM … WHERE …` over the row aliased `alias`, with its parameters)
+ * grouped as the consent decision sees them: by type, patient (`patientSql`) and security labels.
+ * How a CBO's search and history totals count only what it is shown, without loading the rows.
+ */
+export async function disclosureGroups(
+  manager: EntityManager,
+  from: string,
+  values: unknown[],
+  alias: string,
+  patientSql: string,
+): Promise<DisclosureGroup[]> {
+  const rows: Array<{
+    resource_type: string;
+    patient_id: string | null;
+    labels: string[];
+    n: number;
+  }> = await manager.query(
+    `SELECT ${alias}.resource_type, ${patientSql} AS patient_id, ${securityCodesSql(alias)} AS labels,
+       count(*)::int AS n ${from} GROUP BY 1, 2, 3`,
+    values,
+  );
+  return rows.map((row) => ({
+    resourceType: row.resource_type,
+    patientId: row.patient_id,
+    labels: row.labels,
+    count: row.n,
+  }));
+}
+
+/**
  * Search parameters of a Task that index only the elements a CBO sees of a redacted Task
  * (TASK_WORKFLOW_ELEMENTS). A search, conditional create or subscription filter on any other
  * parameter (patient, subject, business-status, description, …) matches on what redaction hides:
@@ -125,17 +175,34 @@ export const TASK_WORKFLOW_SEARCH_PARAMS: ReadonlySet<string> = new Set([
   'owner',
 ]);
 
+/** The levels below a chain, as matchesOnPatientData reads them. */
+interface LinkedLevel {
+  param: string;
+  kind?: string;
+  targetTypes?: readonly string[];
+  chained?: LinkedLevel;
+}
+
+/** A chain whose every level goes to directory resources only (no `_has` below it). */
+function onlyThroughDirectory(level: LinkedLevel | undefined): boolean {
+  if (level?.kind === 'has') return false;
+  if (level?.kind !== 'chain') return true;
+  return (
+    (level.targetTypes ?? []).every((t) => SHARED_TYPES.includes(t)) &&
+    onlyThroughDirectory(level.chained)
+  );
+}
+
 /**
  * Does a search on these parameters look at elements that redaction hides? A chain does unless
- * it only goes to directory resources: what it matches is the referenced resource's data.
+ * every level of it only goes to directory resources: what it matches is the referenced
+ * resources' data. A `_has` always does (`_has` is no Task workflow parameter): it matches on
+ * what other resources hold about the searched one.
  */
-export function matchesOnPatientData(
-  filters: readonly { param: string; kind?: string; targetTypes?: readonly string[] }[],
-): boolean {
+export function matchesOnPatientData(filters: readonly LinkedLevel[]): boolean {
   return filters.some(
     (f) =>
-      !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param) ||
-      (f.kind === 'chain' && !(f.targetTypes ?? []).every((t) => SHARED_TYPES.includes(t))),
+      !TASK_WORKFLOW_SEARCH_PARAMS.has(f.param) || (f.kind === 'chain' && !onlyThroughDirectory(f)),
   );
 }
 
@@ -215,7 +282,7 @@ const withoutDisplay = <T extends { display?: string }>(ref: T | undefined): T |
  * consent", `for` replaced by a data-absent-reason `masked` (a Reference with only that
  * extension: the element stays, as the IG requires it, but says nothing), every element that may
  * carry patient data (text, description, note, input, reason, encounter, …) omitted, reference
- * displays dropped, and meta.security REDACTED.
+ * displays dropped, and meta.security REDACTED (without the labels that need explicit consent).
  */
 export function redactTask(task: Task): Task {
   const record = task as unknown as Record<string, unknown>;
@@ -227,7 +294,11 @@ export function redactTask(task: Task): Task {
   redacted.owner = withoutDisplay(task.owner);
   redacted.for = { extension: [{ url: DATA_ABSENT_REASON, valueCode: 'masked' }] };
   redacted.businessStatus = { text: AWAITING_CONSENT };
-  redacted.meta = { ...task.meta, security: [...(task.meta?.security ?? []), REDACTED] };
+  // A sensitivity label left on it would tell what kind of data it hides (e.g. 42CFRPart2: SUD).
+  const security = (task.meta?.security ?? []).filter(
+    (label) => !LABELS_NEEDING_EXPLICIT_CONSENT.has(label.code ?? ''),
+  );
+  redacted.meta = { ...task.meta, security: [...security, REDACTED] };
   return redacted;
 }
 

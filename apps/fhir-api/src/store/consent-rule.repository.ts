@@ -1,8 +1,12 @@
+import type { Consent } from '@medplum/fhirtypes';
 import type { EntityManager } from 'typeorm';
-import { type ConsentRuleRow, coveredSql } from './consent-access';
-import { SqlParams } from './sql';
+import { type ConsentDecision, decisionsOf } from '@carerelay/consent';
+import type { ConsentRuleRow } from './consent-access';
 
-/** `consent_rules`: the stored Consents flattened, as read-time consent checks query them. */
+/**
+ * `consent_rules`: the stored Consents flattened, as read-time consent checks query them; and the
+ * stored Consents themselves, for the decisions that need all of a Consent (labels, purposes).
+ */
 export class ConsentRuleRepository {
   constructor(
     private readonly manager: EntityManager,
@@ -31,15 +35,20 @@ export class ConsentRuleRepository {
     );
   }
 
-  /** Does a consent in force now cover disclosing this patient's data to the organization? */
-  async covers(patientId: string, organizationId: string): Promise<boolean> {
-    const p = new SqlParams();
-    const patient = p.add(patientId);
-    const org = p.add(organizationId);
-    const [row] = await this.manager.query(
-      `SELECT ${coveredSql(this.schema, patient, org)} AS covered`,
-      p.values,
+  /**
+   * The decisions of the current, non-deleted Consents of these patients, by patient: one query
+   * whatever the number of patients (a search page's).
+   */
+  async decisionsOf(patientIds: readonly string[]): Promise<Map<string, ConsentDecision[]>> {
+    const rows: Array<{ content: Consent }> = await this.manager.query(
+      `SELECT content FROM "${this.schema}".resources
+       WHERE resource_type = 'Consent' AND patient_id = ANY($1::text[]) AND NOT deleted`,
+      [patientIds],
     );
-    return (row as { covered: boolean }).covered === true;
+    const byPatient = new Map<string, ConsentDecision[]>();
+    for (const decision of decisionsOf(rows.map((row) => row.content))) {
+      byPatient.set(decision.patientId, [...(byPatient.get(decision.patientId) ?? []), decision]);
+    }
+    return byPatient;
   }
 }

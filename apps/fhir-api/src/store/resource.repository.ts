@@ -3,7 +3,8 @@ import type { EntityManager } from 'typeorm';
 import type { SearchIndexRow } from '@carerelay/fhir';
 import { OUTBOX_INSERT_COLUMNS, type PreparedOutboxEvent } from '@carerelay/messaging';
 import type { RequestActor } from '../request-actor';
-import { readableFilter } from './consent-access';
+import { disclosureGroups, readableFilter } from './consent-access';
+import type { DisclosureGroup } from './disclosure.service';
 import { historyKeys } from './search-sql';
 import { type KeysetPosition, keysetPage } from './search.repository';
 import { SqlParams } from './sql';
@@ -52,6 +53,8 @@ export interface HistoryPage {
   keys: (string | null)[][];
   more: boolean;
   total: number;
+  /** A CBO's versions grouped as the consent decision sees them (for the total it is shown). */
+  groups?: DisclosureGroup[];
 }
 
 /** One version as written: the row of `resources` (current) and of `resource_history`. */
@@ -150,7 +153,22 @@ export class ResourceRepository {
     const from = `FROM ${this.s}.resource_history h
       JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
       WHERE ${where.join(' AND ')}`;
-    const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+    let total: number;
+    let groups: DisclosureGroup[] | undefined;
+    if (this.actor.role === 'cbo') {
+      // What the consent decision looks at, so that the total counts what a CBO is shown.
+      groups = await disclosureGroups(
+        this.manager,
+        from,
+        p.values,
+        'h',
+        'CASE WHEN h.deleted THEN NULL ELSE r.patient_id END',
+      );
+      total = groups.reduce((sum, group) => sum + group.count, 0);
+    } else {
+      const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+      total = n as number;
+    }
     const page = await keysetPage<ResourceRow>(this.manager, {
       select: HISTORY_COLUMNS,
       from,
@@ -164,7 +182,8 @@ export class ResourceRepository {
       entries: page.rows.map(toStored),
       keys: page.keys,
       more: page.more,
-      total: n as number,
+      total,
+      groups,
     };
   }
 
@@ -210,12 +229,15 @@ export class ResourceRepository {
          VALUES ($1, $2, $3, ${stamp}::timestamptz, $4, ${content}, $6, $7, $8, $10)),
        index_rows AS (
          INSERT INTO ${this.s}.search_index (resource_type, id, param, type, system, code, value_string,
-           value_string_normalized, value_reference, value_date_start, value_date_end, value_number)
+           value_string_normalized, value_reference, value_date_start, value_date_end, value_number,
+           composite_group, component)
          SELECT $1, $2, x.param, x.type, x.system, x.code, x.value_string, x.value_string_normalized,
-           x.value_reference, x.value_date_start, x.value_date_end, x.value_number
+           x.value_reference, x.value_date_start, x.value_date_end, x.value_number,
+           x.composite_group, x.component
          FROM jsonb_to_recordset($11::jsonb) AS x(param text, type text, system text, code text,
            value_string text, value_string_normalized text, value_reference text,
-           value_date_start timestamptz, value_date_end timestamptz, value_number float8)),
+           value_date_start timestamptz, value_date_end timestamptz, value_number float8,
+           composite_group integer, component integer)),
        event_row AS (
          INSERT INTO ${this.s}.outbox (${OUTBOX_INSERT_COLUMNS})
          VALUES ($12, $13, $14, $15, $16, ${payload}))

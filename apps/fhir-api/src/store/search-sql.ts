@@ -1,7 +1,11 @@
 import type {
   ChainFilter,
+  ComponentFilter,
+  CompositeFilter,
   DateSearchValue,
+  HasFilter,
   NumberSearchValue,
+  PlainFilter,
   SearchFilter,
   SortRule,
   TokenSearchValue,
@@ -78,7 +82,11 @@ function numberCondition(v: NumberSearchValue, column: string, p: SqlParams): st
 const any = (conditions: string[]): string =>
   conditions.length === 1 ? conditions[0] : `(${conditions.join(' OR ')})`;
 
-function rowCondition(filter: Exclude<SearchFilter, ChainFilter>, s: string, p: SqlParams): string {
+function rowCondition(
+  filter: Exclude<PlainFilter, CompositeFilter> | ComponentFilter,
+  s: string,
+  p: SqlParams,
+): string {
   switch (filter.kind) {
     case 'token':
       return any(filter.values.map((v) => tokenCondition(v, s, p)));
@@ -123,10 +131,41 @@ function rowCondition(filter: Exclude<SearchFilter, ChainFilter>, s: string, p: 
 export type ReadableCondition = (alias: string) => string;
 
 /**
- * A chain (`focus:ServiceRequest.category=…`): `r` references, through the reference parameter,
- * a current resource of a target type that the actor may read and that matches the chained
- * filter. The target's readability is part of the predicate, so a chain never matches through a
- * resource the actor could not read (it would tell what that resource holds).
+ * A composite (`characteristic-value=code$value`): for one tuple, a row of the first component
+ * matching its value and, on the same element (`composite_group`), a row of each other component
+ * matching its own. Tuples are ORed.
+ */
+function compositeCondition(
+  filter: CompositeFilter,
+  schema: string,
+  r: string,
+  p: SqlParams,
+): string {
+  const table = `"${schema}".search_index`;
+  const param = p.add(filter.param);
+  return any(
+    filter.values.map((tuple) => {
+      const [first, ...rest] = tuple;
+      const others = rest.map((component, i) => {
+        const c = `cc${i + 1}`;
+        return `EXISTS (SELECT 1 FROM ${table} ${c} WHERE ${c}.resource_type = c0.resource_type
+          AND ${c}.id = c0.id AND ${c}.param = c0.param AND ${c}.composite_group = c0.composite_group
+          AND ${c}.component = ${i + 1} AND ${rowCondition(component, c, p)})`;
+      });
+      return `EXISTS (SELECT 1 FROM ${table} c0 WHERE c0.resource_type = ${r}.resource_type
+        AND c0.id = ${r}.id AND c0.param = ${param} AND c0.component = 0
+        AND ${[rowCondition(first, 'c0', p), ...others].join(' AND ')})`;
+    }),
+  );
+}
+
+/**
+ * A chain (`focus:ServiceRequest.category=…`, deeper: `….patient.identifier=…`): `r` references,
+ * through the reference parameter, a current resource of a target type that the actor may read
+ * and that matches the chained filter (itself a chain or `_has` for a deeper level). The target's
+ * readability is part of the predicate, so a chain never matches through a resource the actor
+ * could not read (it would tell what that resource holds). Aliases carry the level, so a deeper
+ * level never shadows the row it starts from.
  */
 function chainCondition(
   filter: ChainFilter,
@@ -134,21 +173,46 @@ function chainCondition(
   r: string,
   p: SqlParams,
   readable: ReadableCondition,
+  depth: number,
 ): string {
   const s = `"${schema}"`;
-  return `EXISTS (SELECT 1 FROM ${s}.search_index cr
-    JOIN ${s}.resources ct ON ct.resource_type = split_part(cr.value_reference, '/', 1)
-      AND ct.id = split_part(cr.value_reference, '/', 2)
-      AND cr.value_reference = ct.resource_type || '/' || ct.id
-    WHERE cr.resource_type = ${r}.resource_type AND cr.id = ${r}.id AND cr.param = ${p.add(filter.param)}
-      AND ct.resource_type = ANY(${p.add(filter.targetTypes)}::text[]) AND NOT ct.deleted
-      AND ${readable('ct')}
-      AND ${filterCondition(filter.chained, schema, 'ct', p, readable)})`;
+  const [cr, ct] = [`cr${depth}`, `ct${depth}`];
+  return `EXISTS (SELECT 1 FROM ${s}.search_index ${cr}
+    JOIN ${s}.resources ${ct} ON ${ct}.resource_type = split_part(${cr}.value_reference, '/', 1)
+      AND ${ct}.id = split_part(${cr}.value_reference, '/', 2)
+      AND ${cr}.value_reference = ${ct}.resource_type || '/' || ${ct}.id
+    WHERE ${cr}.resource_type = ${r}.resource_type AND ${cr}.id = ${r}.id AND ${cr}.param = ${p.add(filter.param)}
+      AND ${ct}.resource_type = ANY(${p.add(filter.targetTypes)}::text[]) AND NOT ${ct}.deleted
+      AND ${readable(ct)}
+      AND ${filterCondition(filter.chained, schema, ct, p, readable, depth + 1)})`;
+}
+
+/**
+ * `_has:Type:ref:filter`: a current `Type` resource the actor may read references `r` through
+ * `ref` and matches the filter. Found through the reference index (type, param, value).
+ */
+function hasCondition(
+  filter: HasFilter,
+  schema: string,
+  r: string,
+  p: SqlParams,
+  readable: ReadableCondition,
+  depth: number,
+): string {
+  const s = `"${schema}"`;
+  const [hr, hs] = [`hr${depth}`, `hs${depth}`];
+  return `EXISTS (SELECT 1 FROM ${s}.search_index ${hr}
+    JOIN ${s}.resources ${hs} ON ${hs}.resource_type = ${hr}.resource_type AND ${hs}.id = ${hr}.id
+    WHERE ${hr}.resource_type = ${p.add(filter.sourceType)} AND ${hr}.param = ${p.add(filter.referenceParam)}
+      AND ${hr}.value_reference = ${r}.resource_type || '/' || ${r}.id
+      AND NOT ${hs}.deleted AND ${readable(hs)}
+      AND ${filterCondition(filter.filter, schema, hs, p, readable, depth + 1)})`;
 }
 
 /**
  * One filter as a predicate on `r` (a resources row of schema `schema`); `readable` is the
- * actor's read rule, which a chain applies to the resources it goes through.
+ * actor's read rule, which a chain or `_has` applies to the resources it goes through; `depth`
+ * is the level of chaining `r` is at.
  */
 export function filterCondition(
   filter: SearchFilter,
@@ -156,8 +220,11 @@ export function filterCondition(
   r: string,
   p: SqlParams,
   readable: ReadableCondition = () => 'FALSE',
+  depth = 0,
 ): string {
-  if (filter.kind === 'chain') return chainCondition(filter, schema, r, p, readable);
+  if (filter.kind === 'chain') return chainCondition(filter, schema, r, p, readable, depth);
+  if (filter.kind === 'has') return hasCondition(filter, schema, r, p, readable, depth);
+  if (filter.kind === 'composite') return compositeCondition(filter, schema, r, p);
   // _id and _lastUpdated are columns of the resource row itself.
   if (filter.param === '_id') {
     if (filter.kind === 'missing') return filter.missing ? 'FALSE' : 'TRUE';

@@ -1,8 +1,15 @@
 import type { EntityManager } from 'typeorm';
 import { badRequest, type FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
-import { matchesOnPatientData, readableFilter } from './consent-access';
+import { LABELS_NEEDING_EXPLICIT_CONSENT } from '@carerelay/consent';
+import {
+  disclosureGroups,
+  matchesOnPatientData,
+  readableFilter,
+  securityCodesSql,
+} from './consent-access';
 import { filterCondition, keysetCondition, orderBy, type SortKey, sortKeys } from './search-sql';
+import type { DisclosureGroup } from './disclosure.service';
 import { SqlParams } from './sql';
 import {
   RESOURCE_COLUMNS,
@@ -26,6 +33,8 @@ export interface SearchPage {
   keys: (string | null)[][];
   total: number;
   more: boolean;
+  /** A CBO's matches grouped as the consent decision sees them (for the total it is shown). */
+  groups?: DisclosureGroup[];
 }
 
 /**
@@ -95,9 +104,17 @@ export class SearchRepository {
    * when a filter looks at what redaction hides), and its filters.
    */
   private matching(request: FhirSearchRequest, p: SqlParams): string {
-    // What a chain goes through is matched on its own data: a redacted Task is not enough.
-    const readableTarget = (alias: string) =>
-      readableFilter(this.actor, alias, p, this.schema, { matchedOnPatientData: true });
+    // What a chain goes through is matched on its own data: a redacted Task is not enough. And
+    // the consent decision on labels (made in TypeScript, on what is returned) never sees it: a
+    // CBO's chain goes through no data with a label that needs explicit consent, even consented.
+    const readableTarget = (alias: string) => {
+      const readable = readableFilter(this.actor, alias, p, this.schema, {
+        matchedOnPatientData: true,
+      });
+      if (this.actor.role !== 'cbo') return readable;
+      const sensitive = p.add([...LABELS_NEEDING_EXPLICIT_CONSENT]);
+      return `(${readable} AND NOT (${securityCodesSql(alias)} && ${sensitive}::text[]))`;
+    };
     return [
       `r.resource_type = ${p.add(request.resourceType)}`,
       'NOT r.deleted',
@@ -126,11 +143,16 @@ export class SearchRepository {
     }
     const from = `FROM ${this.s}.resources r WHERE ${where.join(' AND ')}`;
     let total = -1;
-    if (options.withTotal) {
+    let groups: DisclosureGroup[] | undefined;
+    if (options.withTotal && this.actor.role === 'cbo') {
+      // What the consent decision looks at, so that the total counts what a CBO is shown.
+      groups = await disclosureGroups(this.manager, from, p.values, 'r', 'r.patient_id');
+      total = groups.reduce((sum, group) => sum + group.count, 0);
+    } else if (options.withTotal) {
       const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
       total = n as number;
     }
-    if (options.countOnly) return { matches: [], keys: [], total, more: false };
+    if (options.countOnly) return { matches: [], keys: [], total, more: false, groups };
     const page = await keysetPage<ResourceRow>(this.manager, {
       select: RESOURCE_COLUMNS,
       from,
@@ -140,7 +162,13 @@ export class SearchRepository {
       offset: request.offset,
       p,
     });
-    return { matches: page.rows.map(toStored), keys: page.keys, total, more: page.more };
+    return {
+      matches: page.rows.map(toStored),
+      keys: page.keys,
+      total,
+      more: page.more,
+      groups,
+    };
   }
 
   /**

@@ -4,17 +4,23 @@ import {
   MAX_INCLUDE_ITERATIONS,
   parseReference,
 } from '@carerelay/fhir';
+import type { DisclosureGroup } from './disclosure.service';
 import type { KeysetPosition, SearchRepository } from './search.repository';
 import type { StoredResource } from './stored-resource.model';
 
 export interface SearchResult {
   matches: StoredResource[];
+  /** How many resources match (what paging goes by). */
   total: number;
   included: StoredResource[];
   /** The sort key of each match (as text, sortKeys), for the cursors of the page's links. */
   keys: (string | null)[][];
   /** More matches follow the page in the direction it was read. */
   more: boolean;
+  /** A CBO's matches grouped as the consent decision sees them (StoreTransaction.search). */
+  groups?: DisclosureGroup[];
+  /** How many of the matches the actor is shown (a CBO's: without withheld ones). */
+  shownTotal?: number;
 }
 
 /** Search over the current, non-deleted, visible resources, with `_include`/`_revinclude`. */

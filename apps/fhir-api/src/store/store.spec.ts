@@ -81,6 +81,29 @@ describe('searches on patient data', () => {
       expect({ param, sensitive: on('owner', param) }).toEqual({ param, sensitive: true });
   });
 
+  it('include a chain unless every level goes to directory types, and every _has', () => {
+    const token = { param: 'name', kind: 'string' };
+    const chain = (targetTypes: string[], chained: object) => ({
+      param: 'owner',
+      kind: 'chain',
+      targetTypes,
+      chained: chained as never,
+    });
+    expect(matchesOnPatientData([chain(['Organization'], token)])).toBe(false);
+    expect(
+      matchesOnPatientData([
+        chain(['Organization'], { ...chain(['Organization'], token), param: 'partof' }),
+      ]),
+    ).toBe(false);
+    expect(
+      matchesOnPatientData([chain(['Organization'], { ...chain(['Patient'], token), param: 'x' })]),
+    ).toBe(true);
+    expect(matchesOnPatientData([chain(['Organization'], { param: '_has', kind: 'has' })])).toBe(
+      true,
+    );
+    expect(matchesOnPatientData([{ param: '_has', kind: 'has' }])).toBe(true);
+  });
+
   it('drop the redacted-Task exception of the CBO read rule, and only for a CBO', () => {
     const plain = readableFilter(actor('cbo', 'cbo-a'), 'r', new SqlParams(), 's');
     const onPatient = readableFilter(actor('cbo', 'cbo-a'), 'r', new SqlParams(), 's', {
@@ -132,6 +155,59 @@ describe('search SQL', () => {
     expect(sql).toMatch(
       /^NOT EXISTS \(SELECT 1 FROM "s"\.search_index si WHERE .* AND \(si\.system IS NULL AND si\.code = \$2\)\)$/,
     );
+  });
+
+  it('gives each level of a chain or _has its own aliases, readable at every level', () => {
+    const p = new SqlParams();
+    const sql = filterCondition(
+      {
+        param: 'focus',
+        kind: 'chain',
+        targetTypes: ['ServiceRequest'],
+        chained: {
+          param: '_has',
+          kind: 'has',
+          sourceType: 'Task',
+          referenceParam: 'focus',
+          filter: {
+            param: 'patient',
+            kind: 'chain',
+            targetTypes: ['Patient'],
+            chained: { param: 'identifier', kind: 'token', not: false, values: [{ code: 'x' }] },
+          },
+        },
+      },
+      's',
+      'r',
+      p,
+      (alias) => `READABLE(${alias})`,
+    );
+    expect(sql).toContain('cr0.resource_type = r.resource_type');
+    expect(sql).toContain("hr1.value_reference = ct0.resource_type || '/' || ct0.id");
+    expect(sql).toContain('cr2.resource_type = hs1.resource_type');
+    for (const alias of ['ct0', 'hs1', 'ct2']) expect(sql).toContain(`READABLE(${alias})`);
+  });
+
+  it('matches a composite tuple on one element', () => {
+    const p = new SqlParams();
+    const sql = filterCondition(
+      {
+        param: 'characteristic-value',
+        kind: 'composite',
+        values: [
+          [
+            { param: 'characteristic', kind: 'token', not: false, values: [{ code: 'a' }] },
+            { param: 'value', kind: 'token', not: false, values: [{ code: 'b' }] },
+          ],
+        ],
+      },
+      's',
+      'r',
+      p,
+    );
+    expect(sql).toContain('cc1.composite_group = c0.composite_group');
+    expect(sql).toContain('c0.component = 0');
+    expect(sql).toContain('cc1.component = 1');
   });
 
   it('escapes LIKE wildcards in string searches', () => {

@@ -7,9 +7,9 @@ import type { RequestActor } from '../request-actor';
 import { AccessGrantRepository } from './access-grant.repository';
 import { AccessGrants } from './access-grant.service';
 import { ConditionalKeyRepository } from './conditional-key.repository';
-import { consentRuleRows, patientIdOf } from './consent-access';
+import { consentRuleRows, matchesOnPatientData, patientIdOf } from './consent-access';
 import { ConsentRuleRepository } from './consent-rule.repository';
-import { Disclosure } from './disclosure.service';
+import { type ConsentDisclosureRecord, Disclosure } from './disclosure.service';
 import { resourceChangeEvent } from './resource-change.event';
 import { type HistoryPage, type HistoryQuery, ResourceRepository } from './resource.repository';
 import { SearchRepository } from './search.repository';
@@ -57,7 +57,7 @@ export class StoreTransaction {
     this.conditionalKeys = new ConditionalKeyRepository(manager, schema);
     this.consentRules = new ConsentRuleRepository(manager, schema);
     this.grants = new AccessGrants(new AccessGrantRepository(manager, schema), actor);
-    this.disclosure = new Disclosure(this.consentRules, actor);
+    this.disclosure = new Disclosure(this.consentRules, actor, new Date());
   }
 
   private readonly deferred: { check: () => Promise<void>; locate?: (e: unknown) => unknown }[] =
@@ -93,13 +93,18 @@ export class StoreTransaction {
     return randomUUID();
   }
 
-  /** The current version (deleted or not) if the actor may see it; `forUpdate` locks the row. */
-  current(
+  /**
+   * The current version (deleted or not) if the actor may see it (readableFilter, then the consent
+   * decision on its labels: Disclosure.readable); `forUpdate` locks the row.
+   */
+  async current(
     resourceType: string,
     id: string,
     options: { forUpdate?: boolean } = {},
   ): Promise<StoredResource | undefined> {
-    return this.resources.current(resourceType, id, options.forUpdate === true);
+    return this.disclosure.readable(
+      await this.resources.current(resourceType, id, options.forUpdate === true),
+    );
   }
 
   /**
@@ -118,34 +123,47 @@ export class StoreTransaction {
     return this.resources.exists(resourceType, id);
   }
 
-  /** One version, if the actor may see the resource (judged on its current version). */
-  version(
+  /**
+   * One version, if the actor may see the resource (judged on its current version) and the consent
+   * decision on that version's labels lets it.
+   */
+  async version(
     resourceType: string,
     id: string,
     versionId: number,
   ): Promise<StoredResource | undefined> {
-    return this.resources.version(resourceType, id, versionId);
+    return this.disclosure.readable(await this.resources.version(resourceType, id, versionId));
   }
 
   /**
-   * `_history` of one resource or of a type: newest first, visible resources only. A poll (with
-   * `since`) reads up to the safe horizon, as `_lastUpdated` searches do: the one of its first
-   * page (`keyset.horizon`), else taken now; the page says which it read up to.
+   * `_history` of one resource or of a type: newest first, visible resources only; `total`
+   * counts every version, `shownTotal` only what the actor may be shown. A poll (with `since`)
+   * reads up to the safe horizon, as `_lastUpdated` searches do: the one of its first page
+   * (`keyset.horizon`), else taken now; the page says which it read up to.
    */
-  async history(query: Omit<HistoryQuery, 'horizon'>): Promise<HistoryPage & { horizon?: string }> {
+  async history(
+    query: Omit<HistoryQuery, 'horizon'>,
+  ): Promise<HistoryPage & { shownTotal: number; horizon?: string }> {
     const horizon =
       query.since === undefined
         ? undefined
         : (query.keyset?.horizon ?? (await this.searchRepository.safeHorizon()));
-    return { ...(await this.resources.history({ ...query, horizon })), horizon };
+    const page = await this.resources.history({ ...query, horizon });
+    const shownTotal = page.groups
+      ? await this.disclosure.shownCount(page.groups, false)
+      : page.total;
+    return { ...page, shownTotal, horizon };
   }
 
   /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
-  search(
+  async search(
     request: FhirSearchRequest,
     options: Parameters<ResourceSearch['search']>[1] = {},
   ): Promise<SearchResult> {
-    return this.searches.search(request, options);
+    const result = await this.searches.search(request, options);
+    if (!result.groups) return result;
+    const matchedOn = matchesOnPatientData([...request.filters, ...request.sort]);
+    return { ...result, shownTotal: await this.disclosure.shownCount(result.groups, matchedOn) };
   }
 
   /** How many visible current resources match (for conditional create), at most `limit`. */
@@ -198,9 +216,10 @@ export class StoreTransaction {
    * vread, search and its includes, history, batch and transaction answers, conditional-create
    * matches, Subscription notifications): what the actor is shown of it, or undefined when
    * nothing. `stored` comes from a query under readableFilter (undefined: not readable); on top of
-   * it, a CBO's referral Task whose patient no consent lets it see is shown redacted
-   * (consent-access.ts redactTask: "awaiting consent") — or not at all when it was matched on
-   * patient data (a search or subscription filter on what redaction hides).
+   * it, for a CBO, libs/consent's decision on the patient's Consents, the resource's security
+   * labels and the token's purpose of use (disclosure.service.ts): withheld (undefined), or a
+   * referral Task redacted (consent-access.ts redactTask: "awaiting consent") — not at all when it
+   * was matched on patient data — and 42 CFR Part 2 data labelled NORDSCLCD.
    */
   disclose(
     stored: StoredResource | undefined,
@@ -209,9 +228,22 @@ export class StoreTransaction {
     return this.disclosure.disclose(stored, options);
   }
 
-  /** Does a consent in force cover disclosing this patient's data to the (CBO) actor now? */
-  coversActor(patientId: string): Promise<boolean> {
-    return this.disclosure.coversActor(patientId);
+  /** disclose for each, those shown nothing of left out; one Consent query for all patients. */
+  discloseAll(
+    list: readonly StoredResource[],
+    options: { matchedOn?: readonly { param: string }[] } = {},
+  ): Promise<StoredResource[]> {
+    return this.disclosure.discloseAll(list, options);
+  }
+
+  /** Does the consent decision let the (CBO) actor see this Task unredacted? */
+  showsTaskInFull(stored: StoredResource): Promise<boolean> {
+    return this.disclosure.showsTaskInFull(stored);
+  }
+
+  /** The consent decisions made in this transaction, for its AuditEvent. */
+  consentDecisions(): ConsentDisclosureRecord[] {
+    return this.disclosure.records();
   }
 
   /**
