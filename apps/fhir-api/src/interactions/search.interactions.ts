@@ -1,7 +1,6 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import {
   badRequest,
-  type ChainFilter,
   isSupportedResourceType,
   type IncludeParam,
   MAX_INCLUDE_ITERATIONS,
