@@ -76,8 +76,10 @@ export class AuditTrailModule {
         },
         {
           provide: AuditSearch,
-          inject: [DataSource],
-          useFactory: (ds: DataSource) => new AuditSearch(ds, schemaOfDataSource(ds)),
+          // The search's cursor key (FhirCoreModule).
+          inject: [DataSource, SearchCursors],
+          useFactory: (ds: DataSource, cursors: SearchCursors) =>
+            new AuditSearch(ds, schemaOfDataSource(ds), cursors),
         },
       ],
       exports: [AuthSettings, AuditService, AuditSearch],
@@ -102,8 +104,17 @@ export class FhirCoreModule {
       providers: [
         { provide: FHIR_API_CONFIG, useValue: config },
         { provide: FhirBase, useValue: base },
+        // One cursor key for every paged answer (searches, history, AuditEvent search).
+        {
+          provide: SearchCursors,
+          useValue: new SearchCursors(
+            config.FHIR_SEARCH_CURSOR_KEY
+              ? Buffer.from(config.FHIR_SEARCH_CURSOR_KEY, 'base64url')
+              : undefined,
+          ),
+        },
       ],
-      exports: [FHIR_API_CONFIG, FhirBase],
+      exports: [FHIR_API_CONFIG, FhirBase, SearchCursors],
     };
   }
 }
@@ -139,8 +150,8 @@ export class FhirRestModule implements NestModule {
         },
         {
           provide: FhirInteractions,
-          inject: [FhirBase],
-          useFactory: (base: FhirBase) =>
+          inject: [FhirBase, SearchCursors],
+          useFactory: (base: FhirBase, cursors: SearchCursors) =>
             new FhirInteractions(
               () => base.url,
               {
@@ -148,11 +159,7 @@ export class FhirRestModule implements NestModule {
                 maxCount: config.FHIR_MAX_COUNT,
                 maxSearchCost: config.FHIR_MAX_SEARCH_COST,
               },
-              new SearchCursors(
-                config.FHIR_SEARCH_CURSOR_KEY
-                  ? Buffer.from(config.FHIR_SEARCH_CURSOR_KEY, 'base64url')
-                  : undefined,
-              ),
+              cursors,
             ),
         },
         {

@@ -95,7 +95,7 @@ export function capabilityStatement(
         versioning: 'no-version',
         conditionalCreate: false,
         documentation:
-          'Written by the server for every read, search and write of patient data; read and searched by coordinators and the platform only (others: 403). agent = Organization/<id> or a client id; date with eq, ne, gt, ge, lt, le; _count (at most 200), _offset, _sort=date|-date.',
+          'Written by the server for every read, search and write of patient data; read and searched by coordinators and the platform only (others: 403). agent = Organization/<id> or a client id; date with eq, ne, gt, ge, lt, le; _count (at most 200), _sort=date|-date; pages linked by keyset cursors (_cursor), so events recorded between pages are neither skipped nor repeated; _offset for a first page only.',
       },
       ...(options.subscriptions ? [subscriptionCapability()] : []),
     ],

@@ -100,4 +100,26 @@ describe('the audit trail of the FHIR API', () => {
     const all = await search(`date=ge${started}&_count=200`);
     expect(all.body.total).toBeGreaterThanOrEqual(5);
   });
+
+  it('pages by keyset cursors: events recorded between two pages are neither repeated nor skipped', async () => {
+    const fhir = ehr.fhir();
+    const [type, id] = ids[2].split('/');
+    for (let i = 0; i < 5; i++) await fhir.read(type, id);
+    const query = `entity=${ids[2]}&subtype=read`;
+    const recorded = events((await search(`${query}&_count=50`)).body).map((e) => e.id);
+    expect(recorded).toHaveLength(5);
+    const token = await coordinator.token('system/*.rs');
+    const seen: string[] = [];
+    let url: string | undefined = `${api.baseUrl}/AuditEvent?${query}&_count=2`;
+    while (url) {
+      const page = await http(url, 'GET', '', undefined, bearer(token));
+      expect(page.status).toBe(200);
+      seen.push(...events(page.body as Bundle).map((e) => e.id!));
+      // A newer event before the next page (newest first): an offset would show one again.
+      await fhir.read(type, id);
+      url = (page.body as Bundle).link?.find((l) => l.relation === 'next')?.url;
+      if (url) expect(url).toContain('_cursor=');
+    }
+    expect(seen).toEqual(recorded);
+  });
 });

@@ -20,6 +20,7 @@ import { dropSchema } from '@carerelay/persistence';
 import {
   CHAINABLE,
   fhirXmlToJson,
+  HISTORY_POLLING,
   ITERATE,
   KEYSET_PAGING,
   LAST_UPDATED_POLLING,
@@ -681,6 +682,16 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
             .status,
           200,
         );
+      if (resource.documentation?.includes(HISTORY_POLLING)) {
+        // A poll of one version per page: it says up to when it read, and pages by cursor.
+        const poll = await call('GET', `${type}/_history?_since=2000-01-01T00:00:00Z&_count=1`);
+        expectStatus(`${type} _history polling`, poll.status, 200);
+        const meta = poll.json?.meta as { lastUpdated?: string } | undefined;
+        if (!meta?.lastUpdated) failures.push(`${type} _history polling: no meta.lastUpdated`);
+        const links = (poll.json?.link as Array<{ relation: string; url: string }>) ?? [];
+        const last = links.find((l) => l.relation === 'last');
+        if (!last?.url.includes('_cursor=')) failures.push(`${type} _history paging: no _cursor`);
+      }
       if (resource.documentation?.includes(ITERATE)) {
         for (const include of resource.searchInclude ?? [])
           expectStatus(

@@ -2,9 +2,11 @@
 // the next links of a search while another client creates and deletes resources between its
 // pages, and none is skipped or shown twice (keyset cursors); a poller asking for
 // `_lastUpdated=gt<last seen>` sees a slow writer's change that committed after a faster one it
-// had already seen, exactly once.
+// had already seen, exactly once. The same for `_history`: a `_since` poller sees the slow
+// writer's version exactly once, and versions written between two history pages make none
+// skipped or repeated.
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Organization, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Organization, Resource } from '@medplum/fhirtypes';
 import { OutboxWriter } from '@carerelay/messaging';
 import { DEV_ACTOR } from '../src/http/dev-actor.guard';
 import { ResourceStore } from '../src/store/resource.store';
@@ -33,6 +35,46 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
     identifier: [{ system, value: randomUUID() }],
     name,
   });
+
+  /** Polls on, as a poller does, until `expected` have come (or a bound), then once more. */
+  const pollingUntil =
+    (seen: readonly string[], poll: () => Promise<void>) => async (expected: number) => {
+      for (let i = 0; i < 30 && seen.length < expected; i++) {
+        await poll();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await poll();
+    };
+
+  /** A second writer on its own connection, through the store's own write path (saveVersion). */
+  function slowWriter(
+    system: string,
+    steps: { before?: (tx: StoreTransaction) => Promise<unknown>; writeFirst: boolean },
+  ) {
+    const store = new ResourceStore(api.db, new OutboxWriter(api.schema, 'fhir-api-test'), {
+      schema: api.schema,
+      localBaseUrls: () => [],
+      attempts: 1,
+    });
+    let started!: () => void;
+    let release!: () => void;
+    const isStarted = new Promise<void>((resolve) => (started = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const write = (tx: StoreTransaction) =>
+      tx.write(
+        { ...organization(system, 'slow'), id: randomUUID() } as Resource,
+        'POST',
+        undefined,
+      );
+    const done = store.run(DEV_ACTOR, async (tx) => {
+      await steps.before?.(tx);
+      const stored = steps.writeFirst ? await write(tx) : undefined;
+      started();
+      await released;
+      return stored ?? (await write(tx));
+    });
+    return { isStarted, release, done };
+  }
 
   describe('keyset paging', () => {
     const client = () => fhirKitClient(api.baseUrl);
@@ -214,45 +256,7 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
           url = linkOf(page, 'next');
         }
       };
-      /** Polls on, as a poller does, until `expected` have come (or a bound), then once more. */
-      const pollUntil = async (expected: number) => {
-        for (let i = 0; i < 30 && seen.length < expected; i++) {
-          await poll();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        await poll();
-      };
-      return { seen, poll, pollUntil };
-    }
-
-    /** A second writer on its own connection, through the store's own write path (saveVersion). */
-    function slowWriter(
-      system: string,
-      steps: { before?: (tx: StoreTransaction) => Promise<unknown>; writeFirst: boolean },
-    ) {
-      const store = new ResourceStore(api.db, new OutboxWriter(api.schema, 'fhir-api-test'), {
-        schema: api.schema,
-        localBaseUrls: () => [],
-        attempts: 1,
-      });
-      let started!: () => void;
-      let release!: () => void;
-      const isStarted = new Promise<void>((resolve) => (started = resolve));
-      const released = new Promise<void>((resolve) => (release = resolve));
-      const write = (tx: StoreTransaction) =>
-        tx.write(
-          { ...organization(system, 'slow'), id: randomUUID() } as Resource,
-          'POST',
-          undefined,
-        );
-      const done = store.run(DEV_ACTOR, async (tx) => {
-        await steps.before?.(tx);
-        const stored = steps.writeFirst ? await write(tx) : undefined;
-        started();
-        await released;
-        return stored ?? (await write(tx));
-      });
-      return { isStarted, release, done };
+      return { seen, poll, pollUntil: pollingUntil(seen, poll) };
     }
 
     it('a change committed late, stamped before one the poller saw, is returned once', async () => {
@@ -289,5 +293,104 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
       await pollUntil(2);
       expect([...seen].sort()).toEqual([fast.body.id, slowStored.id].sort());
     });
+  });
+
+  describe('_history polling and paging', () => {
+    const key = (entry: BundleEntry) => `${entry.resource!.id}/${entry.resource!.meta!.versionId}`;
+    const systemOf = (entry: BundleEntry) =>
+      (entry.resource as Organization | undefined)?.identifier?.[0]?.system;
+
+    /**
+     * A poller of `Organization/_history?_since=` (the versions of one identifier system): each
+     * poll walks the next links; the next `_since` is the Bundle's meta.lastUpdated, where the
+     * server gives it, else (as a client would) the last version seen.
+     */
+    function historyPoller(system: string, from: string) {
+      const seen: string[] = [];
+      let since = from;
+      const poll = async () => {
+        let url: string | undefined =
+          `${api.baseUrl}/Organization/_history?_since=${encodeURIComponent(since)}&_count=2`;
+        let next: string | undefined;
+        let latest = since;
+        while (url) {
+          const page = (await http(url, 'GET', '')).body as Bundle;
+          next ??= page.meta?.lastUpdated;
+          for (const entry of page.entry ?? []) {
+            if (entry.response!.lastModified! > latest) latest = entry.response!.lastModified!;
+            if (systemOf(entry) === system) seen.push(key(entry));
+          }
+          url = linkOf(page, 'next');
+        }
+        since = next ?? latest;
+      };
+      return { seen, poll, pollUntil: pollingUntil(seen, poll) };
+    }
+
+    const now = async () =>
+      (
+        (await api.db.query(`SELECT to_char(now() AT TIME ZONE 'UTC',
+        'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t`)) as { t: string }[]
+      )[0].t;
+
+    it.each([
+      ['a change committed late, stamped before one the poller saw', { writeFirst: true }],
+      [
+        'a transaction that began before a poll and writes after it',
+        {
+          before: (tx: StoreTransaction) => tx.current('Organization', randomUUID()),
+          writeFirst: false,
+        },
+      ],
+    ])('%s: its version comes once in a _history?_since poll', async (_label, steps) => {
+      const system = `urn:test:history-poll:${randomUUID()}`;
+      const from = await now();
+      const slow = slowWriter(system, steps);
+      await slow.isStarted;
+      const fast = await http(api.baseUrl, 'POST', '/Organization', organization(system, 'fast'));
+      expect(fast.status).toBe(201);
+      const { seen, poll, pollUntil } = historyPoller(system, from);
+      await poll();
+      slow.release();
+      const slowStored = await slow.done;
+      await pollUntil(2);
+      expect([...seen].sort()).toEqual([`${fast.body.id}/1`, `${slowStored.id}/1`].sort());
+    });
+
+    it.each([
+      ['instance history', (id: string) => `Organization/${id}/_history?_count=3`],
+      [
+        'type history with _since',
+        (_id: string, from: string) =>
+          `Organization/_history?_since=${encodeURIComponent(from)}&_count=3`,
+      ],
+    ])(
+      '%s: versions written between pages make none skipped or repeated',
+      async (_label, pathOf: (id: string, from: string) => string) => {
+        const system = `urn:test:history-paging:${randomUUID()}`;
+        const from = await now();
+        const created = await http(api.baseUrl, 'POST', '/Organization', organization(system, 'v'));
+        const id = created.body.id as string;
+        const update = (n: number) =>
+          http(api.baseUrl, 'PUT', `/Organization/${id}`, {
+            ...created.body,
+            name: `v${n}`,
+            meta: undefined,
+          });
+        for (let n = 2; n <= 8; n++) expect((await update(n)).status).toBe(200);
+        const seen: string[] = [];
+        let url: string | undefined = `${api.baseUrl}/${pathOf(id, from)}`;
+        for (let n = 9; url; n++) {
+          const page = (await http(url, 'GET', '')).body as Bundle;
+          for (const entry of page.entry ?? [])
+            if (systemOf(entry) === system) seen.push(key(entry));
+          // Between pages, newer versions: offset paging would show the last ones again.
+          if (n < 12) expect((await update(n)).status).toBe(200);
+          url = linkOf(page, 'next');
+        }
+        // Newest first, each of the versions there when the walk began exactly once.
+        expect(seen).toEqual([8, 7, 6, 5, 4, 3, 2, 1].map((v) => `${id}/${v}`));
+      },
+    );
   });
 });

@@ -75,6 +75,12 @@ export const KEYSET_PAGING =
   'Paging by keyset cursors: the self, first, previous, next and last links carry an opaque _cursor; nothing is skipped or repeated while resources change between pages';
 export const LAST_UPDATED_POLLING =
   'A _lastUpdated filter or sort reads up to the oldest write still in flight, so polling _lastUpdated=gt<last seen> misses no late commit';
+/**
+ * The documentation of a type whose `_history` pages by keyset cursors and may be polled with
+ * `_since`: the Bundle's meta.lastUpdated is the instant it read up to, the next poll's `_since`.
+ */
+export const HISTORY_POLLING =
+  '_history pages by keyset cursors too; with _since it reads up to the oldest write still in flight and gives that instant as the Bundle meta.lastUpdated, the _since of the next poll, which then misses and repeats no version';
 /** The parameter types `_sort` orders by (libs/fhir search-request parseSort). */
 const SORTABLE_TYPES = new Set(['date', 'token', 'string', 'number', 'quantity', 'uri']);
 
@@ -244,6 +250,9 @@ function resourceEntry(capability: ResourceCapability): CapabilityStatementRestR
     documentation.push(
       `Search: chained reference parameters (up to ${MAX_CHAIN_DEPTH} levels, e.g. focus:ServiceRequest.patient.identifier) and reverse chaining (_has:Type:reference:parameter, nestable), only through resources the client may read; composite parameters as code$value tuples matched on one element; _sort by the parameters marked sortable and _lastUpdated (ties by id), ${ITERATE} of the listed includes (at most ${MAX_INCLUDE_ITERATIONS} rounds). ${KEYSET_PAGING}. ${LAST_UPDATED_POLLING}.`,
     );
+  }
+  if (capability.searchExtras && capability.interactions.includes('history-type')) {
+    documentation.push(`${HISTORY_POLLING}.`);
   }
   if (documentation.some(Boolean)) {
     entry.documentation = documentation.filter(Boolean).join(' ');

@@ -1,8 +1,12 @@
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { DataSource } from 'typeorm';
-import { badRequest, notFound } from '@carerelay/fhir';
+import { badRequest, notFound, searchScope } from '@carerelay/fhir';
 import { assertScope } from '../auth/assert-scope';
+import { SearchCursors } from '../interactions/search-cursor';
 import type { RequestActor } from '../request-actor';
+import { columnKey } from '../store/search-sql';
+import { keysetPage } from '../store/search.repository';
+import { SqlParams } from '../store/sql';
 
 /**
  * Search of the audit trail: `GET /fhir/AuditEvent?agent=…&date=ge…&entity=…`. Only actors whose
@@ -14,7 +18,8 @@ import type { RequestActor } from '../request-actor';
  *  - date:    with prefixes eq (default), ne, gt, ge, lt, le; repeat to AND (`date=ge…&date=lt…`);
  *             a date without a time zone is read as UTC
  *  - action, outcome, subtype, _id (comma = OR)
- *  - _count (default 50, at most 200), _offset (paging), _sort=date or -date (default -date)
+ *  - _count (default 50, at most 200), _sort=date or -date (default -date); pages are linked
+ *    by keyset cursors (`_cursor`, as searches of resources are); `_offset` for a first page
  * Anything else answers 400.
  */
 
@@ -28,6 +33,7 @@ export interface AuditQuery {
   ids: string[][];
   count: number;
   offset: number;
+  cursor?: string;
   ascending: boolean;
 }
 
@@ -73,6 +79,7 @@ const ALLOWED = new Set([
   '_id',
   '_count',
   '_offset',
+  '_cursor',
   '_sort',
   '_format',
 ]);
@@ -142,6 +149,9 @@ export function parseAuditQuery(params: URLSearchParams): AuditQuery {
           throw badRequest('_offset must be a non-negative integer', '_offset');
         query.offset = Number(value);
         break;
+      case '_cursor':
+        query.cursor = value;
+        break;
       case '_sort':
         if (
           value !== 'date' &&
@@ -157,21 +167,15 @@ export function parseAuditQuery(params: URLSearchParams): AuditQuery {
         break; // _format
     }
   }
+  if (query.cursor !== undefined && params.has('_offset'))
+    throw badRequest('_cursor and _offset cannot be combined', '_cursor');
   return query;
-}
-
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
 }
 
 /** The WHERE clause of a parsed query (exported for tests). */
 export function auditWhere(
   query: AuditQuery,
-  p: Params = new Params(),
+  p: SqlParams = new SqlParams(),
 ): { sql: string; params: unknown[] } {
   const and: string[] = [];
   for (const agents of query.agents) {
@@ -230,6 +234,7 @@ export class AuditSearch {
   constructor(
     private readonly dataSource: DataSource,
     private readonly schema: string,
+    private readonly cursors: SearchCursors = new SearchCursors(),
   ) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema ${schema}`);
   }
@@ -241,33 +246,40 @@ export class AuditSearch {
   ): Promise<Bundle<AuditEvent>> {
     assertScope(actor, 'AuditEvent', 'search');
     const query = parseAuditQuery(params);
-    const { sql, params: values } = auditWhere(query);
-    const table = `"${this.schema}".audit_events`;
-    const order = query.ascending ? 'recorded ASC, seq ASC' : 'recorded DESC, seq DESC';
+    const p = new SqlParams();
+    const { sql } = auditWhere(query, p);
+    const from = `FROM "${this.schema}".audit_events WHERE ${sql}`;
     const [{ total }] = (await this.dataSource.query(
-      `SELECT count(*)::int AS total FROM ${table} WHERE ${sql}`,
-      values,
-    )) as {
-      total: number;
-    }[];
-    const rows = (
-      query.count === 0
-        ? []
-        : await this.dataSource.query(
-            `SELECT content FROM ${table} WHERE ${sql} ORDER BY ${order} LIMIT ${query.count} OFFSET ${query.offset}`,
-            values,
-          )
-    ) as { content: AuditEvent }[];
-    const self = new URLSearchParams(params);
-    const link: Bundle['link'] = [
-      { relation: 'self', url: `${baseUrl}/AuditEvent?${self.toString()}` },
-    ];
-    if (query.count > 0 && query.offset + rows.length < total) {
-      const next = new URLSearchParams(params);
-      next.set('_offset', String(query.offset + query.count));
-      next.set('_count', String(query.count));
-      link.push({ relation: 'next', url: `${baseUrl}/AuditEvent?${next.toString()}` });
-    }
+      `SELECT count(*)::int AS total ${from}`,
+      p.values,
+    )) as { total: number }[];
+    // Keyset paging (by the time recorded, then the insertion order): events written between
+    // two pages shift nothing, where an offset would show some again.
+    const scope = searchScope('AuditEvent', params);
+    const keyset =
+      query.cursor === undefined ? undefined : await this.cursors.decode(scope, query.cursor);
+    const descending = !query.ascending;
+    const found = await keysetPage<{ content: AuditEvent }>(this.dataSource.manager, {
+      select: 'content',
+      from,
+      keys: [
+        columnKey('recorded', 'timestamptz', descending),
+        columnKey('seq', 'int8', descending),
+      ],
+      keyset,
+      count: query.count,
+      offset: query.offset,
+      p,
+    });
+    const rows = found.rows;
+    const link = await this.cursors.pageLinks(
+      (page) => `${baseUrl}/AuditEvent?${page.toString()}`,
+      scope,
+      params,
+      query,
+      keyset,
+      found,
+    );
     return {
       resourceType: 'Bundle',
       type: 'searchset',

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '@carerelay/config';
 import { AuditEventController } from '../audit/audit.controller';
 import { AuditSearch } from '../audit/audit-search';
+import { SearchCursors } from '../interactions/search-cursor';
 import { AuditService } from '../audit/audit.service';
 import { AccessTokens } from './access-token';
 import { AuthConfig, baseUrlAliasesOf } from './auth.config';
@@ -113,8 +114,10 @@ export class AuthModule {
       },
       {
         provide: AuditSearch,
-        inject: [DataSource],
-        useFactory: (ds: DataSource) => new AuditSearch(ds, schemaOfDataSource(ds)),
+        // The search's cursor key (FhirCoreModule): optional, for an app without the FHIR routes.
+        inject: [DataSource, { token: SearchCursors, optional: true }],
+        useFactory: (ds: DataSource, cursors?: SearchCursors) =>
+          new AuditSearch(ds, schemaOfDataSource(ds), cursors),
       },
     ];
     if (options.globalGuard !== false)

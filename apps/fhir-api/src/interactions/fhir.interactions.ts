@@ -7,7 +7,7 @@ import { HistoryInteractions } from './history.interactions';
 import { type InteractionResult, view } from './interaction.results';
 import type { InteractionLimits } from './interaction.rules';
 import { ReadInteractions } from './read.interactions';
-import type { SearchCursors } from './search-cursor';
+import { SearchCursors } from './search-cursor';
 import { SearchInteractions } from './search.interactions';
 import { checkCreationRules, checkTenant, validateResource } from './write.checks';
 import { WriteInteractions } from './write.interactions';
@@ -27,12 +27,12 @@ export class FhirInteractions {
   constructor(
     private readonly baseUrl: () => string,
     limits: InteractionLimits,
-    cursors?: SearchCursors,
+    cursors: SearchCursors = new SearchCursors(),
   ) {
     this.reads = new ReadInteractions();
     this.writes = new WriteInteractions(baseUrl);
     this.searches = new SearchInteractions(baseUrl, limits, cursors);
-    this.histories = new HistoryInteractions(baseUrl, limits);
+    this.histories = new HistoryInteractions(baseUrl, limits, cursors);
   }
 
   get base(): string {

@@ -1,15 +1,22 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
-import { badRequest, dateToRange, notFound } from '@carerelay/fhir';
+import { badRequest, dateToRange, notFound, searchScope } from '@carerelay/fhir';
 import type { StoreTransaction } from '../store/store.transaction';
 import { etagOf } from './etag';
 import { type InteractionResult, viewAll } from './interaction.results';
 import { assertId, authorize, type InteractionLimits } from './interaction.rules';
+import { SearchCursors } from './search-cursor';
 
-/** history-instance and history-type: a `history` Bundle, newest first. */
+/**
+ * history-instance and history-type: a `history` Bundle, newest first, paged by keyset cursors
+ * (as searches are). A poll (`_since`) reads up to the safe horizon and says so in the Bundle's
+ * meta.lastUpdated: the `_since` of the next poll, which then sees every version exactly once,
+ * a slow writer's late commit included.
+ */
 export class HistoryInteractions {
   constructor(
     private readonly baseUrl: () => string,
     private readonly limits: InteractionLimits,
+    private readonly cursors: SearchCursors = new SearchCursors(),
   ) {}
 
   private get base(): string {
@@ -28,6 +35,7 @@ export class HistoryInteractions {
     let count = this.limits.defaultCount;
     let offset = 0;
     let since: string | undefined;
+    let cursor: string | undefined;
     for (const [name, value] of query.entries()) {
       if (name === '_count') {
         if (!/^\d{1,6}$/.test(value))
@@ -37,6 +45,8 @@ export class HistoryInteractions {
         if (!/^\d{1,6}$/.test(value))
           throw badRequest('_offset must be a non-negative integer', undefined, 'value');
         offset = Number(value);
+      } else if (name === '_cursor') {
+        cursor = value;
       } else if (name === '_since') {
         const range = dateToRange(value.replace(/ (\d{2}:\d{2})$/, '+$1'));
         if (!range?.start)
@@ -50,30 +60,30 @@ export class HistoryInteractions {
         );
       }
     }
+    if (cursor !== undefined && query.has('_offset'))
+      throw badRequest('_cursor and _offset cannot be combined', undefined, 'value');
     if (id !== undefined) {
       const current = await tx.current(resourceType, id);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
     }
-    const { entries, total, shownTotal } = await tx.history({
-      resourceType,
-      id,
-      since,
-      count,
-      offset,
-    });
     const path = id === undefined ? `${resourceType}/_history` : `${resourceType}/${id}/_history`;
-    const links: NonNullable<Bundle['link']> = [
-      { relation: 'self', url: `${this.base}/${path}?${query.toString()}` },
-    ];
-    if (offset + count < total) {
-      const next = new URLSearchParams(query);
-      next.set('_count', String(count));
-      next.set('_offset', String(offset + count));
-      links.push({ relation: 'next', url: `${this.base}/${path}?${next.toString()}` });
-    }
+    const scope = searchScope(path, query);
+    const keyset = cursor === undefined ? undefined : await this.cursors.decode(scope, cursor);
+    const found = await tx.history({ resourceType, id, since, count, offset, keyset });
+    const { entries, shownTotal, horizon } = found;
+    const links = await this.cursors.pageLinks(
+      (params) => `${this.base}/${path}?${params.toString()}`,
+      scope,
+      query,
+      { count, cursor, offset },
+      keyset,
+      found,
+      horizon,
+    );
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
+      ...(horizon === undefined ? {} : { meta: { lastUpdated: horizon } }),
       total: shownTotal,
       link: links,
       entry: (await viewAll(tx, entries)).map((s) => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { badRequest } from '@carerelay/fhir';
+import { badRequest, pageQuery } from '@carerelay/fhir';
 import type { KeysetPosition } from '../store/search.repository';
 
 /** What a cursor holds: the search it belongs to (a digest) and a position in its order. */
@@ -9,6 +9,8 @@ interface CursorPayload {
   s: string;
   d: KeysetPosition['direction'];
   k: KeysetPosition['key'];
+  /** The horizon a poll's first page read up to (history with `_since`). */
+  h?: string;
 }
 
 const invalid = () =>
@@ -44,6 +46,7 @@ export class SearchCursors {
       d: position.direction,
       k: position.key,
     };
+    if (position.horizon !== undefined) payload.h = position.horizon;
     return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload)))
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
       .encrypt(this.key);
@@ -66,7 +69,48 @@ export class SearchCursors {
       (Array.isArray(payload.k) && payload.k.every((v) => v === null || typeof v === 'string'));
     if (payload.s !== SearchCursors.digest(scope) || !['after', 'before'].includes(payload.d))
       throw invalid();
-    if (!keyOk) throw invalid();
-    return { direction: payload.d, key: payload.k };
+    if (!keyOk || (payload.h !== undefined && typeof payload.h !== 'string')) throw invalid();
+    const position: KeysetPosition = { direction: payload.d, key: payload.k };
+    if (payload.h !== undefined) position.horizon = payload.h;
+    return position;
+  }
+
+  /**
+   * Keyset paging links: `next` reads on after the page's last row, `previous` back from its
+   * first, `last` back from the end, `first` from the start; each is the same query with a cursor
+   * instead of an offset, so rows written or deleted between two pages shift nothing: none is
+   * skipped or shown twice. `horizon` (a poll's) goes into every cursor, so that all the pages
+   * of a walk read one listing. `url` makes the link of a query.
+   */
+  async pageLinks(
+    url: (params: URLSearchParams) => string,
+    scope: string,
+    query: URLSearchParams,
+    page: { count: number; cursor?: string; offset: number; countOnly?: boolean },
+    keyset: KeysetPosition | undefined,
+    found: { keys: (string | null)[][]; more: boolean },
+    horizon?: string,
+  ): Promise<{ relation: string; url: string }[]> {
+    const { count } = page;
+    const self = pageQuery(query, { count, cursor: page.cursor, offset: page.offset });
+    const links = [{ relation: 'self', url: url(self) }];
+    if (page.countOnly || count === 0) return links;
+    const at = async (direction: KeysetPosition['direction'], key: KeysetPosition['key']) => {
+      const position: KeysetPosition = { direction, key };
+      if (horizon !== undefined) position.horizon = horizon;
+      return url(pageQuery(query, { count, cursor: await this.encode(scope, position) }));
+    };
+    links.push({ relation: 'first', url: url(pageQuery(query, { count })) });
+    const backwards = keyset?.direction === 'before';
+    // An empty page (its rows deleted meanwhile) continues from the position it was asked for.
+    const firstKey = found.keys[0] ?? keyset?.key ?? null;
+    const lastKey = found.keys[found.keys.length - 1] ?? keyset?.key ?? null;
+    const hasPrevious = backwards ? found.more : keyset !== undefined || page.offset > 0;
+    const hasNext = backwards ? keyset.key !== null : found.more;
+    if (hasPrevious && firstKey)
+      links.push({ relation: 'previous', url: await at('before', firstKey) });
+    if (hasNext && lastKey) links.push({ relation: 'next', url: await at('after', lastKey) });
+    links.push({ relation: 'last', url: await at('before', null) });
+    return links;
   }
 }

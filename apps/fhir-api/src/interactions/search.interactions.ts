@@ -1,19 +1,15 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import {
   badRequest,
-  type FhirSearchRequest,
   isSupportedResourceType,
   type IncludeParam,
   MAX_INCLUDE_ITERATIONS,
-  pageQuery,
   parseSearchRequest,
   searchScope,
   type SearchFilter,
 } from '@carerelay/fhir';
 import { actorMay } from '../auth/assert-scope';
 import type { StoredResource } from '../store/stored-resource.model';
-import type { KeysetPosition } from '../store/search.repository';
-import type { SearchResult } from '../store/search.service';
 import type { StoreTransaction } from '../store/store.transaction';
 import { checkSearchCost, searchCost } from './cost';
 import { type InteractionResult, viewAll } from './interaction.results';
@@ -109,7 +105,14 @@ export class SearchInteractions {
       ...found,
       included: found.included.filter((s) => actorMay(actor, s.resourceType, 'read')),
     };
-    const links = await this.pageLinks(resourceType, query, request, keyset, found);
+    const links = await this.cursors.pageLinks(
+      (params) => `${this.base}/${resourceType}?${params.toString()}`,
+      scope,
+      query,
+      { ...request, countOnly: request.summary === 'count' },
+      keyset,
+      found,
+    );
     const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links };
     // Paging goes by every match; the total tells only what the actor may be shown.
     if (withTotal) bundle.total = result.shownTotal ?? result.total;
@@ -139,43 +142,6 @@ export class SearchInteractions {
       ];
     }
     return { status: 200, body: bundle };
-  }
-
-  /**
-   * Keyset paging: `next` reads on after the page's last row, `previous` back from its first,
-   * `last` back from the end, `first` from the start; each is the same search with a cursor
-   * (search-cursor.ts) instead of an offset, so resources written or deleted between two pages
-   * shift nothing: no resource is skipped or shown twice.
-   */
-  private async pageLinks(
-    resourceType: string,
-    query: URLSearchParams,
-    request: FhirSearchRequest,
-    keyset: KeysetPosition | undefined,
-    found: SearchResult,
-  ): Promise<NonNullable<Bundle['link']>> {
-    const url = (params: URLSearchParams) => `${this.base}/${resourceType}?${params.toString()}`;
-    const count = request.count;
-    const self = pageQuery(query, { count, cursor: request.cursor, offset: request.offset });
-    const links: NonNullable<Bundle['link']> = [{ relation: 'self', url: url(self) }];
-    if (request.summary === 'count' || count === 0) return links;
-    const scope = searchScope(resourceType, query);
-    const at = async (direction: KeysetPosition['direction'], key: KeysetPosition['key']) =>
-      url(
-        pageQuery(query, { count, cursor: await this.cursors.encode(scope, { direction, key }) }),
-      );
-    links.push({ relation: 'first', url: url(pageQuery(query, { count })) });
-    const backwards = keyset?.direction === 'before';
-    // An empty page (its rows deleted meanwhile) continues from the position it was asked for.
-    const firstKey = found.keys[0] ?? keyset?.key ?? null;
-    const lastKey = found.keys[found.keys.length - 1] ?? keyset?.key ?? null;
-    const hasPrevious = backwards ? found.more : keyset !== undefined || request.offset > 0;
-    const hasNext = backwards ? keyset.key !== null : found.more;
-    if (hasPrevious && firstKey)
-      links.push({ relation: 'previous', url: await at('before', firstKey) });
-    if (hasNext && lastKey) links.push({ relation: 'next', url: await at('after', lastKey) });
-    links.push({ relation: 'last', url: await at('before', null) });
-    return links;
   }
 
   private entryOf(s: StoredResource, mode: 'match' | 'include'): BundleEntry {

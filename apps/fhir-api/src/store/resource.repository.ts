@@ -5,6 +5,8 @@ import { OUTBOX_INSERT_COLUMNS, type PreparedOutboxEvent } from '@carerelay/mess
 import type { RequestActor } from '../request-actor';
 import { disclosureGroups, readableFilter } from './consent-access';
 import type { DisclosureGroup } from './disclosure.service';
+import { historyKeys } from './search-sql';
+import { type KeysetPosition, keysetPage } from './search.repository';
 import { SqlParams } from './sql';
 import {
   RESOURCE_COLUMNS,
@@ -34,6 +36,27 @@ const STAMP_CTE = `stamp AS MATERIALIZED (
         to_char(date_trunc('milliseconds', clock_timestamp()) AT TIME ZONE 'UTC',
           'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END,
       true)) AS at)`;
+/** What `_history` reads: `since` and `horizon` bound the stamps (from, before). */
+export interface HistoryQuery {
+  resourceType: string;
+  id?: string;
+  since?: string;
+  horizon?: string;
+  count: number;
+  offset: number;
+  keyset?: KeysetPosition;
+}
+
+/** A page of `_history`, with each entry's key (historyKeys) and whether more follow. */
+export interface HistoryPage {
+  entries: StoredResource[];
+  keys: (string | null)[][];
+  more: boolean;
+  total: number;
+  /** A CBO's versions grouped as the consent decision sees them (for the total it is shown). */
+  groups?: DisclosureGroup[];
+}
+
 /** One version as written: the row of `resources` (current) and of `resource_history`. */
 export interface VersionRow {
   resourceType: string;
@@ -116,18 +139,16 @@ export class ResourceRepository {
     return row ? toStored(row) : undefined;
   }
 
-  /** `_history` of one resource or of a type: newest first, visible resources only. */
-  async history(query: {
-    resourceType: string;
-    id?: string;
-    since?: string;
-    count: number;
-    offset: number;
-  }): Promise<{ entries: StoredResource[]; total: number; groups?: DisclosureGroup[] }> {
+  /**
+   * `_history` of one resource or of a type: newest first (historyKeys), visible resources only,
+   * paged by keyset; with `horizon`, only versions stamped before it (SearchRepository.safeHorizon).
+   */
+  async history(query: HistoryQuery): Promise<HistoryPage> {
     const p = new SqlParams();
     const where = [`h.resource_type = ${p.add(query.resourceType)}`];
     if (query.id !== undefined) where.push(`h.id = ${p.add(query.id)}`);
     if (query.since) where.push(`h.last_updated >= ${p.add(query.since)}::timestamptz`);
+    if (query.horizon) where.push(`h.last_updated < ${p.add(query.horizon)}::timestamptz`);
     where.push(readableFilter(this.actor, 'r', p, this.schema));
     const from = `FROM ${this.s}.resource_history h
       JOIN ${this.s}.resources r ON r.resource_type = h.resource_type AND r.id = h.id
@@ -148,13 +169,22 @@ export class ResourceRepository {
       const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
       total = n as number;
     }
-    const rows = await this.rows(
-      `SELECT ${HISTORY_COLUMNS} ${from}
-       ORDER BY h.last_updated DESC, h.id, h.version_id DESC
-       LIMIT ${p.add(query.count)} OFFSET ${p.add(query.offset)}`,
-      p.values,
-    );
-    return { entries: rows.map(toStored), total, groups };
+    const page = await keysetPage<ResourceRow>(this.manager, {
+      select: HISTORY_COLUMNS,
+      from,
+      keys: historyKeys('h', this.schema, p),
+      keyset: query.keyset,
+      count: query.count,
+      offset: query.offset,
+      p,
+    });
+    return {
+      entries: page.rows.map(toStored),
+      keys: page.keys,
+      more: page.more,
+      total,
+      groups,
+    };
   }
 
   /**

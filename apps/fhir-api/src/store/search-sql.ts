@@ -256,7 +256,7 @@ export interface SortKey {
   expression: string;
   /** The value as canonical text: what a keyset cursor carries and compares against. */
   text: string;
-  sqlType: 'timestamptz' | 'text' | 'float8';
+  sqlType: 'timestamptz' | 'text' | 'float8' | 'int8';
   descending: boolean;
   /** Only the id is never NULL; other keys sort their NULLs last. */
   nullable: boolean;
@@ -341,6 +341,28 @@ export function sortKeys(
     });
   }
   return keys;
+}
+
+/** A key on a column that is never NULL (the last keys of an order: unique together). */
+export function columnKey(
+  expression: string,
+  sqlType: SortKey['sqlType'],
+  descending: boolean,
+): SortKey {
+  const text = sqlType === 'timestamptz' ? utcText(expression) : `${expression}::text`;
+  return { expression, text, sqlType, descending, nullable: false };
+}
+
+/**
+ * The order of `_history` (rows of resource_history as `h`): newest first, then by id, a
+ * resource's newest version first (versions written in one transaction share their stamp).
+ */
+export function historyKeys(h: string, schema: string, p: SqlParams): SortKey[] {
+  const byUpdateThenId = [
+    { param: '_lastUpdated', descending: true },
+    { param: '_id', descending: false },
+  ];
+  return [...sortKeys(byUpdateThenId, schema, h, p), columnKey(`${h}.version_id`, 'int8', true)];
 }
 
 /**

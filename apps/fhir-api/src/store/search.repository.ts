@@ -8,7 +8,7 @@ import {
   readableFilter,
   securityCodesSql,
 } from './consent-access';
-import { filterCondition, keysetCondition, orderBy, sortKeys } from './search-sql';
+import { filterCondition, keysetCondition, orderBy, type SortKey, sortKeys } from './search-sql';
 import type { DisclosureGroup } from './disclosure.service';
 import { SqlParams } from './sql';
 import {
@@ -23,6 +23,8 @@ export interface KeysetPosition {
   direction: 'after' | 'before';
   /** Null: from the end (a `last` link). */
   key: (string | null)[] | null;
+  /** The safe horizon the first page was read up to: its next pages read the same listing. */
+  horizon?: string;
 }
 
 /** A page of matches, in order, with each one's sort key; `more`: rows follow it, read onwards. */
@@ -33,6 +35,41 @@ export interface SearchPage {
   more: boolean;
   /** A CBO's matches grouped as the consent decision sees them (for the total it is shown). */
   groups?: DisclosureGroup[];
+}
+
+/**
+ * One page in the order of `keys`, read one row long (to know whether another follows in the
+ * direction it was read): the first page (after `offset` rows), or the page after/before a keyset
+ * position. `select` and `from` are the statement's columns and its FROM ... WHERE; each row comes
+ * back with its key as text (`sort_key`).
+ */
+export async function keysetPage<Row>(
+  manager: EntityManager,
+  query: {
+    select: string;
+    from: string;
+    keys: SortKey[];
+    keyset?: KeysetPosition;
+    count: number;
+    offset: number;
+    p: SqlParams;
+  },
+): Promise<{ rows: Row[]; keys: (string | null)[][]; more: boolean }> {
+  const { keys, keyset, p } = query;
+  // A cursor is the server's own (authenticated), yet of one order: never read it in another.
+  if (keyset?.key && keyset.key.length !== keys.length)
+    throw badRequest('Invalid _cursor for this _sort', undefined, 'value');
+  const backwards = keyset?.direction === 'before';
+  const after = keyset?.key ? ` AND ${keysetCondition(keys, keyset.key, keyset.direction, p)}` : '';
+  const rows = (await manager.query(
+    `SELECT ${query.select}, ARRAY[${keys.map((k) => k.text).join(', ')}]::text[] AS sort_key
+     ${query.from}${after} ORDER BY ${orderBy(keys, backwards)}
+     LIMIT ${p.add(query.count + 1)} OFFSET ${p.add(keyset ? 0 : query.offset)}`,
+    p.values,
+  )) as (Row & { sort_key: (string | null)[] })[];
+  const page = rows.slice(0, query.count);
+  if (backwards) page.reverse();
+  return { rows: page, keys: page.map((row) => row.sort_key), more: rows.length > query.count };
 }
 
 /**
@@ -116,29 +153,20 @@ export class SearchRepository {
       total = n as number;
     }
     if (options.countOnly) return { matches: [], keys: [], total, more: false, groups };
-    const keys = sortKeys(request.sort, this.schema, 'r', p);
-    const keyset = options.keyset;
-    // A cursor is the server's own (authenticated), yet of one order: never read it in another.
-    if (keyset?.key && keyset.key.length !== keys.length)
-      throw badRequest('Invalid _cursor for this _sort', undefined, 'value');
-    const backwards = keyset?.direction === 'before';
-    const after = keyset?.key
-      ? ` AND ${keysetCondition(keys, keyset.key, keyset.direction, p)}`
-      : '';
-    const rows = (await this.manager.query(
-      `SELECT ${RESOURCE_COLUMNS}, ARRAY[${keys.map((k) => k.text).join(', ')}]::text[] AS sort_key
-       ${from}${after} ORDER BY ${orderBy(keys, backwards)}
-       LIMIT ${p.add(request.count + 1)} OFFSET ${p.add(keyset ? 0 : request.offset)}`,
-      p.values,
-    )) as (ResourceRow & { sort_key: (string | null)[] })[];
-    const more = rows.length > request.count;
-    const page = rows.slice(0, request.count);
-    if (backwards) page.reverse();
+    const page = await keysetPage<ResourceRow>(this.manager, {
+      select: RESOURCE_COLUMNS,
+      from,
+      keys: sortKeys(request.sort, this.schema, 'r', p),
+      keyset: options.keyset,
+      count: request.count,
+      offset: request.offset,
+      p,
+    });
     return {
-      matches: page.map(toStored),
-      keys: page.map((row) => row.sort_key),
+      matches: page.rows.map(toStored),
+      keys: page.keys,
       total,
-      more,
+      more: page.more,
       groups,
     };
   }

@@ -11,7 +11,7 @@ import { consentRuleRows, matchesOnPatientData, patientIdOf } from './consent-ac
 import { ConsentRuleRepository } from './consent-rule.repository';
 import { type ConsentDisclosureRecord, Disclosure } from './disclosure.service';
 import { resourceChangeEvent } from './resource-change.event';
-import { ResourceRepository } from './resource.repository';
+import { type HistoryPage, type HistoryQuery, ResourceRepository } from './resource.repository';
 import { SearchRepository } from './search.repository';
 import { SqlParams } from './sql';
 import { ResourceSearch, type SearchResult } from './search.service';
@@ -135,18 +135,24 @@ export class StoreTransaction {
     return this.disclosure.readable(await this.resources.version(resourceType, id, versionId));
   }
 
-  /** `_history` of one resource or of a type: newest first, visible resources only. */
-  /** `total` counts every version (paging); `shownTotal` only what the actor may be shown. */
-  async history(query: {
-    resourceType: string;
-    id?: string;
-    since?: string;
-    count: number;
-    offset: number;
-  }): Promise<{ entries: StoredResource[]; total: number; shownTotal: number }> {
-    const { entries, total, groups } = await this.resources.history(query);
-    const shownTotal = groups ? await this.disclosure.shownCount(groups, false) : total;
-    return { entries, total, shownTotal };
+  /**
+   * `_history` of one resource or of a type: newest first, visible resources only; `total`
+   * counts every version, `shownTotal` only what the actor may be shown. A poll (with `since`)
+   * reads up to the safe horizon, as `_lastUpdated` searches do: the one of its first page
+   * (`keyset.horizon`), else taken now; the page says which it read up to.
+   */
+  async history(
+    query: Omit<HistoryQuery, 'horizon'>,
+  ): Promise<HistoryPage & { shownTotal: number; horizon?: string }> {
+    const horizon =
+      query.since === undefined
+        ? undefined
+        : (query.keyset?.horizon ?? (await this.searchRepository.safeHorizon()));
+    const page = await this.resources.history({ ...query, horizon });
+    const shownTotal = page.groups
+      ? await this.disclosure.shownCount(page.groups, false)
+      : page.total;
+    return { ...page, shownTotal, horizon };
   }
 
   /** Search over the current, non-deleted, visible resources; `_include`/`_revinclude` too. */
