@@ -178,7 +178,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
     id: 'cp-healthcareservice-profile',
     level: 'SHALL',
     type: 'HealthcareService',
-    text: "profile `SDOHCC-HealthcareService` (the IG's example, from its source)",
+    text: "profile `SDOHCC-HealthcareService` (the IG's example, from its source; `SDOHCC-HealthcareServiceForReferralManagement` listed too)",
     claims: ['profile HealthcareService SDOHCC-HealthcareService'],
   },
   {
@@ -298,6 +298,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
     type: 'Questionnaire',
     text: 'read',
     claims: ['Questionnaire read'],
+    alsoBy: 'apps/fhir-api/test/ig-resource-types.int-spec.ts',
   },
   {
     id: 'cp-questionnaire-profile',
@@ -364,6 +365,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
       'ServiceRequest _include=ServiceRequest:requester',
       'ServiceRequest _include=ServiceRequest:performer',
     ],
+    alsoBy: 'apps/fhir-api/test/search-reverse-chains.int-spec.ts',
   },
   {
     id: 'cp-servicerequest-profile',
@@ -376,8 +378,9 @@ export const REQUIREMENTS: readonly Requirement[] = [
     id: 'cp-subscription-interactions',
     level: 'SHOULD',
     type: 'Subscription',
-    text: 'Subscription create, `$status`',
+    text: 'create, `$status`',
     claims: ['Subscription create', 'Subscription $status'],
+    alsoBy: 'apps/fhir-api/src/subscriptions/subscriptions.int-spec.ts',
   },
   {
     id: 'cp-subscription-profile',
@@ -456,7 +459,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
     type: 'privacy',
     text: 'A purpose-limited permit (`provision.purpose`) counts only for a request of that purpose of use',
     provenBy: 'apps/fhir-api/test/consent-labels.int-spec.ts',
-    alsoBy: 'token-request.spec.ts',
+    alsoBy: 'apps/fhir-api/src/auth/token-request.spec.ts',
   },
   {
     id: 'priv-4',
@@ -573,7 +576,9 @@ export function conformanceReport(
     lines.push(`- ${r.id} (${r.level}):`);
     for (const claim of failed) {
       const why = failures.find((f) => f.startsWith(claim));
-      const reason = outcomes.has(claim) ? (why ?? 'failed') : 'not checked in this run';
+      const reason = !outcomes.has(claim)
+        ? 'not checked in this run'
+        : (why?.slice(claim.length).replace(/^:\s*/, '') ?? 'failed');
       lines.push(`  - \`${claim}\`: ${reason.slice(0, 200).replaceAll('`', "'")}`);
     }
   }
