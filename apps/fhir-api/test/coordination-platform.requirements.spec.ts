@@ -6,7 +6,7 @@ import {
 } from './coordination-platform.requirements';
 
 describe('Coordination Platform requirements', () => {
-  const allPassed = new Map(
+  const allPassed = new Map<string, boolean>(
     REQUIREMENTS.flatMap((r) => r.claims ?? []).map((claim) => [claim, true] as const),
   );
 
