@@ -5,10 +5,11 @@
 // through a local rest-hook endpoint. The test walks the statement itself, so a claim added
 // without support (or a type or profile without a sample here) fails it.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
@@ -31,6 +32,11 @@ import { startGroupAtLatest, testEnv, uniqueName } from '@carerelay/testing';
 import { startFhirApi, type RunningFhirApi } from '../src/bootstrap';
 import { FhirApiConfig } from '../src/fhir-api.config';
 import { EXT, TASK_TOPIC } from '../src/subscriptions/backport';
+import {
+  conformanceReport,
+  IG_SHALL_PROFILES,
+  profileClaim,
+} from './coordination-platform.requirements';
 import {
   SUBSCRIPTION_MIGRATIONS,
   SubscriptionsModule,
@@ -129,28 +135,6 @@ function igExamples(): Resource[] {
     order.includes(r.resourceType) ? order.indexOf(r.resourceType) : order.length;
   return [...byId.values()].sort((a, b) => rank(a) - rank(b));
 }
-
-/** The SHALL supportedProfiles of the IG's SDOHCC-CoordinationPlatform (by StructureDefinition id). */
-const IG_SHALL_PROFILES: Record<string, string[]> = {
-  CareTeam: ['us-core-careteam'],
-  Condition: ['SDOHCC-Condition'],
-  Consent: ['SDOHCC-Consent'],
-  DocumentReference: ['us-core-documentreference'],
-  Goal: ['SDOHCC-Goal'],
-  Group: ['SDOHCC-Group'],
-  HealthcareService: ['SDOHCC-HealthcareService'],
-  Location: ['SDOHCC-Location'],
-  Observation: ['SDOHCC-ObservationAssessment', 'SDOHCC-ObservationScreeningResponse'],
-  Organization: ['us-core-organization'],
-  Patient: ['us-core-patient'],
-  Practitioner: ['us-core-practitioner'],
-  PractitionerRole: ['SDOHCC-practitionerrole'],
-  Procedure: ['SDOHCC-Procedure'],
-  Questionnaire: ['sdc-questionnaire-extr-smap'],
-  QuestionnaireResponse: ['sdc-questionnaireresponse'],
-  ServiceRequest: ['SDOHCC-ServiceRequest'],
-  Task: ['SDOHCC-TaskForPatient', 'SDOHCC-TaskForReferralManagement'],
-};
 
 /** A canonical without its `|version`. */
 const unversioned = (canonical: string) => canonical.split('|')[0];
@@ -327,6 +311,10 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
   const examples = igExamples();
   const failures: string[] = [];
   let checked = 0;
+  /** Each claim checked in this run: passed (true) or not; docs/conformance-report.md's verdicts. */
+  const outcomes = new Map<string, boolean>();
+  const record = (claim: string, ok: boolean) =>
+    outcomes.set(claim, ok && outcomes.get(claim) !== false);
 
   const call = async (
     method: string,
@@ -362,6 +350,7 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
   /** Records a failed claim instead of stopping at the first: the report lists them all. */
   const expectStatus = (claim: string, actual: number, ...wanted: number[]) => {
     checked++;
+    record(claim, wanted.includes(actual));
     if (!wanted.includes(actual)) failures.push(`${claim}: HTTP ${actual}, expected ${wanted}`);
   };
 
@@ -398,6 +387,7 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
   });
 
   afterAll(async () => {
+    writeReport();
     await api?.close();
     await subscriber?.close();
     await dropSchema(testEnv().DATABASE_URL, schema);
@@ -433,6 +423,7 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
         entry: [{ request: { method: 'GET', url: `Patient/${patientId}` } }],
       });
       expectStatus(`system ${code}`, response.status, 200);
+      record(`system ${code}`, response.json?.type === `${code}-response`);
       if (response.json?.type !== `${code}-response`)
         failures.push(`system ${code}: answered ${String(response.json?.type)}`);
     }
@@ -457,9 +448,34 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
     expect(checked).toBeGreaterThan((rest.resource ?? []).length * 10);
   });
 
+  /**
+   * docs/conformance-report.md from this run's outcomes. It only records: the claims fail the test
+   * above. Formatted by prettier's API with the repository's config so that `prettier --check`
+   * passes; in a child process, as prettier 3 loads itself by a dynamic ESM import, which jest's
+   * module sandbox does not provide.
+   */
+  function writeReport(): void {
+    const file = resolve(__dirname, '../../../docs/conformance-report.md');
+    const markdown = conformanceReport(outcomes, failures, new Date().toISOString().slice(0, 10));
+    const format = [
+      "import { format, resolveConfig } from 'prettier';",
+      "let text = ''; for await (const chunk of process.stdin) text += chunk;",
+      'const config = (await resolveConfig(process.argv[1])) ?? {};',
+      "process.stdout.write(await format(text, { ...config, parser: 'markdown' }));",
+    ].join('\n');
+    const formatted = execFileSync(process.execPath, ['--input-type=module', '-e', format, file], {
+      input: markdown,
+      cwd: resolve(__dirname, '../../..'),
+      encoding: 'utf8',
+    });
+    writeFileSync(file, formatted);
+  }
+
   /** Each supported profile: a resource claiming it is created, and read back claiming it. */
   async function exerciseProfiles(resource: CapabilityStatementRestResource): Promise<void> {
     for (const profile of resource.supportedProfile ?? []) {
+      const claim = profileClaim(resource.type, unversioned(profile).split('/').pop()!);
+      record(claim, false);
       const body = profiled(profile, examples, patientId);
       if (body?.resourceType !== resource.type) {
         failures.push(`${resource.type} supportedProfile ${profile}: no example to exercise it`);
@@ -475,6 +491,7 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
       const claimed = (read.json?.meta as { profile?: string[] } | undefined)?.profile ?? [];
       if (!claimed.includes(profile))
         failures.push(`${resource.type} ${profile}: read back claiming ${claimed.join(', ')}`);
+      else outcomes.set(claim, true);
     }
   }
 
@@ -512,9 +529,12 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
     if (created.json?.status !== 'active')
       failures.push(`Subscription create: ${String(created.json?.status)}, not active`);
     const answered = (created.json?.meta as { profile?: string[] } | undefined)?.profile ?? [];
-    for (const profile of profiles)
+    for (const profile of profiles) {
+      const ok = answered.includes(profile) && created.json?.status === 'active';
+      record(profileClaim('Subscription', unversioned(profile).split('/').pop()!), ok);
       if (!answered.includes(profile))
         failures.push(`Subscription supportedProfile ${profile}: not what the server answers`);
+    }
     if (interactions.has('read'))
       expectStatus('Subscription read', (await call('GET', `Subscription/${id}`)).status, 200);
     for (const operation of resource.operation ?? []) {
@@ -618,7 +638,8 @@ describe('CapabilityStatement conformance: every claim is exercised', () => {
       const ids = ((byId.json?.entry as Array<{ resource: Resource }>) ?? []).map(
         (e) => e.resource.id,
       );
-      if (!ids.includes(id)) failures.push(`${type} search _id: did not find ${id}`);
+      if (!ids.includes(id)) failures.push(`${type} search-type: _id did not find ${id}`);
+      record(`${type} search-type`, ids.includes(id));
       for (const param of resource.searchParam ?? []) {
         const value = searchValue(type, param.name, id);
         if (value === undefined) {
