@@ -68,13 +68,14 @@ describe('clients:add-batch', () => {
 });
 
 describe('cli migrations', () => {
-  it('are exactly the app’s list (store, auth, audit, consent access, subscriptions)', () => {
+  it('are exactly the app’s list (store, composite search index, auth, audit, consent access, subscriptions)', () => {
     const names = (list: (new () => unknown)[]) =>
       list.map((m) => (new m() as { name?: string }).name);
     expect(names(fhirApiMigrations())).toEqual(names(FHIR_API_ALL_MIGRATIONS));
     expect(names(fhirApiMigrations())).toEqual([
       'MessagingTables1732300000000',
       'FhirStoreTables1732400000000',
+      'FhirSearchIndexComposite1733200000000',
       'AuthTables1732500000000',
       'AuditTables1732500001000',
       'FhirConsentAccess1732700000000',
