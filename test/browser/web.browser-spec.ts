@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
+import { Kafka, logLevel } from 'kafkajs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { deriveReferralNeed, rankServices } from '@carerelay/directory';
 import type { Resource } from '@carerelay/fhir-client';
@@ -54,6 +55,25 @@ beforeAll(async () => {
   if (!proc || proc.status !== 'ready')
     throw new Error(`web app not ready: ${network.problems.join('; ')}`);
   web = proc.url;
+  // The live inbox's consumer joins its group after the app is ready, and on a fresh broker that
+  // can take seconds; a change published before it joins is never shown (it starts at the end).
+  const admin = new Kafka({
+    brokers: network.infraEnv.KAFKA_BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      "the web app's live feed joining its consumer group",
+      async () => {
+        const { groups } = await admin.describeGroups([`web-live-${new URL(web).port}`]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length > 0 ? true : undefined;
+      },
+      120_000,
+    );
+  } finally {
+    await admin.disconnect();
+  }
   ehr = fhirClientFor(
     network.clients.find((c) => c.organizationId === 'hosp-northside')! as never,
     network.fhirBaseUrl,
