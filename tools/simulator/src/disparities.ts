@@ -58,7 +58,7 @@ export function rejection(
   const { shortage, language } = config;
   if (traits.zip === shortage.zip && traits.categories.includes(shortage.category))
     return { share: shortage.rejectShare, reason: 'No capacity: our waitlist is full this month' };
-  if (traits.language === language.code && shareOf(organizationId) < language.cboShare)
+  if (speaksPlantedLanguage(config, organizationId, traits))
     return { share: Math.min(1, baseShare * language.factor) };
   return { share: baseShare };
 }
@@ -70,10 +70,18 @@ export function unreachedShare(
   traits: PatientTraits | null,
 ): number {
   if (!config || !traits) return 0;
-  const { language } = config;
-  return traits.language === language.code && shareOf(organizationId) < language.cboShare
-    ? language.unreachedShare
-    : 0;
+  return speaksPlantedLanguage(config, organizationId, traits) ? config.language.unreachedShare : 0;
+}
+
+/** The patient speaks the planted language and this CBO is one of those biased against it. */
+function speaksPlantedLanguage(
+  config: DisparityConfig,
+  organizationId: string,
+  traits: PatientTraits,
+): boolean {
+  return (
+    traits.language === config.language.code && shareOf(organizationId) < config.language.cboShare
+  );
 }
 
 /** Why a CBO that could not reach the client ends its Task (reads as "unable to contact"). */
