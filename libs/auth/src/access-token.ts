@@ -6,6 +6,7 @@ import {
   type JWTPayload,
 } from 'jose';
 import { isActorRole, splitScopes, type RequestActor } from './actor';
+import type { VerifiedTokens } from './verified-tokens';
 
 /** Access tokens live at most five minutes. */
 export const MAX_ACCESS_TOKEN_TTL_SECONDS = 300;
@@ -27,6 +28,8 @@ export interface VerifyAccessTokenOptions {
   now?: () => number;
   /** Whether the client's tokens issued at `issuedAt` (epoch s) are revoked (client disabled). */
   revoked?: (clientId: string, issuedAt: number) => boolean;
+  /** Tokens verified before by the same verifier (same key and issuer): not verified again. */
+  cache?: VerifiedTokens;
 }
 
 /**
@@ -40,6 +43,12 @@ export async function verifyAccessToken(
   options: VerifyAccessTokenOptions,
 ): Promise<RequestActor> {
   if (token.length > 8192) throw new InvalidAccessToken('token too long');
+  const cached = options.cache?.get(token, (options.now ?? Date.now)());
+  if (cached) {
+    if (options.revoked?.(cached.actor.clientId, cached.iat))
+      throw new InvalidAccessToken('client disabled');
+    return { ...cached.actor, scopes: [...cached.actor.scopes] };
+  }
   let payload: JWTPayload;
   const verifyOptions = {
     algorithms: options.algorithms ?? ACCESS_TOKEN_ALGORITHMS,
@@ -84,5 +93,6 @@ export async function verifyAccessToken(
     scopes: splitScopes(scope),
   };
   if (typeof purpose_of_use === 'string') actor.purposeOfUse = purpose_of_use;
+  options.cache?.set(token, { actor: { ...actor, scopes: [...actor.scopes] }, exp, iat });
   return actor;
 }

@@ -9,3 +9,4 @@ export * from './service-auth.errors';
 export * from './service-auth.guard';
 export * from './service-auth.module';
 export * from './client-revocations';
+export * from './verified-tokens';

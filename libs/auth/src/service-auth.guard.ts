@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import type { JWTVerifyGetKey } from 'jose';
 import { InvalidAccessToken, verifyAccessToken } from './access-token';
+import { VerifiedTokens } from './verified-tokens';
 import { bearerTokenOf, type RequestActor } from './actor';
 import type { ClientRevocations } from './client-revocations';
 import { IS_PUBLIC } from './public.decorator';
@@ -32,6 +33,8 @@ export type RequestWithActor = Request & { actor?: RequestActor };
  */
 @Injectable()
 export class ServiceAuthGuard implements CanActivate {
+  private readonly verified = new VerifiedTokens();
+
   constructor(
     private readonly reflector: Reflector,
     @Inject(ServiceAuthSettings) private readonly settings: ServiceAuthSettings,
@@ -60,6 +63,7 @@ export class ServiceAuthGuard implements CanActivate {
       const revocations = this.settings.revocations;
       actor = await verifyAccessToken(token, this.settings.keys, {
         issuer: this.settings.issuer,
+        cache: this.verified,
         revoked: revocations ? (client, iat) => revocations.revokes(client, iat) : undefined,
       });
     } catch (error) {

@@ -5,6 +5,7 @@ import { ClientRevocations } from './client-revocations';
 import { Public } from './public.decorator';
 import { admits, Roles } from './roles.decorator';
 import { routePoliciesOf, undecidedRoutes } from './route-policies';
+import { VerifiedTokens } from './verified-tokens';
 
 const ISSUER = 'http://127.0.0.1:8080/fhir';
 
@@ -44,6 +45,64 @@ describe('verifyAccessToken', () => {
     await expect(
       verifyAccessToken(await sign(privateKey, {}), publicKey, { issuer: 'http://other/fhir' }),
     ).rejects.toThrow(InvalidAccessToken);
+  });
+});
+
+describe('verified token cache', () => {
+  it('verifies a token once, yet checks expiry and revocation on every use', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES384');
+    let keyLookups = 0;
+    const key = async () => {
+      keyLookups++;
+      return publicKey;
+    };
+    const cache = new VerifiedTokens();
+    let now = Date.now();
+    let revoked = false;
+    const options = { issuer: ISSUER, cache, now: () => now, revoked: () => revoked };
+    const token = await sign(privateKey, {}, 60);
+    const first = await verifyAccessToken(token, key, options);
+    first.scopes.push('system/*.cruds');
+    await expect(verifyAccessToken(token, key, options)).resolves.toEqual({
+      clientId: 'c1',
+      organizationId: 'o1',
+      role: 'cbo',
+      scopes: ['system/*.rs'],
+    });
+    expect(keyLookups).toBe(1);
+
+    revoked = true;
+    await expect(verifyAccessToken(token, key, options)).rejects.toThrow('client disabled');
+    revoked = false;
+
+    // Past exp (and jose's 5 s tolerance) the cached entry is dropped and the token refused.
+    now += 70_000;
+    await expect(verifyAccessToken(token, key, options)).rejects.toThrow('token expired');
+    expect(keyLookups).toBe(2);
+    expect(cache.size).toBe(0);
+  });
+
+  it('never holds a token that failed verification, and is bounded', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES384');
+    const other = await generateKeyPair('ES384');
+    const cache = new VerifiedTokens(2);
+    const bad = await sign(other.privateKey, {});
+    await expect(verifyAccessToken(bad, publicKey, { issuer: ISSUER, cache })).rejects.toThrow(
+      InvalidAccessToken,
+    );
+    await expect(verifyAccessToken(bad, publicKey, { issuer: ISSUER, cache })).rejects.toThrow(
+      InvalidAccessToken,
+    );
+    const tokens = [
+      await sign(privateKey, { scope: 'a' }),
+      await sign(privateKey, { scope: 'b' }),
+      await sign(privateKey, { scope: 'c' }),
+    ];
+    for (const token of tokens)
+      await verifyAccessToken(token, publicKey, { issuer: ISSUER, cache });
+    expect(cache.size).toBe(2);
+    expect(cache.get(tokens[0], Date.now())).toBeUndefined();
+    expect(cache.get(tokens[2], Date.now())?.actor.scopes).toEqual(['c']);
   });
 });
 

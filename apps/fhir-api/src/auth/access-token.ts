@@ -4,6 +4,7 @@ import {
   InvalidAccessToken,
   MAX_ACCESS_TOKEN_TTL_SECONDS,
   verifyAccessToken,
+  VerifiedTokens,
 } from '@carerelay/auth';
 import type { RequestActor } from './request-actor';
 import type { TokenSigningKey } from './signing-key';
@@ -23,6 +24,7 @@ export interface IssuedToken {
  */
 export class AccessTokens {
   readonly ttlSeconds: number;
+  private readonly verified = new VerifiedTokens();
 
   constructor(
     private readonly key: TokenSigningKey,
@@ -73,6 +75,7 @@ export class AccessTokens {
       issuer: this.baseUrl,
       algorithms: [this.key.alg],
       now: this.now,
+      cache: this.verified,
     });
   }
 
