@@ -33,6 +33,10 @@ export interface SubscriptionEngineOptions {
   logger?: Pick<Console, 'warn' | 'error'>;
 }
 
+/** Subscriptions are on Tasks (backport.ts): only a Task's new version can notify. */
+export const notifiable = (change: FhirResourceChangedV1 | undefined): boolean =>
+  change?.resourceType === 'Task' && change.action !== 'delete' && Boolean(change.resource);
+
 const channelOf = (schema: string) => `carerelay_subscriptions_${schema}`;
 
 export const actorOfSubscription = (sub: StoredSubscription): RequestActor => ({
@@ -81,6 +85,8 @@ export class SubscriptionEngine {
         type === EventTypes.fhirResourceChanged.type
           ? (event, context) => this.onChange(event as CloudEvent<FhirResourceChangedV1>, context)
           : undefined,
+      // About half the changes are not of Tasks: passed over before any SQL (no inbox row).
+      ignores: (event) => !notifiable(event.data as FhirResourceChangedV1),
       logger: this.options.logger,
     });
     await this.consumer.start();
@@ -111,7 +117,7 @@ export class SubscriptionEngine {
   /** One fhir.changes.v1 event: a numbered event for each live subscription it matches. */
   async onChange(event: CloudEvent<FhirResourceChangedV1>, context: EventHandlingContext) {
     const change = event.data;
-    if (change.resourceType !== 'Task' || change.action === 'delete' || !change.resource) return;
+    if (!notifiable(change)) return;
     const subs = await this.store.live(context.manager);
     if (subs.length === 0) return;
     const rows = extractSearchIndex(change.resource as unknown as Resource, {
