@@ -7,8 +7,11 @@ import { HOST, ROOT, sleep, tcpAnswers } from '../common.mjs';
 /** Nothing accepts connections on the port (loopback). */
 export const portFree = async (port) => !(await tcpAnswers(port, HOST, 500));
 
+// CARERELAY_CPU_PROF_DIR: every process is profiled and writes its CPU profile there on SIGWINCH.
+const profiling = process.env.CARERELAY_CPU_PROF_DIR ? ['-r', './infra/lib/cpu-profile.cjs'] : [];
+
 export function spawnNode(args, env, extra = {}) {
-  return spawn(process.execPath, ['-r', './infra/lib/register-paths.cjs', ...args], {
+  return spawn(process.execPath, [...profiling, '-r', './infra/lib/register-paths.cjs', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(extra.ipc ? ['ipc'] : [])],
