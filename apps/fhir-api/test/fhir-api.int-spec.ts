@@ -666,6 +666,36 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
         ),
       ).toBeTruthy();
     });
+
+    it('a PUT that changes nothing makes no version and no event; a real change does', async () => {
+      const id = ids[1];
+      const current = (await http(api.baseUrl, 'GET', `/Organization/${id}`)).body;
+      const before = eventsFor('Organization', id).length;
+      // The same content, keys in another order and without meta: nothing new.
+      const { meta: _meta, ...fields } = current;
+      const same = Object.fromEntries(Object.entries(fields).reverse());
+      const unchanged = await http(api.baseUrl, 'PUT', `/Organization/${id}`, same);
+      expect(unchanged.status).toBe(200);
+      expect(unchanged.body.meta.versionId).toBe(current.meta.versionId);
+      expect(unchanged.headers.get('etag')).toBe(`W/"${current.meta.versionId}"`);
+      const changed = await http(api.baseUrl, 'PUT', `/Organization/${id}`, {
+        ...same,
+        name: 'Paging Org 1 renamed',
+      });
+      expect(changed.body.meta.versionId).toBe(String(Number(current.meta.versionId) + 1));
+      const history = await http(api.baseUrl, 'GET', `/Organization/${id}/_history`);
+      expect(history.body.entry).toHaveLength(2);
+      await waitFor(() => eventsFor('Organization', id).length >= before + 1, {
+        what: 'the rename event',
+      });
+      // Give a (wrong) event of the no-op time to arrive after the rename's.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(
+        eventsFor('Organization', id)
+          .map((e) => e.data.versionId)
+          .slice(before),
+      ).toEqual([changed.body.meta.versionId]);
+    });
   });
 
   it('batch Bundles process each entry on its own', async () => {

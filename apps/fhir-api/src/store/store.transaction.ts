@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Consent, Resource } from '@medplum/fhirtypes';
 import type { EntityManager } from 'typeorm';
 import type { OutboxWriter } from '@carerelay/messaging';
@@ -258,6 +259,18 @@ export class StoreTransaction {
   ): Promise<StoredResource> {
     const versionId = (previous?.versionId ?? 0) + 1;
     const deleted = options.deleted === true;
+    if (method === 'PUT' && previous && !previous.deleted && !deleted) {
+      // A PUT that changes nothing makes no version (as HAPI does): no history row, no change
+      // event for every consumer, no notification (a directory republished at start rewrote
+      // each shared coverage-area Location once per service, 1,684 versions of 240 Locations).
+      const orgs = organizationsOf(
+        resource,
+        { previous: previous.orgs, actor: this.actor },
+        this.localBaseUrls,
+      );
+      if (sameContent(previous.resource, resource) && isDeepStrictEqual(orgs, previous.orgs))
+        return previous;
+    }
     const content = {
       ...resource,
       meta: {
@@ -303,3 +316,14 @@ export class StoreTransaction {
     return stored;
   }
 }
+
+/** The resource without what each version sets anew (versionId, lastUpdated). */
+function versionFree(resource: Resource): Resource {
+  const { versionId: _v, lastUpdated: _l, ...meta } = resource.meta ?? {};
+  const { meta: _meta, ...rest } = resource;
+  return (Object.keys(meta).length > 0 ? { ...rest, meta } : rest) as Resource;
+}
+
+/** Whether two versions say the same (the order of object keys aside). */
+export const sameContent = (a: Resource, b: Resource): boolean =>
+  isDeepStrictEqual(versionFree(a), versionFree(b));
