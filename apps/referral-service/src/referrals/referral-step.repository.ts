@@ -36,6 +36,38 @@ export class ReferralStepRepository {
     return inserted.length > 0;
   }
 
+  /**
+   * Writes what the workflow may change on a referral the caller holds locked: one UPDATE (the
+   * entity manager's save first SELECTs the row to compare, a round trip per save).
+   */
+  async save(manager: EntityManager, referral: Referral): Promise<void> {
+    const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+    await manager.query(
+      `UPDATE "${this.schema}".referral
+          SET state = $2, attempt = $3, target_organization_id = $4, target_service_id = $5,
+              cbo_task_id = $6, cbo_service_request_id = $7, tried_organization_ids = $8,
+              need = $9, explanation = $10, reason = $11, pending = $12, pending_due = $13,
+              source = $14, updated_at = now()
+        WHERE id = $1`,
+      [
+        referral.id,
+        referral.state,
+        referral.attempt,
+        referral.targetOrganizationId ?? null,
+        referral.targetServiceId ?? null,
+        referral.cboTaskId ?? null,
+        referral.cboServiceRequestId ?? null,
+        referral.triedOrganizationIds ?? [],
+        json(referral.need),
+        json(referral.explanation),
+        referral.reason ?? null,
+        json(referral.pending),
+        referral.pendingDue ?? null,
+        json(referral.source),
+      ],
+    );
+  }
+
   /** The referral as committed, without a lock: what a step is carried out from. */
   find(referralId: string): Promise<Referral | null> {
     return this.dataSource.getRepository(Referral).findOneBy({ id: referralId });

@@ -332,7 +332,7 @@ export class ReferralWorkflowService {
     }
     referral.pending = null;
     referral.pendingDue = null;
-    await manager.getRepository(Referral).save(referral);
+    await this.steps.save(manager, referral);
     await this.emit(manager, referral, step.events, step.traceparent);
     if (results.source) await this.gateOnConsent(manager, referral, step.traceparent);
     else if (results.catchUp)
@@ -503,7 +503,7 @@ export class ReferralWorkflowService {
       };
       referral.pendingDue = new Date();
     }
-    await manager.getRepository(Referral).save(referral);
+    await this.steps.save(manager, referral);
     if (decision.commands.length === 0)
       await this.emit(manager, referral, decision.events, traceparent);
   }
