@@ -10,6 +10,7 @@ import {
 } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '@carerelay/fhir';
+import { IndexedMemoryRepository } from './indexed-memory.repository';
 
 export interface EhrServerOptions {
   /** 0 = any free port (tests). */
@@ -107,7 +108,7 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
   const host = options.host ?? '127.0.0.1';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const router = new FhirRouter();
-  const repo = new MemoryRepository();
+  const repo = new IndexedMemoryRepository();
   let refusal: number | undefined;
   let writeHook: ((write: EhrWrite) => Promise<void> | void) | undefined;
 
