@@ -202,7 +202,7 @@ export class AppModule {
           inject: [EhrEndpointRegistry, FhirApiClient],
           useFactory: (registry: EhrEndpointRegistry, carerelay: FhirApiClient) =>
             new EndpointPublisher(registry, carerelay, {
-              intervalMs: Math.max(config.PULL_TICK_MS, 1_000),
+              intervalMs: 10_000,
               logger,
             }),
         },
