@@ -217,6 +217,7 @@ describe('every route of every service API', () => {
         'PUT /ehr-endpoints/:id',
         'GET /ehr-endpoints',
         'GET /pull/refusals',
+        'GET /remote-referrals',
         'POST /push/deliveries/:id/replay',
         'POST /ehr-endpoints/:id/subscription',
         'POST /ehr-notifications/:endpointId',

@@ -137,8 +137,14 @@ async function startAll(issuer: TestTokenIssuer): Promise<Record<string, Running
       app: connector,
       send: serviceClient(await urlOf(connector), asPlatform),
       schema: connectorSchema,
-      tables: ['ehr_endpoints', 'push_deliveries'],
-      routes: ['/ehr-endpoints', '/ehr-endpoints/:id', '/push/deliveries', '/pull/refusals'],
+      tables: ['ehr_endpoints', 'push_deliveries', 'remote_referrals'],
+      routes: [
+        '/ehr-endpoints',
+        '/ehr-endpoints/:id',
+        '/push/deliveries',
+        '/pull/refusals',
+        '/remote-referrals',
+      ],
     },
   };
 }

@@ -24,6 +24,10 @@ import { EhrEndpointRegistry } from './registry/ehr-endpoint.registry';
 import { EHR_ENDPOINT_RULES } from './registry/ehr-endpoints.controller';
 import type { EhrEndpointRules } from './registry/ehr-endpoint.input';
 import { EhrEndpointsController } from './registry/ehr-endpoints.controller';
+import { EndpointPublisher } from './registry/endpoint.publisher';
+import { RemoteReferralStore } from './remote/remote-referral.store';
+import { RemoteReferralWorker } from './remote/remote-referral.worker';
+import { RemoteReferralsController } from './remote/remote-referrals.controller';
 import { EhrNotificationsController } from './subscription/ehr-notifications.controller';
 import { EhrSubscriptionRepository } from './subscription/ehr-subscription.repository';
 import { EhrSubscriptionsController } from './subscription/ehr-subscriptions.controller';
@@ -41,14 +45,20 @@ class BackgroundWork implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly worker: PushWorker,
     private readonly poller: PullPoller,
+    private readonly publisher: EndpointPublisher,
+    private readonly remoteWorker: RemoteReferralWorker,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.worker.start();
     await this.poller.start();
+    await this.publisher.start();
+    await this.remoteWorker.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.remoteWorker.stop();
+    await this.publisher.stop();
     await this.poller.stop();
     await this.worker.stop();
   }
@@ -78,6 +88,7 @@ export class AppModule {
         PullRefusalsController,
         EhrSubscriptionsController,
         EhrNotificationsController,
+        RemoteReferralsController,
       ],
       providers: [
         { provide: EHR_CONNECTOR_CONFIG, useValue: config },
@@ -185,6 +196,41 @@ export class AppModule {
             poller: PullPoller,
           ) =>
             new NotificationReceiver(ds, registry, subscriptions, clients, applier, poller, logger),
+        },
+        {
+          provide: EndpointPublisher,
+          inject: [EhrEndpointRegistry, FhirApiClient],
+          useFactory: (registry: EhrEndpointRegistry, carerelay: FhirApiClient) =>
+            new EndpointPublisher(registry, carerelay, {
+              intervalMs: 10_000,
+              logger,
+            }),
+        },
+        {
+          provide: RemoteReferralStore,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => new RemoteReferralStore(ds, schema),
+        },
+        {
+          provide: RemoteReferralWorker,
+          inject: [RemoteReferralStore, EhrEndpointRegistry, EhrClients, FhirApiClient],
+          useFactory: (
+            store: RemoteReferralStore,
+            registry: EhrEndpointRegistry,
+            clients: EhrClients,
+            carerelay: FhirApiClient,
+          ) =>
+            new RemoteReferralWorker(store, registry, clients, carerelay, {
+              pollMs: config.REMOTE_FETCH_POLL_MS,
+              platformOrganizationId: config.PLATFORM_ORGANIZATION_ID,
+              retry: {
+                maxAttempts: config.REMOTE_FETCH_MAX_ATTEMPTS,
+                initialBackoffMs: config.REMOTE_FETCH_INITIAL_BACKOFF_MS,
+                maxBackoffMs: config.REMOTE_FETCH_MAX_BACKOFF_MS,
+                giveUpAfterMs: config.REMOTE_FETCH_GIVE_UP_AFTER_MS,
+              },
+              logger,
+            }),
         },
         NotifierSecretGuard,
         BackgroundWork,

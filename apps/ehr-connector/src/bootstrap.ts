@@ -4,7 +4,7 @@ import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { EhrConnectorConfig } from './ehr-connector.config';
-import { ignoredByPushQueue } from './push/task-changes.handler';
+import { ignoredByConnector } from './remote/remote-referral.rules';
 
 /** Builds and starts the connector; tests call it with their own schema, group and port 0. */
 export function startEhrConnector(config: EhrConnectorConfig): Promise<INestApplication> {
@@ -19,7 +19,7 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
       isTransient: isTransientFhirError,
-      ignores: ignoredByPushQueue,
+      ignores: ignoredByConnector(config.FHIR_API_BASE_URL.replace(/\/$/, '')),
     },
   });
 }

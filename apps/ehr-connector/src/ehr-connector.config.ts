@@ -135,6 +135,37 @@ export class EhrConnectorConfig extends ServiceConfig {
   @Max(600_000)
   PULL_TICK_MS = 1_000;
 
+  /**
+   * A referral Task posted with its ServiceRequest on the EHR: attempts while the EHR (or
+   * CareRelay) refuses (a 404 while the EHR commits) before the Task is rejected.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  REMOTE_FETCH_MAX_ATTEMPTS = 6;
+
+  /** How long an EHR that cannot be reached (no answer, 5xx, 408, 429) is waited out, from when the Task came. */
+  @IsInt()
+  @Min(0)
+  @Max(7 * 24 * 3_600_000)
+  REMOTE_FETCH_GIVE_UP_AFTER_MS = 3_600_000;
+
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  REMOTE_FETCH_INITIAL_BACKOFF_MS = 1_000;
+
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  REMOTE_FETCH_MAX_BACKOFF_MS = 60_000;
+
+  /** How often queued remote referrals are looked for (the consumer also wakes the worker). */
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  REMOTE_FETCH_POLL_MS = 1_000;
+
   @IsInt()
   @Min(2)
   @Max(100)

@@ -39,8 +39,10 @@ export function resourceCapabilities(): ResourceCapability[] {
       versioning: 'versioned-update',
       documentation:
         type === 'Task'
-          ? 'Update requires If-Match (428 without it, 412 when stale); PATCH takes a JSON Patch (application/json-patch+json) or a FHIRPath Patch (Parameters, application/fhir+json or application/fhir+xml) and follows the same rules. Status transitions and who may make them follow the SDOHCC referral rules; the owner may change only status, statusReason and output. Not deleted: use entered-in-error.'
-          : undefined,
+          ? "Update requires If-Match (428 without it, 412 when stale); PATCH takes a JSON Patch (application/json-patch+json) or a FHIRPath Patch (Parameters, application/fhir+json or application/fhir+xml) and follows the same rules. Status transitions and who may make them follow the SDOHCC referral rules; the owner may change only status, statusReason and output. Not deleted: use entered-in-error. A referral Task may name its focus (ServiceRequest) and for (Patient) by absolute URL on an EHR FHIR server registered for the writer's organization (an active Endpoint of it); CareRelay fetches them with that endpoint's credentials and points the Task at its copies, the original kept as each Reference's identifier. Another server: 422."
+          : type === 'Endpoint'
+            ? "The EHR FHIR servers registered with CareRelay's ehr-connector, one per endpoint (identifier https://carerelay.example/fhir/NamingSystem/ehr-endpoint): written by the platform only, read by the organization that manages them."
+            : undefined,
     };
   });
 }

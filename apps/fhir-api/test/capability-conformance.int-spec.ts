@@ -99,6 +99,16 @@ function sample(type: string, patient: string): Resource | undefined {
     },
     Device: { status: 'active' },
     Questionnaire: { status: 'active', url: `http://example.org/Questionnaire/${patient}` },
+    Endpoint: {
+      status: 'active',
+      connectionType: {
+        system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type',
+        code: 'hl7-fhir-rest',
+      },
+      managingOrganization: { reference: `Organization/${PLATFORM}` },
+      payloadType: [{ text: 'any' }],
+      address: `https://ehr.example.org/fhir/${patient}`,
+    },
   };
   const body = samples[type];
   return body ? ({ resourceType: type, ...body } as Resource) : undefined;

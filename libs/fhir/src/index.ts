@@ -16,3 +16,4 @@ export * from './search-values';
 export * from './subsetting';
 export * from './task-status.rules';
 export * from './subscriptions-backport';
+export * from './remote-references';

@@ -21,9 +21,9 @@ describe('validateFhirResource', () => {
     expect(errors(validateFhirResource(fixture(name)))).toEqual([]);
   });
 
-  it('lists the IG Coordination Platform resource types, and Coverage', () => {
-    expect(SUPPORTED_RESOURCE_TYPES).toHaveLength(21);
-    for (const type of ['Device', 'Questionnaire', 'Coverage'])
+  it('lists the IG Coordination Platform resource types, Coverage and Endpoint', () => {
+    expect(SUPPORTED_RESOURCE_TYPES).toHaveLength(22);
+    for (const type of ['Device', 'Questionnaire', 'Coverage', 'Endpoint'])
       expect(isSupportedResourceType(type)).toBe(true);
     expect(isSupportedResourceType('Task')).toBe(true);
     expect(isSupportedResourceType('AuditEvent')).toBe(false);

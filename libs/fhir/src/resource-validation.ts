@@ -13,7 +13,9 @@ import { FHIR_ID_PATTERN } from './references';
 
 /**
  * The resource types the SDOH Clinical Care IG's Coordination Platform CapabilityStatement
- * requires a CP server to support, and Coverage (US Core), where a referral's payer lives.
+ * requires a CP server to support, Coverage (US Core), where a referral's payer lives, and
+ * Endpoint: the EHR FHIR servers registered for an organization (written by the platform only),
+ * on whose base a referral Task may name its ServiceRequest and Patient.
  */
 export const SUPPORTED_RESOURCE_TYPES = [
   'Task',
@@ -37,6 +39,7 @@ export const SUPPORTED_RESOURCE_TYPES = [
   'Coverage',
   'Device',
   'Questionnaire',
+  'Endpoint',
 ] as const;
 
 export type SupportedResourceType = (typeof SUPPORTED_RESOURCE_TYPES)[number];

@@ -10,7 +10,22 @@ import {
 } from '@medplum/fhir-router';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '@carerelay/fhir';
+import { randomBytes } from 'node:crypto';
+import { importJWK, jwtVerify, type JWK } from 'jose';
 import { IndexedMemoryRepository } from './indexed-memory.repository';
+
+/**
+ * SMART Backend Services on the stand-in EHR (tests): one registered client, whose public key
+ * verifies its client assertions at `<origin>/auth/token`; every FHIR request then needs a bearer
+ * token issued there (401 otherwise).
+ */
+export interface EhrServerAuth {
+  clientId: string;
+  /** The client's public key (ES384 or RS384), as registered with the EHR. */
+  publicJwk: JWK;
+  /** Lifetime of an issued access token. */
+  tokenTtlSeconds?: number;
+}
 
 export interface EhrServerOptions {
   /** 0 = any free port (tests). */
@@ -23,6 +38,8 @@ export interface EhrServerOptions {
    * it (benchmarks time when the EHR shows a change; transactions are not reported).
    */
   onWrite?: (resource: Resource) => void;
+  /** Require SMART Backend Services tokens (no authentication when absent). */
+  auth?: EhrServerAuth;
 }
 
 export interface RunningEhrServer {
@@ -44,6 +61,10 @@ export interface RunningEhrServer {
    * edit landing between a client's read and its If-Match update (which then gets a 412).
    */
   beforeWrite: (hook?: (write: EhrWrite) => Promise<void> | void) => void;
+  /** With `auth`: the token URL (`<origin>/auth/token`). */
+  tokenUrl: string;
+  /** The last 1000 FHIR requests: method, path and whether they carried a valid token. */
+  requests: Array<{ method: string; path: string; authorized: boolean }>;
   close: () => Promise<void>;
 }
 
@@ -101,7 +122,8 @@ function outcomeOf(status: number, code: string, diagnostics: string): Operation
 /**
  * The stand-in EHR FHIR server for tests and the demo: Medplum's FHIR router and in-memory
  * repository (a real FHIR R4 implementation we did not write) behind a small node:http server at
- * `<host>:<port>/fhir`, JSON only. It has NO authentication: a local test server, loopback only.
+ * `<host>:<port>/fhir`, JSON only. Without `auth` it has NO authentication: a local test server,
+ * loopback only; with `auth`, SMART Backend Services tokens for one client.
  */
 export async function startEhrServer(options: EhrServerOptions = {}): Promise<RunningEhrServer> {
   loadFhirDefinitions();
@@ -112,8 +134,71 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
   let refusal: number | undefined;
   let writeHook: ((write: EhrWrite) => Promise<void> | void) | undefined;
 
+  const tokens = new Map<string, number>();
+  const requests: RunningEhrServer['requests'] = [];
+  const tokenUrl = () => `http://${host}:${port}/auth/token`;
+
+  /** The token endpoint: a client assertion signed by the registered key → a bearer token. */
+  const issueToken = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const auth = options.auth as EhrServerAuth;
+    const form = new URLSearchParams(await readBody(req, 64 * 1024));
+    const refuse = () =>
+      send(res, 401, {
+        error: 'invalid_client',
+        error_description: 'client authentication failed',
+      });
+    if (
+      form.get('grant_type') !== 'client_credentials' ||
+      form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+    ) {
+      send(res, 400, { error: 'invalid_request' });
+      return;
+    }
+    try {
+      const alg = auth.publicJwk.kty === 'EC' ? 'ES384' : 'RS384';
+      await jwtVerify(form.get('client_assertion') ?? '', await importJWK(auth.publicJwk, alg), {
+        issuer: auth.clientId,
+        subject: auth.clientId,
+        audience: tokenUrl(),
+      });
+    } catch {
+      refuse();
+      return;
+    }
+    const token = randomBytes(24).toString('base64url');
+    const ttl = auth.tokenTtlSeconds ?? 300;
+    tokens.set(token, Date.now() + ttl * 1000);
+    send(res, 200, {
+      access_token: token,
+      token_type: 'bearer',
+      expires_in: ttl,
+      scope: form.get('scope') ?? '',
+    });
+  };
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    const expires = match ? tokens.get(match[1]) : undefined;
+    return expires !== undefined && expires > Date.now();
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
+    if (options.auth && url.pathname === '/auth/token' && req.method === 'POST') {
+      await issueToken(req, res);
+      return;
+    }
+    if (url.pathname.startsWith('/fhir')) {
+      const ok = authorized(req);
+      if (requests.length >= 1000) requests.shift();
+      requests.push({ method: req.method ?? 'GET', path: url.pathname, authorized: ok });
+      if (options.auth && !ok) {
+        send(res, 401, outcomeOf(401, 'login', 'a valid bearer token is required'), {
+          'www-authenticate': 'Bearer',
+        });
+        return;
+      }
+    }
     if (!url.pathname.startsWith('/fhir')) {
       send(res, 404, outcomeOf(404, 'not-found', 'the FHIR base is /fhir'));
       return;
@@ -234,5 +319,9 @@ export async function startEhrServer(options: EhrServerOptions = {}): Promise<Ru
     beforeWrite: (hook) => {
       writeHook = hook;
     },
+    get tokenUrl() {
+      return tokenUrl();
+    },
+    requests,
   };
 }

@@ -1,15 +1,13 @@
+import { PLACER_IDENTIFIER_TYPE, remoteIdentifierSystem } from '@carerelay/fhir';
+
 /**
  * How a CareRelay resource remembers where it was pulled from: a placer identifier whose system
  * is the EHR's base URL + `/<type>` and whose value is the EHR's id (so `Task.identifier`
  * `http://ehr.example/fhir/Task|123` is the EHR's `Task/123`).
  */
-export const PLACER_TYPE = {
-  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'PLAC' }],
-  text: 'Placer Identifier',
-};
+export const PLACER_TYPE = PLACER_IDENTIFIER_TYPE;
 
-export const identitySystem = (ehrBaseUrl: string, resourceType: string): string =>
-  `${ehrBaseUrl}/${resourceType}`;
+export const identitySystem = remoteIdentifierSystem;
 
 /** The CareRelay Task version last written to an EHR Task, kept on the EHR Task itself. */
 export const CARERELAY_VERSION_EXTENSION =

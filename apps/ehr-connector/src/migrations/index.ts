@@ -4,6 +4,7 @@ import { EhrEndpointCredentials1733100000000 } from './endpoint-credentials.migr
 import { EhrSubscriptions1733500000000 } from './ehr-subscriptions.migration';
 import { EhrConnectorPullRefusals1732800000000 } from './pull-refusals.migration';
 import { EhrConnectorPullVersions1733400000000 } from './pull-versions.migration';
+import { EhrConnectorRemoteReferrals1733600000000 } from './remote-referrals.migration';
 
 export const EHR_CONNECTOR_MIGRATIONS = [
   MessagingTables1732300000000,
@@ -12,4 +13,5 @@ export const EHR_CONNECTOR_MIGRATIONS = [
   EhrEndpointCredentials1733100000000,
   EhrConnectorPullVersions1733400000000,
   EhrSubscriptions1733500000000,
+  EhrConnectorRemoteReferrals1733600000000,
 ];

@@ -7,6 +7,7 @@ import { failureOf } from '../fhir/failure';
 import { EhrClients, relativeTo } from '../fhir/fhir-clients';
 import type { EhrEndpoint } from '../registry/ehr-endpoint.registry';
 import { cancellationOf, isNewerVersion, versionOf, type EhrVersion } from './ehr-change.rules';
+import { gatherReferral } from './referral-gather';
 import { intakeBundle, type PulledReferral } from './referral-intake';
 
 /**
@@ -263,7 +264,15 @@ export class EhrResourceApplier {
       return 'not-ours';
     }
     const ehr = await this.ehrClients.for(endpoint);
-    const referral = await this.gather(endpoint, ehr, task, included);
+    const referral: PulledReferral = {
+      task,
+      ...(await gatherReferral(
+        endpoint,
+        ehr,
+        { focus: task.focus?.reference, for: task.for?.reference },
+        included,
+      )),
+    };
     if (referral.serviceRequest && cancellationOf(referral.serviceRequest)) {
       await this.clearRefusal(manager, endpoint, task);
       return 'not-ours';
@@ -310,48 +319,5 @@ export class EhrResourceApplier {
       `DELETE FROM ${this.s}.pull_refusals WHERE endpoint_id = $1 AND ehr_task_id = $2`,
       [endpoint.id, task.id],
     );
-  }
-
-  private async gather(
-    endpoint: EhrEndpoint,
-    ehr: FhirApiClient,
-    task: Resource,
-    included: Map<string, Resource>,
-  ): Promise<PulledReferral> {
-    const fetch = async (reference: string | undefined): Promise<Resource | undefined> => {
-      const local = relativeTo(reference, endpoint.baseUrl);
-      if (!local) return undefined;
-      const hit = included.get(local);
-      if (hit) return hit;
-      const [type, id] = local.split('/');
-      const resource = await ehr.read(type, id);
-      included.set(local, resource);
-      return resource;
-    };
-    const focus = await fetch(task.focus?.reference);
-    const serviceRequest = focus?.resourceType === 'ServiceRequest' ? focus : undefined;
-    const patient = await fetch(task.for?.reference ?? serviceRequest?.subject?.reference);
-    const consents: Resource[] = [];
-    for (const info of (serviceRequest?.supportingInfo as Array<{ reference?: string }>) ?? []) {
-      if (!relativeTo(info.reference, endpoint.baseUrl)?.startsWith('Consent/')) continue;
-      const consent = await fetch(info.reference);
-      if (consent) consents.push(consent);
-    }
-    // Many EHRs do not link the Consent from the ServiceRequest: the patient's active Consents.
-    if (patient?.id) {
-      const found = await ehr.search('Consent', {
-        patient: `Patient/${patient.id}`,
-        status: 'active',
-        _count: '20',
-      });
-      for (const entry of found.entry ?? []) {
-        const consent = entry.resource;
-        if (consent?.resourceType !== 'Consent' || consents.some((c) => c.id === consent.id))
-          continue;
-        included.set(`Consent/${consent.id}`, consent);
-        consents.push(consent);
-      }
-    }
-    return { task, serviceRequest, patient, consents };
   }
 }

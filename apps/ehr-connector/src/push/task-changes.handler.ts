@@ -9,6 +9,10 @@ import { ehrIdOf } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import { PushQueue } from './push-queue';
 import { pushChannel } from './push.worker';
+import { endpointOfReference } from '@carerelay/fhir';
+import { remoteReferencesOf } from '../remote/remote-referral.rules';
+import { RemoteReferralStore } from '../remote/remote-referral.store';
+import { RemoteReferralWorker } from '../remote/remote-referral.worker';
 
 export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
 
@@ -34,15 +38,48 @@ export class TaskChangesHandler {
   constructor(
     private readonly registry: EhrEndpointRegistry,
     private readonly queue: PushQueue,
+    private readonly remoteReferrals: RemoteReferralStore,
+    private readonly remoteWorker: RemoteReferralWorker,
     @Inject(CARERELAY_BASE_URL) private readonly carerelayBaseUrl: string,
     @Inject(SERVICE_SCHEMA) private readonly schema: string,
   ) {}
+
+  /**
+   * A referral Task naming its ServiceRequest (or Patient) on its requester's EHR is queued, in
+   * the inbox transaction, to be fetched from that EHR by the endpoint whose base it is on (the
+   * FHIR API accepted it for that reason). The fetch runs after commit (RemoteReferralWorker).
+   */
+  private async queueRemoteFetch(
+    change: FhirResourceChangedV1,
+    context: EventContext,
+  ): Promise<void> {
+    const remote = remoteReferencesOf(change, this.carerelayBaseUrl);
+    if (!remote) return;
+    const task = change.resource as Resource;
+    const requester = relativeTo(task.requester?.reference, this.carerelayBaseUrl);
+    if (!requester?.startsWith('Organization/')) return;
+    const endpoints = await this.registry.enabledEndpointsOf(
+      context.manager,
+      requester.slice('Organization/'.length),
+    );
+    const match = endpointOfReference(remote.focus ?? remote.for, endpoints);
+    if (!match) {
+      this.logger.warn(`Task/${change.id}: names a server that is no endpoint of its requester`);
+      return;
+    }
+    if (await this.remoteReferrals.enqueue(context.manager, change.id, match.endpoint.id)) {
+      const wake = () => this.remoteWorker.wake();
+      if (typeof context.afterCommit === 'function') context.afterCommit(wake);
+      else wake();
+    }
+  }
 
   @EventPattern(EventTypes.fhirResourceChanged.type)
   async onResourceChanged(
     @Payload() event: CloudEvent<FhirResourceChangedV1>,
     @Ctx() context: EventContext,
   ): Promise<void> {
+    await this.queueRemoteFetch(event.data, context);
     if (ignoredByPushQueue(event)) return;
     const change = event.data;
     const task = change.resource as Resource;

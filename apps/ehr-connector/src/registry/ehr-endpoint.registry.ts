@@ -194,6 +194,34 @@ export class EhrEndpointRegistry {
     return rows.map(endpointOf);
   }
 
+  /** Enabled endpoints of an organization, whatever their modes (inside the caller's transaction). */
+  async enabledEndpointsOf(manager: EntityManager, organizationId: string): Promise<EhrEndpoint[]> {
+    const rows = (await manager.query(
+      `${this.selectFrom} WHERE e.organization_id = $1 AND e.enabled`,
+      [organizationId],
+    )) as Row[];
+    return rows.map(endpointOf);
+  }
+
+  /** Every endpoint with the digest of what was last published of it into the FHIR API. */
+  async publicationStates(): Promise<Array<EhrEndpoint & { publishedDigest?: string }>> {
+    const rows = (await this.dataSource.query(`${this.selectFrom} ORDER BY e.id`)) as Array<
+      Row & { fhir_endpoint_published: string | null }
+    >;
+    return rows.map((row) => ({
+      ...endpointOf(row),
+      publishedDigest: row.fhir_endpoint_published ?? undefined,
+    }));
+  }
+
+  /** Records what of the endpoint was last published into the FHIR API. */
+  async markPublished(id: string, digest: string): Promise<void> {
+    await this.dataSource.query(`UPDATE ${this.t} SET fhir_endpoint_published = $2 WHERE id = $1`, [
+      id,
+      digest,
+    ]);
+  }
+
   /**
    * Claims the pull endpoints whose poll is due: moves their next poll one interval ahead in a
    * short transaction, so that two connector instances do not poll the same EHR at once.

@@ -1,3 +1,4 @@
+import { EndpointPublisher } from './endpoint.publisher';
 import {
   BadRequestException,
   Body,
@@ -31,6 +32,7 @@ export class EhrEndpointsController {
   constructor(
     private readonly registry: EhrEndpointRegistry,
     @Inject(EHR_ENDPOINT_RULES) private readonly rules: EhrEndpointRules,
+    private readonly publisher: EndpointPublisher,
   ) {}
 
   @Get()
@@ -50,7 +52,10 @@ export class EhrEndpointsController {
   async put(@Param('id') id: string, @Body() body: unknown): Promise<EhrEndpoint> {
     try {
       const raw = { ...(body as object), id };
-      return await this.registry.upsert(parseEhrEndpointInput(raw, this.rules));
+      const endpoint = await this.registry.upsert(parseEhrEndpointInput(raw, this.rules));
+      // Its Endpoint resource in the FHIR API (what a Task naming the EHR is checked against).
+      this.publisher.wake();
+      return endpoint;
     } catch (error) {
       if (error instanceof EhrEndpointValidationError)
         throw new BadRequestException({ message: error.problems });

@@ -142,8 +142,8 @@ const EHR_WRITES = [
  *
  *  - ehr: read and write the resources a referral is made of (Coverage and Device included); read
  *    Procedure (outcomes), Questionnaire and the directory (Organization, HealthcareService,
- *    Location); no AuditEvent.
- *  - cbo: read and search everything but AuditEvent; update Task (status, statusReason, output —
+ *    Location), and the Endpoints registered for its organization; no AuditEvent.
+ *  - cbo: read and search everything but AuditEvent and Endpoint; update Task (status, statusReason, output —
  *    the field rules are the store's); create/update Procedure, Observation, DocumentReference,
  *    QuestionnaireResponse (the outcome of the work); manage its own Subscriptions.
  *  - coordinator: read and search everything, AuditEvent included; no writes.
@@ -160,12 +160,14 @@ export const ROLE_POLICIES: Readonly<Record<ActorRole, RolePolicy>> = {
       HealthcareService: 'rs',
       Location: 'rs',
       Questionnaire: 'rs',
+      Endpoint: 'rs',
     },
   },
   cbo: {
     base: 'rs',
     types: {
       AuditEvent: '',
+      Endpoint: '',
       Task: 'rus',
       Procedure: 'crus',
       Observation: 'crus',

@@ -5,7 +5,9 @@ import {
   FHIR_ID_PATTERN,
   FhirError,
   forbidden,
+  isLocalizedReference,
   isSupportedResourceType,
+  REMOTE_REFERENCE_ELEMENTS,
   type TaskActorRole,
 } from '@carerelay/fhir';
 import { assertScope } from '../auth/assert-scope';
@@ -76,15 +78,24 @@ export function taskRoleOf(
  * The platform (CareRelay's own services) acts as "platform" in the Task transition table. On a
  * Task it did not request — a source Task an EHR sent to the platform, which the platform owns —
  * it may change what an owner may (status, statusReason, output) and `businessStatus` (the
- * referral's progress, mirrored from the CBO's Task); 403 naming the element otherwise.
+ * referral's progress, mirrored from the CBO's Task), and make `focus` and `for` that name the
+ * EHR's own server point at CareRelay's copies; 403 naming the element otherwise.
  */
 export function checkPlatformTaskChanges(
   actor: RequestActor,
   stored: StoredResource,
   after: Task,
+  localBaseUrls: readonly string[] = [],
 ): FhirError | undefined {
   if (actor.role !== 'platform' || stored.orgs.requesterOrg === actor.organizationId) return;
-  return checkOwnerChanges(stored.resource as Task, after, { allowBusinessStatus: true });
+  const before = stored.resource as Task;
+  // A ServiceRequest or Patient the EHR named on its own server, replaced by CareRelay's copy of
+  // it (the original kept as the reference's identifier): compared as if unchanged.
+  const localized = { ...after } as Task;
+  for (const element of REMOTE_REFERENCE_ELEMENTS)
+    if (isLocalizedReference(before[element], after[element], localBaseUrls))
+      (localized as unknown as Record<string, unknown>)[element] = before[element];
+  return checkOwnerChanges(before, localized, { allowBusinessStatus: true });
 }
 
 /** Elements of a ServiceRequest that are the server's, not the client's. */

@@ -2,6 +2,11 @@ import type { Consent, Resource, ServiceRequest, Task } from '@medplum/fhirtypes
 import {
   assertValidFhirResource,
   badRequest,
+  endpointOfReference,
+  isRemoteReference,
+  parseSearchRequest,
+  REMOTE_REFERENCE_ELEMENTS,
+  unprocessable,
   checkTaskCreation,
   checkTaskUpdate,
   FhirError,
@@ -122,6 +127,49 @@ export async function checkTenant(
       );
   }
   if (type === 'Consent') tx.defer(() => checkConsentPatient(tx, resource as Consent));
+  if (type === 'Task' && isReferralTask(resource as Task))
+    await checkRemoteReferences(tx, resource as Task);
+}
+
+/** The EHR FHIR bases registered for an organization: its active FHIR REST Endpoints. */
+async function registeredBasesOf(
+  tx: StoreTransaction,
+  organizationId: string,
+): Promise<Array<{ baseUrl: string }>> {
+  const request = parseSearchRequest(
+    'Endpoint',
+    new URLSearchParams({ organization: `Organization/${organizationId}`, status: 'active' }),
+    { localBaseUrls: tx.localBaseUrls },
+  );
+  const bases: Array<{ baseUrl: string }> = [];
+  for (const id of await tx.matchingIds(request, 50)) {
+    const endpoint = (await tx.current('Endpoint', id))?.resource as
+      { address?: string; connectionType?: { code?: string } } | undefined;
+    if (endpoint?.address && endpoint.connectionType?.code === 'hl7-fhir-rest')
+      bases.push({ baseUrl: endpoint.address });
+  }
+  return bases;
+}
+
+/**
+ * A referral Task may name its ServiceRequest (`focus`) and Patient (`for`) by an absolute URL on
+ * another server only when that server is an EHR endpoint registered for the writer's
+ * organization (the ehr-connector publishes them as Endpoint resources): CareRelay then fetches
+ * them with that endpoint's credentials. Any other server: 422, nothing written.
+ */
+async function checkRemoteReferences(tx: StoreTransaction, task: Task): Promise<void> {
+  let bases: Array<{ baseUrl: string }> | undefined;
+  for (const element of REMOTE_REFERENCE_ELEMENTS) {
+    const reference = task[element]?.reference;
+    if (!isRemoteReference(reference, tx.localBaseUrls)) continue;
+    bases ??= tx.actor.organizationId ? await registeredBasesOf(tx, tx.actor.organizationId) : [];
+    if (!endpointOfReference(reference, bases))
+      throw unprocessable(
+        `Task.${element} names a resource on a server that is neither this one nor an EHR endpoint registered for Organization/${tx.actor.organizationId ?? '(none)'}`,
+        `Task.${element}`,
+        'business-rule',
+      );
+  }
 }
 
 /** The Consent half of checkTenant, once the transaction's writes are done. */
@@ -152,6 +200,7 @@ export function checkUpdate(
   existing: StoredResource,
   resource: Resource,
   ifMatch: number | undefined,
+  localBaseUrls: readonly string[] = [],
 ): void {
   const { resourceType, id } = existing;
   if (resourceType === 'Task' && ifMatch === undefined) {
@@ -185,7 +234,7 @@ export function checkUpdate(
     if (!role) throw forbidden(`Only the requester or the owner may update ${resourceType}/${id}`);
     const problem = checkTaskUpdate(existing.resource as Task, after as Task, role);
     if (problem) throw problem;
-    const platformProblem = checkPlatformTaskChanges(actor, existing, after as Task);
+    const platformProblem = checkPlatformTaskChanges(actor, existing, after as Task, localBaseUrls);
     if (platformProblem) throw platformProblem;
   }
   if (resourceType === 'ServiceRequest') {

@@ -100,7 +100,7 @@ export class WriteInteractions {
       return found(this.base, await view(tx, await tx.write(resource, 'PUT', existing)), 201);
     }
     await checkTenant(tx, resource, existing);
-    checkUpdate(tx.actor, existing, resource, options.ifMatch);
+    checkUpdate(tx.actor, existing, resource, options.ifMatch, tx.localBaseUrls);
     const stored = await tx.write(resource, 'PUT', existing);
     return found(this.base, await view(tx, stored), 200);
   }

@@ -7,7 +7,8 @@ import { SqlParams } from './sql';
  * Which organizations a stored resource involves. These columns are what visibility is decided
  * on; they are computed on every write and kept beside the content.
  * - requester_org: the organization that sent it (a Task/ServiceRequest `requester` that is an
- *   Organization, else the organization of the client that created it); kept on updates.
+ *   Organization, an Endpoint's `managingOrganization`, else the organization of the client that
+ *   created it); kept on updates.
  * - owner_org: who it is addressed to (Task.owner, ServiceRequest.performer: an Organization).
  * - other_orgs: every other local Organization the resource references (and an Organization's
  *   own id).
@@ -47,6 +48,9 @@ export function organizationsOf(
   } else if (resource.resourceType === 'ServiceRequest') {
     ownerOrg = ((record.performer as Ref[] | undefined) ?? []).map(orgOf).find(Boolean);
     declaredRequester = orgOf(record.requester as Ref);
+  } else if (resource.resourceType === 'Endpoint') {
+    // An EHR endpoint is its organization's, as if it had sent it: that organization sees it.
+    declaredRequester = orgOf(record.managingOrganization as Ref);
   }
   const others = new Set<string>();
   for (const found of collectReferences(resource)) {

@@ -9,7 +9,7 @@ import {
 } from '@carerelay/contracts';
 import { EventContext } from '@carerelay/messaging';
 import { ConsentView } from '../consent-view/consent-view';
-import { newReferralFrom } from './referral-intake.rules';
+import { awaitsLocalCopies, newReferralFrom } from './referral-intake.rules';
 import { ReferralStepRunner } from './referral-step.runner';
 import type { ReferralFhirGateway } from '../fhir/referral-fhir.gateway';
 import { REFERRAL_FHIR_GATEWAY, ReferralWorkflowService } from './referral-workflow.service';
@@ -54,6 +54,12 @@ export class ReferralEventsHandler {
     const change = event.data;
     if (change.resourceType !== 'Task' || !change.resource) return;
     const intake = newReferralFrom(change, this.fhir.localBaseUrls);
+    if (
+      intake &&
+      awaitsLocalCopies(change.resource as object, this.fhir.localBaseUrls) &&
+      !(await this.workflow.isReferral(intake.taskId))
+    )
+      return;
     if (
       intake &&
       (change.action === 'create' || !(await this.workflow.isReferral(intake.taskId)))

@@ -1,5 +1,5 @@
 import type { FhirResourceChangedV1 } from '@carerelay/contracts';
-import { newReferralFrom } from './referral-intake.rules';
+import { awaitsLocalCopies, newReferralFrom } from './referral-intake.rules';
 
 const sourceTask = {
   resourceType: 'Task',
@@ -68,5 +68,33 @@ describe('newReferralFrom', () => {
     ['another resource type', { ...change(sourceTask), resourceType: 'ServiceRequest' }],
   ])('ignores %s', (_label, candidate) => {
     expect(newReferralFrom(candidate)).toBeUndefined();
+  });
+});
+
+describe('awaitsLocalCopies', () => {
+  const local = 'http://localhost:8080/fhir';
+
+  it('waits while focus or for is an absolute URL on another server', () => {
+    expect(
+      awaitsLocalCopies({ focus: { reference: 'https://ehr.example.org/fhir/ServiceRequest/1' } }, [
+        local,
+      ]),
+    ).toBe(true);
+    expect(
+      awaitsLocalCopies(
+        {
+          focus: { reference: 'ServiceRequest/sr-1' },
+          for: { reference: 'https://ehr.example.org/fhir/Patient/9' },
+        },
+        [local],
+      ),
+    ).toBe(true);
+  });
+
+  it('does not wait for references on this server, relative or absolute', () => {
+    expect(awaitsLocalCopies(sourceTask, [local])).toBe(false);
+    expect(
+      awaitsLocalCopies({ focus: { reference: `${local}/ServiceRequest/sr-1` } }, [local]),
+    ).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import type { FhirResourceChangedV1 } from '@carerelay/contracts';
-import { normalizeReference, TASK_CODE_SYSTEM } from '@carerelay/fhir';
+import { isRemoteReference, normalizeReference, TASK_CODE_SYSTEM } from '@carerelay/fhir';
 
 export interface NewReferral {
   taskId: string;
@@ -58,4 +58,19 @@ export function newReferralFrom(
     patientId: idOf(task.for, 'Patient', localBaseUrls),
     serviceRequestId: idOf(task.focus, 'ServiceRequest', localBaseUrls),
   };
+}
+
+/**
+ * Whether a referral Task still names its ServiceRequest or Patient on another server (its EHR's,
+ * by absolute URL): not routable yet. The ehr-connector fetches them and points the Task at
+ * CareRelay's copies; that update is taken in as the referral.
+ */
+export function awaitsLocalCopies(
+  task: Pick<TaskLike, 'focus' | 'for'>,
+  localBaseUrls: readonly string[],
+): boolean {
+  return (
+    isRemoteReference(task.focus?.reference, localBaseUrls) ||
+    isRemoteReference(task.for?.reference, localBaseUrls)
+  );
 }
