@@ -17,3 +17,4 @@ export * from './subsetting';
 export * from './task-status.rules';
 export * from './subscriptions-backport';
 export * from './remote-references';
+export * from './referral-task';

@@ -1,15 +1,5 @@
 import { EventTypes, type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
-import { isRemoteReference, TASK_CODE_SYSTEM } from '@carerelay/fhir';
-
-interface TaskLike {
-  status?: string;
-  intent?: string;
-  code?: { coding?: Array<{ system?: string; code?: string }> };
-  partOf?: unknown[];
-  focus?: { reference?: string };
-  for?: { reference?: string };
-  requester?: { reference?: string };
-}
+import { isReferralSourceTask, type ReferralTaskLike, isRemoteReference } from '@carerelay/fhir';
 
 /** What a referral Task names on another server than CareRelay's (absolute URLs). */
 export interface RemoteReferences {
@@ -29,12 +19,8 @@ export function remoteReferencesOf(
 ): RemoteReferences | undefined {
   if (change.resourceType !== 'Task' || change.action === 'delete' || !change.resource)
     return undefined;
-  const task = change.resource as TaskLike;
-  const fulfill = task.code?.coding?.some(
-    (c) => c.system === TASK_CODE_SYSTEM && c.code === 'fulfill',
-  );
-  if (task.status !== 'requested' || task.intent !== 'order' || !fulfill) return undefined;
-  if ((task.partOf ?? []).length > 0) return undefined;
+  const task = change.resource as ReferralTaskLike;
+  if (!isReferralSourceTask(task)) return undefined;
   const local = [carerelayBaseUrl];
   const focus = isRemoteReference(task.focus?.reference, local) ? task.focus?.reference : undefined;
   const patient = isRemoteReference(task.for?.reference, local) ? task.for?.reference : undefined;

@@ -1,5 +1,10 @@
 import type { FhirResourceChangedV1 } from '@carerelay/contracts';
-import { isRemoteReference, normalizeReference, TASK_CODE_SYSTEM } from '@carerelay/fhir';
+import {
+  isReferralSourceTask,
+  type ReferralTaskLike,
+  isRemoteReference,
+  normalizeReference,
+} from '@carerelay/fhir';
 
 export interface NewReferral {
   taskId: string;
@@ -11,16 +16,6 @@ export interface NewReferral {
 
 interface Reference {
   reference?: string;
-}
-interface TaskLike {
-  resourceType?: string;
-  status?: string;
-  intent?: string;
-  code?: { coding?: Array<{ system?: string; code?: string }> };
-  partOf?: Reference[];
-  requester?: Reference;
-  for?: Reference;
-  focus?: Reference;
 }
 
 /** The id of a `type` resource of this server the reference names (relative, or absolute on it). */
@@ -45,12 +40,8 @@ export function newReferralFrom(
 ): NewReferral | undefined {
   if (change.resourceType !== 'Task' || change.action === 'delete' || !change.resource)
     return undefined;
-  const task = change.resource as TaskLike;
-  const fulfill = task.code?.coding?.some(
-    (c) => c.system === TASK_CODE_SYSTEM && c.code === 'fulfill',
-  );
-  if (task.status !== 'requested' || task.intent !== 'order' || !fulfill) return undefined;
-  if ((task.partOf ?? []).length > 0) return undefined;
+  const task = change.resource as ReferralTaskLike;
+  if (!isReferralSourceTask(task)) return undefined;
   return {
     taskId: change.id,
     taskVersion: change.versionId,
@@ -66,7 +57,7 @@ export function newReferralFrom(
  * CareRelay's copies; that update is taken in as the referral.
  */
 export function awaitsLocalCopies(
-  task: Pick<TaskLike, 'focus' | 'for'>,
+  task: Pick<ReferralTaskLike, 'focus' | 'for'>,
   localBaseUrls: readonly string[],
 ): boolean {
   return (
