@@ -81,7 +81,7 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
         'business-status',
       ]),
     );
-    expect(rest.resource).toHaveLength(22); // the 20 IG types, Coverage and AuditEvent
+    expect(rest.resource).toHaveLength(23); // the 20 IG types, Coverage, AuditEvent and Endpoint
   });
 
   describe('an EHR (fhir-kit-client) sends a referral as a transaction Bundle', () => {
