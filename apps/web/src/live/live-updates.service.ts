@@ -17,6 +17,8 @@ export interface LiveChange {
 }
 type Listener = (change: LiveChange) => void;
 
+const LIVE_FEED_WAIT_MS = 30_000;
+
 /**
  * Feeds the inbox's server-sent events from fhir.changes.v1 (binary CloudEvents: the value is
  * the data). Only the change's type, id and organizations are kept; each listener gets the
@@ -45,6 +47,15 @@ export class LiveUpdatesService implements OnApplicationBootstrap, OnApplication
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: TOPICS.fhirChanges.name, fromBeginning: false });
+    // The group starts at the topic's end as of its first fetch: a change published before that
+    // is never shown. Waiting for the first fetch here keeps the app from listening (and so from
+    // being ready) until the feed is in place, bounded so that a slow broker cannot stop it.
+    const positioned = new Promise<void>((resolve) => {
+      const off = this.consumer!.on(this.consumer!.events.FETCH, () => {
+        off();
+        resolve();
+      });
+    });
     await this.consumer.run({
       eachMessage: async ({ message }) => {
         try {
@@ -65,7 +76,17 @@ export class LiveUpdatesService implements OnApplicationBootstrap, OnApplication
         }
       },
     });
-    this.logger.log(`live updates from ${TOPICS.fhirChanges.name}`);
+    const waited = await Promise.race([
+      positioned.then(() => true),
+      new Promise<boolean>((resolve) =>
+        setTimeout(() => resolve(false), LIVE_FEED_WAIT_MS).unref(),
+      ),
+    ]);
+    if (waited) this.logger.log(`live updates from ${TOPICS.fhirChanges.name}`);
+    else
+      this.logger.warn(
+        `live updates from ${TOPICS.fhirChanges.name}: not positioned after ${LIVE_FEED_WAIT_MS / 1000} s; changes until then are shown on refresh only`,
+      );
   }
 
   async onApplicationShutdown(): Promise<void> {
