@@ -192,7 +192,9 @@ export class ReferralFhirGateway {
     await this.fhir.updateWithIfMatch('Task', taskId, (task) => {
       const next: Resource = { ...task, status: reachableStatus(task.status, update.status) };
       if (update.statusReason) next.statusReason = { text: update.statusReason };
-      else delete next.statusReason;
+      // A reason of the old status goes with it; a Task whose status stays (a clinician's
+      // cancellation mirrored back) keeps the reason its author gave.
+      else if (next.status !== task.status) delete next.statusReason;
       if (update.businessStatus) next.businessStatus = { text: update.businessStatus };
       if (update.output) next.output = update.output;
       const unchanged =
