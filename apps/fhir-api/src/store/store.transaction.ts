@@ -259,18 +259,24 @@ export class StoreTransaction {
   ): Promise<StoredResource> {
     const versionId = (previous?.versionId ?? 0) + 1;
     const deleted = options.deleted === true;
-    if (method === 'PUT' && previous && !previous.deleted && !deleted) {
-      // A PUT that changes nothing makes no version (as HAPI does): no history row, no change
-      // event for every consumer, no notification (a directory republished at start rewrote
-      // each shared coverage-area Location once per service, 1,684 versions of 240 Locations).
-      const orgs = organizationsOf(
-        resource,
-        { previous: previous.orgs, actor: this.actor },
-        this.localBaseUrls,
-      );
-      if (sameContent(previous.resource, resource) && isDeepStrictEqual(orgs, previous.orgs))
-        return previous;
-    }
+    // The version's meta holds no reference: the organizations are those of the resource as given.
+    const orgs = organizationsOf(
+      resource,
+      { previous: previous?.orgs, actor: this.actor },
+      this.localBaseUrls,
+    );
+    // A PUT that changes nothing makes no version (as HAPI does): no history row, no change
+    // event for every consumer, no notification (a directory republished at start rewrote
+    // each shared coverage-area Location once per service, 1,684 versions of 240 Locations).
+    if (
+      method === 'PUT' &&
+      previous &&
+      !previous.deleted &&
+      !deleted &&
+      sameContent(previous.resource, resource) &&
+      isDeepStrictEqual(orgs, previous.orgs)
+    )
+      return previous;
     const content = {
       ...resource,
       meta: {
@@ -287,11 +293,7 @@ export class StoreTransaction {
       deleted,
       method,
       resource: content,
-      orgs: organizationsOf(
-        content,
-        { previous: previous?.orgs, actor: this.actor },
-        this.localBaseUrls,
-      ),
+      orgs,
       patientId: patientIdOf(content, this.localBaseUrls),
     };
     stored.lastUpdated = await this.resources.saveVersion(
