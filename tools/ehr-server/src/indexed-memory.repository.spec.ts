@@ -22,18 +22,29 @@ const idsOf = (bundle: { entry?: Array<{ resource?: Resource }> }) =>
   (bundle.entry ?? []).map((e) => e.resource?.id);
 
 describe('the stand-in EHR repository with indexes', () => {
+  afterEach(() => jest.useRealTimers());
+
   it('answers identifier, patient and _lastUpdated searches exactly as the full scan does', async () => {
     const { plain, indexed, both } = await twins();
+    // Both repositories stamp each write with the clock: pin it, so that a write has the same
+    // time in both, and let every third write share a millisecond with the one before, so that
+    // `_sort=_lastUpdated` meets ties (Medplum keeps its own order for them).
+    const start = Date.parse('2026-01-01T00:00:00.000Z');
+    let tick = 0;
+    const at = (n: number) => new Date(start + n).toISOString();
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'], now: start });
+    const writeAt = (n: number) => jest.setSystemTime(start + n);
     const ids: string[] = [];
-    const pause = () => new Promise((resolve) => setTimeout(resolve, 15));
     let middle = '';
     for (let i = 0; i < 30; i++) {
       if (i === 15) {
-        // A moment between two writes, the same in both repositories (each stamps its own).
-        await pause();
-        middle = new Date().toISOString();
-        await pause();
+        // A moment between two writes.
+        tick += 5;
+        middle = at(tick);
+        tick += 5;
       }
+      if (i % 3 !== 0) tick += 1;
+      writeAt(tick);
       const id = `p${i}`;
       ids.push(id);
       await both((repo) =>
@@ -50,7 +61,9 @@ describe('the stand-in EHR repository with indexes', () => {
         } as Resource),
       );
     }
-    // Later writes: an identifier changed (the old one must no longer match), one deleted.
+    // Later writes: an identifier changed (the old one must no longer match), one deleted; the
+    // change ties with the last create.
+    writeAt(tick);
     await both((repo) =>
       repo.updateResource({
         resourceType: 'Procedure',

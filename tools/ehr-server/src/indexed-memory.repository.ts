@@ -84,12 +84,11 @@ export class IndexedMemoryRepository extends MemoryRepository {
     const candidates = all && this.candidates(request, all);
     if (!all || !candidates) return super.search(request);
     // Medplum's search, over the candidates alone: it runs to its end without awaiting, so
-    // nothing else sees the narrowed map.
+    // nothing else sees the narrowed map. The map keeps Medplum's own order (its sort is stable
+    // and its dates compare coarsely, so ties keep that order); a membership test per resource
+    // costs nanoseconds where the FHIRPath match it spares costs about a millisecond.
     const narrowed = new Map<string, Stored>();
-    for (const id of candidates) {
-      const resource = all.get(id);
-      if (resource) narrowed.set(id, resource);
-    }
+    for (const [id, resource] of all) if (candidates.has(id)) narrowed.set(id, resource);
     const store = this.store() as Map<string, Map<string, Stored>>;
     store.set(request.resourceType, narrowed);
     try {
@@ -109,8 +108,8 @@ export class IndexedMemoryRepository extends MemoryRepository {
   private candidates(
     request: SearchRequest,
     all: Map<string, Stored>,
-  ): Iterable<string> | undefined {
-    let best: Iterable<string> | undefined;
+  ): ReadonlySet<string> | undefined {
+    let best: ReadonlySet<string> | undefined;
     let bestSize = all.size;
     for (const filter of request.filters ?? []) {
       const key = keyOfFilter(filter);
