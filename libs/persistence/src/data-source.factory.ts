@@ -91,18 +91,43 @@ export async function openServiceDataSource(
   options: ServiceDataSourceOptions,
 ): Promise<DataSource> {
   await ensureSchema(options.url, options.schema);
-  // Migrations on a connection of their own without a query timeout: building an index on a
-  // large table may take longer than any statement of the running service should.
-  const migrator = createServiceDataSource(options, { forMigrations: true });
-  await migrator.initialize();
-  try {
-    await migrator.runMigrations({ transaction: 'each' });
-  } finally {
-    await migrator.destroy();
-  }
+  await underMigrationLock(options.url, options.schema, async () => {
+    // Migrations on a connection of their own without a query timeout: building an index on a
+    // large table may take longer than any statement of the running service should.
+    const migrator = createServiceDataSource(options, { forMigrations: true });
+    await migrator.initialize();
+    try {
+      await migrator.runMigrations({ transaction: 'each' });
+    } finally {
+      await migrator.destroy();
+    }
+  });
   const dataSource = createServiceDataSource(options);
   await dataSource.initialize();
   return dataSource;
+}
+
+/**
+ * Runs `work` holding the schema's migration lock (a session advisory lock on a connection of its
+ * own): instances of a service started together (a scale-out, a rolling deploy) would otherwise
+ * each find the same migrations pending and run them at once, and all but one would fail on the
+ * tables the first created. The lock ends with the session if the process dies.
+ */
+async function underMigrationLock(url: string, schema: string, work: () => Promise<void>) {
+  const client = new Client({
+    connectionString: url,
+    application_name: `carerelay-${schema}-migrations`,
+  });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [
+      `carerelay.migrations.${schema}`,
+    ]);
+    await work();
+  } finally {
+    // Ending the session releases the lock.
+    await client.end().catch(() => undefined);
+  }
 }
 
 export async function ensureSchema(url: string, schema: string): Promise<void> {
