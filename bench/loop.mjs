@@ -5,6 +5,10 @@
 //   npm run bench:loop [-- --count 10000 --concurrency 16 --port-base 27280 --kafka-port 27392]
 //   npm run bench:loop -- --count 1000          (a quick run)
 //   npm run bench:loop -- --count 1000 --rate 2 (a fixed arrival rate: latency below saturation)
+//   npm run bench:loop -- --count 1000 --instances 1,2
+//                       (scale-out: the same referrals on one instance of every service, then on
+//                        two side by side, each on a network of its own; the Bundles alternate
+//                        between the FHIR API instances as a load balancer would send them)
 //
 // The network runs as `npm start` runs it (no simulator) on a private Kafka broker, a fresh
 // database, its own ports (test/resilience/harness.mjs). Referrals (transaction Bundles: Patient,
@@ -49,13 +53,14 @@ const { values: opts } = parseArgs({
     'port-base': { type: 'string', default: '27280' },
     'kafka-port': { type: 'string', default: '27392' },
     build: { type: 'boolean', default: false },
+    instances: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
   console.log(
     'usage: npm run bench:loop [-- --count 10000 --concurrency 16 --rate <n/s> --read-concurrency 16\n' +
-      '  --seed 7 --timeout <s> --port-base 27280 --kafka-port 27392 --build]',
+      '  --seed 7 --timeout <s> --port-base 27280 --kafka-port 27392 --build --instances 1[,2]]',
   );
   process.exit(0);
 }
@@ -66,27 +71,54 @@ const log = (line) => process.stderr.write(`[${secs(Date.now() - started).padSta
 const { fhirClientFor, ReferralGenerator, demoDirectory } = loadDist();
 
 async function main() {
-  const before = machine();
-  const env = await startIsolatedNetwork({
-    name: 'bench-loop',
-    portBase: Number(opts['port-base']),
-    kafkaPort: Number(opts['kafka-port']),
-    build: opts.build,
-    log,
-  });
-  process.once('SIGINT', () => void env.stop().then(() => process.exit(130)));
-  try {
-    await bench(env, before);
-  } finally {
-    log('stopping the network and the private broker');
-    await env.stop();
+  const counts = opts.instances.split(',').map(Number);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 4))
+    throw new Error(`--instances ${opts.instances}: whole numbers from 1 to 4, comma separated`);
+  const results = [];
+  for (const instances of counts) {
+    const before = machine();
+    const env = await startIsolatedNetwork({
+      name: 'bench-loop',
+      portBase: Number(opts['port-base']),
+      kafkaPort: Number(opts['kafka-port']),
+      build: opts.build && results.length === 0,
+      instances,
+      log,
+    });
+    const onSigint = () => void env.stop().then(() => process.exit(130));
+    process.once('SIGINT', onSigint);
+    try {
+      results.push({ instances, ...(await bench(env, before, instances)) });
+    } finally {
+      log('stopping the network and the private broker');
+      await env.stop();
+      process.off('SIGINT', onSigint);
+    }
+  }
+  if (results.length > 1) {
+    const base = results[0];
+    printTable(
+      `scale-out: the same ${COUNT} referrals, ${base.instances} instance(s) of every service as the baseline`,
+      results.map((r) => [
+        `${r.instances} instance${r.instances > 1 ? 's' : ''} of every service`,
+        `${r.perSecond.toFixed(1)} referrals/s end to end (${(r.perSecond / base.perSecond).toFixed(2)} x), ` +
+          `${r.visible}/${COUNT} visible, p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms, CPU busy ${r.busy}`,
+      ]),
+    );
   }
 }
 
-async function bench({ network, kafka }, before) {
-  const fhir = (client) => fhirClientFor(client, network.fhirBaseUrl, network.authMode);
+async function bench({ network, kafka }, before, instances) {
+  const fhir = (client, baseUrl = network.fhirBaseUrl) =>
+    fhirClientFor(client, baseUrl, network.authMode);
+  // Each hospital's client against every FHIR API instance; the Bundles alternate between them.
+  const fhirApiBases = network.processes
+    .filter((p) => p.app === 'fhir-api')
+    .map((p) => (p.instance > 1 ? `${p.url}/fhir` : network.fhirBaseUrl));
   const ehrs = new Map(
-    network.clients.filter((c) => c.role === 'ehr').map((c) => [c.organizationId, fhir(c)]),
+    network.clients
+      .filter((c) => c.role === 'ehr')
+      .map((c) => [c.organizationId, fhirApiBases.map((base) => fhir(c, base))]),
   );
   const cbos = new Map(
     network.clients.filter((c) => c.role === 'cbo').map((c) => [c.organizationId, fhir(c)]),
@@ -181,7 +213,10 @@ async function bench({ network, kafka }, before) {
         const sentAt = Date.now();
         try {
           const response = await withRetry(
-            () => ehrs.get(referral.hospitalId).transaction(referral.bundle),
+            () => {
+              const clients = ehrs.get(referral.hospitalId);
+              return clients[index % clients.length].transaction(referral.bundle);
+            },
             { deadline: sentAt + 120_000, onRetry: () => (figures.sendRetries += 1) },
           );
           const acceptedAt = Date.now();
@@ -244,6 +279,7 @@ async function bench({ network, kafka }, before) {
   const shares = cpuShares(cpuStart, cpuEnd);
   const after = machine();
   printTable('referral loop: EHR Bundle accepted -> CBO Task visible to the CBO', [
+    ['instances', `${instances} of every service (${fhirApiBases.length} FHIR API)`],
     ['referrals', `${COUNT} sent, ${records.length} accepted, ${done.length} visible to their CBO`],
     [
       'end to end',
@@ -271,6 +307,13 @@ async function bench({ network, kafka }, before) {
       't0 = Bundle HTTP response; t1 = 200 on GET Task/<id> as the owning CBO, done on its referral.routed event',
     ],
   ]);
+  return {
+    perSecond: done.length / endToEndSecs,
+    visible: done.length,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    busy: shares.busy,
+  };
 }
 
 main().then(

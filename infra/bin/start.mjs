@@ -5,7 +5,7 @@
 // Ctrl-C stops everything this command started.
 //
 //   npm start [-- --no-simulator] [--rate <referrals/s>] [--port-base <n>] [--quiet] [--verbose]
-//             [--no-build | --build]
+//             [--no-build | --build] [--instances 2]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +24,10 @@ const USAGE = `usage: npm start [-- options]
                        files always have them)
   --no-build           skip npm run build (use dist/ as it is)
   --build              run npm run build even when dist/ is newer than every source
-  --summary-every <s>  seconds between summary lines (default 5)`;
+  --summary-every <s>  seconds between summary lines (default 5)
+  --instances <n>      instances of every service (default 1); the second runs as a second
+                       machine would: <app>-2 at its ports + 200, sharing the database and the
+                       consumer groups`;
 
 function options(argv) {
   const { values } = parseArgs({
@@ -39,6 +42,7 @@ function options(argv) {
       build: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       'summary-every': { type: 'string', default: '5' },
+      instances: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -131,10 +135,16 @@ async function main() {
   process.on('SIGINT', () => void shutdown('Ctrl-C', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 
+  const instances = Number(opts.instances);
+  if (!Number.isInteger(instances) || instances < 1 || instances > 4) {
+    console.error(`--instances ${opts.instances}: a whole number from 1 to 4`);
+    process.exit(2);
+  }
   const t0 = Date.now();
   network = await startNetwork({
     owner,
     portBase: Number(opts['port-base']),
+    instances,
     build: opts['no-build'] ? false : opts.build ? true : 'auto',
     quiet: opts.quiet,
     verbose: opts.verbose,

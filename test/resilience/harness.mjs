@@ -340,6 +340,7 @@ export async function freshDatabase(name, serverUrl) {
  * @param {boolean} [o.build] npm run build first (default false: dist/ as it is)
  * @param {number} [o.postgresPort] a private PostgreSQL server on this port (startPrivatePostgres)
  *   instead of the machine's
+ * @param {number} [o.instances] instances of every service (startNetwork's), default 1
  * @param {(line: string) => void} o.log
  */
 export async function startIsolatedNetwork({
@@ -348,6 +349,7 @@ export async function startIsolatedNetwork({
   kafkaPort,
   postgresPort,
   build = false,
+  instances = 1,
   log,
 }) {
   const stateDir = path.join(STATE_DIR, name);
@@ -369,6 +371,7 @@ export async function startIsolatedNetwork({
     network = await startNetwork({
       owner: `${name}:${process.pid}`,
       portBase,
+      instances,
       stateDir,
       build,
       install: false,

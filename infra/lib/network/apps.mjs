@@ -36,6 +36,8 @@ const EHR_SERVER_OFFSET = 10; // 8090, 8091: one per hospital
 const OTHER_APPS_OFFSET = 20;
 /** Each app's management listener (health, metrics): its API port + 40 (8120 for 8080, ...). */
 const MANAGEMENT_OFFSET = 40;
+/** A service's further instances (scale-out): instance k at its ports + 200 × (k - 1). */
+const INSTANCE_STRIDE = 200;
 
 /** Apps that call the FHIR API as the platform client: started once the FHIR API's auth is known. */
 export const PLATFORM_CLIENT_APPS = new Set([
@@ -70,12 +72,14 @@ export function missingApps(distDir = path.join(ROOT, 'dist')) {
 }
 
 /**
- * The processes of the network: one per app, two for the stand-in EHR server (one per
- * hospital). Each has a name (log prefix), its entry point, its port.
+ * The processes of the network: one per app (`instances` per service when scaled out: the
+ * second is named `<app>-2`), two for the stand-in EHR server (one per hospital). Each has a
+ * name (log prefix), its entry point, its port.
  */
-export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE) {
+export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances = 1 } = {}) {
   const processes = [];
   let other = 0;
+  const firsts = [];
   for (const app of apps) {
     const entry = entryOf(app);
     if (app === 'ehr-server') {
@@ -91,14 +95,29 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE) {
       continue;
     }
     const offset = PORT_OFFSETS[app] ?? OTHER_APPS_OFFSET + other++;
-    processes.push({
+    const first = {
       name: app,
       app,
+      instance: 1,
       entry,
       port: portBase + offset,
       managementPort: portBase + MANAGEMENT_OFFSET + offset,
-    });
+    };
+    processes.push(first);
+    firsts.push(first);
   }
+  // Further instances after every first one, as a second machine would run them.
+  for (let k = 2; k <= instances; k++)
+    for (const first of firsts) {
+      const shift = INSTANCE_STRIDE * (k - 1);
+      processes.push({
+        ...first,
+        name: `${first.app}-${k}`,
+        instance: k,
+        port: first.port + shift,
+        managementPort: first.managementPort + shift,
+      });
+    }
   return processes;
 }
 
@@ -159,6 +178,23 @@ export function networkEnv({
   const result = {};
   for (const p of processes) {
     const env = { ...common, [portVarOf(p.app)]: String(p.port) };
+    // A further instance calls the services of its own instance, as on a machine of its own. The
+    // FHIR API keeps one public base (the token audience, the base of every reference), which
+    // stands for the address a load balancer would give both instances: every service calls it
+    // there. A client may also call a further FHIR API instance directly: its own address is an
+    // alias of the one base.
+    if ((p.instance ?? 1) > 1) {
+      for (const peer of processes)
+        if (peer.instance === p.instance && !['ehr-server', 'fhir-api'].includes(peer.app)) {
+          const url = `http://${HOST}:${peer.port}`;
+          env[portVarOf(peer.app).replace(/_PORT$/, '_URL')] = url;
+          if (peer.app === 'directory-service') env.DIRECTORY_SERVICE_URL = url;
+        }
+      if (p.app === 'fhir-api')
+        env.FHIR_BASE_URL_ALIASES = [common.FHIR_BASE_URL_ALIASES, `http://${HOST}:${p.port}/fhir`]
+          .filter(Boolean)
+          .join(',');
+    }
     // Health and metrics off the API's port, where only the operator looks (MANAGEMENT_*).
     if (p.managementPort) env.MANAGEMENT_PORT = String(p.managementPort);
     // The demo's directory: the sample the seeded CBO clients and bots belong to.

@@ -48,6 +48,8 @@ import { skipConsumerBacklog, startSummary } from './summary.mjs';
  *   topics' end (skipConsumerBacklog), not behind everything earlier runs published
  * @param {Record<string, Record<string, string>>} [o.appEnv] test networks: more settings of an
  *   app's typed config, by app ({ 'ehr-connector': { PUSH_MAX_ATTEMPTS: '2' } })
+ * @param {number} [o.instances] instances of every service (default 1): a further one runs as a
+ *   second machine would, named `<app>-2` at its ports + 200 (infra/lib/network/apps.mjs)
  * @param {(line: string) => void} [o.log]
  */
 export async function startNetwork(o) {
@@ -129,7 +131,7 @@ export async function startNetwork(o) {
       log(`!! ${app}: has sources but no dist/apps/${app}/src/main.js: not started`);
     }
     if (!apps.includes('fhir-api')) throw new Error('apps/fhir-api is not built: nothing to run');
-    const planned = networkProcesses(apps, portBase);
+    const planned = networkProcesses(apps, portBase, { instances: o.instances ?? 1 });
     const busy = [];
     for (const p of planned)
       for (const port of [p.port, p.managementPort].filter(Boolean))
