@@ -12,7 +12,12 @@ import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
 import { DEMO_PASSWORD } from '../../apps/web/src/accounts/demo-people';
-import { loadNetworkModule, waitFor, type Network } from '../support/started-network';
+import {
+  loadNetworkModule,
+  waitFor,
+  type Network,
+  idFromLocation,
+} from '../support/started-network';
 
 /**
  * The web app in Debian's Chromium (playwright-core, no browser download) on the network as npm
@@ -153,14 +158,6 @@ function referralFor(organizationId: string) {
   }
   throw new Error(`no generated referral goes to ${organizationId}`);
 }
-
-const idFromLocation = (bundle: Resource, type: string): string => {
-  for (const entry of (bundle.entry ?? []) as Array<{ response?: { location?: string } }>) {
-    const match = entry.response?.location?.match(new RegExp(`${type}/([^/]+)`));
-    if (match) return match[1];
-  }
-  throw new Error(`no ${type} in the transaction response`);
-};
 
 /** The EHR sends a referral; returns the source Task id and the CBO Task once routed. */
 async function sendReferral(organizationId: string) {

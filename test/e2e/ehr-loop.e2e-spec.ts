@@ -7,7 +7,13 @@ import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
 import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
-import { loadNetworkModule, sleep, waitFor, type Network } from '../support/started-network';
+import {
+  loadNetworkModule,
+  sleep,
+  waitFor,
+  type Network,
+  idFromLocation,
+} from '../support/started-network';
 
 /**
  * Closing the loop in the hospitals' own EHR servers, on the network started exactly as
@@ -145,15 +151,6 @@ function generatorFor(hospitalId: string, seed: number): () => Resource {
 const entryOf = (bundle: Resource, type: string): Resource =>
   (bundle.entry as Array<{ resource: Resource }>).find((e) => e.resource.resourceType === type)!
     .resource;
-
-const idFromLocation = (bundle: Bundle, type: string): string => {
-  for (const entry of bundle.entry ?? []) {
-    const location = (entry as { response?: { location?: string } }).response?.location;
-    const match = location?.match(new RegExp(`${type}/([^/]+)`));
-    if (match) return match[1];
-  }
-  throw new Error(`no ${type} in the transaction response`);
-};
 
 /** The CareRelay Task that names the EHR's Task (placer identifier `<EHR base>/Task|<id>`). */
 function carerelayTaskFor(ehrBase: string, ehrTaskId: string): Promise<Resource> {

@@ -18,7 +18,13 @@ import {
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
 import { SDOHCC_TEMPORARY_CODES } from '../../tools/simulator/src/cbo-bots';
-import { loadNetworkModule, sleep, waitFor, type Network } from '../support/started-network';
+import {
+  loadNetworkModule,
+  sleep,
+  waitFor,
+  type Network,
+  idFromLocation,
+} from '../support/started-network';
 
 /**
  * The network started exactly as `npm start` starts it (infra/lib/network.mjs, without the
@@ -28,15 +34,6 @@ import { loadNetworkModule, sleep, waitFor, type Network } from '../support/star
 
 const PORT_BASE = Number(process.env.CARERELAY_E2E_PORT_BASE ?? 18080);
 const ROOT = path.join(__dirname, '..', '..');
-
-const idFromLocation = (bundle: Bundle, type: string): string => {
-  for (const entry of bundle.entry ?? []) {
-    const location = (entry as { response?: { location?: string } }).response?.location;
-    const match = location?.match(new RegExp(`${type}/([^/]+)`));
-    if (match) return match[1];
-  }
-  throw new Error(`no ${type} in the transaction response`);
-};
 
 let network: Network;
 let ehr: FhirApiClient;

@@ -1,11 +1,17 @@
 import path from 'node:path';
-import type { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
+import type { FhirApiClient, Resource } from '@carerelay/fhir-client';
 import { collectTopics } from '@carerelay/testing';
 import { TOPICS } from '@carerelay/contracts';
 import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
 import { ReferralGenerator } from '../../tools/simulator/src/referral-generator';
-import { loadNetworkModule, sleep, waitFor, type Network } from '../support/started-network';
+import {
+  loadNetworkModule,
+  sleep,
+  waitFor,
+  type Network,
+  idFromLocation,
+} from '../support/started-network';
 
 /**
  * Scale-out: the network as `npm start -- --instances 2` runs it, two instances of every service
@@ -48,15 +54,6 @@ async function counter(managementUrl: string, name: string): Promise<number> {
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
-
-const idFromLocation = (bundle: Bundle, type: string): string => {
-  for (const entry of bundle.entry ?? []) {
-    const location = (entry as { response?: { location?: string } }).response?.location;
-    const match = location?.match(new RegExp(`${type}/([^/]+)`));
-    if (match) return match[1];
-  }
-  throw new Error(`no ${type} in the transaction response`);
-};
 
 describe('two instances of every service side by side', () => {
   it('starts two instances of every service, each ready on ports of its own', () => {

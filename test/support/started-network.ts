@@ -66,3 +66,12 @@ export async function waitFor<T>(
     `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
   );
 }
+
+/** The id of the first `type` a transaction response's entries point at (response.location). */
+export function idFromLocation(bundle: { entry?: unknown[] }, type: string): string {
+  for (const entry of (bundle.entry ?? []) as Array<{ response?: { location?: string } }>) {
+    const match = entry.response?.location?.match(new RegExp(`${type}/([^/]+)`));
+    if (match) return match[1];
+  }
+  throw new Error(`no ${type} in the transaction response`);
+}
