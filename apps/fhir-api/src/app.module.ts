@@ -15,7 +15,7 @@ import { serviceImports } from '@carerelay/service';
 import { AuditEventController } from './audit/audit.controller';
 import { AuditSearch } from './audit/audit-search';
 import { AuditService } from './audit/audit.service';
-import { tokenUrlOf } from './auth/auth.config';
+import { baseUrlAliasesOf, tokenUrlOf } from './auth/auth.config';
 import { AuthModule, type AuthModuleOptions } from './auth/auth.module';
 import { AuthSettings } from './auth/token.service';
 import { capabilityStatement, SUBSCRIPTIONS_SERVED } from './capability';
@@ -38,7 +38,16 @@ export const FHIR_API_CONFIG = Symbol('FHIR_API_CONFIG');
 
 /** The FHIR base URL as clients see it; set after listening when the port was 0. */
 export class FhirBase {
-  constructor(public url: string) {}
+  /** @param aliases other addresses of the same server: references on them are local too */
+  constructor(
+    public url: string,
+    readonly aliases: readonly string[] = [],
+  ) {}
+
+  /** The bases a reference is local on: the live one first. */
+  get localUrls(): readonly string[] {
+    return [this.url, ...this.aliases];
+  }
 }
 
 export interface FhirApiModuleOptions {
@@ -144,7 +153,7 @@ export class FhirRestModule implements NestModule {
           useFactory: (dataSource: DataSource, outbox: OutboxWriter, base: FhirBase) =>
             new ResourceStore(dataSource, outbox, {
               schema,
-              localBaseUrls: () => [base.url],
+              localBaseUrls: () => base.localUrls,
               attempts: config.FHIR_TRANSACTION_ATTEMPTS,
             }),
         },
@@ -235,12 +244,22 @@ export class FhirRestModule implements NestModule {
 export class AppModule {
   static register(config: FhirApiConfig, options: FhirApiModuleOptions = {}): DynamicModule {
     const schema = config.FHIR_DB_SCHEMA;
-    const base = new FhirBase(config.FHIR_BASE_URL);
+    const base = new FhirBase(
+      config.FHIR_BASE_URL,
+      baseUrlAliasesOf(config.FHIR_BASE_URL_ALIASES).filter(
+        (alias) => alias !== config.FHIR_BASE_URL,
+      ),
+    );
     const auth = config.FHIR_AUTH_DISABLED
       ? AuditTrailModule.register(base)
       : AuthModule.forRoot({
           ...options.auth,
-          env: { ...process.env, ...options.auth?.env, FHIR_BASE_URL: config.FHIR_BASE_URL },
+          env: {
+            ...process.env,
+            ...options.auth?.env,
+            FHIR_BASE_URL: config.FHIR_BASE_URL,
+            FHIR_BASE_URL_ALIASES: config.FHIR_BASE_URL_ALIASES,
+          },
           baseUrl: () => base.url,
         });
     return {

@@ -34,6 +34,16 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Matches(/^https?:\/\/[^\s?#]+\/fhir$/, { message: 'must be an http(s) URL ending in /fhir' })
   FHIR_BASE_URL = 'http://localhost:8080/fhir';
 
+  /**
+   * Other addresses of the same server (localhost beside 127.0.0.1, an instance's own address
+   * behind a load balancer), comma-separated: a reference on any of them is local, and a client
+   * assertion may name the token URL of any of them (auth/auth.config.ts).
+   */
+  @Matches(/^(https?:\/\/[^\s?#,]+\/fhir)?(,https?:\/\/[^\s?#,]+\/fhir)*$/, {
+    message: 'must be a comma-separated list of http(s) URLs ending in /fhir',
+  })
+  FHIR_BASE_URL_ALIASES = '';
+
   @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
   FHIR_DB_SCHEMA = 'fhir_api';
 
