@@ -274,6 +274,34 @@ describe('search paging and _lastUpdated polling while the data changes', () => 
       expect([...seen].sort()).toEqual([fast.body.id, slowStored.id].sort());
     });
 
+    it('a newest-first list shows a change at once, while another writer still holds its transaction open', async () => {
+      const system = `urn:test:newest:${randomUUID()}`;
+      const slow = slowWriter(system, { writeFirst: true });
+      await slow.isStarted;
+      try {
+        const fast = await http(api.baseUrl, 'POST', '/Organization', organization(system, 'fast'));
+        expect(fast.status).toBe(201);
+        const list = await http(
+          api.baseUrl,
+          'GET',
+          `/Organization?identifier=${encodeURIComponent(`${system}|`)}&_sort=-_lastUpdated`,
+        );
+        expect(((list.body as Bundle).entry ?? []).map((e) => e.resource!.id)).toEqual([
+          fast.body.id,
+        ]);
+        // An oldest-first walk still waits for the open transaction (the poller's horizon).
+        const walk = await http(
+          api.baseUrl,
+          'GET',
+          `/Organization?identifier=${encodeURIComponent(`${system}|`)}&_sort=_lastUpdated`,
+        );
+        expect((walk.body as Bundle).entry ?? []).toEqual([]);
+      } finally {
+        slow.release();
+        await slow.done;
+      }
+    });
+
     it('a transaction that began before a poll and writes after it is returned once', async () => {
       // Its transaction began (and read) before the fast write and the poll, but took its
       // transaction id only when it wrote: its stamp must not be its start.

@@ -73,13 +73,16 @@ export async function keysetPage<Row>(
 }
 
 /**
- * A search that filters or orders on `_lastUpdated` is read up to the safe horizon: what a
- * poller sees at an instant never grows behind it later (a slow writer's earlier stamp).
+ * A search that filters on `_lastUpdated`, or walks it oldest first, is read up to the safe
+ * horizon: what a poller sees at an instant never grows behind it later (a slow writer's earlier
+ * stamp). A newest-first list (`_sort=-_lastUpdated` alone, an inbox) is not: it shows every
+ * committed change at once, and the horizon (the oldest open writing transaction in the database)
+ * would hide the newest ones for as long as any transaction stays open.
  */
 export function usesLastUpdated(request: FhirSearchRequest): boolean {
   return (
     request.filters.some((f) => f.param === '_lastUpdated' && f.kind !== 'chain') ||
-    request.sort.some((s) => s.param === '_lastUpdated')
+    request.sort.some((s) => s.param === '_lastUpdated' && !s.descending)
   );
 }
 
