@@ -68,30 +68,50 @@ const distinct = (values: ReadonlyArray<string | null>) => [
 export class ReadModelRepository {
   constructor(@Inject(SERVICE_SCHEMA) private readonly schema: string) {}
 
-  readonly referralEvents: BatchWriter<ReferralEventRow> = {
-    write: (manager, rows) => this.addReferralEvents(manager, rows),
-  };
-  readonly patients: BatchWriter<Versioned<PatientFacts>> = {
-    write: (manager, rows) => this.upsertPatients(manager, rows),
-  };
-  readonly serviceRequests: BatchWriter<Versioned<ServiceRequestFacts>> = {
-    write: (manager, rows) => this.upsertServiceRequests(manager, rows),
-  };
-  readonly tasks: BatchWriter<Versioned<TaskFacts>> = {
-    write: (manager, rows) => this.upsertTasks(manager, rows),
-  };
-  readonly coverages: BatchWriter<Versioned<CoverageFacts>> = {
-    write: (manager, rows) => this.upsertCoverages(manager, rows),
-  };
-  readonly followupEvents: BatchWriter<FollowupRow> = {
-    write: (manager, rows) => this.addFollowupEvents(manager, rows),
-  };
-  readonly consentStates: BatchWriter<ConsentRow> = {
-    write: (manager, rows) => this.setConsentStates(manager, rows),
-  };
-  readonly directoryServices: BatchWriter<Versioned<DirectoryServiceFacts>> = {
-    write: (manager, rows) => this.upsertDirectoryServices(manager, rows),
-  };
+  /**
+   * A writer that first takes the read model's write lock (transaction-scoped, re-entrant). The
+   * consumer applies several partitions' batches at once, and their multi-row upserts and
+   * `touch` updates meet on the same referral and patient rows in different orders: PostgreSQL
+   * then aborted one of them as a deadlock (40P01), and its whole batch was redone message by
+   * message. One writer at a time costs little here: a batch is a few statements.
+   */
+  private serialized<T>(
+    write: (manager: EntityManager, rows: T[]) => Promise<void>,
+  ): BatchWriter<T> {
+    return {
+      write: async (manager, rows) => {
+        await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `carerelay.analytics.read-model.${this.schema}`,
+        ]);
+        await write(manager, rows);
+      },
+    };
+  }
+
+  readonly referralEvents: BatchWriter<ReferralEventRow> = this.serialized((manager, rows) =>
+    this.addReferralEvents(manager, rows),
+  );
+  readonly patients: BatchWriter<Versioned<PatientFacts>> = this.serialized((manager, rows) =>
+    this.upsertPatients(manager, rows),
+  );
+  readonly serviceRequests: BatchWriter<Versioned<ServiceRequestFacts>> = this.serialized(
+    (manager, rows) => this.upsertServiceRequests(manager, rows),
+  );
+  readonly tasks: BatchWriter<Versioned<TaskFacts>> = this.serialized((manager, rows) =>
+    this.upsertTasks(manager, rows),
+  );
+  readonly coverages: BatchWriter<Versioned<CoverageFacts>> = this.serialized((manager, rows) =>
+    this.upsertCoverages(manager, rows),
+  );
+  readonly followupEvents: BatchWriter<FollowupRow> = this.serialized((manager, rows) =>
+    this.addFollowupEvents(manager, rows),
+  );
+  readonly consentStates: BatchWriter<ConsentRow> = this.serialized((manager, rows) =>
+    this.setConsentStates(manager, rows),
+  );
+  readonly directoryServices: BatchWriter<Versioned<DirectoryServiceFacts>> = this.serialized(
+    (manager, rows) => this.upsertDirectoryServices(manager, rows),
+  );
 
   private async addReferralEvents(manager: EntityManager, rows: ReferralEventRow[]): Promise<void> {
     const s = this.schema;
