@@ -121,6 +121,14 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances
   return processes;
 }
 
+/** `<APP>_URL` of each of these processes (not the stand-in EHRs): where the others call it. */
+const serviceUrlsOf = (processes) =>
+  Object.fromEntries(
+    processes
+      .filter((p) => p.app !== 'ehr-server')
+      .map((p) => [portVarOf(p.app).replace(/_PORT$/, '_URL'), `http://${HOST}:${p.port}`]),
+  );
+
 export const fhirBaseUrlOf = (portBase = DEFAULT_PORT_BASE) =>
   `http://${HOST}:${portBase + PORT_OFFSETS['fhir-api']}/fhir`;
 
@@ -167,11 +175,8 @@ export function networkEnv({
         }
       : {}),
   };
-  // Where each app is, for apps that call one another over HTTP.
-  for (const p of processes) {
-    if (p.app !== 'ehr-server')
-      common[`${portVarOf(p.app).replace(/_PORT$/, '_URL')}`] = `http://${HOST}:${p.port}`;
-  }
+  // Where each app is, for apps that call one another over HTTP: the first instances.
+  Object.assign(common, serviceUrlsOf(processes.filter((p) => (p.instance ?? 1) === 1)));
   if (portOf('directory-service')) {
     common.DIRECTORY_SERVICE_URL = `http://${HOST}:${portOf('directory-service')}`;
   }
@@ -184,12 +189,12 @@ export function networkEnv({
     // there. A client may also call a further FHIR API instance directly: its own address is an
     // alias of the one base.
     if ((p.instance ?? 1) > 1) {
-      for (const peer of processes)
-        if (peer.instance === p.instance && !['ehr-server', 'fhir-api'].includes(peer.app)) {
-          const url = `http://${HOST}:${peer.port}`;
-          env[portVarOf(peer.app).replace(/_PORT$/, '_URL')] = url;
-          if (peer.app === 'directory-service') env.DIRECTORY_SERVICE_URL = url;
-        }
+      Object.assign(
+        env,
+        serviceUrlsOf(
+          processes.filter((peer) => peer.instance === p.instance && peer.app !== 'fhir-api'),
+        ),
+      );
       if (p.app === 'fhir-api')
         env.FHIR_BASE_URL_ALIASES = [common.FHIR_BASE_URL_ALIASES, `http://${HOST}:${p.port}/fhir`]
           .filter(Boolean)
