@@ -10,8 +10,13 @@
 //     simulator sends --rate referrals per second (default 50) for --duration seconds (default
 //     60); the simulator and CBO bots (the load) are reported apart.
 //
-//   npm run bench:footprint [-- --rate 50 --duration 60 --starts 2 --port-base 28080
+//   - the whole network's CPU, app by app, first over --idle seconds with nothing sent (the
+//     baseline: pollers, consumers, health checks), then while the simulator sends (the same
+//     window as the memory); in % of one core, the load (simulator and bots) apart.
+//
+//   npm run bench:footprint [-- --rate 50 --duration 60 --idle 30 --starts 2 --port-base 28080
 //                              --kafka-port 29092 --fresh --build | --no-build]
+//   npm run bench:footprint -- --rate 2 --duration 300 --starts 1   (the demo's default rate)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,12 +24,13 @@ import { parseArgs } from 'node:util';
 import { STATE_DIR } from '../infra/lib/infra.mjs';
 import { startNetwork, startPrivateKafka, summaryLine } from '../infra/lib/network.mjs';
 import { infraStatus } from '../infra/lib/infra.mjs';
-import { mib, postgresPid, postgresRss, rssOf } from '../infra/bin/status.mjs';
+import { cpuSecondsOf, mib, postgresPid, postgresRss, rssOf } from '../infra/bin/status.mjs';
 
 const { values: opts } = parseArgs({
   options: {
     rate: { type: 'string', default: '50' },
     duration: { type: 'string', default: '60' },
+    idle: { type: 'string', default: '30' },
     starts: { type: 'string', default: '2' },
     'port-base': { type: 'string', default: '28080' },
     'kafka-port': { type: 'string', default: '29092' },
@@ -112,8 +118,22 @@ async function main() {
   const infra = await infraStatus();
   const pPid = postgresPid(infra);
 
+  // CPU seconds of every part of the network at one moment, to compare two moments.
+  const cpuNow = (load) => ({
+    at: performance.now(),
+    apps: Object.fromEntries(network.processes.map((p) => [p.name, cpuSecondsOf(p.pid) ?? 0])),
+    kafka: cpuSecondsOf(kafka.pid) ?? 0,
+    postgres: pPid ? (cpuSecondsOf(pPid, { children: true }) ?? 0) : 0,
+    load: load ? (cpuSecondsOf(load.pid, { children: true }) ?? 0) : 0,
+  });
+  say(`idle for ${opts.idle} s (the CPU baseline)`);
+  const idleFrom = cpuNow();
+  await sleep(Number(opts.idle) * 1000);
+  const idleTo = cpuNow();
+
   const rate = Number(opts.rate);
   const sim = network.startSimulator({ rate, args: ['--max-in-flight', '64'] });
+  const loadFrom = cpuNow(sim);
   const samples = [];
   const until = Date.now() + Number(opts.duration) * 1000;
   while (Date.now() < until) {
@@ -124,6 +144,7 @@ async function main() {
     const load = rssOf(sim.pid) ?? 0;
     samples.push({ apps, kafka: kafkaRss, postgres, total: apps + kafkaRss + postgres, load });
   }
+  const loadTo = cpuNow(sim);
   const counts = { ...network.summary?.counts };
   const stats = sim.stats?.simulator;
   const perProcess = network.processes.map((p) => [p.name, rssOf(p.pid)]);
@@ -176,6 +197,23 @@ async function main() {
   line('simulator + CBO bots (load) peak', mib(peak('load')));
   console.log('per process at the end:');
   for (const [name, rss] of perProcess) console.log(`  ${name.padEnd(30)} ${mib(rss)}`);
+
+  const share = (from, to, pick) =>
+    (100 * (pick(to) - pick(from))) / ((to.at - from.at) / 1000);
+  const pct = (v) => `${v.toFixed(1)} %`.padStart(8);
+  const appsOf = (c) => Object.values(c.apps).reduce((sum, v) => sum + v, 0);
+  const wholeOf = (c) => appsOf(c) + c.kafka + c.postgres;
+  const both = (pick) =>
+    `${pct(share(idleFrom, idleTo, pick))} ${pct(share(loadFrom, loadTo, pick))}`;
+  console.log(
+    `\nCPU, % of one core: idle ${opts.idle} s (nothing sent) | ${rate} referrals/s for ${opts.duration} s`,
+  );
+  line('whole network (apps, Kafka, PostgreSQL)', both(wholeOf));
+  line('  apps', both(appsOf));
+  line('  Kafka', both((c) => c.kafka));
+  line('  PostgreSQL (whole server)', both((c) => c.postgres));
+  line('simulator + CBO bots (load)', `${''.padStart(8)} ${pct(share(loadFrom, loadTo, (c) => c.load))}`);
+  for (const name of Object.keys(loadTo.apps)) line(`  ${name}`, both((c) => c.apps[name] ?? 0));
 }
 
 main().then(

@@ -120,6 +120,33 @@ export function postgresRss(pid) {
   );
 }
 
+/**
+ * CPU seconds a process has used (user + system, from /proc; Linux counts in 1/100 s). With
+ * `children`, also its children's: the live ones' and those it has reaped (PostgreSQL's backends).
+ */
+export function cpuSecondsOf(pid, { children = false } = {}) {
+  const fieldsOf = (p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    } catch {
+      return undefined;
+    }
+  };
+  const own = fieldsOf(pid);
+  if (!own) return undefined;
+  // fields from the state on: utime 11, stime 12, cutime 13, cstime 14
+  let ticks = own[11] + own[12];
+  if (children) {
+    ticks += own[13] + own[14];
+    for (const child of childrenOf(pid)) {
+      const f = fieldsOf(child);
+      if (f) ticks += f[11] + f[12];
+    }
+  }
+  return ticks / 100;
+}
+
 export const mib = (bytes) => (bytes === undefined ? '-' : `${(bytes / 1024 ** 2).toFixed(0)} MiB`);
 
 /** Rows of { what, pid, rss, note } for the network recorded in `file` plus the infrastructure. */
