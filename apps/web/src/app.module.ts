@@ -4,6 +4,7 @@ import { brokersOf, databaseTimeoutsOf } from '@carerelay/config';
 import { MessagingModule } from '@carerelay/messaging';
 import { ObservabilityModule } from '@carerelay/observability';
 import { PersistenceModule } from '@carerelay/persistence';
+import { TableMaintenanceModule } from '@carerelay/service';
 import { AccountsController } from './accounts/accounts.controller';
 import { AccountsService } from './accounts/accounts.service';
 import { DemoSeed } from './accounts/demo-seed';
@@ -39,6 +40,10 @@ export class AppModule {
           migrations: WEB_MIGRATIONS,
           applicationName: 'carerelay-web',
           timeouts: databaseTimeoutsOf(config),
+        }),
+        TableMaintenanceModule.forRoot({
+          schema: config.WEB_DB_SCHEMA,
+          intervalMs: config.DB_MAINTENANCE_INTERVAL_MS,
         }),
         // For /health/ready (Kafka) and the topics; the web app publishes nothing.
         MessagingModule.forRoot({

@@ -30,6 +30,15 @@ export class ServiceConfig {
   @Max(3_600_000)
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
+  /**
+   * Where the server's autovacuum is off: how often the service checks its own tables and
+   * vacuums or analyzes those autovacuum would have (0: never).
+   */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  DB_MAINTENANCE_INTERVAL_MS = 30_000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

@@ -4,3 +4,5 @@ export * from './persistence.module';
 export * from './safe-error';
 export * from './infrastructure-error';
 export * from './group.writer';
+export * from './table-maintenance';
+export * from './table-maintenance.repository';

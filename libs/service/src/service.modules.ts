@@ -8,6 +8,7 @@ import {
   SERVICE_SCHEMA,
   type ServiceDataSourceOptions,
 } from '@carerelay/persistence';
+import { TableMaintenanceModule } from './table-maintenance.module';
 
 export interface ServiceModulesOptions {
   /** e.g. consent-service: the CloudEvents source, Kafka client id, default consumer group. */
@@ -25,7 +26,7 @@ export interface ServiceModulesOptions {
 
 /**
  * What every service's AppModule imports: messaging (outbox relay, consumer), persistence (its
- * schema, migrated at start), health and metrics, and the role check of libs/auth. Messaging
+ * schema, migrated at start; its tables vacuumed where autovacuum is off), health and metrics, and the role check of libs/auth. Messaging
  * comes before persistence so that on shutdown the outbox relay stops before the pool closes.
  */
 export function serviceImports(options: ServiceModulesOptions): Array<DynamicModule | Type> {
@@ -48,6 +49,7 @@ export function serviceImports(options: ServiceModulesOptions): Array<DynamicMod
         ? { applicationName: options.applicationName }
         : {}),
     }),
+    TableMaintenanceModule.forRoot({ schema, intervalMs: config.DB_MAINTENANCE_INTERVAL_MS }),
     ObservabilityModule,
     ...(options.serviceAuth === false
       ? []
