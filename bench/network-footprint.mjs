@@ -19,6 +19,7 @@
 //   npm run bench:footprint -- --rate 2 --duration 300 --starts 1   (the demo's default rate)
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 import { STATE_DIR } from '../infra/lib/infra.mjs';
@@ -198,8 +199,7 @@ async function main() {
   console.log('per process at the end:');
   for (const [name, rss] of perProcess) console.log(`  ${name.padEnd(30)} ${mib(rss)}`);
 
-  const share = (from, to, pick) =>
-    (100 * (pick(to) - pick(from))) / ((to.at - from.at) / 1000);
+  const share = (from, to, pick) => (100 * (pick(to) - pick(from))) / ((to.at - from.at) / 1000);
   const pct = (v) => `${v.toFixed(1)} %`.padStart(8);
   const appsOf = (c) => Object.values(c.apps).reduce((sum, v) => sum + v, 0);
   const wholeOf = (c) => appsOf(c) + c.kafka + c.postgres;
@@ -210,10 +210,23 @@ async function main() {
   );
   line('whole network (apps, Kafka, PostgreSQL)', both(wholeOf));
   line('  apps', both(appsOf));
-  line('  Kafka', both((c) => c.kafka));
-  line('  PostgreSQL (whole server)', both((c) => c.postgres));
-  line('simulator + CBO bots (load)', `${''.padStart(8)} ${pct(share(loadFrom, loadTo, (c) => c.load))}`);
-  for (const name of Object.keys(loadTo.apps)) line(`  ${name}`, both((c) => c.apps[name] ?? 0));
+  line(
+    '  Kafka',
+    both((c) => c.kafka),
+  );
+  line(
+    '  PostgreSQL (whole server)',
+    both((c) => c.postgres),
+  );
+  line(
+    'simulator + CBO bots (load)',
+    `${''.padStart(8)} ${pct(share(loadFrom, loadTo, (c) => c.load))}`,
+  );
+  for (const name of Object.keys(loadTo.apps))
+    line(
+      `  ${name}`,
+      both((c) => c.apps[name] ?? 0),
+    );
 }
 
 main().then(

@@ -128,7 +128,10 @@ export function cpuSecondsOf(pid, { children = false } = {}) {
   const fieldsOf = (p) => {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      return stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
     } catch {
       return undefined;
     }
