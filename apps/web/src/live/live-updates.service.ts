@@ -43,7 +43,9 @@ export class LiveUpdatesService implements OnApplicationBootstrap, OnApplication
       groupId: `${this.config.WEB_LIVE_CONSUMER_GROUP}-${this.config.WEB_PORT}`,
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
+      // A change is answered at once (minBytes 1); this is only how often an idle feed asks
+      // again, and how soon the first fetch places the group (readiness waits for it).
+      maxWaitTimeInMs: 1000,
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: TOPICS.fhirChanges.name, fromBeginning: false });
