@@ -462,16 +462,24 @@ async function main(): Promise<void> {
 
     // Read every EHR Task back through FHIR: does it hold CareRelay's last version?
     let correct = 0;
+    // The others: the EHR behind, or ahead of the last answer this script saw (a change that
+    // committed although its request failed here), or at that version with other content.
+    const wrong = { behind: 0, ahead: 0, other: 0 };
     const latestByTask = new Map(tasks.map((t) => [t.id!, t]));
     await pool([...ehrToCarerelay.entries()], SEED_CONCURRENCY, async ([ehrId, taskId]) => {
       const onEhr = await ehrClient.read('Task', ehrId);
       const latest = latestByTask.get(taskId)!;
+      const onEhrVersion = versionOnEhr(onEhr);
+      const latestVersion = Number(latest.meta!.versionId);
       if (
-        versionOnEhr(onEhr) === Number(latest.meta!.versionId) &&
+        onEhrVersion === latestVersion &&
         onEhr.status === latest.status &&
         onEhr.businessStatus?.text === latest.businessStatus?.text
       )
         correct++;
+      else if (onEhrVersion < latestVersion) wrong.behind++;
+      else if (onEhrVersion > latestVersion) wrong.ahead++;
+      else wrong.other++;
     });
     // Where the time went: the FHIR API's outbox (sent_at) and the connector's queue (created_at,
     // delivered_at) of each delivered version.
@@ -519,7 +527,7 @@ async function main(): Promise<void> {
       `                  published → queued (the connector's consumer):       p50 ${ms(Number(breakdown.c50))}  p99 ${ms(Number(breakdown.c99))}`,
       `                  queued → on the EHR (queue wait, If-Match read + PUT): p50 ${ms(Number(breakdown.p50))}  p99 ${ms(Number(breakdown.p99))}`,
       `  lag             at the end of the load ${ms(Math.max(0, lastShown - loadEnded))} until the last change was shown; not yet shown, once a second: max ${Math.max(0, ...backlog)}, mean ${(backlog.reduce((a, b) => a + b, 0) / Math.max(1, backlog.length)).toFixed(1)}`,
-      `  EHR read back   ${correct} / ${TASKS} EHR Tasks hold CareRelay's latest version, status and businessStatus`,
+      `  EHR read back   ${correct} / ${TASKS} EHR Tasks hold CareRelay's latest version, status and businessStatus${correct < TASKS ? ` (the others: ${wrong.behind} behind, ${wrong.ahead} ahead of the last answer seen here, ${wrong.other} other content)` : ''}`,
       `  setup           Kafka ${env.KAFKA_BROKERS}${process.env.BENCH_SHARED_KAFKA === '1' ? ' (shared)' : ' (its own)'}; fhir-api and ehr-connector as processes (dist), EHR server (Medplum) in the bench process; PUSH_CONCURRENCY ${process.env.PUSH_CONCURRENCY ?? 16}, PUSH_POLL_MS ${process.env.PUSH_POLL_MS ?? 200}; logs ${path.relative(ROOT, logDir)}`,
       ...(lastError ? [`  last error      ${lastError}`] : []),
       '',
