@@ -16,6 +16,7 @@ import path from 'node:path';
 
 import { ROOT, STATE_DIR } from '../../infra/lib/infra.mjs';
 import tcpProxy from '../../infra/lib/tcp-proxy.cjs';
+import { cpuSecondsOf } from '../../infra/bin/status.mjs';
 import { startNetwork, startPrivateKafka as startPrivateBroker } from '../../infra/lib/network.mjs';
 
 const require = createRequire(import.meta.url);
@@ -488,11 +489,7 @@ export function cpuSnapshot(pids) {
   const cpu = read('/proc/stat').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
   const total = cpu.reduce((sum, v) => sum + v, 0);
-  const ticksOf = (pid) => {
-    const stat = read(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return stat ? Number(fields[11]) + Number(fields[12]) : 0; // utime + stime
-  };
+  const ticksOf = (pid) => Math.round((cpuSecondsOf(pid) ?? 0) * 100); // 1/100 s, as /proc/stat
   let ours = 0;
   for (const pid of pids) ours += ticksOf(pid);
   let postgres = 0;

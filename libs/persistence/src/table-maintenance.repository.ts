@@ -24,23 +24,21 @@ export class TableMaintenanceRepository {
     private readonly schema: string,
   ) {}
 
-  async autovacuumIsOn(): Promise<boolean> {
-    const rows: { setting: string }[] = await this.dataSource.query(
-      `SELECT setting FROM pg_settings WHERE name = 'autovacuum'`,
-    );
-    return rows[0]?.setting !== 'off';
-  }
-
-  async settings(): Promise<VacuumSettings> {
+  /**
+   * The server's autovacuum switch and thresholds, in one read: undefined while autovacuum is
+   * on (the server does the work), else the thresholds it would use.
+   */
+  async settingsWhereAutovacuumIsOff(): Promise<VacuumSettings | undefined> {
     const rows: { name: string; setting: string }[] = await this.dataSource.query(
       `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`,
-      [Object.values(SETTING_NAMES)],
+      [['autovacuum', ...Object.values(SETTING_NAMES)]],
     );
-    const byName = new Map(rows.map((r) => [r.name, Number(r.setting)]));
+    const byName = new Map(rows.map((r) => [r.name, r.setting]));
+    if (byName.get('autovacuum') !== 'off') return undefined;
     const settings = { ...POSTGRES_DEFAULT_VACUUM_SETTINGS };
     for (const [key, name] of Object.entries(SETTING_NAMES) as [keyof VacuumSettings, string][]) {
-      const value = byName.get(name);
-      if (value !== undefined && Number.isFinite(value) && value >= 0) settings[key] = value;
+      const value = Number(byName.get(name));
+      if (byName.has(name) && Number.isFinite(value) && value >= 0) settings[key] = value;
     }
     return settings;
   }

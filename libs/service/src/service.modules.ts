@@ -26,8 +26,9 @@ export interface ServiceModulesOptions {
 
 /**
  * What every service's AppModule imports: messaging (outbox relay, consumer), persistence (its
- * schema, migrated at start; its tables vacuumed where autovacuum is off), health and metrics, and the role check of libs/auth. Messaging
- * comes before persistence so that on shutdown the outbox relay stops before the pool closes.
+ * schema, migrated at start; its tables vacuumed where autovacuum is off), health and metrics,
+ * and the role check of libs/auth. Messaging comes before persistence so that on shutdown the
+ * outbox relay stops before the pool closes.
  */
 export function serviceImports(options: ServiceModulesOptions): Array<DynamicModule | Type> {
   const { config, schema } = options;

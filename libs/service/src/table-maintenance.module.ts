@@ -53,20 +53,21 @@ export class TableMaintenance implements OnApplicationBootstrap, OnModuleDestroy
 
   /** One pass: the tables it vacuumed or analyzed (none while autovacuum is on). */
   async pass(): Promise<TableWork[]> {
-    if (await this.repository.autovacuumIsOn()) return [];
+    const settings = await this.repository.settingsWhereAutovacuumIsOff();
+    if (!settings) return [];
     if (!this.told) {
       this.told = true;
       this.logger.log(
         `autovacuum is off on this server: the ${this.options.schema} tables are vacuumed and analyzed here, checked every ${this.options.intervalMs} ms`,
       );
     }
-    const due = tablesDue(await this.repository.settings(), await this.repository.activity());
+    const due = tablesDue(settings, await this.repository.activity());
     if (due.length === 0) return [];
     const done = await this.repository.exclusively(async (run) => {
       for (const item of due) await run(item);
     });
     if (!done) return [];
-    this.logger.debug?.(
+    this.logger.debug(
       `maintained ${due.map((d) => `${d.table} (${[d.vacuum && 'vacuum', d.analyze && 'analyze'].filter(Boolean).join(', ')})`).join(', ')}`,
     );
     return due;
