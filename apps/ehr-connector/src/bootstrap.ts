@@ -16,8 +16,11 @@ export function startEhrConnector(config: EhrConnectorConfig): Promise<INestAppl
     host: config.API_HOST,
     management: managementListenerOf(config),
     tls: tlsFilesOf(config),
+    // Batches: a burst of CBO status changes is queued for the EHRs in a few transactions, not
+    // one per change (one commit, one offset commit per batch).
     consumer: {
       groupId: config.EHR_CONNECTOR_CONSUMER_GROUP,
+      batch: { maxMessages: 500 },
       isTransient: isTransientFhirError,
       ignores: ignoredByConnector(config.FHIR_API_BASE_URL.replace(/\/$/, '')),
     },

@@ -53,6 +53,16 @@ const toDelivery = (row: Row): PushDelivery => ({
 
 const SELECT = `SELECT d.*, t.endpoint_id, t.ehr_task_id`;
 
+/** One CareRelay Task version to queue for an EHR. */
+export interface PushItem {
+  taskId: string;
+  version: number;
+  task: Resource;
+  changedAt: string;
+  endpointId: string;
+  ehrTaskId: string;
+}
+
 /**
  * The durable push queue: one row per CareRelay Task version to write to an EHR. A Task's
  * versions are delivered one after another in version order; `push_tasks.delivered_version` is
@@ -68,30 +78,45 @@ export class PushQueue {
     return `"${this.schema}"`;
   }
 
-  /** In the consumer's inbox transaction. A version seen twice is queued once. */
-  async enqueue(
-    manager: EntityManager,
-    item: {
-      taskId: string;
-      version: number;
-      task: Resource;
-      changedAt: string;
-      endpointId: string;
-      ehrTaskId: string;
-    },
-  ): Promise<boolean> {
+  /**
+   * In the consumer's inbox transaction: queues Task versions, all in two statements (a whole
+   * batch of the consumer at once). A version seen twice is queued once, and one at or below what
+   * the EHR already holds not at all. A Task is pushed to the endpoint it was first queued for.
+   * Returns the versions queued.
+   */
+  async enqueue(manager: EntityManager, items: PushItem[]): Promise<PushItem[]> {
+    if (items.length === 0) return [];
+    const rows = JSON.stringify(
+      items.map((item) => ({
+        task_id: item.taskId,
+        version: item.version,
+        task: item.task,
+        changed_at: item.changedAt,
+        endpoint_id: item.endpointId,
+        ehr_task_id: item.ehrTaskId,
+      })),
+    );
+    const recordset = `ROWS FROM (jsonb_to_recordset($1::jsonb) AS (task_id text, version int,
+      task jsonb, changed_at timestamptz, endpoint_id text, ehr_task_id text))
+      WITH ORDINALITY AS i(task_id, version, task, changed_at, endpoint_id, ehr_task_id, n)`;
     await manager.query(
-      `INSERT INTO ${this.s}.push_tasks (task_id, endpoint_id, ehr_task_id) VALUES ($1, $2, $3)
+      `INSERT INTO ${this.s}.push_tasks (task_id, endpoint_id, ehr_task_id)
+       SELECT DISTINCT ON (task_id) task_id, endpoint_id, ehr_task_id FROM ${recordset}
+       ORDER BY task_id, n
        ON CONFLICT (task_id) DO NOTHING`,
-      [item.taskId, item.endpointId, item.ehrTaskId],
+      [rows],
     );
-    const rows: unknown[] = await manager.query(
+    const queued: Array<{ task_id: string; version: number }> = await manager.query(
       `INSERT INTO ${this.s}.push_deliveries (task_id, version, task, changed_at)
-       SELECT $1, $2, $3, $4 WHERE $2 > (SELECT delivered_version FROM ${this.s}.push_tasks WHERE task_id = $1)
-       ON CONFLICT (task_id, version) DO NOTHING RETURNING id`,
-      [item.taskId, item.version, JSON.stringify(item.task), item.changedAt],
+       SELECT i.task_id, i.version, i.task, i.changed_at FROM ${recordset}
+       JOIN ${this.s}.push_tasks t USING (task_id) WHERE i.version > t.delivered_version
+       ORDER BY i.n
+       ON CONFLICT (task_id, version) DO NOTHING RETURNING task_id, version`,
+      [rows],
     );
-    return rows.length > 0;
+    const key = (taskId: string, version: number) => `${taskId}/${version}`;
+    const fresh = new Set(queued.map((row) => key(row.task_id, row.version)));
+    return items.filter((item) => fresh.delete(key(item.taskId, item.version)));
   }
 
   /** Tasks with a pending delivery that is due (the lowest pending version of each Task is due). */

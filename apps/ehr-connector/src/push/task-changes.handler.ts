@@ -1,13 +1,15 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CloudEvent, EventTypes, FhirResourceChangedV1 } from '@carerelay/contracts';
-import { EventContext } from '@carerelay/messaging';
+import { EventContext, type BatchWriter } from '@carerelay/messaging';
+import type { EntityManager } from 'typeorm';
 import type { Resource } from '@carerelay/fhir-client';
 import { SERVICE_SCHEMA } from '@carerelay/persistence';
 import { relativeTo } from '../fhir/fhir-clients';
 import { ehrIdOf } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
-import { PushQueue } from './push-queue';
+import { PushQueue, type PushItem } from './push-queue';
+import type { EhrEndpoint } from '../registry/ehr-endpoint.registry';
 import { pushChannel } from './push.worker';
 import { endpointOfReference } from '@carerelay/fhir';
 import { remoteReferencesOf } from '../remote/remote-referral.rules';
@@ -29,11 +31,29 @@ export const ignoredByPushQueue = (event: CloudEvent): boolean => {
 /**
  * fhir.changes.v1 → the push queue: an update of a source Task whose requester organization has
  * a push endpoint, and which carries that EHR's Task identity (recorded at pull time), queues
- * that Task version for the EHR — in the inbox transaction, so it is queued exactly once.
+ * that Task version for the EHR — in the inbox transaction, so it is queued exactly once. The
+ * consumer runs in batch mode: the versions of a whole batch are queued in two statements, and
+ * an organization's endpoints are read once per batch.
  */
 @Controller()
 export class TaskChangesHandler {
   private readonly logger = new Logger('ehr-push');
+
+  /** An organization's push endpoints, read once per inbox transaction. */
+  private readonly endpointsRead = new WeakMap<
+    EntityManager,
+    Map<string, Promise<EhrEndpoint[]>>
+  >();
+
+  /** Queues the versions handed over in one transaction, and wakes the push worker. */
+  private readonly queuing: BatchWriter<PushItem> = {
+    write: async (manager, items) => {
+      const queued = await this.queue.enqueue(manager, items);
+      if (queued.length === 0) return;
+      await manager.query('SELECT pg_notify($1, $2)', [pushChannel(this.schema), '']);
+      this.logger.debug(`queued ${queued.length} Task versions`);
+    },
+  };
 
   constructor(
     private readonly registry: EhrEndpointRegistry,
@@ -86,11 +106,10 @@ export class TaskChangesHandler {
     const requester = relativeTo(task.requester?.reference, this.carerelayBaseUrl);
     if (!requester?.startsWith('Organization/')) return;
     const organizationId = requester.slice('Organization/'.length);
-    const endpoints = await this.registry.pushEndpointsOf(context.manager, organizationId);
-    for (const endpoint of endpoints) {
+    for (const endpoint of await this.pushEndpointsOf(context.manager, organizationId)) {
       const ehrTaskId = ehrIdOf(task as { identifier?: [] }, endpoint.baseUrl, 'Task');
       if (!ehrTaskId) continue;
-      const queued = await this.queue.enqueue(context.manager, {
+      await context.defer(this.queuing, {
         taskId: change.id,
         version: Number(change.versionId),
         task,
@@ -98,10 +117,17 @@ export class TaskChangesHandler {
         endpointId: endpoint.id,
         ehrTaskId,
       });
-      if (queued) {
-        await context.manager.query('SELECT pg_notify($1, $2)', [pushChannel(this.schema), '']);
-        this.logger.debug(`queued Task/${change.id} v${change.versionId} for ${endpoint.id}`);
-      }
     }
+  }
+
+  private pushEndpointsOf(manager: EntityManager, organizationId: string): Promise<EhrEndpoint[]> {
+    let read = this.endpointsRead.get(manager);
+    if (!read) this.endpointsRead.set(manager, (read = new Map()));
+    let endpoints = read.get(organizationId);
+    if (!endpoints) {
+      endpoints = this.registry.pushEndpointsOf(manager, organizationId);
+      read.set(organizationId, endpoints);
+    }
+    return endpoints;
   }
 }
