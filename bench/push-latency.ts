@@ -266,6 +266,7 @@ async function main(): Promise<void> {
   const changes = new Map<string, Change>(); // `${taskId}:${version}`
   const early = new Map<string, number>(); // shown before the answer reached us (never, in practice)
   const ehrToCarerelay = new Map<string, string>();
+  const writtenVersions = new Map<string, number[]>(); // by EHR Task: the versions stored, in order
   let shown = 0;
   const ehr = await startEhrServer({
     port: 0,
@@ -275,6 +276,10 @@ async function main(): Promise<void> {
       const taskId = ehrToCarerelay.get(resource.id as string);
       const version = versionOnEhr(resource as unknown as Resource);
       if (!taskId || version === 0) return;
+      writtenVersions.set(resource.id as string, [
+        ...(writtenVersions.get(resource.id as string) ?? []),
+        version,
+      ]);
       const key = `${taskId}:${version}`;
       const change = changes.get(key);
       if (change) {
@@ -343,6 +348,7 @@ async function main(): Promise<void> {
     });
     const seeded = Date.now();
     const tasks: Resource[] = [];
+    const seededVersion = new Map<string, number>(); // by CareRelay Task, before the load
     await pool(
       Array.from({ length: TASKS }, (_, i) => i),
       SEED_CONCURRENCY,
@@ -362,7 +368,9 @@ async function main(): Promise<void> {
           .find((l) => l?.startsWith('Task/'));
         const taskId = location!.split('/')[1];
         ehrToCarerelay.set(ehrTask.id!, taskId);
-        tasks.push(await platform.read('Task', taskId));
+        const seededTask = await platform.read('Task', taskId);
+        seededVersion.set(taskId, Number(seededTask.meta!.versionId));
+        tasks.push(seededTask);
       },
     );
     process.stderr.write(
@@ -462,23 +470,32 @@ async function main(): Promise<void> {
 
     // Read every EHR Task back through FHIR: does it hold CareRelay's last version?
     let correct = 0;
+    // A Task whose every change failed or was skipped is still at its seeded version, which is
+    // a create (the connector pushes updates only): right when the EHR holds no CareRelay version.
+    let unchanged = 0;
     // The others: the EHR behind, or ahead of the last answer this script saw (a change that
     // committed although its request failed here), or at that version with other content.
     const wrong = { behind: 0, ahead: 0, other: 0 };
+    const behindTasks: Array<{ ehrId: string; taskId: string; latest: number; onEhr: number }> = [];
     const latestByTask = new Map(tasks.map((t) => [t.id!, t]));
     await pool([...ehrToCarerelay.entries()], SEED_CONCURRENCY, async ([ehrId, taskId]) => {
       const onEhr = await ehrClient.read('Task', ehrId);
       const latest = latestByTask.get(taskId)!;
       const onEhrVersion = versionOnEhr(onEhr);
       const latestVersion = Number(latest.meta!.versionId);
-      if (
+      if (latestVersion === seededVersion.get(taskId) && onEhrVersion === 0) {
+        unchanged++;
+        correct++;
+      } else if (
         onEhrVersion === latestVersion &&
         onEhr.status === latest.status &&
         onEhr.businessStatus?.text === latest.businessStatus?.text
       )
         correct++;
-      else if (onEhrVersion < latestVersion) wrong.behind++;
-      else if (onEhrVersion > latestVersion) wrong.ahead++;
+      else if (onEhrVersion < latestVersion) {
+        wrong.behind++;
+        behindTasks.push({ ehrId, taskId, latest: latestVersion, onEhr: onEhrVersion });
+      } else if (onEhrVersion > latestVersion) wrong.ahead++;
       else wrong.other++;
     });
     // Where the time went: the FHIR API's outbox (sent_at) and the connector's queue (created_at,
@@ -501,6 +518,19 @@ async function main(): Promise<void> {
          WHERE d.state = 'delivered'`,
       )
     ).rows[0];
+    // Why an EHR Task is behind: what the EHR stored, in order, and the connector's queue rows.
+    for (const b of behindTasks.slice(0, 3)) {
+      const rows = (
+        await db.query<Record<string, unknown>>(
+          `SELECT version, state, attempts, last_error, created_at, delivered_at
+           FROM "${connectorSchema}".push_deliveries WHERE task_id = $1 ORDER BY version`,
+          [b.taskId],
+        )
+      ).rows;
+      process.stderr.write(
+        `[bench] behind: Task/${b.taskId} latest v${b.latest}, EHR holds v${b.onEhr}; EHR stored ${JSON.stringify(writtenVersions.get(b.ehrId) ?? [])}; deliveries ${JSON.stringify(rows)}\n`,
+      );
+    }
     await db.end();
     const deliveries = async (state: string) =>
       (
@@ -527,7 +557,7 @@ async function main(): Promise<void> {
       `                  published → queued (the connector's consumer):       p50 ${ms(Number(breakdown.c50))}  p99 ${ms(Number(breakdown.c99))}`,
       `                  queued → on the EHR (queue wait, If-Match read + PUT): p50 ${ms(Number(breakdown.p50))}  p99 ${ms(Number(breakdown.p99))}`,
       `  lag             at the end of the load ${ms(Math.max(0, lastShown - loadEnded))} until the last change was shown; not yet shown, once a second: max ${Math.max(0, ...backlog)}, mean ${(backlog.reduce((a, b) => a + b, 0) / Math.max(1, backlog.length)).toFixed(1)}`,
-      `  EHR read back   ${correct} / ${TASKS} EHR Tasks hold CareRelay's latest version, status and businessStatus${correct < TASKS ? ` (the others: ${wrong.behind} behind, ${wrong.ahead} ahead of the last answer seen here, ${wrong.other} other content)` : ''}`,
+      `  EHR read back   ${correct} / ${TASKS} EHR Tasks hold CareRelay's latest version, status and businessStatus${unchanged > 0 ? ` (${unchanged} of them never changed by the load: no CareRelay version, as expected)` : ''}${correct < TASKS ? ` (the others: ${wrong.behind} behind, ${wrong.ahead} ahead of the last answer seen here, ${wrong.other} other content)` : ''}`,
       `  setup           Kafka ${env.KAFKA_BROKERS}${process.env.BENCH_SHARED_KAFKA === '1' ? ' (shared)' : ' (its own)'}; fhir-api and ehr-connector as processes (dist), EHR server (Medplum) in the bench process; PUSH_CONCURRENCY ${process.env.PUSH_CONCURRENCY ?? 16}, PUSH_POLL_MS ${process.env.PUSH_POLL_MS ?? 200}; logs ${path.relative(ROOT, logDir)}`,
       ...(lastError ? [`  last error      ${lastError}`] : []),
       '',
@@ -554,6 +584,7 @@ async function main(): Promise<void> {
         maxBacklog: Math.max(0, ...backlog),
         drainWaitMs: drainedAt - loadEnded,
         ehrTasksCorrect: correct,
+        ehrTasksUnchanged: unchanged,
         relayP50Ms: Number(breakdown.r50),
         relayP99Ms: Number(breakdown.r99),
         consumeP50Ms: Number(breakdown.c50),
