@@ -150,39 +150,37 @@ export class PushQueue {
     });
   }
 
-  async pendingOf(manager: EntityManager, taskId: string): Promise<PushDelivery[]> {
+  /** A Task's pending versions in order, and the newest version the EHR holds, in one query. */
+  async pendingOf(
+    manager: EntityManager,
+    taskId: string,
+  ): Promise<{ deliveredVersion: number; pending: PushDelivery[] }> {
     const rows = (await manager.query(
-      `${SELECT} FROM ${this.s}.push_deliveries d JOIN ${this.s}.push_tasks t USING (task_id)
+      `${SELECT}, t.delivered_version FROM ${this.s}.push_deliveries d JOIN ${this.s}.push_tasks t USING (task_id)
        WHERE d.task_id = $1 AND d.state = 'pending' ORDER BY d.version`,
       [taskId],
-    )) as Row[];
-    return rows.map(toDelivery);
+    )) as Array<Row & { delivered_version: number }>;
+    return { deliveredVersion: rows[0]?.delivered_version ?? 0, pending: rows.map(toDelivery) };
   }
 
-  async deliveredVersion(manager: EntityManager, taskId: string): Promise<number> {
-    const [row] = await manager.query(
-      `SELECT delivered_version FROM ${this.s}.push_tasks WHERE task_id = $1`,
-      [taskId],
-    );
-    return (row?.delivered_version as number | undefined) ?? 0;
-  }
-
+  /**
+   * The version is on the EHR: delivered, the newest the EHR holds, and anything older still
+   * waiting (a parked version replayed late, say) superseded so that it never follows it. One
+   * statement.
+   */
   async markDelivered(manager: EntityManager, delivery: PushDelivery): Promise<void> {
     await manager.query(
-      `UPDATE ${this.s}.push_deliveries SET state = 'delivered', delivered_at = now(), attempts = attempts + 1,
-         last_error = NULL WHERE id = $1`,
-      [delivery.id],
-    );
-    await manager.query(
-      `UPDATE ${this.s}.push_tasks SET delivered_version = GREATEST(delivered_version, $2), delivered_at = now()
-       WHERE task_id = $1`,
-      [delivery.taskId, delivery.version],
-    );
-    // Anything older still waiting (a parked version replayed late, say) must never follow it.
-    await manager.query(
-      `UPDATE ${this.s}.push_deliveries SET state = 'superseded'
-       WHERE task_id = $1 AND version < $2 AND state IN ('pending', 'parked')`,
-      [delivery.taskId, delivery.version],
+      `WITH delivered AS (
+         UPDATE ${this.s}.push_deliveries SET state = 'delivered', delivered_at = now(),
+           attempts = attempts + 1, last_error = NULL
+         WHERE id = $1),
+       newest AS (
+         UPDATE ${this.s}.push_tasks SET delivered_version = GREATEST(delivered_version, $3),
+           delivered_at = now()
+         WHERE task_id = $2)
+       UPDATE ${this.s}.push_deliveries SET state = 'superseded'
+       WHERE task_id = $2 AND version < $3 AND state IN ('pending', 'parked')`,
+      [delivery.id, delivery.taskId, delivery.version],
     );
   }
 

@@ -108,10 +108,17 @@ export class PushWorker {
       const tasks = await this.queue.dueTasks(this.options.concurrency * 4);
       if (tasks.length === 0 || !this.loop.isRunning) return;
       let next = 0;
+      // Endpoints read once per round of Tasks (a disabled one is seen by the next round).
+      const endpoints = new Map<string, Promise<EhrEndpoint | undefined>>();
+      const endpointOf = (id: string) => {
+        let endpoint = endpoints.get(id);
+        if (!endpoint) endpoints.set(id, (endpoint = this.registry.get(id)));
+        return endpoint;
+      };
       const lane = async () => {
         while (next < tasks.length && this.loop.isRunning) {
           const taskId = tasks[next++];
-          await this.pushTask(taskId).catch((error: unknown) =>
+          await this.pushTask(taskId, endpointOf).catch((error: unknown) =>
             this.options.logger?.warn(`ehr push ${taskId}: ${failureOf(error)}`),
           );
         }
@@ -121,12 +128,16 @@ export class PushWorker {
     }
   }
 
-  private async pushTask(taskId: string): Promise<void> {
+  private async pushTask(
+    taskId: string,
+    endpointOf: (id: string) => Promise<EhrEndpoint | undefined>,
+  ): Promise<void> {
     let delivered: PushDelivery[] = [];
     await this.queue.withTaskLock(taskId, async (manager) => {
-      let deliveredVersion = await this.queue.deliveredVersion(manager, taskId);
+      const queued = await this.queue.pendingOf(manager, taskId);
+      let deliveredVersion = queued.deliveredVersion;
       let endpoint: EhrEndpoint | undefined; // read once per Task and pass
-      delivered = await deliverInOrder(await this.queue.pendingOf(manager, taskId), {
+      delivered = await deliverInOrder(queued.pending, {
         retry: this.options.retry,
         parks: (delivery, error, attempts) =>
           parks({
@@ -141,7 +152,7 @@ export class PushWorker {
             await this.queue.markSuperseded(manager, delivery);
             return 'skip';
           }
-          endpoint ??= await this.registry.get(delivery.endpointId);
+          endpoint ??= await endpointOf(delivery.endpointId);
           return 'deliver';
         },
         deliver: async (delivery) => {
