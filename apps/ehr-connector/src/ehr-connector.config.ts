@@ -10,9 +10,40 @@ import {
   Matches,
   Max,
   Min,
+  Validate,
   ValidateIf,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+  type ValidationArguments,
 } from 'class-validator';
 import { ServiceConfig } from '@carerelay/config';
+
+/**
+ * Connections the connector needs beside the push lanes: the consumer (three partitions at a
+ * time), the pull and remote-fetch workers, table maintenance.
+ */
+export const POOL_CONNECTIONS_BESIDE_PUSH = 6;
+
+/**
+ * Each push lane holds a pooled connection for its Task's transaction: lanes that take the whole
+ * pool starve everything else, the lanes' own reads included, and every push fails.
+ */
+@ValidatorConstraint({ name: 'leavesPoolRoom' })
+class LeavesPoolRoom implements ValidatorConstraintInterface {
+  validate(value: unknown, args: ValidationArguments): boolean {
+    const pool = (args.object as { EHR_CONNECTOR_DB_POOL_SIZE?: unknown })
+      .EHR_CONNECTOR_DB_POOL_SIZE;
+    return (
+      typeof value !== 'number' ||
+      typeof pool !== 'number' ||
+      value + POOL_CONNECTIONS_BESIDE_PUSH <= pool
+    );
+  }
+
+  defaultMessage(): string {
+    return `must leave ${POOL_CONNECTIONS_BESIDE_PUSH} connections of EHR_CONNECTOR_DB_POOL_SIZE for the rest of the connector`;
+  }
+}
 
 /** Environment of the ehr-connector, validated once at start. */
 export class EhrConnectorConfig extends ServiceConfig {
@@ -127,6 +158,7 @@ export class EhrConnectorConfig extends ServiceConfig {
   @IsInt()
   @Min(1)
   @Max(64)
+  @Validate(LeavesPoolRoom)
   PUSH_CONCURRENCY = 16;
 
   /** How often the pull poller looks for endpoints whose poll is due (each has its interval). */
