@@ -171,7 +171,11 @@ export async function startKafkaBroker({ dir, port, fresh = false, log = () => u
   fs.mkdirSync(dataDir, { recursive: true });
   const properties = path.join(dir, 'server.properties');
   fs.writeFileSync(properties, kafkaServerProperties({ port, dataDir }));
-  await formatKafkaStorage({ dir, properties });
+  // Already formatted (a run before this one, not --fresh): formatting again with a new cluster
+  // id is refused by the storage tool.
+  if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
+    await formatKafkaStorage({ dir, properties });
+  }
   const logFile = path.join(dir, 'kafka.log');
   let child;
   let exited;
