@@ -72,6 +72,14 @@ export function missingApps(distDir = path.join(ROOT, 'dist')) {
 }
 
 /**
+ * Node flags of an app's process. Semi-spaces of 2 MiB instead of V8's up to 16 MiB: about 25 MiB
+ * less resident per process (bench:footprint at 2 referrals/s: the apps' peak 1,615 → 1,401 MiB)
+ * at no CPU cost measurable at the demo's rate. The FHIR API keeps V8's default: at intake rates
+ * the larger young generation saves it 1 to 2 ms of CPU per Bundle (bench:fhir).
+ */
+export const nodeFlagsOf = (app) => (app === 'fhir-api' ? [] : ['--max-semi-space-size=2']);
+
+/**
  * The processes of the network: one per app (`instances` per service when scaled out: the
  * second is named `<app>-2`), two for the stand-in EHR server (one per hospital). Each has a
  * name (log prefix), its entry point, its port.
@@ -88,6 +96,7 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances
           name: `ehr-server:${hospital.id}`,
           app,
           entry,
+          nodeFlags: nodeFlagsOf(app),
           port: portBase + EHR_SERVER_OFFSET + i,
           hospital: hospital.id,
         });
@@ -100,6 +109,7 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances
       app,
       instance: 1,
       entry,
+      nodeFlags: nodeFlagsOf(app),
       port: portBase + offset,
       managementPort: portBase + MANAGEMENT_OFFSET + offset,
     };

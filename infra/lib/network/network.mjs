@@ -172,7 +172,7 @@ export async function startNetwork(o) {
         webClients: network.webClients,
       })[name];
     const launch = (p, envOverride = {}) => {
-      const child = spawnNode([p.entry], {
+      const child = spawnNode([...(p.nodeFlags ?? []), p.entry], {
         ...envFor(p.name),
         ...(o.appEnv?.[p.app] ?? {}),
         ...envOverride,
