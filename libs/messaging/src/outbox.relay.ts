@@ -30,6 +30,12 @@ export interface OutboxRelayOptions {
 }
 
 /**
+ * What ends the application_name of a relay's own connections: they only claim, publish and mark
+ * outbox rows, never write anything else (see SearchRepository.safeHorizon).
+ */
+export const OUTBOX_RELAY_APPLICATION_SUFFIX = '-outbox-relay';
+
+/**
  * Publishes committed outbox rows. Rows are claimed with FOR UPDATE SKIP LOCKED, so several
  * relays (in several processes) share the work; the claim is held until the rows are published
  * (acks=all) and marked sent, so a crash in between means they are published again: consumers
@@ -122,7 +128,7 @@ export class OutboxRelay {
       subscribers: [],
       migrationsRun: false,
       synchronize: false,
-      applicationName: `${base.applicationName ?? 'carerelay'}-outbox-relay`,
+      applicationName: `${base.applicationName ?? 'carerelay'}${OUTBOX_RELAY_APPLICATION_SUFFIX}`,
       extra: { ...(base.extra ?? {}), max: size },
     } as DataSourceOptions);
     try {

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { OUTBOX_RELAY_APPLICATION_SUFFIX } from '@carerelay/messaging';
 import { badRequest, type FhirSearchRequest } from '@carerelay/fhir';
 import type { RequestActor } from '../request-actor';
 import { LABELS_NEEDING_EXPLICIT_CONSENT } from '@carerelay/consent';
@@ -184,7 +185,9 @@ export class SearchRepository {
    * statement's start. Hence min(statement start, xact_start of every backend holding an xid),
    * both from the database's clock, as the stamps are. The page is read by a later statement,
    * whose snapshot holds every writer that was no longer running here. (The statistics snapshot
-   * is cleared first: inside a transaction it would be the one of its first read.)
+   * is cleared first: inside a transaction it would be the one of its first read.) The outbox
+   * relays' own connections are left out: they stamp nothing, and a relay holds its claim's xid
+   * while it publishes, so counting it held the horizon back behind writes already committed.
    */
   async safeHorizon(): Promise<string> {
     const [{ horizon }] = await this.manager.query(
@@ -192,8 +195,10 @@ export class SearchRepository {
          to_char(date_trunc('milliseconds', least(statement_timestamp(),
            (SELECT min(a.xact_start) FROM pg_stat_activity a
             WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
-              AND a.datname = current_database()))) AT TIME ZONE 'UTC',
+              AND a.datname = current_database()
+              AND a.application_name NOT LIKE '%' || $1))) AT TIME ZONE 'UTC',
            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS horizon`,
+      [OUTBOX_RELAY_APPLICATION_SUFFIX],
     );
     return horizon as string;
   }
