@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, get as httpGet } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Bundle, Resource, Task } from '@medplum/fhirtypes';
+import { extractSearchIndex } from '@carerelay/fhir';
 import { collectTopics, waitFor } from '@carerelay/testing';
 import {
   fhirKitClient,
@@ -471,6 +472,57 @@ describe('fhir-api on real PostgreSQL and Kafka', () => {
         { what: 'the update events' },
       );
       expect(events.at(-1)!.data.organizations).toEqual(expect.arrayContaining(['cbo-a', 'ehr-a']));
+    });
+
+    it('an update rewrites only the index rows that changed: the rest keep their row', async () => {
+      const indexRows = async () =>
+        (await api.db.query(
+          `SELECT ctid::text AS row, param, code, value_reference, value_string
+             FROM "${api.schema}".search_index WHERE resource_type = 'Task' AND id = $1`,
+          [taskId],
+        )) as { row: string; param: string; code: string | null; value_reference: string | null }[];
+      const before = await indexRows();
+      const task = await readTask();
+      const next = task.status === 'requested' ? 'accepted' : 'in-progress';
+      const updated = await http(
+        api.baseUrl,
+        'PUT',
+        `/Task/${taskId}`,
+        { ...task, status: next },
+        { 'if-match': `W/"${task.meta!.versionId}"`, 'x-dev-actor': 'cbo:cbo-a' },
+      );
+      expect(updated.status).toBe(200);
+      const after = await indexRows();
+
+      // The same rows as an index built from scratch for the stored version.
+      const key = (r: { param: string; code: string | null; value_reference: string | null }) =>
+        `${r.param}|${r.code}|${r.value_reference}`;
+      const fresh = extractSearchIndex(updated.body as Task);
+      expect(after.map(key).sort()).toEqual(
+        fresh
+          .map((r) =>
+            key({
+              param: r.param,
+              code: r.code ?? null,
+              value_reference: r.value_reference ?? null,
+            }),
+          )
+          .sort(),
+      );
+      const status = after.filter((r) => r.param === 'status').map((r) => r.code);
+      expect(status).toEqual([next]);
+      // The requester did not change: its row is the same physical row as before the update.
+      const requesterRow = (rows: typeof before) => rows.find((r) => r.param === 'requester')?.row;
+      expect(requesterRow(before)).toBeDefined();
+      expect(requesterRow(after)).toBe(requesterRow(before));
+      const rewritten = after.filter((r) => !before.some((b) => b.row === r.row));
+      expect(rewritten.length).toBeGreaterThan(0);
+      expect(rewritten.length).toBeLessThan(after.length / 2);
+
+      const found = await http(api.baseUrl, 'GET', `/Task?_id=${taskId}&status=${next}`);
+      expect(found.body.entry).toHaveLength(1);
+      const old = await http(api.baseUrl, 'GET', `/Task?_id=${taskId}&status=${task.status}`);
+      expect(old.body.entry ?? []).toHaveLength(0);
     });
   });
 
