@@ -20,21 +20,26 @@ import type { ResourceOrganizations } from './visibility';
 const HISTORY_COLUMNS = `h.resource_type, h.id, h.version_id, h.deleted, h.method, h.content,
   h.requester_org, h.owner_org, h.other_orgs, r.patient_id`;
 
-/** A search index row's columns besides its resource's key, in the order of the INSERT. */
-const INDEX_COLUMNS = [
-  'param',
-  'type',
-  'system',
-  'code',
-  'value_string',
-  'value_string_normalized',
-  'value_reference',
-  'value_date_start',
-  'value_date_end',
-  'value_number',
-  'composite_group',
-  'component',
-] as const;
+/** A search index row's columns besides its resource's key, with their types, in INSERT order. */
+const INDEX_COLUMN_TYPES = {
+  param: 'text',
+  type: 'text',
+  system: 'text',
+  code: 'text',
+  value_string: 'text',
+  value_string_normalized: 'text',
+  value_reference: 'text',
+  value_date_start: 'timestamptz',
+  value_date_end: 'timestamptz',
+  value_number: 'float8',
+  composite_group: 'integer',
+  component: 'integer',
+} as const;
+const INDEX_COLUMNS = Object.keys(INDEX_COLUMN_TYPES);
+/** The recordset definition that reads index rows from a JSON array. */
+const INDEX_RECORD = Object.entries(INDEX_COLUMN_TYPES)
+  .map(([column, type]) => `${column} ${type}`)
+  .join(', ');
 
 /**
  * meta.lastUpdated comes from the database, stamped under the same rule as the safe horizon of
@@ -249,11 +254,7 @@ export class ResourceRepository {
     const [row] = (await this.manager.query(
       `WITH ${STAMP_CTE},
        current_row AS (${current}),
-       new_index AS (
-         SELECT * FROM jsonb_to_recordset($11::jsonb) AS x(param text, type text, system text,
-           code text, value_string text, value_string_normalized text, value_reference text,
-           value_date_start timestamptz, value_date_end timestamptz, value_number float8,
-           composite_group integer, component integer)),
+       new_index AS (SELECT * FROM jsonb_to_recordset($11::jsonb) AS x(${INDEX_RECORD})),
        ${previousIndex}
        history_row AS (
          INSERT INTO ${this.s}.resource_history (resource_type, id, version_id, last_updated, deleted,
