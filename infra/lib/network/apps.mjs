@@ -96,7 +96,6 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances
           name: `ehr-server:${hospital.id}`,
           app,
           entry,
-          nodeFlags: nodeFlagsOf(app),
           port: portBase + EHR_SERVER_OFFSET + i,
           hospital: hospital.id,
         });
@@ -109,7 +108,6 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances
       app,
       instance: 1,
       entry,
-      nodeFlags: nodeFlagsOf(app),
       port: portBase + offset,
       managementPort: portBase + MANAGEMENT_OFFSET + offset,
     };

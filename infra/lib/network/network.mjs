@@ -17,6 +17,7 @@ import {
   missingApps,
   networkEnv,
   networkProcesses,
+  nodeFlagsOf,
   PLATFORM_CLIENT_APPS,
 } from './apps.mjs';
 import {
@@ -172,7 +173,7 @@ export async function startNetwork(o) {
         webClients: network.webClients,
       })[name];
     const launch = (p, envOverride = {}) => {
-      const child = spawnNode([...(p.nodeFlags ?? []), p.entry], {
+      const child = spawnNode([...nodeFlagsOf(p.app), p.entry], {
         ...envFor(p.name),
         ...(o.appEnv?.[p.app] ?? {}),
         ...envOverride,
