@@ -14,18 +14,27 @@ import { CBO_TASK_IDENTIFIER } from '../../apps/referral-service/src/fhir/referr
 import { ReferralReconciler } from '../../apps/referral-service/src/reconciliation/referral.reconciler';
 import { ReferralEventsHandler } from '../../apps/referral-service/src/referrals/referral-events.handler';
 
-/** The platform's client, with a hook in front of each update: a test holds or fails a step there. */
+/**
+ * The platform's client, with a hook in front of each update (a test holds or fails a step there)
+ * and a record of what it read.
+ */
 class HookedFhirClient extends FhirApiClient {
   beforeUpdate?: (resourceType: string, id: string) => Promise<void>;
+  readonly reads: string[] = [];
+
+  override read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T> {
+    this.reads.push(`${resourceType}/${id}`);
+    return super.read<T>(resourceType, id);
+  }
 
   override async updateWithIfMatch<T extends Resource>(
     resourceType: string,
     id: string,
     change: (current: T) => T | undefined,
-    maxAttempts?: number,
+    options?: { maxAttempts?: number; known?: T },
   ): Promise<T> {
     await this.beforeUpdate?.(resourceType, id);
-    return super.updateWithIfMatch(resourceType, id, change, maxAttempts);
+    return super.updateWithIfMatch(resourceType, id, change, options);
   }
 }
 
@@ -334,6 +343,13 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       'in-progress',
       'completed',
     ]);
+    // Each of the workflow's writes started from the version it last saw: the source Task (every
+    // update above) and the CBO Task (whose output came with its change) were never read back,
+    // the ServiceRequest only once, for the source context.
+    const readOf = (reference: string) => platformClient.reads.filter((r) => r === reference);
+    expect(readOf(`Task/${taskId}`)).toEqual([]);
+    expect(readOf(`Task/${cboTask.id}`)).toEqual([]);
+    expect(readOf(`ServiceRequest/${serviceRequestId}`)).toHaveLength(1);
   });
 
   it('sends a rejected referral to the next match, and puts it on hold when every match declined', async () => {

@@ -118,17 +118,31 @@ export class FhirApiClient {
   /**
    * Read-modify-write with If-Match: `change` gets the current version and returns the next one
    * (or undefined when nothing needs changing); a concurrent writer's 412 makes it try again.
+   * `known` is a version the caller already holds (its own last write): the first try starts from
+   * it without a read; if it turns out stale (412), or says nothing needs changing, the server's
+   * current version is read and the change decided again from that.
    */
   async updateWithIfMatch<T extends Resource>(
     resourceType: string,
     id: string,
     change: (current: T) => T | undefined,
-    maxAttempts = 5,
+    options: { maxAttempts?: number; known?: T } = {},
   ): Promise<T> {
+    const maxAttempts = options.maxAttempts ?? 5;
+    let known = options.known?.meta?.versionId ? options.known : undefined;
     for (let attempt = 1; ; attempt++) {
-      const current = await this.read<T>(resourceType, id);
+      const current = known ?? (await this.read<T>(resourceType, id));
+      const unverified = known !== undefined;
+      known = undefined;
       const next = change(structuredClone(current));
-      if (!next) return current;
+      if (!next) {
+        // "Nothing to change" is only trusted of the server's own current version.
+        if (unverified) {
+          attempt--;
+          continue;
+        }
+        return current;
+      }
       try {
         return await this.call(`update ${resourceType}/${id}`, (c) =>
           c.update({
@@ -139,8 +153,10 @@ export class FhirApiClient {
           }),
         );
       } catch (error) {
-        if ((error as FhirRequestError).status === 412 && attempt < maxAttempts) continue;
-        throw error;
+        if ((error as FhirRequestError).status !== 412) throw error;
+        // A stale copy of the caller's is not a concurrent writer: it does not use up a try.
+        if (unverified) attempt--;
+        else if (attempt >= maxAttempts) throw error;
       }
     }
   }

@@ -55,10 +55,37 @@ const idFromLocation = (location: string | undefined, type: string): string => {
  * If-Match updates that leave a resource alone when it already says what we would write.
  */
 export class ReferralFhirGateway {
+  /**
+   * The last version seen of each source Task and ServiceRequest (read, or written by this
+   * gateway): an update starts from it instead of reading the resource first. Memory only, and a
+   * hint: a stale copy costs a 412 and a read (see updateWithIfMatch), a missing one a read.
+   */
+  private readonly lastSeen = new Map<string, Resource>();
+
   constructor(
     private readonly fhir: FhirApiClient,
     private readonly platformOrganizationId: string,
+    private readonly lastSeenLimit = 1000,
   ) {}
+
+  private remember(resource: Resource | undefined): void {
+    if (!resource?.id || !resource.meta?.versionId) return;
+    const key = `${resource.resourceType}/${resource.id}`;
+    this.lastSeen.delete(key);
+    this.lastSeen.set(key, resource);
+    // Map order is insertion order: the first key is the one seen longest ago.
+    if (this.lastSeen.size > this.lastSeenLimit)
+      this.lastSeen.delete(this.lastSeen.keys().next().value as string);
+  }
+
+  private async update(
+    resourceType: string,
+    id: string,
+    change: (current: Resource) => Resource | undefined,
+  ): Promise<void> {
+    const known = this.lastSeen.get(`${resourceType}/${id}`);
+    this.remember(await this.fhir.updateWithIfMatch(resourceType, id, change, { known }));
+  }
 
   /** Base URLs that name this server in absolute references (the FHIR API's own). */
   get localBaseUrls(): readonly string[] {
@@ -88,11 +115,15 @@ export class ReferralFhirGateway {
     }
     const local = normalizeReference(reference, this.localBaseUrls);
     if (!local?.startsWith(`${type}/`)) return undefined;
-    return this.fhir.read(type, local.slice(type.length + 1));
+    const resource = await this.fhir.read(type, local.slice(type.length + 1));
+    // The ServiceRequest is completed when the referral is; the Patient is never written.
+    if (type === 'ServiceRequest') this.remember(resource);
+    return resource;
   }
 
   /** The ServiceRequest and Patient of a source Task already in hand (from its change event). */
   async sourceContextOf(task: Resource): Promise<SourceContext> {
+    this.remember(task);
     const readServiceRequest = this.resolve(task, task.focus?.reference, 'ServiceRequest');
     // Both at once when the Task names its patient; else the ServiceRequest's subject.
     if (task.for?.reference) {
@@ -174,7 +205,7 @@ export class ReferralFhirGateway {
   }
 
   async cancelCboTask(taskId: string, reason: string): Promise<void> {
-    await this.fhir.updateWithIfMatch('Task', taskId, (task) => {
+    await this.update('Task', taskId, (task) => {
       if (
         ['cancelled', 'completed', 'failed', 'rejected', 'entered-in-error'].includes(task.status)
       )
@@ -189,7 +220,7 @@ export class ReferralFhirGateway {
    * status and says what happened in businessStatus and statusReason.
    */
   async updateSourceTask(taskId: string, update: SourceTaskUpdate): Promise<void> {
-    await this.fhir.updateWithIfMatch('Task', taskId, (task) => {
+    await this.update('Task', taskId, (task) => {
       const next: Resource = { ...task, status: reachableStatus(task.status, update.status) };
       if (update.statusReason) next.statusReason = { text: update.statusReason };
       // A reason of the old status goes with it; a Task whose status stays (a clinician's
@@ -207,7 +238,7 @@ export class ReferralFhirGateway {
   }
 
   async completeServiceRequest(serviceRequestId: string): Promise<void> {
-    await this.fhir.updateWithIfMatch('ServiceRequest', serviceRequestId, (sr) =>
+    await this.update('ServiceRequest', serviceRequestId, (sr) =>
       sr.status === 'completed' ? undefined : { ...sr, status: 'completed' },
     );
   }

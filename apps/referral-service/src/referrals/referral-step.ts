@@ -8,6 +8,7 @@ export interface ChangedTask {
   statusReason?: { text?: string };
   identifier?: Array<{ system?: string }>;
   partOf?: Array<{ reference?: string }>;
+  output?: unknown[];
 }
 
 /** Reads the source Task's ServiceRequest and Patient: the referral's need and its CBO Tasks' basis. */

@@ -157,10 +157,14 @@ describe('mirroring the CBO Task', () => {
     });
   });
 
+  const procedureOutput = [
+    { type: { text: 'Procedure' }, valueReference: { reference: 'Procedure/p-1' } },
+  ];
+
   it('completes the source Task with the output and completes the source ServiceRequest', () => {
     const decision = onCboTaskChanged(
       { ...routed, state: 'in-progress' },
-      { taskId: 'cbo-task-1', status: 'completed' },
+      { taskId: 'cbo-task-1', status: 'completed', output: procedureOutput },
     );
     if (decision === 'reroute') throw new Error('unexpected');
     // The order first: the EHR never reads a completed Task whose ServiceRequest is still active.
@@ -169,9 +173,29 @@ describe('mirroring the CBO Task', () => {
       expect.objectContaining({
         kind: 'update-source-task',
         status: 'completed',
-        copyOutputFromCboTask: true,
+        output: procedureOutput,
       }),
     ]);
+  });
+
+  it('carries the output of the change it decided on, and only where the status shows work', () => {
+    const withOutput = (status: string) => {
+      const decision = onCboTaskChanged(
+        { ...routed, state: 'accepted' },
+        { taskId: 'cbo-task-1', status, output: procedureOutput },
+      );
+      if (decision === 'reroute') throw new Error('unexpected');
+      return decision.commands.find((c) => c.kind === 'update-source-task');
+    };
+    expect(withOutput('in-progress')).toMatchObject({ output: procedureOutput });
+    expect(withOutput('on-hold')).toMatchObject({ output: procedureOutput });
+    expect(withOutput('failed')).not.toHaveProperty('output');
+    const without = onCboTaskChanged(
+      { ...routed, state: 'in-progress' },
+      { taskId: 'cbo-task-1', status: 'completed' },
+    );
+    if (without === 'reroute') throw new Error('unexpected');
+    expect(without.commands[1]).not.toHaveProperty('output');
   });
 
   it('ignores a stale CBO Task (an earlier attempt) and repeated statuses', () => {

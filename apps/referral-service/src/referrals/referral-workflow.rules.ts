@@ -47,6 +47,9 @@ export type Command =
       status: SourceTaskStatus;
       statusReason?: string;
       businessStatus?: string;
+      /** The CBO Task's output as of the change decided on, copied onto the source Task. */
+      output?: unknown[];
+      /** Steps stored before `output` was carried: read the CBO Task's output when carried out. */
       copyOutputFromCboTask?: boolean;
     }
   | { kind: 'complete-source-service-request' };
@@ -177,6 +180,7 @@ export interface CboTaskFacts {
   taskId: string;
   status: string;
   statusReason?: string;
+  output?: unknown[];
 }
 
 /** Mirrors the CBO's Task onto the source Task; a rejection sends the referral to the next match. */
@@ -209,8 +213,10 @@ export function onCboTaskChanged(
           status,
           statusReason: task.statusReason,
           businessStatus: state,
-          copyOutputFromCboTask:
-            status === 'completed' || status === 'in-progress' || status === 'on-hold',
+          ...((status === 'completed' || status === 'in-progress' || status === 'on-hold') &&
+          task.output
+            ? { output: task.output }
+            : {}),
         },
       ],
       patch: { state },

@@ -68,6 +68,7 @@ const factsOf = (task: ChangedTask): CboTaskFacts => ({
   taskId: task.id,
   status: task.status ?? '',
   statusReason: task.statusReason?.text,
+  ...(task.output ? { output: task.output } : {}),
 });
 
 export const REFERRAL_FHIR_GATEWAY = Symbol('REFERRAL_FHIR_GATEWAY');
@@ -289,9 +290,10 @@ export class ReferralWorkflowService {
           break;
         case 'update-source-task': {
           const output =
-            command.copyOutputFromCboTask && cboTaskId
+            command.output ??
+            (command.copyOutputFromCboTask && cboTaskId
               ? (await this.fhir.readTask(cboTaskId)).output
-              : undefined;
+              : undefined);
           await this.fhir.updateSourceTask(referral.id, {
             status: command.status,
             statusReason: command.statusReason,
