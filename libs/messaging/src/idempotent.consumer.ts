@@ -9,7 +9,13 @@ import {
   fromKafkaRecord,
   headersAsText,
 } from '@carerelay/contracts';
-import type { DeliveredMessage, MessageBus, Subscription } from './message-bus';
+import {
+  NO_EFFECT,
+  type DeliveredMessage,
+  type HandleResult,
+  type MessageBus,
+  type Subscription,
+} from './message-bus';
 import { consumerLag, eventHandlingSeconds, eventsConsumed } from './messaging.metrics';
 import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffMs } from './retry-policy';
 
@@ -111,6 +117,10 @@ interface BatchEntry {
   outcome?: Outcome;
 }
 
+/** Messages passed over (no inbox row, no effect) need no prompt offset commit. */
+const resultOf = (outcomes: Outcome[]): HandleResult =>
+  outcomes.every((outcome) => outcome === 'skipped') ? NO_EFFECT : undefined;
+
 /**
  * Applies each event's effect exactly once: the inbox row (consumer, event id) and the effect
  * commit in one transaction, and the offset is committed only afterwards (by the bus). A failing
@@ -141,15 +151,12 @@ export class IdempotentConsumer {
       groupId: this.options.groupId,
       topics: this.options.topics,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
-      handle: async (message, heartbeat) => {
-        await this.process(message, heartbeat);
-      },
+      handle: async (message, heartbeat) => resultOf([await this.process(message, heartbeat)]),
       ...(this.options.batch
         ? {
             maxBatchSize: this.options.batch.maxMessages,
-            handleBatch: async (messages: DeliveredMessage[], heartbeat: () => Promise<void>) => {
-              await this.processBatch(messages, heartbeat);
-            },
+            handleBatch: async (messages: DeliveredMessage[], heartbeat: () => Promise<void>) =>
+              resultOf(await this.processBatch(messages, heartbeat)),
           }
         : {}),
     });

@@ -1,6 +1,12 @@
 import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kafkajs';
 import type { KafkaRecord, TopicDefinition } from '@carerelay/contracts';
-import type { MessageBus, Subscription, SubscriptionOptions } from './message-bus';
+import {
+  NO_EFFECT,
+  type HandleResult,
+  type MessageBus,
+  type Subscription,
+  type SubscriptionOptions,
+} from './message-bus';
 import { whenBrokerSettled } from './kafka-settling';
 
 export interface KafkajsBusOptions {
@@ -11,11 +17,57 @@ export interface KafkajsBusOptions {
 
 /** How long a consumer that stopped for good is left before a new one takes its place. */
 const CONSUMER_REPLACE_DELAY_MS = 2_000;
+const DEFERRED_COMMIT_MS = 5_000;
+
+/**
+ * Offsets of messages that had no effect, not committed yet: each costs a request to the broker
+ * (and a write to its offsets log), so a consumer that passes over most of a topic commits them
+ * with the partition's next effect, or together after a while.
+ */
+class DeferredCommits {
+  private readonly offsets = new Map<
+    string,
+    { topic: string; partition: number; offset: string }
+  >();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly commit: (
+      offsets: Array<{ topic: string; partition: number; offset: string }>,
+    ) => Promise<void>,
+    private readonly delayMs: number,
+  ) {}
+
+  put(topic: string, partition: number, nextOffset: string): void {
+    this.offsets.set(`${topic}:${partition}`, { topic, partition, offset: nextOffset });
+    this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
+  }
+
+  /** The partition's own commit covers what was put off before it. */
+  covered(topic: string, partition: number): void {
+    this.offsets.delete(`${topic}:${partition}`);
+  }
+
+  /** Partitions were reassigned: another member may own them now and be further on. */
+  forget(): void {
+    this.offsets.clear();
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const offsets = [...this.offsets.values()];
+    this.offsets.clear();
+    // At worst the messages are read again and passed over again.
+    if (offsets.length > 0) await this.commit(offsets).catch(() => undefined);
+  }
+}
 
 export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
-  private readonly consumers = new Set<Consumer>();
+  /** Each running consumer, with the commits it has put off. */
+  private readonly consumers = new Map<Consumer, DeferredCommits>();
 
   constructor(options: KafkajsBusOptions) {
     const config: KafkaConfig = {
@@ -72,6 +124,7 @@ export class KafkajsMessageBus implements MessageBus {
       );
       await new Promise((resolve) => setTimeout(resolve, CONSUMER_REPLACE_DELAY_MS));
       if (closed) return;
+      this.consumers.get(dead)?.forget();
       this.consumers.delete(dead);
       await dead.disconnect().catch(() => undefined);
       try {
@@ -86,6 +139,7 @@ export class KafkajsMessageBus implements MessageBus {
       ready: () => ready,
       close: async () => {
         closed = true;
+        await this.consumers.get(consumer)?.flush();
         this.consumers.delete(consumer);
         await consumer.disconnect();
       },
@@ -104,8 +158,15 @@ export class KafkajsMessageBus implements MessageBus {
       heartbeatInterval: 3_000,
       retry: { initialRetryTime: 200, retries: 10 },
     });
-    this.consumers.add(consumer);
-    consumer.on(consumer.events.GROUP_JOIN, onJoin);
+    const deferred = new DeferredCommits(
+      (offsets) => consumer.commitOffsets(offsets),
+      options.deferredCommitMs ?? DEFERRED_COMMIT_MS,
+    );
+    this.consumers.set(consumer, deferred);
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      deferred.forget();
+      onJoin();
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) void onDead(consumer, payload.error.name);
     });
@@ -121,9 +182,18 @@ export class KafkajsMessageBus implements MessageBus {
       throw error;
     }
     const handleBatch = options.handleBatch;
-    const commitAfter = (topic: string, partition: number, offset: string) =>
+    const commitAfter = async (
+      topic: string,
+      partition: number,
+      offset: string,
+      result: HandleResult,
+    ) => {
       // The next offset to read, only after the effect has committed.
-      consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
+      const next = (BigInt(offset) + 1n).toString();
+      if (result === NO_EFFECT) return deferred.put(topic, partition, next);
+      deferred.covered(topic, partition);
+      await consumer.commitOffsets([{ topic, partition, offset: next }]);
+    };
     if (handleBatch) {
       const size = Math.max(1, options.maxBatchSize ?? 500);
       await consumer.run({
@@ -143,9 +213,9 @@ export class KafkajsMessageBus implements MessageBus {
               value: message.value,
               headers: message.headers,
             }));
-            await handleBatch(chunk, heartbeat);
+            const result = await handleBatch(chunk, heartbeat);
             const last = chunk[chunk.length - 1].offset;
-            await commitAfter(topic, partition, last);
+            await commitAfter(topic, partition, last, result);
             resolveOffset(last);
             await heartbeat();
           }
@@ -156,7 +226,7 @@ export class KafkajsMessageBus implements MessageBus {
         autoCommit: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
-          await options.handle(
+          const result = await options.handle(
             {
               topic,
               partition,
@@ -167,7 +237,7 @@ export class KafkajsMessageBus implements MessageBus {
             },
             heartbeat,
           );
-          await commitAfter(topic, partition, message.offset);
+          await commitAfter(topic, partition, message.offset, result);
         },
       });
     }
@@ -242,7 +312,12 @@ export class KafkajsMessageBus implements MessageBus {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.consumers].map((consumer) => consumer.disconnect()));
+    await Promise.allSettled(
+      [...this.consumers].map(async ([consumer, deferred]) => {
+        await deferred.flush();
+        await consumer.disconnect();
+      }),
+    );
     this.consumers.clear();
     const producer = this.producer;
     this.producer = undefined;

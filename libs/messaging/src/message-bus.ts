@@ -25,19 +25,36 @@ export interface DeliveredMessage extends RawKafkaMessage {
 export interface SubscriptionOptions {
   groupId: string;
   topics: string[];
-  /** Called once per message; the subscription commits offset + 1 only after it resolves. */
-  handle: (message: DeliveredMessage, heartbeat: () => Promise<void>) => Promise<void>;
+  /**
+   * Called once per message; the subscription commits offset + 1 only after it resolves. A
+   * message it answers NO_EFFECT for (nothing to apply) has its commit put off: the next commit of
+   * the partition covers it, or a commit within `deferredCommitMs`.
+   */
+  handle: (message: DeliveredMessage, heartbeat: () => Promise<void>) => Promise<HandleResult>;
   /**
    * When set, called instead of `handle` with up to `maxBatchSize` consecutive messages of one
-   * partition; the subscription commits the last offset + 1 only after it resolves. A rejection
-   * commits nothing of the batch: the messages are delivered again.
+   * partition; the subscription commits the last offset + 1 only after it resolves (put off as
+   * above when it answers NO_EFFECT for the whole batch). A rejection commits nothing of the
+   * batch: the messages are delivered again.
    */
-  handleBatch?: (messages: DeliveredMessage[], heartbeat: () => Promise<void>) => Promise<void>;
+  handleBatch?: (
+    messages: DeliveredMessage[],
+    heartbeat: () => Promise<void>,
+  ) => Promise<HandleResult>;
   maxBatchSize?: number;
+  /** How long the commit of messages without effect may wait for a later one (default 5 s). */
+  deferredCommitMs?: number;
   fromBeginning?: boolean;
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
 }
+
+/**
+ * What handling changed: NO_EFFECT for a message (or batch) that applied nothing, whose offset
+ * commit may wait, since reading it again after a crash is harmless.
+ */
+export const NO_EFFECT = 'no-effect';
+export type HandleResult = void | typeof NO_EFFECT;
 
 export interface Subscription {
   readonly groupId: string;
