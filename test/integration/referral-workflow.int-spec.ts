@@ -264,6 +264,10 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     await waitForState(taskId, 'awaiting-consent');
     const waiting = await ehr.read('Task', taskId);
     expect(waiting.businessStatus?.text).toBe('awaiting-consent');
+    const reasonOf = async () =>
+      (await db.query(`SELECT reason FROM "${referralSchema}".referral WHERE id = $1`, [taskId]))
+        .rows[0]?.reason;
+    expect(await reasonOf()).toMatch(/consent/i);
 
     await grantConsent(patientId);
     const cboTask = await cboTaskOf(taskId, spanishPantry);
@@ -346,6 +350,8 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     // Each of the workflow's writes started from the version it last saw: the source Task (every
     // update above) and the CBO Task (whose output came with its change) were never read back,
     // the ServiceRequest only once, for the source context.
+    // The wait for consent is over: its reason is not kept on the completed referral.
+    expect(await reasonOf()).toBeNull();
     const readOf = (reference: string) => platformClient.reads.filter((r) => r === reference);
     expect(readOf(`Task/${taskId}`)).toEqual([]);
     expect(readOf(`Task/${cboTask.id}`)).toEqual([]);

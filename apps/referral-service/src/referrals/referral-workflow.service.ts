@@ -492,9 +492,11 @@ export class ReferralWorkflowService {
     traceparent?: string,
   ) {
     if (decision.events.length === 0 && decision.commands.length === 0) return;
+    const moved = decision.state !== referral.state;
     Object.assign(referral, decision.patch);
     referral.state = decision.state;
-    referral.reason = decision.events.at(-1)?.reason ?? referral.reason;
+    // A reason explains the state it came with: a move that gives none leaves none behind.
+    referral.reason = decision.events.at(-1)?.reason ?? (moved ? null : referral.reason);
     if (decision.commands.length > 0) {
       referral.pending = {
         id: randomUUID(),
