@@ -5,6 +5,7 @@ import { CloudEvent, eventRegistry } from '@carerelay/contracts';
 import type { DeliveredMessage, MessageBus } from './message-bus';
 import {
   BatchWriter,
+  EventHandler,
   EventHandlingContext,
   IdempotentConsumer,
   IdempotentConsumerOptions,
@@ -67,16 +68,23 @@ export class KafkaEventsServer extends Server implements CustomTransportStrategy
       const topics = this.options.topics ?? [
         ...new Set(types.map((type) => eventRegistry.get(type).topic)),
       ];
+      // Looked up once per type: Nest's pattern lookup serializes the pattern on every call, and
+      // every message asks (those passed over too).
+      const handlers = new Map<string, EventHandler | undefined>();
+      const handlerOf = (type: string): EventHandler | undefined => {
+        const handler = this.getHandlerByPattern(type);
+        if (!handler) return undefined;
+        return async (event: CloudEvent, context: EventHandlingContext) => {
+          const result = await handler(event, new EventContext([context]));
+          await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        };
+      };
       this.consumer = new IdempotentConsumer(this.dataSource, this.bus, {
         ...this.options,
         topics,
         handlerFor: (type) => {
-          const handler = this.getHandlerByPattern(type);
-          if (!handler) return undefined;
-          return async (event: CloudEvent, context: EventHandlingContext) => {
-            const result = await handler(event, new EventContext([context]));
-            await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
-          };
+          if (!handlers.has(type)) handlers.set(type, handlerOf(type));
+          return handlers.get(type);
         },
       });
       await this.consumer.start();
