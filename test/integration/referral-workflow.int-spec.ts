@@ -6,7 +6,14 @@ import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { EventContext } from '@carerelay/messaging';
 import { dropSchema } from '@carerelay/persistence';
-import { CollectedMessage, collectTopics, testEnv, uniqueName, waitFor } from '@carerelay/testing';
+import {
+  CollectedMessage,
+  collectTopics,
+  testEnv,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@carerelay/testing';
 import { startTestFhirApi, type TestFhirApi } from '../../apps/fhir-api/test/fhir-api.harness';
 import { publishCbos, publishEvent } from './directory.fixtures';
 import { startTestReferralService } from './referral-service.harness';
@@ -235,6 +242,18 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     return (waiting.rowCount ?? 0) > 0;
   };
 
+  /** The referral-service group's committed offset in a fhir.changes.v1 partition (-1: none). */
+  const committedOffset = async (partition: number): Promise<number> => {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId, topics: [TOPICS.fhirChanges.name] });
+      return Number(topic.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
   /** The reconciliation's repairs of this kind so far, as the service's /metrics tells them. */
   const repairsCounted = async (kind: string): Promise<number> => {
     const text = await (await fetch(`${await referralService.getUrl()}/metrics`)).text();
@@ -356,6 +375,28 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     expect(readOf(`Task/${taskId}`)).toEqual([]);
     expect(readOf(`Task/${cboTask.id}`)).toEqual([]);
     expect(readOf(`ServiceRequest/${serviceRequestId}`)).toHaveLength(1);
+
+    // Every version of the source Task after the EHR's first was the workflow's own write: its
+    // consumer passed them over before any SQL (no inbox row) once it had read past them.
+    const sourceChanges = await waitFor(
+      () => {
+        const found = changes.messages.filter((m) => m.key === `Task/${taskId}`);
+        const versions = found.map((m) => JSON.parse(m.value!).versionId);
+        return versions.includes(closed.meta?.versionId) ? found : undefined;
+      },
+      { what: 'every version of the source Task on fhir.changes' },
+    );
+    expect(sourceChanges.length).toBeGreaterThan(3);
+    const last = sourceChanges.at(-1)!;
+    await waitFor(async () => (await committedOffset(last.partition)) > Number(last.offset), {
+      what: 'referral-service to read past the source Task changes',
+      timeoutMs: 30_000,
+    });
+    const inbox = await db.query(
+      `SELECT event_id FROM "${referralSchema}".inbox WHERE consumer = $1 AND event_id = ANY($2)`,
+      [groupId, sourceChanges.map((m) => m.headers.ce_id)],
+    );
+    expect(inbox.rows.map((r) => r.event_id)).toEqual([sourceChanges[0].headers.ce_id]);
   });
 
   it('sends a rejected referral to the next match, and puts it on hold when every match declined', async () => {

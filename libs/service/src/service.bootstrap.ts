@@ -47,8 +47,8 @@ export interface StartServiceOptions {
   consumer?: {
     groupId: string;
     isTransient?: (error: unknown) => boolean;
-    /** Events this service never handles: passed over before any SQL. */
-    ignores?: (event: CloudEvent) => boolean;
+    /** Events this service never handles: passed over before any SQL (may ask the app's providers). */
+    ignores?: (event: CloudEvent, app: INestApplication) => boolean;
     /** Partitions handled at once (kafkajs; default 3). */
     partitionsConsumedConcurrently?: number;
     /** Batch mode: a partition's consecutive messages in one transaction (IdempotentConsumer). */
@@ -96,7 +96,7 @@ export async function startService(options: StartServiceOptions): Promise<NestEx
       onDeadLetter: (topic, error) => deadLetters.inc({ topic, error }),
       logger: consumerLogger(logger),
       isTransient: options.consumer.isTransient,
-      ignores: options.consumer.ignores,
+      ignores: options.consumer.ignores && ((event) => options.consumer!.ignores!(event, app)),
       partitionsConsumedConcurrently: options.consumer.partitionsConsumedConcurrently,
       batch: options.consumer.batch,
     });

@@ -61,6 +61,11 @@ export class ReferralFhirGateway {
    * hint: a stale copy costs a 412 and a read (see updateWithIfMatch), a missing one a read.
    */
   private readonly lastSeen = new Map<string, Resource>();
+  /**
+   * The source Task versions this gateway made (`id/versionId`), bounded like lastSeen: their
+   * change events tell the workflow nothing it did not decide itself (ownSourceTaskVersion).
+   */
+  private readonly ownVersions = new Set<string>();
 
   constructor(
     private readonly fhir: FhirApiClient,
@@ -78,13 +83,34 @@ export class ReferralFhirGateway {
       this.lastSeen.delete(this.lastSeen.keys().next().value as string);
   }
 
+  /** Updates from the last version seen; returns the version saved, or undefined if none was. */
   private async update(
     resourceType: string,
     id: string,
     change: (current: Resource) => Resource | undefined,
-  ): Promise<void> {
+  ): Promise<Resource | undefined> {
     const known = this.lastSeen.get(`${resourceType}/${id}`);
-    this.remember(await this.fhir.updateWithIfMatch(resourceType, id, change, { known }));
+    // The version the last decision started from, and whether it changed anything: a result
+    // with another version is this gateway's write, anything else someone else's.
+    let base: { versionId?: string; changed: boolean } = { changed: false };
+    const result = await this.fhir.updateWithIfMatch(
+      resourceType,
+      id,
+      (current) => {
+        const next = change(current);
+        base = { versionId: current.meta?.versionId, changed: next !== undefined };
+        return next;
+      },
+      { known },
+    );
+    this.remember(result);
+    const saved = base.changed && result.meta?.versionId !== base.versionId;
+    return saved ? result : undefined;
+  }
+
+  /** Whether this gateway wrote this version of a source Task (memory only: a hint). */
+  ownSourceTaskVersion(taskId: string, versionId: string): boolean {
+    return this.ownVersions.has(`${taskId}/${versionId}`);
   }
 
   /** Base URLs that name this server in absolute references (the FHIR API's own). */
@@ -220,7 +246,7 @@ export class ReferralFhirGateway {
    * status and says what happened in businessStatus and statusReason.
    */
   async updateSourceTask(taskId: string, update: SourceTaskUpdate): Promise<void> {
-    await this.update('Task', taskId, (task) => {
+    const saved = await this.update('Task', taskId, (task) => {
       const next: Resource = { ...task, status: reachableStatus(task.status, update.status) };
       if (update.statusReason) next.statusReason = { text: update.statusReason };
       // A reason of the old status goes with it; a Task whose status stays (a clinician's
@@ -235,6 +261,11 @@ export class ReferralFhirGateway {
         JSON.stringify(task.output) === JSON.stringify(next.output);
       return unchanged ? undefined : next;
     });
+    if (saved?.meta?.versionId) {
+      this.ownVersions.add(`${taskId}/${saved.meta.versionId}`);
+      if (this.ownVersions.size > this.lastSeenLimit)
+        this.ownVersions.delete(this.ownVersions.values().next().value as string);
+    }
   }
 
   async completeServiceRequest(serviceRequestId: string): Promise<void> {

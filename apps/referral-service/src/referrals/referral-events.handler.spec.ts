@@ -1,5 +1,5 @@
 import { EventTypes, newCloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
-import { ignoredByReferralWorkflow } from './referral-events.handler';
+import { ignoredByReferralWorkflow, ownSourceTaskVersion } from './referral-events.handler';
 
 const change = (data: Partial<FhirResourceChangedV1>) =>
   newCloudEvent({
@@ -57,5 +57,43 @@ describe('ignoredByReferralWorkflow', () => {
       data: { patientId: 'p' },
     });
     expect(ignoredByReferralWorkflow(consent)).toBe(false);
+  });
+});
+
+describe('ownSourceTaskVersion', () => {
+  const gateway = {
+    ownSourceTaskVersion: (id: string, versionId: string) => id === 'source' && versionId === '3',
+  };
+
+  it('passes over the versions of a source Task the workflow wrote', () => {
+    const ours = change({
+      resourceType: 'Task',
+      id: 'source',
+      versionId: '3',
+      action: 'update',
+      resource: { status: 'accepted' },
+    });
+    expect(ownSourceTaskVersion(ours, gateway)).toBe(true);
+  });
+
+  it("keeps other writers' versions, cancellations, creates and other events", () => {
+    const update = (data: Partial<FhirResourceChangedV1>) =>
+      change({ resourceType: 'Task', id: 'source', action: 'update', ...data });
+    expect(ownSourceTaskVersion(update({ versionId: '4', resource: {} }), gateway)).toBe(false);
+    expect(
+      ownSourceTaskVersion(update({ versionId: '3', resource: { status: 'cancelled' } }), gateway),
+    ).toBe(false);
+    expect(
+      ownSourceTaskVersion(
+        change({ resourceType: 'Task', id: 'source', versionId: '3', action: 'create' }),
+        gateway,
+      ),
+    ).toBe(false);
+    const consent = newCloudEvent({
+      source: '/test',
+      type: EventTypes.consentGranted.type,
+      data: { patientId: 'p' },
+    });
+    expect(ownSourceTaskVersion(consent, gateway)).toBe(false);
   });
 });

@@ -26,6 +26,26 @@ export function ignoredByReferralWorkflow(event: CloudEvent): boolean {
 }
 
 /**
+ * A source Task version the workflow wrote itself (a status it mirrored), told from the event and
+ * the gateway's memory: a source Task's update moves a referral only when it is not one yet
+ * (intake) or when its requester cancelled it, and neither is a version of ours. Cancelled
+ * versions go through all the same.
+ */
+export function ownSourceTaskVersion(
+  event: CloudEvent,
+  gateway: Pick<ReferralFhirGateway, 'ownSourceTaskVersion'>,
+): boolean {
+  if (event.type !== EventTypes.fhirResourceChanged.type) return false;
+  const change = event.data as FhirResourceChangedV1;
+  return (
+    change.resourceType === 'Task' &&
+    change.action === 'update' &&
+    change.resource?.status !== 'cancelled' &&
+    gateway.ownSourceTaskVersion(change.id, change.versionId)
+  );
+}
+
+/**
  * The events that move referrals: FHIR changes, consent decisions and follow-up deadlines. Each
  * is decided inside its inbox transaction; the steps decided are carried out once it commits.
  */
