@@ -120,30 +120,34 @@ export class TimerStore {
     return rows.length;
   }
 
+  /** The plan's new timers in one statement (an event starts several: deadline, warning, reminders). */
   async insert(
     manager: EntityManager,
     referralId: string,
     networkId: string,
     timers: NewTimer[],
   ): Promise<void> {
-    for (const timer of timers) {
-      await manager.query(
-        `INSERT INTO "${this.schema}".timer
-           (referral_id, kind, stage, attempt, seq, due_at, deadline_at, organization_id, network_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-        [
-          referralId,
-          timer.kind,
-          timer.stage,
-          timer.attempt,
-          timer.seq,
-          timer.dueAt,
-          timer.deadlineAt,
-          timer.organizationId,
-          networkId,
-        ],
-      );
-    }
+    if (timers.length === 0) return;
+    await manager.query(
+      `INSERT INTO "${this.schema}".timer
+         (referral_id, kind, stage, attempt, seq, due_at, deadline_at, organization_id, network_id)
+       SELECT $1, kind, stage, attempt, seq, due_at, deadline_at, organization_id, $2
+         FROM unnest($3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[],
+                     $8::timestamptz[], $9::text[])
+              AS t(kind, stage, attempt, seq, due_at, deadline_at, organization_id)
+       ON CONFLICT DO NOTHING`,
+      [
+        referralId,
+        networkId,
+        timers.map((t) => t.kind),
+        timers.map((t) => t.stage),
+        timers.map((t) => t.attempt),
+        timers.map((t) => t.seq),
+        timers.map((t) => t.dueAt),
+        timers.map((t) => t.deadlineAt),
+        timers.map((t) => t.organizationId),
+      ],
+    );
   }
 
   async forReferral(manager: EntityManager, referralId: string): Promise<TimerRow[]> {
