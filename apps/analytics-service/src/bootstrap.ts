@@ -4,6 +4,7 @@ import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AnalyticsServiceConfig } from './analytics-service.config';
 import { AppModule } from './app.module';
+import { ignoredByAnalytics } from './ingest/analytics-events.handler';
 
 /** Builds and starts the service; tests call it with their own schema, group and port 0. */
 export function startAnalyticsService(
@@ -23,6 +24,7 @@ export function startAnalyticsService(
     consumer: {
       groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP,
       batch: { maxMessages: 1000 },
+      ignores: ignoredByAnalytics,
     },
     configure: (app) => documentApi(app),
   });

@@ -34,6 +34,15 @@ const CONSENT_STATUS: Record<string, string> = {
   [EventTypes.consentExpired.type]: 'expired',
 };
 
+/** The resources the read model follows; changes of others are passed over before any SQL. */
+const FOLLOWED_RESOURCES = new Set(['Patient', 'ServiceRequest', 'Task', 'Coverage']);
+
+export function ignoredByAnalytics(event: CloudEvent): boolean {
+  if (event.type !== EventTypes.fhirResourceChanged.type) return false;
+  const d = event.data as FhirResourceChangedV1;
+  return d.action === 'delete' || !d.resource || !FOLLOWED_RESOURCES.has(d.resourceType);
+}
+
 /**
  * Feeds the read model in the inbox transaction (the consumer runs in batch mode: many events per
  * transaction, their rows written together): a redelivered event is skipped by the inbox, and
@@ -113,7 +122,7 @@ export class AnalyticsEventsHandler {
     @Ctx() context: EventContext,
   ): Promise<void> {
     const d = event.data;
-    if (d.action === 'delete' || !d.resource) return;
+    if (ignoredByAnalytics(event) || !d.resource) return;
     const updatedAt = d.lastUpdated;
     switch (d.resourceType) {
       case 'Patient':

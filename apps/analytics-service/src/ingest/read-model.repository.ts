@@ -80,13 +80,20 @@ export class ReadModelRepository {
   ): BatchWriter<T> {
     return {
       write: async (manager, rows) => {
-        await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-          `carerelay.analytics.read-model.${this.schema}`,
-        ]);
+        // Once per transaction (its manager): the lock is held until it ends.
+        if (!this.locked.has(manager)) {
+          await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+            `carerelay.analytics.read-model.${this.schema}`,
+          ]);
+          this.locked.add(manager);
+        }
         await write(manager, rows);
       },
     };
   }
+
+  /** The transactions (by their entity manager) that hold the write lock. */
+  private readonly locked = new WeakSet<EntityManager>();
 
   readonly referralEvents: BatchWriter<ReferralEventRow> = this.serialized((manager, rows) =>
     this.addReferralEvents(manager, rows),
