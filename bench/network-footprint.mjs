@@ -24,7 +24,8 @@ import { parseArgs } from 'node:util';
 
 import { STATE_DIR } from '../infra/lib/infra.mjs';
 import { startNetwork, startPrivateKafka, summaryLine } from '../infra/lib/network.mjs';
-import { infraStatus } from '../infra/lib/infra.mjs';
+import { ensureInfra, infraStatus } from '../infra/lib/infra.mjs';
+import pg from 'pg';
 import { cpuSecondsOf, mib, postgresPid, postgresRss, rssOf } from '../infra/bin/status.mjs';
 
 const { values: opts } = parseArgs({
@@ -56,8 +57,33 @@ function seedClients() {
   }
 }
 
+/**
+ * --fresh: the benchmark's database dropped (its saved clients, in stateDir, are removed before
+ * the broker starts) as well as the broker's data. Otherwise the referrals a run leaves open
+ * are worked by the next run's CBO bots (their safety-net search finds them) beside its own.
+ */
+async function dropBenchState() {
+  const { DATABASE_URL } = await ensureInfra({
+    database: opts.database,
+    owner: `bench:${process.pid}`,
+  });
+  const admin = new URL(DATABASE_URL);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(
+      `DROP DATABASE IF EXISTS ${client.escapeIdentifier(opts.database)} WITH (FORCE)`,
+    );
+  } finally {
+    await client.end();
+  }
+  say(`fresh       database ${opts.database} dropped, saved clients forgotten`);
+}
+
 async function startOnce(n) {
   const started = Date.now();
+  if (opts.fresh && n === 1) fs.rmSync(stateDir, { recursive: true, force: true });
   const kafka = await startPrivateKafka({
     dir: path.join(stateDir, 'kafka'),
     port: Number(opts['kafka-port']),
@@ -65,6 +91,7 @@ async function startOnce(n) {
     log: say,
   });
   process.env.KAFKA_BROKERS = kafka.brokers;
+  if (opts.fresh && n === 1) await dropBenchState();
   const build = opts['no-build'] || n > 1 ? false : opts.build ? true : 'auto';
   let network;
   try {
