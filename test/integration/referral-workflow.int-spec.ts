@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { EventTypes, TOPICS, newCloudEvent, type ConsentEventV1 } from '@carerelay/contracts';
-import { FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
+import { Bundle, FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
 import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
 import type { EventContext } from '@carerelay/messaging';
@@ -22,26 +22,42 @@ import { ReferralReconciler } from '../../apps/referral-service/src/reconciliati
 import { ReferralEventsHandler } from '../../apps/referral-service/src/referrals/referral-events.handler';
 
 /**
- * The platform's client, with a hook in front of each update (a test holds or fails a step there)
- * and a record of what it read.
+ * The platform's client, with a hook behind each transaction (a test holds or fails a step there)
+ * and a record of what it read and of its transactions.
  */
 class HookedFhirClient extends FhirApiClient {
-  beforeUpdate?: (resourceType: string, id: string) => Promise<void>;
+  /** Runs once a transaction has committed, before its answer reaches the caller. */
+  afterTransaction?: (entries: string[]) => Promise<void>;
   readonly reads: string[] = [];
+  /**
+   * Each transaction's entries (`POST Task?identifier=...|<key>`, `PUT Task/<id> W/"2"`) and its
+   * answer: each entry's status, or the refusal's.
+   */
+  readonly transactions: Array<{ entries: string[]; answer: string }> = [];
+
+  override async transaction(bundle: Resource): Promise<Bundle> {
+    const entries = (bundle.entry as Array<{ request: Record<string, string> }>).map(
+      ({ request: r }) =>
+        `${r.method} ${r.url}${r.ifNoneExist ? `?${r.ifNoneExist}` : ''}${r.ifMatch ? ` ${r.ifMatch}` : ''}`,
+    );
+    let response: Bundle;
+    try {
+      response = await super.transaction(bundle);
+    } catch (error) {
+      this.transactions.push({ entries, answer: String((error as { status?: number }).status) });
+      throw error;
+    }
+    const statuses = (response.entry ?? []).map((e) =>
+      String((e as { response?: { status?: string } }).response?.status).slice(0, 3),
+    );
+    this.transactions.push({ entries, answer: statuses.join(' ') });
+    await this.afterTransaction?.(entries);
+    return response;
+  }
 
   override read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T> {
     this.reads.push(`${resourceType}/${id}`);
     return super.read<T>(resourceType, id);
-  }
-
-  override async updateWithIfMatch<T extends Resource>(
-    resourceType: string,
-    id: string,
-    change: (current: T) => T | undefined,
-    options?: { maxAttempts?: number; known?: T },
-  ): Promise<T> {
-    await this.beforeUpdate?.(resourceType, id);
-    return super.updateWithIfMatch(resourceType, id, change, options);
   }
 }
 
@@ -263,6 +279,12 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
 
+  /** The routing transactions of a referral (the key of its conditional creates names it). */
+  const transactionsOf = (referralId: string) =>
+    platformClient.transactions
+      .filter((t) => t.entries.some((e) => e.includes(`|${referralId}-`)))
+      .map((t) => ({ ...t, entries: t.entries.map((e) => e.replace(/\?identifier=.*$/, '')) }));
+
   async function cboTaskOf(referralId: string, organizationId: string): Promise<Resource> {
     const routed = await waitForState(referralId, 'routed');
     expect(routed.targetOrganizationId).toBe(organizationId);
@@ -366,6 +388,14 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       'in-progress',
       'completed',
     ]);
+    // The routing and the source Task's acceptance were one transaction, from the version the
+    // workflow had written (awaiting consent).
+    expect(transactionsOf(taskId)).toEqual([
+      {
+        entries: ['POST ServiceRequest', 'POST Task', `PUT Task/${taskId} W/"2"`],
+        answer: '201 201 200',
+      },
+    ]);
     // Each of the workflow's writes started from the version it last saw: the source Task (every
     // update above) and the CBO Task (whose output came with its change) were never read back,
     // the ServiceRequest only once, for the source context.
@@ -397,6 +427,32 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       [groupId, sourceChanges.map((m) => m.headers.ce_id)],
     );
     expect(inbox.rows.map((r) => r.event_id)).toEqual([sourceChanges[0].headers.ce_id]);
+  });
+
+  it('routes alone and then updates the source Task when its copy of the source Task is stale', async () => {
+    const { taskId, patientId } = await sendReferral('es');
+    await waitForState(taskId, 'awaiting-consent');
+    // The EHR writes a version the workflow has not seen: the routing's If-Match no longer holds.
+    const note = [{ text: 'Prefers a call after 5 pm' }];
+    await ehr.updateWithIfMatch('Task', taskId, (t) => ({ ...t, note }));
+    await grantConsent(patientId);
+    await cboTaskOf(taskId, spanishPantry);
+
+    expect(transactionsOf(taskId)).toEqual([
+      {
+        entries: ['POST ServiceRequest', 'POST Task', `PUT Task/${taskId} W/"2"`],
+        answer: '412',
+      },
+      // Nothing of the refused one was kept: the routing alone created both (201, not 200).
+      { entries: ['POST ServiceRequest', 'POST Task'], answer: '201 201' },
+    ]);
+    // The update then read the EHR's version and kept its note.
+    expect(platformClient.reads.filter((r) => r === `Task/${taskId}`)).toEqual([`Task/${taskId}`]);
+    expect(await ehr.read('Task', taskId)).toMatchObject({
+      status: 'accepted',
+      businessStatus: { text: 'routed' },
+      note,
+    });
   });
 
   it('sends a rejected referral to the next match, and puts it on hold when every match declined', async () => {
@@ -534,11 +590,12 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
 
     /**
      * Routes a waiting referral as its consent event would, stopping at the step where a dying
-     * FHIR API failed it in the kill -9 run: the CBO Task is created, the source Task not yet
-     * updated, the referral row not yet committed. There the routing either waits (its
-     * transaction open) or fails (and rolls back); meanwhile the CBO accepts and completes the
-     * Task and referral-service's consumer takes the changes in. Then the routing commits, or is
-     * retried. Either way the source Task must end completed with the CBO's outcome.
+     * FHIR API failed it in the kill -9 run: the CBO Task is created (the source Task accepted in
+     * the same transaction), the referral row not yet updated. There the routing either waits or
+     * fails (its answer lost, as when the FHIR API dies before it is sent); meanwhile the CBO
+     * accepts and completes the Task and referral-service's consumer takes the changes in. Then
+     * the routing finishes, or is retried. Either way the source Task must end completed with the
+     * CBO's outcome.
      */
     async function completeWhileRoutingIsStopped(routing: 'waits' | 'fails') {
       const { taskId, patientId, serviceRequestId } = await sendReferral('en');
@@ -567,12 +624,12 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       let stopped = false;
       let isReleased = false;
       released.then(() => (isReleased = true)).catch(() => undefined);
-      platformClient.beforeUpdate = async (type, id) => {
-        if (type !== 'Task' || id !== taskId || isReleased) return;
+      platformClient.afterTransaction = async (entries) => {
+        if (!entries.some((e) => e.includes(`|${taskId}-1`)) || isReleased) return;
         if (routing === 'fails') {
           // Every try fails until released: the retries, too, are held at this step.
           reach();
-          throw new FhirRequestError(0, undefined, `update Task/${id}: fetch failed`);
+          throw new FhirRequestError(0, undefined, 'transaction: fetch failed');
         }
         if (stopped) return;
         stopped = true;
@@ -646,7 +703,7 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
         expect(statesOf(taskId).filter((s) => s === 'routed')).toHaveLength(1);
       } finally {
         release();
-        platformClient.beforeUpdate = undefined;
+        platformClient.afterTransaction = undefined;
       }
     }
 

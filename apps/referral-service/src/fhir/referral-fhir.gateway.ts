@@ -1,5 +1,5 @@
 import { checkTaskTransition, containedOf, normalizeReference } from '@carerelay/fhir';
-import { Bundle, FhirApiClient, Resource } from '@carerelay/fhir-client';
+import { Bundle, FhirApiClient, FhirRequestError, Resource } from '@carerelay/fhir-client';
 import { cboServiceRequest, cboTask, type SourceContext } from './cbo-copy.mapping';
 
 export type { SourceContext } from './cbo-copy.mapping';
@@ -13,6 +13,8 @@ export interface CreatedCboTask {
   serviceRequestId: string;
   /** The Task was there before this call: the CBO may already have moved it. */
   alreadyExisted: boolean;
+  /** The source Task update asked for went into the same transaction (else it is still to do). */
+  sourceUpdated: boolean;
 }
 
 /**
@@ -33,6 +35,28 @@ export interface SourceTaskUpdate {
   statusReason?: string;
   businessStatus?: string;
   output?: unknown[];
+}
+
+/**
+ * The source Task as the update would leave it, or undefined when it already says all that. A
+ * status the IG's transition table does not allow from where the Task is (e.g. on-hold while still
+ * requested) is not forced: the Task keeps its status and says what happened in businessStatus and
+ * statusReason.
+ */
+export function updatedSourceTask(task: Resource, update: SourceTaskUpdate): Resource | undefined {
+  const next: Resource = { ...task, status: reachableStatus(task.status, update.status) };
+  if (update.statusReason) next.statusReason = { text: update.statusReason };
+  // A reason of the old status goes with it; a Task whose status stays (a clinician's
+  // cancellation mirrored back) keeps the reason its author gave.
+  else if (next.status !== task.status) delete next.statusReason;
+  if (update.businessStatus) next.businessStatus = { text: update.businessStatus };
+  if (update.output) next.output = update.output;
+  const unchanged =
+    task.status === next.status &&
+    JSON.stringify(task.statusReason) === JSON.stringify(next.statusReason) &&
+    JSON.stringify(task.businessStatus) === JSON.stringify(next.businessStatus) &&
+    JSON.stringify(task.output) === JSON.stringify(next.output);
+  return unchanged ? undefined : next;
 }
 
 /** The status to set: the wanted one when the platform may move there, else the nearest honest one. */
@@ -168,12 +192,18 @@ export class ReferralFhirGateway {
     return { task, serviceRequest, patient };
   }
 
-  /** The CBO's filler-order ServiceRequest and Task, in one transaction, created at most once. */
+  /**
+   * The CBO's filler-order ServiceRequest and Task, in one transaction, created at most once. With
+   * `sourceUpdate`, the source Task (the referral's id) is updated in that same transaction when
+   * this gateway holds a version of it to start from: one request and one commit instead of two.
+   * If that version is stale (412), the routing goes alone and the update is left to the caller.
+   */
   async createCboTask(input: {
     referralId: string;
     attempt: number;
     organizationId: string;
     source: SourceContext;
+    sourceUpdate?: SourceTaskUpdate;
   }): Promise<CreatedCboTask> {
     const { referralId, attempt, organizationId, source } = input;
     const key = `${referralId}-${attempt}`;
@@ -190,39 +220,82 @@ export class ReferralFhirGateway {
     };
     const serviceRequest = cboServiceRequest(copy);
     const task = cboTask(copy);
-    const bundle: Resource = {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        {
-          fullUrl: 'urn:uuid:cbo-service-request',
-          resource: JSON.parse(JSON.stringify(serviceRequest)),
-          request: {
-            method: 'POST',
-            url: 'ServiceRequest',
-            ifNoneExist: `identifier=${FILLER_ORDER_IDENTIFIER}|${key}`,
-          },
+    const entries: unknown[] = [
+      {
+        fullUrl: 'urn:uuid:cbo-service-request',
+        resource: JSON.parse(JSON.stringify(serviceRequest)),
+        request: {
+          method: 'POST',
+          url: 'ServiceRequest',
+          ifNoneExist: `identifier=${FILLER_ORDER_IDENTIFIER}|${key}`,
         },
-        {
-          fullUrl: 'urn:uuid:cbo-task',
-          resource: JSON.parse(JSON.stringify(task)),
-          request: {
-            method: 'POST',
-            url: 'Task',
-            ifNoneExist: `identifier=${CBO_TASK_IDENTIFIER}|${key}`,
-          },
+      },
+      {
+        fullUrl: 'urn:uuid:cbo-task',
+        resource: JSON.parse(JSON.stringify(task)),
+        request: {
+          method: 'POST',
+          url: 'Task',
+          ifNoneExist: `identifier=${CBO_TASK_IDENTIFIER}|${key}`,
         },
-      ],
-    };
-    const response: Bundle = await this.fhir.transaction(bundle);
-    const [srEntry, taskEntry] = (response.entry ?? []) as Array<{
+      },
+    ];
+    const sourcePut = input.sourceUpdate && this.sourceTaskPut(referralId, input.sourceUpdate);
+    if (sourcePut) entries.push(sourcePut.entry);
+    let response: Bundle;
+    try {
+      response = await this.fhir.transaction({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: entries,
+      });
+    } catch (error) {
+      if (!sourcePut || !(error instanceof FhirRequestError) || error.status !== 412) throw error;
+      // Another writer moved the source Task since the version held here: nothing was written.
+      this.lastSeen.delete(`Task/${referralId}`);
+      return this.createCboTask({ ...input, sourceUpdate: undefined });
+    }
+    const [srEntry, taskEntry, sourceEntry] = (response.entry ?? []) as Array<{
+      resource?: Resource;
       response?: { location?: string; status?: string };
     }>;
+    if (sourcePut) {
+      const saved = sourceEntry?.resource;
+      this.remember(saved);
+      const versionId = saved?.meta?.versionId;
+      if (versionId && versionId !== sourcePut.fromVersion)
+        this.ownSourceTaskVersionSaved(referralId, versionId);
+    }
     return {
       serviceRequestId: idFromLocation(srEntry?.response?.location, 'ServiceRequest'),
       taskId: idFromLocation(taskEntry?.response?.location, 'Task'),
       // A conditional create that matched answers 200: an earlier, rolled-back attempt made it.
       alreadyExisted: !String(taskEntry?.response?.status ?? '').startsWith('201'),
+      sourceUpdated: Boolean(sourcePut),
+    };
+  }
+
+  /**
+   * The transaction entry that updates the source Task from the version held here, or undefined:
+   * none held, or it needs no change ("nothing to change" is only trusted of a version read from
+   * the server, which updateSourceTask does).
+   */
+  private sourceTaskPut(
+    taskId: string,
+    update: SourceTaskUpdate,
+  ): { entry: unknown; fromVersion: string } | undefined {
+    const known = this.lastSeen.get(`Task/${taskId}`);
+    const fromVersion = known?.meta?.versionId;
+    if (!known || !fromVersion) return undefined;
+    const next = updatedSourceTask(structuredClone(known), update);
+    if (!next) return undefined;
+    return {
+      fromVersion,
+      entry: {
+        fullUrl: `${this.localBaseUrls[0]}/Task/${taskId}`,
+        resource: next,
+        request: { method: 'PUT', url: `Task/${taskId}`, ifMatch: `W/"${fromVersion}"` },
+      },
     };
   }
 
@@ -240,32 +313,16 @@ export class ReferralFhirGateway {
     });
   }
 
-  /**
-   * Mirrors the workflow onto the source Task. A status the IG's transition table does not allow
-   * from where the Task is (e.g. on-hold while still requested) is not forced: the Task keeps its
-   * status and says what happened in businessStatus and statusReason.
-   */
+  /** Mirrors the workflow onto the source Task (see updatedSourceTask). */
   async updateSourceTask(taskId: string, update: SourceTaskUpdate): Promise<void> {
-    const saved = await this.update('Task', taskId, (task) => {
-      const next: Resource = { ...task, status: reachableStatus(task.status, update.status) };
-      if (update.statusReason) next.statusReason = { text: update.statusReason };
-      // A reason of the old status goes with it; a Task whose status stays (a clinician's
-      // cancellation mirrored back) keeps the reason its author gave.
-      else if (next.status !== task.status) delete next.statusReason;
-      if (update.businessStatus) next.businessStatus = { text: update.businessStatus };
-      if (update.output) next.output = update.output;
-      const unchanged =
-        task.status === next.status &&
-        JSON.stringify(task.statusReason) === JSON.stringify(next.statusReason) &&
-        JSON.stringify(task.businessStatus) === JSON.stringify(next.businessStatus) &&
-        JSON.stringify(task.output) === JSON.stringify(next.output);
-      return unchanged ? undefined : next;
-    });
-    if (saved?.meta?.versionId) {
-      this.ownVersions.add(`${taskId}/${saved.meta.versionId}`);
-      if (this.ownVersions.size > this.lastSeenLimit)
-        this.ownVersions.delete(this.ownVersions.values().next().value as string);
-    }
+    const saved = await this.update('Task', taskId, (task) => updatedSourceTask(task, update));
+    if (saved?.meta?.versionId) this.ownSourceTaskVersionSaved(taskId, saved.meta.versionId);
+  }
+
+  private ownSourceTaskVersionSaved(taskId: string, versionId: string): void {
+    this.ownVersions.add(`${taskId}/${versionId}`);
+    if (this.ownVersions.size > this.lastSeenLimit)
+      this.ownVersions.delete(this.ownVersions.values().next().value as string);
   }
 
   async completeServiceRequest(serviceRequestId: string): Promise<void> {

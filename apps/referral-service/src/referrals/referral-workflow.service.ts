@@ -21,12 +21,13 @@ import {
   CreatedCboTask,
   ReferralFhirGateway,
   SourceContext,
+  SourceTaskUpdate,
   sourceTaskIdOfCboTask,
 } from '../fhir/referral-fhir.gateway';
 import { keptSource } from '../fhir/cbo-copy.mapping';
 import { Referral } from './referral.entity';
 import { NewReferral } from './referral-intake.rules';
-import { ChangedTask, PendingStep, ReferralInput } from './referral-step';
+import { ChangedTask, PendingStep, ReferralInput, StepCommand } from './referral-step';
 import { ReferralStepRepository } from './referral-step.repository';
 import {
   CboTaskFacts,
@@ -69,6 +70,15 @@ const factsOf = (task: ChangedTask): CboTaskFacts => ({
   status: task.status ?? '',
   statusReason: task.statusReason?.text,
   ...(task.output ? { output: task.output } : {}),
+});
+
+const sourceTaskUpdateOf = (
+  command: Extract<StepCommand, { kind: 'update-source-task' }>,
+): SourceTaskUpdate => ({
+  status: command.status,
+  statusReason: command.statusReason,
+  businessStatus: command.businessStatus,
+  output: command.output,
 });
 
 export const REFERRAL_FHIR_GATEWAY = Symbol('REFERRAL_FHIR_GATEWAY');
@@ -251,7 +261,8 @@ export class ReferralWorkflowService {
   private async act(referral: Referral, step: PendingStep): Promise<StepResults> {
     const results: StepResults = {};
     let cboTaskId = referral.cboTaskId;
-    for (const command of step.commands) {
+    let sourceUpdated = false;
+    for (const [index, command] of step.commands.entries()) {
       switch (command.kind) {
         case 'read-source': {
           let source: SourceContext;
@@ -270,12 +281,19 @@ export class ReferralWorkflowService {
           const source =
             referral.source ??
             keptSource(await this.fhir.sourceContext(referral.id), this.fhir.localBaseUrls);
+          // The source Task's update that follows goes into the routing's own transaction.
+          const next = step.commands[index + 1];
           const created = await this.fhir.createCboTask({
             referralId: referral.id,
             attempt: command.attempt,
             organizationId: command.organizationId,
             source,
+            sourceUpdate:
+              next?.kind === 'update-source-task' && !next.copyOutputFromCboTask
+                ? sourceTaskUpdateOf(next)
+                : undefined,
           });
+          sourceUpdated = created.sourceUpdated;
           results.created = { ...created, serviceId: command.serviceId };
           cboTaskId = created.taskId;
           if (created.alreadyExisted) {
@@ -289,17 +307,16 @@ export class ReferralWorkflowService {
           await this.fhir.cancelCboTask(command.cboTaskId, command.reason);
           break;
         case 'update-source-task': {
+          if (sourceUpdated) {
+            sourceUpdated = false;
+            break;
+          }
           const output =
             command.output ??
             (command.copyOutputFromCboTask && cboTaskId
               ? (await this.fhir.readTask(cboTaskId)).output
               : undefined);
-          await this.fhir.updateSourceTask(referral.id, {
-            status: command.status,
-            statusReason: command.statusReason,
-            businessStatus: command.businessStatus,
-            output,
-          });
+          await this.fhir.updateSourceTask(referral.id, { ...sourceTaskUpdateOf(command), output });
           break;
         }
         case 'complete-source-service-request':
