@@ -380,6 +380,20 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       },
     );
     await waitForState(taskId, 'completed');
+    // The order's completion and the Task's went together, each from the version last seen.
+    expect(
+      platformClient.transactions.filter((t) =>
+        t.entries.some((e) => e.startsWith(`PUT ServiceRequest/${serviceRequestId}`)),
+      ),
+    ).toEqual([
+      {
+        entries: [
+          `PUT ServiceRequest/${serviceRequestId} W/"1"`,
+          `PUT Task/${taskId} ${`W/"${Number(closed.meta?.versionId) - 1}"`}`,
+        ],
+        answer: '200 200',
+      },
+    ]);
     expect(statesOf(taskId)).toEqual([
       'requested',
       'awaiting-consent',
@@ -429,8 +443,8 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
     expect(inbox.rows.map((r) => r.event_id)).toEqual([sourceChanges[0].headers.ce_id]);
   });
 
-  it('routes alone and then updates the source Task when its copy of the source Task is stale', async () => {
-    const { taskId, patientId } = await sendReferral('es');
+  it('writes one resource at a time, from fresh reads, when its copies of the source are stale', async () => {
+    const { taskId, patientId, serviceRequestId } = await sendReferral('es');
     await waitForState(taskId, 'awaiting-consent');
     // The EHR writes a version the workflow has not seen: the routing's If-Match no longer holds.
     const note = [{ text: 'Prefers a call after 5 pm' }];
@@ -453,6 +467,31 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
       businessStatus: { text: 'routed' },
       note,
     });
+
+    // The same at the close: the EHR amends its order, so completing it together with the Task
+    // (from the versions the workflow holds) is refused, and each goes alone from a fresh read.
+    const cboTask = await cboTaskOf(taskId, spanishPantry);
+    await ehr.updateWithIfMatch('ServiceRequest', serviceRequestId, (sr) => ({ ...sr, note }));
+    for (const status of ['accepted', 'in-progress', 'completed'])
+      await cboMoves(spanishPantry, cboTask.id!, (t) => ({ ...t, status }));
+    await waitForState(taskId, 'completed');
+    const completions = platformClient.transactions.filter((t) =>
+      t.entries.some((e) => e.startsWith(`PUT ServiceRequest/${serviceRequestId}`)),
+    );
+    expect(completions).toEqual([
+      {
+        entries: [
+          `PUT ServiceRequest/${serviceRequestId} W/"1"`,
+          expect.stringMatching(/^PUT Task/),
+        ],
+        answer: '412',
+      },
+    ]);
+    expect(await ehr.read('ServiceRequest', serviceRequestId)).toMatchObject({
+      status: 'completed',
+      note,
+    });
+    expect(await ehr.read('Task', taskId)).toMatchObject({ status: 'completed', note });
   });
 
   it('sends a rejected referral to the next match, and puts it on hold when every match declined', async () => {

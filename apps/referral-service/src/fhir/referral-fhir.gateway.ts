@@ -59,6 +59,9 @@ export function updatedSourceTask(task: Resource, update: SourceTaskUpdate): Res
   return unchanged ? undefined : next;
 }
 
+const completedServiceRequest = (sr: Resource): Resource | undefined =>
+  sr.status === 'completed' ? undefined : { ...sr, status: 'completed' };
+
 /** The status to set: the wanted one when the platform may move there, else the nearest honest one. */
 export function reachableStatus(current: string, wanted: string): string {
   if (checkTaskTransition(current, wanted, 'platform').ok) return wanted;
@@ -240,7 +243,10 @@ export class ReferralFhirGateway {
         },
       },
     ];
-    const sourcePut = input.sourceUpdate && this.sourceTaskPut(referralId, input.sourceUpdate);
+    const { sourceUpdate } = input;
+    const sourcePut =
+      sourceUpdate &&
+      this.putFromKnown('Task', referralId, (t) => updatedSourceTask(t, sourceUpdate));
     if (sourcePut) entries.push(sourcePut.entry);
     let response: Bundle;
     try {
@@ -259,13 +265,7 @@ export class ReferralFhirGateway {
       resource?: Resource;
       response?: { location?: string; status?: string };
     }>;
-    if (sourcePut) {
-      const saved = sourceEntry?.resource;
-      this.remember(saved);
-      const versionId = saved?.meta?.versionId;
-      if (versionId && versionId !== sourcePut.fromVersion)
-        this.ownSourceTaskVersionSaved(referralId, versionId);
-    }
+    if (sourcePut) this.savedSourceTask(referralId, sourcePut.fromVersion, sourceEntry?.resource);
     return {
       serviceRequestId: idFromLocation(srEntry?.response?.location, 'ServiceRequest'),
       taskId: idFromLocation(taskEntry?.response?.location, 'Task'),
@@ -276,27 +276,35 @@ export class ReferralFhirGateway {
   }
 
   /**
-   * The transaction entry that updates the source Task from the version held here, or undefined:
-   * none held, or it needs no change ("nothing to change" is only trusted of a version read from
-   * the server, which updateSourceTask does).
+   * The transaction entry that updates a resource from the version held here, or undefined: none
+   * held, or it needs no change ("nothing to change" is only trusted of a version read from the
+   * server, which update() does).
    */
-  private sourceTaskPut(
-    taskId: string,
-    update: SourceTaskUpdate,
+  private putFromKnown(
+    resourceType: string,
+    id: string,
+    change: (current: Resource) => Resource | undefined,
   ): { entry: unknown; fromVersion: string } | undefined {
-    const known = this.lastSeen.get(`Task/${taskId}`);
+    const known = this.lastSeen.get(`${resourceType}/${id}`);
     const fromVersion = known?.meta?.versionId;
     if (!known || !fromVersion) return undefined;
-    const next = updatedSourceTask(structuredClone(known), update);
+    const next = change(structuredClone(known));
     if (!next) return undefined;
     return {
       fromVersion,
       entry: {
-        fullUrl: `${this.localBaseUrls[0]}/Task/${taskId}`,
+        fullUrl: `${this.localBaseUrls[0]}/${resourceType}/${id}`,
         resource: next,
-        request: { method: 'PUT', url: `Task/${taskId}`, ifMatch: `W/"${fromVersion}"` },
+        request: { method: 'PUT', url: `${resourceType}/${id}`, ifMatch: `W/"${fromVersion}"` },
       },
     };
+  }
+
+  /** Remembers a source Task version written in a transaction, and whether it was a new one. */
+  private savedSourceTask(taskId: string, fromVersion: string, saved: Resource | undefined): void {
+    this.remember(saved);
+    const versionId = saved?.meta?.versionId;
+    if (versionId && versionId !== fromVersion) this.ownSourceTaskVersionSaved(taskId, versionId);
   }
 
   async readTask(taskId: string): Promise<Resource> {
@@ -326,8 +334,40 @@ export class ReferralFhirGateway {
   }
 
   async completeServiceRequest(serviceRequestId: string): Promise<void> {
-    await this.update('ServiceRequest', serviceRequestId, (sr) =>
-      sr.status === 'completed' ? undefined : { ...sr, status: 'completed' },
-    );
+    await this.update('ServiceRequest', serviceRequestId, completedServiceRequest);
+  }
+
+  /**
+   * Completes the source ServiceRequest and mirrors the completion onto the source Task in one
+   * transaction when this gateway holds versions of both to start from: an EHR never sees one
+   * without the other, and it is one request instead of two. Otherwise, or when a copy is stale
+   * (412: nothing was written), the ServiceRequest and then the Task, each as its own update.
+   */
+  async completeSource(
+    serviceRequestId: string,
+    taskId: string,
+    update: SourceTaskUpdate,
+  ): Promise<void> {
+    const srPut = this.putFromKnown('ServiceRequest', serviceRequestId, completedServiceRequest);
+    const taskPut = this.putFromKnown('Task', taskId, (t) => updatedSourceTask(t, update));
+    if (srPut && taskPut) {
+      try {
+        const response: Bundle = await this.fhir.transaction({
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: [srPut.entry, taskPut.entry],
+        });
+        const [srEntry, taskEntry] = (response.entry ?? []) as Array<{ resource?: Resource }>;
+        this.remember(srEntry?.resource);
+        this.savedSourceTask(taskId, taskPut.fromVersion, taskEntry?.resource);
+        return;
+      } catch (error) {
+        if (!(error instanceof FhirRequestError) || error.status !== 412) throw error;
+        this.lastSeen.delete(`ServiceRequest/${serviceRequestId}`);
+        this.lastSeen.delete(`Task/${taskId}`);
+      }
+    }
+    await this.completeServiceRequest(serviceRequestId);
+    await this.updateSourceTask(taskId, update);
   }
 }

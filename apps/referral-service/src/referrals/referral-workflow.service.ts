@@ -319,10 +319,20 @@ export class ReferralWorkflowService {
           await this.fhir.updateSourceTask(referral.id, { ...sourceTaskUpdateOf(command), output });
           break;
         }
-        case 'complete-source-service-request':
-          if (referral.serviceRequestId)
-            await this.fhir.completeServiceRequest(referral.serviceRequestId);
+        case 'complete-source-service-request': {
+          if (!referral.serviceRequestId) break;
+          // With the source Task's completion that follows, in one transaction.
+          const next = step.commands[index + 1];
+          if (next?.kind === 'update-source-task' && !next.copyOutputFromCboTask) {
+            await this.fhir.completeSource(
+              referral.serviceRequestId,
+              referral.id,
+              sourceTaskUpdateOf(next),
+            );
+            sourceUpdated = true;
+          } else await this.fhir.completeServiceRequest(referral.serviceRequestId);
           break;
+        }
       }
     }
     return results;
