@@ -5,6 +5,9 @@
 //   npm run bench:loop [-- --count 10000 --concurrency 16 --port-base 27280 --kafka-port 27392]
 //   npm run bench:loop -- --count 1000          (a quick run)
 //   npm run bench:loop -- --count 1000 --rate 2 (a fixed arrival rate: latency below saturation)
+//   npm run bench:loop -- --count 240 --rate 2 --warmup 60
+//                       (60 referrals first, at the same rate, kept out of the figures and printed
+//                        apart: the network's first seconds are not its steady state)
 //   npm run bench:loop -- --count 1000 --instances 1,2
 //                       (scale-out: the same referrals on one instance of every service, then on
 //                        two side by side, each on a network of its own; the Bundles alternate
@@ -24,6 +27,11 @@
 //        names the CBO Task and its owner), the bench reads that Task with the owning CBO's own
 //        SMART client (GET Task/<id>) and t1 is when that read returns 200 (retried while 404/403).
 // latency = t1 - t0; referrals/s end to end = referrals visible / (last t1 - first Bundle sent).
+// With --warmup N, the first N referrals are sent the same way before the measured ones; their
+// latencies are printed apart, and the figures start at the first measured Bundle. Just after
+// start the apps' code is not yet optimized by V8, their pools open PostgreSQL connections (a new
+// backend loads each table's metadata on first use) and the consumers still work through the demo
+// directory's ~400 publications: the first referrals wait behind all of that.
 // The accepted Bundles/s and the Bundle's own HTTP latency are printed too, and the machine:
 // cores, load average, the CPU shares of this network, of PostgreSQL and of everything else.
 import { parseArgs } from 'node:util';
@@ -47,6 +55,7 @@ const { values: opts } = parseArgs({
     count: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '16' },
     rate: { type: 'string' },
+    warmup: { type: 'string', default: '0' },
     'read-concurrency': { type: 'string', default: '16' },
     seed: { type: 'string', default: '7' },
     timeout: { type: 'string', default: '3600' },
@@ -60,12 +69,15 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(
     'usage: npm run bench:loop [-- --count 10000 --concurrency 16 --rate <n/s> --read-concurrency 16\n' +
-      '  --seed 7 --timeout <s> --port-base 27280 --kafka-port 27392 --build --instances 1[,2]]',
+      '  --warmup 0 --seed 7 --timeout <s> --port-base 27280 --kafka-port 27392 --build\n' +
+      '  --instances 1[,2]]',
   );
   process.exit(0);
 }
 
 const COUNT = Number(opts.count);
+const WARMUP = Number(opts.warmup);
+if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`--warmup ${opts.warmup}: a count`);
 const started = Date.now();
 const log = (line) => process.stderr.write(`[${secs(Date.now() - started).padStart(7)}] ${line}\n`);
 const { fhirClientFor, ReferralGenerator, demoDirectory } = loadDist();
@@ -132,7 +144,8 @@ async function bench({ network, kafka }, before, instances) {
     delayedConsentShare: 0,
   });
   const referrals = [];
-  for (let guard = 0; referrals.length < COUNT && guard < COUNT * 20; guard++) {
+  const total = WARMUP + COUNT;
+  for (let guard = 0; referrals.length < total && guard < total * 20; guard++) {
     const referral = generator.next();
     if (['food-insecurity', 'housing-instability'].includes(referral.category))
       referrals.push(referral);
@@ -197,7 +210,7 @@ async function bench({ network, kafka }, before, instances) {
   const pids = () => [process.pid, kafka.pid, ...network.processes.map((p) => p.pid)];
   const cpuStart = cpuSnapshot(pids());
   log(
-    `== ${COUNT} referrals, ${opts.concurrency} Bundles in flight at most, ${opts.rate ? `${opts.rate}/s` : 'as fast as accepted'}`,
+    `== ${WARMUP ? `${WARMUP} warm-up and ` : ''}${COUNT} referrals, ${opts.concurrency} Bundles in flight at most, ${opts.rate ? `${opts.rate}/s` : 'as fast as accepted'}`,
   );
   const t0 = Date.now();
   const bundleMs = [];
@@ -225,7 +238,7 @@ async function bench({ network, kafka }, before, instances) {
             .map((e) => e.response?.location)
             .find((l) => l?.startsWith('Task/'));
           const id = location?.split('/')[1];
-          const record = { sentAt, acceptedAt };
+          const record = { sentAt, acceptedAt, warmup: index < WARMUP };
           byId.set(id, record);
           const event = early.get(id);
           if (event) {
@@ -240,7 +253,7 @@ async function bench({ network, kafka }, before, instances) {
     }
   });
   const progress = setInterval(
-    () => log(`accepted ${byId.size}/${COUNT}, routed ${figures.routedEvents}, visible ${visible}`),
+    () => log(`accepted ${byId.size}/${total}, routed ${figures.routedEvents}, visible ${visible}`),
     10_000,
   );
   await Promise.all(workers);
@@ -263,7 +276,8 @@ async function bench({ network, kafka }, before, instances) {
   const cpuEnd = cpuSnapshot(pids());
   await consumer.disconnect().catch(() => undefined);
 
-  const records = [...byId.values()];
+  const warmups = [...byId.values()].filter((r) => r.warmup);
+  const records = [...byId.values()].filter((r) => !r.warmup);
   const done = records.filter((r) => r.visibleAt);
   const latencies = done.map((r) => r.visibleAt - r.acceptedAt).sort((a, b) => a - b);
   const toRouted = records
@@ -271,7 +285,12 @@ async function bench({ network, kafka }, before, instances) {
     .map((r) => r.routedAt - r.acceptedAt)
     .sort((a, b) => a - b);
   const lastT1 = Math.max(...done.map((r) => r.visibleAt));
-  const endToEndSecs = (lastT1 - t0) / 1000;
+  const measuredFrom = WARMUP ? Math.min(...records.map((r) => r.sentAt)) : t0;
+  const endToEndSecs = (lastT1 - measuredFrom) / 1000;
+  const warmupLatencies = warmups
+    .filter((r) => r.visibleAt)
+    .map((r) => r.visibleAt - r.acceptedAt)
+    .sort((a, b) => a - b);
   const bundles = [...bundleMs].sort((a, b) => a - b);
   const ms = (v) => `${Math.round(v)} ms`;
   const pcts = (sorted) =>
@@ -287,9 +306,17 @@ async function bench({ network, kafka }, before, instances) {
     ],
     ['latency accepted -> visible', pcts(latencies)],
     ['  accepted -> routed event', pcts(toRouted)],
+    ...(WARMUP
+      ? [
+          [
+            'warm-up (not in the above)',
+            `${WARMUP} sent first, ${warmupLatencies.length} visible; accepted -> visible ${warmupLatencies.length ? pcts(warmupLatencies) : '-'}`,
+          ],
+        ]
+      : []),
     [
       'Bundles accepted',
-      `${(records.length / (sentMs / 1000)).toFixed(1)}/s (${opts.concurrency} in flight), HTTP ${pcts(bundles)}`,
+      `${(byId.size / (sentMs / 1000)).toFixed(1)}/s (${opts.concurrency} in flight), HTTP ${pcts(bundles)}`,
     ],
     ['send retries / failed', `${figures.sendRetries} / ${figures.sendFailed}`],
     ['CBO reads retried / failed', `${figures.readRetries} / ${figures.readFailed}`],
