@@ -142,15 +142,24 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * One wake: batches until one comes back short. Rows committed meanwhile notify again, and the
+   * loop then ticks once more; a last pass to find the outbox empty (3 statements) would only
+   * repeat what the short batch already showed.
+   */
   private async tick(): Promise<void> {
-    await this.drain();
+    while ((await this.publishBatch({ orFull: true })) >= this.batchSize);
     await this.cleanupSentRows();
   }
 
-  private async publishBatch(): Promise<number> {
+  /** Rows sent, or with `orFull` the claim's size when the batch was full (more may wait). */
+  private async publishBatch(options: { orFull?: boolean } = {}): Promise<number> {
     let failure: Error | undefined;
     const sent = await this.db.transaction(async (manager) => {
-      const rows = await this.claim(manager);
+      const claimed = await this.claim(manager);
+      const full = claimed.length >= this.batchSize;
+      const rows = claimed.filter((row) => row.older === 0);
+      // Nothing claimable, or every row waits for an older one held elsewhere: nothing to redo.
       if (rows.length === 0) return 0;
       try {
         await this.bus.publish(
@@ -169,34 +178,36 @@ export class OutboxRelay {
       await this.markSent(manager, rows);
       this.published += rows.length;
       eventsPublished.inc({ schema: this.options.schema }, rows.length);
-      return rows.length;
+      return options.orFull && full ? claimed.length : rows.length;
     });
     if (failure) throw failure;
     return sent;
   }
 
-  protected async claim(manager: EntityManager): Promise<OutboxRow[]> {
+  /**
+   * Up to a batch of unsent rows, locked, in seq order. Per key, only the rows with no older unsent
+   * row held elsewhere (locked by another relay, so skipped here) may go out now, so that a key's
+   * events keep their order while several relays run: `older` counts the unsent rows of the key
+   * before a row, and a row goes out when that is the number of its key's rows claimed before it.
+   * One statement: the count sees the claim's snapshot, where a row another relay has published
+   * since may still count as unsent; the row then waits for the next pass (never the reverse).
+   */
+  protected async claim(manager: EntityManager): Promise<Array<OutboxRow & { older: number }>> {
     const s = this.options.schema;
-    const rows: OutboxRow[] = await manager.query(
-      `SELECT id, seq, topic, key, type, headers, payload FROM "${s}".outbox
-       WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    const rows: Array<OutboxRow & { older: number }> = await manager.query(
+      `WITH claimed AS (
+         SELECT id, seq, topic, key, type, headers, payload FROM "${s}".outbox
+         WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+       SELECT c.*, (SELECT count(*)::int FROM "${s}".outbox p
+                    WHERE p.sent_at IS NULL AND p.key = c.key AND p.seq < c.seq) AS older
+       FROM claimed c ORDER BY c.seq`,
       [this.batchSize],
     );
-    if (rows.length === 0) return rows;
-    // Per key, only the rows with no older unsent row held elsewhere go out now, so that a key's
-    // events keep their order even while several relays run.
-    const older: Array<{ id: string; older: number }> = await manager.query(
-      `SELECT o.id, (SELECT count(*)::int FROM "${s}".outbox p
-                     WHERE p.sent_at IS NULL AND p.key = o.key AND p.seq < o.seq) AS older
-       FROM "${s}".outbox o WHERE o.id = ANY($1)`,
-      [rows.map((row) => row.id)],
-    );
-    const olderById = new Map(older.map((row) => [row.id, row.older]));
     const claimedSoFar = new Map<string, number>();
-    return rows.filter((row) => {
+    return rows.map((row) => {
       const rank = claimedSoFar.get(row.key) ?? 0;
       claimedSoFar.set(row.key, rank + 1);
-      return olderById.get(row.id) === rank;
+      return { ...row, older: row.older - rank };
     });
   }
 
