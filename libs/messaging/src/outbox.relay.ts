@@ -94,7 +94,7 @@ export class OutboxRelay {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const sent = await this.publishBatch();
+      const { sent } = await this.publishBatch();
       total += sent;
       if (sent === 0) return total;
     }
@@ -148,19 +148,21 @@ export class OutboxRelay {
    * repeat what the short batch already showed.
    */
   private async tick(): Promise<void> {
-    while ((await this.publishBatch({ orFull: true })) >= this.batchSize);
+    for (;;) {
+      const { claimed, sent } = await this.publishBatch();
+      if (sent === 0 || claimed < this.batchSize) break;
+    }
     await this.cleanupSentRows();
   }
 
-  /** Rows sent, or with `orFull` the claim's size when the batch was full (more may wait). */
-  private async publishBatch(options: { orFull?: boolean } = {}): Promise<number> {
+  /** One batch: how many rows it claimed (a full batch: more may wait) and how many it sent. */
+  private async publishBatch(): Promise<{ claimed: number; sent: number }> {
     let failure: Error | undefined;
-    const sent = await this.db.transaction(async (manager) => {
+    const result = await this.db.transaction(async (manager) => {
       const claimed = await this.claim(manager);
-      const full = claimed.length >= this.batchSize;
-      const rows = claimed.filter((row) => row.older === 0);
+      const rows = claimed.filter((row) => row.olderHeldElsewhere === 0);
       // Nothing claimable, or every row waits for an older one held elsewhere: nothing to redo.
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { claimed: claimed.length, sent: 0 };
       try {
         await this.bus.publish(
           rows.map((row) => ({
@@ -173,26 +175,28 @@ export class OutboxRelay {
       } catch (error) {
         failure = error as Error;
         await this.recordFailure(manager, rows, failure);
-        return 0;
+        return { claimed: claimed.length, sent: 0 };
       }
       await this.markSent(manager, rows);
       this.published += rows.length;
       eventsPublished.inc({ schema: this.options.schema }, rows.length);
-      return options.orFull && full ? claimed.length : rows.length;
+      return { claimed: claimed.length, sent: rows.length };
     });
     if (failure) throw failure;
-    return sent;
+    return result;
   }
 
   /**
    * Up to a batch of unsent rows, locked, in seq order. Per key, only the rows with no older unsent
    * row held elsewhere (locked by another relay, so skipped here) may go out now, so that a key's
-   * events keep their order while several relays run: `older` counts the unsent rows of the key
-   * before a row, and a row goes out when that is the number of its key's rows claimed before it.
+   * events keep their order while several relays run: of the key's unsent rows before a row, those
+   * not claimed here (`olderHeldElsewhere`) must be none for the row to go out.
    * One statement: the count sees the claim's snapshot, where a row another relay has published
    * since may still count as unsent; the row then waits for the next pass (never the reverse).
    */
-  protected async claim(manager: EntityManager): Promise<Array<OutboxRow & { older: number }>> {
+  protected async claim(
+    manager: EntityManager,
+  ): Promise<Array<OutboxRow & { olderHeldElsewhere: number }>> {
     const s = this.options.schema;
     const rows: Array<OutboxRow & { older: number }> = await manager.query(
       `WITH claimed AS (
@@ -204,10 +208,10 @@ export class OutboxRelay {
       [this.batchSize],
     );
     const claimedSoFar = new Map<string, number>();
-    return rows.map((row) => {
+    return rows.map(({ older, ...row }) => {
       const rank = claimedSoFar.get(row.key) ?? 0;
       claimedSoFar.set(row.key, rank + 1);
-      return { ...row, older: row.older - rank };
+      return { ...row, olderHeldElsewhere: older - rank };
     });
   }
 

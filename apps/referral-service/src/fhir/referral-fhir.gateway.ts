@@ -59,6 +59,13 @@ export function updatedSourceTask(task: Resource, update: SourceTaskUpdate): Res
   return unchanged ? undefined : next;
 }
 
+/** An If-Match PUT from the version this gateway holds, as a transaction entry. */
+interface KnownPut {
+  key: string;
+  fromVersion: string;
+  entry: unknown;
+}
+
 const completedServiceRequest = (sr: Resource): Resource | undefined =>
   sr.status === 'completed' ? undefined : { ...sr, status: 'completed' };
 
@@ -247,20 +254,9 @@ export class ReferralFhirGateway {
     const sourcePut =
       sourceUpdate &&
       this.putFromKnown('Task', referralId, (t) => updatedSourceTask(t, sourceUpdate));
-    if (sourcePut) entries.push(sourcePut.entry);
-    let response: Bundle;
-    try {
-      response = await this.fhir.transaction({
-        resourceType: 'Bundle',
-        type: 'transaction',
-        entry: entries,
-      });
-    } catch (error) {
-      if (!sourcePut || !(error instanceof FhirRequestError) || error.status !== 412) throw error;
-      // Another writer moved the source Task since the version held here: nothing was written.
-      this.lastSeen.delete(`Task/${referralId}`);
-      return this.createCboTask({ ...input, sourceUpdate: undefined });
-    }
+    const response = await this.transactionFromKnown(entries, sourcePut ? [sourcePut] : []);
+    // Another writer moved the source Task since the version held here: nothing was written.
+    if (!response) return this.createCboTask({ ...input, sourceUpdate: undefined });
     const [srEntry, taskEntry, sourceEntry] = (response.entry ?? []) as Array<{
       resource?: Resource;
       response?: { location?: string; status?: string };
@@ -284,13 +280,15 @@ export class ReferralFhirGateway {
     resourceType: string,
     id: string,
     change: (current: Resource) => Resource | undefined,
-  ): { entry: unknown; fromVersion: string } | undefined {
-    const known = this.lastSeen.get(`${resourceType}/${id}`);
+  ): KnownPut | undefined {
+    const key = `${resourceType}/${id}`;
+    const known = this.lastSeen.get(key);
     const fromVersion = known?.meta?.versionId;
     if (!known || !fromVersion) return undefined;
     const next = change(structuredClone(known));
     if (!next) return undefined;
     return {
+      key,
       fromVersion,
       entry: {
         fullUrl: `${this.localBaseUrls[0]}/${resourceType}/${id}`,
@@ -298,6 +296,28 @@ export class ReferralFhirGateway {
         request: { method: 'PUT', url: `${resourceType}/${id}`, ifMatch: `W/"${fromVersion}"` },
       },
     };
+  }
+
+  /**
+   * A transaction with `puts` among its entries. A stale version of theirs (412: nothing was
+   * written) answers undefined, and their copies are forgotten; the caller goes one at a time.
+   */
+  private async transactionFromKnown(
+    entries: unknown[],
+    puts: KnownPut[],
+  ): Promise<Bundle | undefined> {
+    try {
+      return await this.fhir.transaction({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [...entries, ...puts.map((put) => put.entry)],
+      });
+    } catch (error) {
+      if (puts.length === 0 || !(error instanceof FhirRequestError) || error.status !== 412)
+        throw error;
+      for (const put of puts) this.lastSeen.delete(put.key);
+      return undefined;
+    }
   }
 
   /** Remembers a source Task version written in a transaction, and whether it was a new one. */
@@ -350,22 +370,12 @@ export class ReferralFhirGateway {
   ): Promise<void> {
     const srPut = this.putFromKnown('ServiceRequest', serviceRequestId, completedServiceRequest);
     const taskPut = this.putFromKnown('Task', taskId, (t) => updatedSourceTask(t, update));
-    if (srPut && taskPut) {
-      try {
-        const response: Bundle = await this.fhir.transaction({
-          resourceType: 'Bundle',
-          type: 'transaction',
-          entry: [srPut.entry, taskPut.entry],
-        });
-        const [srEntry, taskEntry] = (response.entry ?? []) as Array<{ resource?: Resource }>;
-        this.remember(srEntry?.resource);
-        this.savedSourceTask(taskId, taskPut.fromVersion, taskEntry?.resource);
-        return;
-      } catch (error) {
-        if (!(error instanceof FhirRequestError) || error.status !== 412) throw error;
-        this.lastSeen.delete(`ServiceRequest/${serviceRequestId}`);
-        this.lastSeen.delete(`Task/${taskId}`);
-      }
+    const response = srPut && taskPut && (await this.transactionFromKnown([], [srPut, taskPut]));
+    if (response && taskPut) {
+      const [srEntry, taskEntry] = (response.entry ?? []) as Array<{ resource?: Resource }>;
+      this.remember(srEntry?.resource);
+      this.savedSourceTask(taskId, taskPut.fromVersion, taskEntry?.resource);
+      return;
     }
     await this.completeServiceRequest(serviceRequestId);
     await this.updateSourceTask(taskId, update);

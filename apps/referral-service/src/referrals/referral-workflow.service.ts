@@ -81,6 +81,15 @@ const sourceTaskUpdateOf = (
   output: command.output,
 });
 
+/**
+ * The source Task update a step's next command asks for, when it can go into the transaction of
+ * the command before it: not one that must first read the CBO Task's output.
+ */
+const foldableSourceUpdate = (next: StepCommand | undefined): SourceTaskUpdate | undefined =>
+  next?.kind === 'update-source-task' && !next.copyOutputFromCboTask
+    ? sourceTaskUpdateOf(next)
+    : undefined;
+
 export const REFERRAL_FHIR_GATEWAY = Symbol('REFERRAL_FHIR_GATEWAY');
 export const ROUTING_POLICY = Symbol('ROUTING_POLICY');
 
@@ -282,16 +291,12 @@ export class ReferralWorkflowService {
             referral.source ??
             keptSource(await this.fhir.sourceContext(referral.id), this.fhir.localBaseUrls);
           // The source Task's update that follows goes into the routing's own transaction.
-          const next = step.commands[index + 1];
           const created = await this.fhir.createCboTask({
             referralId: referral.id,
             attempt: command.attempt,
             organizationId: command.organizationId,
             source,
-            sourceUpdate:
-              next?.kind === 'update-source-task' && !next.copyOutputFromCboTask
-                ? sourceTaskUpdateOf(next)
-                : undefined,
+            sourceUpdate: foldableSourceUpdate(step.commands[index + 1]),
           });
           sourceUpdated = created.sourceUpdated;
           results.created = { ...created, serviceId: command.serviceId };
@@ -322,13 +327,9 @@ export class ReferralWorkflowService {
         case 'complete-source-service-request': {
           if (!referral.serviceRequestId) break;
           // With the source Task's completion that follows, in one transaction.
-          const next = step.commands[index + 1];
-          if (next?.kind === 'update-source-task' && !next.copyOutputFromCboTask) {
-            await this.fhir.completeSource(
-              referral.serviceRequestId,
-              referral.id,
-              sourceTaskUpdateOf(next),
-            );
+          const completion = foldableSourceUpdate(step.commands[index + 1]);
+          if (completion) {
+            await this.fhir.completeSource(referral.serviceRequestId, referral.id, completion);
             sourceUpdated = true;
           } else await this.fhir.completeServiceRequest(referral.serviceRequestId);
           break;
