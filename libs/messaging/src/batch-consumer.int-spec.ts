@@ -266,3 +266,141 @@ describe('batch consumption on real Kafka and PostgreSQL', () => {
     expect([...effects.values()].every((times) => times === 1)).toBe(true);
   });
 });
+
+describe('batches of several partitions in one transaction (acrossPartitions) on real Kafka and PostgreSQL', () => {
+  jest.setTimeout(90_000);
+  const PARTITIONS = 3;
+  const { topic, definition, registry } = testEventType(
+    'test.joined',
+    'org.carerelay.test.joined.v1',
+  );
+  let db: Awaited<ReturnType<typeof openTestDataSource>>;
+  let bus: KafkajsMessageBus;
+
+  beforeAll(async () => {
+    db = await openTestDataSource('joined', {
+      entities: [],
+      migrations: [MessagingTables1732300000000, BatchEffects1732300000002],
+    });
+    await createTestTopics([topic, dlqTopicOf(topic)], PARTITIONS);
+    bus = new KafkajsMessageBus({
+      brokers: testEnv().KAFKA_BROKERS.split(','),
+      clientId: 'joined-test',
+    });
+  });
+
+  afterAll(async () => {
+    await bus?.close();
+    await deleteTestTopics([topic, dlqTopicOf(topic)]).catch(() => undefined);
+    await db?.drop();
+  });
+
+  /** Events of one run, `perPartition` on each partition (thingId names it), POISON where asked. */
+  const publishRun = async (run: string, perPartition: number, poisonOn?: number) => {
+    const sent: Array<{ event: CloudEvent; partition: number }> = [];
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      for (let i = 0; i < perPartition; i++) {
+        const n = partition === poisonOn && i === perPartition / 2 ? POISON : i;
+        const event = newCloudEvent<Counted>({
+          source: '/carerelay/test',
+          type: definition.type,
+          data: { thingId: `${run}-p${partition}`, n },
+        });
+        sent.push({ event, partition });
+      }
+    }
+    const producer = testKafka().producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: sent.map(({ event, partition }) => ({
+        ...toKafkaRecord(event, event.subject ?? 'k'),
+        partition,
+      })),
+    });
+    await producer.disconnect();
+    return sent;
+  };
+
+  /** Applied effects of a run: event id → times; and the partitions each transaction wrote. */
+  const effectsOf = async (run: string) => {
+    const rows: Array<{ event_id: string; times: number }> = await db.dataSource.query(
+      `SELECT event_id, count(*)::int AS times FROM "${db.schema}".effects WHERE run LIKE $1 GROUP BY event_id`,
+      [`${run}-%`],
+    );
+    return new Map(rows.map((r) => [r.event_id, r.times]));
+  };
+
+  it('applies the batches that are ready together in one transaction, each message once, a poison alone to the DLQ', async () => {
+    const groupId = uniqueName('joined-group');
+    // Each transaction's writes in one call: the partitions it held. The first call waits, so
+    // that the other partitions' batches are ready while its transaction is open.
+    const transactions: Array<Set<string>> = [];
+    const writer: BatchWriter<CloudEvent> = {
+      async write(manager, items) {
+        if (transactions.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+        transactions.push(new Set(items.map((e) => (e.data as Counted).thingId)));
+        const data = items.map((e) => e.data as Counted);
+        await manager.query(
+          `INSERT INTO "${db.schema}".effects (event_id, run, n)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::int[])`,
+          [items.map((e) => e.id), data.map((d) => d.thingId), data.map((d) => d.n)],
+        );
+      },
+    };
+    const consumer = new IdempotentConsumer(db.dataSource, bus, {
+      schema: db.schema,
+      groupId,
+      topics: [topic],
+      registry,
+      retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 },
+      partitionsConsumedConcurrently: PARTITIONS,
+      batch: { maxMessages: 500, acrossPartitions: true, gatherMs: 100 },
+      handlerFor: () => async (event, ctx) => {
+        if ((event.data as Counted).n === POISON) throw new Error(`cannot apply ${POISON}`);
+        ctx.defer!(writer, event);
+      },
+    });
+    const dlq = await collectTopics([dlqTopicOf(topic)]);
+
+    const clean = uniqueName('clean');
+    const cleanSent = await publishRun(clean, 10);
+    await consumer.start();
+    await waitFor(async () => (await effectsOf(clean)).size === cleanSent.length, {
+      what: 'every message of the clean run applied',
+    });
+    // Then a run whose partition 1 holds a poison: whatever transaction it shares fails, and
+    // each batch is applied again alone (the poisoned one message by message).
+    const poisoned = uniqueName('poisoned');
+    const poisonedSent = await publishRun(poisoned, 10, 1);
+    const poison = poisonedSent.find(({ event }) => (event.data as Counted).n === POISON)!.event;
+    await waitFor(() => dlq.messages.find((m) => m.headers.ce_id === poison.id), {
+      what: 'the poison message in the DLQ',
+    });
+    await waitFor(async () => (await effectsOf(poisoned)).size === poisonedSent.length - 1, {
+      what: 'every other message of the poisoned run applied',
+    });
+    await consumer.stop();
+    await dlq.stop();
+
+    // Joined: some transaction held more than one partition's batch of the clean run.
+    const partitionsOfClean = transactions.map(
+      (things) => [...things].filter((thing) => thing.startsWith(clean)).length,
+    );
+    expect(Math.max(...partitionsOfClean)).toBeGreaterThan(1);
+    for (const [run, sent] of [
+      [clean, cleanSent.map((s) => s.event)],
+      [poisoned, poisonedSent.map((s) => s.event).filter((e) => e.id !== poison.id)],
+    ] as const) {
+      const effects = await effectsOf(run);
+      expect([...effects.keys()].sort()).toEqual(sent.map((e) => e.id).sort());
+      expect([...effects.values()].every((times) => times === 1)).toBe(true);
+    }
+    expect(dlq.messages.filter((m) => m.headers.ce_id === poison.id)).toHaveLength(1);
+    const [{ n: inboxed }] = await db.dataSource.query(
+      `SELECT count(*)::int AS n FROM "${db.schema}".inbox WHERE consumer = $1`,
+      [groupId],
+    );
+    expect(inboxed).toBe(cleanSent.length + poisonedSent.length - 1);
+  });
+});

@@ -3,7 +3,7 @@ import { NestMicroservice } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { CloudEvent } from '@carerelay/contracts';
-import type { ConsumerLogger } from './idempotent.consumer';
+import type { BatchOptions, ConsumerLogger } from './idempotent.consumer';
 import { KafkaEventsServer } from './kafka-events.server';
 import type { MessageBus } from './message-bus';
 import { MESSAGE_BUS, MESSAGING_OPTIONS, MessagingModuleOptions } from './messaging.module';
@@ -22,7 +22,7 @@ export function connectEventConsumer(
     isTransient?: (error: unknown) => boolean;
     ignores?: (event: CloudEvent) => boolean;
     partitionsConsumedConcurrently?: number;
-    batch?: { maxMessages?: number };
+    batch?: BatchOptions;
     logger?: ConsumerLogger;
   } = {},
 ): KafkaEventsServer {

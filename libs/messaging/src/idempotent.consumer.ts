@@ -18,6 +18,7 @@ import {
 } from './message-bus';
 import { consumerLag, eventHandlingSeconds, eventsConsumed } from './messaging.metrics';
 import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffMs } from './retry-policy';
+import { GroupCommit, JointRunFailed } from './group-commit';
 
 export interface EventHandlingContext {
   /** The transaction in which the effect and the inbox row commit together. */
@@ -90,8 +91,30 @@ export interface IdempotentConsumerOptions {
    * commit. If that transaction fails, nothing of it stays and the batch is handled again message
    * by message (each with its retries and dead letter), so one bad message costs only itself.
    */
-  batch?: { maxMessages?: number };
+  batch?: BatchOptions;
 }
+
+export interface BatchOptions {
+  maxMessages?: number;
+  /**
+   * The batches of the partitions consumed at once that are ready while this consumer's
+   * transaction runs go together into its next one (group commit): one transaction at a time per
+   * consumer instead of one per partition. Each partition's messages keep their order; each
+   * batch's offsets are committed once that transaction has. If a joint transaction fails, each
+   * batch is applied again alone, then message by message. For handlers that would otherwise
+   * serialize on a lock of their own, and that may wait for other partitions' batches.
+   */
+  acrossPartitions?: boolean;
+  /**
+   * Lets the broker hold a fetch up to `gatherMs` until more messages have arrived, so that a
+   * live trickle comes in fewer, larger batches (fewer transactions) at the price of up to that
+   * much delay. For consumers nobody waits on within a second (read models, not the workflow).
+   */
+  gatherMs?: number;
+}
+
+/** Enough bytes that a fetch under live load waits its `gatherMs` (a change event is ~1-3 kB). */
+const GATHER_MIN_BYTES = 1024 * 1024;
 
 export interface ConsumerLogger {
   info?(entry: Record<string, unknown>): void;
@@ -131,6 +154,7 @@ export class IdempotentConsumer {
   private subscription?: Subscription;
   private readonly retry: RetryPolicy;
   private readonly registry: EventRegistry;
+  private readonly joint?: GroupCommit<BatchEntry>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -139,6 +163,8 @@ export class IdempotentConsumer {
   ) {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.registry = options.registry ?? eventRegistry;
+    if (options.batch?.acrossPartitions)
+      this.joint = new GroupCommit((entries) => this.applyBatch(entries));
   }
 
   private lagTimer?: NodeJS.Timeout;
@@ -155,6 +181,11 @@ export class IdempotentConsumer {
       ...(this.options.batch
         ? {
             maxBatchSize: this.options.batch.maxMessages,
+            ...(this.options.batch.gatherMs
+              ? {
+                  gather: { maxWaitMs: this.options.batch.gatherMs, minBytes: GATHER_MIN_BYTES },
+                }
+              : {}),
             handleBatch: async (messages: DeliveredMessage[], heartbeat: () => Promise<void>) =>
               resultOf(await this.processBatch(messages, heartbeat)),
           }
@@ -221,7 +252,7 @@ export class IdempotentConsumer {
     const todo = entries.filter((e) => e.handler);
     if (todo.length > 0) {
       try {
-        await this.applyBatch(todo);
+        await this.applyJointly(todo);
       } catch (error) {
         // Nothing of the batch committed: each message on its own, so that a bad one is retried
         // and dead-lettered alone and the others are applied (once: the inbox decides again).
@@ -236,6 +267,17 @@ export class IdempotentConsumer {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     for (const e of entries) this.record(e.message, e.outcome!, e.event, seconds);
     return entries.map((e) => e.outcome!);
+  }
+
+  /** The batch's transaction, shared with other partitions' batches under `acrossPartitions`. */
+  private async applyJointly(entries: BatchEntry[]): Promise<void> {
+    if (!this.joint) return this.applyBatch(entries);
+    try {
+      await this.joint.submit(entries);
+    } catch (error) {
+      if (!(error instanceof JointRunFailed)) throw error;
+      await this.applyBatch(entries);
+    }
   }
 
   private async applyBatch(entries: BatchEntry[]): Promise<void> {

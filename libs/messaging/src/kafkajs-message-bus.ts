@@ -157,6 +157,9 @@ export class KafkajsMessageBus implements MessageBus {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       retry: { initialRetryTime: 200, retries: 10 },
+      ...(options.gather
+        ? { maxWaitTimeInMs: options.gather.maxWaitMs, minBytes: options.gather.minBytes }
+        : {}),
     });
     const deferred = new DeferredCommits(
       (offsets) => consumer.commitOffsets(offsets),

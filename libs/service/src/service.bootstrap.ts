@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { loadConfigOrExit, type ConfigClass, type TlsFiles } from '@carerelay/config';
 import type { CloudEvent } from '@carerelay/contracts';
 import { applyServerTimeouts, useServiceHttp, type JsonBodyOptions } from '@carerelay/http';
-import { connectEventConsumer } from '@carerelay/messaging';
+import { connectEventConsumer, type BatchOptions } from '@carerelay/messaging';
 import type { RequestActor } from '@carerelay/auth';
 import {
   PinoNestLogger,
@@ -52,7 +52,7 @@ export interface StartServiceOptions {
     /** Partitions handled at once (kafkajs; default 3). */
     partitionsConsumedConcurrently?: number;
     /** Batch mode: a partition's consecutive messages in one transaction (IdempotentConsumer). */
-    batch?: { maxMessages?: number };
+    batch?: BatchOptions;
   };
   /** Middleware and settings of this service, before init. */
   configure?: (app: NestExpressApplication, logger: Logger) => void;
