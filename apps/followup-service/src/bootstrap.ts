@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
+import { TOPICS } from '@carerelay/contracts';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { FollowupServiceConfig } from './followup-service.config';
@@ -17,6 +18,13 @@ export function startFollowupService(
     host: config.API_HOST,
     management: managementListenerOf(config),
     tls: tlsFilesOf(config),
-    consumer: { groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP },
+    // Timers are minutes to days long: a referral event may wait up to 250 ms for others, and the
+    // events of all partitions that came together are planned in one transaction (each referral's
+    // track is locked by its own events only: they share a partition).
+    consumer: {
+      groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP,
+      batch: { maxMessages: 500, acrossPartitions: true, gatherMs: 250 },
+      partitionsConsumedConcurrently: TOPICS.referralEvents.partitions,
+    },
   });
 }
