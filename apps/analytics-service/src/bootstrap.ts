@@ -28,12 +28,12 @@ export function startAnalyticsService(
     tls: tlsFilesOf(config),
     http: false,
     // Batches: a backlog (a replay, a rebuild) is read at thousands of events a second. Live,
-    // a fetch would bring a message or two: the broker gathers up to 250 ms of them instead (a
+    // a fetch would bring a message or two: the broker gathers up to a second of them instead (a
     // figure no dashboard shows), and since the writers serialize on the read model's lock
     // anyway, every partition is read at once and the batches of a fetch share one transaction.
     consumer: {
       groupId: options.groupId ?? config.ANALYTICS_CONSUMER_GROUP,
-      batch: { maxMessages: 1000, acrossPartitions: true, gatherMs: 250 },
+      batch: { maxMessages: 1000, acrossPartitions: true, gatherMs: 1000 },
       partitionsConsumedConcurrently: ANALYTICS_PARTITIONS,
       ignores: ignoredByAnalytics,
     },

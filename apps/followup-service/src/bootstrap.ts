@@ -18,12 +18,12 @@ export function startFollowupService(
     host: config.API_HOST,
     management: managementListenerOf(config),
     tls: tlsFilesOf(config),
-    // Timers are minutes to days long: a referral event may wait up to 250 ms for others, and the
+    // Timers are minutes to days long: a referral event may wait up to a second for others, and the
     // events of all partitions that came together are planned in one transaction (each referral's
     // track is locked by its own events only: they share a partition).
     consumer: {
       groupId: options.groupId ?? config.FOLLOWUP_CONSUMER_GROUP,
-      batch: { maxMessages: 500, acrossPartitions: true, gatherMs: 250 },
+      batch: { maxMessages: 500, acrossPartitions: true, gatherMs: 1000 },
       partitionsConsumedConcurrently: TOPICS.referralEvents.partitions,
     },
   });
