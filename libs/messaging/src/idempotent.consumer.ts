@@ -1,4 +1,4 @@
-import { isInfrastructureError, safeErrorText } from '@carerelay/persistence';
+import { GroupWriter, isInfrastructureError, safeErrorText } from '@carerelay/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   CloudEvent,
@@ -10,6 +10,7 @@ import {
   headersAsText,
 } from '@carerelay/contracts';
 import {
+  DEFAULT_MAX_BATCH_SIZE,
   NO_EFFECT,
   type DeliveredMessage,
   type HandleResult,
@@ -18,7 +19,6 @@ import {
 } from './message-bus';
 import { consumerLag, eventHandlingSeconds, eventsConsumed } from './messaging.metrics';
 import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffMs } from './retry-policy';
-import { GroupCommit, JointRunFailed } from './group-commit';
 
 export interface EventHandlingContext {
   /** The transaction in which the effect and the inbox row commit together. */
@@ -154,7 +154,7 @@ export class IdempotentConsumer {
   private subscription?: Subscription;
   private readonly retry: RetryPolicy;
   private readonly registry: EventRegistry;
-  private readonly joint?: GroupCommit<BatchEntry>;
+  private readonly joint?: GroupWriter<BatchEntry>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -164,7 +164,10 @@ export class IdempotentConsumer {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.registry = options.registry ?? eventRegistry;
     if (options.batch?.acrossPartitions)
-      this.joint = new GroupCommit((entries) => this.applyBatch(entries));
+      this.joint = new GroupWriter(
+        (entries) => this.applyBatch(entries),
+        options.batch.maxMessages ?? DEFAULT_MAX_BATCH_SIZE,
+      );
   }
 
   private lagTimer?: NodeJS.Timeout;
@@ -269,13 +272,16 @@ export class IdempotentConsumer {
     return entries.map((e) => e.outcome!);
   }
 
-  /** The batch's transaction, shared with other partitions' batches under `acrossPartitions`. */
+  /**
+   * The batch's transaction, shared with other partitions' batches under `acrossPartitions`. A
+   * shared transaction that failed is redone batch by batch, since which batch failed it is not
+   * known (a batch that was alone in it gets that one more try too).
+   */
   private async applyJointly(entries: BatchEntry[]): Promise<void> {
     if (!this.joint) return this.applyBatch(entries);
     try {
-      await this.joint.submit(entries);
-    } catch (error) {
-      if (!(error instanceof JointRunFailed)) throw error;
+      await this.joint.writeMany(entries);
+    } catch {
       await this.applyBatch(entries);
     }
   }

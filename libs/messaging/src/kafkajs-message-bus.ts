@@ -1,6 +1,7 @@
 import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kafkajs';
 import type { KafkaRecord, TopicDefinition } from '@carerelay/contracts';
 import {
+  DEFAULT_MAX_BATCH_SIZE,
   NO_EFFECT,
   type HandleResult,
   type MessageBus,
@@ -198,7 +199,7 @@ export class KafkajsMessageBus implements MessageBus {
       await consumer.commitOffsets([{ topic, partition, offset: next }]);
     };
     if (handleBatch) {
-      const size = Math.max(1, options.maxBatchSize ?? 500);
+      const size = Math.max(1, options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,

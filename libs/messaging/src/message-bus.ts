@@ -22,6 +22,9 @@ export interface DeliveredMessage extends RawKafkaMessage {
   offset: string;
 }
 
+/** Messages per batch handed to `handleBatch` when `maxBatchSize` is not set. */
+export const DEFAULT_MAX_BATCH_SIZE = 500;
+
 export interface SubscriptionOptions {
   groupId: string;
   topics: string[];

@@ -54,4 +54,28 @@ describe('GroupWriter', () => {
     statements[1].finish();
     await expect(second).resolves.toBeUndefined();
   });
+
+  it("keeps a caller's rows together in one statement, grouped with others' up to maxRows", async () => {
+    const { writer, statements } = controlledWriter();
+    const first = writer.writeMany([1]);
+    const pair = writer.writeMany([2, 3]);
+    const large = writer.writeMany([4, 5, 6, 7]);
+    const last = writer.writeMany([8]);
+    await tick();
+    statements[0].finish();
+    await first;
+    await tick();
+    // [2, 3] and [4..7] would exceed 3 rows: the larger goes alone, whole.
+    expect(statements.map((s) => s.rows)).toEqual([[1], [2, 3]]);
+    statements[1].finish();
+    await pair;
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1], [2, 3], [4, 5, 6, 7]]);
+    statements[2].finish();
+    await large;
+    await tick();
+    statements[3].finish();
+    await last;
+    expect(statements.map((s) => s.rows)).toEqual([[1], [2, 3], [4, 5, 6, 7], [8]]);
+  });
 });

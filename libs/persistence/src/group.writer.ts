@@ -7,7 +7,7 @@
  * longer than before.
  */
 export class GroupWriter<T> {
-  private queued: { row: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private queued: { rows: T[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private flushing = false;
 
   constructor(
@@ -16,8 +16,16 @@ export class GroupWriter<T> {
   ) {}
 
   write(row: T): Promise<void> {
+    return this.writeMany([row]);
+  }
+
+  /**
+   * Writes these rows in one statement (never split; alone when more than `maxRows`), with the
+   * rows of other callers that are queued beside them.
+   */
+  writeMany(rows: T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queued.push({ row, resolve, reject });
+      this.queued.push({ rows, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -25,9 +33,18 @@ export class GroupWriter<T> {
   private async flush(): Promise<void> {
     this.flushing = true;
     while (this.queued.length > 0) {
-      const batch = this.queued.splice(0, this.maxRows);
+      let callers = 1;
+      let rows = this.queued[0].rows.length;
+      while (
+        callers < this.queued.length &&
+        rows + this.queued[callers].rows.length <= this.maxRows
+      ) {
+        rows += this.queued[callers].rows.length;
+        callers++;
+      }
+      const batch = this.queued.splice(0, callers);
       try {
-        await this.writeRows(batch.map((entry) => entry.row));
+        await this.writeRows(batch.flatMap((entry) => entry.rows));
         for (const entry of batch) entry.resolve();
       } catch (error) {
         for (const entry of batch) entry.reject(error);
