@@ -359,7 +359,16 @@ describe('one referral followed through the logs by its correlation id', () => {
     const traceparent = newTraceparent();
     const { taskId, answeredTraceparent } = await sendReferral({ traceparent });
     expect(answeredTraceparent).toBe(traceparent);
-    await cboTaskOf(taskId);
+    // The routing accepts the source Task inside its transaction Bundle, whose request line names
+    // no resource; the CBO starting work makes the platform update the source Task on its own.
+    const cboTask = await cboTaskOf(taskId);
+    const client = cbo.get(ownerOf(cboTask))!;
+    await setStatus(client, cboTask.id!, 'accepted');
+    await setStatus(client, cboTask.id!, 'in-progress');
+    await waitFor('the source Task in progress', async () => {
+      const source = await ehr.read('Task', taskId);
+      return source.status === 'in-progress' ? source : undefined;
+    });
 
     const checks: Record<string, () => boolean> = {
       'fhir-api: the EHR transaction with its client and traceparent': () =>
@@ -371,7 +380,7 @@ describe('one referral followed through the logs by its correlation id', () => {
             l.organization === 'hosp-northside' &&
             typeof l.client === 'string',
         ),
-      'fhir-api: the platform reading or updating the source Task (its id in the path)': () =>
+      'fhir-api: the platform updating the source Task (its id in the path)': () =>
         logLines('fhir-api', `Task/${taskId}`).some(
           (l) =>
             l.msg === 'request' &&
