@@ -113,9 +113,6 @@ export interface BatchOptions {
   gatherMs?: number;
 }
 
-/** Enough bytes that a fetch under live load waits its `gatherMs` (a change event is ~1-3 kB). */
-const GATHER_MIN_BYTES = 1024 * 1024;
-
 export interface ConsumerLogger {
   info?(entry: Record<string, unknown>): void;
   warn?(message: string): void;
@@ -184,11 +181,7 @@ export class IdempotentConsumer {
       ...(this.options.batch
         ? {
             maxBatchSize: this.options.batch.maxMessages,
-            ...(this.options.batch.gatherMs
-              ? {
-                  gather: { maxWaitMs: this.options.batch.gatherMs, minBytes: GATHER_MIN_BYTES },
-                }
-              : {}),
+            gatherMs: this.options.batch.gatherMs,
             handleBatch: async (messages: DeliveredMessage[], heartbeat: () => Promise<void>) =>
               resultOf(await this.processBatch(messages, heartbeat)),
           }

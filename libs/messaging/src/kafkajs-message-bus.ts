@@ -64,6 +64,9 @@ class DeferredCommits {
   }
 }
 
+/** Enough bytes that a fetch under live load waits its `gatherMs` (a change event is ~1-3 kB). */
+const GATHER_MIN_BYTES = 1024 * 1024;
+
 export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
@@ -158,8 +161,8 @@ export class KafkajsMessageBus implements MessageBus {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       retry: { initialRetryTime: 200, retries: 10 },
-      ...(options.gather
-        ? { maxWaitTimeInMs: options.gather.maxWaitMs, minBytes: options.gather.minBytes }
+      ...(options.gatherMs
+        ? { maxWaitTimeInMs: options.gatherMs, minBytes: GATHER_MIN_BYTES }
         : {}),
     });
     const deferred = new DeferredCommits(

@@ -46,11 +46,11 @@ export interface SubscriptionOptions {
   ) => Promise<HandleResult>;
   maxBatchSize?: number;
   /**
-   * How long the broker may hold a fetch while less than `minBytes` has arrived (kafkajs
-   * `maxWaitTimeInMs`, `minBytes`; default: answered with the first message). Set for consumers
-   * that would rather take many messages at once a moment later than each as it comes.
+   * How long the broker may hold a fetch to gather more messages (default: answered with the
+   * first message). Set for consumers that would rather take many messages at once a moment later
+   * than each as it comes.
    */
-  gather?: { maxWaitMs: number; minBytes: number };
+  gatherMs?: number;
   /** How long the commit of messages without effect may wait for a later one (default 5 s). */
   deferredCommitMs?: number;
   fromBeginning?: boolean;
