@@ -61,8 +61,34 @@ export class PolicyStore {
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
+  /**
+   * What `effective` found, per transaction: a gathered batch of referral events reads each
+   * network's policy once. `put` forgets its transaction's.
+   */
+  private readonly effectiveRead = new WeakMap<
+    EntityManager,
+    Map<string, Promise<FollowupPolicy>>
+  >();
+
   /** The network's policy, else the default network's, else the built-in default. */
-  async effective(manager: EntityManager, networkId: string | null): Promise<FollowupPolicy> {
+  effective(manager: EntityManager, networkId: string | null): Promise<FollowupPolicy> {
+    let read = this.effectiveRead.get(manager);
+    if (!read) this.effectiveRead.set(manager, (read = new Map()));
+    const key = networkId ?? '';
+    let policy = read.get(key);
+    if (!policy) {
+      policy = this.readEffective(manager, networkId);
+      read.set(key, policy);
+      // A failed read is not kept: the statement's error fails the transaction anyway.
+      policy.catch(() => read.delete(key));
+    }
+    return policy;
+  }
+
+  private async readEffective(
+    manager: EntityManager,
+    networkId: string | null,
+  ): Promise<FollowupPolicy> {
     return (
       (networkId ? await this.get(manager, networkId) : undefined) ??
       (await this.get(manager, DEFAULT_NETWORK)) ??
@@ -91,6 +117,7 @@ export class PolicyStore {
 
   /** Creates or replaces a policy and its member list; the caller's transaction. */
   async put(manager: EntityManager, policy: FollowupPolicy): Promise<StoredPolicy> {
+    this.effectiveRead.delete(manager);
     const s = this.schema;
     const conflicts: Array<{ organization_id: string; network_id: string }> = await manager.query(
       `SELECT organization_id, network_id FROM "${s}".network_member
@@ -132,6 +159,7 @@ export class PolicyStore {
   }
 
   async delete(manager: EntityManager, networkId: string): Promise<boolean> {
+    this.effectiveRead.delete(manager);
     const rows: unknown[] = await manager.query(
       `DELETE FROM "${this.schema}".followup_policy WHERE network_id = $1 RETURNING network_id`,
       [networkId],

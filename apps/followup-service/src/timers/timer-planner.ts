@@ -51,7 +51,7 @@ export class TimerPlanner {
 
   private async apply(manager: EntityManager, plan: TimerPlan): Promise<void> {
     const track: ReferralTrack = plan.track;
-    for (const rule of plan.cancel) await this.timers.cancel(manager, track.referralId, rule);
+    await this.timers.cancel(manager, track.referralId, plan.cancel);
     await this.timers.insert(
       manager,
       track.referralId,

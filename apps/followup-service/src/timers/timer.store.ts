@@ -53,14 +53,23 @@ export class TimerStore {
   /** The referral's track, created when missing, locked until the transaction ends. */
   async lockTrack(manager: EntityManager, referralId: string): Promise<ReferralTrack> {
     const s = this.schema;
-    await manager.query(
-      `INSERT INTO "${s}".referral_track (referral_id) VALUES ($1) ON CONFLICT DO NOTHING`,
+    // One round trip for both cases: the row this statement creates (locked as its insert), or
+    // the existing one, locked. Parts of one statement share its snapshot, so a row another
+    // transaction committed while the insert waited on it is seen by neither: read it again.
+    let [row]: TrackRow[] = await manager.query(
+      `WITH created AS (
+         INSERT INTO "${s}".referral_track (referral_id) VALUES ($1) ON CONFLICT DO NOTHING
+         RETURNING *),
+       existing AS (SELECT * FROM "${s}".referral_track WHERE referral_id = $1 FOR UPDATE)
+       SELECT * FROM created UNION ALL SELECT * FROM existing`,
       [referralId],
     );
-    const [row]: TrackRow[] = await manager.query(
-      `SELECT * FROM "${s}".referral_track WHERE referral_id = $1 FOR UPDATE`,
-      [referralId],
-    );
+    row ??= (
+      (await manager.query(
+        `SELECT * FROM "${s}".referral_track WHERE referral_id = $1 FOR UPDATE`,
+        [referralId],
+      )) as TrackRow[]
+    )[0];
     return {
       ...emptyTrack(referralId),
       networkId: row.network_id,
@@ -99,25 +108,36 @@ export class TimerStore {
     );
   }
 
-  /** Cancels pending timers; a timer a poller has already claimed is fired, not cancelled. */
-  async cancel(manager: EntityManager, referralId: string, rule: CancelRule): Promise<number> {
-    const params: unknown[] = [referralId, rule.kinds, rule.reason];
-    let where = '';
-    if (rule.attempt !== undefined) {
-      params.push(rule.attempt);
-      where += ` AND attempt = $${params.length}`;
-    }
-    if (rule.attemptBelow !== undefined) {
-      params.push(rule.attemptBelow);
-      where += ` AND attempt < $${params.length}`;
-    }
-    const rows: unknown[] = await manager.query(
-      `UPDATE "${this.schema}".timer SET cancelled_at = now(), cancel_reason = $3
-        WHERE referral_id = $1 AND kind = ANY($2) AND fired_at IS NULL AND cancelled_at IS NULL${where}
-        RETURNING id`,
-      params,
-    );
-    return rows.length;
+  /**
+   * Cancels pending timers by the plan's rules, in one statement; a timer two rules match takes
+   * the first one's reason. A timer a poller has already claimed is fired, not cancelled.
+   */
+  async cancel(
+    manager: EntityManager,
+    referralId: string,
+    rules: readonly CancelRule[],
+  ): Promise<number> {
+    if (rules.length === 0) return 0;
+    const ruleRows = rules.map((rule, ord) => ({
+      ord,
+      kinds: rule.kinds,
+      reason: rule.reason,
+      attempt: rule.attempt ?? null,
+      attempt_below: rule.attemptBelow ?? null,
+    }));
+    const matches = `t.kind = ANY(r.kinds) AND (r.attempt IS NULL OR t.attempt = r.attempt)
+                     AND (r.attempt_below IS NULL OR t.attempt < r.attempt_below)`;
+    // The driver answers an UPDATE with its rows and their count.
+    const [, count] = (await manager.query(
+      `WITH r AS (SELECT * FROM jsonb_to_recordset($2::jsonb)
+                    AS x(ord int, kinds text[], reason text, attempt int, attempt_below int))
+       UPDATE "${this.schema}".timer t SET cancelled_at = now(),
+              cancel_reason = (SELECT r.reason FROM r WHERE ${matches} ORDER BY r.ord LIMIT 1)
+        WHERE t.referral_id = $1 AND t.fired_at IS NULL AND t.cancelled_at IS NULL
+          AND EXISTS (SELECT 1 FROM r WHERE ${matches})`,
+      [referralId, JSON.stringify(ruleRows)],
+    )) as [unknown[], number];
+    return count;
   }
 
   /** The plan's new timers in one statement (an event starts several: deadline, warning, reminders). */
