@@ -57,6 +57,8 @@ export class SubscriptionEngine {
   private consumer?: IdempotentConsumer;
   private readonly loop: PollingLoop;
   private readonly filterCache = new Map<string, FhirSearchRequest>();
+  /** The live subscriptions, read once per inbox transaction (a batch of changes). */
+  private readonly liveRead = new WeakMap<object, Promise<StoredSubscription[]>>();
 
   constructor(
     private readonly store: SubscriptionStore,
@@ -122,7 +124,9 @@ export class SubscriptionEngine {
   async onChange(event: CloudEvent<FhirResourceChangedV1>, context: EventHandlingContext) {
     const change = event.data;
     if (!notifiable(change)) return;
-    const subs = await this.store.live(context.manager);
+    let live = this.liveRead.get(context.manager);
+    if (!live) this.liveRead.set(context.manager, (live = this.store.live(context.manager)));
+    const subs = await live;
     if (subs.length === 0) return;
     const rows = extractSearchIndex(change.resource as unknown as Resource, {
       localBaseUrls: [this.baseUrl()],
