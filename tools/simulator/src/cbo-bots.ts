@@ -1,5 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
-import { DISPARITIES, rejection, traitsOf, UNREACHED_REASON, unreachedShare } from './disparities';
+import {
+  DISPARITIES,
+  readTaskContext,
+  rejection,
+  traitsOf,
+  UNREACHED_REASON,
+  unreachedShare,
+  type TaskContext,
+} from './disparities';
 
 /**
  * CBO bots: each acts as one CBO's own FHIR client. It learns of the Tasks addressed to its
@@ -7,7 +16,10 @@ import { DISPARITIES, rejection, traitsOf, UNREACHED_REASON, unreachedShare } fr
  * by a notification) and, as a safety net, searches for those that wait for an answer every
  * `pollMs`; then, with short human-like delays, accepts or rejects
  * each (e.g. no capacity), starts the work, and completes it with a Procedure in Task.output
- * (the IG's resulting-activity). Every change is a read + If-Match update of the Task.
+ * (the IG's resulting-activity). Like a CBO system that keeps what it read and wrote, a bot reads
+ * the Task, its Patient and ServiceRequest once, then updates the Task with If-Match from the
+ * version it last wrote (a stale one costs a 412 and a read); the Procedure and the completed
+ * Task are one transaction.
  */
 
 export const SDOHCC_TEMPORARY_CODES =
@@ -95,6 +107,8 @@ export class CboBots {
     errors: 0,
   };
   private readonly handled = new Set<string>();
+  /** The Tasks being worked: the version a bot last read or wrote, and what it names. */
+  private readonly working = new Map<string, TaskContext>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly limiter: Limiter;
   private stopped = false;
@@ -170,8 +184,10 @@ export class CboBots {
       return;
     }
     this.later(between(this.options.acceptDelayMs), async () => {
+      const context = await readTaskContext(bot.fhir, taskId, !!DISPARITIES).catch(() => undefined);
+      if (context) this.working.set(taskId, context);
       // Planted disparities of the demo (see disparities.ts): some patients are turned away more.
-      const traits = DISPARITIES ? await traitsOf(bot.fhir, taskId) : null;
+      const traits = DISPARITIES && context ? traitsOf(context) : null;
       const bias = rejection(DISPARITIES, bot.organizationId, traits, this.options.rejectShare);
       const reject = roll < this.options.ignoreShare + bias.share;
       const ok = await this.change(bot, taskId, reject ? 'rejected' : 'accepted', (task) => {
@@ -185,6 +201,7 @@ export class CboBots {
         return task;
       });
       if (ok === 'failed') this.handled.delete(taskId); // the next search picks it up again
+      if (ok !== 'changed' || reject) this.working.delete(taskId);
       if (ok !== 'changed') return;
       if (reject) this.stats.rejected += 1;
       else {
@@ -201,7 +218,10 @@ export class CboBots {
       task.status = 'in-progress';
       return task;
     });
-    if (ok !== 'changed') return;
+    if (ok !== 'changed') {
+      this.working.delete(taskId);
+      return;
+    }
     this.stats.started += 1;
     this.later(between(this.options.completeDelayMs), () =>
       unreached ? this.giveUp(bot, taskId) : this.complete(bot, taskId),
@@ -216,35 +236,29 @@ export class CboBots {
       task.statusReason = { text: UNREACHED_REASON };
       return task;
     });
+    this.working.delete(taskId);
     if (ok === 'changed') this.stats.unreached += 1;
   }
 
   private async complete(bot: CboBotClient, taskId: string): Promise<void> {
+    const held = this.working.get(taskId);
+    this.working.delete(taskId);
     try {
       await this.limiter.run(async () => {
+        if (held?.task.meta?.versionId && (await this.completeAtOnce(bot, held))) return;
+        // No version held, or a stale one: read, create, then update.
         const task = await bot.fhir.read('Task', taskId);
         if (task.status !== 'in-progress') return;
-        const procedure = await bot.fhir.create(await this.procedureFor(bot, task));
-        await bot.fhir.updateWithIfMatch('Task', taskId, (current) => {
-          if (current.status !== 'in-progress') return undefined;
-          current.status = 'completed';
-          current.output = [
-            ...(current.output ?? []),
-            {
-              type: {
-                coding: [
-                  {
-                    system: SDOHCC_TEMPORARY_CODES,
-                    code: 'resulting-activity',
-                    display: 'Resulting Activity',
-                  },
-                ],
-              },
-              valueReference: { reference: `Procedure/${procedure.id}` },
-            },
-          ];
-          return current;
-        });
+        const procedure = await bot.fhir.create(await this.procedureFor(bot, task, held));
+        await bot.fhir.updateWithIfMatch(
+          'Task',
+          taskId,
+          (current) =>
+            current.status === 'in-progress'
+              ? completed(current, `Procedure/${procedure.id}`)
+              : undefined,
+          { known: task },
+        );
       });
       this.stats.completed += 1;
     } catch (error) {
@@ -252,13 +266,54 @@ export class CboBots {
     }
   }
 
-  private async procedureFor(bot: CboBotClient, task: Resource): Promise<Resource> {
-    let serviceRequest: Resource | undefined;
+  /**
+   * The Procedure and the completed Task in one transaction, the Task from the version the bot
+   * wrote last (If-Match). False when that version is stale (412: nothing was written).
+   */
+  private async completeAtOnce(bot: CboBotClient, held: TaskContext): Promise<boolean> {
+    const { task } = held;
+    if (task.status !== 'in-progress') return false;
+    const procedureUrl = `urn:uuid:${randomUUID()}`;
+    try {
+      await bot.fhir.transaction({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            fullUrl: procedureUrl,
+            resource: await this.procedureFor(bot, task, held),
+            request: { method: 'POST', url: 'Procedure' },
+          },
+          {
+            resource: completed(structuredClone(task), procedureUrl),
+            request: {
+              method: 'PUT',
+              url: `Task/${task.id}`,
+              ifMatch: `W/"${task.meta!.versionId}"`,
+            },
+          },
+        ],
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof FhirRequestError && error.status === 412) return false;
+      throw error;
+    }
+  }
+
+  /** The Procedure of a completed Task, from its ServiceRequest (read once, then `held`). */
+  private async procedureFor(
+    bot: CboBotClient,
+    task: Resource,
+    held?: TaskContext,
+  ): Promise<Resource> {
+    let serviceRequest = held?.serviceRequest;
     const focus: string | undefined = task.focus?.reference;
-    if (focus?.startsWith('ServiceRequest/')) {
+    if (!serviceRequest && focus?.startsWith('ServiceRequest/')) {
       serviceRequest = await bot.fhir.read('ServiceRequest', focus.split('/')[1]).catch(() => {
         return undefined;
       });
+      if (held) held.serviceRequest = serviceRequest;
     }
     const now = new Date().toISOString();
     return {
@@ -282,7 +337,10 @@ export class CboBots {
     };
   }
 
-  /** Read + If-Match update of the Task, with retries of transient failures. */
+  /**
+   * If-Match update of the Task from the version the bot holds (else a read), with retries of
+   * transient failures; the version written is held for the next change.
+   */
   private async change(
     bot: CboBotClient,
     taskId: string,
@@ -292,13 +350,20 @@ export class CboBots {
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
         let changed = false;
-        await this.limiter.run(() =>
-          bot.fhir.updateWithIfMatch('Task', taskId, (task) => {
-            const next = mutate(task);
-            changed = next !== undefined;
-            return next;
-          }),
+        const held = this.working.get(taskId);
+        const written = await this.limiter.run(() =>
+          bot.fhir.updateWithIfMatch(
+            'Task',
+            taskId,
+            (task) => {
+              const next = mutate(task);
+              changed = next !== undefined;
+              return next;
+            },
+            { known: held?.task },
+          ),
         );
+        if (held) held.task = written;
         return changed ? 'changed' : 'unchanged';
       } catch (error) {
         const status = (error as FhirRequestError).status;
@@ -318,4 +383,25 @@ export class CboBots {
     this.stats.lastError = `${what}: ${(error as Error).message}`;
     this.log(`bot error: ${this.stats.lastError}`);
   }
+}
+
+/** The Task completed, with the Procedure (`reference`) as its resulting activity. */
+function completed(task: Resource, reference: string): Resource {
+  task.status = 'completed';
+  task.output = [
+    ...(task.output ?? []),
+    {
+      type: {
+        coding: [
+          {
+            system: SDOHCC_TEMPORARY_CODES,
+            code: 'resulting-activity',
+            display: 'Resulting Activity',
+          },
+        ],
+      },
+      valueReference: { reference },
+    },
+  ];
+  return task;
 }

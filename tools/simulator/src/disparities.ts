@@ -87,33 +87,53 @@ function speaksPlantedLanguage(
 /** Why a CBO that could not reach the client ends its Task (reads as "unable to contact"). */
 export const UNREACHED_REASON = 'Unable to contact the client: no one here speaks their language';
 
+/** The Task a CBO works, with the patient and the request it names, as the CBO read them. */
+export interface TaskContext {
+  task: Resource;
+  patient?: Resource;
+  serviceRequest?: Resource;
+}
+
+/**
+ * Reads a Task and, when `withTraits` (the patient's traits are looked at), the Patient and
+ * ServiceRequest it names (either may be unreadable).
+ */
+export async function readTaskContext(
+  fhir: FhirApiClient,
+  taskId: string,
+  withTraits: boolean,
+): Promise<TaskContext> {
+  const task = await fhir.read('Task', taskId);
+  if (!withTraits) return { task };
+  const ref = (field: unknown) => (field as { reference?: string } | undefined)?.reference;
+  const [patient, serviceRequest] = await Promise.all([
+    ref(task.for)
+      ? fhir.read('Patient', ref(task.for)!.split('/')[1]).catch(() => undefined)
+      : undefined,
+    ref(task.focus)?.startsWith('ServiceRequest/')
+      ? fhir.read('ServiceRequest', ref(task.focus)!.split('/')[1]).catch(() => undefined)
+      : undefined,
+  ]);
+  return { task, patient, serviceRequest };
+}
+
 /** What the CBO sees of the referred patient: language, home ZIP, and the request's category. */
-export async function traitsOf(fhir: FhirApiClient, taskId: string): Promise<PatientTraits | null> {
-  try {
-    const task = await fhir.read('Task', taskId);
-    const ref = (field: unknown) => (field as { reference?: string } | undefined)?.reference;
-    const [patient, request] = await Promise.all([
-      ref(task.for) ? fhir.read('Patient', ref(task.for)!.split('/')[1]) : undefined,
-      ref(task.focus) ? fhir.read('ServiceRequest', ref(task.focus)!.split('/')[1]) : undefined,
-    ]);
-    const codes = (resource: Resource | undefined, path: string) =>
-      ((resource?.[path] as Array<{ coding?: Array<{ code?: string }> }>) ?? []).flatMap(
-        (c) => c.coding?.map((x) => x.code ?? '') ?? [],
-      );
-    const communication = (patient?.communication ?? []) as Array<{
-      language?: { coding?: Array<{ code?: string }> };
-      preferred?: boolean;
-    }>;
-    const preferred = communication.find((c) => c.preferred) ?? communication[0];
-    const address = ((patient?.address ?? []) as Array<{ use?: string; postalCode?: string }>).find(
-      (a) => a.use !== 'old',
+export function traitsOf({ patient, serviceRequest }: TaskContext): PatientTraits {
+  const codes = (resource: Resource | undefined, path: string) =>
+    ((resource?.[path] as Array<{ coding?: Array<{ code?: string }> }>) ?? []).flatMap(
+      (c) => c.coding?.map((x) => x.code ?? '') ?? [],
     );
-    return {
-      language: preferred?.language?.coding?.[0]?.code,
-      zip: address?.postalCode?.slice(0, 5),
-      categories: codes(request, 'category'),
-    };
-  } catch {
-    return null; // not readable: no disparity for this one
-  }
+  const communication = (patient?.communication ?? []) as Array<{
+    language?: { coding?: Array<{ code?: string }> };
+    preferred?: boolean;
+  }>;
+  const preferred = communication.find((c) => c.preferred) ?? communication[0];
+  const address = ((patient?.address ?? []) as Array<{ use?: string; postalCode?: string }>).find(
+    (a) => a.use !== 'old',
+  );
+  return {
+    language: preferred?.language?.coding?.[0]?.code,
+    zip: address?.postalCode?.slice(0, 5),
+    categories: codes(serviceRequest, 'category'),
+  };
 }
