@@ -6,3 +6,4 @@ export * from './infrastructure-error';
 export * from './group.writer';
 export * from './table-maintenance';
 export * from './table-maintenance.repository';
+export * from './transaction-memo';

@@ -4,7 +4,7 @@ import { CloudEvent, EventTypes, FhirResourceChangedV1 } from '@carerelay/contra
 import { EventContext, type BatchWriter } from '@carerelay/messaging';
 import type { EntityManager } from 'typeorm';
 import type { Resource } from '@carerelay/fhir-client';
-import { SERVICE_SCHEMA } from '@carerelay/persistence';
+import { SERVICE_SCHEMA, TransactionMemo } from '@carerelay/persistence';
 import { relativeTo } from '../fhir/fhir-clients';
 import { ehrIdOf } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
@@ -40,10 +40,7 @@ export class TaskChangesHandler {
   private readonly logger = new Logger('ehr-push');
 
   /** An organization's push endpoints, read once per inbox transaction. */
-  private readonly endpointsRead = new WeakMap<
-    EntityManager,
-    Map<string, Promise<EhrEndpoint[]>>
-  >();
+  private readonly endpointsRead = new TransactionMemo<EhrEndpoint[]>();
 
   /** Queues the versions handed over in one transaction, and wakes the push worker. */
   private readonly queuing: BatchWriter<PushItem> = {
@@ -121,13 +118,8 @@ export class TaskChangesHandler {
   }
 
   private pushEndpointsOf(manager: EntityManager, organizationId: string): Promise<EhrEndpoint[]> {
-    let read = this.endpointsRead.get(manager);
-    if (!read) this.endpointsRead.set(manager, (read = new Map()));
-    let endpoints = read.get(organizationId);
-    if (!endpoints) {
-      endpoints = this.registry.pushEndpointsOf(manager, organizationId);
-      read.set(organizationId, endpoints);
-    }
-    return endpoints;
+    return this.endpointsRead.get(manager, organizationId, () =>
+      this.registry.pushEndpointsOf(manager, organizationId),
+    );
   }
 }

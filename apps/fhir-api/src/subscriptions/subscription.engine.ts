@@ -1,4 +1,4 @@
-import { safeErrorText } from '@carerelay/persistence';
+import { safeErrorText, TransactionMemo } from '@carerelay/persistence';
 import type { Resource } from '@medplum/fhirtypes';
 import { EventTypes, type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
 import {
@@ -58,7 +58,7 @@ export class SubscriptionEngine {
   private readonly loop: PollingLoop;
   private readonly filterCache = new Map<string, FhirSearchRequest>();
   /** The live subscriptions, read once per inbox transaction (a batch of changes). */
-  private readonly liveRead = new WeakMap<object, Promise<StoredSubscription[]>>();
+  private readonly liveRead = new TransactionMemo<StoredSubscription[]>();
 
   constructor(
     private readonly store: SubscriptionStore,
@@ -124,9 +124,9 @@ export class SubscriptionEngine {
   async onChange(event: CloudEvent<FhirResourceChangedV1>, context: EventHandlingContext) {
     const change = event.data;
     if (!notifiable(change)) return;
-    let live = this.liveRead.get(context.manager);
-    if (!live) this.liveRead.set(context.manager, (live = this.store.live(context.manager)));
-    const subs = await live;
+    const subs = await this.liveRead.get(context.manager, 'live', () =>
+      this.store.live(context.manager),
+    );
     if (subs.length === 0) return;
     const rows = extractSearchIndex(change.resource as unknown as Resource, {
       localBaseUrls: [this.baseUrl()],

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { TransactionMemo } from '@carerelay/persistence';
 import { EntityManager } from 'typeorm';
 import { DEFAULT_NETWORK, DEFAULT_POLICY, DeadlineRule, FollowupPolicy } from './followup-policy';
 
@@ -61,28 +62,14 @@ export class PolicyStore {
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
-  /**
-   * What `effective` found, per transaction: a gathered batch of referral events reads each
-   * network's policy once. `put` forgets its transaction's.
-   */
-  private readonly effectiveRead = new WeakMap<
-    EntityManager,
-    Map<string, Promise<FollowupPolicy>>
-  >();
+  /** A gathered batch of referral events reads each network's policy once. */
+  private readonly effectiveRead = new TransactionMemo<FollowupPolicy>();
 
   /** The network's policy, else the default network's, else the built-in default. */
   effective(manager: EntityManager, networkId: string | null): Promise<FollowupPolicy> {
-    let read = this.effectiveRead.get(manager);
-    if (!read) this.effectiveRead.set(manager, (read = new Map()));
-    const key = networkId ?? '';
-    let policy = read.get(key);
-    if (!policy) {
-      policy = this.readEffective(manager, networkId);
-      read.set(key, policy);
-      // A failed read is not kept: the statement's error fails the transaction anyway.
-      policy.catch(() => read.delete(key));
-    }
-    return policy;
+    return this.effectiveRead.get(manager, networkId ?? '', () =>
+      this.readEffective(manager, networkId),
+    );
   }
 
   private async readEffective(
@@ -117,7 +104,7 @@ export class PolicyStore {
 
   /** Creates or replaces a policy and its member list; the caller's transaction. */
   async put(manager: EntityManager, policy: FollowupPolicy): Promise<StoredPolicy> {
-    this.effectiveRead.delete(manager);
+    this.effectiveRead.forget(manager);
     const s = this.schema;
     const conflicts: Array<{ organization_id: string; network_id: string }> = await manager.query(
       `SELECT organization_id, network_id FROM "${s}".network_member
@@ -159,7 +146,7 @@ export class PolicyStore {
   }
 
   async delete(manager: EntityManager, networkId: string): Promise<boolean> {
-    this.effectiveRead.delete(manager);
+    this.effectiveRead.forget(manager);
     const rows: unknown[] = await manager.query(
       `DELETE FROM "${this.schema}".followup_policy WHERE network_id = $1 RETURNING network_id`,
       [networkId],
