@@ -62,3 +62,38 @@ export async function deliverInOrder<T extends QueuedDelivery>(
   }
   return delivered;
 }
+
+/** Which keys have a due delivery, and when the next one falls due. */
+export interface DueKeys {
+  /** Up to the limit, the longest due first. */
+  keys: string[];
+  /** In how many ms the next key falls due (0: more are due than the limit); undefined: none queued. */
+  nextDueInMs?: number;
+}
+
+/**
+ * The keys whose first pending delivery is due (a key's later ones wait behind it), and when the
+ * first of the others falls due, in one statement: a worker that is woken by NOTIFY for new work
+ * sleeps until then instead of polling for retries. `table` holds `state` and `next_attempt_at`
+ * per delivery; `order` orders a key's deliveries.
+ */
+export async function dueKeys(
+  db: { query(sql: string, parameters?: unknown[]): Promise<unknown> },
+  queue: { table: string; key: string; order: string },
+  limit: number,
+): Promise<DueKeys> {
+  const rows = (await db.query(
+    `SELECT ${queue.key} AS key, next_attempt_at <= now() AS due,
+       GREATEST(0, extract(epoch FROM next_attempt_at - now()) * 1000)::float8 AS in_ms
+     FROM (SELECT DISTINCT ON (${queue.key}) ${queue.key}, next_attempt_at FROM ${queue.table}
+           WHERE state = 'pending' ORDER BY ${queue.key}, ${queue.order}) first
+     ORDER BY next_attempt_at LIMIT $1`,
+    [limit + 1],
+  )) as Array<{ key: string; due: boolean; in_ms: number }>;
+  const due = rows.filter((row) => row.due);
+  const later = rows.find((row) => !row.due);
+  return {
+    keys: due.slice(0, limit).map((row) => row.key),
+    nextDueInMs: due.length > limit ? 0 : later?.in_ms,
+  };
+}

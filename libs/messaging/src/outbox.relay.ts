@@ -35,6 +35,9 @@ export interface OutboxRelayOptions {
  */
 export const OUTBOX_RELAY_APPLICATION_SUFFIX = '-outbox-relay';
 
+/** A listening relay's safety-net poll (a notification lost with its connection is noticed). */
+const QUIET_POLL_MS = 10_000;
+
 /**
  * Publishes committed outbox rows. Rows are claimed with FOR UPDATE SKIP LOCKED, so several
  * relays (in several processes) share the work; the claim is held until the rows are published
@@ -60,6 +63,10 @@ export class OutboxRelay {
     this.keepSentMs = options.keepSentMs ?? 24 * 3600 * 1000;
     this.loop = new PollingLoop({
       intervalMs: options.pollMs ?? 200,
+      // Every outbox row is written with a NOTIFY on this channel (OutboxWriter): polling is only
+      // the safety net while listening, or the wait for rows another relay holds.
+      quietIntervalMs: QUIET_POLL_MS,
+      dueInMs: (heldElsewhere) => (heldElsewhere ? (options.pollMs ?? 200) : undefined),
       tick: () => this.tick(),
       onError: (error) =>
         this.options.logger?.warn?.(
@@ -145,14 +152,18 @@ export class OutboxRelay {
   /**
    * One wake: batches until one comes back short. Rows committed meanwhile notify again, and the
    * loop then ticks once more; a last pass to find the outbox empty (3 statements) would only
-   * repeat what the short batch already showed.
+   * repeat what the short batch already showed. Returns whether rows were left for another
+   * relay to publish first (their NOTIFY was spent: this relay polls for them).
    */
-  private async tick(): Promise<void> {
+  private async tick(): Promise<boolean> {
+    let heldElsewhere: boolean;
     for (;;) {
       const { claimed, sent } = await this.publishBatch();
+      heldElsewhere = sent < claimed;
       if (sent === 0 || claimed < this.batchSize) break;
     }
     await this.cleanupSentRows();
+    return heldElsewhere;
   }
 
   /** One batch: how many rows it claimed (a full batch: more may wait) and how many it sent. */

@@ -55,6 +55,68 @@ describe('PollingLoop notifications across a lost database connection', () => {
     expect(await wokenWithin(1_000)).toBeUndefined();
 
     proxy.heal();
-    expect(await wokenWithin(15_000)).toBeDefined();
+    // Listening again, it ticks once by itself (work queued meanwhile notified nobody) ...
+    const before = ticks;
+    const healed = Date.now();
+    while (ticks === before && Date.now() - healed < 15_000) await sleep(100);
+    expect(ticks).toBeGreaterThan(before);
+    // ... and notifications wake it again.
+    await sleep(500);
+    expect(await wokenWithin(3_000)).toBeDefined();
   }, 40_000);
 });
+
+// While it listens, a loop with a quiet interval polls only that rarely: the notifications wake
+// it. Without its LISTEN connection it polls at its normal interval again.
+describe('PollingLoop quiet interval', () => {
+  const { DATABASE_URL } = testEnv();
+  const channel = uniqueName('loop_quiet').toLowerCase();
+  let proxy: TcpProxy;
+  let notifier: Client;
+  let loop: PollingLoop | undefined;
+  let ticks = 0;
+
+  beforeAll(async () => {
+    const url = new URL(DATABASE_URL);
+    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    notifier = new Client({ connectionString: DATABASE_URL });
+    await notifier.connect();
+    loop = new PollingLoop({
+      intervalMs: 100,
+      quietIntervalMs: 60_000,
+      tick: async () => void ticks++,
+      onError: () => undefined,
+      notify: { url: url.toString(), channel },
+    });
+    await loop.start();
+  });
+
+  afterAll(async () => {
+    await loop?.stop();
+    await notifier?.end();
+    await proxy?.close();
+  });
+
+  it('does not poll every interval while it listens, is woken by NOTIFY, and polls again when cut off', async () => {
+    await sleep(300);
+    const listening = ticks;
+    expect(listening).toBe(1); // the first tick, then quiet
+    await sleep(1_000);
+    expect(ticks).toBe(listening);
+
+    await notifier.query(`NOTIFY ${channel}`);
+    const notified = Date.now();
+    while (ticks === listening && Date.now() - notified < 3_000) await sleep(20);
+    expect(ticks).toBe(listening + 1);
+
+    proxy.partition();
+    await sleep(1_500);
+    // Cut off: polling every 100 ms again (several ticks in 1.5 s, with no notification).
+    expect(ticks).toBeGreaterThan(listening + 5);
+    proxy.heal();
+  }, 20_000);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

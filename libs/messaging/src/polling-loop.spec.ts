@@ -117,4 +117,37 @@ describe('PollingLoop wake and again', () => {
     expect(ticks).toBe(2);
     expect(maxActive).toBe(1);
   });
+
+  it('waits no longer than the work the tick knows of takes to fall due', async () => {
+    const at: number[] = [];
+    const loop = new PollingLoop({
+      intervalMs: 60_000,
+      quietIntervalMs: 120_000,
+      tick: async () => at.push(Date.now()),
+      // the first tick knows of work due in 50 ms, the second of none
+      dueInMs: () => (at.length === 1 ? 50 : undefined),
+      onError: () => undefined,
+    });
+    await loop.start();
+    while (at.length < 2) await sleep(5);
+    await sleep(200);
+    await loop.stop();
+    expect(at).toHaveLength(2);
+    expect(at[1] - at[0]).toBeGreaterThanOrEqual(45);
+    expect(at[1] - at[0]).toBeLessThan(1_000);
+  });
+
+  it('without a LISTEN connection, waits its interval, not the quiet one', async () => {
+    let ticks = 0;
+    const loop = new PollingLoop({
+      intervalMs: 20,
+      quietIntervalMs: 60_000,
+      tick: async () => void ticks++,
+      onError: () => undefined,
+    });
+    await loop.start();
+    await sleep(300);
+    await loop.stop();
+    expect(ticks).toBeGreaterThan(3);
+  });
 });

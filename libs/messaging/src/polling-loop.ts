@@ -18,6 +18,17 @@ export interface PollingLoopOptions {
    * transaction); polling goes on as well, for notifications missed while disconnected.
    */
   notify?: { url?: string; channel: string };
+  /**
+   * The wait after a tick that went through while the LISTEN connection is up: every producer
+   * of work notifies, so polling is then only a safety net, and an idle network stops asking its
+   * database every `intervalMs`. A failed tick, or no connection, waits `intervalMs`.
+   */
+  quietIntervalMs?: number;
+  /**
+   * After a tick, in how many ms work the tick knows of falls due (a retry's backoff, a
+   * heartbeat); the loop waits no longer than that. Undefined: none known.
+   */
+  dueInMs?: (result: unknown) => number | undefined;
 }
 
 export class PollingLoop {
@@ -27,6 +38,8 @@ export class PollingLoop {
   private wakeAgain = false;
   private listener?: Client;
   private relistenTimer?: NodeJS.Timeout;
+  private relistening = false;
+  private timerDueAt = 0;
 
   constructor(private readonly options: PollingLoopOptions) {}
 
@@ -34,12 +47,15 @@ export class PollingLoop {
     return this.running;
   }
 
-  /** Starts ticking after `initialDelayMs`; resolves once the LISTEN connection (if any) is up. */
+  /**
+   * Starts ticking after `initialDelayMs`, once the LISTEN connection (if any) is up: work queued
+   * before that is found by the first tick, work queued after it notifies.
+   */
   async start(initialDelayMs = 0): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.schedule(initialDelayMs);
     await this.listen();
+    this.schedule(initialDelayMs);
   }
 
   async stop(): Promise<void> {
@@ -66,26 +82,39 @@ export class PollingLoop {
   private run(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    let more = false;
+    let wait = this.options.intervalMs;
     this.ticking = this.options
       .tick()
       .then((result) => {
-        more = this.options.again?.(result) ?? false;
+        if (this.options.again?.(result)) wait = 0;
+        else {
+          if (this.listener && this.options.quietIntervalMs !== undefined)
+            wait = this.options.quietIntervalMs;
+          const due = this.options.dueInMs?.(result);
+          if (due !== undefined) wait = Math.min(wait, Math.max(0, due));
+        }
       })
       .catch((error: unknown) =>
         this.options.onError(error instanceof Error ? error : new Error(String(error))),
       )
       .finally(() => {
         this.ticking = undefined;
-        const now = more || this.wakeAgain;
+        if (this.wakeAgain) wait = 0;
         this.wakeAgain = false;
-        this.schedule(now ? 0 : this.options.intervalMs);
+        this.schedule(wait);
       });
+  }
+
+  /** The connection is lost while a quiet wait runs: poll at the normal interval instead. */
+  private pollSoon(): void {
+    if (this.timer && this.timerDueAt - Date.now() > this.options.intervalMs)
+      this.schedule(this.options.intervalMs);
   }
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDueAt = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.ticking) this.wakeAgain = true;
@@ -109,8 +138,10 @@ export class PollingLoop {
       lost = true;
       if (this.listener === client) this.listener = undefined;
       void client.end().catch(() => undefined);
-      // Polling goes on meanwhile; notifications resume once connected again.
+      this.relistening = true;
+      // Polling goes on meanwhile (every intervalMs); notifications resume once connected again.
       if (this.running) {
+        this.pollSoon();
         this.relistenTimer = setTimeout(() => void this.listen(), LISTEN_RETRY_MS);
         this.relistenTimer.unref();
       }
@@ -121,8 +152,11 @@ export class PollingLoop {
     try {
       await client.connect();
       await client.query(`LISTEN ${notify.channel}`);
-      if (this.running && !lost) this.listener = client;
-      else await client.end();
+      if (this.running && !lost) {
+        this.listener = client;
+        // Listening again: what was queued since the last poll notified nobody.
+        if (this.relistening) this.wake();
+      } else await client.end();
     } catch {
       relisten();
     }

@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { dueKeys, type DueKeys } from '@carerelay/messaging';
 import type { Resource } from '@carerelay/fhir-client';
 
 export type DeliveryState = 'pending' | 'delivered' | 'superseded' | 'parked';
@@ -120,15 +121,12 @@ export class PushQueue {
   }
 
   /** Tasks with a pending delivery that is due (the lowest pending version of each Task is due). */
-  async dueTasks(limit: number): Promise<string[]> {
-    const rows: { task_id: string }[] = await this.dataSource.query(
-      `SELECT task_id FROM (
-         SELECT DISTINCT ON (task_id) task_id, next_attempt_at FROM ${this.s}.push_deliveries
-         WHERE state = 'pending' ORDER BY task_id, version) first
-       WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1`,
-      [limit],
+  dueTasks(limit: number): Promise<DueKeys> {
+    return dueKeys(
+      this.dataSource,
+      { table: `${this.s}.push_deliveries`, key: 'task_id', order: 'version' },
+      limit,
     );
-    return rows.map((r) => r.task_id);
   }
 
   /**

@@ -69,6 +69,9 @@ export interface PushWorkerOptions {
  * is unreachable, `outageParkAfterMs`) the version is parked (visible at GET /push/deliveries?state=parked, replayable) and the later versions go on.
  * Woken by LISTEN/NOTIFY when the consumer queues something; polling stays.
  */
+/** The safety-net poll while the worker listens for queued versions. */
+const QUIET_POLL_MS = 10_000;
+
 export class PushWorker {
   private readonly loop: PollingLoop;
 
@@ -81,6 +84,9 @@ export class PushWorker {
   ) {
     this.loop = new PollingLoop({
       intervalMs: options.pollMs,
+      // Every queued version NOTIFYs (TaskChangesHandler): polling is then only the safety net.
+      quietIntervalMs: QUIET_POLL_MS,
+      dueInMs: (result) => result as number | undefined,
       tick: () => this.drain(),
       onError: (error) => options.logger?.warn(`ehr push: ${failureOf(error)}`),
       notify: {
@@ -102,11 +108,18 @@ export class PushWorker {
     this.loop.wake();
   }
 
-  /** One pass: every Task due now, `concurrency` at a time. */
-  async drain(): Promise<void> {
+  /**
+   * One pass: every Task due now, `concurrency` at a time. Returns in how many ms a delivery it
+   * knows of falls due (a retry's backoff, a version not yet due), so that the loop, woken by
+   * NOTIFY for new versions, need not poll for those.
+   */
+  async drain(): Promise<number | undefined> {
+    let dueInMs: number | undefined;
+    const dueIn = (ms: number) => (dueInMs = Math.min(dueInMs ?? ms, ms));
     for (;;) {
-      const tasks = await this.queue.dueTasks(this.options.concurrency * 4);
-      if (tasks.length === 0 || !this.loop.isRunning) return;
+      const { keys: tasks, nextDueInMs } = await this.queue.dueTasks(this.options.concurrency * 4);
+      if (nextDueInMs !== undefined) dueIn(nextDueInMs);
+      if (tasks.length === 0 || !this.loop.isRunning) return dueInMs;
       let next = 0;
       // Endpoints read once per round of Tasks (a disabled one is seen by the next round).
       const endpoints = new Map<string, Promise<EhrEndpoint | undefined>>();
@@ -118,19 +131,22 @@ export class PushWorker {
       const lane = async () => {
         while (next < tasks.length && this.loop.isRunning) {
           const taskId = tasks[next++];
-          await this.pushTask(taskId, endpointOf).catch((error: unknown) =>
-            this.options.logger?.warn(`ehr push ${taskId}: ${failureOf(error)}`),
-          );
+          await this.pushTask(taskId, endpointOf, dueIn).catch((error: unknown) => {
+            // Nothing recorded: the Task is due again at once, looked at by the next poll.
+            dueIn(this.options.pollMs);
+            this.options.logger?.warn(`ehr push ${taskId}: ${failureOf(error)}`);
+          });
         }
       };
       await Promise.all(Array.from({ length: this.options.concurrency }, lane));
-      if (tasks.length < this.options.concurrency * 4) return;
+      if (tasks.length < this.options.concurrency * 4) return dueInMs;
     }
   }
 
   private async pushTask(
     taskId: string,
     endpointOf: (id: string) => Promise<EhrEndpoint | undefined>,
+    dueIn: (ms: number) => void,
   ): Promise<void> {
     let delivered: PushDelivery[] = [];
     await this.queue.withTaskLock(taskId, async (manager) => {
@@ -181,6 +197,7 @@ export class PushWorker {
         failed: async (delivery, error, { attempts, parked, delayMs }) => {
           const message = failureOf(error);
           await this.queue.markFailed(manager, delivery, message, { parked, delayMs });
+          if (!parked) dueIn(delayMs); // a parked one lets the next go on in this pass
           if (parked)
             this.options.logger?.error(
               `ehr push: Task/${taskId} v${delivery.version} parked after ${attempts} attempts: ${message}`,

@@ -37,8 +37,6 @@ export interface SubscriptionEngineOptions {
 export const notifiable = (change: FhirResourceChangedV1 | undefined): boolean =>
   change?.resourceType === 'Task' && change.action !== 'delete' && Boolean(change.resource);
 
-const channelOf = (schema: string) => `carerelay_subscriptions_${schema}`;
-
 export const actorOfSubscription = (sub: StoredSubscription): RequestActor => ({
   clientId: sub.ownerClient,
   organizationId: sub.ownerOrg,
@@ -53,6 +51,9 @@ export const actorOfSubscription = (sub: StoredSubscription): RequestActor => ({
  * backoff; after bounded failures an event is marked failed and the subscription is in `error`
  * until a later delivery succeeds — the client sees the gap in the event numbers). Heartbeats too.
  */
+/** The safety-net poll while the engine listens on its channel. */
+const QUIET_POLL_MS = 10_000;
+
 export class SubscriptionEngine {
   private consumer?: IdempotentConsumer;
   private readonly loop: PollingLoop;
@@ -69,11 +70,15 @@ export class SubscriptionEngine {
   ) {
     this.loop = new PollingLoop({
       intervalMs: options.pollMs,
+      // A queued event and a status change NOTIFY; the drain tells when the next heartbeat or
+      // retry falls due: polling is then only the safety net.
+      quietIntervalMs: QUIET_POLL_MS,
+      dueInMs: (result) => result as number | undefined,
       tick: () => this.drain(),
       onError: (error) => options.logger?.warn(`subscriptions: ${safeErrorText(error)}`),
       notify: {
         url: (store.dataSource.options as { url?: string }).url,
-        channel: channelOf(store.schema),
+        channel: store.channel,
       },
     });
   }
@@ -151,8 +156,7 @@ export class SubscriptionEngine {
       });
       queued = true;
     }
-    if (queued)
-      await context.manager.query('SELECT pg_notify($1, $2)', [channelOf(this.store.schema), '']);
+    if (queued) await context.manager.query('SELECT pg_notify($1, $2)', [this.store.channel, '']);
   }
 
   /** POSTs a notification Bundle to the subscriber's endpoint; throws DeliveryFailed unless 2xx. */
@@ -175,28 +179,37 @@ export class SubscriptionEngine {
     return error instanceof DeliveryFailed ? error.reason : (error as Error)?.message;
   }
 
-  private async drain(): Promise<void> {
-    for (const sub of await this.store.claimHeartbeats()) {
+  /** One pass: heartbeats and deliveries due now; returns in how many ms the next falls due. */
+  private async drain(): Promise<number | undefined> {
+    const heartbeats = await this.store.claimHeartbeats();
+    let dueInMs = heartbeats.nextInMs;
+    const dueIn = (ms: number) => (dueInMs = Math.min(dueInMs ?? ms, ms));
+    for (const sub of heartbeats.due) {
       await this.send(sub, 'heartbeat').catch((error: unknown) =>
         this.options.logger?.warn(
           `subscription ${sub.id}: heartbeat not delivered: ${this.reasonOf(error)}`,
         ),
       );
     }
-    const due = await this.store.dueSubscriptions(this.options.concurrency * 4);
+    const { keys: due, nextDueInMs } = await this.store.dueSubscriptions(
+      this.options.concurrency * 4,
+    );
+    if (nextDueInMs !== undefined) dueIn(nextDueInMs);
     let next = 0;
     const lane = async () => {
       while (next < due.length && this.loop.isRunning) {
         const id = due[next++];
-        await this.deliver(id).catch((error: unknown) =>
-          this.options.logger?.warn(`subscription ${id}: ${safeErrorText(error)}`),
-        );
+        await this.deliver(id, dueIn).catch((error: unknown) => {
+          dueIn(this.options.pollMs); // nothing recorded: due again, seen by the next poll
+          this.options.logger?.warn(`subscription ${id}: ${safeErrorText(error)}`);
+        });
       }
     };
     await Promise.all(Array.from({ length: this.options.concurrency }, lane));
+    return dueInMs;
   }
 
-  private async deliver(id: string): Promise<void> {
+  private async deliver(id: string, dueIn: (ms: number) => void): Promise<void> {
     await this.store.withLock(id, async (manager) => {
       let sub: StoredSubscription | undefined;
       await deliverInOrder(await this.store.pending(manager, id), {
@@ -219,6 +232,7 @@ export class SubscriptionEngine {
             failed: parked,
             delayMs,
           });
+          if (!parked) dueIn(delayMs);
         },
       });
     });

@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { dueKeys, type DueKeys } from '@carerelay/messaging';
 import type { Resource } from '@medplum/fhirtypes';
 import type { StoredSubscription, SubscriptionRequest, SubscriptionStatusCode } from './backport';
 
@@ -61,6 +62,11 @@ export class SubscriptionStore {
     return `"${this.schema}"`;
   }
 
+  /** The NOTIFY channel of the engines: an event queued, a subscription's status changed. */
+  get channel(): string {
+    return `carerelay_subscriptions_${this.schema}`;
+  }
+
   async create(
     id: string,
     owner: { clientId: string; organizationId: string; role: string },
@@ -103,10 +109,13 @@ export class SubscriptionStore {
     status: SubscriptionStatusCode,
     error?: string | null,
   ): Promise<void> {
+    // The engines hear of it (on commit): a subscription that is live now has heartbeats due.
     await this.dataSource.query(
-      `UPDATE ${this.s}.subscriptions SET status = $2, error = $3, last_sent_at = CASE WHEN $2 = 'active' THEN now() ELSE last_sent_at END
-       WHERE id = $1`,
-      [id, status, error ?? null],
+      `WITH changed AS (
+         UPDATE ${this.s}.subscriptions SET status = $2, error = $3, last_sent_at = CASE WHEN $2 = 'active' THEN now() ELSE last_sent_at END
+         WHERE id = $1 RETURNING id)
+       SELECT pg_notify($4, '') FROM changed`,
+      [id, status, error ?? null, this.channel],
     );
   }
 
@@ -137,15 +146,12 @@ export class SubscriptionStore {
     return eventNumber;
   }
 
-  async dueSubscriptions(limit: number): Promise<string[]> {
-    const rows: { subscription_id: string }[] = await this.dataSource.query(
-      `SELECT subscription_id FROM (
-         SELECT DISTINCT ON (subscription_id) subscription_id, next_attempt_at FROM ${this.s}.subscription_events
-         WHERE state = 'pending' ORDER BY subscription_id, event_number) first
-       WHERE next_attempt_at <= now() LIMIT $1`,
-      [limit],
+  dueSubscriptions(limit: number): Promise<DueKeys> {
+    return dueKeys(
+      this.dataSource,
+      { table: `${this.s}.subscription_events`, key: 'subscription_id', order: 'event_number' },
+      limit,
     );
-    return rows.map((r) => r.subscription_id);
   }
 
   async withLock(id: string, fn: (manager: EntityManager) => Promise<void>): Promise<void> {
@@ -214,14 +220,33 @@ export class SubscriptionStore {
       );
   }
 
-  /** Claims the subscriptions whose heartbeat is due (moves last_sent_at to now). */
-  async claimHeartbeats(): Promise<StoredSubscription[]> {
-    const [rows] = (await this.dataSource.query(
-      `UPDATE ${this.s}.subscriptions SET last_sent_at = now()
-       WHERE status IN ('active', 'error') AND heartbeat_seconds IS NOT NULL
-         AND COALESCE(last_sent_at, created_at) < now() - make_interval(secs => heartbeat_seconds)
-       RETURNING *`,
-    )) as [Row[], number];
-    return rows.map(toSubscription);
+  /**
+   * Claims the subscriptions whose heartbeat is due (moves last_sent_at to now), and tells in how
+   * many ms the next heartbeat of a live subscription falls due (undefined: none has any).
+   */
+  async claimHeartbeats(): Promise<{ due: StoredSubscription[]; nextInMs?: number }> {
+    const live = `status IN ('active', 'error') AND heartbeat_seconds IS NOT NULL`;
+    const dueAt = `COALESCE(last_sent_at, created_at) + make_interval(secs => heartbeat_seconds)`;
+    // The CTE and the outer query see the table as it was: a claimed one is next due a period on.
+    const [row] = (await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE ${this.s}.subscriptions SET last_sent_at = now()
+         WHERE ${live} AND ${dueAt} < now()
+         RETURNING *)
+       SELECT (SELECT coalesce(json_agg(c), '[]') FROM claimed c) AS due,
+         (SELECT GREATEST(0, extract(epoch FROM min(
+             CASE WHEN ${dueAt} < now() THEN now() + make_interval(secs => heartbeat_seconds) ELSE ${dueAt} END)
+           - now()) * 1000)::float8
+          FROM ${this.s}.subscriptions WHERE ${live}) AS next_in_ms`,
+    )) as Array<{
+      due: Array<Omit<Row, 'end_at'> & { end_at: string | null }>;
+      next_in_ms: number | null;
+    }>;
+    return {
+      due: row.due.map((r) =>
+        toSubscription({ ...r, end_at: r.end_at ? new Date(r.end_at) : null }),
+      ),
+      nextInMs: row.next_in_ms ?? undefined,
+    };
   }
 }
