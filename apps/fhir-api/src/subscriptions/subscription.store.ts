@@ -234,7 +234,7 @@ export class SubscriptionStore {
          WHERE ${live} AND ${dueAt} < now()
          RETURNING *)
        SELECT (SELECT coalesce(json_agg(c), '[]') FROM claimed c) AS due,
-         (SELECT GREATEST(0, extract(epoch FROM min(
+         (SELECT (extract(epoch FROM min(
              CASE WHEN ${dueAt} < now() THEN now() + make_interval(secs => heartbeat_seconds) ELSE ${dueAt} END)
            - now()) * 1000)::float8
           FROM ${this.s}.subscriptions WHERE ${live}) AS next_in_ms`,
@@ -246,7 +246,8 @@ export class SubscriptionStore {
       due: row.due.map((r) =>
         toSubscription({ ...r, end_at: r.end_at ? new Date(r.end_at) : null }),
       ),
-      nextInMs: row.next_in_ms ?? undefined,
+      // No live subscription with heartbeats: none due (min() of nothing is NULL).
+      nextInMs: row.next_in_ms === null ? undefined : Math.max(0, row.next_in_ms),
     };
   }
 }
