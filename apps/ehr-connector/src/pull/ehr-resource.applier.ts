@@ -105,6 +105,33 @@ export class EhrResourceApplier {
     return outcome;
   }
 
+  /**
+   * The EHR versions applied last of a page of pulled Tasks, read without a lock: the pull's
+   * searches overlap (each Task is seen on several polls), and a version that is not newer than
+   * these never becomes newer (they only move forward), so it can be passed over at once.
+   */
+  async appliedTaskVersions(
+    endpoint: EhrEndpoint,
+    ehrTaskIds: string[],
+  ): Promise<Map<string, EhrVersion>> {
+    if (ehrTaskIds.length === 0) return new Map();
+    const rows = (await this.dataSource.query(
+      `SELECT ehr_task_id, ehr_version_id, ehr_last_updated FROM ${this.s}.pulled_tasks
+       WHERE endpoint_id = $1 AND ehr_task_id = ANY($2::text[])`,
+      [endpoint.id, ehrTaskIds],
+    )) as PulledRow[];
+    return new Map(
+      rows.map((row) => [row.ehr_task_id, applied(row.ehr_version_id, row.ehr_last_updated)]),
+    );
+  }
+
+  /** Passes over an EHR Task whose version was applied before (appliedTaskVersions). */
+  passOver(endpoint: EhrEndpoint, task: Resource, known: EhrVersion): ApplyOutcome | undefined {
+    if (isNewerVersion(known, versionOf(task))) return undefined;
+    pullChangesApplied.inc({ endpoint: endpoint.id, resource_type: 'Task', outcome: 'unchanged' });
+    return 'unchanged';
+  }
+
   /** Keeps an EHR Task that could not be taken in as it is, until the EHR changes it. */
   async recordRefusal(
     manager: EntityManager,

@@ -4,7 +4,7 @@ import { PollingLoop } from '@carerelay/messaging';
 import { failureOf } from '../fhir/failure';
 import { EhrClients, OutboundRefused, sameOrigin } from '../fhir/fhir-clients';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
-import { WITHDRAWN_SERVICE_REQUEST_STATUSES } from './ehr-change.rules';
+import { WITHDRAWN_SERVICE_REQUEST_STATUSES, type EhrVersion } from './ehr-change.rules';
 import type { ApplyOutcome, EhrResourceApplier } from './ehr-resource.applier';
 
 export interface PullPollerOptions {
@@ -195,33 +195,56 @@ export class PullPoller {
       const matches = (page.entry ?? [])
         .filter((e) => e.resource?.resourceType === resourceType && e.search?.mode !== 'include')
         .map((e) => e.resource as Resource);
-      for (const resource of matches) {
-        result.seen++;
-        const lastUpdated = (resource.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
-        try {
-          count(await this.applier.apply(endpoint, resource, included));
-          if (lastUpdated)
-            await this.registry.advanceWatermark(
-              this.dataSource.manager,
-              endpoint.id,
-              lastUpdated,
-              resourceType,
-            );
-        } catch (error) {
-          if (!isRefusal(error)) throw error;
-          // One malformed referral must not hold back every later one of this EHR: it is
-          // skipped (the watermark passes it) and named; an update on the EHR brings it back.
-          await this.dataSource.transaction(async (manager) => {
-            const message = await this.applier.recordRefusal(manager, endpoint, resource, error);
-            result.refused.push({
-              ehrTaskId:
-                resourceType === 'Task' ? String(resource.id) : `${resourceType}/${resource.id}`,
-              error: message,
+      // Seen on an earlier poll (the searches overlap), or the EHR's copy of what the push wrote
+      // and this poll applied: passed over without a transaction of its own.
+      const known =
+        resourceType === 'Task'
+          ? await this.applier.appliedTaskVersions(
+              endpoint,
+              matches.map((r) => String(r.id)),
+            )
+          : new Map<string, EhrVersion>();
+      // The watermark moves once per page, past what was applied (also when a resource stops
+      // the page: what came before it stays done).
+      let mark: string | undefined;
+      try {
+        for (const resource of matches) {
+          result.seen++;
+          const lastUpdated = (resource.meta as { lastUpdated?: string } | undefined)?.lastUpdated;
+          const seen = known.get(String(resource.id));
+          const passed = seen && this.applier.passOver(endpoint, resource, seen);
+          try {
+            count(passed || (await this.applier.apply(endpoint, resource, included)));
+            if (lastUpdated) mark = lastUpdated;
+          } catch (error) {
+            if (!isRefusal(error)) throw error;
+            // One malformed referral must not hold back every later one of this EHR: it is
+            // skipped (the watermark passes it) and named; an update on the EHR brings it back.
+            await this.dataSource.transaction(async (manager) => {
+              const message = await this.applier.recordRefusal(manager, endpoint, resource, error);
+              result.refused.push({
+                ehrTaskId:
+                  resourceType === 'Task' ? String(resource.id) : `${resourceType}/${resource.id}`,
+                error: message,
+              });
+              if (lastUpdated)
+                await this.registry.advanceWatermark(
+                  manager,
+                  endpoint.id,
+                  lastUpdated,
+                  resourceType,
+                );
             });
-            if (lastUpdated)
-              await this.registry.advanceWatermark(manager, endpoint.id, lastUpdated, resourceType);
-          });
+          }
         }
+      } finally {
+        if (mark)
+          await this.registry.advanceWatermark(
+            this.dataSource.manager,
+            endpoint.id,
+            mark,
+            resourceType,
+          );
       }
       const next: { relation?: string; url?: string } | undefined = (
         (page.link as Array<{ relation?: string; url?: string }> | undefined) ?? []
