@@ -20,8 +20,18 @@ function absolutize<T>(value: T, base: string): T {
   return out as T;
 }
 
+/** An EHR Task version, as its meta names it. */
+export interface EhrTaskVersion {
+  versionId?: string;
+  lastUpdated?: string;
+}
+
 export type PushResult =
-  | { kind: 'updated' }
+  /**
+   * Written: `onto` the EHR version the write replaced, `written` the one it made (when the EHR
+   * answered with the Task), so that the pull knows its own echo when it sees it.
+   */
+  | { kind: 'updated'; onto?: EhrTaskVersion; written?: EhrTaskVersion }
   | { kind: 'already-there' }
   /** Not written: the EHR's Task is final or ahead of this version (its status named). */
   | { kind: 'regression'; ehrStatus: string; carerelayStatus: string };
@@ -76,12 +86,22 @@ export class EhrTaskPusher {
     }
     const outputs = await this.outputsFor(ehr, task, ehrTaskId, new Map<string, string>());
     let result: PushResult = { kind: 'updated' };
-    await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
+    let onto: EhrTaskVersion | undefined;
+    const stored = await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
       const merge = mergeOntoEhrTask(current, changes(outputs));
       result = outcome(merge);
+      onto = current.meta as EhrTaskVersion | undefined;
       return merge.kind === 'write' ? merge.task : undefined;
     });
-    return result;
+    if (result.kind !== 'updated') return result;
+    const written = stored?.meta as EhrTaskVersion | undefined;
+    return onto?.versionId && written?.versionId && written.versionId !== onto.versionId
+      ? {
+          kind: 'updated',
+          onto: { versionId: onto.versionId, lastUpdated: onto.lastUpdated },
+          written: { versionId: written.versionId, lastUpdated: written.lastUpdated },
+        }
+      : result;
   }
 
   private copiesProcedure(task: Resource): boolean {

@@ -96,3 +96,45 @@ describe('PushQueue.enqueue (real PostgreSQL)', () => {
     expect(await versionsOf('t5')).toEqual([]);
   });
 });
+
+describe('PushQueue.markDelivered with the write made on the EHR (real PostgreSQL)', () => {
+  const pulledVersion = async (ehrTaskId: string) =>
+    (
+      (await db.dataSource.query(
+        `SELECT ehr_version_id FROM "${db.schema}".pulled_tasks WHERE endpoint_id = 'ehr-a' AND ehr_task_id = $1`,
+        [ehrTaskId],
+      )) as Array<{ ehr_version_id: string }>
+    )[0]?.ehr_version_id;
+
+  const pulled = (ehrTaskId: string, versionId: string) =>
+    db.dataSource.query(
+      `INSERT INTO "${db.schema}".pulled_tasks (endpoint_id, ehr_task_id, carerelay_task_id, ehr_version_id, ehr_last_updated)
+       VALUES ('ehr-a', $1, $1, $2, '2026-12-03T10:00:00Z')`,
+      [ehrTaskId, versionId],
+    );
+
+  const deliver = async (taskId: string, onto: string, written: string) => {
+    await db.dataSource.transaction((manager) => queue.enqueue(manager, [item(taskId, 2)]));
+    const [delivery] = await queue.ofTask(taskId);
+    await db.dataSource.transaction((manager) =>
+      queue.markDelivered(manager, delivery, {
+        endpointId: 'ehr-a',
+        onto: { versionId: onto },
+        written: { versionId: written, lastUpdated: '2026-12-03T10:00:05Z' },
+      }),
+    );
+    expect((await queue.ofTask(taskId)).map((d) => d.state)).toEqual(['delivered']);
+  };
+
+  it("records the EHR version it wrote as the pull's when the pull had applied the one it replaced", async () => {
+    await pulled('ehr-t6', 'ehr-v1');
+    await deliver('t6', 'ehr-v1', 'ehr-v2');
+    expect(await pulledVersion('ehr-t6')).toBe('ehr-v2');
+  });
+
+  it('leaves the pull alone when the write replaced a version the pull has not applied', async () => {
+    await pulled('ehr-t7', 'ehr-v1');
+    await deliver('t7', 'ehr-v1b', 'ehr-v2'); // the clinician's ehr-v1b is the pull's to apply
+    expect(await pulledVersion('ehr-t7')).toBe('ehr-v1');
+  });
+});

@@ -166,7 +166,36 @@ export class PushQueue {
    * waiting (a parked version replayed late, say) superseded so that it never follows it. One
    * statement.
    */
-  async markDelivered(manager: EntityManager, delivery: PushDelivery): Promise<void> {
+  /**
+   * Delivered (and older pending versions superseded). `echo`: the EHR version the write made,
+   * recorded as applied for a Task the pull brought in when the pull had applied the version it
+   * replaced, so that the pull passes over the write's echo instead of applying it as a change
+   * (it would only record it: the push never cancels what the pull has not applied).
+   */
+  async markDelivered(
+    manager: EntityManager,
+    delivery: PushDelivery,
+    echo?: {
+      endpointId: string;
+      onto: { versionId?: string; lastUpdated?: string };
+      written: { versionId?: string; lastUpdated?: string };
+    },
+  ): Promise<void> {
+    const parameters: unknown[] = [delivery.id, delivery.taskId, delivery.version];
+    let recordEcho = '';
+    if (echo?.onto.versionId && echo.written.versionId) {
+      parameters.push(
+        echo.endpointId,
+        delivery.ehrTaskId,
+        echo.onto.versionId,
+        echo.written.versionId,
+        echo.written.lastUpdated ?? null,
+      );
+      recordEcho = `,
+       echo AS (
+         UPDATE ${this.s}.pulled_tasks SET ehr_version_id = $7, ehr_last_updated = $8::timestamptz
+         WHERE endpoint_id = $4 AND ehr_task_id = $5 AND ehr_version_id = $6)`;
+    }
     await manager.query(
       `WITH delivered AS (
          UPDATE ${this.s}.push_deliveries SET state = 'delivered', delivered_at = now(),
@@ -175,10 +204,10 @@ export class PushQueue {
        newest AS (
          UPDATE ${this.s}.push_tasks SET delivered_version = GREATEST(delivered_version, $3),
            delivered_at = now()
-         WHERE task_id = $2)
+         WHERE task_id = $2)${recordEcho}
        UPDATE ${this.s}.push_deliveries SET state = 'superseded'
        WHERE task_id = $2 AND version < $3 AND state IN ('pending', 'parked')`,
-      [delivery.id, delivery.taskId, delivery.version],
+      parameters,
     );
   }
 

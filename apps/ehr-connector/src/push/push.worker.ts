@@ -191,7 +191,14 @@ export class PushWorker {
             this.options.logger?.warn(
               `ehr push ${endpoint.id}: Task/${taskId} v${delivery.version} not written: the EHR Task is ${result.ehrStatus}, this version ${result.carerelayStatus}`,
             );
-          } else await this.queue.markDelivered(manager, delivery);
+          } else
+            await this.queue.markDelivered(
+              manager,
+              delivery,
+              result.kind === 'updated' && result.onto && result.written
+                ? { endpointId: endpoint.id, onto: result.onto, written: result.written }
+                : undefined,
+            );
           deliveredVersion = delivery.version;
         },
         failed: async (delivery, error, { attempts, parked, delayMs }) => {
