@@ -26,6 +26,11 @@ export interface OrderedDeliveryHandlers<T extends QueuedDelivery> {
     error: unknown,
     outcome: { attempts: number; parked: boolean; delayMs: number },
   ) => Promise<void>;
+  /**
+   * Told, when the key stops at an item to be tried later (not yet due, or a failure that will
+   * be retried), in how many ms that is: a worker that is woken for new items sleeps until then.
+   */
+  waits?: (inMs: number) => void;
 }
 
 /**
@@ -41,7 +46,11 @@ export async function deliverInOrder<T extends QueuedDelivery>(
 ): Promise<T[]> {
   const delivered: T[] = [];
   for (const item of items) {
-    if (Date.parse(item.nextAttemptAt) > now()) break;
+    const dueInMs = Date.parse(item.nextAttemptAt) - now();
+    if (dueInMs > 0) {
+      handlers.waits?.(dueInMs);
+      break;
+    }
     const next = (await handlers.before?.(item)) ?? 'deliver';
     if (next === 'stop') break;
     if (next === 'skip') continue;
@@ -52,12 +61,12 @@ export async function deliverInOrder<T extends QueuedDelivery>(
       const attempts = item.attempts + 1;
       const parked =
         handlers.parks?.(item, error, attempts) ?? attempts >= handlers.retry.maxAttempts;
-      await handlers.failed(item, error, {
-        attempts,
-        parked,
-        delayMs: parked ? 0 : backoffMs(handlers.retry, attempts),
-      });
-      if (!parked) break;
+      const delayMs = parked ? 0 : backoffMs(handlers.retry, attempts);
+      await handlers.failed(item, error, { attempts, parked, delayMs });
+      if (!parked) {
+        handlers.waits?.(delayMs);
+        break;
+      }
     }
   }
   return delivered;

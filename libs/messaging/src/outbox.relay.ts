@@ -3,7 +3,7 @@ import { DataSource, type DataSourceOptions, EntityManager } from 'typeorm';
 import type { MessageBus } from './message-bus';
 import { eventsPublished, trackOutboxBacklog } from './messaging.metrics';
 import { outboxChannel } from './outbox.writer';
-import { PollingLoop } from './polling-loop';
+import { PollingLoop, QUIET_POLL_MS } from './polling-loop';
 
 export interface OutboxRow {
   id: string;
@@ -34,9 +34,6 @@ export interface OutboxRelayOptions {
  * outbox rows, never write anything else (see SearchRepository.safeHorizon).
  */
 export const OUTBOX_RELAY_APPLICATION_SUFFIX = '-outbox-relay';
-
-/** A listening relay's safety-net poll (a notification lost with its connection is noticed). */
-const QUIET_POLL_MS = 10_000;
 
 /**
  * Publishes committed outbox rows. Rows are claimed with FOR UPDATE SKIP LOCKED, so several

@@ -31,6 +31,12 @@ export interface PollingLoopOptions {
   dueInMs?: (result: unknown) => number | undefined;
 }
 
+/**
+ * The safety-net poll of a loop whose every producer of work NOTIFYs it (`quietIntervalMs`): a
+ * notification lost with the connection is noticed within this.
+ */
+export const QUIET_POLL_MS = 10_000;
+
 export class PollingLoop {
   private timer?: NodeJS.Timeout;
   private running = false;

@@ -1,4 +1,5 @@
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
+import type { EhrVersion } from '../pull/ehr-change.rules';
 import { EhrClients, relativeTo } from '../fhir/fhir-clients';
 import { carerelayIdentitySystem } from '../fhir/ehr-identity';
 import type { EhrEndpoint } from '../registry/ehr-endpoint.registry';
@@ -20,18 +21,18 @@ function absolutize<T>(value: T, base: string): T {
   return out as T;
 }
 
-/** An EHR Task version, as its meta names it. */
-export interface EhrTaskVersion {
-  versionId?: string;
+/**
+ * What a write made on the EHR: the version it replaced and the one it made (when the EHR
+ * answered with the Task), so that the pull knows its own echo when it sees it.
+ */
+export interface PushEcho {
+  replacedVersionId: string;
+  versionId: string;
   lastUpdated?: string;
 }
 
 export type PushResult =
-  /**
-   * Written: `onto` the EHR version the write replaced, `written` the one it made (when the EHR
-   * answered with the Task), so that the pull knows its own echo when it sees it.
-   */
-  | { kind: 'updated'; onto?: EhrTaskVersion; written?: EhrTaskVersion }
+  | { kind: 'updated'; echo?: PushEcho }
   | { kind: 'already-there' }
   /** Not written: the EHR's Task is final or ahead of this version (its status named). */
   | { kind: 'regression'; ehrStatus: string; carerelayStatus: string };
@@ -86,20 +87,23 @@ export class EhrTaskPusher {
     }
     const outputs = await this.outputsFor(ehr, task, ehrTaskId, new Map<string, string>());
     let result: PushResult = { kind: 'updated' };
-    let onto: EhrTaskVersion | undefined;
+    let onto: EhrVersion | undefined;
     const stored = await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
       const merge = mergeOntoEhrTask(current, changes(outputs));
       result = outcome(merge);
-      onto = current.meta as EhrTaskVersion | undefined;
+      onto = current.meta as EhrVersion | undefined;
       return merge.kind === 'write' ? merge.task : undefined;
     });
     if (result.kind !== 'updated') return result;
-    const written = stored?.meta as EhrTaskVersion | undefined;
+    const written = stored?.meta as EhrVersion | undefined;
     return onto?.versionId && written?.versionId && written.versionId !== onto.versionId
       ? {
           kind: 'updated',
-          onto: { versionId: onto.versionId, lastUpdated: onto.lastUpdated },
-          written: { versionId: written.versionId, lastUpdated: written.lastUpdated },
+          echo: {
+            replacedVersionId: onto.versionId,
+            versionId: written.versionId,
+            lastUpdated: written.lastUpdated,
+          },
         }
       : result;
   }

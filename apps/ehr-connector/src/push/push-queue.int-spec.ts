@@ -118,9 +118,9 @@ describe('PushQueue.markDelivered with the write made on the EHR (real PostgreSQ
     const [delivery] = await queue.ofTask(taskId);
     await db.dataSource.transaction((manager) =>
       queue.markDelivered(manager, delivery, {
-        endpointId: 'ehr-a',
-        onto: { versionId: onto },
-        written: { versionId: written, lastUpdated: '2026-12-03T10:00:05Z' },
+        replacedVersionId: onto,
+        versionId: written,
+        lastUpdated: '2026-12-03T10:00:05Z',
       }),
     );
     expect((await queue.ofTask(taskId)).map((d) => d.state)).toEqual(['delivered']);

@@ -1,6 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { dueKeys, type DueKeys } from '@carerelay/messaging';
 import type { Resource } from '@carerelay/fhir-client';
+import type { PushEcho } from './ehr-task-pusher';
 
 export type DeliveryState = 'pending' | 'delivered' | 'superseded' | 'parked';
 
@@ -164,32 +165,26 @@ export class PushQueue {
   /**
    * The version is on the EHR: delivered, the newest the EHR holds, and anything older still
    * waiting (a parked version replayed late, say) superseded so that it never follows it. One
-   * statement.
-   */
-  /**
-   * Delivered (and older pending versions superseded). `echo`: the EHR version the write made,
-   * recorded as applied for a Task the pull brought in when the pull had applied the version it
-   * replaced, so that the pull passes over the write's echo instead of applying it as a change
-   * (it would only record it: the push never cancels what the pull has not applied).
+   * statement. With the `echo` of the write, the EHR version it made is recorded as the pull's
+   * applied version when the pull had applied the one it replaced, so that the pull passes over
+   * the echo instead of applying it as a change (applying it would only record it: the status
+   * written is CareRelay's own), while a clinician's version the pull has not applied stays
+   * the pull's to apply.
    */
   async markDelivered(
     manager: EntityManager,
     delivery: PushDelivery,
-    echo?: {
-      endpointId: string;
-      onto: { versionId?: string; lastUpdated?: string };
-      written: { versionId?: string; lastUpdated?: string };
-    },
+    echo?: PushEcho,
   ): Promise<void> {
     const parameters: unknown[] = [delivery.id, delivery.taskId, delivery.version];
     let recordEcho = '';
-    if (echo?.onto.versionId && echo.written.versionId) {
+    if (echo) {
       parameters.push(
-        echo.endpointId,
+        delivery.endpointId,
         delivery.ehrTaskId,
-        echo.onto.versionId,
-        echo.written.versionId,
-        echo.written.lastUpdated ?? null,
+        echo.replacedVersionId,
+        echo.versionId,
+        echo.lastUpdated ?? null,
       );
       recordEcho = `,
        echo AS (

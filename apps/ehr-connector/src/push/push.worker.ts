@@ -2,7 +2,7 @@ import { FhirRequestError, TokenRequestError } from '@carerelay/fhir-client';
 import { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { metricsRegistry } from '@carerelay/observability';
-import { deliverInOrder, PollingLoop, type RetryPolicy } from '@carerelay/messaging';
+import { deliverInOrder, PollingLoop, QUIET_POLL_MS, type RetryPolicy } from '@carerelay/messaging';
 import type { EhrEndpoint, EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import type { EhrTaskPusher } from './ehr-task-pusher';
 import { EndpointDisabled, failureOf } from '../fhir/failure';
@@ -69,9 +69,6 @@ export interface PushWorkerOptions {
  * is unreachable, `outageParkAfterMs`) the version is parked (visible at GET /push/deliveries?state=parked, replayable) and the later versions go on.
  * Woken by LISTEN/NOTIFY when the consumer queues something; polling stays.
  */
-/** The safety-net poll while the worker listens for queued versions. */
-const QUIET_POLL_MS = 10_000;
-
 export class PushWorker {
   private readonly loop: PollingLoop;
 
@@ -155,6 +152,7 @@ export class PushWorker {
       let endpoint: EhrEndpoint | undefined; // read once per Task and pass
       delivered = await deliverInOrder(queued.pending, {
         retry: this.options.retry,
+        waits: dueIn,
         parks: (delivery, error, attempts) =>
           parks({
             attempts,
@@ -195,16 +193,13 @@ export class PushWorker {
             await this.queue.markDelivered(
               manager,
               delivery,
-              result.kind === 'updated' && result.onto && result.written
-                ? { endpointId: endpoint.id, onto: result.onto, written: result.written }
-                : undefined,
+              result.kind === 'updated' ? result.echo : undefined,
             );
           deliveredVersion = delivery.version;
         },
         failed: async (delivery, error, { attempts, parked, delayMs }) => {
           const message = failureOf(error);
           await this.queue.markFailed(manager, delivery, message, { parked, delayMs });
-          if (!parked) dueIn(delayMs); // a parked one lets the next go on in this pass
           if (parked)
             this.options.logger?.error(
               `ehr push: Task/${taskId} v${delivery.version} parked after ${attempts} attempts: ${message}`,

@@ -5,6 +5,7 @@ import {
   deliverInOrder,
   IdempotentConsumer,
   PollingLoop,
+  QUIET_POLL_MS,
   type EventHandlingContext,
   type MessageBus,
   type RetryPolicy,
@@ -51,9 +52,6 @@ export const actorOfSubscription = (sub: StoredSubscription): RequestActor => ({
  * backoff; after bounded failures an event is marked failed and the subscription is in `error`
  * until a later delivery succeeds — the client sees the gap in the event numbers). Heartbeats too.
  */
-/** The safety-net poll while the engine listens on its channel. */
-const QUIET_POLL_MS = 10_000;
-
 export class SubscriptionEngine {
   private consumer?: IdempotentConsumer;
   private readonly loop: PollingLoop;
@@ -214,6 +212,7 @@ export class SubscriptionEngine {
       let sub: StoredSubscription | undefined;
       await deliverInOrder(await this.store.pending(manager, id), {
         retry: this.options.retry,
+        waits: dueIn,
         before: async () => {
           sub = await this.store.get(id);
           return !sub || sub.status === 'off' ? 'stop' : 'deliver';
@@ -232,7 +231,6 @@ export class SubscriptionEngine {
             failed: parked,
             delayMs,
           });
-          if (!parked) dueIn(delayMs);
         },
       });
     });
