@@ -9,6 +9,7 @@ import {
   type SubscriptionOptions,
 } from './message-bus';
 import { whenBrokerSettled } from './kafka-settling';
+import { PendingCommits } from './pending-commits';
 
 export interface KafkajsBusOptions {
   brokers: string[];
@@ -19,50 +20,13 @@ export interface KafkajsBusOptions {
 /** How long a consumer that stopped for good is left before a new one takes its place. */
 const CONSUMER_REPLACE_DELAY_MS = 2_000;
 const DEFERRED_COMMIT_MS = 5_000;
-
 /**
- * Offsets of messages that had no effect, not committed yet: each costs a request to the broker
- * (and a write to its offsets log), so a consumer that passes over most of a topic commits them
- * with the partition's next effect, or together after a while.
+ * How long the offset commit after an effect may wait for others. Each commit is a request to
+ * the broker and a write to its offsets log; a consumer that applies a few events a second in
+ * several partitions sent one per event. Reading an event again after a crash costs an inbox
+ * lookup (every consumer is idempotent), so nothing is gained by committing sooner.
  */
-class DeferredCommits {
-  private readonly offsets = new Map<
-    string,
-    { topic: string; partition: number; offset: string }
-  >();
-  private timer?: NodeJS.Timeout;
-
-  constructor(
-    private readonly commit: (
-      offsets: Array<{ topic: string; partition: number; offset: string }>,
-    ) => Promise<void>,
-    private readonly delayMs: number,
-  ) {}
-
-  put(topic: string, partition: number, nextOffset: string): void {
-    this.offsets.set(`${topic}:${partition}`, { topic, partition, offset: nextOffset });
-    this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
-  }
-
-  /** The partition's own commit covers what was put off before it. */
-  covered(topic: string, partition: number): void {
-    this.offsets.delete(`${topic}:${partition}`);
-  }
-
-  /** Partitions were reassigned: another member may own them now and be further on. */
-  forget(): void {
-    this.offsets.clear();
-  }
-
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const offsets = [...this.offsets.values()];
-    this.offsets.clear();
-    // At worst the messages are read again and passed over again.
-    if (offsets.length > 0) await this.commit(offsets).catch(() => undefined);
-  }
-}
+const EFFECT_COMMIT_MS = 1_000;
 
 /** Enough bytes that a fetch under live load waits its `gatherMs` (a change event is ~1-3 kB). */
 const GATHER_MIN_BYTES = 1024 * 1024;
@@ -71,7 +35,7 @@ export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
   /** Each running consumer, with the commits it has put off. */
-  private readonly consumers = new Map<Consumer, DeferredCommits>();
+  private readonly consumers = new Map<Consumer, PendingCommits>();
 
   constructor(options: KafkajsBusOptions) {
     const config: KafkaConfig = {
@@ -128,7 +92,7 @@ export class KafkajsMessageBus implements MessageBus {
       );
       await new Promise((resolve) => setTimeout(resolve, CONSUMER_REPLACE_DELAY_MS));
       if (closed) return;
-      this.consumers.get(dead)?.forget();
+      this.consumers.get(dead)?.stop();
       this.consumers.delete(dead);
       await dead.disconnect().catch(() => undefined);
       try {
@@ -143,7 +107,9 @@ export class KafkajsMessageBus implements MessageBus {
       ready: () => ready,
       close: async () => {
         closed = true;
-        await this.consumers.get(consumer)?.flush();
+        const pending = this.consumers.get(consumer);
+        await pending?.flush();
+        pending?.stop();
         this.consumers.delete(consumer);
         await consumer.disconnect();
       },
@@ -165,13 +131,16 @@ export class KafkajsMessageBus implements MessageBus {
         ? { maxWaitTimeInMs: options.gatherMs, minBytes: GATHER_MIN_BYTES }
         : {}),
     });
-    const deferred = new DeferredCommits(
+    const pending = new PendingCommits(
       (offsets) => consumer.commitOffsets(offsets),
-      options.deferredCommitMs ?? DEFERRED_COMMIT_MS,
+      EFFECT_COMMIT_MS,
     );
-    this.consumers.set(consumer, deferred);
+    const deferredMs = options.deferredCommitMs ?? DEFERRED_COMMIT_MS;
+    this.consumers.set(consumer, pending);
+    // The generation that read them may still commit while the group prepares to rebalance.
+    consumer.on(consumer.events.REBALANCING, () => void pending.flush());
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      deferred.forget();
+      pending.forget();
       onJoin();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -189,7 +158,7 @@ export class KafkajsMessageBus implements MessageBus {
       throw error;
     }
     const handleBatch = options.handleBatch;
-    const commitAfter = async (
+    const commitAfter = (
       topic: string,
       partition: number,
       offset: string,
@@ -197,9 +166,17 @@ export class KafkajsMessageBus implements MessageBus {
     ) => {
       // The next offset to read, only after the effect has committed.
       const next = (BigInt(offset) + 1n).toString();
-      if (result === NO_EFFECT) return deferred.put(topic, partition, next);
-      deferred.covered(topic, partition);
-      await consumer.commitOffsets([{ topic, partition, offset: next }]);
+      pending.put(topic, partition, next, result === NO_EFFECT ? deferredMs : EFFECT_COMMIT_MS);
+    };
+    // A handler's error may stop this consumer for good (see subscribe), after which it can commit
+    // nothing: what was handled before the failing message is committed first.
+    const handled = async <T>(handling: Promise<T>): Promise<T> => {
+      try {
+        return await handling;
+      } catch (error) {
+        await pending.flush();
+        throw error;
+      }
     };
     if (handleBatch) {
       const size = Math.max(1, options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
@@ -220,9 +197,9 @@ export class KafkajsMessageBus implements MessageBus {
               value: message.value,
               headers: message.headers,
             }));
-            const result = await handleBatch(chunk, heartbeat);
+            const result = await handled(handleBatch(chunk, heartbeat));
             const last = chunk[chunk.length - 1].offset;
-            await commitAfter(topic, partition, last, result);
+            commitAfter(topic, partition, last, result);
             resolveOffset(last);
             await heartbeat();
           }
@@ -233,18 +210,20 @@ export class KafkajsMessageBus implements MessageBus {
         autoCommit: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
-          const result = await options.handle(
-            {
-              topic,
-              partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              headers: message.headers,
-            },
-            heartbeat,
+          const result = await handled(
+            options.handle(
+              {
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key,
+                value: message.value,
+                headers: message.headers,
+              },
+              heartbeat,
+            ),
           );
-          await commitAfter(topic, partition, message.offset, result);
+          commitAfter(topic, partition, message.offset, result);
         },
       });
     }
@@ -320,8 +299,9 @@ export class KafkajsMessageBus implements MessageBus {
 
   async close(): Promise<void> {
     await Promise.allSettled(
-      [...this.consumers].map(async ([consumer, deferred]) => {
-        await deferred.flush();
+      [...this.consumers].map(async ([consumer, pending]) => {
+        await pending.flush();
+        pending.stop();
         await consumer.disconnect();
       }),
     );

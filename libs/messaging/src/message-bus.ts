@@ -29,9 +29,11 @@ export interface SubscriptionOptions {
   groupId: string;
   topics: string[];
   /**
-   * Called once per message; the subscription commits offset + 1 only after it resolves. A
-   * message it answers NO_EFFECT for (nothing to apply) has its commit put off: the next commit of
-   * the partition covers it, or a commit within `deferredCommitMs`.
+   * Called once per message; the subscription commits offset + 1 only after it resolves, within
+   * a second, with the other partitions' offsets read meanwhile in one request. A message it
+   * answers NO_EFFECT for (nothing to apply) may wait longer: the next commit covers it, or a
+   * commit within `deferredCommitMs`. What was read but not committed when the process dies is
+   * delivered again.
    */
   handle: (message: DeliveredMessage, heartbeat: () => Promise<void>) => Promise<HandleResult>;
   /**
