@@ -1,8 +1,18 @@
-import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kafkajs';
+import {
+  Admin,
+  Consumer,
+  Kafka,
+  KafkaConfig,
+  KafkaMessage,
+  logLevel,
+  Partitioners,
+  Producer,
+} from 'kafkajs';
 import type { KafkaRecord, TopicDefinition } from '@carerelay/contracts';
 import {
   DEFAULT_MAX_BATCH_SIZE,
   NO_EFFECT,
+  type DeliveredMessage,
   type HandleResult,
   type MessageBus,
   type Subscription,
@@ -30,6 +40,15 @@ const EFFECT_COMMIT_MS = 1_000;
 
 /** Enough bytes that a fetch under live load waits its `gatherMs` (a change event is ~1-3 kB). */
 const GATHER_MIN_BYTES = 1024 * 1024;
+
+const delivered = (topic: string, partition: number, message: KafkaMessage): DeliveredMessage => ({
+  topic,
+  partition,
+  offset: message.offset,
+  key: message.key,
+  value: message.value,
+  headers: message.headers,
+});
 
 export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
@@ -189,14 +208,9 @@ export class KafkajsMessageBus implements MessageBus {
           for (let i = 0; i < batch.messages.length; i += size) {
             // Rebalanced or stopping: what is left is read again from the committed offset.
             if (!isRunning() || isStale()) return;
-            const chunk = batch.messages.slice(i, i + size).map((message) => ({
-              topic,
-              partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              headers: message.headers,
-            }));
+            const chunk = batch.messages
+              .slice(i, i + size)
+              .map((message) => delivered(topic, partition, message));
             const result = await handled(handleBatch(chunk, heartbeat));
             const last = chunk[chunk.length - 1].offset;
             commitAfter(topic, partition, last, result);
@@ -211,17 +225,7 @@ export class KafkajsMessageBus implements MessageBus {
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
           const result = await handled(
-            options.handle(
-              {
-                topic,
-                partition,
-                offset: message.offset,
-                key: message.key,
-                value: message.value,
-                headers: message.headers,
-              },
-              heartbeat,
-            ),
+            options.handle(delivered(topic, partition, message), heartbeat),
           );
           commitAfter(topic, partition, message.offset, result);
         },
