@@ -127,8 +127,7 @@ export class KafkajsMessageBus implements MessageBus {
       close: async () => {
         closed = true;
         const pending = this.consumers.get(consumer);
-        await pending?.flush();
-        pending?.stop();
+        await pending?.close();
         this.consumers.delete(consumer);
         await consumer.disconnect();
       },
@@ -304,8 +303,7 @@ export class KafkajsMessageBus implements MessageBus {
   async close(): Promise<void> {
     await Promise.allSettled(
       [...this.consumers].map(async ([consumer, pending]) => {
-        await pending.flush();
-        pending.stop();
+        await pending.close();
         await consumer.disconnect();
       }),
     );

@@ -122,4 +122,12 @@ describe('PendingCommits', () => {
     await pending.flush();
     expect(sent).toEqual([]);
   });
+
+  it('sends what it holds when closed, and nothing after', async () => {
+    pending.put('t', 0, '2', 5_000);
+    await pending.close();
+    pending.put('t', 0, '3', 1_000);
+    await after(10_000);
+    expect(sent).toEqual([[{ topic: 't', partition: 0, offset: '2' }]]);
+  });
 });

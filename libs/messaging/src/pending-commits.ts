@@ -36,6 +36,12 @@ export class PendingCommits {
     clearTimeout(this.timer);
   }
 
+  /** Sends what is held, then nothing more. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.stop();
+  }
+
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -47,9 +53,10 @@ export class PendingCommits {
     try {
       await this.commit(offsets);
     } catch {
-      // Tried again later unless the partition moved on or was reassigned meanwhile; at worst
-      // the messages are read again, and the inbox knows them.
-      if (assignment !== this.assignment || this.stopped) return;
+      // Tried again later unless the partitions were reassigned or the consumer stopped
+      // meanwhile (both bump the assignment); at worst the messages are read again, and the
+      // inbox knows them.
+      if (assignment !== this.assignment) return;
       for (const entry of offsets) {
         const key = `${entry.topic}:${entry.partition}`;
         if (!this.offsets.has(key)) this.offsets.set(key, entry);
