@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { FhirApiClient, FhirRequestError, type Resource } from '@carerelay/fhir-client';
 import type { EhrVersion } from '../pull/ehr-change.rules';
 import { EhrClients, relativeTo } from '../fhir/fhir-clients';
@@ -40,6 +41,8 @@ export type PushResult =
 export interface EhrTaskPusherOptions {
   /** Whether businessStatus is written (an EHR that takes it from the Task's owner). */
   businessStatus?: boolean;
+  /** How many EHR Tasks are remembered as last read or written (5,000). */
+  rememberedTasks?: number;
 }
 
 /**
@@ -51,13 +54,21 @@ export interface EhrTaskPusherOptions {
  * kept on the EHR Task in an extension: an EHR Task that already holds it or a newer one is left
  * alone, and so is one whose status this version would move back (a Task the clinician
  * cancelled stays cancelled).
+ *
+ * The next version of a Task is merged onto the EHR Task as the last write returned it, without
+ * reading it again: the If-Match on that copy's version makes the EHR refuse it (412) if anyone
+ * changed the Task meanwhile, and the Task is then read and merged again.
  */
 export class EhrTaskPusher {
+  private readonly lastSeen: LRUCache<string, Resource>;
+
   constructor(
     private readonly ehrClients: EhrClients,
     private readonly carerelay: FhirApiClient,
     private readonly options: EhrTaskPusherOptions = {},
-  ) {}
+  ) {
+    this.lastSeen = new LRUCache({ max: options.rememberedTasks ?? 5_000 });
+  }
 
   async push(
     endpoint: EhrEndpoint,
@@ -79,21 +90,42 @@ export class EhrTaskPusher {
     });
     const outcome = (merge: EhrTaskMerge): PushResult =>
       merge.kind === 'write' ? { kind: 'updated' } : merge;
-    // A Procedure is copied onto the EHR only for a version the EHR will take: decide on a read
-    // first then. Otherwise the If-Match update's own read is the only one (one round trip less).
+    const seenKey = `${endpoint.id}|${endpoint.baseUrl}|${ehrTaskId}`;
+    // A Procedure is copied onto the EHR only for a version the EHR will take: decided on a read
+    // of the EHR's current Task, not on a remembered copy.
+    let read: Resource | undefined;
     if (this.copiesProcedure(task)) {
-      const before = mergeOntoEhrTask(await ehr.read('Task', ehrTaskId), changes([]));
-      if (before.kind !== 'write') return outcome(before);
+      read = await ehr.read('Task', ehrTaskId);
+      const before = mergeOntoEhrTask(read, changes([]));
+      if (before.kind !== 'write') {
+        this.lastSeen.set(seenKey, read);
+        return outcome(before);
+      }
     }
-    const outputs = await this.outputsFor(ehr, task, ehrTaskId, new Map<string, string>());
+    const known = read ?? this.lastSeen.get(seenKey);
+    const outputs = await this.outputsFor(ehr, task, ehrTaskId, read);
     let result: PushResult = { kind: 'updated' };
     let onto: EhrVersion | undefined;
-    const stored = await ehr.updateWithIfMatch('Task', ehrTaskId, (current) => {
-      const merge = mergeOntoEhrTask(current, changes(outputs));
-      result = outcome(merge);
-      onto = current.meta as EhrVersion | undefined;
-      return merge.kind === 'write' ? merge.task : undefined;
-    });
+    let stored: Resource;
+    try {
+      stored = await ehr.updateWithIfMatch(
+        'Task',
+        ehrTaskId,
+        (current) => {
+          const merge = mergeOntoEhrTask(current, changes(outputs));
+          result = outcome(merge);
+          onto = current.meta as EhrVersion | undefined;
+          return merge.kind === 'write' ? merge.task : undefined;
+        },
+        { known },
+      );
+    } catch (error) {
+      this.lastSeen.delete(seenKey);
+      throw error;
+    }
+    if (stored?.resourceType === 'Task' && (stored.meta as EhrVersion | undefined)?.versionId)
+      this.lastSeen.set(seenKey, stored);
+    else this.lastSeen.delete(seenKey);
     if (result.kind !== 'updated') return result;
     const written = stored?.meta as EhrVersion | undefined;
     return onto?.versionId && written?.versionId && written.versionId !== onto.versionId
@@ -117,12 +149,14 @@ export class EhrTaskPusher {
     );
   }
 
+  /** `ehrTask`: the EHR Task just read, when a Procedure is to be copied. */
   private async outputsFor(
     ehr: FhirApiClient,
     task: Resource,
     ehrTaskId: string,
-    cache: Map<string, string>,
+    ehrTask: Resource | undefined,
   ): Promise<unknown[]> {
+    const copied = new Map<string, string>();
     const outputs = (task.output as Array<Record<string, unknown>> | undefined) ?? [];
     const result: unknown[] = [];
     for (const output of outputs) {
@@ -130,10 +164,10 @@ export class EhrTaskPusher {
       const local = relativeTo(ref, this.carerelay.baseUrl);
       if (local?.startsWith('Procedure/')) {
         const id = local.slice('Procedure/'.length);
-        let ehrId = cache.get(id);
+        let ehrId = copied.get(id);
         if (!ehrId) {
-          ehrId = await this.copyProcedure(ehr, id, ehrTaskId);
-          cache.set(id, ehrId);
+          ehrId = await this.copyProcedure(ehr, id, ehrTask ?? (await ehr.read('Task', ehrTaskId)));
+          copied.set(id, ehrId);
         }
         result.push({
           ...output,
@@ -150,9 +184,8 @@ export class EhrTaskPusher {
   }
 
   /** Creates (conditionally, on CareRelay's identity) the Procedure on the EHR server. */
-  private async copyProcedure(ehr: FhirApiClient, id: string, ehrTaskId: string): Promise<string> {
+  private async copyProcedure(ehr: FhirApiClient, id: string, ehrTask: Resource): Promise<string> {
     const procedure = await this.carerelay.read('Procedure', id);
-    const ehrTask = await ehr.read('Task', ehrTaskId);
     const system = carerelayIdentitySystem(this.carerelay.baseUrl, 'Procedure');
     const { id: _id, meta: _meta, ...rest } = procedure;
     const copy: Resource = {
