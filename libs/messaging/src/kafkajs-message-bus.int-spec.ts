@@ -131,3 +131,56 @@ describe('KafkajsMessageBus commits of messages without effect', () => {
     expect(await committed()).toBe(6);
   }, 30_000);
 });
+
+// The lag each consumer reports every 15 s and the health check's cluster description share one
+// admin client of the bus, connected once.
+describe('KafkajsMessageBus lag and cluster description', () => {
+  const topic = uniqueName('test.lag').replace(/_/g, '-');
+  const groupId = uniqueName('lag-group');
+  const bus = new KafkajsMessageBus({
+    brokers: testEnv().KAFKA_BROKERS.split(','),
+    clientId: uniqueName('lag-test'),
+  });
+  let subscription: Subscription | undefined;
+
+  beforeAll(() => createTestTopics([topic], 2));
+  afterAll(async () => {
+    await subscription?.close();
+    await bus.close();
+    await deleteTestTopics([topic]);
+  }, 30_000);
+
+  it('counts what a group has not read on every partition, again and again on the one client', async () => {
+    await bus.publish(
+      ['a', 'b', 'c', 'd', 'e'].map((value, i) => ({
+        topic,
+        key: `k${i}`,
+        value,
+        headers: {},
+      })),
+    );
+    expect(await bus.lag(groupId, [topic])).toEqual({ [topic]: 5 });
+    expect((await bus.describeCluster()).brokers).toBeGreaterThanOrEqual(1);
+
+    const handled: string[] = [];
+    subscription = await bus.subscribe({
+      groupId,
+      topics: [topic],
+      handle: async (message) => {
+        handled.push(message.value?.toString() ?? '');
+      },
+    });
+    await subscription.ready();
+    await waitFor(() => handled.length === 5, { what: 'all five handled', timeoutMs: 30_000 });
+    await waitFor(async () => (await bus.lag(groupId, [topic]))[topic] === 0, {
+      what: 'the lag down to 0 once the offsets are committed',
+      timeoutMs: 10_000,
+    });
+    await bus.publish([{ topic, key: 'k0', value: 'f', headers: {} }]);
+    await waitFor(() => handled.length === 6, { what: 'the sixth handled', timeoutMs: 30_000 });
+    await subscription.close();
+    subscription = undefined;
+    expect(await bus.lag(groupId, [topic])).toEqual({ [topic]: 0 });
+    expect(await bus.lag(uniqueName('lag-unread'), [topic])).toEqual({ [topic]: 6 });
+  }, 60_000);
+});

@@ -53,6 +53,7 @@ const delivered = (topic: string, partition: number, message: KafkaMessage): Del
 export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
+  private admin?: Promise<Admin>;
   /** Each running consumer, with the commits it has put off. */
   private readonly consumers = new Map<Consumer, PendingCommits>();
 
@@ -267,21 +268,42 @@ export class KafkajsMessageBus implements MessageBus {
     }
   }
 
-  async describeCluster(): Promise<{ brokers: number; controller: number | null }> {
-    const admin = this.kafka.admin({ retry: { retries: 1 } });
-    await admin.connect();
+  /**
+   * Runs `work` on the bus's one admin client, connected on first use and kept: the health
+   * checks and every consumer's lag report use it, instead of a connection each. After an error
+   * it is dropped, and the next call connects a new one.
+   */
+  private async withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+    if (!this.admin) {
+      const admin = this.kafka.admin({ retry: { retries: 1 } });
+      this.admin = admin.connect().then(
+        () => admin,
+        (error: unknown) => {
+          this.admin = undefined;
+          throw error;
+        },
+      );
+    }
+    const connecting = this.admin;
+    const admin = await connecting;
     try {
-      const cluster = await admin.describeCluster();
-      return { brokers: cluster.brokers.length, controller: cluster.controller };
-    } finally {
-      await admin.disconnect();
+      return await work(admin);
+    } catch (error) {
+      if (this.admin === connecting) this.admin = undefined;
+      await admin.disconnect().catch(() => undefined);
+      throw error;
     }
   }
 
-  async lag(groupId: string, topics: string[]): Promise<Record<string, number>> {
-    const admin = this.kafka.admin({ retry: { retries: 1 } });
-    await admin.connect();
-    try {
+  describeCluster(): Promise<{ brokers: number; controller: number | null }> {
+    return this.withAdmin(async (admin) => {
+      const cluster = await admin.describeCluster();
+      return { brokers: cluster.brokers.length, controller: cluster.controller };
+    });
+  }
+
+  lag(groupId: string, topics: string[]): Promise<Record<string, number>> {
+    return this.withAdmin(async (admin) => {
       const committed = await admin.fetchOffsets({ groupId, topics });
       const result: Record<string, number> = {};
       for (const topic of topics) {
@@ -295,9 +317,7 @@ export class KafkajsMessageBus implements MessageBus {
         }, 0);
       }
       return result;
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 
   async close(): Promise<void> {
@@ -311,5 +331,8 @@ export class KafkajsMessageBus implements MessageBus {
     const producer = this.producer;
     this.producer = undefined;
     if (producer) await (await producer).disconnect();
+    const admin = this.admin;
+    this.admin = undefined;
+    if (admin) await (await admin.catch(() => undefined))?.disconnect();
   }
 }
