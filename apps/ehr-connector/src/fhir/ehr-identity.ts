@@ -31,3 +31,15 @@ export function ehrIdOf(
   const system = identitySystem(ehrBaseUrl, resourceType);
   return resource.identifier?.find((i) => i.system === system && i.value)?.value;
 }
+
+/**
+ * Whether a resource names an EHR's own Task: an identifier `<EHR base>/Task|<id>`, as `ehrIdOf`
+ * finds for one EHR. Told without the endpoints: a CBO Task (platform identifiers only) does not.
+ */
+export function namesEhrTask(resource: object): boolean {
+  const identifiers = (resource as { identifier?: unknown }).identifier;
+  return (
+    Array.isArray(identifiers) &&
+    identifiers.some((i: Identifier) => Boolean(i?.value) && Boolean(i?.system?.endsWith('/Task')))
+  );
+}

@@ -12,14 +12,38 @@ const change = (fields: Partial<FhirResourceChangedV1>) =>
       action: 'update',
       lastUpdated: '2026-12-03T00:00:00Z',
       organizations: [],
-      resource: { resourceType: 'Task', id: 't1' },
+      resource: {
+        resourceType: 'Task',
+        id: 't1',
+        identifier: [{ system: 'https://ehr.example.org/fhir/Task', value: 'ehr-7' }],
+      },
       ...fields,
     } as FhirResourceChangedV1,
   });
 
 describe('ignoredByPushQueue', () => {
-  it('keeps an update of a Task', () => {
+  it('keeps an update of a Task that names an EHR Task', () => {
     expect(ignoredByPushQueue(change({}))).toBe(false);
+  });
+
+  it.each([
+    ['no identifier', undefined],
+    [
+      'a platform identifier only (a CBO Task)',
+      [{ system: 'https://carerelay.example/fhir/identifier/cbo-task', value: 'r1-1' }],
+    ],
+    ['an EHR Task identifier without a value', [{ system: 'https://ehr.example.org/fhir/Task' }]],
+    [
+      'an identifier that is not a list',
+      { system: 'https://ehr.example.org/fhir/Task', value: 'x' },
+    ],
+  ])('passes over an update of a Task with %s', (_what, identifier) => {
+    const resource = {
+      resourceType: 'Task',
+      id: 't1',
+      identifier,
+    } as FhirResourceChangedV1['resource'];
+    expect(ignoredByPushQueue(change({ resource }))).toBe(true);
   });
 
   it.each([

@@ -6,7 +6,7 @@ import type { EntityManager } from 'typeorm';
 import type { Resource } from '@carerelay/fhir-client';
 import { SERVICE_SCHEMA, TransactionMemo } from '@carerelay/persistence';
 import { relativeTo } from '../fhir/fhir-clients';
-import { ehrIdOf } from '../fhir/ehr-identity';
+import { ehrIdOf, namesEhrTask } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import { PushQueue, type PushItem } from './push-queue';
 import type { EhrEndpoint } from '../registry/ehr-endpoint.registry';
@@ -20,12 +20,18 @@ export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
 
 /**
  * FHIR changes the push queue passes over, told from the event alone: anything but an update of
- * a Task with its resource, the only changes it pushes.
+ * a Task with its resource that names an EHR Task of its own, the only changes it pushes (a CBO
+ * Task's updates are not).
  */
 export const ignoredByPushQueue = (event: CloudEvent): boolean => {
   if (event.type !== EventTypes.fhirResourceChanged.type) return false;
   const change = event.data as FhirResourceChangedV1;
-  return change.resourceType !== 'Task' || change.action !== 'update' || !change.resource;
+  return (
+    change.resourceType !== 'Task' ||
+    change.action !== 'update' ||
+    !change.resource ||
+    !namesEhrTask(change.resource)
+  );
 };
 
 /**

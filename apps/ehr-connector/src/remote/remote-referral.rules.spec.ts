@@ -62,9 +62,19 @@ describe('ignoredByConnector', () => {
     newCloudEvent({ source: '/test', type: EventTypes.fhirResourceChanged.type, data });
   const ignores = ignoredByConnector(CARERELAY);
 
-  it('keeps Task updates (push) and Task creates naming the EHR', () => {
+  it('keeps updates of Tasks naming an EHR Task (push) and referral Tasks naming the EHR', () => {
+    const inCareRelay = {
+      ...referral,
+      status: 'accepted',
+      focus: { reference: 'ServiceRequest/1' },
+      for: { reference: 'Patient/1' },
+    };
+    const named = { ...inCareRelay, identifier: [{ system: `${EHR}/Task`, value: '55' }] };
+    expect(ignores(event(change(named, 'update')))).toBe(false);
     expect(ignores(event(change(referral, 'update')))).toBe(false);
     expect(ignores(event(change(referral)))).toBe(false);
+    // A CBO Task's updates: nothing to push, nothing to fetch.
+    expect(ignores(event(change(inCareRelay, 'update')))).toBe(true);
   });
 
   it('passes over other creates, other types and changes without their resource', () => {

@@ -1,5 +1,6 @@
 import { EventTypes, type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
 import { isReferralSourceTask, type ReferralTaskLike, isRemoteReference } from '@carerelay/fhir';
+import { namesEhrTask } from '../fhir/ehr-identity';
 
 /** What a referral Task names on another server than CareRelay's (absolute URLs). */
 export interface RemoteReferences {
@@ -28,9 +29,9 @@ export function remoteReferencesOf(
 }
 
 /**
- * The FHIR changes the connector passes over, told from the event alone (no SQL): anything but a
- * Task update with its resource (the push queue) or a referral Task naming resources on another
- * server (to fetch from the EHR).
+ * The FHIR changes the connector passes over, told from the event alone (no SQL): anything but an
+ * update of a Task naming an EHR Task of its own (the push queue) or a referral Task naming
+ * resources on another server (to fetch from the EHR).
  */
 export const ignoredByConnector =
   (carerelayBaseUrl: string) =>
@@ -38,7 +39,7 @@ export const ignoredByConnector =
     if (event.type !== EventTypes.fhirResourceChanged.type) return false;
     const change = event.data as FhirResourceChangedV1;
     if (change.resourceType !== 'Task' || !change.resource) return true;
-    if (change.action === 'update') return false;
+    if (change.action === 'update' && namesEhrTask(change.resource)) return false;
     return !remoteReferencesOf(change, carerelayBaseUrl);
   };
 
