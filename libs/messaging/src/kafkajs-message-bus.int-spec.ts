@@ -183,4 +183,15 @@ describe('KafkajsMessageBus lag and cluster description', () => {
     expect(await bus.lag(groupId, [topic])).toEqual({ [topic]: 0 });
     expect(await bus.lag(uniqueName('lag-unread'), [topic])).toEqual({ [topic]: 6 });
   }, 60_000);
+
+  it('answers the calls beside and after a failed one', async () => {
+    const missing = uniqueName('test.lag-missing').replace(/_/g, '-');
+    const [failed, beside] = await Promise.allSettled([
+      bus.lag(groupId, [missing]),
+      bus.describeCluster(),
+    ]);
+    expect(failed.status).toBe('rejected');
+    expect(beside.status).toBe('fulfilled');
+    expect(await bus.lag(groupId, [topic])).toEqual({ [topic]: 0 });
+  }, 30_000);
 });

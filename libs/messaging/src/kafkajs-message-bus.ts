@@ -53,7 +53,7 @@ const delivered = (topic: string, partition: number, message: KafkaMessage): Del
 export class KafkajsMessageBus implements MessageBus {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
-  private admin?: Promise<Admin>;
+  private admin?: SharedAdmin;
   /** Each running consumer, with the commits it has put off. */
   private readonly consumers = new Map<Consumer, PendingCommits>();
 
@@ -271,27 +271,32 @@ export class KafkajsMessageBus implements MessageBus {
   /**
    * Runs `work` on the bus's one admin client, connected on first use and kept: the health
    * checks and every consumer's lag report use it, instead of a connection each. After an error
-   * it is dropped, and the next call connects a new one.
+   * it is dropped (the next call connects a new one) and disconnected once no call in flight
+   * uses it, so that a failed lag report does not fail a health check sharing it.
    */
   private async withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
     if (!this.admin) {
-      const admin = this.kafka.admin({ retry: { retries: 1 } });
-      this.admin = admin.connect().then(
-        () => admin,
-        (error: unknown) => {
-          this.admin = undefined;
-          throw error;
-        },
-      );
+      const client = this.kafka.admin({ retry: { retries: 1 } });
+      const shared: SharedAdmin = {
+        client,
+        connected: client.connect(),
+        users: 0,
+        dropped: false,
+      };
+      this.admin = shared;
     }
-    const connecting = this.admin;
-    const admin = await connecting;
+    const shared = this.admin;
+    shared.users += 1;
     try {
-      return await work(admin);
+      await shared.connected;
+      return await work(shared.client);
     } catch (error) {
-      if (this.admin === connecting) this.admin = undefined;
-      await admin.disconnect().catch(() => undefined);
+      if (this.admin === shared) this.admin = undefined;
+      shared.dropped = true;
       throw error;
+    } finally {
+      shared.users -= 1;
+      if (shared.dropped && shared.users === 0) await shared.client.disconnect().catch(() => {});
     }
   }
 
@@ -333,6 +338,15 @@ export class KafkajsMessageBus implements MessageBus {
     if (producer) await (await producer).disconnect();
     const admin = this.admin;
     this.admin = undefined;
-    if (admin) await (await admin.catch(() => undefined))?.disconnect();
+    if (admin) await admin.client.disconnect().catch(() => {});
   }
+}
+
+/** The bus's one admin client and the calls using it. */
+interface SharedAdmin {
+  client: Admin;
+  connected: Promise<void>;
+  users: number;
+  /** Failed once: no new call takes it; the last one out disconnects it. */
+  dropped: boolean;
 }
