@@ -103,7 +103,7 @@ export class EhrTaskPusher {
       }
     }
     const known = read ?? this.lastSeen.get(seenKey);
-    const outputs = await this.outputsFor(ehr, task, ehrTaskId, read);
+    const outputs = await this.outputsFor(ehr, task, read);
     let result: PushResult = { kind: 'updated' };
     let onto: EhrVersion | undefined;
     let stored: Resource;
@@ -149,11 +149,13 @@ export class EhrTaskPusher {
     );
   }
 
-  /** `ehrTask`: the EHR Task just read, when a Procedure is to be copied. */
+  /**
+   * `ehrTask`: the EHR Task just read, which push reads whenever an output is a Procedure
+   * (copiesProcedure): the copy names that read's focus.
+   */
   private async outputsFor(
     ehr: FhirApiClient,
     task: Resource,
-    ehrTaskId: string,
     ehrTask: Resource | undefined,
   ): Promise<unknown[]> {
     const copied = new Map<string, string>();
@@ -166,7 +168,8 @@ export class EhrTaskPusher {
         const id = local.slice('Procedure/'.length);
         let ehrId = copied.get(id);
         if (!ehrId) {
-          ehrId = await this.copyProcedure(ehr, id, ehrTask ?? (await ehr.read('Task', ehrTaskId)));
+          if (!ehrTask) throw new Error('a Procedure is copied only after a read of the EHR Task');
+          ehrId = await this.copyProcedure(ehr, id, ehrTask);
           copied.set(id, ehrId);
         }
         result.push({

@@ -6,9 +6,10 @@ import type { EntityManager } from 'typeorm';
 import type { Resource } from '@carerelay/fhir-client';
 import { SERVICE_SCHEMA, TransactionMemo } from '@carerelay/persistence';
 import { relativeTo } from '../fhir/fhir-clients';
-import { ehrIdOf, namesEhrTask } from '../fhir/ehr-identity';
+import { ehrIdOf } from '../fhir/ehr-identity';
 import { EhrEndpointRegistry } from '../registry/ehr-endpoint.registry';
 import { PushQueue, type PushItem } from './push-queue';
+import { ignoredByPushQueue } from './push-queue.rules';
 import type { EhrEndpoint } from '../registry/ehr-endpoint.registry';
 import { pushChannel } from './push.worker';
 import { endpointOfReference } from '@carerelay/fhir';
@@ -17,22 +18,6 @@ import { RemoteReferralStore } from '../remote/remote-referral.store';
 import { RemoteReferralWorker } from '../remote/remote-referral.worker';
 
 export const CARERELAY_BASE_URL = Symbol('CARERELAY_BASE_URL');
-
-/**
- * FHIR changes the push queue passes over, told from the event alone: anything but an update of
- * a Task with its resource that names an EHR Task of its own, the only changes it pushes (a CBO
- * Task's updates are not).
- */
-export const ignoredByPushQueue = (event: CloudEvent): boolean => {
-  if (event.type !== EventTypes.fhirResourceChanged.type) return false;
-  const change = event.data as FhirResourceChangedV1;
-  return (
-    change.resourceType !== 'Task' ||
-    change.action !== 'update' ||
-    !change.resource ||
-    !namesEhrTask(change.resource)
-  );
-};
 
 /**
  * fhir.changes.v1 → the push queue: an update of a source Task whose requester organization has

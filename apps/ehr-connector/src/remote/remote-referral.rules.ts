@@ -1,6 +1,6 @@
-import { EventTypes, type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
+import { type CloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
 import { isReferralSourceTask, type ReferralTaskLike, isRemoteReference } from '@carerelay/fhir';
-import { namesEhrTask } from '../fhir/ehr-identity';
+import { ignoredByPushQueue } from '../push/push-queue.rules';
 
 /** What a referral Task names on another server than CareRelay's (absolute URLs). */
 export interface RemoteReferences {
@@ -35,13 +35,9 @@ export function remoteReferencesOf(
  */
 export const ignoredByConnector =
   (carerelayBaseUrl: string) =>
-  (event: CloudEvent): boolean => {
-    if (event.type !== EventTypes.fhirResourceChanged.type) return false;
-    const change = event.data as FhirResourceChangedV1;
-    if (change.resourceType !== 'Task' || !change.resource) return true;
-    if (change.action === 'update' && namesEhrTask(change.resource)) return false;
-    return !remoteReferencesOf(change, carerelayBaseUrl);
-  };
+  (event: CloudEvent): boolean =>
+    ignoredByPushQueue(event) &&
+    !remoteReferencesOf(event.data as FhirResourceChangedV1, carerelayBaseUrl);
 
 export interface FetchRetryPolicy {
   /** Attempts of a referral the EHR or CareRelay refuses (404, 4xx) before it is given up. */

@@ -1,5 +1,5 @@
 import { EventTypes, newCloudEvent, type FhirResourceChangedV1 } from '@carerelay/contracts';
-import { ignoredByPushQueue } from './task-changes.handler';
+import { ignoredByPushQueue } from './push-queue.rules';
 
 const change = (fields: Partial<FhirResourceChangedV1>) =>
   newCloudEvent({
