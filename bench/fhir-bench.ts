@@ -16,6 +16,7 @@ import { ClientRegistry } from '../apps/fhir-api/src/auth/client.registry';
 import { tokenUrlOf } from '../apps/fhir-api/src/auth/auth.config';
 import { startFhirApi, type RunningFhirApi } from '../apps/fhir-api/src/bootstrap';
 import { FhirApiConfig } from '../apps/fhir-api/src/fhir-api.config';
+import { benchInfra } from './bench-infra';
 
 export const BENCH_IDENTIFIER_SYSTEM = 'http://hospital.example.org/referrals';
 
@@ -79,15 +80,22 @@ export const percentile = (sorted: number[], q: number) =>
 export interface BenchFhirApi {
   api: RunningFhirApi;
   schema: string;
+  databaseUrl: string;
   /** An EHR client registered as `npm run cli -- clients:add` does, with its private key. */
   ehrCredentials(): Promise<SmartBackendCredentials>;
   close(): Promise<void>;
 }
 
-/** The FHIR API in this process with auth on, on a schema of its own (dropped by close()). */
-export async function startBenchFhirApi(env: Record<string, string> = {}): Promise<BenchFhirApi> {
-  const { DATABASE_URL, KAFKA_BROKERS } = process.env;
-  if (!DATABASE_URL || !KAFKA_BROKERS) throw new Error('DATABASE_URL and KAFKA_BROKERS are needed');
+/**
+ * The FHIR API in this process with auth on, on a schema of its own (dropped by close()), on the
+ * benchmark's infrastructure (benchInfra, stopped by close()).
+ */
+export async function startBenchFhirApi(
+  infra: { name: string; kafkaPort: number },
+  env: Record<string, string> = {},
+): Promise<BenchFhirApi> {
+  const bench = await benchInfra(infra.name, infra.kafkaPort);
+  const { DATABASE_URL, KAFKA_BROKERS } = bench;
   const schema = `fhir_bench_${Date.now().toString(36)}`;
   const api = await startFhirApi(
     loadConfig(FhirApiConfig, {
@@ -106,10 +114,14 @@ export async function startBenchFhirApi(env: Record<string, string> = {}): Promi
       ),
       ...env,
     }),
-  );
+  ).catch(async (error: unknown) => {
+    await bench.stop();
+    throw error;
+  });
   return {
     api,
     schema,
+    databaseUrl: DATABASE_URL,
     async ehrCredentials() {
       const { privateKey, publicKey } = await generateKeyPair('ES384', { extractable: true });
       const kid = randomUUID();
@@ -130,6 +142,7 @@ export async function startBenchFhirApi(env: Record<string, string> = {}): Promi
     async close() {
       await api.close();
       await dropSchema(DATABASE_URL, schema);
+      await bench.stop();
     },
   };
 }

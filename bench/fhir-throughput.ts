@@ -9,7 +9,7 @@
  * row, history row, search index and outbox event of each resource) inserted straight into
  * PostgreSQL, one transaction per referral, multi-row statements, at the same concurrency.
  *
- *   npm run bench:fhir            (needs DATABASE_URL and KAFKA_BROKERS: npm run infra:up)
+ *   npm run bench:fhir            (a Kafka broker of its own; PostgreSQL found or started as npm start does)
  *   BENCH_REFERRALS=2000 BENCH_CONCURRENCY=16 npm run bench:fhir
  *   BENCH_RATE=100 npm run bench:fhir   (fixed arrival rate per second instead of a closed loop)
  */
@@ -184,13 +184,12 @@ function line(label: string, run: Run): string {
 }
 
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL!;
-  const bench = await startBenchFhirApi();
+  const bench = await startBenchFhirApi({ name: 'fhir', kafkaPort: 27593 });
   try {
     const plan: LoadPlan = {
       baseUrl: bench.api.baseUrl,
       credentials: await bench.ehrCredentials(),
-      databaseUrl,
+      databaseUrl: bench.databaseUrl,
       schema: bench.schema,
       total: int('BENCH_REFERRALS', 1000),
       concurrency: int('BENCH_CONCURRENCY', 16),

@@ -13,7 +13,7 @@
  * the accepted Bundles' p50/p99 in both phases side by side, how fast refusals came and with what
  * status, and the drain time.
  *
- *   npm run bench:overload     (needs DATABASE_URL and KAFKA_BROKERS: npm run infra:up)
+ *   npm run bench:overload     (a Kafka broker of its own; PostgreSQL found or started as npm start does)
  *   BENCH_OVERLOAD_SECONDS=60 BENCH_OVERLOAD_FACTOR=3 npm run bench:overload
  */
 import { fork } from 'node:child_process';
@@ -120,7 +120,7 @@ const describe = (samples: Sample[]) => {
 };
 
 async function main(): Promise<void> {
-  const bench = await startBenchFhirApi();
+  const bench = await startBenchFhirApi({ name: 'overload', kafkaPort: 27594 });
   try {
     const db = bench.api.app.get(DataSource);
     const count = async (sql: string) =>

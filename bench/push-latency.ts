@@ -31,6 +31,7 @@ import { dropSchema } from '@carerelay/persistence';
 import { startTestTokenIssuer, type TestTokenIssuer } from '../libs/testing/src/test-tokens';
 import { startEhrServer } from '../tools/ehr-server/src/ehr-server';
 import { CARERELAY_VERSION_EXTENSION } from '../apps/ehr-connector/src/fhir/ehr-identity';
+import { benchInfra } from './bench-infra';
 
 const ROOT = path.resolve(__dirname, '../..'); // dist/bench -> the checkout
 const FIXTURES = path.join(ROOT, 'apps/fhir-api/test/fixtures');
@@ -46,62 +47,6 @@ const DURATION_S = int('BENCH_DURATION_S', 30);
 const TASKS = int('BENCH_TASKS', 1000);
 const DRAIN_S = int('BENCH_DRAIN_S', 120);
 const SEED_CONCURRENCY = int('BENCH_SEED_CONCURRENCY', 16);
-
-interface Infra {
-  KAFKA_BROKERS: string;
-  DATABASE_URL: string;
-  stop: () => Promise<void>;
-}
-
-type NodeModule = typeof import('node:module');
-const nodeRequire = (file: string): unknown =>
-  (process as unknown as { getBuiltinModule: (id: string) => NodeModule })
-    .getBuiltinModule('node:module')
-    .createRequire(__filename)(path.join(ROOT, file));
-
-/**
- * A Kafka broker of its own (infra/lib/network.mjs startPrivateKafka, fresh data, port
- * BENCH_KAFKA_PORT, default 27592): the thousands of changes a run publishes on
- * fhir.changes.v1 must not wait for the standing consumer groups (a demo's, the e2e network's)
- * of the machine's broker. BENCH_SHARED_KAFKA=1 uses KAFKA_BROKERS / the machine's broker instead.
- * PostgreSQL: DATABASE_URL, else found or started as npm start does (own schemas, dropped after).
- */
-async function infra(): Promise<Infra> {
-  const stops: Array<() => Promise<unknown>> = [];
-  let { KAFKA_BROKERS, DATABASE_URL } = process.env;
-  const shared = process.env.BENCH_SHARED_KAFKA === '1';
-  if (!DATABASE_URL || (shared && !KAFKA_BROKERS)) {
-    const lib = nodeRequire('infra/lib/infra.mjs') as {
-      ensureInfra: (o: object) => Promise<{ KAFKA_BROKERS: string; DATABASE_URL: string }>;
-      stopInfra: (o: object) => Promise<unknown>;
-    };
-    const owner = `bench:push:${process.pid}`;
-    const env = await lib.ensureInfra({ owner, quiet: true });
-    DATABASE_URL ??= env.DATABASE_URL;
-    KAFKA_BROKERS ??= env.KAFKA_BROKERS;
-    stops.push(() => lib.stopInfra({ onlyIfStartedBy: owner }));
-  }
-  if (!shared) {
-    const { startPrivateKafka } = nodeRequire('infra/lib/network.mjs') as {
-      startPrivateKafka: (o: object) => Promise<{ brokers: string; stop: () => Promise<void> }>;
-    };
-    const kafka = await startPrivateKafka({
-      dir: path.join(ROOT, '.carerelay', 'bench', 'push-kafka'),
-      port: int('BENCH_KAFKA_PORT', 27592),
-      fresh: true,
-      log: (line: string) => process.stderr.write(`[bench] ${line}\n`),
-    });
-    KAFKA_BROKERS = kafka.brokers;
-    stops.unshift(() => kafka.stop());
-  }
-  return {
-    KAFKA_BROKERS: KAFKA_BROKERS as string,
-    DATABASE_URL: DATABASE_URL as string,
-    stop: async () => {
-      for (const stop of stops) await stop();
-    },
-  };
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -246,7 +191,7 @@ interface Change {
 }
 
 async function main(): Promise<void> {
-  const env = await infra();
+  const env = await benchInfra('push', 27592);
   const stamp = Date.now().toString(36);
   const fhirSchema = `fhir_bench_push_${stamp}`;
   const connectorSchema = `ehr_bench_push_${stamp}`;
