@@ -34,11 +34,11 @@ export async function benchInfra(name: string, kafkaPort: number): Promise<Bench
   const shared = process.env.BENCH_SHARED_KAFKA === '1';
   if (!DATABASE_URL || (shared && !KAFKA_BROKERS)) {
     const lib = nodeRequire('infra/lib/infra.mjs') as {
-      ensureInfra: (o: object) => Promise<{ KAFKA_BROKERS: string; DATABASE_URL: string }>;
+      ensureInfra: (o: object) => Promise<{ KAFKA_BROKERS?: string; DATABASE_URL: string }>;
       stopInfra: (o: object) => Promise<unknown>;
     };
     const owner = `bench:${name}:${process.pid}`;
-    const env = await lib.ensureInfra({ owner, quiet: true });
+    const env = await lib.ensureInfra({ owner, quiet: true, kafka: shared });
     DATABASE_URL ??= env.DATABASE_URL;
     KAFKA_BROKERS ??= env.KAFKA_BROKERS;
     stops.push(() => lib.stopInfra({ onlyIfStartedBy: owner }));

@@ -654,20 +654,22 @@ export async function ensureInfra({
   quiet = false,
   database = defaultDatabase(),
   owner = defaultOwner(),
+  // false: PostgreSQL only (a caller with a Kafka broker of its own); KAFKA_BROKERS is undefined.
+  kafka: withKafka = true,
 } = {}) {
   const log = makeLogger(quiet);
   return withLock(async () => {
-    const kafka = await ensureKafka({ owner, log });
+    const kafka = withKafka ? await ensureKafka({ owner, log }) : undefined;
     const postgres = await ensurePostgres({ owner, database, log });
     updateState((s) => {
       s.lastUsed = {
         at: new Date().toISOString(),
         by: owner,
-        kafka: { mode: kafka.mode, brokers: kafka.brokers },
+        ...(kafka ? { kafka: { mode: kafka.mode, brokers: kafka.brokers } } : {}),
         postgres: { mode: postgres.mode, url: redact(postgres.url) },
       };
     });
-    return { KAFKA_BROKERS: kafka.brokers, DATABASE_URL: postgres.url };
+    return { KAFKA_BROKERS: kafka?.brokers, DATABASE_URL: postgres.url };
   });
 }
 
