@@ -38,7 +38,7 @@ export async function benchInfra(name: string, kafkaPort: number): Promise<Bench
       stopInfra: (o: object) => Promise<unknown>;
     };
     const owner = `bench:${name}:${process.pid}`;
-    const env = await lib.ensureInfra({ owner, quiet: true, kafka: shared });
+    const env = await lib.ensureInfra({ owner, quiet: true, kafka: shared && !KAFKA_BROKERS });
     DATABASE_URL ??= env.DATABASE_URL;
     KAFKA_BROKERS ??= env.KAFKA_BROKERS;
     stops.push(() => lib.stopInfra({ onlyIfStartedBy: owner }));

@@ -140,9 +140,12 @@ export async function startBenchFhirApi(
       };
     },
     async close() {
-      await api.close();
-      await dropSchema(DATABASE_URL, schema);
-      await bench.stop();
+      try {
+        await api.close();
+        await dropSchema(DATABASE_URL, schema);
+      } finally {
+        await bench.stop();
+      }
     },
   };
 }

@@ -277,13 +277,7 @@ export class KafkajsMessageBus implements MessageBus {
   private async withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
     if (!this.admin) {
       const client = this.kafka.admin({ retry: { retries: 1 } });
-      const shared: SharedAdmin = {
-        client,
-        connected: client.connect(),
-        users: 0,
-        dropped: false,
-      };
-      this.admin = shared;
+      this.admin = { client, connected: client.connect(), users: 0 };
     }
     const shared = this.admin;
     shared.users += 1;
@@ -292,11 +286,12 @@ export class KafkajsMessageBus implements MessageBus {
       return await work(shared.client);
     } catch (error) {
       if (this.admin === shared) this.admin = undefined;
-      shared.dropped = true;
       throw error;
     } finally {
       shared.users -= 1;
-      if (shared.dropped && shared.users === 0) await shared.client.disconnect().catch(() => {});
+      // Dropped (after an error or by close()): the last call out disconnects it.
+      if (this.admin !== shared && shared.users === 0)
+        await shared.client.disconnect().catch(() => {});
     }
   }
 
@@ -342,11 +337,9 @@ export class KafkajsMessageBus implements MessageBus {
   }
 }
 
-/** The bus's one admin client and the calls using it. */
+/** The bus's one admin client and how many calls are using it. */
 interface SharedAdmin {
   client: Admin;
   connected: Promise<void>;
   users: number;
-  /** Failed once: no new call takes it; the last one out disconnects it. */
-  dropped: boolean;
 }
