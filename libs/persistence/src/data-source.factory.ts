@@ -1,5 +1,6 @@
 import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
 import { Client } from 'pg';
+import { preparingClient, StatementNames } from './prepared-statements';
 
 type EntityList = MixedList<string | (new () => unknown) | EntitySchema>;
 type MigrationList = MixedList<string | (new () => unknown)>;
@@ -78,6 +79,8 @@ export function createServiceDataSource(
     extra: {
       max: forMigrations ? 1 : (options.poolSize ?? 10),
       ...poolSettingsOf(options.timeouts, { withQueryTimeout: !forMigrations }),
+      // Migrations run each statement once.
+      ...(forMigrations ? {} : { Client: preparingClient(new StatementNames()) }),
     },
   };
   return new DataSource(config);

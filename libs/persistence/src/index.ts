@@ -7,3 +7,4 @@ export * from './group.writer';
 export * from './table-maintenance';
 export * from './table-maintenance.repository';
 export * from './transaction-memo';
+export * from './prepared-statements';

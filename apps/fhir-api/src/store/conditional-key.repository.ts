@@ -1,3 +1,4 @@
+import { PLANNED_PER_EXECUTION } from '@carerelay/persistence';
 import type { EntityManager } from 'typeorm';
 import type { SqlParams } from './sql';
 
@@ -41,7 +42,7 @@ export class ConditionalKeyRepository {
     id: string,
   ): Promise<{ ids: string[]; claimed: boolean }> {
     const rows = (await this.manager.query(
-      `WITH matched AS (${matchSql}),
+      `${PLANNED_PER_EXECUTION}WITH matched AS (${matchSql}),
        claimed AS (
          INSERT INTO ${this.s}.conditional_create_keys (resource_type, query_key, id)
          SELECT ${p.add(resourceType)}, ${p.add(queryKey)}, ${p.add(id)}

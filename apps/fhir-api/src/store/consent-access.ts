@@ -1,3 +1,4 @@
+import { PLANNED_PER_EXECUTION } from '@carerelay/persistence';
 import type { Consent, Resource, Task } from '@medplum/fhirtypes';
 import {
   consentDecisionFrom,
@@ -135,7 +136,7 @@ export async function disclosureGroups(
     labels: string[];
     n: number;
   }> = await manager.query(
-    `SELECT ${alias}.resource_type, ${patientSql} AS patient_id, ${securityCodesSql(alias)} AS labels,
+    `${PLANNED_PER_EXECUTION}SELECT ${alias}.resource_type, ${patientSql} AS patient_id, ${securityCodesSql(alias)} AS labels,
        count(*)::int AS n ${from} GROUP BY 1, 2, 3`,
     values,
   );

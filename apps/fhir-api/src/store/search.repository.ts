@@ -1,3 +1,4 @@
+import { PLANNED_PER_EXECUTION } from '@carerelay/persistence';
 import type { EntityManager } from 'typeorm';
 import { OUTBOX_RELAY_APPLICATION_SUFFIX } from '@carerelay/messaging';
 import { badRequest, type FhirSearchRequest } from '@carerelay/fhir';
@@ -63,7 +64,7 @@ export async function keysetPage<Row>(
   const backwards = keyset?.direction === 'before';
   const after = keyset?.key ? ` AND ${keysetCondition(keys, keyset.key, keyset.direction, p)}` : '';
   const rows = (await manager.query(
-    `SELECT ${query.select}, ARRAY[${keys.map((k) => k.text).join(', ')}]::text[] AS sort_key
+    `${PLANNED_PER_EXECUTION}SELECT ${query.select}, ARRAY[${keys.map((k) => k.text).join(', ')}]::text[] AS sort_key
      ${query.from}${after} ORDER BY ${orderBy(keys, backwards)}
      LIMIT ${p.add(query.count + 1)} OFFSET ${p.add(keyset ? 0 : query.offset)}`,
     p.values,
@@ -153,7 +154,10 @@ export class SearchRepository {
       groups = await disclosureGroups(this.manager, from, p.values, 'r', 'r.patient_id');
       total = groups.reduce((sum, group) => sum + group.count, 0);
     } else if (options.withTotal) {
-      const [{ n }] = await this.manager.query(`SELECT count(*)::int AS n ${from}`, p.values);
+      const [{ n }] = await this.manager.query(
+        `${PLANNED_PER_EXECUTION}SELECT count(*)::int AS n ${from}`,
+        p.values,
+      );
       total = n as number;
     }
     if (options.countOnly) return { matches: [], keys: [], total, more: false, groups };
@@ -206,7 +210,10 @@ export class SearchRepository {
   /** The ids of the matches, at most `limit`. */
   async matchingIds(request: FhirSearchRequest, limit: number): Promise<string[]> {
     const p = new SqlParams();
-    const rows = await this.manager.query(this.matchingIdsQuery(request, limit, p), p.values);
+    const rows = await this.manager.query(
+      PLANNED_PER_EXECUTION + this.matchingIdsQuery(request, limit, p),
+      p.values,
+    );
     return (rows as { id: string }[]).map((row) => row.id);
   }
 
