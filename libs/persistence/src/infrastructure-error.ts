@@ -6,7 +6,8 @@ const RETRYABLE_PG_CODES = new Set(['40001', '40P01']);
 const UNAVAILABLE_SOCKET =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded when trying to connect|Query read timeout/;
 
-const sqlStateOf = (error: unknown): string | undefined =>
+/** The error's code as pg or TypeORM carries it: a SQLSTATE, or a socket error's name. */
+export const sqlStateOf = (error: unknown): string | undefined =>
   (error as { code?: string })?.code ??
   (error as { driverError?: { code?: string } })?.driverError?.code;
 

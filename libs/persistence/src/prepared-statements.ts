@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
+import { sqlStateOf } from './infrastructure-error';
 
 /**
  * First in a statement whose best plan depends on its values (a search's filters: one value
@@ -70,7 +71,7 @@ export class StatementNames {
  * another instance altered the table): 0A000 "cached plan must not change result type".
  */
 const isStalePlan = (error: unknown) =>
-  (error as { code?: string } | undefined)?.code === '0A000' &&
+  sqlStateOf(error) === '0A000' &&
   /cached plan/.test(String((error as { message?: string }).message));
 
 /**
