@@ -24,9 +24,18 @@ import { parseArgs } from 'node:util';
 
 import { STATE_DIR } from '../infra/lib/infra.mjs';
 import { startNetwork, startPrivateKafka, summaryLine } from '../infra/lib/network.mjs';
+import { NETWORK_TOOLS } from '../infra/lib/network/apps.mjs';
 import { ensureInfra, infraStatus } from '../infra/lib/infra.mjs';
 import pg from 'pg';
-import { cpuSecondsOf, mib, postgresPid, postgresRss, rssOf } from '../infra/bin/status.mjs';
+import {
+  cpuSecondsOf,
+  mib,
+  postgresPid,
+  postgresPss,
+  postgresRss,
+  pssOf,
+  rssOf,
+} from '../infra/bin/status.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,6 +51,8 @@ const { values: opts } = parseArgs({
     'no-build': { type: 'boolean', default: false },
   },
 });
+/** Started with the network, standing for the hospitals' systems: not the platform's. */
+const STAND_INS = new Set(NETWORK_TOOLS);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const secs = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
 const say = (line) => process.stderr.write(`[bench] ${line}\n`);
@@ -162,6 +173,7 @@ async function main() {
   const rate = Number(opts.rate);
   const sim = network.startSimulator({ rate, args: ['--max-in-flight', '64'] });
   const loadFrom = cpuNow(sim);
+  const platformProcesses = () => network.processes.filter((p) => !STAND_INS.has(p.app));
   const samples = [];
   const until = Date.now() + Number(opts.duration) * 1000;
   while (Date.now() < until) {
@@ -170,7 +182,20 @@ async function main() {
     const kafkaRss = rssOf(kafka.pid) ?? 0;
     const postgres = pPid ? postgresRss(pPid) : 0;
     const load = rssOf(sim.pid) ?? 0;
-    samples.push({ apps, kafka: kafkaRss, postgres, total: apps + kafkaRss + postgres, load });
+    // The platform alone, in proportional memory: the stand-in EHRs are the hospitals' systems,
+    // and a page shared by several processes counts once (pssOf). NaN when one is not readable.
+    const platformPss =
+      platformProcesses().reduce((sum, p) => sum + (pssOf(p.pid) ?? NaN), 0) +
+      (pssOf(kafka.pid) ?? NaN) +
+      (pPid ? (postgresPss(pPid) ?? NaN) : 0);
+    samples.push({
+      apps,
+      kafka: kafkaRss,
+      postgres,
+      total: apps + kafkaRss + postgres,
+      load,
+      platformPss,
+    });
   }
   const loadTo = cpuNow(sim);
   const counts = { ...network.summary?.counts };
@@ -222,6 +247,12 @@ async function main() {
   line('  apps peak', mib(peak('apps')));
   line('  Kafka peak', mib(peak('kafka')));
   line('  PostgreSQL peak', `${mib(peak('postgres'))} (whole server: other users' backends too)`);
+  line(
+    'platform alone, proportional, mean',
+    Number.isFinite(mean('platformPss'))
+      ? `${mib(mean('platformPss'))} (peak ${mib(peak('platformPss'))}; PSS, without the stand-in EHRs)`
+      : '- (smaps_rollup not readable)',
+  );
   line('simulator + CBO bots (load) peak', mib(peak('load')));
   console.log('per process at the end:');
   for (const [name, rss] of perProcess) console.log(`  ${name.padEnd(30)} ${mib(rss)}`);
@@ -230,6 +261,10 @@ async function main() {
   const pct = (v) => `${v.toFixed(1)} %`.padStart(8);
   const appsOf = (c) => Object.values(c.apps).reduce((sum, v) => sum + v, 0);
   const wholeOf = (c) => appsOf(c) + c.kafka + c.postgres;
+  const standInsOf = (c) =>
+    network.processes
+      .filter((p) => STAND_INS.has(p.app))
+      .reduce((sum, p) => sum + (c.apps[p.name] ?? 0), 0);
   const both = (pick) =>
     `${pct(share(idleFrom, idleTo, pick))} ${pct(share(loadFrom, loadTo, pick))}`;
   console.log(
@@ -237,6 +272,10 @@ async function main() {
   );
   line('whole network (apps, Kafka, PostgreSQL)', both(wholeOf));
   line('  apps', both(appsOf));
+  line(
+    'platform alone (without the stand-in EHRs)',
+    both((c) => wholeOf(c) - standInsOf(c)),
+  );
   line(
     '  Kafka',
     both((c) => c.kafka),

@@ -110,6 +110,33 @@ export function kafkaPid(status) {
   return status.kafka.pid ?? findProcess('kafka.Kafka');
 }
 
+/**
+ * Proportional set size of a pid in bytes (Linux smaps_rollup), or undefined: its private pages
+ * plus its share of each page it shares with other processes. Summed over processes it counts
+ * a shared page once, where RSS counts it in every process that maps it (the node binary's text,
+ * about 50 MiB, in each app).
+ */
+export function pssOf(pid) {
+  try {
+    const kb = Number(
+      /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1],
+    );
+    return Number.isFinite(kb) ? kb * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * PostgreSQL's proportional set size, the postmaster's and every backend's; undefined when the
+ * postmaster's is not ours to read (a backend that ended meanwhile counts 0).
+ */
+export function postgresPss(pid) {
+  const own = pssOf(pid);
+  if (own === undefined) return undefined;
+  return childrenOf(pid).reduce((sum, p) => sum + (pssOf(p) ?? 0), own);
+}
+
 /** The postmaster's RSS, each backend's private memory, and the shared buffers once. */
 export function postgresRss(pid) {
   const children = childrenOf(pid);

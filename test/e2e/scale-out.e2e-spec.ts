@@ -159,6 +159,25 @@ describe('two instances of every service side by side', () => {
         );
         expect({ app, shared: handled.map((n) => n > 0) }).toEqual({ app, shared: [true, true] });
       }
+      // Both referral-service instances carried out workflow steps, and no step twice: each
+      // claims the steps it carries out, so neither repeated the other's FHIR writes.
+      const stepRunners = network.processes.filter((p) => p.app === 'referral-service');
+      const steps = await Promise.all(
+        stepRunners.map(async (p) => ({
+          recorded: await counter(
+            p.managementUrl!,
+            'carerelay_referral_steps_total{outcome="recorded"}',
+          ),
+          superseded: await counter(
+            p.managementUrl!,
+            'carerelay_referral_steps_total{outcome="superseded"}',
+          ),
+        })),
+      );
+      expect(steps.map((s) => ({ recorded: s.recorded > 0, superseded: s.superseded }))).toEqual([
+        { recorded: true, superseded: 0 },
+        { recorded: true, superseded: 0 },
+      ]);
     } finally {
       await events.stop();
     }

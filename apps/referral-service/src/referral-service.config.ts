@@ -57,6 +57,14 @@ export class ReferralServiceConfig extends ServiceConfig {
   @Max(60_000)
   STEP_POLL_MS = 1000;
 
+  /** How long a runner holds the steps it claimed before another instance may take them: longer
+   * than a step's FHIR calls take, since a step still running then is carried out twice; after a
+   * crash, the crashed runner's steps wait this long. */
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  STEP_LEASE_MS = 60_000;
+
   /** Referrals whose steps are carried out at once (each referral's one at a time). */
   @IsInt()
   @Min(1)

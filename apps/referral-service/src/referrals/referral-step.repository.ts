@@ -73,13 +73,27 @@ export class ReferralStepRepository {
     return this.dataSource.getRepository(Referral).findOneBy({ id: referralId });
   }
 
-  /** Referrals whose open step is due, the longest waiting first. */
-  async due(limit: number, except: string[]): Promise<string[]> {
+  /**
+   * Claims referrals whose open step is due, the longest waiting first: each is put off for
+   * `leaseMs`, so another instance's runner passes over it while this one carries the step out
+   * (finishing clears it, a failed try puts it off to its retry; after a crash it is due again
+   * when the lease ends). Rows another transaction holds are skipped, not waited for.
+   */
+  async claimDue(limit: number, except: string[], leaseMs: number): Promise<string[]> {
     const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM "${this.schema}".referral
-        WHERE pending IS NOT NULL AND pending_due <= now() AND NOT (id = ANY($2))
-        ORDER BY pending_due LIMIT $1`,
-      [limit, except],
+      // A SELECT around the UPDATE: the driver answers it with the rows alone.
+      `WITH due AS (
+         SELECT id FROM "${this.schema}".referral
+          WHERE pending IS NOT NULL AND pending_due <= now() AND NOT (id = ANY($2))
+          ORDER BY pending_due LIMIT $1
+            FOR UPDATE SKIP LOCKED),
+       claimed AS (
+         UPDATE "${this.schema}".referral AS r
+            SET pending_due = now() + make_interval(secs => $3::float8 / 1000)
+           FROM due WHERE r.id = due.id
+         RETURNING r.id)
+       SELECT id FROM claimed`,
+      [limit, except, leaseMs],
     );
     return rows.map((row) => row.id);
   }

@@ -105,6 +105,12 @@ const snapshotOf = (referral: Referral): ReferralSnapshot => ({
 const isGone = (error: unknown) =>
   error instanceof FhirRequestError && (error.status === 404 || error.status === 410);
 
+/** What carrying out a referral's open step came to, and whether another step is open after it. */
+export interface CarriedOut {
+  outcome: 'none' | 'recorded' | 'superseded';
+  open: boolean;
+}
+
 /**
  * The workflow in two halves. Deciding runs in the caller's transaction (the consumer's inbox
  * transaction): it locks the referral, applies the pure rules to what it knows locally (the
@@ -248,15 +254,16 @@ export class ReferralWorkflowService {
   /**
    * Carries out the open step of a referral, if any: its FHIR writes (no transaction open), then
    * one transaction that records the results, announces the events and decides what waited.
-   * Returns whether another step is open afterwards.
+   * Says whether it recorded the step (`superseded`: another run had recorded it first) and
+   * whether another step is open afterwards.
    */
   async carryOut(
     referralId: string,
     transaction: <T>(work: (manager: EntityManager) => Promise<T>) => Promise<T>,
-  ): Promise<boolean> {
+  ): Promise<CarriedOut> {
     const referral = await this.steps.find(referralId);
     const step = referral?.pending;
-    if (!referral || !step) return false;
+    if (!referral || !step) return { outcome: 'none', open: false };
     let results: StepResults;
     try {
       results = await this.act(referral, step);
@@ -344,14 +351,15 @@ export class ReferralWorkflowService {
     referralId: string,
     stepId: string,
     results: StepResults,
-  ): Promise<boolean> {
+  ): Promise<CarriedOut> {
     const referral = await this.lock(manager, referralId);
-    // Another instance finished this step first.
-    if (!referral || referral.pending?.id !== stepId) return Boolean(referral?.pending);
+    // Another run finished this step first.
+    if (!referral || referral.pending?.id !== stepId)
+      return { outcome: 'superseded', open: Boolean(referral?.pending) };
     const step = referral.pending;
     if (results.gone) {
       await this.steps.forget(manager, referralId);
-      return false;
+      return { outcome: 'recorded', open: false };
     }
     if (results.need) referral.need = results.need as unknown as Record<string, unknown>;
     if (results.source) referral.source = results.source;
@@ -373,7 +381,7 @@ export class ReferralWorkflowService {
       if (!next) break;
       await this.decide(manager, referral, next.input, next.traceparent);
     }
-    return Boolean(referral.pending);
+    return { outcome: 'recorded', open: Boolean(referral.pending) };
   }
 
   /** Decides now, or — while a step of the referral is open — after it, in arrival order. */
