@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { Location, Organization, Service } from '@carerelay/directory';
 import { SERVICE_SCHEMA } from '@carerelay/persistence';
 
@@ -18,12 +18,12 @@ export interface DirectorySnapshot {
 @Injectable()
 export class DirectoryView {
   private cached?: { at: number; snapshot: DirectorySnapshot };
+  private loading?: Promise<DirectorySnapshot>;
+  /** Moves on every upsert: a read begun before one is not cached after it. */
+  private generation = 0;
   private static readonly CACHE_MS = 2_000;
 
-  constructor(
-    private readonly dataSource: DataSource,
-    @Inject(SERVICE_SCHEMA) private readonly schema: string,
-  ) {}
+  constructor(@Inject(SERVICE_SCHEMA) private readonly schema: string) {}
 
   /** Keeps the newest record of each entry; an older event arriving late changes nothing. */
   async upsert(
@@ -42,12 +42,24 @@ export class DirectoryView {
       [kind, record.id, organizationId, JSON.stringify(record), updatedAt],
     );
     this.cached = undefined;
+    this.generation += 1;
   }
 
-  async snapshot(): Promise<DirectorySnapshot> {
+  /**
+   * The directory, read on the connection of the caller's transaction, once for all who ask
+   * meanwhile. A read on a second pooled connection from inside a transaction waits for a
+   * connection that, with the pool full of transactions doing the same, none gives back.
+   */
+  snapshot(manager: EntityManager): Promise<DirectorySnapshot> {
     if (this.cached && Date.now() - this.cached.at < DirectoryView.CACHE_MS)
-      return this.cached.snapshot;
-    const rows: Array<{ kind: DirectoryKind; record: unknown }> = await this.dataSource.query(
+      return Promise.resolve(this.cached.snapshot);
+    this.loading ??= this.load(manager).finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  private async load(manager: EntityManager): Promise<DirectorySnapshot> {
+    const generation = this.generation;
+    const rows: Array<{ kind: DirectoryKind; record: unknown }> = await manager.query(
       `SELECT kind, record FROM "${this.schema}".directory_entry`,
     );
     const snapshot: DirectorySnapshot = {
@@ -66,7 +78,7 @@ export class DirectoryView {
         snapshot.locations.set(location.id, location);
       }
     }
-    this.cached = { at: Date.now(), snapshot };
+    if (generation === this.generation) this.cached = { at: Date.now(), snapshot };
     return snapshot;
   }
 }

@@ -486,7 +486,7 @@ export class ReferralWorkflowService {
       (referral.patientId
         ? await this.consents.coverage(manager, referral.patientId)
         : { networkWide: false, organizationIds: [] });
-    const directory = await this.directory.snapshot();
+    const directory = await this.directory.snapshot(manager);
     const need = (referral.need ?? { categories: [] }) as unknown as ReferralNeed;
     const ranked = rankServices(
       { ...need, excludeOrganizationIds: referral.triedOrganizationIds },
