@@ -8,7 +8,8 @@ import { tokenRateLimitMiddleware } from './http/fhir-rate-limit';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
 import { acceptMiddleware } from './http/accept.middleware';
-import { admissionMiddleware } from './http/admission.middleware';
+import { admissionMiddleware, platformRequest } from './http/admission.middleware';
+import { AccessTokens } from './auth/access-token';
 
 export interface RunningFhirApi {
   app: INestApplication;
@@ -44,11 +45,19 @@ export async function startFhirApi(
       // Overload becomes fast 503s here, before a body is read or a connection is taken.
       app.use(
         '/fhir',
-        admissionMiddleware({
-          maxInFlight: config.FHIR_MAX_IN_FLIGHT,
-          maxQueued: config.FHIR_MAX_QUEUED,
-          maxWaitMs: config.FHIR_MAX_QUEUE_WAIT_MS,
-        }),
+        admissionMiddleware(
+          {
+            maxInFlight: config.FHIR_MAX_IN_FLIGHT,
+            maxQueued: config.FHIR_MAX_QUEUED,
+            maxWaitMs: config.FHIR_MAX_QUEUE_WAIT_MS,
+            reservedForPriority: Math.min(
+              config.FHIR_ADMISSION_RESERVED_FOR_PLATFORM,
+              config.FHIR_MAX_IN_FLIGHT - 1,
+            ),
+          },
+          // Without auth (FHIR_AUTH_DISABLED) there are no tokens to know the platform by.
+          config.FHIR_AUTH_DISABLED ? undefined : platformRequest(app.get(AccessTokens)),
+        ),
       );
       app.use('/fhir', acceptMiddleware());
       app.use(

@@ -140,6 +140,16 @@ export class FhirApiConfig extends HttpServiceConfig {
   FHIR_MAX_QUEUE_WAIT_MS = 250;
 
   /**
+   * In-flight slots (of FHIR_MAX_IN_FLIGHT) left to the platform's own services, whose requests
+   * also go in before any other waiting one: under overload, referrals already taken in are
+   * routed and closed while new work is refused, instead of their steps failing and backing off.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(9_999)
+  FHIR_ADMISSION_RESERVED_FOR_PLATFORM = 8;
+
+  /**
    * Hosts (names or IP literals, comma-separated) a Subscription may notify over plain http and
    * at internal addresses (loopback, private, link-local). Empty: https to public hosts only.
    */

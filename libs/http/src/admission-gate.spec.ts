@@ -59,3 +59,72 @@ describe('AdmissionGate', () => {
     expect(() => new AdmissionGate({ maxInFlight: 0, maxQueued: 0, maxWaitMs: 0 })).toThrow();
   });
 });
+
+describe('AdmissionGate priority lane', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('leaves the reserved slots to priority requests', async () => {
+    const gate = new AdmissionGate({
+      maxInFlight: 3,
+      maxQueued: 0,
+      maxWaitMs: 1000,
+      reservedForPriority: 1,
+    });
+    expect(await gate.enter()).toBe(true);
+    expect(await gate.enter()).toBe(true);
+    expect(await gate.enter()).toBe(false); // the last slot is reserved
+    expect(await gate.enter(true)).toBe(true);
+    expect(await gate.enter(true)).toBe(false); // full, and no queue
+    expect(gate.active).toBe(3);
+  });
+
+  it('admits a waiting priority request before requests that waited longer', async () => {
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, maxWaitMs: 1000 });
+    await gate.enter();
+    const order: string[] = [];
+    const normal = gate.enter().then(() => order.push('normal'));
+    const priority = gate.enter(true).then(() => order.push('priority'));
+    expect(gate.waiting).toBe(2);
+    gate.leave();
+    await priority;
+    expect(order).toEqual(['priority']);
+    gate.leave();
+    await normal;
+    expect(order).toEqual(['priority', 'normal']);
+  });
+
+  it('does not let a newcomer overtake a waiting priority request', async () => {
+    const gate = new AdmissionGate({ maxInFlight: 2, maxQueued: 5, maxWaitMs: 1000 });
+    await gate.enter();
+    await gate.enter();
+    const waiting = gate.enter(true);
+    gate.leave(); // the slot goes to the waiting priority request ...
+    expect(await waiting).toBe(true);
+    const late = gate.enter(); // ... and a newcomer waits for the next one
+    expect(gate.waiting).toBe(1);
+    gate.leave();
+    expect(await late).toBe(true);
+  });
+
+  it('queues each lane up to maxQueued, and refuses what waited maxWaitMs', async () => {
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 1, maxWaitMs: 500 });
+    await gate.enter();
+    const normal = gate.enter();
+    expect(await gate.enter()).toBe(false); // the normal lane is full
+    const priority = gate.enter(true); // its own lane is not
+    expect(await gate.enter(true)).toBe(false);
+    jest.advanceTimersByTime(500);
+    expect(await normal).toBe(false);
+    expect(await priority).toBe(false);
+    expect(gate.waiting).toBe(0);
+    expect(gate.refused).toBe(4);
+  });
+
+  it('rejects a reserve that leaves nothing to other requests', () => {
+    expect(
+      () =>
+        new AdmissionGate({ maxInFlight: 2, maxQueued: 0, maxWaitMs: 0, reservedForPriority: 2 }),
+    ).toThrow();
+  });
+});

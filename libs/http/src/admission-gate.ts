@@ -1,10 +1,15 @@
 export interface AdmissionLimits {
   /** Requests served at once; more wait in the queue. */
   maxInFlight: number;
-  /** Requests that may wait; beyond, a request is refused at once. */
+  /** Requests that may wait (in each lane); beyond, a request is refused at once. */
   maxQueued: number;
   /** Longest wait in the queue before a request is refused. */
   maxWaitMs: number;
+  /**
+   * In-flight slots only priority requests may take (default 0): however many other requests
+   * arrive, this many are left for priority ones.
+   */
+  reservedForPriority?: number;
 }
 
 interface Waiter {
@@ -17,15 +22,30 @@ interface Waiter {
  * wait (first come, first served) for at most `maxWaitMs`. What is over the limits is refused at
  * once, so that overload becomes fast refusals the client retries later, not an unbounded queue
  * in which every request grows slow together.
+ *
+ * Priority requests (work already under way, such as a referral's next step, against new work)
+ * have a lane of their own: they go in before any other waiting request, and other requests
+ * leave `reservedForPriority` slots to them.
  */
 export class AdmissionGate {
   private inFlight = 0;
   private readonly queue: Waiter[] = [];
+  private readonly priorityQueue: Waiter[] = [];
+  private readonly reserved: number;
   refused = 0;
 
   constructor(private readonly limits: AdmissionLimits) {
-    if (limits.maxInFlight < 1 || limits.maxQueued < 0 || limits.maxWaitMs < 0)
-      throw new Error('admission limits: maxInFlight >= 1, maxQueued >= 0, maxWaitMs >= 0');
+    this.reserved = limits.reservedForPriority ?? 0;
+    if (
+      limits.maxInFlight < 1 ||
+      limits.maxQueued < 0 ||
+      limits.maxWaitMs < 0 ||
+      this.reserved < 0 ||
+      this.reserved >= limits.maxInFlight
+    )
+      throw new Error(
+        'admission limits: maxInFlight >= 1, maxQueued >= 0, maxWaitMs >= 0, 0 <= reservedForPriority < maxInFlight',
+      );
   }
 
   get active(): number {
@@ -33,16 +53,22 @@ export class AdmissionGate {
   }
 
   get waiting(): number {
-    return this.queue.length;
+    return this.queue.length + this.priorityQueue.length;
   }
 
   /** Resolves true once admitted (call `leave()` when done), false when refused. */
-  enter(): Promise<boolean> {
-    if (this.inFlight < this.limits.maxInFlight && this.queue.length === 0) {
+  enter(priority = false): Promise<boolean> {
+    const lane = priority ? this.priorityQueue : this.queue;
+    // Nobody overtakes a waiting request of its own lane, nor one of the priority lane.
+    const free =
+      this.inFlight < this.capacity(priority) &&
+      lane.length === 0 &&
+      this.priorityQueue.length === 0;
+    if (free) {
       this.inFlight += 1;
       return Promise.resolve(true);
     }
-    if (this.queue.length >= this.limits.maxQueued) return Promise.resolve(this.refuse());
+    if (lane.length >= this.limits.maxQueued) return Promise.resolve(this.refuse());
     return new Promise((resolve) => {
       const waiter: Waiter = {
         admit: () => {
@@ -51,18 +77,24 @@ export class AdmissionGate {
           resolve(true);
         },
         timer: setTimeout(() => {
-          this.queue.splice(this.queue.indexOf(waiter), 1);
+          lane.splice(lane.indexOf(waiter), 1);
           resolve(this.refuse());
         }, this.limits.maxWaitMs),
       };
-      this.queue.push(waiter);
+      lane.push(waiter);
     });
   }
 
-  /** One admitted request is done: the longest-waiting one goes in. */
+  /** One admitted request is done: the longest-waiting priority request goes in, else another. */
   leave(): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (this.inFlight < this.limits.maxInFlight) this.queue.shift()?.admit();
+    if (this.priorityQueue.length > 0) {
+      if (this.inFlight < this.capacity(true)) this.priorityQueue.shift()?.admit();
+    } else if (this.inFlight < this.capacity(false)) this.queue.shift()?.admit();
+  }
+
+  private capacity(priority: boolean): number {
+    return priority ? this.limits.maxInFlight : this.limits.maxInFlight - this.reserved;
   }
 
   private refuse(): false {

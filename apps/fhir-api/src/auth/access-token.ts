@@ -79,6 +79,14 @@ export class AccessTokens {
     });
   }
 
+  /**
+   * The actor of a token this process has verified and that has not expired, without verifying
+   * it again (revocation is not checked: the request's own authentication still does).
+   */
+  verifiedActor(token: string): RequestActor | undefined {
+    return this.verified.get(token, this.now())?.actor;
+  }
+
   /** The public key that verifies these tokens, as a JWKS (served at .well-known/jwks.json). */
   async publicJwks(): Promise<{ keys: JWK[] }> {
     const jwk = await exportJWK(this.key.publicKey);

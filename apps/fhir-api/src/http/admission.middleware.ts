@@ -45,14 +45,19 @@ export const ADMISSION_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Admission control in front of every FHIR route: over the limits a request gets 503 with
- * Retry-After at once, before its body is read, instead of joining an unbounded queue.
+ * Retry-After at once, before its body is read, instead of joining an unbounded queue. Requests
+ * `isPriority` picks (read from headers only: the body is not read yet) take the gate's
+ * priority lane.
  */
-export function admissionMiddleware(limits: AdmissionLimits) {
+export function admissionMiddleware(
+  limits: AdmissionLimits,
+  isPriority: (request: Request) => boolean = () => false,
+) {
   const gate = new AdmissionGate(limits);
   gates.add(new WeakRef(gate));
 
   return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
-    if (!(await gate.enter())) {
+    if (!(await gate.enter(isPriority(request)))) {
       refusedTotal.inc();
       sendFhirError(
         response,
@@ -71,5 +76,19 @@ export function admissionMiddleware(limits: AdmissionLimits) {
     response.once('finish', leave);
     response.once('close', leave);
     next();
+  };
+}
+
+/**
+ * A request of the platform's own services, known by a bearer token this process has verified
+ * before (the first request of a token goes in as any other).
+ */
+export function platformRequest(tokens: {
+  verifiedActor(token: string): { role: string } | undefined;
+}): (request: Request) => boolean {
+  return (request) => {
+    const header = request.headers.authorization;
+    if (!header?.startsWith('Bearer ')) return false;
+    return tokens.verifiedActor(header.slice(7).trim())?.role === 'platform';
   };
 }
