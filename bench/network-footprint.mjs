@@ -271,11 +271,11 @@ async function main() {
     `\nCPU, % of one core: idle ${opts.idle} s (nothing sent) | ${rate} referrals/s for ${opts.duration} s`,
   );
   line('whole network (apps, Kafka, PostgreSQL)', both(wholeOf));
-  line('  apps', both(appsOf));
   line(
     'platform alone (without the stand-in EHRs)',
     both((c) => wholeOf(c) - standInsOf(c)),
   );
+  line('  apps', both(appsOf));
   line(
     '  Kafka',
     both((c) => c.kafka),
