@@ -34,6 +34,8 @@ describe('fhir-api admission control', () => {
     expect(refused.length).toBeLessThan(tags.length);
     for (const answer of refused) {
       expect(answer.headers.get('retry-after')).toBe('1');
+      // The Bundle (under 1 MiB) was read and dropped: the connection stays open for the retry.
+      expect(answer.headers.get('connection')).not.toBe('close');
       expect(answer.body).toMatchObject({
         resourceType: 'OperationOutcome',
         issue: [{ code: 'transient' }],

@@ -43,9 +43,24 @@ new Gauge({
 /** Seconds a refused client is told to wait: load sheds in about a second. */
 export const ADMISSION_RETRY_AFTER_SECONDS = 1;
 
+/** A refused body up to this size is read and dropped; a larger one closes the connection. */
+export const REFUSED_BODY_DISCARD_BYTES = 1024 * 1024;
+
+/**
+ * Whether a refused request's unread body is small enough to read and drop (Node does so once the
+ * answer is sent), so that the connection stays open for the client's retry. Closing it instead
+ * made a client still sending its body see the connection reset rather than the 503, and made
+ * every retry open a new connection on a server already short of time.
+ */
+function discardsBody(request: Request): boolean {
+  if (request.headers['transfer-encoding'] !== undefined) return false;
+  const length = Number(request.headers['content-length'] ?? 0);
+  return Number.isSafeInteger(length) && length <= REFUSED_BODY_DISCARD_BYTES;
+}
+
 /**
  * Admission control in front of every FHIR route: over the limits a request gets 503 with
- * Retry-After at once, before its body is read, instead of joining an unbounded queue. Requests
+ * Retry-After at once, before its body is parsed, instead of joining an unbounded queue. Requests
  * `isPriority` picks (read from headers only: the body is not read yet) take the gate's
  * priority lane.
  */
@@ -59,12 +74,10 @@ export function admissionMiddleware(
   return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
     if (!(await gate.enter(isPriority(request)))) {
       refusedTotal.inc();
-      sendFhirError(
-        response,
-        serviceUnavailable('The server is busy; retry later'),
-        // The body was not read: close rather than leave it on the connection.
-        { 'Retry-After': String(ADMISSION_RETRY_AFTER_SECONDS), Connection: 'close' },
-      );
+      sendFhirError(response, serviceUnavailable('The server is busy; retry later'), {
+        'Retry-After': String(ADMISSION_RETRY_AFTER_SECONDS),
+        ...(discardsBody(request) ? {} : { Connection: 'close' }),
+      });
       return;
     }
     let left = false;
