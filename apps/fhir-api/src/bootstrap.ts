@@ -50,6 +50,7 @@ export async function startFhirApi(
             maxInFlight: config.FHIR_MAX_IN_FLIGHT,
             maxQueued: config.FHIR_MAX_QUEUED,
             maxWaitMs: config.FHIR_MAX_QUEUE_WAIT_MS,
+            priorityMaxWaitMs: config.FHIR_PLATFORM_QUEUE_WAIT_MS,
             reservedForPriority: Math.min(
               config.FHIR_ADMISSION_RESERVED_FOR_PLATFORM,
               config.FHIR_MAX_IN_FLIGHT - 1,

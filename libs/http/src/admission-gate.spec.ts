@@ -121,6 +121,24 @@ describe('AdmissionGate priority lane', () => {
     expect(gate.refused).toBe(4);
   });
 
+  it('lets a priority request wait priorityMaxWaitMs, others maxWaitMs', async () => {
+    const gate = new AdmissionGate({
+      maxInFlight: 1,
+      maxQueued: 5,
+      maxWaitMs: 50,
+      priorityMaxWaitMs: 1000,
+    });
+    await gate.enter();
+    const normal = gate.enter();
+    const priority = gate.enter(true);
+    jest.advanceTimersByTime(50);
+    expect(await normal).toBe(false);
+    expect(gate.waiting).toBe(1);
+    gate.leave(); // the priority request, still waiting, goes in
+    expect(await priority).toBe(true);
+    expect(gate.refused).toBe(1);
+  });
+
   it('rejects a reserve that leaves nothing to other requests', () => {
     expect(
       () =>

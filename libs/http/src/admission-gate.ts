@@ -6,6 +6,11 @@ export interface AdmissionLimits {
   /** Longest wait in the queue before a request is refused. */
   maxWaitMs: number;
   /**
+   * Longest wait of a priority request (default `maxWaitMs`). Work under way may wait longer
+   * than new work: refused, it fails and backs off, while a new request is simply sent again.
+   */
+  priorityMaxWaitMs?: number;
+  /**
    * In-flight slots only priority requests may take (default 0): however many other requests
    * arrive, this many are left for priority ones.
    */
@@ -40,11 +45,12 @@ export class AdmissionGate {
       limits.maxInFlight < 1 ||
       limits.maxQueued < 0 ||
       limits.maxWaitMs < 0 ||
+      (limits.priorityMaxWaitMs ?? 0) < 0 ||
       this.reserved < 0 ||
       this.reserved >= limits.maxInFlight
     )
       throw new Error(
-        'admission limits: maxInFlight >= 1, maxQueued >= 0, maxWaitMs >= 0, 0 <= reservedForPriority < maxInFlight',
+        'admission limits: maxInFlight >= 1, maxQueued >= 0, waits >= 0, 0 <= reservedForPriority < maxInFlight',
       );
   }
 
@@ -79,7 +85,7 @@ export class AdmissionGate {
         timer: setTimeout(() => {
           lane.splice(lane.indexOf(waiter), 1);
           resolve(this.refuse());
-        }, this.limits.maxWaitMs),
+        }, this.waitLimit(priority)),
       };
       lane.push(waiter);
     });
@@ -91,6 +97,12 @@ export class AdmissionGate {
     if (this.priorityQueue.length > 0) {
       if (this.inFlight < this.capacity(true)) this.priorityQueue.shift()?.admit();
     } else if (this.inFlight < this.capacity(false)) this.queue.shift()?.admit();
+  }
+
+  private waitLimit(priority: boolean): number {
+    return priority
+      ? (this.limits.priorityMaxWaitMs ?? this.limits.maxWaitMs)
+      : this.limits.maxWaitMs;
   }
 
   private capacity(priority: boolean): number {
