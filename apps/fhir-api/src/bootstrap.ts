@@ -8,7 +8,11 @@ import { tokenRateLimitMiddleware } from './http/fhir-rate-limit';
 import { AppModule, FhirBase, type FhirApiModuleOptions } from './app.module';
 import { FhirApiConfig } from './fhir-api.config';
 import { acceptMiddleware } from './http/accept.middleware';
-import { admissionMiddleware, platformRequest } from './http/admission.middleware';
+import {
+  admissionLaneOf,
+  admissionMiddleware,
+  fhirAdmissionLimits,
+} from './http/admission.middleware';
 import { AccessTokens } from './auth/access-token';
 
 export interface RunningFhirApi {
@@ -46,18 +50,9 @@ export async function startFhirApi(
       app.use(
         '/fhir',
         admissionMiddleware(
-          {
-            maxInFlight: config.FHIR_MAX_IN_FLIGHT,
-            maxQueued: config.FHIR_MAX_QUEUED,
-            maxWaitMs: config.FHIR_MAX_QUEUE_WAIT_MS,
-            priorityMaxWaitMs: config.FHIR_PLATFORM_QUEUE_WAIT_MS,
-            reservedForPriority: Math.min(
-              config.FHIR_ADMISSION_RESERVED_FOR_PLATFORM,
-              config.FHIR_MAX_IN_FLIGHT - 1,
-            ),
-          },
-          // Without auth (FHIR_AUTH_DISABLED) there are no tokens to know the platform by.
-          config.FHIR_AUTH_DISABLED ? undefined : platformRequest(app.get(AccessTokens)),
+          fhirAdmissionLimits(config),
+          // Without auth (FHIR_AUTH_DISABLED) there are no tokens to know a caller by.
+          admissionLaneOf(config.FHIR_AUTH_DISABLED ? undefined : app.get(AccessTokens)),
         ),
       );
       app.use('/fhir', acceptMiddleware());

@@ -123,13 +123,13 @@ export class FhirApiConfig extends HttpServiceConfig {
 
   /**
    * Admission control: FHIR requests served at once (more wait, see below). Beyond about 16 of
-   * the EHRs' Bundles at once, on two cores, a request only grows slower: the 8 platform slots
-   * below plus 16.
+   * the EHRs' Bundles at once, on two cores, a request only grows slower: 16 for new work, plus
+   * the slots kept for the platform (8) and for other work under way (4).
    */
   @IsInt()
   @Min(1)
   @Max(10_000)
-  FHIR_MAX_IN_FLIGHT = 24;
+  FHIR_MAX_IN_FLIGHT = 28;
 
   /** Requests that may wait for admission; beyond, 503 with Retry-After at once. */
   @IsInt()
@@ -138,8 +138,9 @@ export class FhirApiConfig extends HttpServiceConfig {
   FHIR_MAX_QUEUED = 64;
 
   /**
-   * Longest wait for admission before 503 (ms): a short wait absorbs a burst; a longer one only
-   * adds to the latency of what is accepted and makes refusals slow.
+   * Longest wait of new work (an EHR's Bundle or create) for admission before 503 (ms): a short
+   * wait absorbs a burst; a longer one only adds to the latency of what is accepted and makes
+   * refusals slow.
    */
   @IsInt()
   @Min(0)
@@ -147,13 +148,13 @@ export class FhirApiConfig extends HttpServiceConfig {
   FHIR_MAX_QUEUE_WAIT_MS = 50;
 
   /**
-   * Longest wait of a platform service's request (ms): a referral's next step refused fails and
-   * backs off, so it waits longer than new work.
+   * Longest wait of other requests (ms), work under way: refused, a referral's next step fails
+   * and backs off and a case manager sees an error, while a new Bundle is simply sent again.
    */
   @IsInt()
   @Min(0)
   @Max(60_000)
-  FHIR_PLATFORM_QUEUE_WAIT_MS = 1000;
+  FHIR_UNDER_WAY_QUEUE_WAIT_MS = 1000;
 
   /**
    * In-flight slots (of FHIR_MAX_IN_FLIGHT) left to the platform's own services, whose requests
@@ -164,6 +165,16 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Min(0)
   @Max(9_999)
   FHIR_ADMISSION_RESERVED_FOR_PLATFORM = 8;
+
+  /**
+   * In-flight slots (of FHIR_MAX_IN_FLIGHT) left to work under way that is not the platform's:
+   * reads, searches, updates and deletes, and whatever a CBO or coordinator sends. Under a flood
+   * of new referrals a case manager can still work the ones already routed.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(9_999)
+  FHIR_ADMISSION_RESERVED_FOR_UNDER_WAY = 4;
 
   /**
    * Hosts (names or IP literals, comma-separated) a Subscription may notify over plain http and

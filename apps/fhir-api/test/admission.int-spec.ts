@@ -18,7 +18,9 @@ describe('fhir-api admission control', () => {
     const metrics = await fetch(`${api.baseUrl.replace(/\/fhir$/, '')}/metrics`).then((r) =>
       r.text(),
     );
-    return Number(/^carerelay_fhir_admission_refused_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+    // The Bundles are new work: an unknown caller's POST.
+    const counted = /^carerelay_fhir_admission_refused_total\{lane="new"\} (\d+)/m.exec(metrics);
+    return Number(counted?.[1] ?? 0);
   };
 
   it('refuses what is over the limit with 503 + Retry-After and writes nothing for it', async () => {

@@ -1,11 +1,11 @@
-import { AdmissionGate } from './admission-gate';
+import { AdmissionGate, type AdmissionLane } from './admission-gate';
 
 describe('AdmissionGate', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('admits up to maxInFlight at once, queues up to maxQueued, refuses the rest at once', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 2, maxQueued: 1, maxWaitMs: 1000 });
+    const gate = new AdmissionGate({ maxInFlight: 2, maxQueued: 1, lanes: [{ maxWaitMs: 1000 }] });
     expect(await gate.enter()).toBe(true);
     expect(await gate.enter()).toBe(true);
     const queued = gate.enter();
@@ -20,7 +20,7 @@ describe('AdmissionGate', () => {
   });
 
   it('serves the queue first come, first served', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, maxWaitMs: 1000 });
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, lanes: [{ maxWaitMs: 1000 }] });
     await gate.enter();
     const order: number[] = [];
     const waits = [1, 2, 3].map((n) => gate.enter().then(() => order.push(n)));
@@ -33,7 +33,7 @@ describe('AdmissionGate', () => {
   });
 
   it('refuses a request that waited maxWaitMs, and does not admit it later', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, maxWaitMs: 500 });
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, lanes: [{ maxWaitMs: 500 }] });
     await gate.enter();
     const waiting = gate.enter();
     jest.advanceTimersByTime(500);
@@ -44,7 +44,7 @@ describe('AdmissionGate', () => {
   });
 
   it('a newcomer does not overtake those already waiting', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, maxWaitMs: 1000 });
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, lanes: [{ maxWaitMs: 1000 }] });
     await gate.enter();
     const first = gate.enter();
     gate.leave(); // the slot goes to the waiting request ...
@@ -56,50 +56,51 @@ describe('AdmissionGate', () => {
   });
 
   it('rejects limits that cannot work', () => {
-    expect(() => new AdmissionGate({ maxInFlight: 0, maxQueued: 0, maxWaitMs: 0 })).toThrow();
+    expect(
+      () => new AdmissionGate({ maxInFlight: 0, maxQueued: 0, lanes: [{ maxWaitMs: 0 }] }),
+    ).toThrow();
   });
 });
 
-describe('AdmissionGate priority lane', () => {
+describe('AdmissionGate lanes', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  it('leaves the reserved slots to priority requests', async () => {
-    const gate = new AdmissionGate({
-      maxInFlight: 3,
-      maxQueued: 0,
-      maxWaitMs: 1000,
-      reservedForPriority: 1,
-    });
+  const FIRST = 0;
+  const two = (maxInFlight: number, maxQueued: number, first: AdmissionLane, last: AdmissionLane) =>
+    new AdmissionGate({ maxInFlight, maxQueued, lanes: [first, last] });
+
+  it('leaves the reserved slots to the first lane', async () => {
+    const gate = two(3, 0, { maxWaitMs: 1000, reserved: 1 }, { maxWaitMs: 1000 });
     expect(await gate.enter()).toBe(true);
     expect(await gate.enter()).toBe(true);
     expect(await gate.enter()).toBe(false); // the last slot is reserved
-    expect(await gate.enter(true)).toBe(true);
-    expect(await gate.enter(true)).toBe(false); // full, and no queue
+    expect(await gate.enter(FIRST)).toBe(true);
+    expect(await gate.enter(FIRST)).toBe(false); // full, and no queue
     expect(gate.active).toBe(3);
   });
 
-  it('admits a waiting priority request before requests that waited longer', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 5, maxWaitMs: 1000 });
+  it('admits a waiting request of an earlier lane before requests that waited longer', async () => {
+    const gate = two(1, 5, { maxWaitMs: 1000 }, { maxWaitMs: 1000 });
     await gate.enter();
     const order: string[] = [];
-    const normal = gate.enter().then(() => order.push('normal'));
-    const priority = gate.enter(true).then(() => order.push('priority'));
+    const later = gate.enter().then(() => order.push('last lane'));
+    const first = gate.enter(FIRST).then(() => order.push('first lane'));
     expect(gate.waiting).toBe(2);
     gate.leave();
-    await priority;
-    expect(order).toEqual(['priority']);
+    await first;
+    expect(order).toEqual(['first lane']);
     gate.leave();
-    await normal;
-    expect(order).toEqual(['priority', 'normal']);
+    await later;
+    expect(order).toEqual(['first lane', 'last lane']);
   });
 
-  it('does not let a newcomer overtake a waiting priority request', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 2, maxQueued: 5, maxWaitMs: 1000 });
+  it('does not let a newcomer overtake a waiting request of an earlier lane', async () => {
+    const gate = two(2, 5, { maxWaitMs: 1000 }, { maxWaitMs: 1000 });
     await gate.enter();
     await gate.enter();
-    const waiting = gate.enter(true);
-    gate.leave(); // the slot goes to the waiting priority request ...
+    const waiting = gate.enter(FIRST);
+    gate.leave(); // the slot goes to the waiting first-lane request ...
     expect(await waiting).toBe(true);
     const late = gate.enter(); // ... and a newcomer waits for the next one
     expect(gate.waiting).toBe(1);
@@ -107,42 +108,38 @@ describe('AdmissionGate priority lane', () => {
     expect(await late).toBe(true);
   });
 
-  it('queues each lane up to maxQueued, and refuses what waited maxWaitMs', async () => {
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 1, maxWaitMs: 500 });
+  it("queues each lane up to maxQueued, and refuses what waited its lane's wait", async () => {
+    const gate = two(1, 1, { maxWaitMs: 1000 }, { maxWaitMs: 50 });
     await gate.enter();
-    const normal = gate.enter();
-    expect(await gate.enter()).toBe(false); // the normal lane is full
-    const priority = gate.enter(true); // its own lane is not
-    expect(await gate.enter(true)).toBe(false);
-    jest.advanceTimersByTime(500);
-    expect(await normal).toBe(false);
-    expect(await priority).toBe(false);
-    expect(gate.waiting).toBe(0);
-    expect(gate.refused).toBe(4);
-  });
-
-  it('lets a priority request wait priorityMaxWaitMs, others maxWaitMs', async () => {
-    const gate = new AdmissionGate({
-      maxInFlight: 1,
-      maxQueued: 5,
-      maxWaitMs: 50,
-      priorityMaxWaitMs: 1000,
-    });
-    await gate.enter();
-    const normal = gate.enter();
-    const priority = gate.enter(true);
+    const later = gate.enter();
+    expect(await gate.enter()).toBe(false); // the last lane's queue is full
+    const first = gate.enter(FIRST); // the first lane's is not
+    expect(await gate.enter(FIRST)).toBe(false);
     jest.advanceTimersByTime(50);
-    expect(await normal).toBe(false);
-    expect(gate.waiting).toBe(1);
-    gate.leave(); // the priority request, still waiting, goes in
-    expect(await priority).toBe(true);
-    expect(gate.refused).toBe(1);
+    expect(await later).toBe(false);
+    expect(gate.waiting).toBe(1); // the first lane waits longer
+    gate.leave();
+    expect(await first).toBe(true);
+    expect(gate.refused).toBe(3);
   });
 
-  it('rejects a reserve that leaves nothing to other requests', () => {
-    expect(
-      () =>
-        new AdmissionGate({ maxInFlight: 2, maxQueued: 0, maxWaitMs: 0, reservedForPriority: 2 }),
-    ).toThrow();
+  it("keeps each lane's reserve from the lanes after it", async () => {
+    const gate = new AdmissionGate({
+      maxInFlight: 4,
+      maxQueued: 0,
+      lanes: [{ maxWaitMs: 0, reserved: 1 }, { maxWaitMs: 0, reserved: 1 }, { maxWaitMs: 0 }],
+    });
+    expect(await gate.enter(2)).toBe(true);
+    expect(await gate.enter(2)).toBe(true);
+    expect(await gate.enter(2)).toBe(false); // two slots are kept for the lanes before it
+    expect(await gate.enter(1)).toBe(true);
+    expect(await gate.enter(1)).toBe(false); // the last slot is the first lane's
+    expect(await gate.enter(FIRST)).toBe(true);
+    expect(gate.active).toBe(4);
+  });
+
+  it('rejects reserves that leave nothing to the last lane', () => {
+    expect(() => two(2, 0, { maxWaitMs: 0, reserved: 2 }, { maxWaitMs: 0 })).toThrow();
+    expect(() => new AdmissionGate({ maxInFlight: 2, maxQueued: 0, lanes: [] })).toThrow();
   });
 });

@@ -1,20 +1,24 @@
-export interface AdmissionLimits {
-  /** Requests served at once; more wait in the queue. */
-  maxInFlight: number;
-  /** Requests that may wait (in each lane); beyond, a request is refused at once. */
-  maxQueued: number;
-  /** Longest wait in the queue before a request is refused. */
+/** One lane of an admission gate: its requests' longest wait, and the slots kept for it. */
+export interface AdmissionLane {
+  /** Longest wait in this lane's queue before a request is refused. */
   maxWaitMs: number;
   /**
-   * Longest wait of a priority request (default `maxWaitMs`). Work under way may wait longer
-   * than new work: refused, it fails and backs off, while a new request is simply sent again.
+   * In-flight slots that only this lane and the lanes before it may take (default 0): however
+   * many requests of later lanes arrive, this many are left.
    */
-  priorityMaxWaitMs?: number;
+  reserved?: number;
+}
+
+export interface AdmissionLimits {
+  /** Requests served at once; more wait in the queue of their lane. */
+  maxInFlight: number;
+  /** Requests that may wait in each lane; beyond, a request is refused at once. */
+  maxQueued: number;
   /**
-   * In-flight slots only priority requests may take (default 0): however many other requests
-   * arrive, this many are left for priority ones.
+   * The lanes, the first served first. The last one takes what no other does: nothing is kept
+   * for it beyond what the others leave.
    */
-  reservedForPriority?: number;
+  lanes: readonly AdmissionLane[];
 }
 
 interface Waiter {
@@ -24,34 +28,45 @@ interface Waiter {
 
 /**
  * Admission control: at most `maxInFlight` requests are served at once and at most `maxQueued`
- * wait (first come, first served) for at most `maxWaitMs`. What is over the limits is refused at
- * once, so that overload becomes fast refusals the client retries later, not an unbounded queue
- * in which every request grows slow together.
+ * per lane wait (first come, first served) for at most their lane's wait. What is over the limits
+ * is refused at once, so that overload becomes fast refusals the client retries later, not an
+ * unbounded queue in which every request grows slow together.
  *
- * Priority requests (work already under way, such as a referral's next step, against new work)
- * have a lane of their own: they go in before any other waiting request, and other requests
- * leave `reservedForPriority` slots to them.
+ * Lanes put work under way (a referral's next step, a case manager's update) before new work: a
+ * waiting request goes in before those of later lanes, and each lane's `reserved` slots are left
+ * to it and the lanes before it.
  */
 export class AdmissionGate {
   private inFlight = 0;
-  private readonly queue: Waiter[] = [];
-  private readonly priorityQueue: Waiter[] = [];
-  private readonly reserved: number;
+  private readonly queues: Waiter[][];
+  /** Slots lane i may fill: maxInFlight less what is kept for the lanes before it. */
+  private readonly capacities: number[];
   refused = 0;
 
   constructor(private readonly limits: AdmissionLimits) {
-    this.reserved = limits.reservedForPriority ?? 0;
-    if (
-      limits.maxInFlight < 1 ||
-      limits.maxQueued < 0 ||
-      limits.maxWaitMs < 0 ||
-      (limits.priorityMaxWaitMs ?? 0) < 0 ||
-      this.reserved < 0 ||
-      this.reserved >= limits.maxInFlight
-    )
+    const { maxInFlight, maxQueued, lanes } = limits;
+    let kept = 0;
+    this.capacities = lanes.map((lane) => {
+      const capacity = maxInFlight - kept;
+      kept += lane.reserved ?? 0;
+      return capacity;
+    });
+    const valid =
+      maxInFlight >= 1 &&
+      maxQueued >= 0 &&
+      lanes.length >= 1 &&
+      lanes.every((lane) => lane.maxWaitMs >= 0 && (lane.reserved ?? 0) >= 0) &&
+      this.capacities[this.capacities.length - 1] >= 1;
+    if (!valid)
       throw new Error(
-        'admission limits: maxInFlight >= 1, maxQueued >= 0, waits >= 0, 0 <= reservedForPriority < maxInFlight',
+        'admission limits: maxInFlight >= 1, maxQueued >= 0, one lane or more, waits >= 0, reserves >= 0 leaving the last lane a slot',
       );
+    this.queues = lanes.map(() => []);
+  }
+
+  /** The lane of requests no other lane takes. */
+  get lastLane(): number {
+    return this.queues.length - 1;
   }
 
   get active(): number {
@@ -59,22 +74,22 @@ export class AdmissionGate {
   }
 
   get waiting(): number {
-    return this.queue.length + this.priorityQueue.length;
+    return this.queues.reduce((total, queue) => total + queue.length, 0);
   }
 
   /** Resolves true once admitted (call `leave()` when done), false when refused. */
-  enter(priority = false): Promise<boolean> {
-    const lane = priority ? this.priorityQueue : this.queue;
-    // Nobody overtakes a waiting request of its own lane, nor one of the priority lane.
+  enter(lane = this.lastLane): Promise<boolean> {
+    const index = Math.min(Math.max(0, lane), this.lastLane);
+    const queue = this.queues[index];
+    // Nobody overtakes a waiting request of its own lane or of a lane before it.
     const free =
-      this.inFlight < this.capacity(priority) &&
-      lane.length === 0 &&
-      this.priorityQueue.length === 0;
+      this.inFlight < this.capacities[index] &&
+      this.queues.slice(0, index + 1).every((q) => q.length === 0);
     if (free) {
       this.inFlight += 1;
       return Promise.resolve(true);
     }
-    if (lane.length >= this.limits.maxQueued) return Promise.resolve(this.refuse());
+    if (queue.length >= this.limits.maxQueued) return Promise.resolve(this.refuse());
     return new Promise((resolve) => {
       const waiter: Waiter = {
         admit: () => {
@@ -83,30 +98,20 @@ export class AdmissionGate {
           resolve(true);
         },
         timer: setTimeout(() => {
-          lane.splice(lane.indexOf(waiter), 1);
+          queue.splice(queue.indexOf(waiter), 1);
           resolve(this.refuse());
-        }, this.waitLimit(priority)),
+        }, this.limits.lanes[index].maxWaitMs),
       };
-      lane.push(waiter);
+      queue.push(waiter);
     });
   }
 
-  /** One admitted request is done: the longest-waiting priority request goes in, else another. */
+  /** One admitted request is done: the longest-waiting request of the first waiting lane goes in. */
   leave(): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (this.priorityQueue.length > 0) {
-      if (this.inFlight < this.capacity(true)) this.priorityQueue.shift()?.admit();
-    } else if (this.inFlight < this.capacity(false)) this.queue.shift()?.admit();
-  }
-
-  private waitLimit(priority: boolean): number {
-    return priority
-      ? (this.limits.priorityMaxWaitMs ?? this.limits.maxWaitMs)
-      : this.limits.maxWaitMs;
-  }
-
-  private capacity(priority: boolean): number {
-    return priority ? this.limits.maxInFlight : this.limits.maxInFlight - this.reserved;
+    const index = this.queues.findIndex((queue) => queue.length > 0);
+    // A later lane cannot overtake it, and has no more room than it (capacities only shrink).
+    if (index >= 0 && this.inFlight < this.capacities[index]) this.queues[index].shift()?.admit();
   }
 
   private refuse(): false {

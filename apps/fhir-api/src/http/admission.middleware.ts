@@ -7,9 +7,44 @@ import { sendFhirError } from './fhir-response';
 
 const refusedTotal = new Counter({
   name: 'carerelay_fhir_admission_refused_total',
-  help: 'FHIR requests refused (503) because the server was at its admission limits',
+  help: 'FHIR requests refused (503) because the server was at its admission limits, by lane',
+  labelNames: ['lane'],
   registers: [metricsRegistry],
 });
+
+/**
+ * The FHIR API's admission lanes, first served first: the platform's own services (a referral's
+ * next step), then other work under way (a case manager's update, an EHR reading its referral),
+ * then new work (an EHR's referral Bundle), which is what overload refuses first.
+ */
+export const ADMISSION_LANES = ['platform', 'under-way', 'new'] as const;
+export type AdmissionLaneName = (typeof ADMISSION_LANES)[number];
+
+export interface FhirAdmissionSettings {
+  FHIR_MAX_IN_FLIGHT: number;
+  FHIR_MAX_QUEUED: number;
+  FHIR_MAX_QUEUE_WAIT_MS: number;
+  FHIR_UNDER_WAY_QUEUE_WAIT_MS: number;
+  FHIR_ADMISSION_RESERVED_FOR_PLATFORM: number;
+  FHIR_ADMISSION_RESERVED_FOR_UNDER_WAY: number;
+}
+
+/** The gate's limits from the settings; reserves are cut so that new work keeps one slot. */
+export function fhirAdmissionLimits(settings: FhirAdmissionSettings): AdmissionLimits {
+  const max = settings.FHIR_MAX_IN_FLIGHT;
+  const platform = Math.min(settings.FHIR_ADMISSION_RESERVED_FOR_PLATFORM, max - 1);
+  const underWay = Math.min(settings.FHIR_ADMISSION_RESERVED_FOR_UNDER_WAY, max - 1 - platform);
+  const waitUnderWay = settings.FHIR_UNDER_WAY_QUEUE_WAIT_MS;
+  return {
+    maxInFlight: max,
+    maxQueued: settings.FHIR_MAX_QUEUED,
+    lanes: [
+      { maxWaitMs: waitUnderWay, reserved: platform },
+      { maxWaitMs: waitUnderWay, reserved: underWay },
+      { maxWaitMs: settings.FHIR_MAX_QUEUE_WAIT_MS },
+    ],
+  };
+}
 
 // Every gate of this process (tests start several apps in one), held weakly: a closed app's
 // gate goes with its middleware instead of staying in the sums for the life of the process.
@@ -60,20 +95,20 @@ function discardsBody(request: Request): boolean {
 
 /**
  * Admission control in front of every FHIR route: over the limits a request gets 503 with
- * Retry-After at once, before its body is parsed, instead of joining an unbounded queue. Requests
- * `isPriority` picks (read from headers only: the body is not read yet) take the gate's
- * priority lane.
+ * Retry-After at once, before its body is parsed, instead of joining an unbounded queue. `laneOf`
+ * (reading headers only: the body is not read yet) picks the lane of ADMISSION_LANES.
  */
 export function admissionMiddleware(
   limits: AdmissionLimits,
-  isPriority: (request: Request) => boolean = () => false,
+  laneOf: (request: Request) => AdmissionLaneName,
 ) {
   const gate = new AdmissionGate(limits);
   gates.add(new WeakRef(gate));
 
   return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
-    if (!(await gate.enter(isPriority(request)))) {
-      refusedTotal.inc();
+    const lane = laneOf(request);
+    if (!(await gate.enter(ADMISSION_LANES.indexOf(lane)))) {
+      refusedTotal.inc({ lane });
       sendFhirError(response, serviceUnavailable('The server is busy; retry later'), {
         'Retry-After': String(ADMISSION_RETRY_AFTER_SECONDS),
         ...(discardsBody(request) ? {} : { Connection: 'close' }),
@@ -93,15 +128,22 @@ export function admissionMiddleware(
 }
 
 /**
- * A request of the platform's own services, known by a bearer token this process has verified
- * before (the first request of a token goes in as any other).
+ * The lane of a request, from its method and its caller's role. The role is known by a bearer
+ * token this process has verified before (`tokens` undefined: none is known, as without auth); a
+ * token's first request goes by its method alone. A POST is new work unless a CBO, a coordinator
+ * or the platform sends it: an EHR's referral Bundle or create, a token request, a caller not yet
+ * known. Reads, searches, updates and deletes act on what is already there.
  */
-export function platformRequest(tokens: {
-  verifiedActor(token: string): { role: string } | undefined;
-}): (request: Request) => boolean {
+export function admissionLaneOf(
+  tokens: { verifiedActor(token: string): { role: string } | undefined } | undefined,
+): (request: Pick<Request, 'method' | 'headers'>) => AdmissionLaneName {
   return (request) => {
     const header = request.headers.authorization;
-    if (!header?.startsWith('Bearer ')) return false;
-    return tokens.verifiedActor(header.slice(7).trim())?.role === 'platform';
+    const role = header?.startsWith('Bearer ')
+      ? tokens?.verifiedActor(header.slice(7).trim())?.role
+      : undefined;
+    if (role === 'platform') return 'platform';
+    if (role === 'cbo' || role === 'coordinator') return 'under-way';
+    return request.method === 'POST' ? 'new' : 'under-way';
   };
 }
