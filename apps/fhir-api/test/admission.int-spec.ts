@@ -1,3 +1,4 @@
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { http, referralBundle, startTestFhirApi, type TestFhirApi } from './fhir-api.harness';
 
 // Over its admission limits the API refuses at once (503 + Retry-After, OperationOutcome
@@ -58,4 +59,69 @@ describe('fhir-api admission control', () => {
       });
     }
   }, 120_000);
+});
+
+// New work (an EHR's POST) is refused first: the slots kept for work under way stay open to a
+// read while new work has none left.
+describe('fhir-api admission lanes', () => {
+  let api: TestFhirApi;
+
+  beforeAll(async () => {
+    api = await startTestFhirApi({
+      FHIR_MAX_IN_FLIGHT: '2',
+      FHIR_MAX_QUEUED: '0',
+      FHIR_MAX_QUEUE_WAIT_MS: '0',
+      FHIR_ADMISSION_RESERVED_FOR_PLATFORM: '0',
+      FHIR_ADMISSION_RESERVED_FOR_UNDER_WAY: '1',
+    });
+  }, 60_000);
+  afterAll(() => api?.close(), 60_000);
+
+  const inFlight = async () => {
+    const metrics = await fetch(`${api.baseUrl.replace(/\/fhir$/, '')}/metrics`).then((r) =>
+      r.text(),
+    );
+    return Number(/^carerelay_fhir_requests_in_flight (\d+)/m.exec(metrics)?.[1] ?? 0);
+  };
+
+  it('refuses a second POST while one holds the only slot of new work, and admits a read', async () => {
+    // A POST whose body is still coming holds its slot: admission comes before the body is read.
+    const body = JSON.stringify(referralBundle(`lane-${Date.now()}`));
+    const url = new URL(api.baseUrl);
+    let slow: ClientRequest | undefined;
+    const slowAnswer = new Promise<number>((resolve, reject) => {
+      slow = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/fhir+json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      slow.on('error', reject);
+      slow.write(body.slice(0, 100));
+    });
+    const deadline = Date.now() + 10_000;
+    while ((await inFlight()) < 1 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await inFlight()).toBe(1);
+
+    const refused = await http(api.baseUrl, 'POST', '', referralBundle(`lane-2-${Date.now()}`));
+    expect(refused.status).toBe(503);
+    const read = await http(api.baseUrl, 'GET', '/Task?_summary=count');
+    expect(read.status).toBe(200);
+
+    slow!.end(body.slice(100));
+    expect(await slowAnswer).toBe(200);
+    const after = await http(api.baseUrl, 'POST', '', referralBundle(`lane-3-${Date.now()}`));
+    expect(after.status).toBe(200);
+  }, 60_000);
 });
