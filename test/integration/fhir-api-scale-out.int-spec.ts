@@ -30,6 +30,8 @@ describe('two fhir-api instances side by side', () => {
             LOG_LEVEL: 'silent',
             OUTBOX_POLL_MS: '20',
             NODE_ENV: 'test',
+            // 20 Bundles at once on each instance, all admitted: the store is under test here.
+            FHIR_MAX_IN_FLIGHT: '64',
           }),
         ),
       );

@@ -48,6 +48,9 @@ export async function startTestFhirApi(
     LOG_LEVEL: 'silent',
     OUTBOX_POLL_MS: '50',
     NODE_ENV: 'test',
+    // Room for the suites' bursts of concurrent writes (20 at once): what they test is the
+    // store under that concurrency. Admission control has its own suite (admission.int-spec).
+    FHIR_MAX_IN_FLIGHT: '64',
     ...env,
   });
   const api = await startFhirApi(config, options);
