@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { FhirApiClient, Resource } from '@carerelay/fhir-client';
-import { collectTopics } from '@carerelay/testing';
+import { collectTopics, metricValue } from '@carerelay/testing';
 import { TOPICS } from '@carerelay/contracts';
 import { fhirClientFor } from '../../tools/simulator/src/credentials';
 import { demoDirectory } from '../../tools/simulator/src/demo-network';
@@ -45,15 +45,6 @@ afterAll(async () => {
 }, 120_000);
 
 const services = () => network.processes.filter((p) => p.app !== 'ehr-server');
-
-/** The sum of a counter's samples on an instance's /metrics. */
-async function counter(managementUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${managementUrl}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-}
 
 describe('two instances of every service side by side', () => {
   it('starts two instances of every service, each ready on ports of its own', () => {
@@ -155,7 +146,7 @@ describe('two instances of every service side by side', () => {
       ]) {
         const instances = network.processes.filter((p) => p.app === app);
         const handled = await Promise.all(
-          instances.map((p) => counter(p.managementUrl!, 'carerelay_events_consumed_total')),
+          instances.map((p) => metricValue(p.managementUrl!, 'carerelay_events_consumed_total')),
         );
         expect({ app, shared: handled.map((n) => n > 0) }).toEqual({ app, shared: [true, true] });
       }
@@ -164,11 +155,11 @@ describe('two instances of every service side by side', () => {
       const stepRunners = network.processes.filter((p) => p.app === 'referral-service');
       const steps = await Promise.all(
         stepRunners.map(async (p) => ({
-          recorded: await counter(
+          recorded: await metricValue(
             p.managementUrl!,
             'carerelay_referral_steps_total{outcome="recorded"}',
           ),
-          superseded: await counter(
+          superseded: await metricValue(
             p.managementUrl!,
             'carerelay_referral_steps_total{outcome="superseded"}',
           ),

@@ -9,6 +9,7 @@ import { dropSchema } from '@carerelay/persistence';
 import {
   CollectedMessage,
   collectTopics,
+  metricValue,
   testEnv,
   testKafka,
   uniqueName,
@@ -271,13 +272,8 @@ describe('referral workflow: routing, consent gate, mirroring and re-routing', (
   };
 
   /** The reconciliation's repairs of this kind so far, as the service's /metrics tells them. */
-  const repairsCounted = async (kind: string): Promise<number> => {
-    const text = await (await fetch(`${await referralService.getUrl()}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find((l) => l.startsWith(`carerelay_referral_repairs_total{kind="${kind}"}`));
-    return line ? Number(line.split(' ').at(-1)) : 0;
-  };
+  const repairsCounted = async (kind: string): Promise<number> =>
+    metricValue(await referralService.getUrl(), 'carerelay_referral_repairs_total', { kind });
 
   /** The routing transactions of a referral (the key of its conditional creates names it). */
   const transactionsOf = (referralId: string) =>

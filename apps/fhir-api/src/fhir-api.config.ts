@@ -131,7 +131,7 @@ export class FhirApiConfig extends HttpServiceConfig {
   @Max(10_000)
   FHIR_MAX_IN_FLIGHT = 28;
 
-  /** Requests that may wait for admission; beyond, 503 with Retry-After at once. */
+  /** Requests that may wait for admission in each lane; beyond, 503 with Retry-After at once. */
   @IsInt()
   @Min(0)
   @Max(100_000)

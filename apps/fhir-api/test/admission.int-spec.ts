@@ -1,5 +1,9 @@
 import { request as httpRequest, type ClientRequest } from 'node:http';
+import { metricValue } from '@carerelay/testing';
 import { http, referralBundle, startTestFhirApi, type TestFhirApi } from './fhir-api.harness';
+
+/** The API's root, where it answers /metrics. */
+const rootOf = (api: TestFhirApi) => api.baseUrl.replace(/\/fhir$/, '');
 
 // Over its admission limits the API refuses at once (503 + Retry-After, OperationOutcome
 // `transient`) and the refused requests write nothing; what it admitted is served in full.
@@ -15,14 +19,9 @@ describe('fhir-api admission control', () => {
   }, 60_000);
   afterAll(() => api?.close(), 60_000);
 
-  const refusedSoFar = async () => {
-    const metrics = await fetch(`${api.baseUrl.replace(/\/fhir$/, '')}/metrics`).then((r) =>
-      r.text(),
-    );
-    // The Bundles are new work: an unknown caller's POST.
-    const counted = /^carerelay_fhir_admission_refused_total\{lane="new"\} (\d+)/m.exec(metrics);
-    return Number(counted?.[1] ?? 0);
-  };
+  // The Bundles are new work: an unknown caller's POST.
+  const refusedSoFar = () =>
+    metricValue(rootOf(api), 'carerelay_fhir_admission_refused_total', { lane: 'new' });
 
   it('refuses what is over the limit with 503 + Retry-After and writes nothing for it', async () => {
     const before = await refusedSoFar();
@@ -77,12 +76,7 @@ describe('fhir-api admission lanes', () => {
   }, 60_000);
   afterAll(() => api?.close(), 60_000);
 
-  const inFlight = async () => {
-    const metrics = await fetch(`${api.baseUrl.replace(/\/fhir$/, '')}/metrics`).then((r) =>
-      r.text(),
-    );
-    return Number(/^carerelay_fhir_requests_in_flight (\d+)/m.exec(metrics)?.[1] ?? 0);
-  };
+  const inFlight = () => metricValue(rootOf(api), 'carerelay_fhir_requests_in_flight');
 
   it('refuses a second POST while one holds the only slot of new work, and admits a read', async () => {
     // A POST whose body is still coming holds its slot: admission comes before the body is read.

@@ -3,3 +3,4 @@ export * from './service-process';
 export * from './test-tokens';
 export * from './use-test-tokens';
 export * from './tcp-proxy';
+export * from './metrics';

@@ -5,6 +5,7 @@ import { OWNER_MUTABLE_ELEMENTS } from '@carerelay/fhir';
 import { dropSchema } from '@carerelay/persistence';
 import {
   collectTopics,
+  metricValue,
   testEnv,
   uniqueName,
   waitFor,
@@ -324,16 +325,9 @@ describe('ehr-connector: the Task in sync both ways (pull sees the clinician can
     expect(versions.map((v) => v.status)).not.toContain('completed');
   });
 
-  async function regressionsCounted(): Promise<number> {
-    const text = await (await fetch(`${connector.url}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith('carerelay_ehr_push_regressions_skipped_total{') &&
-          l.includes('endpoint="sync-push"') &&
-          l.includes('ehr_status="cancelled"'),
-      );
-    return line ? Number(line.split(' ').at(-1)) : 0;
-  }
+  const regressionsCounted = () =>
+    metricValue(connector.url, 'carerelay_ehr_push_regressions_skipped_total', {
+      endpoint: 'sync-push',
+      ehr_status: 'cancelled',
+    });
 });
