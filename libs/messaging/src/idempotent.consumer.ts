@@ -164,6 +164,8 @@ export class IdempotentConsumer {
       this.joint = new GroupWriter(
         (entries) => this.applyBatch(entries),
         options.batch.maxMessages ?? DEFAULT_MAX_BATCH_SIZE,
+        // A gathered fetch hands over several partitions' batches at once: one transaction for all.
+        Boolean(options.batch.gatherMs),
       );
   }
 

@@ -1,7 +1,7 @@
 import { GroupWriter } from './group.writer';
 
 /** A writer whose statements finish when the test says so. */
-function controlledWriter() {
+function controlledWriter(gatherTick = false) {
   const statements: { rows: number[]; finish: (error?: Error) => void }[] = [];
   const writer = new GroupWriter<number>(
     (rows) =>
@@ -9,6 +9,7 @@ function controlledWriter() {
         statements.push({ rows, finish: (error) => (error ? reject(error) : resolve()) }),
       ),
     3,
+    gatherTick,
   );
   return { writer, statements };
 }
@@ -23,6 +24,24 @@ describe('GroupWriter', () => {
     expect(statements.map((s) => s.rows)).toEqual([[1]]);
     statements[0].finish();
     await expect(done).resolves.toBeUndefined();
+  });
+
+  it('with gatherTick, sends the rows handed in during one turn of the event loop together', async () => {
+    const { writer, statements } = controlledWriter(true);
+    const first = writer.write(1);
+    // Later in the same turn, as the other partitions' batches of one fetch arrive.
+    const second = Promise.resolve().then(() => writer.write(2));
+    expect(statements).toEqual([]);
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1, 2]]);
+    statements[0].finish();
+    await expect(Promise.all([first, second])).resolves.toEqual([undefined, undefined]);
+    // Nothing in flight again: the next turn's row waits for that turn alone.
+    const third = writer.write(3);
+    await tick();
+    expect(statements.map((s) => s.rows)).toEqual([[1, 2], [3]]);
+    statements[1].finish();
+    await third;
   });
 
   it('groups the rows that arrive while a statement is in flight, at most maxRows each', async () => {

@@ -4,7 +4,9 @@
  * callers cost about one statement instead of N. Each caller still learns whether its own row was
  * written: `write` resolves once the statement holding it has committed, and rejects with that
  * statement's error. With nothing in flight a row goes out at once, so a lone caller waits no
- * longer than before.
+ * longer than before; unless `gatherTick`: then the first write waits for the end of the current
+ * turn of the event loop, so that callers started by the same I/O event (the partitions' batches
+ * of one Kafka fetch) go out together.
  */
 export class GroupWriter<T> {
   private queued: { rows: T[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -13,6 +15,7 @@ export class GroupWriter<T> {
   constructor(
     private readonly writeRows: (rows: T[]) => Promise<void>,
     private readonly maxRows = 500,
+    private readonly gatherTick = false,
   ) {}
 
   write(row: T): Promise<void> {
@@ -26,7 +29,10 @@ export class GroupWriter<T> {
   writeMany(rows: T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queued.push({ rows, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (this.flushing) return;
+      if (!this.gatherTick) return void this.flush();
+      this.flushing = true;
+      setImmediate(() => void this.flush());
     });
   }
 
