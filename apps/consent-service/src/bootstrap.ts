@@ -3,6 +3,7 @@ import { managementListenerOf, tlsFilesOf } from '@carerelay/config';
 import { startService } from '@carerelay/service';
 import { AppModule } from './app.module';
 import { ignoredByConsentLedger } from './consents/consent-change.handler';
+import { routeUnchangedBy } from './referrals/referral-route.rules';
 import { CONSENT_SERVICE_NAME, ConsentServiceConfig } from './consent-service.config';
 
 /** Builds and starts the service; tests call it with their own schema and port 0. */
@@ -18,7 +19,11 @@ export function startConsentService(
     host: config.API_HOST,
     management: managementListenerOf(config),
     tls: tlsFilesOf(config),
-    // Most FHIR changes are not Consents: passed over before any SQL (no transaction, no inbox row).
-    consumer: { groupId: options.groupId ?? CONSENT_SERVICE_NAME, ignores: ignoredByConsentLedger },
+    // Passed over before any SQL (no transaction, no inbox row): the FHIR changes that are not
+    // Consents, and the referral events that only repeat a referral's route.
+    consumer: {
+      groupId: options.groupId ?? CONSENT_SERVICE_NAME,
+      ignores: (event) => ignoredByConsentLedger(event) || routeUnchangedBy(event),
+    },
   });
 }

@@ -8,6 +8,7 @@ import {
   TOPICS,
   newCloudEvent,
   toKafkaRecord,
+  type ReferralState,
 } from '@carerelay/contracts';
 import { dropSchema } from '@carerelay/persistence';
 import {
@@ -154,6 +155,7 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     code: string;
     reason: string;
     fields: string[];
+    organizationId?: string;
   }
 
   const decision = async (params: Record<string, string>) => {
@@ -396,35 +398,58 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
     });
     await publishConsent(consent, '1');
     await waitForEvents(patient, 1, 'granted');
-    const routed = newCloudEvent({
-      source: '/carerelay/referral-service',
-      type: ReferralEventTypes.routed.type,
-      subject: referralId,
-      data: {
-        referralId,
-        state: 'routed' as const,
-        occurredAt: new Date().toISOString(),
-        sourceTaskId: referralId,
-        patientId: patient,
-        targetOrganizationId: 'cbo-route',
-      },
-    });
-    await producer.send({
-      topic: TOPICS.referralEvents.name,
-      messages: [toKafkaRecord(routed, referralId)],
-    });
-    const answer = await waitFor(
-      async () => {
-        const response = await decision({ referral: referralId });
-        return response.status === 200 && response;
-      },
-      { what: 'the referral route', timeoutMs: 30_000 },
-    );
-    expect(answer.body).toMatchObject({
+    // As the referral-service announces them: every event names the current patient and target.
+    const announce = (...steps: Array<[ReferralState, string]>) =>
+      producer.send({
+        topic: TOPICS.referralEvents.name,
+        messages: steps.map(([state, organization]) =>
+          toKafkaRecord(
+            newCloudEvent({
+              source: '/carerelay/referral-service',
+              type: ReferralEventTypes[state].type,
+              subject: referralId,
+              data: {
+                referralId,
+                state,
+                occurredAt: new Date().toISOString(),
+                sourceTaskId: referralId,
+                patientId: patient,
+                targetOrganizationId: organization,
+              },
+            }),
+            referralId,
+          ),
+        ),
+      });
+    const decidedFor = (organization: string) =>
+      waitFor(
+        async () => {
+          const response = await decision({ referral: referralId });
+          return (
+            response.status === 200 && response.body.organizationId === organization && response
+          );
+        },
+        { what: `the referral routed to ${organization}`, timeoutMs: 30_000 },
+      );
+    await announce(['routed', 'cbo-route'], ['accepted', 'cbo-route']);
+    expect((await decidedFor('cbo-route')).body).toMatchObject({
       allowed: true,
       consentId: consent.id,
       patientId: patient,
       organizationId: 'cbo-route',
+    });
+    // Turned away and routed elsewhere: the decision is now for the new CBO, which this consent
+    // does not name.
+    await announce(
+      ['rejected', 'cbo-route'],
+      ['rerouted', 'cbo-route-2'],
+      ['routed', 'cbo-route-2'],
+      ['accepted', 'cbo-route-2'],
+    );
+    expect((await decidedFor('cbo-route-2')).body).toMatchObject({
+      allowed: false,
+      patientId: patient,
+      organizationId: 'cbo-route-2',
     });
     expect((await decision({ referral: fhirId('unknown') })).status).toBe(404);
   });

@@ -7,7 +7,8 @@ import { SERVICE_SCHEMA } from '@carerelay/persistence';
 /**
  * Keeps, per referral, its patient and the organization it was last routed to, from
  * referral.events.v1 (keyed by referral id, so in order; an event older than the stored one
- * changes nothing all the same).
+ * changes nothing all the same). Only the events that can change the route reach it (see
+ * referral-route.rules.ts), so `state` is that of the last of those, not the referral's own.
  */
 @Controller()
 export class ReferralRouteHandler {
