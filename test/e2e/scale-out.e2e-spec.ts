@@ -155,14 +155,12 @@ describe('two instances of every service side by side', () => {
       const stepRunners = network.processes.filter((p) => p.app === 'referral-service');
       const steps = await Promise.all(
         stepRunners.map(async (p) => ({
-          recorded: await metricValue(
-            p.managementUrl!,
-            'carerelay_referral_steps_total{outcome="recorded"}',
-          ),
-          superseded: await metricValue(
-            p.managementUrl!,
-            'carerelay_referral_steps_total{outcome="superseded"}',
-          ),
+          recorded: await metricValue(p.managementUrl!, 'carerelay_referral_steps_total', {
+            outcome: 'recorded',
+          }),
+          superseded: await metricValue(p.managementUrl!, 'carerelay_referral_steps_total', {
+            outcome: 'superseded',
+          }),
         })),
       );
       expect(steps.map((s) => ({ recorded: s.recorded > 0, superseded: s.superseded }))).toEqual([

@@ -31,4 +31,10 @@ describe('sumOfSamples', () => {
     expect(sumOfSamples(exposition, 'carerelay_missing_total')).toBe(0);
     expect(sumOfSamples(exposition, 'carerelay_refused')).toBe(0);
   });
+
+  it('refuses a name with labels in it, which would otherwise read as 0', () => {
+    expect(() => sumOfSamples(exposition, 'carerelay_refused_total{lane="new"}')).toThrow(
+      /not a metric name/,
+    );
+  });
 });

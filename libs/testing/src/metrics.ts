@@ -19,6 +19,9 @@ export function sumOfSamples(
   name: string,
   labels: Record<string, string> = {},
 ): number {
+  // A name with labels in it would match no sample and read as 0: a check that cannot fail.
+  if (!/^[a-zA-Z_:][\w:]*$/.test(name))
+    throw new Error(`"${name}" is not a metric name: give its labels as the third argument`);
   let sum = 0;
   for (const line of exposition.split('\n')) {
     const sample = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
