@@ -1,7 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import {
   EventTypes,
-  ReferralEventTypes,
   ReferralEventV1,
   ReferralState,
   TOPICS,
@@ -13,6 +12,7 @@ import { loadConfig } from '@carerelay/config';
 import { DataSource } from 'typeorm';
 import { dropSchema } from '@carerelay/persistence';
 import {
+  referralEvent,
   startGroupAtLatest,
   startTestTokenIssuer,
   testEnv,
@@ -105,55 +105,48 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
     }
   }
 
-  const referralEvent = (
+  // A planned referral's event, `hours` after its referral was sent.
+  const plannedEvent = (
     p: Planned,
     state: ReferralState,
     hours: number,
     more: Partial<ReferralEventV1> = {},
   ) =>
-    newCloudEvent({
-      source: '/carerelay/referral-service',
-      type: ReferralEventTypes[state].type,
-      subject: p.referralId,
-      data: {
-        referralId: p.referralId,
-        state,
-        occurredAt: at(p.i / 60 + hours),
-        sourceTaskId: p.referralId,
-        requesterOrganizationId: requester,
-        patientId: p.patientId,
-        ...more,
-      } satisfies ReferralEventV1,
+    referralEvent(p.referralId, state, {
+      occurredAt: at(p.i / 60 + hours),
+      requesterOrganizationId: requester,
+      patientId: p.patientId,
+      ...more,
     });
 
   function referralEvents(p: Planned): CloudEvent[] {
-    const events = [referralEvent(p, 'requested', 0)];
+    const events = [plannedEvent(p, 'requested', 0)];
     if (p.awaitingConsent) {
       events.push(
-        referralEvent(p, 'awaiting-consent', 0.01, {
+        plannedEvent(p, 'awaiting-consent', 0.01, {
           reason: 'No active consent covers disclosure to a CBO',
         }),
       );
       return events;
     }
-    events.push(referralEvent(p, 'routed', 0.02, { attempt: 1, targetOrganizationId: cboA }));
+    events.push(plannedEvent(p, 'routed', 0.02, { attempt: 1, targetOrganizationId: cboA }));
     if (p.rerouted) {
       events.push(
-        referralEvent(p, 'rejected', 0.5, {
+        plannedEvent(p, 'rejected', 0.5, {
           attempt: 1,
           targetOrganizationId: cboA,
           reason: 'No capacity: our waitlist is full this month',
         }),
-        referralEvent(p, 'rerouted', 0.51, { attempt: 2, targetOrganizationId: cboB }),
-        referralEvent(p, 'routed', 0.51, { attempt: 2, targetOrganizationId: cboB }),
+        plannedEvent(p, 'rerouted', 0.51, { attempt: 2, targetOrganizationId: cboB }),
+        plannedEvent(p, 'routed', 0.51, { attempt: 2, targetOrganizationId: cboB }),
       );
     }
     if (p.closed) {
       const cbo = p.rerouted ? cboB : cboA;
       const attempt = p.rerouted ? 2 : 1;
       events.push(
-        referralEvent(p, 'accepted', 2, { attempt, targetOrganizationId: cbo }),
-        referralEvent(p, 'completed', p.hoursToClose, { attempt, targetOrganizationId: cbo }),
+        plannedEvent(p, 'accepted', 2, { attempt, targetOrganizationId: cbo }),
+        plannedEvent(p, 'completed', p.hoursToClose, { attempt, targetOrganizationId: cbo }),
       );
     }
     return events;
@@ -264,7 +257,7 @@ describe('analytics-service fed from Kafka (duplicates, redeliveries, out-of-ord
       ps.flatMap((p) => {
         const events = referralEvents(p);
         const again = p.closed
-          ? [referralEvent(p, 'completed', p.hoursToClose, { attempt: p.rerouted ? 2 : 1 })]
+          ? [plannedEvent(p, 'completed', p.hoursToClose, { attempt: p.rerouted ? 2 : 1 })]
           : [];
         return [...events, ...events, ...again];
       });

@@ -4,7 +4,6 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '@carerelay/config';
 import {
   EventTypes,
-  ReferralEventTypes,
   TOPICS,
   newCloudEvent,
   toKafkaRecord,
@@ -16,6 +15,7 @@ import {
   collectTopics,
   testEnv,
   testKafka,
+  referralEventRecord,
   startGroupAtLatest,
   uniqueName,
   waitFor,
@@ -403,22 +403,10 @@ describe('consent-service on real Kafka and PostgreSQL', () => {
       producer.send({
         topic: TOPICS.referralEvents.name,
         messages: steps.map(([state, organization]) =>
-          toKafkaRecord(
-            newCloudEvent({
-              source: '/carerelay/referral-service',
-              type: ReferralEventTypes[state].type,
-              subject: referralId,
-              data: {
-                referralId,
-                state,
-                occurredAt: new Date().toISOString(),
-                sourceTaskId: referralId,
-                patientId: patient,
-                targetOrganizationId: organization,
-              },
-            }),
-            referralId,
-          ),
+          referralEventRecord(referralId, state, {
+            patientId: patient,
+            targetOrganizationId: organization,
+          }),
         ),
       });
     const decidedFor = (organization: string) =>

@@ -1,16 +1,10 @@
 import { INestApplication } from '@nestjs/common';
-import {
-  ReferralEventTypes,
-  ReferralEventV1,
-  ReferralState,
-  TOPICS,
-  newCloudEvent,
-  toKafkaRecord,
-} from '@carerelay/contracts';
+import { TOPICS } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
 import {
   collectTopics,
+  referralEventRecord,
   startGroupAtLatest,
   testEnv,
   testKafka,
@@ -27,23 +21,6 @@ const tokens = useTestTokens();
 
 const BREACHED = 'org.carerelay.followup.breached.v1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const event = (referralId: string, state: ReferralState, more: Partial<ReferralEventV1> = {}) =>
-  toKafkaRecord(
-    newCloudEvent({
-      source: '/carerelay/referral-service',
-      type: ReferralEventTypes[state].type,
-      subject: referralId,
-      data: {
-        referralId,
-        state,
-        occurredAt: new Date().toISOString(),
-        sourceTaskId: referralId,
-        ...more,
-      } satisfies ReferralEventV1,
-    }),
-    referralId,
-  );
 
 describe('followup-service with two instances and late, duplicate referral events', () => {
   jest.setTimeout(120_000);
@@ -88,14 +65,18 @@ describe('followup-service with two instances and late, duplicate referral event
     const producer = testKafka().producer();
     await producer.connect();
     const routed = (id: string) =>
-      event(id, 'routed', { attempt: 1, targetOrganizationId: 'cbo-1' });
+      referralEventRecord(id, 'routed', { attempt: 1, targetOrganizationId: 'cbo-1' });
     await producer.send({
       topic: TOPICS.referralEvents.name,
       messages: [
         // Each open referral's routing is published twice, under two event ids.
         ...open.flatMap((id) => [routed(id), routed(id)]),
         // Closed referrals: cancelled, then a late routing and a late request must start nothing.
-        ...closed.flatMap((id) => [event(id, 'cancelled'), routed(id), event(id, 'requested')]),
+        ...closed.flatMap((id) => [
+          referralEventRecord(id, 'cancelled'),
+          routed(id),
+          referralEventRecord(id, 'requested'),
+        ]),
       ],
     });
     await producer.disconnect();

@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs';
-import { ReferralEventTypes, TOPICS, newCloudEvent, toKafkaRecord } from '@carerelay/contracts';
+import { TOPICS } from '@carerelay/contracts';
 import { dropSchema } from '@carerelay/persistence';
 import {
   collectTopics,
+  referralEventRecord,
   startGroupAtLatest,
   testEnv,
   testKafka,
@@ -62,24 +63,13 @@ describe('followup-service as a process: kill -9 with a pending timer', () => {
 
     const followups = await collectTopics([TOPICS.followupEvents.name]);
     const referralId = uniqueName('ref-proc').replace(/_/g, '-');
-    const routed = newCloudEvent({
-      source: '/carerelay/referral-service',
-      type: ReferralEventTypes.routed.type,
-      subject: referralId,
-      data: {
-        referralId,
-        state: 'routed' as const,
-        occurredAt: new Date().toISOString(),
-        sourceTaskId: referralId,
-        targetOrganizationId: 'cbo-9',
-        attempt: 1,
-      },
-    });
     const producer = testKafka().producer();
     await producer.connect();
     await producer.send({
       topic: TOPICS.referralEvents.name,
-      messages: [toKafkaRecord(routed, referralId)],
+      messages: [
+        referralEventRecord(referralId, 'routed', { targetOrganizationId: 'cbo-9', attempt: 1 }),
+      ],
     });
     await producer.disconnect();
 

@@ -1,17 +1,11 @@
 import { INestApplication } from '@nestjs/common';
-import {
-  ReferralEventTypes,
-  ReferralEventV1,
-  ReferralState,
-  TOPICS,
-  newCloudEvent,
-  toKafkaRecord,
-} from '@carerelay/contracts';
+import { ReferralEventV1, ReferralState, TOPICS } from '@carerelay/contracts';
 import { loadConfig } from '@carerelay/config';
 import { dropSchema } from '@carerelay/persistence';
 import {
   CollectedMessage,
   collectTopics,
+  referralEventRecord,
   testEnv,
   testKafka,
   uniqueName,
@@ -61,25 +55,13 @@ describe('followup-service timers on real Kafka and PostgreSQL', () => {
     state: ReferralState,
     more: Partial<ReferralEventV1> = {},
   ) {
-    const data: ReferralEventV1 = {
-      referralId,
-      state,
-      occurredAt: new Date().toISOString(),
-      sourceTaskId: referralId,
-      requesterOrganizationId: 'hospital-a',
-      ...more,
-    };
-    const event = newCloudEvent({
-      source: '/carerelay/referral-service',
-      type: ReferralEventTypes[state].type,
-      subject: referralId,
-      data,
-    });
     const producer = testKafka().producer();
     await producer.connect();
     await producer.send({
       topic: TOPICS.referralEvents.name,
-      messages: [toKafkaRecord(event, referralId)],
+      messages: [
+        referralEventRecord(referralId, state, { requesterOrganizationId: 'hospital-a', ...more }),
+      ],
     });
     await producer.disconnect();
   }

@@ -4,3 +4,4 @@ export * from './test-tokens';
 export * from './use-test-tokens';
 export * from './tcp-proxy';
 export * from './metrics';
+export * from './referral-events';

@@ -1,31 +1,19 @@
 import {
   EventTypes,
   REFERRAL_STATES,
-  ReferralEventTypes,
   newCloudEvent,
   type ReferralState,
 } from '@carerelay/contracts';
+import { referralEvent } from '@carerelay/testing';
 import { routeUnchangedBy } from './referral-route.rules';
 
-const referralEvent = (state: ReferralState) =>
-  newCloudEvent({
-    source: '/carerelay/referral-service',
-    type: ReferralEventTypes[state].type,
-    subject: 'ref-1',
-    data: {
-      referralId: 'ref-1',
-      state,
-      occurredAt: new Date().toISOString(),
-      sourceTaskId: 'ref-1',
-      patientId: 'pat-1',
-      targetOrganizationId: 'cbo-1',
-    },
-  });
+const announced = (state: ReferralState) =>
+  referralEvent('ref-1', state, { patientId: 'pat-1', targetOrganizationId: 'cbo-1' });
 
 describe('routeUnchangedBy', () => {
   it('keeps the events that name the patient or route the referral', () => {
     for (const state of ['requested', 'awaiting-consent', 'routed', 'rerouted'] as const)
-      expect(routeUnchangedBy(referralEvent(state))).toBe(false);
+      expect(routeUnchangedBy(announced(state))).toBe(false);
   });
 
   it('passes over the events that only repeat the current route', () => {
@@ -41,7 +29,7 @@ describe('routeUnchangedBy', () => {
       'cancelled',
       'failed',
     ]);
-    for (const state of repeating) expect(routeUnchangedBy(referralEvent(state))).toBe(true);
+    for (const state of repeating) expect(routeUnchangedBy(announced(state))).toBe(true);
   });
 
   it('never passes over other events (a Consent change is the ledger’s)', () => {
