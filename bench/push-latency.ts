@@ -59,6 +59,29 @@ function freePort(): Promise<number> {
   });
 }
 
+// CARERELAY_CPU_PROF_DIR: both apps are profiled as under npm start; the bench has them write a
+// profile when the load starts and when it ends, so that one file holds the load alone.
+const PROFILE_DIR = process.env.CARERELAY_CPU_PROF_DIR;
+const PROFILING = PROFILE_DIR ? ['-r', './infra/lib/cpu-profile.cjs'] : [];
+const PROFILE_ENV: Record<string, string> = PROFILE_DIR
+  ? { CARERELAY_CPU_PROF_DIR: PROFILE_DIR }
+  : {};
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
+function cpuMsOf(app: App | undefined): number {
+  if (!app?.child.pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${app.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN; // not Linux
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on
+
+const cutProfiles = (...apps: Array<App | undefined>) => {
+  if (PROFILE_DIR) for (const app of apps) app?.child.kill('SIGWINCH');
+};
+
 interface App {
   name: string;
   child: ChildProcess;
@@ -77,8 +100,12 @@ async function startApp(
   const out = createWriteStream(log);
   const child = spawn(
     process.execPath,
-    ['-r', './infra/lib/register-paths.cjs', `dist/apps/${name}/src/main.js`],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [...PROFILING, '-r', './infra/lib/register-paths.cjs', `dist/apps/${name}/src/main.js`],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...PROFILE_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
@@ -344,6 +371,8 @@ async function main(): Promise<void> {
     let lastError = '';
     const inFlight = new Set<Promise<void>>();
     const backlog: number[] = []; // changes committed but not shown, once a second
+    cutProfiles(fhirApi, connector);
+    const cpuBefore = [cpuMsOf(fhirApi), cpuMsOf(connector), process.cpuUsage()] as const;
     const started = Date.now();
     const total = RATE * DURATION_S;
     let cursor = 0;
@@ -405,13 +434,24 @@ async function main(): Promise<void> {
     }
     await Promise.all([...inFlight]);
     const loadEnded = Date.now();
-    const offered = (sent + failed) / ((loadEnded - started) / 1000);
+    cutProfiles(fhirApi, connector);
+    const loadSeconds = (loadEnded - started) / 1000;
+    const offered = (sent + failed) / loadSeconds;
+    const committedPerSecond = sent / loadSeconds;
 
     // Drain: wait until every committed change is on the EHR (bounded).
     const drainDeadline = loadEnded + DRAIN_S * 1000;
     while (shown < changes.size && Date.now() < drainDeadline) await sleep(100);
     const drainedAt = Date.now();
     clearInterval(sampler);
+    // CPU of each process from the load's start until every change is shown, per committed change
+    // (the API's share includes answering the refused ones).
+    const ownCpu = process.cpuUsage(cpuBefore[2]);
+    const cpuPerChange = {
+      fhirApi: (cpuMsOf(fhirApi) - cpuBefore[0]) / Math.max(1, sent),
+      connector: (cpuMsOf(connector) - cpuBefore[1]) / Math.max(1, sent),
+      bench: (ownCpu.user + ownCpu.system) / 1000 / Math.max(1, sent),
+    };
 
     // Read every EHR Task back through FHIR: does it hold CareRelay's last version?
     let correct = 0;
@@ -494,7 +534,7 @@ async function main(): Promise<void> {
     const lines = [
       '',
       'ehr-connector push latency (CareRelay source Task change committed → the EHR server’s Task shows it)',
-      `  load            ${sent} changes committed (${failed} failed, ${skipped} not sent: that Task's previous change still unanswered) in ${((loadEnded - started) / 1000).toFixed(1)} s = ${offered.toFixed(1)}/s (target ${RATE}/s) over ${TASKS} Tasks`,
+      `  load            ${sent} changes committed in ${loadSeconds.toFixed(1)} s = ${committedPerSecond.toFixed(1)}/s (target ${RATE}/s) over ${TASKS} Tasks; answered ${offered.toFixed(1)}/s: ${failed} failed (refused or in error), ${skipped} not sent (that Task's previous change still unanswered)`,
       `  delivered       ${done.length} / ${sent} shown on the EHR (${sent - done.length} not shown after ${DRAIN_S} s); parked ${parked}`,
       `  latency         from commit:  p50 ${ms(percentile(fromCommit, 0.5))}  p90 ${ms(percentile(fromCommit, 0.9))}  p99 ${ms(percentile(fromCommit, 0.99))}  max ${ms(fromCommit[fromCommit.length - 1])}`,
       `                  from answer:  p50 ${ms(percentile(fromAnswer, 0.5))}  p99 ${ms(percentile(fromAnswer, 0.99))}`,
@@ -503,6 +543,7 @@ async function main(): Promise<void> {
       `                  queued → on the EHR (queue wait, If-Match read + PUT): p50 ${ms(Number(breakdown.p50))}  p99 ${ms(Number(breakdown.p99))}`,
       `  lag             at the end of the load ${ms(Math.max(0, lastShown - loadEnded))} until the last change was shown; not yet shown, once a second: max ${Math.max(0, ...backlog)}, mean ${(backlog.reduce((a, b) => a + b, 0) / Math.max(1, backlog.length)).toFixed(1)}`,
       `  EHR read back   ${correct} / ${TASKS} EHR Tasks hold CareRelay's latest version, status and businessStatus${unchanged > 0 ? ` (${unchanged} of them never changed by the load: no CareRelay version, as expected)` : ''}${correct < TASKS ? ` (the others: ${wrong.behind} behind, ${wrong.ahead} ahead of the last answer seen here, ${wrong.other} other content)` : ''}`,
+      `  CPU             per committed change, from the load's start until all were shown: fhir-api ${cpuPerChange.fhirApi.toFixed(2)} ms, ehr-connector ${cpuPerChange.connector.toFixed(2)} ms, this process (load and EHR server) ${cpuPerChange.bench.toFixed(2)} ms`,
       `  setup           Kafka ${env.KAFKA_BROKERS}${process.env.BENCH_SHARED_KAFKA === '1' ? ' (shared)' : ' (its own)'}; fhir-api and ehr-connector as processes (dist), EHR server (Medplum) in the bench process; PUSH_CONCURRENCY ${process.env.PUSH_CONCURRENCY ?? 16}, PUSH_POLL_MS ${process.env.PUSH_POLL_MS ?? 200}; logs ${path.relative(ROOT, logDir)}`,
       ...(lastError ? [`  last error      ${lastError}`] : []),
       '',
@@ -511,7 +552,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({
         rate: RATE,
-        offeredPerSecond: Number(offered.toFixed(1)),
+        committedPerSecond: Number(committedPerSecond.toFixed(1)),
+        answeredPerSecond: Number(offered.toFixed(1)),
         durationS: DURATION_S,
         tasks: TASKS,
         committed: sent,
@@ -536,6 +578,9 @@ async function main(): Promise<void> {
         consumeP99Ms: Number(breakdown.c99),
         pushP50Ms: Number(breakdown.p50),
         pushP99Ms: Number(breakdown.p99),
+        fhirApiCpuMsPerChange: Number(cpuPerChange.fhirApi.toFixed(2)),
+        connectorCpuMsPerChange: Number(cpuPerChange.connector.toFixed(2)),
+        benchCpuMsPerChange: Number(cpuPerChange.bench.toFixed(2)),
       })}\n`,
     );
   } finally {
