@@ -126,23 +126,34 @@ describe('FHIR API with native TLS', () => {
     await expect(getHttp(`${plain}/metadata`)).rejects.toThrow();
   });
 
-  it("is trusted by another process's fetch with NODE_EXTRA_CA_CERTS (how services call it)", async () => {
-    const fetchStatus = (env: NodeJS.ProcessEnv) =>
-      new Promise<string>((resolve) => {
-        execFile(
-          process.execPath,
-          [
-            '-e',
-            'fetch(process.argv[1]).then((r) => console.log(r.status), (e) => console.log(e.cause?.code ?? e.message))',
-            `${api.baseUrl}/metadata`,
-          ],
-          { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 },
-          (_error, stdout) => resolve(stdout.trim()),
-        );
-      });
-    expect(await fetchStatus({ NODE_EXTRA_CA_CERTS: files.cert })).toBe('200');
-    expect(await fetchStatus({})).toMatch(/SELF_SIGNED/);
-  }, 30_000);
+  // Services call it through fhir-kit-client, which sends with undici's request API; the web app
+  // and the tools use fetch.
+  it.each([
+    [
+      'fetch',
+      'fetch(process.argv[1]).then((r) => console.log(r.status), (e) => console.log(e.cause?.code ?? e.message))',
+    ],
+    [
+      "undici's request",
+      'require("undici").request(process.argv[1]).then((r) => console.log(r.statusCode), (e) => console.log(e.code ?? e.message))',
+    ],
+  ])(
+    "is trusted by another process's %s with NODE_EXTRA_CA_CERTS",
+    async (_client, script) => {
+      const status = (env: NodeJS.ProcessEnv) =>
+        new Promise<string>((resolve) => {
+          execFile(
+            process.execPath,
+            ['-e', script, `${api.baseUrl}/metadata`],
+            { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 },
+            (_error, stdout) => resolve(stdout.trim()),
+          );
+        });
+      expect(await status({ NODE_EXTRA_CA_CERTS: files.cert })).toBe('200');
+      expect(await status({})).toMatch(/SELF_SIGNED/);
+    },
+    30_000,
+  );
 
   describe('refused at start', () => {
     const env = () => ({
