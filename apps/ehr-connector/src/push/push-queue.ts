@@ -132,7 +132,9 @@ export class PushQueue {
 
   /**
    * Runs `fn` holding the Task's push lock (a transaction-scoped advisory lock), or returns false
-   * at once when another worker holds it.
+   * at once when another worker holds it. The lock is its own statement: a read in the same
+   * statement would use a snapshot taken before the lock, and could miss what the previous
+   * holder delivered just before releasing it, then push an older version over a newer one.
    */
   async withTaskLock(
     taskId: string,
