@@ -21,9 +21,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { loadConfig } from '@carerelay/config';
 import {
-  ReferralEventTypes,
   TOPICS,
-  newCloudEvent,
   toKafkaRecord,
   type CloudEvent,
   type ReferralEventV1,
@@ -34,6 +32,7 @@ import { KafkajsMessageBus, whenBrokerSettled } from '@carerelay/messaging';
 import { dropSchema } from '@carerelay/persistence';
 import { AnalyticsServiceConfig } from '../apps/analytics-service/src/analytics-service.config';
 import { startAnalyticsService } from '../apps/analytics-service/src/bootstrap';
+import { referralEvent } from '../libs/testing/src/referral-events';
 
 const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const REFERRALS = int('BENCH_REFERRALS', 1_000_000);
@@ -112,20 +111,12 @@ function referralEvents(run: string, count: number): CloudEvent[] {
     for (const [state, hours] of STATES) {
       if (events.length >= count) break;
       events.push(
-        newCloudEvent({
-          source: '/carerelay/referral-service',
-          type: ReferralEventTypes[state].type,
-          subject: `bench-${run}-${r}`,
-          data: {
-            referralId: `bench-${run}-${r}`,
-            state,
-            occurredAt: new Date(t0 + r * 1000 + hours * 3_600_000).toISOString(),
-            sourceTaskId: `bench-${run}-${r}`,
-            requesterOrganizationId: 'hosp-1',
-            targetOrganizationId: state === 'requested' ? undefined : 'cbo-1',
-            attempt: state === 'requested' ? undefined : 1,
-            patientId: `pat-${r}`,
-          } satisfies ReferralEventV1,
+        referralEvent(`bench-${run}-${r}`, state, {
+          occurredAt: new Date(t0 + r * 1000 + hours * 3_600_000).toISOString(),
+          requesterOrganizationId: 'hosp-1',
+          targetOrganizationId: state === 'requested' ? undefined : 'cbo-1',
+          attempt: state === 'requested' ? undefined : 1,
+          patientId: `pat-${r}`,
         }),
       );
     }

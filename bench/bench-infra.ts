@@ -14,7 +14,8 @@ export interface BenchInfra {
 }
 
 type NodeModule = typeof import('node:module');
-const nodeRequire = (file: string): unknown =>
+/** An infra module (`infra/...`, ES modules) loaded from the checkout by Node's own require. */
+export const nodeRequire = (file: string): unknown =>
   (process as unknown as { getBuiltinModule: (id: string) => NodeModule })
     .getBuiltinModule('node:module')
     .createRequire(__filename)(path.join(ROOT, file));

@@ -31,7 +31,7 @@ import { dropSchema } from '@carerelay/persistence';
 import { startTestTokenIssuer, type TestTokenIssuer } from '../libs/testing/src/test-tokens';
 import { startEhrServer } from '../tools/ehr-server/src/ehr-server';
 import { CARERELAY_VERSION_EXTENSION } from '../apps/ehr-connector/src/fhir/ehr-identity';
-import { benchInfra } from './bench-infra';
+import { benchInfra, nodeRequire } from './bench-infra';
 
 const ROOT = path.resolve(__dirname, '../..'); // dist/bench -> the checkout
 const FIXTURES = path.join(ROOT, 'apps/fhir-api/test/fixtures');
@@ -66,17 +66,12 @@ const PROFILING = PROFILE_DIR ? ['-r', './infra/lib/cpu-profile.cjs'] : [];
 const PROFILE_ENV: Record<string, string> = PROFILE_DIR
   ? { CARERELAY_CPU_PROF_DIR: PROFILE_DIR }
   : {};
-/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
-function cpuMsOf(app: App | undefined): number {
-  if (!app?.child.pid) return NaN;
-  try {
-    const fields = readFileSync(`/proc/${app.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return NaN; // not Linux
-  }
-}
-const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on
+/** CPU time (user + system) a process has used so far, in ms (infra's reading of /proc). */
+const { cpuSecondsOf } = nodeRequire('infra/bin/status.mjs') as {
+  cpuSecondsOf: (pid: number) => number | undefined;
+};
+const cpuMsOf = (app: App | undefined): number =>
+  (app?.child.pid !== undefined ? (cpuSecondsOf(app.child.pid) ?? NaN) : NaN) * 1000;
 
 const cutProfiles = (...apps: Array<App | undefined>) => {
   if (PROFILE_DIR) for (const app of apps) app?.child.kill('SIGWINCH');
