@@ -91,6 +91,42 @@ describe('FhirApiClient over HTTP', () => {
     expect(seen.map((s) => s.url)).toEqual(['/fhir/Task/moved', '/fhir/Task/html']);
   });
 
+  // A request signer (or fetch options) sends through fetch, as fhir-kit-client does unpatched;
+  // its answers and errors go through the same code as undici's.
+  describe('with a request signer (sent with fetch)', () => {
+    const signed = () =>
+      new FhirApiClient(base, undefined, {
+        requestSigner: (_url: string, init: RequestInit) => {
+          (init.headers as Headers).set('x-signature', 'signed');
+        },
+      });
+
+    it('reads and writes with If-Match, sending its headers and the signature', async () => {
+      const updated = await signed().updateWithIfMatch('Task', '1', (task) => ({
+        ...task,
+        status: 'accepted',
+      }));
+      expect(updated).toMatchObject({ id: '1', status: 'accepted', meta: { versionId: '3' } });
+      expect(seen.map((s) => [s.method, s.url])).toEqual([
+        ['GET', '/fhir/Task/1'],
+        ['PUT', '/fhir/Task/1'],
+      ]);
+      expect(seen[1].headers).toMatchObject({ 'if-match': 'W/"2"', 'x-signature': 'signed' });
+    });
+
+    it('turns error answers into their status, with the OperationOutcome when there is one', async () => {
+      await expect(signed().read('Task', 'missing')).rejects.toMatchObject({
+        status: 404,
+        outcome: { resourceType: 'OperationOutcome' },
+        message: 'read Task/missing: HTTP 404 no such Task',
+      });
+      await expect(signed().read('Task', 'html')).rejects.toMatchObject({
+        status: 502,
+        outcome: '<html>bad gateway</html>',
+      });
+    });
+  });
+
   it('fails as fetch does when nothing answers: status 0, the raw client a TypeError', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
