@@ -31,6 +31,7 @@ module.exports = {
       '<rootDir>/apps/**/*.spec.ts',
       '<rootDir>/libs/**/*.spec.ts',
       '<rootDir>/tools/**/*.spec.ts',
+      '<rootDir>/test/unit/**/*.spec.ts',
     ]),
     tier(
       'integration',

@@ -39,6 +39,7 @@ export class AppModule {
           entities: [],
           migrations: WEB_MIGRATIONS,
           applicationName: 'carerelay-web',
+          poolSize: config.DB_POOL_SIZE,
           timeouts: databaseTimeoutsOf(config),
         }),
         TableMaintenanceModule.forRoot({

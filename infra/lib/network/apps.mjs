@@ -129,6 +129,51 @@ export function networkProcesses(apps, portBase = DEFAULT_PORT_BASE, { instances
   return processes;
 }
 
+/**
+ * The connection pools of one instance of a service, as the services' configs set them
+ * (ServiceConfig DB_POOL_SIZE, FHIR_DB_POOL_SIZE, EHR_CONNECTOR_DB_POOL_SIZE with the
+ * connector's PUSH_CONCURRENCY lanes, which must leave it POOL_CONNECTIONS_BESIDE_PUSH).
+ */
+const ONE_INSTANCE_POOLS = {
+  DB_POOL_SIZE: 10,
+  FHIR_DB_POOL_SIZE: 20,
+  EHR_CONNECTOR_DB_POOL_SIZE: 24,
+};
+const ONE_INSTANCE_PUSH_LANES = 16;
+const CONNECTOR_CONNECTIONS_BESIDE_PUSH = 6;
+
+/**
+ * Scaled out, every instance of a service shares the one PostgreSQL server's max_connections (100
+ * by default): with the pools of one instance each, two instances of every service held 99
+ * connections at once in `bench:loop --instances 2`, and the rest were refused ("too many
+ * clients", 53300) with the steps and requests that needed them. Each of `instances` instances
+ * gets its share of each pool, as an operator would size them for one server. A variable set in
+ * the environment (`env`) is kept.
+ * @returns {Record<string, string>} the pool variables of one instance of `app`
+ */
+export function scaledOutPools(app, instances, env = process.env) {
+  if (instances <= 1 || app === 'ehr-server') return {};
+  const share = (size) => Math.max(2, Math.ceil(size / instances));
+  const pools = { DB_POOL_SIZE: share(ONE_INSTANCE_POOLS.DB_POOL_SIZE) };
+  if (app === 'fhir-api') pools.FHIR_DB_POOL_SIZE = share(ONE_INSTANCE_POOLS.FHIR_DB_POOL_SIZE);
+  if (app === 'ehr-connector') {
+    const pool = Math.max(
+      CONNECTOR_CONNECTIONS_BESIDE_PUSH + 1,
+      share(ONE_INSTANCE_POOLS.EHR_CONNECTOR_DB_POOL_SIZE),
+    );
+    pools.EHR_CONNECTOR_DB_POOL_SIZE = pool;
+    pools.PUSH_CONCURRENCY = Math.min(
+      share(ONE_INSTANCE_PUSH_LANES),
+      pool - CONNECTOR_CONNECTIONS_BESIDE_PUSH,
+    );
+  }
+  return Object.fromEntries(
+    Object.entries(pools)
+      .filter(([name]) => env[name] === undefined)
+      .map(([name, value]) => [name, String(value)]),
+  );
+}
+
 /** `<APP>_URL` of each of these processes (not the stand-in EHRs): where the others call it. */
 const serviceUrlsOf = (processes) =>
   Object.fromEntries(
@@ -188,9 +233,14 @@ export function networkEnv({
   if (portOf('directory-service')) {
     common.DIRECTORY_SERVICE_URL = `http://${HOST}:${portOf('directory-service')}`;
   }
+  const instances = Math.max(1, ...processes.map((p) => p.instance ?? 1));
   const result = {};
   for (const p of processes) {
-    const env = { ...common, [portVarOf(p.app)]: String(p.port) };
+    const env = {
+      ...common,
+      [portVarOf(p.app)]: String(p.port),
+      ...scaledOutPools(p.app, instances),
+    };
     // A further instance calls the services of its own instance, as on a machine of its own. The
     // FHIR API keeps one public base (the token audience, the base of every reference), which
     // stands for the address a load balancer would give both instances: every service calls it

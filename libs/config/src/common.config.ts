@@ -31,6 +31,17 @@ export class ServiceConfig {
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
   /**
+   * Connections the service's pool may hold (its outbox relay and LISTEN connections come on
+   * top). The FHIR API and the ehr-connector have their own (FHIR_DB_POOL_SIZE,
+   * EHR_CONNECTOR_DB_POOL_SIZE). Every instance of every service shares the one server's
+   * max_connections: scaled out, each instance gets its share.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  DB_POOL_SIZE = 10;
+
+  /**
    * Where the server's autovacuum is off: how often the service checks its own tables and
    * vacuums or analyzes those autovacuum would have (0: never).
    */

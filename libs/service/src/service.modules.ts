@@ -18,6 +18,7 @@ export interface ServiceModulesOptions {
   schema: string;
   migrations: ServiceDataSourceOptions['migrations'];
   entities?: ServiceDataSourceOptions['entities'];
+  /** The pool's size when the service has a variable of its own (else DB_POOL_SIZE). */
   poolSize?: number;
   applicationName?: string;
   /** Off for services whose HTTP API authenticates otherwise (the FHIR API's SMART auth). */
@@ -45,7 +46,7 @@ export function serviceImports(options: ServiceModulesOptions): Array<DynamicMod
       entities: options.entities ?? [],
       migrations: options.migrations,
       timeouts: databaseTimeoutsOf(config),
-      ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+      poolSize: options.poolSize ?? config.DB_POOL_SIZE,
       ...(options.applicationName !== undefined
         ? { applicationName: options.applicationName }
         : {}),
