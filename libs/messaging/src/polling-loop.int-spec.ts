@@ -62,6 +62,12 @@ describe('PollingLoop notifications across a lost database connection', () => {
 
   it('is woken by NOTIFY, listens again after the connection is cut, and is woken again', async () => {
     expect(await wokenWithin(3_000)).toBeDefined();
+    // Its connection says in pg_stat_activity what it listens for.
+    const { rows } = await t.notifier.query<{ query: string }>(
+      `SELECT query FROM pg_stat_activity WHERE application_name = $1`,
+      [`carerelay-listen-${t.channel}`.slice(0, 63)],
+    );
+    expect(rows).toEqual([{ query: `LISTEN ${t.channel}` }]);
 
     t.proxy.partition();
     await new Promise((resolve) => setTimeout(resolve, 3_000));

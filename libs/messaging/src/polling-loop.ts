@@ -136,6 +136,8 @@ export class PollingLoop {
     // keep-alive is how a silently cut one is noticed.
     const client = new Client({
       connectionString: notify.url,
+      // Named for pg_stat_activity, where the pools' connections carry their service's name.
+      application_name: `carerelay-listen-${notify.channel}`.slice(0, 63),
       ...poolSettingsOf({}, { withQueryTimeout: false }),
     });
     let lost = false;
