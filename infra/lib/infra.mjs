@@ -399,16 +399,28 @@ async function ensureKafka({ owner, log }) {
     );
     await stopPid(ours.pid, 'Kafka');
     updateState((s) => delete s.kafka);
-  } else if (oursAlive && ours.brokers === brokers) {
+  } else if (oursAlive) {
     // Ours (possibly still starting after an earlier caller gave up waiting): wait for it
-    // rather than starting a second one.
-    await waitForSharedKafka(brokers, {
+    // rather than starting a second one. Also when it listens elsewhere (started with another
+    // KAFKA_PORT): a second broker could not start on the checkout's one data directory.
+    await waitForSharedKafka(ours.brokers, {
       timeoutMs: kafkaStartTimeoutMs(),
       pid: ours.pid,
       what: 'Kafka',
     });
-    log.info(`Kafka: ${ours.version} already running at ${brokers} (pid ${ours.pid})`);
-    return { brokers, mode: 'jars', started: false, pid: ours.pid, version: ours.version };
+    log.info(
+      `Kafka: ${ours.version} already running at ${ours.brokers} (pid ${ours.pid})` +
+        (ours.brokers === brokers
+          ? ''
+          : `, started with another KAFKA_PORT: using it rather than ${brokers}`),
+    );
+    return {
+      brokers: ours.brokers,
+      mode: 'jars',
+      started: false,
+      pid: ours.pid,
+      version: ours.version,
+    };
   } else if (ours && !oursAlive) {
     updateState((s) => delete s.kafka); // it died or the machine rebooted
   }
@@ -738,9 +750,11 @@ export async function stopInfra({ onlyIfStartedBy, quiet = false } = {}) {
 /** What runs where; never starts anything. */
 export async function infraStatus() {
   const state = readState();
-  const brokers = process.env.KAFKA_BROKERS || `${HOST}:${kafkaPort()}`;
   const ours = state.kafka;
   const kafkaOurs = Boolean(ours && processMatches(ours.pid, 'kafka.Kafka'));
+  // CareRelay's own broker is where it listens, whichever KAFKA_PORT it was started with.
+  const brokers =
+    process.env.KAFKA_BROKERS || (kafkaOurs ? ours.brokers : `${HOST}:${kafkaPort()}`);
   const [firstHost, firstPort] = brokers.split(',')[0].split(':');
   const kafkaAnswer = (await tcpAnswers(Number(firstPort), firstHost))
     ? await kafkaAnswers(brokers)
