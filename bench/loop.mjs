@@ -208,6 +208,7 @@ async function bench({ network, kafka }, before, instances) {
   });
 
   const pids = () => [process.pid, kafka.pid, ...network.processes.map((p) => p.pid)];
+  const connections = await sampleConnections(process.env.DATABASE_URL);
   const cpuStart = cpuSnapshot(pids());
   log(
     `== ${WARMUP ? `${WARMUP} warm-up and ` : ''}${COUNT} referrals, ${opts.concurrency} Bundles in flight at most, ${opts.rate ? `${opts.rate}/s` : 'as fast as accepted'}`,
@@ -274,6 +275,7 @@ async function bench({ network, kafka }, before, instances) {
   }
   clearInterval(progress);
   const cpuEnd = cpuSnapshot(pids());
+  const peak = await connections.stop();
   await consumer.disconnect().catch(() => undefined);
 
   const warmups = [...byId.values()].filter((r) => r.warmup);
@@ -330,6 +332,10 @@ async function bench({ network, kafka }, before, instances) {
       `busy ${shares.busy}: this network ${shares.ours} (apps, Kafka, bench), PostgreSQL ${shares.postgres} (whole server), others ${shares.others}`,
     ],
     [
+      'PostgreSQL connections',
+      `peak ${peak.network} of this network, ${peak.server} on the server (max_connections ${peak.max}), sampled every 500 ms`,
+    ],
+    [
       'measured',
       't0 = Bundle HTTP response; t1 = 200 on GET Task/<id> as the owning CBO, done on its referral.routed event',
     ],
@@ -340,6 +346,36 @@ async function bench({ network, kafka }, before, instances) {
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     busy: shares.busy,
+  };
+}
+
+/**
+ * The most connections the network's database and the whole server held while the run lasted:
+ * every instance of every service shares the server's max_connections.
+ */
+async function sampleConnections(databaseUrl) {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const peak = { network: 0, server: 0, max: 0 };
+  const sample = async () => {
+    const { rows } = await client.query(
+      `SELECT count(*) FILTER (WHERE datname = current_database())::int AS network,
+              count(*)::int AS server, current_setting('max_connections')::int AS max
+         FROM pg_stat_activity WHERE backend_type = 'client backend'`,
+    );
+    peak.network = Math.max(peak.network, rows[0].network);
+    peak.server = Math.max(peak.server, rows[0].server);
+    peak.max = rows[0].max;
+  };
+  await sample();
+  const timer = setInterval(() => void sample().catch(() => undefined), 500);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await client.end().catch(() => undefined);
+      return peak;
+    },
   };
 }
 
