@@ -489,13 +489,22 @@ export function cpuSnapshot(pids) {
   const cpu = read('/proc/stat').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
   const total = cpu.reduce((sum, v) => sum + v, 0);
-  const ticksOf = (pid) => Math.round((cpuSecondsOf(pid) ?? 0) * 100); // 1/100 s, as /proc/stat
+  // 1/100 s, as /proc/stat
+  const ticksOf = (pid, options) => Math.round((cpuSecondsOf(pid, options) ?? 0) * 100);
   let ours = 0;
   for (const pid of pids) ours += ticksOf(pid);
+  // Each server's postmaster with its children, the backends that ended since included (their
+  // time is in its cutime): summing the live backends lost those of connections closed between
+  // the two snapshots.
+  const isPostgres = (pid) => read(`/proc/${pid}/comm`).trim().startsWith('postgres');
+  const parentOf = (pid) => {
+    const stat = read(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+  };
   let postgres = 0;
   for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
-    if (!/^\d+$/.test(entry)) continue;
-    if (read(`/proc/${entry}/comm`).trim().startsWith('postgres')) postgres += ticksOf(entry);
+    if (!/^\d+$/.test(entry) || !isPostgres(entry)) continue;
+    if (!isPostgres(parentOf(entry))) postgres += ticksOf(Number(entry), { children: true });
   }
   return { at: Date.now(), total, busy: total - idle, ours, postgres };
 }
