@@ -61,21 +61,34 @@ export function rssOf(pid, field = 'VmRSS') {
   }
 }
 
+/**
+ * The fields of /proc/<pid>/stat from the state on (state 0, ppid 1, utime 11, stime 12, cutime
+ * 13, cstime 14), read past the command name's last ")" (a name may hold ") "); undefined when
+ * the process is gone.
+ */
+function statFieldsOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's parent pid, or undefined when it is gone. */
+export const parentPidOf = (pid) => statFieldsOf(pid)?.[1];
+
 /** The pids of a process's children (PostgreSQL's backends), from /proc. */
 export function childrenOf(pid) {
   try {
     return fs
       .readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+      .map(Number)
+      .filter((d) => parentPidOf(d) === Number(pid));
   } catch {
     return [];
   }
@@ -152,25 +165,13 @@ export function postgresRss(pid) {
  * `children`, also its children's: the live ones' and those it has reaped (PostgreSQL's backends).
  */
 export function cpuSecondsOf(pid, { children = false } = {}) {
-  const fieldsOf = (p) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      return stat
-        .slice(stat.lastIndexOf(')') + 2)
-        .split(' ')
-        .map(Number);
-    } catch {
-      return undefined;
-    }
-  };
-  const own = fieldsOf(pid);
+  const own = statFieldsOf(pid);
   if (!own) return undefined;
-  // fields from the state on: utime 11, stime 12, cutime 13, cstime 14
   let ticks = own[11] + own[12];
   if (children) {
     ticks += own[13] + own[14];
     for (const child of childrenOf(pid)) {
-      const f = fieldsOf(child);
+      const f = statFieldsOf(child);
       if (f) ticks += f[11] + f[12];
     }
   }

@@ -16,7 +16,7 @@ import path from 'node:path';
 
 import { ROOT, STATE_DIR } from '../../infra/lib/infra.mjs';
 import tcpProxy from '../../infra/lib/tcp-proxy.cjs';
-import { cpuSecondsOf } from '../../infra/bin/status.mjs';
+import { cpuSecondsOf, parentPidOf } from '../../infra/bin/status.mjs';
 import { startNetwork, startPrivateKafka as startPrivateBroker } from '../../infra/lib/network.mjs';
 
 const require = createRequire(import.meta.url);
@@ -497,14 +497,10 @@ export function cpuSnapshot(pids) {
   // time is in its cutime): summing the live backends lost those of connections closed between
   // the two snapshots.
   const isPostgres = (pid) => read(`/proc/${pid}/comm`).trim().startsWith('postgres');
-  const parentOf = (pid) => {
-    const stat = read(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
-  };
   let postgres = 0;
   for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
     if (!/^\d+$/.test(entry) || !isPostgres(entry)) continue;
-    if (!isPostgres(parentOf(entry))) postgres += ticksOf(Number(entry), { children: true });
+    if (!isPostgres(parentPidOf(entry))) postgres += ticksOf(Number(entry), { children: true });
   }
   return { at: Date.now(), total, busy: total - idle, ours, postgres };
 }
