@@ -8,6 +8,7 @@ import { PATH_METADATA } from '@nestjs/common/constants';
 import { CALLERS, routePoliciesOf, type Caller, type RoutePolicy } from '@carerelay/auth';
 import { SmartBackendTokenSource } from '@carerelay/fhir-client';
 import { SCOPES_BY_ROLE, tokenUrlOf, type DemoClient } from '../../tools/simulator/src/credentials';
+import { loadCheckoutModule } from '../support/started-network';
 
 /**
  * The service APIs under attack, on a network started as `npm start` starts it
@@ -40,12 +41,10 @@ interface Network {
   stop: (options?: { stopInfrastructure?: boolean }) => Promise<unknown>;
 }
 
-function loadNetworkModule(): { startNetwork: (o: Record<string, unknown>) => Promise<Network> } {
-  const builtin = (
-    process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
-  ).getBuiltinModule('node:module');
-  return builtin.createRequire(__filename)(path.join(ROOT, 'infra', 'lib', 'network.mjs'));
-}
+const loadNetworkModule = () =>
+  loadCheckoutModule<{ startNetwork: (o: Record<string, unknown>) => Promise<Network> }>(
+    'infra/lib/network.mjs',
+  );
 
 /** Every source file of `dir` (recursively) that declares a Nest controller. */
 function controllerFiles(dir: string): string[] {

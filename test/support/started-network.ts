@@ -31,16 +31,19 @@ export interface NetworkModule {
   startNetwork: (options: Record<string, unknown>) => Promise<Network>;
 }
 
-// infra/lib/network.mjs is an ES module: load it with Node's own require (>= 20.19 loads ESM),
-// not jest's, the way libs/fhir-client loads fhir-kit-client.
-export function loadNetworkModule(): NetworkModule {
+/**
+ * An ES module of the checkout (`infra/...`), loaded with Node's own require (>= 20.19 loads
+ * ESM), not jest's, the way libs/fhir-client loads fhir-kit-client.
+ */
+export function loadCheckoutModule<T>(file: string): T {
   const builtin = (
     process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
   ).getBuiltinModule('node:module');
-  return builtin.createRequire(__filename)(
-    path.join(__dirname, '..', '..', 'infra', 'lib', 'network.mjs'),
-  ) as NetworkModule;
+  return builtin.createRequire(__filename)(path.join(__dirname, '..', '..', file)) as T;
 }
+
+export const loadNetworkModule = (): NetworkModule =>
+  loadCheckoutModule<NetworkModule>('infra/lib/network.mjs');
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,4 @@
-import path from 'node:path';
-import { loadConfig } from '@carerelay/config';
-import { ServiceConfig } from '@carerelay/config';
+import { loadConfig, ServiceConfig } from '@carerelay/config';
 import { AnalyticsServiceConfig } from '../../apps/analytics-service/src/analytics-service.config';
 import { ConsentServiceConfig } from '../../apps/consent-service/src/consent-service.config';
 import { DirectoryServiceConfig } from '../../apps/directory-service/src/directory-service.config';
@@ -9,6 +7,7 @@ import { FhirApiConfig } from '../../apps/fhir-api/src/fhir-api.config';
 import { FollowupServiceConfig } from '../../apps/followup-service/src/followup-service.config';
 import { ReferralServiceConfig } from '../../apps/referral-service/src/referral-service.config';
 import { WebConfig } from '../../apps/web/src/web.config';
+import { loadCheckoutModule } from '../support/started-network';
 
 interface AppsModule {
   scaledOutPools: (
@@ -18,14 +17,7 @@ interface AppsModule {
   ) => Record<string, string>;
 }
 
-// infra/lib/network/apps.mjs is an ES module: Node's own require loads it (>= 20.19), not jest's.
-const launcher = (
-  process as unknown as { getBuiltinModule: (id: string) => typeof import('node:module') }
-)
-  .getBuiltinModule('node:module')
-  .createRequire(__filename)(
-  path.join(__dirname, '..', '..', 'infra', 'lib', 'network', 'apps.mjs'),
-) as AppsModule;
+const launcher = loadCheckoutModule<AppsModule>('infra/lib/network/apps.mjs');
 
 const SERVICES: Record<string, new () => ServiceConfig> = {
   'analytics-service': AnalyticsServiceConfig,
